@@ -1,0 +1,187 @@
+//! Facts about the host that a box mirrors: the user, and which of the host's
+//! paths and session variables exist to be shared.
+
+use std::ffi::CStr;
+use std::path::{Path, PathBuf};
+
+/// The user a box mirrors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostUser {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub group: String,
+    pub home: PathBuf,
+    pub shell: String,
+}
+
+impl HostUser {
+    /// The user running tent, from the password database (falling back to the
+    /// environment where the database has no entry, as in some sandboxes).
+    pub fn current() -> Self {
+        // SAFETY: getuid/getgid cannot fail.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
+        let (mut name, mut home, mut shell) = (None, None, None);
+        // SAFETY: getpwuid returns a pointer into static storage or null; we copy
+        // the strings out before any other call can overwrite it.
+        unsafe {
+            let pw = libc::getpwuid(uid);
+            if !pw.is_null() {
+                name = Some(CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned());
+                home = Some(CStr::from_ptr((*pw).pw_dir).to_string_lossy().into_owned());
+                shell = Some(CStr::from_ptr((*pw).pw_shell).to_string_lossy().into_owned());
+            }
+        }
+        let mut group = None;
+        // SAFETY: as above, for getgrgid.
+        unsafe {
+            let gr = libc::getgrgid(gid);
+            if !gr.is_null() {
+                group = Some(CStr::from_ptr((*gr).gr_name).to_string_lossy().into_owned());
+            }
+        }
+        let name = name.or_else(|| env("USER")).unwrap_or_else(|| format!("user{uid}"));
+        HostUser {
+            group: group.unwrap_or_else(|| name.clone()),
+            name,
+            uid,
+            gid,
+            // $HOME wins: it is where the user's files are for this session.
+            home: env("HOME").or(home).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/")),
+            shell: shell.filter(|s| !s.is_empty()).or_else(|| env("SHELL")).unwrap_or_else(|| "/bin/sh".into()),
+        }
+    }
+}
+
+/// Session variables passed into every `enter`/`run` when set on the host:
+/// display, sound, D-Bus, agents, locale and terminal.
+pub const PASSTHROUGH_ENV: &[&str] = &[
+    "TERM",
+    "COLORTERM",
+    "TERM_PROGRAM",
+    "DISPLAY",
+    "XAUTHORITY",
+    "WAYLAND_DISPLAY",
+    "XDG_RUNTIME_DIR",
+    "XDG_SESSION_TYPE",
+    "XDG_SESSION_DESKTOP",
+    "XDG_CURRENT_DESKTOP",
+    "XDG_SESSION_ID",
+    "XDG_SEAT",
+    "XDG_VTNR",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_STATE_HOME",
+    "XDG_CACHE_HOME",
+    "DBUS_SESSION_BUS_ADDRESS",
+    "SSH_AUTH_SOCK",
+    "SSH_AGENT_PID",
+    "GPG_AGENT_INFO",
+    "PULSE_SERVER",
+    "PIPEWIRE_REMOTE",
+    "DESKTOP_SESSION",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_NUMERIC",
+    "LC_TIME",
+    "LC_COLLATE",
+    "LC_MONETARY",
+    "LC_MESSAGES",
+    "LC_PAPER",
+    "LC_NAME",
+    "LC_ADDRESS",
+    "LC_TELEPHONE",
+    "LC_MEASUREMENT",
+    "LC_IDENTIFICATION",
+    "TZ",
+    "EDITOR",
+    "VISUAL",
+];
+
+/// Host paths shared into every box when they exist (the home, /tmp and /dev
+/// are always shared).
+pub const OPTIONAL_SHARED_PATHS: &[&str] = &["/media", "/run/media", "/mnt", "/run/udev", "/var/lib/systemd/coredump"];
+
+/// What the host offers a new box, read once.
+#[derive(Debug, Clone)]
+pub struct HostFacts {
+    pub user: HostUser,
+    pub runtime_dir: Option<PathBuf>,
+    pub shared_paths: Vec<PathBuf>,
+    /// The host's X authority file when it lies outside the shared paths.
+    pub xauthority: Option<PathBuf>,
+}
+
+impl HostFacts {
+    pub fn read() -> Self {
+        let user = HostUser::current();
+        let runtime_dir =
+            std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|p| p.is_absolute() && p.is_dir());
+        let shared_paths = OPTIONAL_SHARED_PATHS.iter().map(PathBuf::from).filter(|p| p.exists()).collect();
+        let xauthority = std::env::var_os("XAUTHORITY")
+            .map(PathBuf::from)
+            .filter(|p| p.is_file() && !is_under_shared(p, &user.home, runtime_dir.as_deref()));
+        HostFacts { user, runtime_dir, shared_paths, xauthority }
+    }
+}
+
+fn is_under_shared(path: &Path, home: &Path, runtime: Option<&Path>) -> bool {
+    path.starts_with(home) || path.starts_with("/tmp") || runtime.is_some_and(|r| path.starts_with(r))
+}
+
+/// The image a new box gets when nothing else says: the host's own distro
+/// where one exists for it, else Debian stable. Short names: the user's
+/// registries configuration decides where they come from.
+pub fn default_image_for(os_release: &str) -> String {
+    let field = |key: &str| {
+        os_release.lines().find_map(|line| {
+            let value = line.strip_prefix(key)?.strip_prefix('=')?;
+            Some(value.trim().trim_matches('"').to_string())
+        })
+    };
+    let id = field("ID").unwrap_or_default();
+    let version = field("VERSION_ID").unwrap_or_default();
+    let like = field("ID_LIKE").unwrap_or_default();
+    match id.as_str() {
+        "fedora" if !version.is_empty() => format!("fedora:{version}"),
+        "fedora" => "fedora:latest".into(),
+        "ubuntu" if !version.is_empty() => format!("ubuntu:{version}"),
+        "debian" => match field("VERSION_CODENAME") {
+            Some(codename) if !codename.is_empty() => format!("debian:{codename}"),
+            _ => "debian:stable".into(),
+        },
+        "arch" => "archlinux:latest".into(),
+        "alpine" => "alpine:latest".into(),
+        id if id.starts_with("opensuse") => "opensuse/tumbleweed:latest".into(),
+        _ if like.contains("fedora") || like.contains("rhel") => "fedora:latest".into(),
+        _ if like.contains("suse") => "opensuse/tumbleweed:latest".into(),
+        _ if like.contains("ubuntu") => "ubuntu:latest".into(),
+        _ => "debian:stable".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_images_follow_the_host() {
+        assert_eq!(default_image_for("ID=fedora\nVERSION_ID=41\nVARIANT_ID=silverblue\n"), "fedora:41");
+        assert_eq!(default_image_for("ID=\"opensuse-microos\"\n"), "opensuse/tumbleweed:latest");
+        assert_eq!(default_image_for("ID=debian\nVERSION_CODENAME=bookworm\n"), "debian:bookworm");
+        assert_eq!(default_image_for("ID=vanilla\nID_LIKE=\"debian ubuntu\"\n"), "ubuntu:latest");
+        assert_eq!(default_image_for("ID=endless\nID_LIKE=debian\n"), "debian:stable");
+        assert_eq!(default_image_for("ID=bluefin\nID_LIKE=\"fedora\"\n"), "fedora:latest");
+        assert_eq!(default_image_for(""), "debian:stable");
+    }
+
+    #[test]
+    fn current_user_is_sane() {
+        let user = HostUser::current();
+        assert!(!user.name.is_empty());
+        assert!(user.home.is_absolute());
+    }
+}

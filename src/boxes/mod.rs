@@ -1,0 +1,26 @@
+//! What a box is: the spec the user asked for, the host user it mirrors, its
+//! name rules, the labels that mark it, and its readiness state on the host.
+
+pub mod host;
+pub mod lifecycle;
+pub mod name;
+pub mod spec;
+pub mod state;
+
+pub use host::{HostFacts, HostUser};
+pub use name::validate_name;
+pub use spec::BoxSpec;
+pub use state::BoxState;
+
+/// Labels on every tent box.
+pub mod labels {
+    /// Marks a tent box; its value is the label format version.
+    pub const FORMAT: &str = "tent.format";
+    pub const FORMAT_VERSION: &str = "1";
+    /// The `BoxSpec` the box was made from, as JSON.
+    pub const SPEC: &str = "tent.spec";
+    /// The content hash of the init scripts the box was made with.
+    pub const LIB: &str = "tent.lib";
+    /// The tent version that made the box.
+    pub const VERSION: &str = "tent.version";
+}

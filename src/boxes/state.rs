@@ -1,0 +1,181 @@
+//! A box's state on the host: the directory the box's init writes its pid,
+//! log and readiness into (shared at `/run/.tent/state`). Reading it needs no
+//! engine call, which is what keeps a warm `tent enter` as fast as the
+//! engine's own exec (docs/internals.md).
+
+use std::fs;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct BoxState {
+    pub dir: PathBuf,
+}
+
+impl BoxState {
+    pub fn new(dir: PathBuf) -> Self {
+        BoxState { dir }
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.join("init.log")
+    }
+
+    pub fn hooks_dir(&self) -> PathBuf {
+        self.dir.join("hooks")
+    }
+
+    /// True when the init said it is ready and that init process still runs.
+    pub fn is_ready(&self) -> bool {
+        read_pid_line(&self.dir.join("ready")).is_some_and(|(pid, start)| process_start_time(pid) == Some(start))
+    }
+
+    /// Whether the init that last wrote its pid is alive: None when it has not
+    /// written one yet.
+    pub fn init_alive(&self) -> Option<bool> {
+        let (pid, start) = read_pid_line(&self.dir.join("pid"))?;
+        Some(process_start_time(pid) == Some(start))
+    }
+
+    /// The init's reason for failing, when it failed.
+    pub fn failure(&self) -> Option<String> {
+        fs::read_to_string(self.dir.join("failed")).ok().map(|s| s.trim().to_string())
+    }
+
+    /// Makes the directory, keeping what is there.
+    pub fn create(&self) -> Result<()> {
+        fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))
+    }
+
+    /// Forgets the last start's pid, readiness and failure, before a new start.
+    pub fn reset_run_files(&self) {
+        for file in ["ready", "failed", "pid"] {
+            let _ = fs::remove_file(self.dir.join(file));
+        }
+    }
+
+    /// Removes the whole directory (the box is gone).
+    pub fn remove(&self) -> Result<()> {
+        match fs::remove_dir_all(&self.dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(&self.dir, e)),
+        }
+    }
+
+    /// The last `lines` lines of the init log.
+    pub fn log_tail(&self, lines: usize) -> String {
+        let text = fs::read_to_string(self.log_path()).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+}
+
+/// Follows a growing log file from an offset, for progress while waiting.
+pub struct LogFollower {
+    path: PathBuf,
+    offset: u64,
+    partial: String,
+}
+
+impl LogFollower {
+    /// Starts at the current end of the file, so an old start's lines are not shown again.
+    pub fn from_end(path: PathBuf) -> Self {
+        let offset = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        LogFollower { path, offset, partial: String::new() }
+    }
+
+    /// The complete lines written since the last call.
+    pub fn new_lines(&mut self) -> Vec<String> {
+        let Ok(mut file) = fs::File::open(&self.path) else { return Vec::new() };
+        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if len < self.offset {
+            self.offset = 0; // the file was replaced
+        }
+        if file.seek(SeekFrom::Start(self.offset)).is_err() {
+            return Vec::new();
+        }
+        let mut bytes = Vec::new();
+        let Ok(read) = file.read_to_end(&mut bytes) else { return Vec::new() };
+        self.offset += read as u64;
+        self.partial.push_str(&String::from_utf8_lossy(&bytes));
+        let mut lines: Vec<String> = self.partial.split('\n').map(str::to_string).collect();
+        self.partial = lines.pop().unwrap_or_default();
+        lines
+    }
+}
+
+fn read_pid_line(path: &Path) -> Option<(u32, u64)> {
+    let text = fs::read_to_string(path).ok()?;
+    parse_pid_line(&text)
+}
+
+pub fn parse_pid_line(text: &str) -> Option<(u32, u64)> {
+    let mut words = text.split_whitespace();
+    let pid = words.next()?.parse().ok()?;
+    let start = words.next()?.parse().ok()?;
+    Some((pid, start))
+}
+
+/// Field 22 of /proc/PID/stat, the process's start time in clock ticks since
+/// boot: a pid and its start time together name one process for good.
+pub fn process_start_time(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat_start_time(&stat)
+}
+
+pub fn parse_stat_start_time(stat: &str) -> Option<u64> {
+    // The command name (field 2) is in parentheses and may hold spaces and ')'.
+    let after = &stat[stat.rfind(')')? + 1..];
+    // After the name come field 3 (state) onwards; start time is field 22.
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_start_time_survives_odd_names() {
+        let stat = "4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10 18446744073709551615";
+        assert_eq!(parse_stat_start_time(stat), Some(987_654));
+        assert_eq!(parse_stat_start_time("garbage"), None);
+    }
+
+    #[test]
+    fn our_own_process_has_a_start_time() {
+        assert!(process_start_time(std::process::id()).is_some());
+        assert_eq!(process_start_time(u32::MAX), None);
+    }
+
+    #[test]
+    fn readiness_needs_the_same_live_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = BoxState::new(dir.path().to_path_buf());
+        assert!(!state.is_ready());
+        let me = std::process::id();
+        let start = process_start_time(me).unwrap();
+        fs::write(dir.path().join("ready"), format!("{me} {start}\n")).unwrap();
+        assert!(state.is_ready());
+        // Same pid, other start time: a reused pid is not our init.
+        fs::write(dir.path().join("ready"), format!("{me} {}\n", start + 1)).unwrap();
+        assert!(!state.is_ready());
+        state.reset_run_files();
+        assert!(!dir.path().join("ready").exists());
+    }
+
+    #[test]
+    fn follower_returns_whole_lines_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("init.log");
+        fs::write(&log, "old\n").unwrap();
+        let mut follower = LogFollower::from_end(log.clone());
+        assert!(follower.new_lines().is_empty());
+        fs::write(&log, "old\n==> one\npart").unwrap();
+        assert_eq!(follower.new_lines(), vec!["==> one"]);
+        fs::write(&log, "old\n==> one\npartial done\n").unwrap();
+        assert_eq!(follower.new_lines(), vec!["partial done"]);
+    }
+}

@@ -1,0 +1,120 @@
+//! `tent list`: the boxes, as a table or as JSON (docs/json.md).
+
+use serde::Serialize;
+
+use super::Context;
+use crate::boxes::{BoxSpec, labels};
+use crate::cli::ListArgs;
+use crate::engine::json::Container;
+use crate::error::Result;
+
+/// One box in `tent list --json`. Stable: fields are only ever added.
+#[derive(Debug, Serialize)]
+pub struct ListEntry {
+    pub name: String,
+    pub id: String,
+    /// `running`, `exited`, `created`, … as the engine says it.
+    pub state: String,
+    pub status: String,
+    pub image: String,
+    pub created: String,
+    /// `podman`, `podman-root` or `docker`.
+    pub engine: String,
+    /// True when the box runs as real root on the host.
+    pub rootful: bool,
+    /// What the box was made with (`tent create` options), when known.
+    pub spec: Option<BoxSpec>,
+}
+
+pub fn entries(ctx: &Context<'_>, containers: Vec<Container>) -> Vec<ListEntry> {
+    let mut list: Vec<ListEntry> = containers
+        .into_iter()
+        .map(|c| ListEntry {
+            spec: BoxSpec::from_label(c.label(labels::SPEC)),
+            name: c.name,
+            id: c.id.chars().take(12).collect(),
+            state: c.state,
+            status: c.status,
+            image: c.image,
+            created: c.created,
+            engine: ctx.engine.scope().into(),
+            rootful: ctx.engine.rootful(),
+        })
+        .collect();
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    list
+}
+
+pub fn run(ctx: &Context<'_>, args: &ListArgs) -> Result<i32> {
+    let list = entries(ctx, ctx.engine.list_boxes()?);
+    if args.json {
+        ctx.printer.data(serde_json::to_string_pretty(&list).expect("list serializes"));
+        return Ok(0);
+    }
+    if list.is_empty() {
+        ctx.printer.status(format!("no boxes on {}; make one with `tent create NAME`", ctx.engine.describe()));
+        return Ok(0);
+    }
+    ctx.printer.data(render_table(&list));
+    Ok(0)
+}
+
+pub fn render_table(list: &[ListEntry]) -> String {
+    let rows: Vec<[String; 5]> = list
+        .iter()
+        .map(|e| {
+            let mode = if e.rootful { "rootful" } else { "rootless" };
+            [e.name.clone(), e.status.clone(), e.image.clone(), e.created.clone(), format!("{} ({mode})", e.engine)]
+        })
+        .collect();
+    let header = ["NAME", "STATUS", "IMAGE", "CREATED", "ENGINE"].map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String; 5]| {
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  ", w = widths[i]));
+            }
+        }
+        out
+    };
+    let mut out = line(&header);
+    for row in &rows {
+        out.push('\n');
+        out.push_str(&line(row));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_aligns_columns_and_marks_rootful() {
+        let entry = |name: &str, rootful| ListEntry {
+            name: name.into(),
+            id: "abc".into(),
+            state: "running".into(),
+            status: "Up 2 minutes".into(),
+            image: "debian:bookworm".into(),
+            created: "2026-11-25T22:16:29Z".into(),
+            engine: "podman".into(),
+            rootful,
+            spec: None,
+        };
+        let table = render_table(&[entry("dev", false), entry("longer-name", true)]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].starts_with("NAME         STATUS"), "{table}");
+        assert!(lines[1].starts_with("dev          Up 2 minutes"), "{table}");
+        assert!(lines[1].ends_with("podman (rootless)"));
+        assert!(lines[2].ends_with("podman (rootful)"));
+    }
+}

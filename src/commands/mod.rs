@@ -1,0 +1,88 @@
+//! One file per verb. Commands are the only code that talks to the user
+//! (through the `Printer`) and the only code that sees clap's structs.
+
+mod apply;
+mod bake;
+mod create;
+mod doctor;
+mod enter;
+mod export;
+mod list;
+mod meta;
+mod rm;
+mod stop;
+
+use crate::boxes::lifecycle::Boxes;
+use crate::cli::{Cli, Command};
+use crate::config::Config;
+use crate::engine::Engine;
+use crate::error::Result;
+use crate::output::Printer;
+use crate::paths::Paths;
+
+/// What every command that works with boxes needs, resolved once.
+pub struct Context<'a> {
+    pub printer: &'a Printer,
+    pub config: Config,
+    pub paths: Paths,
+    pub engine: Engine,
+}
+
+impl Context<'_> {
+    pub fn boxes(&self) -> Boxes<'_> {
+        Boxes { engine: &self.engine, paths: &self.paths, printer: self.printer }
+    }
+}
+
+/// Runs a command; Ok carries the exit status.
+pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
+    let command = match cli.command {
+        Command::Completions { shell } => return meta::completions(shell),
+        Command::Man { dir } => return meta::man(&dir, printer),
+        command => command,
+    };
+    let paths = Paths::from_env()?;
+    let config = Config::load(&paths.config, cli.engine)?;
+    let engine = Engine::detect(config.engine.as_deref(), cli.root)?;
+    let ctx = Context { printer, config, paths, engine };
+    match command {
+        Command::Create(args) => create::run(&ctx, args),
+        Command::Enter(args) => enter::enter(&ctx, args),
+        Command::Run(args) => enter::run(&ctx, args),
+        Command::List(args) => list::run(&ctx, &args),
+        Command::Stop(args) => stop::run(&ctx, &args),
+        Command::Rm(args) => rm::run(&ctx, &args),
+        Command::Export(args) => export::export(&ctx, args),
+        Command::Unexport(args) => export::unexport(&ctx, &args),
+        Command::Apply(args) => apply::apply(&ctx, &args),
+        Command::Manifest(args) => apply::manifest(&ctx, &args),
+        Command::Bake(args) => bake::run(&ctx, &args),
+        Command::Doctor(args) => doctor::run(&ctx, &args),
+        Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
+    }
+}
+
+/// Splits `--packages "a b" --packages c` into single names.
+pub fn split_words(values: &[String]) -> Vec<String> {
+    values.iter().flat_map(|v| v.split([' ', ',', '\n', '\t'])).filter(|w| !w.is_empty()).map(str::to_string).collect()
+}
+
+/// The boxes named, or every box with `all`.
+pub fn names_or_all(ctx: &Context<'_>, names: &[String], all: bool) -> Result<Vec<String>> {
+    if all {
+        Ok(ctx.engine.list_boxes()?.into_iter().map(|c| c.name).collect())
+    } else {
+        Ok(names.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn package_lists_split_on_spaces_and_commas() {
+        let words = split_words(&["git ripgrep".into(), "fd,jq".into(), "  ".into()]);
+        assert_eq!(words, vec!["git", "ripgrep", "fd", "jq"]);
+    }
+}

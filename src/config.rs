@@ -1,0 +1,94 @@
+//! Configuration: command-line flags, then environment variables, then the
+//! config file (`$XDG_CONFIG_HOME/tent/config.toml`), resolved once. Nothing
+//! below `commands` reads flags or the environment for these settings.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::env_vars;
+use crate::error::{Error, Result};
+
+/// The config file's keys (docs/config.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `podman`, `docker` or a path to either.
+    pub engine: Option<String>,
+    /// Default image of `tent create`.
+    pub image: Option<String>,
+    /// Packages every new box gets at provisioning.
+    #[serde(default)]
+    pub packages: Vec<String>,
+    #[serde(default)]
+    pub export: ExportConfig,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ExportConfig {
+    /// Appended to exported apps' names; `{box}` is the box's name. Default " (on {box})".
+    pub name_suffix: Option<String>,
+    /// Where exported binaries go; default `$XDG_BIN_HOME` or ~/.local/bin.
+    pub bin_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub engine: Option<String>,
+    pub image: Option<String>,
+    pub packages: Vec<String>,
+    pub export: ExportConfig,
+    /// The file that was read, if any.
+    pub file: Option<PathBuf>,
+}
+
+impl Config {
+    /// Resolves `--engine` (if given) over TENT_ENGINE over the file.
+    pub fn load(config_dir: &Path, engine_flag: Option<String>) -> Result<Self> {
+        let path = std::env::var_os(env_vars::TENT_CONFIG)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| config_dir.join("config.toml"));
+        let (file, found) = match std::fs::read_to_string(&path) {
+            Ok(text) => (parse(&path, &text)?, true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (ConfigFile::default(), false),
+            Err(e) => return Err(Error::io(&path, e)),
+        };
+        let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
+        Ok(Config {
+            engine: engine_flag.or_else(|| env(env_vars::TENT_ENGINE)).or(file.engine),
+            image: env(env_vars::TENT_IMAGE).or(file.image),
+            packages: file.packages,
+            export: file.export,
+            file: found.then_some(path),
+        })
+    }
+}
+
+pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
+    toml::from_str(text).map_err(|e| Error::Config { path: path.into(), message: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_file_keys() {
+        let file = parse(
+            Path::new("c.toml"),
+            "engine = \"docker\"\nimage = \"fedora:41\"\npackages = [\"git\"]\n[export]\nname_suffix = \" [{box}]\"\n",
+        )
+        .unwrap();
+        assert_eq!(file.engine.as_deref(), Some("docker"));
+        assert_eq!(file.packages, vec!["git"]);
+        assert_eq!(file.export.name_suffix.as_deref(), Some(" [{box}]"));
+    }
+
+    #[test]
+    fn unknown_keys_name_the_file_and_key() {
+        let err = parse(Path::new("/x/config.toml"), "engin = \"podman\"\n").unwrap_err().to_string();
+        assert!(err.contains("/x/config.toml"), "{err}");
+        assert!(err.contains("engin"), "{err}");
+    }
+}

@@ -1,0 +1,323 @@
+//! The JSON shapes podman and Docker print, read into one `Container` type.
+//! Samples recorded from podman 4.3 and Docker 20.10 are the unit tests.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// One container as tent sees it, whichever engine reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Container {
+    pub id: String,
+    pub name: String,
+    /// `running`, `exited`, `created`, `paused` … as the engine says it.
+    pub state: String,
+    /// The engine's human status, like `Up 2 minutes`.
+    pub status: String,
+    pub image: String,
+    /// RFC 3339.
+    pub created: String,
+    /// Host pid of the entry point when running (inspect only).
+    pub pid: Option<u32>,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Container {
+    pub fn running(&self) -> bool {
+        self.state == "running"
+    }
+
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+}
+
+/// The engines' words for "that container does not exist".
+pub fn is_no_such_container(stderr: &str) -> bool {
+    let lower = stderr.to_ascii_lowercase();
+    lower.contains("no such container") || lower.contains("no such object")
+}
+
+// ---- podman ps --format json --------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PodmanPs {
+    id: String,
+    #[serde(default)]
+    names: Vec<String>,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    image: String,
+    #[serde(default)]
+    created: i64,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+}
+
+pub fn parse_podman_ps(text: &str) -> Result<Vec<Container>, String> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<PodmanPs> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Container {
+            id: row.id,
+            name: row.names.into_iter().next().unwrap_or_default(),
+            status: if row.status.is_empty() { row.state.clone() } else { row.status },
+            state: row.state.to_ascii_lowercase(),
+            image: row.image,
+            created: rfc3339_from_unix(row.created),
+            pid: None,
+            labels: row.labels.unwrap_or_default(),
+        })
+        .collect())
+}
+
+// ---- docker ps --format TEMPLATE -----------------------------------------
+
+/// The labels tent reads back from a list; Docker's `ps` has no JSON form with
+/// a label map, so the template asks for each one by name.
+pub const DOCKER_PS_LABELS: &[&str] = &["tent.format", "tent.spec", "tent.lib"];
+
+pub fn docker_ps_template() -> String {
+    let mut template = String::from(
+        r#"{"id":{{json .ID}},"name":{{json .Names}},"state":{{json .State}},"status":{{json .Status}},"image":{{json .Image}},"created":{{json .CreatedAt}},"labels":{"#,
+    );
+    for (i, label) in DOCKER_PS_LABELS.iter().enumerate() {
+        if i > 0 {
+            template.push(',');
+        }
+        template.push_str(&format!(r#""{label}":{{{{json (.Label "{label}")}}}}"#));
+    }
+    template.push_str("}}");
+    template
+}
+
+#[derive(Deserialize)]
+struct DockerPs {
+    id: String,
+    name: String,
+    state: String,
+    status: String,
+    image: String,
+    created: String,
+    labels: BTreeMap<String, String>,
+}
+
+pub fn parse_docker_ps(text: &str) -> Result<Vec<Container>, String> {
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let row: DockerPs = serde_json::from_str(line).map_err(|e| format!("{e} in {line:?}"))?;
+            Ok(Container {
+                id: row.id,
+                name: row.name,
+                state: row.state,
+                status: row.status,
+                image: row.image,
+                created: rfc3339_from_docker(&row.created),
+                pid: None,
+                labels: row.labels.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
+            })
+        })
+        .collect()
+}
+
+// ---- container inspect (both engines) ------------------------------------
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Inspect {
+    id: String,
+    name: String,
+    #[serde(default)]
+    created: String,
+    /// podman only
+    #[serde(default)]
+    image_name: Option<String>,
+    state: InspectState,
+    config: InspectConfig,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectState {
+    status: String,
+    #[serde(default)]
+    pid: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct InspectConfig {
+    #[serde(default)]
+    image: String,
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+}
+
+pub fn parse_inspect(text: &str) -> Result<Vec<Container>, String> {
+    let rows: Vec<Inspect> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Container {
+            id: row.id,
+            name: row.name.trim_start_matches('/').to_string(),
+            status: row.state.status.clone(),
+            state: row.state.status.to_ascii_lowercase(),
+            image: row.image_name.unwrap_or(row.config.image),
+            created: row.created,
+            pid: (row.state.pid != 0).then_some(row.state.pid),
+            labels: row.config.labels.unwrap_or_default(),
+        })
+        .collect())
+}
+
+// ---- times -----------------------------------------------------------------
+
+/// Unix seconds as RFC 3339 in UTC. Written by hand (days-from-civil, Howard
+/// Hinnant's algorithm) because this one conversion does not justify a date crate
+/// on every `tent list`.
+pub fn rfc3339_from_unix(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Docker's `2026-11-25 22:16:30 +0000 UTC` as `2026-11-25T22:16:30+00:00`.
+pub fn rfc3339_from_docker(text: &str) -> String {
+    let mut parts = text.split_whitespace();
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(date), Some(time), Some(offset)) if offset.len() == 5 => {
+            let (hours, minutes) = offset.split_at(3);
+            format!("{date}T{time}{hours}:{minutes}")
+        }
+        _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Recorded from podman 4.3.1 (Debian 12).
+    const PODMAN_PS: &str = r#"[
+  {
+    "AutoRemove": false,
+    "Command": ["sleep", "100"],
+    "CreatedAt": "Less than a second ago",
+    "Exited": false,
+    "ExitedAt": -62135596800,
+    "ExitCode": 0,
+    "Id": "3986ca6b7e50d0b1352337a0d94572fb46a2783a580b7e64110d1922fa6e7abe",
+    "Image": "localhost/tent-test/debian:bookworm",
+    "ImageID": "4d0fb864c551d4364e7aed66988f07fc4b6b9d806b1afa2982ba0515505ac33d",
+    "IsInfra": false,
+    "Labels": {"tent.format": "1", "tent.spec": "{\"a\":1}"},
+    "Mounts": [],
+    "Names": ["jtest"],
+    "Namespaces": {},
+    "Networks": ["podman"],
+    "Pid": 0,
+    "Pod": "",
+    "PodName": "",
+    "Ports": null,
+    "Size": null,
+    "StartedAt": -62135596800,
+    "State": "created",
+    "Status": "Created",
+    "Created": 1795644989
+  }
+]"#;
+
+    // Recorded from Docker 20.10.24 with `docker_ps_template()`.
+    const DOCKER_PS: &str = r#"{"id":"5208cb40ce7f","name":"jtest","state":"created","status":"Created","image":"tent-test/debian:bookworm","created":"2026-11-25 22:16:30 +0000 UTC","labels":{"tent.format":"1","tent.spec":"{\"a\":1,\"b\":2}","tent.lib":""}}
+"#;
+
+    // Recorded from podman 4.3.1 and Docker 20.10.24 `container inspect`, trimmed.
+    const PODMAN_INSPECT: &str = r#"[{"Id":"3986ca6b","Created":"2026-11-25T22:16:29.384023569Z","Path":"sleep","State":{"OciVersion":"1.0.2-dev","Status":"running","Running":true,"Pid":4242},"ImageName":"localhost/tent-test/debian:bookworm","Name":"jtest","Config":{"Image":"localhost/tent-test/debian:bookworm","Labels":{"tent.format":"1"}}}]"#;
+    const DOCKER_INSPECT: &str = r#"[{"Id":"5208cb40ce7f","Created":"2026-11-25T22:16:30.037087544Z","State":{"Status":"exited","Running":false,"Pid":0},"Image":"sha256:78326c07","Name":"/jtest","Config":{"Image":"tent-test/debian:bookworm","Labels":{"tent.format":"1"}}}]"#;
+
+    #[test]
+    fn podman_4_3_ps() {
+        let list = parse_podman_ps(PODMAN_PS).unwrap();
+        assert_eq!(list.len(), 1);
+        let c = &list[0];
+        assert_eq!(c.name, "jtest");
+        assert_eq!(c.state, "created");
+        assert_eq!(c.image, "localhost/tent-test/debian:bookworm");
+        assert_eq!(c.created, "2026-11-25T22:16:29Z");
+        assert_eq!(c.label("tent.spec"), Some(r#"{"a":1}"#));
+    }
+
+    #[test]
+    fn podman_ps_empty_output() {
+        assert!(parse_podman_ps("").unwrap().is_empty());
+        assert!(parse_podman_ps("[]").unwrap().is_empty());
+    }
+
+    #[test]
+    fn docker_20_10_ps() {
+        let list = parse_docker_ps(DOCKER_PS).unwrap();
+        let c = &list[0];
+        assert_eq!(c.name, "jtest");
+        assert_eq!(c.created, "2026-11-25T22:16:30+00:00");
+        assert_eq!(c.label("tent.spec"), Some(r#"{"a":1,"b":2}"#));
+        // Docker prints an empty string for a missing label: that is no label.
+        assert_eq!(c.label("tent.lib"), None);
+    }
+
+    #[test]
+    fn docker_template_is_valid_json_shape() {
+        let t = docker_ps_template();
+        assert!(t.starts_with(r#"{"id":{{json .ID}}"#));
+        assert!(t.contains(r#""tent.spec":{{json (.Label "tent.spec")}}"#), "{t}");
+        assert!(t.ends_with("}}"));
+    }
+
+    #[test]
+    fn inspect_both_engines() {
+        let p = parse_inspect(PODMAN_INSPECT).unwrap().pop().unwrap();
+        assert!(p.running());
+        assert_eq!(p.pid, Some(4242));
+        assert_eq!(p.image, "localhost/tent-test/debian:bookworm");
+        let d = parse_inspect(DOCKER_INSPECT).unwrap().pop().unwrap();
+        assert_eq!(d.name, "jtest");
+        assert_eq!(d.image, "tent-test/debian:bookworm");
+        assert_eq!(d.pid, None);
+        assert!(!d.running());
+    }
+
+    #[test]
+    fn unix_times() {
+        assert_eq!(rfc3339_from_unix(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_from_unix(1_795_644_989), "2026-11-25T22:16:29Z");
+        assert_eq!(rfc3339_from_unix(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn no_such_container_messages() {
+        assert!(is_no_such_container("Error: inspecting object: no such container nosuch"));
+        assert!(is_no_such_container("Error response from daemon: No such container: nosuch"));
+        assert!(!is_no_such_container("Error: permission denied"));
+    }
+}

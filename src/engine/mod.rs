@@ -1,0 +1,312 @@
+//! What tent asks of a container engine, and the one place that knows how
+//! podman and Docker differ.
+//!
+//! Both engines are driven through their command-line clients. Podman has no
+//! daemon to talk to unless the user runs its socket service, and its CLI
+//! (`--format json`) is the interface it keeps stable across versions. For
+//! Docker the CLI is used as well: `exec` with a real TTY (raw mode, resizes,
+//! signals) is exactly what `docker exec -it` already does, and reusing it
+//! keeps one code path; a list is one CLI call whose cost is measured against
+//! `docker ps` itself in the benchmarks.
+//!
+//! Differences between engines are capability methods on [`Engine`]; argv is
+//! built by pure functions in [`argv`] so it is unit-tested without an engine.
+
+pub mod argv;
+pub mod json;
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::error::{CommandFailure, Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    Podman,
+    Docker,
+}
+
+impl EngineKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Podman => "podman",
+            EngineKind::Docker => "docker",
+        }
+    }
+
+    fn from_binary(path: &Path) -> Option<Self> {
+        let file = path.file_name()?.to_str()?;
+        if file.starts_with("podman") {
+            Some(EngineKind::Podman)
+        } else if file.starts_with("docker") {
+            Some(EngineKind::Docker)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub kind: EngineKind,
+    /// The engine's client binary.
+    pub path: PathBuf,
+    /// Words put before the client, `sudo` for `--root` boxes of a plain user.
+    pub prefix: Vec<String>,
+    /// True when containers run in the user's own user namespace (rootless podman).
+    pub rootless: bool,
+}
+
+impl Engine {
+    /// Finds the engine: an explicit choice (name or path) wins, else podman,
+    /// then docker, on PATH. `root` asks for rootful podman through sudo when
+    /// tent itself is not root.
+    pub fn detect(choice: Option<&str>, root: bool) -> Result<Self> {
+        let euid = current_euid();
+        let (kind, path) = match choice {
+            Some(value) if value.contains('/') => {
+                let path = PathBuf::from(value);
+                let kind = EngineKind::from_binary(&path)
+                    .ok_or_else(|| Error::UnknownEngine { value: value.into() })?;
+                (kind, path)
+            }
+            Some(value) => {
+                let kind = match value {
+                    "podman" => EngineKind::Podman,
+                    "docker" => EngineKind::Docker,
+                    _ => return Err(Error::UnknownEngine { value: value.into() }),
+                };
+                let path = which::which(value).map_err(|_| Error::NoEngine { looked_for: value.into() })?;
+                (kind, path)
+            }
+            None => {
+                if let Ok(path) = which::which("podman") {
+                    (EngineKind::Podman, path)
+                } else if let Ok(path) = which::which("docker") {
+                    (EngineKind::Docker, path)
+                } else {
+                    return Err(Error::NoEngine { looked_for: "podman and docker".into() });
+                }
+            }
+        };
+        let sudo = root && euid != 0 && kind == EngineKind::Podman;
+        Ok(Engine {
+            kind,
+            path,
+            prefix: if sudo { vec!["sudo".into(), "--".into()] } else { Vec::new() },
+            rootless: kind == EngineKind::Podman && euid != 0 && !sudo,
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.kind.name()
+    }
+
+    /// A name for the engine and its mode, used to keep the state of a
+    /// rootless and a rootful box of the same name apart.
+    pub fn scope(&self) -> &'static str {
+        match (self.kind, self.prefix.is_empty()) {
+            (EngineKind::Podman, true) => "podman",
+            (EngineKind::Podman, false) => "podman-root",
+            (EngineKind::Docker, _) => "docker",
+        }
+    }
+
+    /// Whether boxes run as real root on the host.
+    pub fn rootful(&self) -> bool {
+        !self.rootless
+    }
+
+    /// How the engine is named in messages: "rootless podman", "docker" …
+    pub fn describe(&self) -> String {
+        match self.kind {
+            EngineKind::Podman if self.rootless => "rootless podman".into(),
+            EngineKind::Podman => "rootful podman".into(),
+            EngineKind::Docker => "docker".into(),
+        }
+    }
+
+    // ---- capabilities -------------------------------------------------
+
+    /// Rootless podman maps the user's uid to itself inside the box.
+    pub fn supports_keep_id(&self) -> bool {
+        self.rootless
+    }
+
+    /// Podman's `--privileged` grants what the user's bounding set has; Docker's
+    /// asks for every capability and fails where some are missing, so Docker
+    /// boxes get the device access they need through a device-cgroup rule.
+    pub fn privileged_by_default(&self) -> bool {
+        self.kind == EngineKind::Podman
+    }
+
+    /// Podman accepts an empty `--detach-keys` (so Ctrl-P Ctrl-Q reach the
+    /// program); Docker rejects it.
+    pub fn supports_empty_detach_keys(&self) -> bool {
+        self.kind == EngineKind::Podman
+    }
+
+    /// `podman ps --format json` prints one array; `docker ps` prints a line
+    /// per container and only accepts Go templates.
+    pub fn ps_prints_array(&self) -> bool {
+        self.kind == EngineKind::Podman
+    }
+
+    // ---- running the client --------------------------------------------
+
+    /// The full argv for one engine call.
+    pub fn argv<S: AsRef<str>>(&self, args: &[S]) -> Vec<String> {
+        let mut argv = self.prefix.clone();
+        argv.push(self.path.to_string_lossy().into_owned());
+        argv.extend(args.iter().map(|a| a.as_ref().to_string()));
+        argv
+    }
+
+    pub fn command<S: AsRef<str>>(&self, args: &[S]) -> Command {
+        command_for(&self.argv(args))
+    }
+
+    /// Runs the engine and captures its output; a non-zero status is an error
+    /// that names `what` was being done.
+    pub fn capture<S: AsRef<str>>(&self, what: &str, args: &[S]) -> Result<String> {
+        let output = self.output(args)?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        } else {
+            Err(Error::Engine { what: what.into(), failure: self.failure(args, &output) })
+        }
+    }
+
+    /// Runs the engine and returns its raw output, whatever the status.
+    pub fn output<S: AsRef<str>>(&self, args: &[S]) -> Result<Output> {
+        self.command(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| Error::EngineSpawn(format!("{}: {e}", self.path.display())))
+    }
+
+    pub fn failure<S: AsRef<str>>(&self, args: &[S], output: &Output) -> CommandFailure {
+        CommandFailure {
+            argv: self.argv(args),
+            status: output.status.code(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs the engine with the terminal attached (pull progress and the like).
+    pub fn run_attached<S: AsRef<str>>(&self, what: &str, args: &[S]) -> Result<()> {
+        let status = self
+            .command(args)
+            .stdin(Stdio::null())
+            .status()
+            .map_err(|e| Error::EngineSpawn(format!("{}: {e}", self.path.display())))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(Error::Engine {
+                what: what.into(),
+                failure: CommandFailure {
+                    argv: self.argv(args),
+                    status: status.code(),
+                    stderr: "(its output is above)".into(),
+                },
+            })
+        }
+    }
+
+    // ---- queries ----------------------------------------------------------
+
+    pub fn image_exists(&self, image: &str) -> Result<bool> {
+        let args: &[&str] = match self.kind {
+            EngineKind::Podman => &["image", "exists", image],
+            EngineKind::Docker => &["image", "inspect", "--format", "{{.Id}}", image],
+        };
+        Ok(self.output(args)?.status.success())
+    }
+
+    /// The container of that name, or None when there is none.
+    pub fn inspect(&self, name: &str) -> Result<Option<json::Container>> {
+        let args = ["container", "inspect", name];
+        let output = self.output(&args)?;
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            if json::is_no_such_container(&stderr) {
+                return Ok(None);
+            }
+            return Err(Error::Engine {
+                what: format!("could not inspect {name:?}"),
+                failure: self.failure(&args, &output),
+            });
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        json::parse_inspect(&text)
+            .map_err(|detail| Error::EngineOutput { command: self.argv(&args).join(" "), detail })
+            .map(|mut list| list.pop())
+    }
+
+    /// Every tent box on this engine.
+    pub fn list_boxes(&self) -> Result<Vec<json::Container>> {
+        let args = argv::ps(self);
+        let text = self.capture("could not list containers", &args)?;
+        let parsed = if self.ps_prints_array() { json::parse_podman_ps(&text) } else { json::parse_docker_ps(&text) };
+        parsed.map_err(|detail| Error::EngineOutput { command: self.argv(&args).join(" "), detail })
+    }
+}
+
+pub fn command_for(argv: &[String]) -> Command {
+    let mut command = Command::new(&argv[0]);
+    command.args(&argv[1..]);
+    command
+}
+
+pub fn current_euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+/// An argv word from an OS string, for paths that may not be UTF-8.
+pub fn os_word(s: impl Into<OsString>) -> String {
+    s.into().to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine(kind: EngineKind, rootless: bool, sudo: bool) -> Engine {
+        Engine {
+            kind,
+            path: PathBuf::from(format!("/usr/bin/{}", kind.name())),
+            prefix: if sudo { vec!["sudo".into(), "--".into()] } else { vec![] },
+            rootless,
+        }
+    }
+
+    #[test]
+    fn scopes_keep_rootless_and_rootful_apart() {
+        assert_eq!(engine(EngineKind::Podman, true, false).scope(), "podman");
+        assert_eq!(engine(EngineKind::Podman, false, true).scope(), "podman-root");
+        assert_eq!(engine(EngineKind::Docker, false, false).scope(), "docker");
+    }
+
+    #[test]
+    fn argv_puts_the_sudo_prefix_first() {
+        let e = engine(EngineKind::Podman, false, true);
+        assert_eq!(e.argv(&["ps"]), vec!["sudo", "--", "/usr/bin/podman", "ps"]);
+    }
+
+    #[test]
+    fn engine_kind_from_a_path() {
+        assert_eq!(EngineKind::from_binary(Path::new("/usr/bin/docker")), Some(EngineKind::Docker));
+        assert_eq!(EngineKind::from_binary(Path::new("/opt/podman-remote")), Some(EngineKind::Podman));
+        assert_eq!(EngineKind::from_binary(Path::new("/usr/bin/nerdctl")), None);
+    }
+
+    #[test]
+    fn detect_rejects_unknown_engines() {
+        assert!(matches!(Engine::detect(Some("lxc"), false), Err(Error::UnknownEngine { .. })));
+        assert!(matches!(Engine::detect(Some("/usr/bin/nerdctl"), false), Err(Error::UnknownEngine { .. })));
+    }
+}

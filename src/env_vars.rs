@@ -1,0 +1,15 @@
+//! Every environment variable tent reads, declared once with what it does.
+
+/// Engine to use: `podman`, `docker`, or a path to either binary.
+pub const TENT_ENGINE: &str = "TENT_ENGINE";
+/// Default image for `tent create` when `--image` is not given.
+pub const TENT_IMAGE: &str = "TENT_IMAGE";
+/// Path of the config file, instead of `$XDG_CONFIG_HOME/tent/config.toml`.
+pub const TENT_CONFIG: &str = "TENT_CONFIG";
+/// Seconds `enter`, `run` and `create` wait for a box's init (default 600).
+pub const TENT_READY_TIMEOUT: &str = "TENT_READY_TIMEOUT";
+/// Set by tent inside every box it enters: the box's name. Exported wrappers use
+/// it to run the binary directly when they are already in that box.
+pub const TENT_BOX: &str = "TENT_BOX";
+/// Disables colour (https://no-color.org).
+pub const NO_COLOR: &str = "NO_COLOR";

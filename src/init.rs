@@ -1,0 +1,177 @@
+//! tent's in-box scripts (shell-integration/), embedded in the binary and
+//! written to a path keyed by their content, and the wait for a box's init
+//! to say it is ready (docs/internals.md).
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::boxes::BoxState;
+use crate::boxes::state::LogFollower;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::interrupt;
+use crate::output::Printer;
+use crate::paths::Paths;
+
+pub const INIT_SCRIPT: &str = include_str!("../shell-integration/tent-init");
+pub const EXEC_SCRIPT: &str = include_str!("../shell-integration/tent-exec");
+
+/// The content hash that names this build's lib directory. FNV-1a by hand:
+/// it must stay the same across builds and Rust versions, which std's hasher
+/// does not promise, and a crate for twelve lines is not worth it.
+pub fn lib_hash() -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in INIT_SCRIPT.bytes().chain([0]).chain(EXEC_SCRIPT.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// The lib directory for `hash`, written from this build's scripts when it is
+/// missing (first use, or the user cleaned their data directory). Written to
+/// a temporary directory and renamed, so concurrent tents never see half a lib.
+pub fn ensure_lib(paths: &Paths, hash: &str) -> Result<PathBuf> {
+    let dir = paths.data.join("lib").join(hash);
+    if dir.join("tent-exec").is_file() {
+        return Ok(dir);
+    }
+    let parent = paths.data.join("lib");
+    fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
+    let tmp = parent.join(format!(".{hash}.{}", std::process::id()));
+    let _ = fs::remove_dir_all(&tmp);
+    fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    for (name, text) in [("tent-init", INIT_SCRIPT), ("tent-exec", EXEC_SCRIPT)] {
+        let path = tmp.join(name);
+        fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).map_err(|e| Error::io(&path, e))?;
+    }
+    // World-readable: rootful engines and the box's own users read it.
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o755)).map_err(|e| Error::io(&tmp, e))?;
+    match fs::rename(&tmp, &dir) {
+        Ok(()) => Ok(dir),
+        // Another tent won the race: its copy is the same content.
+        Err(_) if dir.join("tent-exec").is_file() => {
+            let _ = fs::remove_dir_all(&tmp);
+            Ok(dir)
+        }
+        Err(e) => Err(Error::io(&dir, e)),
+    }
+}
+
+pub fn ready_timeout() -> Duration {
+    std::env::var(crate::env_vars::TENT_READY_TIMEOUT)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(Duration::from_secs(600), Duration::from_secs)
+}
+
+/// Waits until the box's init is ready, showing its progress lines (all of
+/// its output with --verbose). Fails with the init's reason and log tail.
+pub fn wait_ready(
+    engine: &Engine,
+    name: &str,
+    state: &BoxState,
+    mut follower: LogFollower,
+    printer: &Printer,
+) -> Result<()> {
+    let started = Instant::now();
+    let timeout = ready_timeout();
+    let spinner = printer.spinner(format!("starting {name}"));
+    let mut last_check = Instant::now();
+    let result = loop {
+        for line in follower.new_lines() {
+            if let Some(progress) = line.strip_prefix("==> ") {
+                spinner.set_message(format!("{name}: {progress}"));
+                if !printer.quiet {
+                    spinner.println(format!("  {name}: {progress}"));
+                }
+            } else if printer.verbose {
+                spinner.println(format!("  | {line}"));
+            }
+        }
+        if state.is_ready() {
+            break Ok(());
+        }
+        let not_ready = |reason: String| Error::NotReady {
+            name: name.into(),
+            reason,
+            log_tail: state.log_tail(15),
+            log: state.log_path(),
+        };
+        if let Some(reason) = state.failure() {
+            break Err(not_ready(reason));
+        }
+        if interrupt::interrupted() {
+            break Err(Error::Interrupted);
+        }
+        if started.elapsed() > timeout {
+            break Err(not_ready(format!(
+                "no answer from its init after {} s (set {} to wait longer)",
+                timeout.as_secs(),
+                crate::env_vars::TENT_READY_TIMEOUT
+            )));
+        }
+        if last_check.elapsed() > Duration::from_secs(2) {
+            last_check = Instant::now();
+            if state.init_alive() == Some(false) {
+                break Err(not_ready("its init exited before it was ready".into()));
+            }
+            // No pid yet: the entry point may have failed before the script ran.
+            if state.init_alive().is_none() && started.elapsed() > Duration::from_secs(4) {
+                if let Some(container) = engine.inspect(name)? {
+                    if !container.running() {
+                        let logs = engine.output(&["logs", "--tail", "20", name]).ok();
+                        let text = logs
+                            .map(|o| {
+                                format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+                            })
+                            .unwrap_or_default();
+                        break Err(Error::NotReady {
+                            name: name.into(),
+                            reason: format!("the container stopped ({}) before its init ran", container.status),
+                            log_tail: text.trim().to_string(),
+                            log: state.log_path(),
+                        });
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(40));
+    };
+    spinner.finish();
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lib_hash_is_stable_and_hex() {
+        let a = lib_hash();
+        assert_eq!(a, lib_hash());
+        assert_eq!(a.len(), 16);
+        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn ensure_lib_writes_once_and_is_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            config: dir.path().join("c"),
+            data: dir.path().join("d"),
+            state: dir.path().join("s"),
+            data_home: dir.path().join("dh"),
+            bin: dir.path().join("b"),
+            home: dir.path().to_path_buf(),
+        };
+        let lib = ensure_lib(&paths, "abc").unwrap();
+        assert_eq!(fs::read_to_string(lib.join("tent-init")).unwrap(), INIT_SCRIPT);
+        let mode = fs::metadata(lib.join("tent-exec")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o755);
+        assert_eq!(ensure_lib(&paths, "abc").unwrap(), lib);
+    }
+}

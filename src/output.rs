@@ -1,0 +1,133 @@
+//! The one printer: data goes to stdout, status to stderr. Colour respects
+//! NO_COLOR and terminals; spinners only appear on a terminal and never in
+//! verbose mode.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use console::Style;
+
+use crate::error::Error;
+
+#[derive(Debug, Clone)]
+pub struct Printer {
+    color: bool,
+    stderr_tty: bool,
+    pub verbose: bool,
+    pub quiet: bool,
+}
+
+impl Printer {
+    pub fn new(verbose: bool, quiet: bool) -> Self {
+        let stderr_tty = std::io::stderr().is_terminal();
+        let no_color = std::env::var_os(crate::env_vars::NO_COLOR).is_some_and(|v| !v.is_empty());
+        Printer { color: stderr_tty && !no_color, stderr_tty, verbose, quiet }
+    }
+
+    fn style(&self, style: Style, text: &str) -> String {
+        if self.color { style.force_styling(true).apply_to(text).to_string() } else { text.to_string() }
+    }
+
+    /// A line of data on stdout.
+    pub fn data(&self, line: impl AsRef<str>) {
+        let mut out = std::io::stdout().lock();
+        // A closed pipe (`tent list | head`) is not an error worth reporting.
+        let _ = writeln!(out, "{}", line.as_ref());
+    }
+
+    /// A status line on stderr, hidden by --quiet.
+    pub fn status(&self, line: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{}", line.as_ref());
+        }
+    }
+
+    /// A step of a slow operation, `==> what`.
+    pub fn step(&self, line: impl AsRef<str>) {
+        if !self.quiet {
+            eprintln!("{} {}", self.style(Style::new().blue().bold(), "==>"), line.as_ref());
+        }
+    }
+
+    /// Detail shown only with --verbose.
+    pub fn verbose(&self, line: impl AsRef<str>) {
+        if self.verbose {
+            eprintln!("{}", self.style(Style::new().dim(), line.as_ref()));
+        }
+    }
+
+    pub fn warn(&self, line: impl AsRef<str>) {
+        eprintln!("{} {}", self.style(Style::new().yellow().bold(), "warning:"), line.as_ref());
+    }
+
+    pub fn error(&self, err: &Error) {
+        eprintln!("{} {}", self.style(Style::new().red().bold(), "error:"), err);
+        if let Some(hint) = err.hint() {
+            let label = self.style(Style::new().cyan().bold(), "hint:");
+            eprintln!("{label} {hint}");
+        }
+    }
+
+    pub fn stderr_is_terminal(&self) -> bool {
+        self.stderr_tty
+    }
+
+    /// A spinner for a slow step, or nothing off a terminal (the step line is
+    /// printed instead, so logs still say what happened).
+    pub fn spinner(&self, message: impl Into<String>) -> Spinner {
+        let message = message.into();
+        if self.stderr_tty && !self.verbose && !self.quiet {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{spinner:.blue} {msg} {elapsed:.dim}")
+                    .expect("static template"),
+            );
+            bar.set_message(message);
+            bar.enable_steady_tick(Duration::from_millis(100));
+            Spinner { bar: Some(bar) }
+        } else {
+            self.step(&message);
+            Spinner { bar: None }
+        }
+    }
+
+    /// Asks a yes/no question on the terminal; false when stdin is not one.
+    pub fn confirm(&self, question: &str) -> bool {
+        if !std::io::stdin().is_terminal() {
+            return false;
+        }
+        eprint!("{question} [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        if std::io::stdin().read_line(&mut answer).is_err() {
+            return false;
+        }
+        matches!(answer.trim(), "y" | "Y" | "yes" | "Yes")
+    }
+}
+
+pub struct Spinner {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Spinner {
+    pub fn set_message(&self, message: impl Into<String>) {
+        if let Some(bar) = &self.bar {
+            bar.set_message(message.into());
+        }
+    }
+
+    /// Prints a line above the spinner (or plainly without one).
+    pub fn println(&self, line: impl AsRef<str>) {
+        match &self.bar {
+            Some(bar) => bar.println(line.as_ref()),
+            None => eprintln!("{}", line.as_ref()),
+        }
+    }
+
+    pub fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Where tent keeps its files on the host. Everything lives in the user's XDG
+//! directories; nothing is written anywhere else.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct Paths {
+    /// `$XDG_CONFIG_HOME/tent`
+    pub config: PathBuf,
+    /// `$XDG_DATA_HOME/tent`: init scripts (versioned), kept while boxes use them.
+    pub data: PathBuf,
+    /// `$XDG_STATE_HOME/tent`: per-box state (readiness, init log) and export receipts.
+    pub state: PathBuf,
+    /// `$XDG_DATA_HOME`: the parent of `applications/` and `icons/`.
+    pub data_home: PathBuf,
+    /// `$XDG_BIN_HOME` or `~/.local/bin`: exported wrappers.
+    pub bin: PathBuf,
+    pub home: PathBuf,
+}
+
+impl Paths {
+    pub fn from_env() -> Result<Self> {
+        let base = directories::BaseDirs::new().ok_or_else(|| Error::Usage {
+            message: "cannot find your home directory".into(),
+            hint: Some("set HOME".into()),
+        })?;
+        let home = base.home_dir().to_path_buf();
+        let state_home = base
+            .state_dir()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| home.join(".local/state"));
+        let bin = base
+            .executable_dir()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| home.join(".local/bin"));
+        Ok(Paths {
+            config: base.config_dir().join("tent"),
+            data: base.data_dir().join("tent"),
+            state: state_home.join("tent"),
+            data_home: base.data_dir().to_path_buf(),
+            bin,
+            home,
+        })
+    }
+
+    /// The directory of one box's state, shared with the box at `/run/.tent/state`.
+    pub fn box_state(&self, scope: &str, name: &str) -> PathBuf {
+        self.state.join("boxes").join(scope).join(name)
+    }
+
+    /// The export receipt of one box.
+    pub fn receipt(&self, scope: &str, name: &str) -> PathBuf {
+        self.state.join("exports").join(scope).join(format!("{name}.json"))
+    }
+
+    pub fn applications(&self) -> PathBuf {
+        self.data_home.join("applications")
+    }
+
+    pub fn icons(&self) -> PathBuf {
+        self.data_home.join("icons")
+    }
+}
