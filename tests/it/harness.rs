@@ -290,6 +290,12 @@ pub struct Done {
     pub stderr: String,
 }
 
+impl From<Command> for Run {
+    fn from(command: Command) -> Self {
+        Run::new(command)
+    }
+}
+
 impl Run {
     fn new(command: Command) -> Self {
         Run { command, stdin: None }
