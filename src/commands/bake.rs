@@ -54,7 +54,8 @@ pub fn run(ctx: &Context<'_>, args: &BakeArgs) -> Result<i32> {
     let _ = ctx.engine.output(&["rm", "--force", &work]);
     let _ = state.remove();
     result?;
-    ctx.printer.status(format!("baked {tag}: boxes made with `tent create NAME --image {tag}` start with no package work"));
+    ctx.printer
+        .status(format!("baked {tag}: boxes made with `tent create NAME --image {tag}` start with no package work"));
     Ok(0)
 }
 
