@@ -5,4 +5,5 @@ mod harness;
 
 mod cli;
 mod core;
+mod distro;
 mod host;
