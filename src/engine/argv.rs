@@ -12,6 +12,9 @@ pub const STATE_IN_BOX: &str = "/run/.tent/state";
 pub const INIT_IN_BOX: &str = "/run/.tent/lib/tent-init";
 pub const EXEC_IN_BOX: &str = "/run/.tent/lib/tent-exec";
 
+/// The box's own terminfo first, then the host's.
+pub const TERMINFO_DIRS: &str = "/etc/terminfo:/lib/terminfo:/usr/share/terminfo:/run/host/etc/terminfo:/run/host/lib/terminfo:/run/host/usr/share/terminfo";
+
 pub fn ps(engine: &Engine) -> Vec<String> {
     let filter = format!("label={}", labels::FORMAT);
     if engine.ps_prints_array() {
@@ -125,6 +128,9 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
         ("TENT_HOME", home.display().to_string()),
         ("TENT_SHELL", user.shell.clone()),
         ("TENT_PACKAGES", plan.spec.packages.join(" ")),
+        // The host terminal's terminfo (kitty, foot, alacritty …) is often
+        // missing in the box: fall back to the host's database.
+        ("TERMINFO_DIRS", TERMINFO_DIRS.into()),
     ];
     for (key, value) in env {
         flag(&mut a, "--env", format!("{key}={value}"));

@@ -14,6 +14,7 @@ engine_tests!(
     failed_create_leaves_nothing,
     concurrent_runs_share_one_provisioning,
     own_home_keeps_the_real_home_apart,
+    two_creates_of_one_name_one_wins,
 );
 
 fn list_json(sb: &Sandbox) -> serde_json::Value {
@@ -47,6 +48,10 @@ fn lifecycle_feels_like_the_host(engine: Engine) {
     // sudo works for the user, without a password.
     let out = sb.tent(&["run", &name, "--", "sudo", "-n", "id", "-u"]).ok();
     assert_eq!(out.stdout().trim(), "0");
+
+    // The user installs software with the box's package manager.
+    sb.tent(&["run", &name, "--", "sh", "-c", "sudo -n apt-get install -y -q hello >/dev/null || { sudo -n apt-get update -q && sudo -n apt-get install -y -q hello; }"]).ok();
+    assert_eq!(sb.tent(&["run", &name, "--", "hello"]).ok().stdout(), "Hello, world!\n");
 
     // The host is visible at /run/host.
     sb.tent(&["run", &name, "--", "test", "-e", "/run/host/etc/os-release"]).ok();
@@ -216,4 +221,26 @@ fn own_home_keeps_the_real_home_apart(engine: Engine) {
     sb.tent(&["run", &name, "--", "sh", "-c", &probe]).code(1);
     sb.tent(&["rm", "--force", "--yes", &name]).ok();
     assert!(own.join("in-own-home").exists(), "rm keeps the box's own home without --delete-home");
+}
+
+/// Two `create`s of one name at once: one makes the box, the other says it exists.
+fn two_creates_of_one_name_one_wins(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let name = sb.name("race");
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            let mut c = sb.command(crate::harness::tent_bin());
+            c.args(["create", &name, "--image", BOOKWORM, "--no-start"]);
+            c.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+            c.spawn().unwrap()
+        })
+        .collect();
+    let outs: Vec<_> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    let wins = outs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(wins, 1, "exactly one create wins");
+    let loser = outs.iter().find(|o| !o.status.success()).unwrap();
+    let err = String::from_utf8_lossy(&loser.stderr);
+    assert!(err.contains("already exists"), "{err}");
+    // The winner's box is whole: it starts and runs.
+    sb.tent(&["run", &name, "--", "true"]).ok();
 }
