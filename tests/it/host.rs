@@ -153,3 +153,21 @@ fn x11_client_in_the_box_reaches_the_host_display() {
     assert_eq!(out.code, Some(0), "{}", out.describe());
     assert!(out.stdout().contains(&format!("name of display:    :{display}")), "{}", out.describe());
 }
+
+/// A box keeps working when tent's data directory was cleaned (or tent was
+/// upgraded): its scripts are written again, by content hash, before it starts.
+#[test]
+fn box_survives_a_cleaned_data_directory() {
+    let engine = Engine::PodmanRootless;
+    if !crate::harness::enabled(engine) {
+        return;
+    }
+    let sb = Sandbox::new(engine);
+    let name = sb.create("lib", BOOKWORM, &[]);
+    sb.tent(&["stop", &name]).ok();
+    let lib = sb.home.join(".local/share/tent/lib");
+    assert!(lib.is_dir());
+    std::fs::remove_dir_all(&lib).unwrap();
+    sb.tent(&["run", &name, "--", "true"]).ok();
+    assert!(lib.is_dir(), "scripts written again");
+}
