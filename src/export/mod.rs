@@ -128,8 +128,15 @@ impl Exporter<'_> {
         const RESOLVE: &str = r#"t=$1
 case $t in
 */*) ;;
-*) t=$(command -v -- "$t" 2>/dev/null) || exit 3
-   case $t in /*) ;; *) exit 7 ;; esac ;;
+*) # Search PATH by hand: `command -v` names builtins such as `true`.
+   set -f; IFS=:; found=
+   for d in ${PATH:-/usr/local/bin:/usr/bin:/bin}; do
+       case $d in /*) ;; *) continue ;; esac
+       if [ -f "$d/$t" ] && [ -x "$d/$t" ]; then found=$d/$t; break; fi
+   done
+   unset IFS; set +f
+   [ -n "$found" ] || exit 3
+   t=$found ;;
 esac
 [ -e "$t" ] || exit 3
 [ -d "$t" ] && exit 5
@@ -145,7 +152,6 @@ printf '%s' "$t"
             Some(4) => format!("{request:?} in box {b:?} is not executable"),
             Some(5) => format!("{request:?} in box {b:?} is a directory"),
             Some(6) => format!("{request:?} in box {b:?} is itself a command exported by tent"),
-            Some(7) => format!("{request:?} is a shell builtin or function in box {b:?}, not a file"),
             _ => {
                 return Err(Error::Engine {
                     what: format!("could not look for {request:?} in box {b:?}"),
