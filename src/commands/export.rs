@@ -123,16 +123,16 @@ fn list(ctx: &Context<'_>, name: &str, json: bool) -> Result<i32> {
 
 /// The `--list --json` array: each export with its box and scope (docs/exports.md).
 pub fn list_json(name: &str, scope: &str, exports: &[Export]) -> String {
-    let items: Vec<serde_json::Value> = exports
-        .iter()
-        .map(|e| {
-            let mut value = serde_json::to_value(e).expect("exports serialize");
-            value["box"] = name.into();
-            value["scope"] = scope.into();
-            value
-        })
-        .collect();
-    serde_json::to_string_pretty(&items).expect("json values serialize")
+    #[derive(serde::Serialize)]
+    struct Item<'a> {
+        #[serde(rename = "box")]
+        box_name: &'a str,
+        scope: &'a str,
+        #[serde(flatten)]
+        export: &'a Export,
+    }
+    let items: Vec<Item<'_>> = exports.iter().map(|export| Item { box_name: name, scope, export }).collect();
+    serde_json::to_string_pretty(&items).expect("exports serialize")
 }
 
 pub fn unexport(ctx: &Context<'_>, args: &UnexportArgs) -> Result<i32> {

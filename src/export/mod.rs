@@ -328,8 +328,11 @@ printf '%s' "$t"
         if !clashes.is_empty() && !self.force {
             let other = if other_name_flag.is_empty() { String::new() } else { format!(", or choose another name with {other_name_flag}") };
             return Err(Error::Export {
-                message: format!("{} already exist(s) and tent did not write it for box {:?}", clashes.join(", "), self.box_name),
-                hint: Some(format!("pass --force to replace it{other}")),
+                message: match clashes.as_slice() {
+                    [one] => format!("{one} already exists, and tent did not write it for box {:?}", self.box_name),
+                    many => format!("these files already exist, and tent did not write them for box {:?}: {}", self.box_name, many.join(", ")),
+                },
+                hint: Some(format!("pass --force to replace what is there{other}")),
             });
         }
 
