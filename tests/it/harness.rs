@@ -1,0 +1,377 @@
+//! The real-engine test harness: runs the real `tent` binary against rootful
+//! podman (as root), rootless podman as a plain user, and Docker (as a plain
+//! user in the docker group), each test with its own HOME, unique box names,
+//! and cleanup that runs even when the test fails.
+//!
+//! Which engines run: `TENT_TEST_ENGINES` (comma list of `podman-root`,
+//! `podman-rootless`, `docker`, or `none`). Unset, every engine that is
+//! available runs. With `TENT_TEST_REQUIRE=1` (CI), an engine that was asked
+//! for but is not available fails the tests instead of skipping them.
+//! `scripts/setup-engines` prepares a machine for all three.
+
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+pub const TEST_USER: &str = "tent-test";
+pub const BOOKWORM: &str = "tent-test/debian:bookworm";
+pub const TRIXIE: &str = "tent-test/debian:trixie";
+pub const BUSYBOX: &str = "tent-test/busybox:latest";
+pub const DOCKER: &str = "/usr/bin/docker";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    PodmanRoot,
+    PodmanRootless,
+    Docker,
+}
+
+impl Engine {
+    pub fn key(self) -> &'static str {
+        match self {
+            Engine::PodmanRoot => "podman-root",
+            Engine::PodmanRootless => "podman-rootless",
+            Engine::Docker => "docker",
+        }
+    }
+
+    /// What tent is told with TENT_ENGINE.
+    pub fn tent_engine(self) -> &'static str {
+        match self {
+            Engine::Docker => DOCKER,
+            _ => "podman",
+        }
+    }
+
+    pub fn client(self) -> &'static str {
+        match self {
+            Engine::Docker => DOCKER,
+            _ => "podman",
+        }
+    }
+
+    /// tent's state scope for this engine.
+    pub fn scope(self) -> &'static str {
+        match self {
+            Engine::Docker => "docker",
+            _ => "podman",
+        }
+    }
+
+    pub fn as_root(self) -> bool {
+        self == Engine::PodmanRoot
+    }
+
+    fn available(self) -> Result<(), String> {
+        let ok = |mut c: Command| c.stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+        if unsafe { libc::geteuid() } != 0 {
+            return Err("the engine tests run as root (they switch to the test user themselves)".into());
+        }
+        match self {
+            Engine::PodmanRoot => {
+                let mut c = Command::new("podman");
+                c.args(["image", "exists", BOOKWORM]);
+                if ok(c) { Ok(()) } else { Err(format!("rootful podman without image {BOOKWORM}")) }
+            }
+            Engine::PodmanRootless => {
+                let mut c = user_command(&PathBuf::from(format!("/home/{TEST_USER}")), &[]);
+                c.args(["podman", "image", "exists", BOOKWORM]);
+                if ok(c) { Ok(()) } else { Err(format!("rootless podman for {TEST_USER} without image {BOOKWORM}")) }
+            }
+            Engine::Docker => {
+                let mut c = Command::new(DOCKER);
+                c.args(["image", "inspect", BOOKWORM]);
+                if ok(c) { Ok(()) } else { Err(format!("docker not running or without image {BOOKWORM}")) }
+            }
+        }
+    }
+}
+
+/// Whether tests for this engine run; panics when required but unavailable.
+pub fn enabled(engine: Engine) -> bool {
+    let wanted = std::env::var("TENT_TEST_ENGINES").unwrap_or_default();
+    let asked = wanted.split(',').any(|w| w.trim() == engine.key());
+    if wanted.trim() == "none" || (!wanted.is_empty() && !asked) {
+        return false;
+    }
+    match engine.available() {
+        Ok(()) => true,
+        Err(why) if std::env::var("TENT_TEST_REQUIRE").is_ok_and(|v| v == "1") => {
+            panic!("engine {} is required (TENT_TEST_REQUIRE=1) but unavailable: {why}; run scripts/setup-engines", engine.key())
+        }
+        Err(why) => {
+            eprintln!("skipping {}: {why}", engine.key());
+            false
+        }
+    }
+}
+
+/// The tent binary, copied where the test user can run it whatever the
+/// permissions of the checkout.
+pub fn tent_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("tent-it-bin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let bin = dir.join("tent");
+        std::fs::copy(env!("CARGO_BIN_EXE_tent"), &bin).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        bin
+    })
+}
+
+fn user_uid() -> u32 {
+    let out = Command::new("id").args(["-u", TEST_USER]).output().expect("id");
+    String::from_utf8_lossy(&out.stdout).trim().parse().expect("test user uid")
+}
+
+/// A command run as the test user with a clean environment.
+fn user_command(home: &Path, extra_env: &[(String, String)]) -> Command {
+    let uid = user_uid();
+    let mut c = Command::new("runuser");
+    c.args(["-u", TEST_USER, "--", "env", "-i"]);
+    c.arg(format!("HOME={}", home.display()));
+    c.arg(format!("USER={TEST_USER}"));
+    c.arg(format!("LOGNAME={TEST_USER}"));
+    c.arg("PATH=/usr/local/bin:/usr/bin:/bin");
+    c.arg(format!("XDG_RUNTIME_DIR=/run/user/{uid}"));
+    for (k, v) in extra_env {
+        c.arg(format!("{k}={v}"));
+    }
+    c
+}
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// One test's world: a user, a HOME, the boxes it made.
+pub struct Sandbox {
+    pub engine: Engine,
+    pub home: PathBuf,
+    root: PathBuf,
+    boxes: std::sync::Mutex<Vec<String>>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Sandbox {
+    pub fn new(engine: Engine) -> Self {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let tag = format!("{}-{}-{n}", engine.key(), std::process::id());
+        let root = if engine.as_root() {
+            PathBuf::from(format!("/var/tmp/tent-it/{tag}"))
+        } else {
+            PathBuf::from(format!("/home/{TEST_USER}/tent-it/{tag}"))
+        };
+        let home = root.join("home");
+        std::fs::create_dir_all(&home).unwrap();
+        if !engine.as_root() {
+            let status = Command::new("chown")
+                .args(["-R", &format!("{TEST_USER}:"), &format!("/home/{TEST_USER}/tent-it")])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        }
+        let mut env = vec![
+            ("TENT_ENGINE".to_string(), engine.tent_engine().to_string()),
+            ("NO_COLOR".to_string(), "1".to_string()),
+            ("TERM".to_string(), "dumb".to_string()),
+        ];
+        if engine == Engine::PodmanRootless {
+            // Each test has its own HOME, but the user's image store is the
+            // one scripts/setup-engines filled.
+            env.push((
+                "CONTAINERS_STORAGE_CONF".into(),
+                format!("/home/{TEST_USER}/.config/containers/storage.conf"),
+            ));
+        }
+        if engine.as_root() {
+            let runtime = root.join("run");
+            std::fs::create_dir_all(&runtime).unwrap();
+            std::fs::set_permissions(&runtime, std::fs::Permissions::from_mode(0o700)).unwrap();
+            env.push(("XDG_RUNTIME_DIR".into(), runtime.display().to_string()));
+        }
+        Sandbox { engine, home, root, boxes: Default::default(), env }
+    }
+
+    /// A unique box name, removed again when the sandbox is dropped.
+    pub fn name(&self, prefix: &str) -> String {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("it-{prefix}-{}-{n}", std::process::id());
+        self.boxes.lock().unwrap().push(name.clone());
+        name
+    }
+
+    /// A host command as this sandbox's user, in its HOME, with its env.
+    pub fn command<S: AsRef<OsStr>>(&self, program: S) -> Command {
+        let mut c = if self.engine.as_root() {
+            let mut c = Command::new("env");
+            c.arg("-i");
+            c.arg(format!("HOME={}", self.home.display()));
+            c.arg("USER=root");
+            c.arg("LOGNAME=root");
+            c.arg("PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin");
+            for (k, v) in &self.env {
+                c.arg(format!("{k}={v}"));
+            }
+            c
+        } else {
+            user_command(&self.home, &self.env)
+        };
+        c.arg(program);
+        c.current_dir(&self.home);
+        c
+    }
+
+    /// Runs tent with these arguments.
+    pub fn tent<S: AsRef<OsStr>>(&self, args: &[S]) -> Run {
+        let mut c = self.command(tent_bin());
+        c.args(args);
+        Run::new(c)
+    }
+
+    /// Runs a host shell snippet as the sandbox's user.
+    pub fn sh(&self, script: &str) -> Run {
+        let mut c = self.command("sh");
+        c.args(["-c", script]);
+        Run::new(c)
+    }
+
+    /// The engine's own client, as the sandbox's user.
+    pub fn engine_cmd(&self, args: &[&str]) -> Run {
+        let mut c = self.command(self.engine.client());
+        c.args(args);
+        Run::new(c)
+    }
+
+    /// tent's state directory of a box.
+    pub fn state_dir(&self, name: &str) -> PathBuf {
+        self.home.join(".local/state/tent/boxes").join(self.engine.scope()).join(name)
+    }
+
+    pub fn uid(&self) -> u32 {
+        if self.engine.as_root() { 0 } else { user_uid() }
+    }
+
+    /// Creates a box from `image` and returns its name (asserting success).
+    pub fn create(&self, prefix: &str, image: &str, extra: &[&str]) -> String {
+        let name = self.name(prefix);
+        let mut args = vec!["create", name.as_str(), "--image", image];
+        args.extend_from_slice(extra);
+        self.tent(&args).ok();
+        name
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        for name in self.boxes.lock().unwrap().iter() {
+            let _ = self.engine_cmd(&["rm", "--force", name]).output();
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// A command about to run, and what it printed.
+pub struct Run {
+    command: Command,
+    stdin: Option<Vec<u8>>,
+}
+
+pub struct Done {
+    pub argv: String,
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl Run {
+    fn new(command: Command) -> Self {
+        Run { command, stdin: None }
+    }
+
+    pub fn stdin(mut self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin = Some(bytes.into());
+        self
+    }
+
+    pub fn output(mut self) -> Done {
+        use std::io::Write;
+        let argv = format!("{:?}", self.command);
+        self.command.stdin(if self.stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        self.command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = self.command.spawn().unwrap_or_else(|e| panic!("{argv}: {e}"));
+        if let Some(bytes) = self.stdin.take() {
+            let mut pipe = child.stdin.take().unwrap();
+            std::thread::spawn(move || {
+                let _ = pipe.write_all(&bytes);
+            });
+        }
+        let Output { status, stdout, stderr } = child.wait_with_output().unwrap();
+        Done { argv, code: status.code(), stdout, stderr: String::from_utf8_lossy(&stderr).into_owned() }
+    }
+
+    /// Runs and asserts exit status 0.
+    pub fn ok(self) -> Done {
+        let done = self.output();
+        assert_eq!(done.code, Some(0), "{}", done.describe());
+        done
+    }
+
+    /// Runs and asserts the exit status.
+    pub fn code(self, code: i32) -> Done {
+        let done = self.output();
+        assert_eq!(done.code, Some(code), "{}", done.describe());
+        done
+    }
+}
+
+impl Done {
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "command: {}\nstatus: {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.argv,
+            self.code,
+            self.stdout(),
+            self.stderr
+        )
+    }
+
+    pub fn stdout_bytes(&self) -> &[u8] {
+        &self.stdout
+    }
+}
+
+/// Expands `engine_tests!(a, b)` into one test per engine for each function
+/// `fn a(engine: Engine)`, so a failure names the engine.
+#[macro_export]
+macro_rules! engine_tests {
+    ($($test:ident),* $(,)?) => {
+        mod podman_root {
+            $( #[test] fn $test() { if $crate::harness::enabled($crate::harness::Engine::PodmanRoot) { super::$test($crate::harness::Engine::PodmanRoot) } } )*
+        }
+        mod podman_rootless {
+            $( #[test] fn $test() { if $crate::harness::enabled($crate::harness::Engine::PodmanRootless) { super::$test($crate::harness::Engine::PodmanRootless) } } )*
+        }
+        mod docker {
+            $( #[test] fn $test() { if $crate::harness::enabled($crate::harness::Engine::Docker) { super::$test($crate::harness::Engine::Docker) } } )*
+        }
+    };
+}
+
+pub fn bytes_contain(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+pub fn os(s: &[u8]) -> &OsStr {
+    OsStr::from_bytes(s)
+}

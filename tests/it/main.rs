@@ -1,0 +1,7 @@
+//! Integration tests: the real `tent` binary, one module per feature. Real
+//! engines through `harness`; CLI error paths need no engine.
+
+mod harness;
+
+mod cli;
+mod core;

@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# Real-engine tests of shell-integration/tent-init and tent-exec.
+#
+# Starts boxes the way tent does (same mounts and environment as in
+# docs/internals.md, run as root) with rootful podman by default, checks what
+# the scripts promise, and removes every container it made, even on failure.
+#
+#   TENT_TEST_ENGINE          engine binary (default: podman)
+#   TENT_TEST_IMAGE_BOOKWORM  a Debian 12 image (default: tent-test/debian:bookworm)
+#   TENT_TEST_IMAGE_TRIXIE    a Debian 13 image (default: tent-test/debian:trixie)
+#   TENT_TEST_IMAGE_BUSYBOX   a busybox-only image (default: tent-test/busybox:latest)
+#   TENT_TEST_READY_TIMEOUT   seconds to wait for a box (default: 600)
+#   TENT_TEST_SKIP_NETWORK=1  skip the Debian boxes (they need the package mirror)
+#
+# Prints `N passed, M failed` and exits non-zero when anything failed.
+
+set -u
+
+ENGINE=${TENT_TEST_ENGINE:-podman}
+IMG_BOOKWORM=${TENT_TEST_IMAGE_BOOKWORM:-tent-test/debian:bookworm}
+IMG_TRIXIE=${TENT_TEST_IMAGE_TRIXIE:-tent-test/debian:trixie}
+IMG_BUSYBOX=${TENT_TEST_IMAGE_BUSYBOX:-tent-test/busybox:latest}
+READY_TIMEOUT=${TENT_TEST_READY_TIMEOUT:-600}
+SKIP_NETWORK=${TENT_TEST_SKIP_NETWORK:-}
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+LIB=$(cd "$HERE/../../shell-integration" && pwd)
+# Homes are mounted at the same path in the box, so they live under /tmp.
+TMP=$(mktemp -d /tmp/tent-init-tests.XXXXXX)
+PREFIX=tent-inittest-$$
+containers=()
+
+cleanup() {
+    local c
+    for c in "${containers[@]}"; do
+        "$ENGINE" rm -f -t 0 "$c" >/dev/null 2>&1
+    done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+passed=0
+failed=0
+ok() {
+    passed=$((passed + 1))
+    printf 'ok   %s\n' "$1"
+}
+not_ok() {
+    failed=$((failed + 1))
+    printf 'FAIL %s\n' "$1"
+    if [ -n "${2:-}" ]; then printf '%s\n' "$2" | sed 's/^/     | /'; fi
+}
+# check NAME CMD...: passes when CMD succeeds; shows its output otherwise.
+check() {
+    local name=$1 out
+    shift
+    if out=$("$@" 2>&1); then ok "$name"; else not_ok "$name" "$out"; fi
+}
+# check_eq NAME EXPECTED ACTUAL
+check_eq() {
+    if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected: $(printf '%q' "$2")
+actual:   $(printf '%q' "$3")"; fi
+}
+# check_has NAME NEEDLE HAYSTACK
+check_has() {
+    case $3 in *"$2"*) ok "$1" ;; *) not_ok "$1" "no '$2' in:
+$3" ;; esac
+}
+check_lacks() {
+    case $3 in *"$2"*) not_ok "$1" "unexpected '$2' in:
+$3" ;; *) ok "$1" ;; esac
+}
+
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# start_box NAME IMAGE [PRELUDE [ENGINE-ARGS...]]: create and start a box like
+# tent does. PRELUDE is shell run before tent-init (as root, in the box) to
+# shape the image; it ends in exec so that tent-init keeps the container's pid.
+# The user comes from T_USER, T_UID, T_GID, T_GROUP, T_HOME, T_SHELL.
+start_box() {
+    local id=$1 name=$PREFIX-$1 image=$2 prelude=${3:-:}
+    shift 3 2>/dev/null || shift $#
+    local user=${T_USER:-alice} uid=${T_UID:-1234} gid=${T_GID:-1234}
+    local home=${T_HOME:-$TMP/home-$id}
+    mkdir -p "$TMP/state-$id" "$home"
+    chown "$uid:$gid" "$home"
+    containers+=("$name")
+    "$ENGINE" run -d --name "$name" --network host --pid host --user root \
+        -v "$LIB:/run/.tent/lib:ro" -v "$TMP/state-$id:/run/.tent/state" \
+        -v /:/run/host:ro,rslave -v "$home:$home" \
+        -e TENT_BOX="$name" -e TENT_USER="$user" -e TENT_UID="$uid" -e TENT_GID="$gid" \
+        -e TENT_GROUP="${T_GROUP:-$user}" -e TENT_HOME="$home" \
+        -e TENT_SHELL="${T_SHELL:-/bin/bash}" "$@" \
+        --entrypoint /bin/sh "$image" -c "$prelude; exec /bin/sh /run/.tent/lib/tent-init" >/dev/null
+}
+
+# wait_box NAME: wait for ready or failed; sets `waited` (seconds). True when ready.
+wait_box() {
+    local st=$TMP/state-$1 t0 i=0
+    t0=$(now)
+    while [ ! -e "$st/ready" ] && [ ! -e "$st/failed" ]; do
+        if [ $((i % 20)) -eq 19 ] &&
+            [ "$("$ENGINE" inspect -f '{{.State.Running}}' "$PREFIX-$1" 2>/dev/null)" != true ]; then
+            break
+        fi
+        if [ "$(since "$t0" | cut -d. -f1)" -ge "$READY_TIMEOUT" ]; then break; fi
+        sleep 0.05
+        i=$((i + 1))
+    done
+    waited=$(since "$t0")
+    [ -e "$st/ready" ]
+}
+
+# bx NAME [--root] MODE CWD ARGS...: tent-exec in the box as the user (or root).
+bx() {
+    local name=$1 user=${T_UID:-1234}:${T_GID:-1234}
+    shift
+    if [ "$1" = --root ]; then user=0:0; shift; fi
+    "$ENGINE" exec -i --user "$user" -e HOME="${T_HOME:-$TMP/home-$name}" -e SHELL="${T_SHELL:-/bin/bash}" \
+        "$PREFIX-$name" /bin/sh /run/.tent/lib/tent-exec "$@"
+}
+
+# The section of init.log written by the latest start.
+last_log() { awk '/^--- tent-init/ { s = "" } { s = s $0 "\n" } END { printf "%s", s }' "$TMP/state-$1/init.log"; }
+
+starts_ok() {
+    local box=$1
+    if wait_box "$box"; then
+        ok "$box: ready after ${waited}s"
+    else
+        not_ok "$box: ready (waited ${waited}s)" "$(cat "$TMP/state-$box/failed" 2>/dev/null)
+$(tail -n 30 "$TMP/state-$box/init.log" 2>/dev/null)"
+        return 1
+    fi
+}
+
+# --- static checks --------------------------------------------------------------
+
+check "shellcheck -s sh tent-init tent-exec" shellcheck -s sh "$LIB/tent-init" "$LIB/tent-exec"
+check "shellcheck run-init-tests.sh" shellcheck "$HERE/run-init-tests.sh"
+
+# --- tent-exec on the host's shells (no engine) --------------------------------
+
+for sh in dash "busybox sh" "bash --posix"; do
+    command -v "${sh%% *}" >/dev/null || continue
+    # shellcheck disable=SC2086 # "busybox sh" is two words
+    x() { $sh "$LIB/tent-exec" "$@"; }
+    check_eq "tent-exec ($sh): enc keeps bytes and trailing newlines" \
+        "$(printf '[a\377b\\n\n\n][][x y]')" \
+        "$(x enc /tmp printf '[%s]' 'a\0377b\0134n\012\012' '' 'x y')"
+    out=$(x cmd /no/such/dir pwd 2>&1)
+    check_has "tent-exec ($sh): missing cwd falls back to HOME with a note" "not in this box; starting in $HOME" "$out"
+    x cmd /tmp sh -c 'exit 42'
+    check_eq "tent-exec ($sh): status passes through" 42 $?
+    x cmd /tmp no-such-command-tent 2>/dev/null
+    check_eq "tent-exec ($sh): 127 when not found" 127 $?
+    x cmd /tmp /etc/passwd 2>/dev/null
+    check_eq "tent-exec ($sh): 126 when not executable" 126 $?
+done
+
+# --- boxes ----------------------------------------------------------------------
+
+start_box bb "$IMG_BUSYBOX" 'mkdir -p /run/.tent/state/hooks &&
+    echo "echo init >>/var/lib/hook-runs" >/run/.tent/state/hooks/init &&
+    echo "echo start >>/var/lib/hook-runs" >/run/.tent/state/hooks/start'
+T_UID=0 T_GID=0 T_USER=root T_SHELL=/bin/sh start_box bbroot "$IMG_BUSYBOX"
+start_box bbnoawk "$IMG_BUSYBOX" 'rm -f /usr/bin/awk'
+start_box bbhook "$IMG_BUSYBOX" 'mkdir -p /run/.tent/state/hooks && echo "exit 3" >/run/.tent/state/hooks/start'
+start_box bbpkgs "$IMG_BUSYBOX" : -e TENT_PACKAGES=vim
+if [ -z "$SKIP_NETWORK" ]; then
+    start_box deb "$IMG_BOOKWORM" : -e LANG=en_US.UTF-8
+    # podman --userns keep-id adds the user to passwd/group before init runs.
+    start_box keepid "$IMG_BOOKWORM" "echo 'alice:*:1234:1234:alice:/home/alice:/bin/sh' >>/etc/passwd &&
+        echo 'alice:x:1234:' >>/etc/group"
+    # uid and gid 1234 already taken by another name, as uid 1000 on Ubuntu.
+    start_box taken "$IMG_TRIXIE" 'groupadd -g 1234 ubuntu && useradd -l -u 1234 -g 1234 -m ubuntu' \
+        -e TENT_PACKAGES=tree
+fi
+
+# busybox: no package manager, no sudo, no bash, but everything tent needs.
+box=bb
+if starts_ok $box; then
+    check_eq "$box: id in the box" "uid=1234(alice) gid=1234(alice) groups=1234(alice)" "$(bx $box cmd / id)"
+    check_eq "$box: missing bash falls back to /bin/sh" "/bin/sh" "$(bx $box cmd / sh -c 'grep ^alice: /etc/passwd | cut -d: -f7')"
+    log=$(cat "$TMP/state-$box/init.log")
+    check_has "$box: warns that bash is missing" "warning: the shell /bin/bash is not in the box" "$log"
+    check_has "$box: warns that sudo is missing" "sudo is missing" "$log"
+    check_has "$box: progress lines" "==> ready" "$log"
+    check_eq "$box: enc through the engine" "$(printf '[a\377b\n\n]')" "$(bx $box enc / printf '[%s]' 'a\0377b\012\012')"
+    check_eq "$box: home left empty" "" "$(ls -A "$TMP/home-$box")"
+    check_eq "$box: state files belong to the user" "1234:1234 1234:1234 1234:1234" \
+        "$(stat -c %u:%g "$TMP/state-$box/pid" "$TMP/state-$box/ready" "$TMP/state-$box/init.log" | tr '\n' ' ' | sed 's/ $//')"
+    check "$box: host CA bundle linked" bx $box cmd / test -s /etc/ssl/certs/ca-certificates.crt
+    check "$box: time zone follows the host" bx $box cmd / test -e /etc/localtime
+    read -r pid st <"$TMP/state-$box/ready"
+    check_eq "$box: ready holds the host pid and its start time" "$st" "$(awk '{ sub(/.*\) /, ""); print $20 }' "/proc/$pid/stat")"
+    check_eq "$box: pid and ready agree" "$(cat "$TMP/state-$box/pid")" "$pid $st"
+    t0=$(now)
+    "$ENGINE" stop "$PREFIX-$box" >/dev/null
+    stop_time=$(since "$t0")
+    check "$box: stop takes under 5 s (${stop_time}s)" awk -v t="$stop_time" 'BEGIN { exit !(t < 5) }'
+    check "$box: stop removes ready" test ! -e "$TMP/state-$box/ready"
+    check_eq "$box: init exits 0 on SIGTERM" 0 "$("$ENGINE" inspect -f '{{.State.ExitCode}}' "$PREFIX-$box")"
+    "$ENGINE" start "$PREFIX-$box" >/dev/null
+    if starts_ok $box; then
+        check_eq "$box: init hook once, start hook every start" "init start start" \
+            "$(bx $box cmd / cat /var/lib/hook-runs | tr '\n' ' ' | sed 's/ $//')"
+    fi
+fi
+
+box=bbroot
+if T_UID=0 T_GID=0 starts_ok $box; then
+    check_eq "$box: root in the box" "0" "$(T_UID=0 T_GID=0 T_SHELL=/bin/sh bx $box cmd / id -u)"
+fi
+
+box=bbnoawk
+wait_box $box
+check_has "$box: fails naming what is missing" "lacks awk and has no package manager" "$(cat "$TMP/state-$box/failed" 2>/dev/null)"
+check_has "$box: suggests an image" "debian" "$(cat "$TMP/state-$box/failed" 2>/dev/null)"
+
+box=bbhook
+wait_box $box
+check_has "$box: a failing start hook fails init" "the start hook failed with status 3" "$(cat "$TMP/state-$box/failed" 2>/dev/null)"
+sleep 1
+check_lacks "$box: container stopped with an error" "0" "$("$ENGINE" inspect -f '{{.State.Running}}{{.State.ExitCode}}' "$PREFIX-$box")"
+
+box=bbpkgs
+wait_box $box
+check_has "$box: TENT_PACKAGES without a package manager fails" "no package manager found to install TENT_PACKAGES (vim)" "$(cat "$TMP/state-$box/failed" 2>/dev/null)"
+
+if [ -z "$SKIP_NETWORK" ]; then
+    box=deb
+    if starts_ok $box; then
+        first=$waited
+        check_eq "$box: id" "uid=1234(alice) gid=1234(alice) groups=1234(alice)" "$(bx $box cmd / id)"
+        check_eq "$box: passwd entry" "alice:x:1234:1234::$TMP/home-$box:/bin/bash" "$(bx $box cmd / getent passwd alice)"
+        check "$box: sudo without password" bx $box cmd / sudo -n true
+        check_eq "$box: home left empty" "" "$(ls -A "$TMP/home-$box")"
+        check_has "$box: installed what was missing" "==> installing" "$(cat "$TMP/state-$box/init.log")"
+        check "$box: locale generated" bx $box cmd / sh -c 'locale -a | grep -qx en_US.utf8'
+        # shellcheck disable=SC2016 # expanded by the box's shell
+        check_eq "$box: shell mode runs the login shell" "bash" "$(echo 'echo ${BASH_VERSION:+bash}' | bx $box shell /tmp)"
+        out=$(bx $box cmd /no/such/dir pwd 2>&1)
+        check_has "$box: cwd fallback note" "tent: /no/such/dir is not in box $PREFIX-$box; starting in $TMP/home-$box" "$out"
+        bx $box cmd / sh -c 'exit 42'
+        check_eq "$box: status passes through the engine" 42 $?
+        bx $box cmd / no-such-command-tent 2>/dev/null
+        check_eq "$box: 127 through the engine" 127 $?
+        check_eq "$box: enc through the engine" "$(printf '[\377\n][x y]')" "$(bx $box enc / printf '[%s]' '\0377\012' 'x y')"
+        "$ENGINE" stop "$PREFIX-$box" >/dev/null
+        "$ENGINE" start "$PREFIX-$box" >/dev/null
+        if starts_ok $box; then
+            log=$(last_log $box)
+            check_has "$box: second start does no package work (${waited}s, first ${first}s)" "no package work" "$log"
+            check_lacks "$box: second start installs nothing" "installing" "$log"
+            check "$box: sudo after restart" bx $box cmd / sudo -n true
+        fi
+        check "$box: tent-init install" bx $box --root cmd / sh /run/.tent/lib/tent-init install hello
+        check_eq "$box: installed package runs" "Hello, world!" "$(bx $box cmd / hello)"
+    fi
+
+    box=keepid
+    if starts_ok $box; then
+        check_eq "$box: keep-id entry fixed" "alice:*:1234:1234:alice:$TMP/home-$box:/bin/bash" "$(bx $box cmd / getent passwd alice)"
+        check "$box: sudo without password" bx $box cmd / sudo -n true
+    fi
+
+    box=taken
+    if starts_ok $box; then
+        check_eq "$box: id (uid and gid renamed)" "uid=1234(alice) gid=1234(alice) groups=1234(alice)" "$(bx $box cmd / id)"
+        check_eq "$box: old name gone" "" "$(bx $box cmd / sh -c 'getent passwd ubuntu; getent group ubuntu')"
+        check "$box: sudo without password" bx $box cmd / sudo -n true
+        check "$box: TENT_PACKAGES installed" bx $box cmd / tree -L 0 /
+    fi
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
