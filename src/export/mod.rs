@@ -237,10 +237,15 @@ printf '%s' "$t"
                 Err(_) => {}
             }
         }
-        let app = desktop::find_app(request, &candidates).map_err(|message| Error::Export {
-            message,
-            hint: Some("install the app in the box first, or give the path of its .desktop file".into()),
-        })?;
+        let app = if by_path {
+            // The file the user named, whatever directory it is in.
+            &candidates[0]
+        } else {
+            desktop::find_app(request, &candidates).map_err(|message| Error::Export {
+                message,
+                hint: Some("install the app in the box first, or give the path of its .desktop file".into()),
+            })?
+        };
         let id = app.id.trim_end_matches(".desktop").to_string();
 
         let wanted = app.file.icons();
