@@ -21,7 +21,9 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
     if args.app.is_none() && args.bin.is_none() {
         return Err(Error::usage(
             format!("say what to export from {name}"),
-            Some(format!("tent export {name} --app APP, --bin COMMAND, or --list")),
+            Some(format!(
+                "tent export {name} --app APP, --bin COMMAND, or --list"
+            )),
         ));
     }
     refuse_inside_a_box("export")?;
@@ -34,14 +36,22 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
         exporter.export_app(app)?
     } else {
         let bin = args.bin.as_deref().expect("checked above");
-        let dir = args.path.clone().or_else(|| ctx.config.export.bin_dir.clone()).unwrap_or_else(|| ctx.paths.bin.clone());
+        let dir = args
+            .path
+            .clone()
+            .or_else(|| ctx.config.export.bin_dir.clone())
+            .unwrap_or_else(|| ctx.paths.bin.clone());
         exporter.export_bin(bin, args.name.as_deref(), &dir)?
     };
     for warning in &outcome.warnings {
         ctx.printer.warn(warning);
     }
     let e = &outcome.export;
-    let verb = if outcome.replaced { "updated" } else { "exported" };
+    let verb = if outcome.replaced {
+        "updated"
+    } else {
+        "exported"
+    };
     match e.kind {
         export::receipt::Kind::App => ctx.printer.status(format!(
             "{verb} app {} from {name}: {} ({} icon file(s))",
@@ -50,7 +60,11 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
             e.files.len() - 1
         )),
         export::receipt::Kind::Bin => {
-            ctx.printer.status(format!("{verb} {} from {name} as {}", e.target, e.files[0].display()));
+            ctx.printer.status(format!(
+                "{verb} {} from {name} as {}",
+                e.target,
+                e.files[0].display()
+            ));
         }
     }
     Ok(0)
@@ -62,16 +76,24 @@ pub fn exporter<'a>(ctx: &'a Context<'_>, name: &'a str, force: bool) -> Result<
         message: format!("cannot tell where the tent binary is: {e}"),
         hint: None,
     })?;
-    let tent = tent.to_str().map(str::to_string).ok_or_else(|| Error::Export {
-        message: format!("tent's own path {} is not UTF-8", tent.display()),
-        hint: Some("install tent in a directory whose path is UTF-8".into()),
-    })?;
+    let tent = tent
+        .to_str()
+        .map(str::to_string)
+        .ok_or_else(|| Error::Export {
+            message: format!("tent's own path {} is not UTF-8", tent.display()),
+            hint: Some("install tent in a directory whose path is UTF-8".into()),
+        })?;
     Ok(Exporter {
         engine: &ctx.engine,
         paths: &ctx.paths,
         box_name: name,
         tent,
-        name_suffix: ctx.config.export.name_suffix.clone().unwrap_or_else(|| export::DEFAULT_NAME_SUFFIX.into()),
+        name_suffix: ctx
+            .config
+            .export
+            .name_suffix
+            .clone()
+            .unwrap_or_else(|| export::DEFAULT_NAME_SUFFIX.into()),
         force,
     })
 }
@@ -99,7 +121,9 @@ fn list(ctx: &Context<'_>, name: &str, json: bool) -> Result<i32> {
         return Ok(0);
     }
     if exports.is_empty() {
-        ctx.printer.status(format!("{name} has no exports; make one with `tent export {name} --app APP` or `--bin COMMAND`"));
+        ctx.printer.status(format!(
+            "{name} has no exports; make one with `tent export {name} --app APP` or `--bin COMMAND`"
+        ));
         return Ok(0);
     }
     let rows: Vec<[String; 4]> = exports
@@ -109,14 +133,40 @@ fn list(ctx: &Context<'_>, name: &str, json: bool) -> Result<i32> {
                 Some(title) => format!("{} ({title})", e.name),
                 None => e.name.clone(),
             };
-            [e.kind.as_str().to_string(), name, e.target.clone(), e.files[0].display().to_string()]
+            [
+                e.kind.as_str().to_string(),
+                name,
+                e.target.clone(),
+                e.files[0].display().to_string(),
+            ]
         })
         .collect();
-    let header = ["KIND".to_string(), "NAME".into(), "IN THE BOX".into(), "ON THE HOST".into()];
-    let widths: Vec<usize> =
-        (0..3).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0)).collect();
+    let header = [
+        "KIND".to_string(),
+        "NAME".into(),
+        "IN THE BOX".into(),
+        "ON THE HOST".into(),
+    ];
+    let widths: Vec<usize> = (0..3)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     for row in std::iter::once(&header).chain(&rows) {
-        ctx.printer.data(format!("{:w0$}  {:w1$}  {:w2$}  {}", row[0], row[1], row[2], row[3], w0 = widths[0], w1 = widths[1], w2 = widths[2]));
+        ctx.printer.data(format!(
+            "{:w0$}  {:w1$}  {:w2$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        ));
     }
     Ok(0)
 }
@@ -131,7 +181,14 @@ pub fn list_json(name: &str, scope: &str, exports: &[Export]) -> String {
         #[serde(flatten)]
         export: &'a Export,
     }
-    let items: Vec<Item<'_>> = exports.iter().map(|export| Item { box_name: name, scope, export }).collect();
+    let items: Vec<Item<'_>> = exports
+        .iter()
+        .map(|export| Item {
+            box_name: name,
+            scope,
+            export,
+        })
+        .collect();
     serde_json::to_string_pretty(&items).expect("exports serialize")
 }
 
@@ -160,13 +217,24 @@ pub fn unexport(ctx: &Context<'_>, args: &UnexportArgs) -> Result<i32> {
                 return Ok(0);
             }
         };
-        return Err(Error::Export { message: what, hint: Some(format!("see the exports with `tent export {name} --list`")) });
+        return Err(Error::Export {
+            message: what,
+            hint: Some(format!("see the exports with `tent export {name} --list`")),
+        });
     }
     for r in &removals {
         for kept in &r.kept {
-            ctx.printer.warn(format!("left {}: tent did not write what is there now", kept.display()));
+            ctx.printer.warn(format!(
+                "left {}: tent did not write what is there now",
+                kept.display()
+            ));
         }
-        ctx.printer.status(format!("unexported {} {} ({} file(s) removed)", r.export.kind.as_str(), r.export.name, r.removed.len()));
+        ctx.printer.status(format!(
+            "unexported {} {} ({} file(s) removed)",
+            r.export.kind.as_str(),
+            r.export.name,
+            r.removed.len()
+        ));
     }
     Ok(0)
 }
@@ -188,7 +256,8 @@ mod tests {
             dir: Some("/h/.local/bin".into()),
             tent: "/usr/bin/tent".into(),
         };
-        let value: serde_json::Value = serde_json::from_str(&list_json("dev", "podman", &[e])).unwrap();
+        let value: serde_json::Value =
+            serde_json::from_str(&list_json("dev", "podman", &[e])).unwrap();
         assert_eq!(value[0]["box"], "dev");
         assert_eq!(value[0]["scope"], "podman");
         assert_eq!(value[0]["kind"], "bin");

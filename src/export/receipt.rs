@@ -74,7 +74,13 @@ pub struct Receipt {
 
 impl Receipt {
     pub fn new(box_name: &str, scope: &str, engine: &str) -> Self {
-        Receipt { format: FORMAT, box_name: box_name.into(), scope: scope.into(), engine: engine.into(), exports: vec![] }
+        Receipt {
+            format: FORMAT,
+            box_name: box_name.into(),
+            scope: scope.into(),
+            engine: engine.into(),
+            exports: vec![],
+        }
     }
 
     /// The receipt at `path`, or None when there is none.
@@ -86,11 +92,18 @@ impl Receipt {
         };
         let receipt: Receipt = serde_json::from_str(&text).map_err(|e| Error::Export {
             message: format!("export receipt {} is damaged: {e}", path.display()),
-            hint: Some("tent will not guess which files are its own; fix or remove that file by hand".into()),
+            hint: Some(
+                "tent will not guess which files are its own; fix or remove that file by hand"
+                    .into(),
+            ),
         })?;
         if receipt.format > FORMAT {
             return Err(Error::Export {
-                message: format!("export receipt {} is from a newer tent (format {})", path.display(), receipt.format),
+                message: format!(
+                    "export receipt {} is from a newer tent (format {})",
+                    path.display(),
+                    receipt.format
+                ),
                 hint: Some("use that newer tent to change these exports".into()),
             });
         }
@@ -111,22 +124,31 @@ impl Receipt {
 
     /// Whether any export records `path`.
     pub fn records(&self, path: &Path) -> bool {
-        self.exports.iter().any(|e| e.files.iter().any(|f| f == path))
+        self.exports
+            .iter()
+            .any(|e| e.files.iter().any(|f| f == path))
     }
 }
 
 /// Every receipt under the state directory: `(scope, box, path)`.
 pub fn all_receipts(exports_dir: &Path) -> Vec<(String, String, PathBuf)> {
     let mut found = Vec::new();
-    let Ok(scopes) = fs::read_dir(exports_dir) else { return found };
+    let Ok(scopes) = fs::read_dir(exports_dir) else {
+        return found;
+    };
     for scope in scopes.flatten() {
-        let Ok(files) = fs::read_dir(scope.path()) else { continue };
+        let Ok(files) = fs::read_dir(scope.path()) else {
+            continue;
+        };
         for file in files.flatten() {
             let path = file.path();
-            if path.extension().is_some_and(|e| e == "json") {
-                if let (Some(s), Some(b)) = (scope.file_name().to_str(), path.file_stem().and_then(|s| s.to_str())) {
-                    found.push((s.to_string(), b.to_string(), path.clone()));
-                }
+            if path.extension().is_some_and(|e| e == "json")
+                && let (Some(s), Some(b)) = (
+                    scope.file_name().to_str(),
+                    path.file_stem().and_then(|s| s.to_str()),
+                )
+            {
+                found.push((s.to_string(), b.to_string(), path.clone()));
             }
         }
     }
@@ -139,7 +161,10 @@ pub fn all_receipts(exports_dir: &Path) -> Vec<(String, String, PathBuf)> {
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tent-{}", std::process::id()));
     let result = (|| {
         let mut file = fs::File::create(&tmp)?;
@@ -177,9 +202,12 @@ pub fn lock(receipt: &Path) -> Result<Lock> {
 
 /// The files one export has changed so far. Dropped without `commit`, it puts
 /// everything back: new files are removed, replaced ones get their old bytes.
+/// A file's content and mode before a transaction changed it.
+type Before = Option<(Vec<u8>, u32)>;
+
 #[derive(Default)]
 pub struct Transaction {
-    changed: Vec<(PathBuf, Option<(Vec<u8>, u32)>)>,
+    changed: Vec<(PathBuf, Before)>,
     committed: bool,
 }
 
@@ -188,7 +216,9 @@ impl Transaction {
     pub fn write(&mut self, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         let before = match fs::read(path) {
             Ok(old) => {
-                let old_mode = fs::metadata(path).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
+                let old_mode = fs::metadata(path)
+                    .map(|m| m.permissions().mode() & 0o7777)
+                    .unwrap_or(0o644);
                 Some((old, old_mode))
             }
             Err(_) => None,
@@ -251,7 +281,10 @@ mod tests {
         assert!(loaded.records(Path::new("/h/.local/bin/rg")));
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"box\": \"dev\""), "{text}");
-        assert_eq!(all_receipts(&dir.path().join("exports")), vec![("podman".into(), "dev".into(), path.clone())]);
+        assert_eq!(
+            all_receipts(&dir.path().join("exports")),
+            vec![("podman".into(), "dev".into(), path.clone())]
+        );
         receipt.exports.clear();
         receipt.save(&path).unwrap();
         assert!(!path.exists());
@@ -280,15 +313,25 @@ mod tests {
             assert_eq!(fs::read(&old).unwrap(), b"after");
         }
         assert_eq!(fs::read(&old).unwrap(), b"before");
-        assert_eq!(fs::metadata(&old).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&old).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         assert!(!new.exists());
         let mut tx = Transaction::default();
         tx.write(&new, b"kept", 0o755).unwrap();
         tx.commit();
         assert_eq!(fs::read(&new).unwrap(), b"kept");
-        assert_eq!(fs::metadata(&new).unwrap().permissions().mode() & 0o777, 0o755);
+        assert_eq!(
+            fs::metadata(&new).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
         // No temporary files are left behind.
-        let names: Vec<_> = fs::read_dir(dir.path().join("sub")).unwrap().flatten().map(|e| e.file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path().join("sub"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("new")]);
     }
 }
