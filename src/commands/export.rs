@@ -32,6 +32,9 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
     // done too, or the app may not be installed yet.
     boxes.start(name, None)?;
     let exporter = exporter(ctx, name, args.force)?;
+    // From here Ctrl-C sets a flag that the export checks between writes,
+    // so a half-done export is put back instead of left behind.
+    crate::interrupt::catch();
     let outcome = if let Some(app) = &args.app {
         exporter.export_app(app)?
     } else {
