@@ -170,7 +170,19 @@ pub struct RmArgs {
     pub delete_home: bool,
 }
 
+const EXPORT_HELP: &str = "\
+Examples:
+  tent export dev --app firefox            launcher + icons in your menu, Name \"Firefox (on dev)\"
+  tent export dev --bin rg                 ~/.local/bin/rg runs rg in dev, arguments byte for byte
+  tent export dev --bin /usr/bin/python3 --name py-dev
+  tent export dev --list --json            what dev exported (schema in docs/exports.md)
+
+Every file tent writes is marked as tent's and recorded, so `tent unexport` and
+`tent rm` remove exactly those files. An existing file tent did not write is
+never replaced without --force.";
+
 #[derive(Debug, Args)]
+#[command(after_help = EXPORT_HELP)]
 pub struct ExportArgs {
     /// The box
     #[arg(value_name = "BOX")]
@@ -196,12 +208,14 @@ pub struct ExportArgs {
     /// Check the box's exports (target gone, box gone) and offer to fix them
     #[arg(long)]
     pub check: bool,
-    /// Print JSON (with --list)
+    /// Print JSON (with --list or --check)
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Only files tent wrote for this box are removed; a recorded file you have \
+replaced since is left in place, with a warning.")]
 pub struct UnexportArgs {
     /// The box
     #[arg(value_name = "BOX")]
@@ -254,6 +268,9 @@ pub struct BakeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Finds exports whose box is gone or whose target is gone from the box (fix: \
+remove them), and exports whose files were deleted or whose tent binary moved (fix: export them \
+again). Exit status 1 while problems are left. See docs/exports.md.")]
 pub struct DoctorArgs {
     /// Remove broken exports without asking
     #[arg(long)]

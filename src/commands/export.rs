@@ -1,13 +1,270 @@
-//! `tent export` and `tent unexport`.
+//! `tent export` and `tent unexport`: the user's side of `crate::export`.
 
 use super::Context;
+use super::doctor;
 use crate::cli::{ExportArgs, UnexportArgs};
 use crate::error::{Error, Result};
+use crate::export::{self, Exporter, Selector, receipt::Export};
 
-pub fn export(_ctx: &Context<'_>, _args: ExportArgs) -> Result<i32> {
-    Err(Error::usage("tent export is not built yet", None))
+pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
+    let name = args.box_name.as_str();
+    crate::boxes::validate_name(name)?;
+    if args.list {
+        return list(ctx, name, args.json);
+    }
+    if args.check {
+        return doctor::check(ctx, Some(name), false, args.json);
+    }
+    if args.json {
+        return Err(Error::usage("--json goes with --list or --check", None));
+    }
+    if args.app.is_none() && args.bin.is_none() {
+        return Err(Error::usage(
+            format!("say what to export from {name}"),
+            Some(format!(
+                "tent export {name} --app APP, --bin COMMAND, or --list"
+            )),
+        ));
+    }
+    refuse_inside_a_box("export")?;
+    let boxes = ctx.boxes();
+    // The box is read through the engine, so it must run; its init must be
+    // done too, or the app may not be installed yet.
+    boxes.start(name, None)?;
+    let exporter = exporter(ctx, name, args.force)?;
+    // From here Ctrl-C sets a flag that the export checks between writes,
+    // so a half-done export is put back instead of left behind.
+    crate::interrupt::catch();
+    let outcome = if let Some(app) = &args.app {
+        exporter.export_app(app)?
+    } else {
+        let bin = args.bin.as_deref().expect("checked above");
+        let dir = args
+            .path
+            .clone()
+            .or_else(|| ctx.config.export.bin_dir.clone())
+            .unwrap_or_else(|| ctx.paths.bin.clone());
+        exporter.export_bin(bin, args.name.as_deref(), &dir)?
+    };
+    for warning in &outcome.warnings {
+        ctx.printer.warn(warning);
+    }
+    let e = &outcome.export;
+    let verb = if outcome.replaced {
+        "updated"
+    } else {
+        "exported"
+    };
+    match e.kind {
+        export::receipt::Kind::App => ctx.printer.status(format!(
+            "{verb} app {} from {name}: {} ({} icon file(s))",
+            e.title.as_deref().unwrap_or(&e.name),
+            e.files[0].display(),
+            e.files.len() - 1
+        )),
+        export::receipt::Kind::Bin => {
+            ctx.printer.status(format!(
+                "{verb} {} from {name} as {}",
+                e.target,
+                e.files[0].display()
+            ));
+        }
+    }
+    Ok(0)
 }
 
-pub fn unexport(_ctx: &Context<'_>, _args: &UnexportArgs) -> Result<i32> {
-    Err(Error::usage("tent unexport is not built yet", None))
+/// The exporter for one box, with the tent binary the exported files will run.
+pub fn exporter<'a>(ctx: &'a Context<'_>, name: &'a str, force: bool) -> Result<Exporter<'a>> {
+    let tent = std::env::current_exe().map_err(|e| Error::Export {
+        message: format!("cannot tell where the tent binary is: {e}"),
+        hint: None,
+    })?;
+    let tent = tent
+        .to_str()
+        .map(str::to_string)
+        .ok_or_else(|| Error::Export {
+            message: format!("tent's own path {} is not UTF-8", tent.display()),
+            hint: Some("install tent in a directory whose path is UTF-8".into()),
+        })?;
+    Ok(Exporter {
+        engine: &ctx.engine,
+        paths: &ctx.paths,
+        box_name: name,
+        tent,
+        name_suffix: ctx
+            .config
+            .export
+            .name_suffix
+            .clone()
+            .unwrap_or_else(|| export::DEFAULT_NAME_SUFFIX.into()),
+        force,
+    })
+}
+
+/// Exports are made on the host, where the engine is: inside a box the
+/// engine cannot be reached, and the files would point at a tent the
+/// launcher on the host cannot run.
+fn refuse_inside_a_box(verb: &str) -> Result<()> {
+    if std::env::var_os(crate::env_vars::TENT_BOX).is_some()
+        && std::path::Path::new(crate::engine::argv::EXEC_IN_BOX).exists()
+    {
+        return Err(Error::Export {
+            message: format!("tent {verb} runs on the host, and this is a tent box"),
+            hint: Some("run the same command in a terminal of the host".into()),
+        });
+    }
+    Ok(())
+}
+
+fn list(ctx: &Context<'_>, name: &str, json: bool) -> Result<i32> {
+    let scope = ctx.engine.scope();
+    let exports = export::list(&ctx.paths, scope, name)?;
+    if json {
+        ctx.printer.data(list_json(name, scope, &exports));
+        return Ok(0);
+    }
+    if exports.is_empty() {
+        ctx.printer.status(format!(
+            "{name} has no exports; make one with `tent export {name} --app APP` or `--bin COMMAND`"
+        ));
+        return Ok(0);
+    }
+    let rows: Vec<[String; 4]> = exports
+        .iter()
+        .map(|e| {
+            let name = match &e.title {
+                Some(title) => format!("{} ({title})", e.name),
+                None => e.name.clone(),
+            };
+            [
+                e.kind.as_str().to_string(),
+                name,
+                e.target.clone(),
+                e.files[0].display().to_string(),
+            ]
+        })
+        .collect();
+    let header = [
+        "KIND".to_string(),
+        "NAME".into(),
+        "IN THE BOX".into(),
+        "ON THE HOST".into(),
+    ];
+    let widths: Vec<usize> = (0..3)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for row in std::iter::once(&header).chain(&rows) {
+        ctx.printer.data(format!(
+            "{:w0$}  {:w1$}  {:w2$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2]
+        ));
+    }
+    Ok(0)
+}
+
+/// The `--list --json` array: each export with its box and scope (docs/exports.md).
+pub fn list_json(name: &str, scope: &str, exports: &[Export]) -> String {
+    #[derive(serde::Serialize)]
+    struct Item<'a> {
+        #[serde(rename = "box")]
+        box_name: &'a str,
+        scope: &'a str,
+        #[serde(flatten)]
+        export: &'a Export,
+    }
+    let items: Vec<Item<'_>> = exports
+        .iter()
+        .map(|export| Item {
+            box_name: name,
+            scope,
+            export,
+        })
+        .collect();
+    serde_json::to_string_pretty(&items).expect("exports serialize")
+}
+
+pub fn unexport(ctx: &Context<'_>, args: &UnexportArgs) -> Result<i32> {
+    let name = args.box_name.as_str();
+    crate::boxes::validate_name(name)?;
+    let selector = match (&args.app, &args.bin, args.all) {
+        (_, _, true) => Selector::All,
+        (Some(app), None, false) => Selector::App(app),
+        (None, Some(bin), false) => Selector::Bin(bin),
+        _ => {
+            return Err(Error::usage(
+                "say which export to remove: --app APP, --bin COMMAND or --all",
+                Some(format!("see them with `tent export {name} --list`")),
+            ));
+        }
+    };
+    let scope = ctx.engine.scope();
+    let removals = export::unexport(&ctx.paths, scope, name, selector)?;
+    if removals.is_empty() {
+        let what = match selector {
+            Selector::App(q) => format!("no app {q:?} is exported from box {name:?}"),
+            Selector::Bin(q) => format!("no command {q:?} is exported from box {name:?}"),
+            Selector::All | Selector::Exact(..) => {
+                ctx.printer.status(format!("{name} has no exports"));
+                return Ok(0);
+            }
+        };
+        return Err(Error::Export {
+            message: what,
+            hint: Some(format!("see the exports with `tent export {name} --list`")),
+        });
+    }
+    for r in &removals {
+        for kept in &r.kept {
+            ctx.printer.warn(format!(
+                "left {}: tent did not write what is there now",
+                kept.display()
+            ));
+        }
+        ctx.printer.status(format!(
+            "unexported {} {} ({} file(s) removed)",
+            r.export.kind.as_str(),
+            r.export.name,
+            r.removed.len()
+        ));
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::export::receipt::Kind;
+
+    #[test]
+    fn list_json_adds_box_and_scope() {
+        let e = Export {
+            kind: Kind::Bin,
+            name: "rg".into(),
+            title: None,
+            request: "rg".into(),
+            target: "/usr/bin/rg".into(),
+            files: vec!["/h/.local/bin/rg".into()],
+            dir: Some("/h/.local/bin".into()),
+            tent: "/usr/bin/tent".into(),
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&list_json("dev", "podman", &[e])).unwrap();
+        assert_eq!(value[0]["box"], "dev");
+        assert_eq!(value[0]["scope"], "podman");
+        assert_eq!(value[0]["kind"], "bin");
+        assert_eq!(value[0]["files"][0], "/h/.local/bin/rg");
+        assert!(value[0].get("title").is_none());
+    }
 }

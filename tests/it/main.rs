@@ -6,4 +6,5 @@ mod harness;
 mod cli;
 mod core;
 mod distro;
+mod export;
 mod host;

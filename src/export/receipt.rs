@@ -1,0 +1,337 @@
+//! The export receipt of one box (`$XDG_STATE_HOME/tent/exports/SCOPE/BOX.json`):
+//! every export and every file it wrote, so removal is exact. Also the
+//! guarded writes: temp file + rename, and a transaction that puts back what
+//! a half-done export changed.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+pub const FORMAT: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    App,
+    Bin,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::App => "app",
+            Kind::Bin => "bin",
+        }
+    }
+}
+
+/// One export. Its JSON is part of `tent export --list --json` (docs/exports.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Export {
+    pub kind: Kind,
+    /// bin: the command's name on PATH; app: the original desktop-file id
+    /// without `.desktop`.
+    pub name: String,
+    /// app: its Name; bin: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// What the user asked for (`--app X` / `--bin X`), to export it again.
+    pub request: String,
+    /// bin: the binary's path in the box; app: its desktop file's path in the box.
+    pub target: String,
+    /// Every file written on the host.
+    pub files: Vec<PathBuf>,
+    /// bin: the directory it was put in (`--path`), to export it again there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+    /// The tent binary the files run, to notice when tent has moved.
+    pub tent: String,
+}
+
+impl Export {
+    /// The id of the launcher on the host, `tent-BOX-ID` (apps only).
+    pub fn host_desktop_id(&self, box_name: &str) -> String {
+        format!("tent-{box_name}-{}", self.name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub format: u32,
+    #[serde(rename = "box")]
+    pub box_name: String,
+    pub scope: String,
+    /// The engine's binary the exports run, as given to `--engine`.
+    pub engine: String,
+    pub exports: Vec<Export>,
+}
+
+impl Receipt {
+    pub fn new(box_name: &str, scope: &str, engine: &str) -> Self {
+        Receipt {
+            format: FORMAT,
+            box_name: box_name.into(),
+            scope: scope.into(),
+            engine: engine.into(),
+            exports: vec![],
+        }
+    }
+
+    /// The receipt at `path`, or None when there is none.
+    pub fn load(path: &Path) -> Result<Option<Receipt>> {
+        let text = match fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let receipt: Receipt = serde_json::from_str(&text).map_err(|e| Error::Export {
+            message: format!("export receipt {} is damaged: {e}", path.display()),
+            hint: Some(
+                "tent will not guess which files are its own; fix or remove that file by hand"
+                    .into(),
+            ),
+        })?;
+        if receipt.format > FORMAT {
+            return Err(Error::Export {
+                message: format!(
+                    "export receipt {} is from a newer tent (format {})",
+                    path.display(),
+                    receipt.format
+                ),
+                hint: Some("use that newer tent to change these exports".into()),
+            });
+        }
+        Ok(Some(receipt))
+    }
+
+    /// Writes the receipt (temp + rename), or removes it when it lists nothing.
+    pub fn save(&self, path: &Path) -> Result<()> {
+        if self.exports.is_empty() {
+            return match fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
+                _ => Ok(()),
+            };
+        }
+        let text = serde_json::to_string_pretty(self).expect("a receipt always serializes");
+        write_atomic(path, format!("{text}\n").as_bytes(), 0o644)
+    }
+
+    /// Whether any export records `path`.
+    pub fn records(&self, path: &Path) -> bool {
+        self.exports
+            .iter()
+            .any(|e| e.files.iter().any(|f| f == path))
+    }
+}
+
+/// Every receipt under the state directory: `(scope, box, path)`.
+pub fn all_receipts(exports_dir: &Path) -> Vec<(String, String, PathBuf)> {
+    let mut found = Vec::new();
+    let Ok(scopes) = fs::read_dir(exports_dir) else {
+        return found;
+    };
+    for scope in scopes.flatten() {
+        let Ok(files) = fs::read_dir(scope.path()) else {
+            continue;
+        };
+        for file in files.flatten() {
+            let path = file.path();
+            if path.extension().is_some_and(|e| e == "json")
+                && let (Some(s), Some(b)) = (
+                    scope.file_name().to_str(),
+                    path.file_stem().and_then(|s| s.to_str()),
+                )
+            {
+                found.push((s.to_string(), b.to_string(), path.clone()));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Writes a file through a temporary file in the same directory and a
+/// rename, so readers (menus, shells) never see half a file.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tent-{}", std::process::id()));
+    let result = (|| {
+        let mut file = fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.set_permissions(fs::Permissions::from_mode(mode))?;
+        file.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        Error::io(path, e)
+    })
+}
+
+/// An exclusive lock on one box's receipt, held until dropped, so two tents
+/// exporting from one box do not lose each other's records.
+pub struct Lock(#[allow(dead_code)] fs::File);
+
+pub fn lock(receipt: &Path) -> Result<Lock> {
+    let path = receipt.with_extension("lock");
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::io(&path, e))?;
+    // SAFETY: flock on a file descriptor we own.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        return Err(Error::io(&path, std::io::Error::last_os_error()));
+    }
+    Ok(Lock(file))
+}
+
+/// The files one export has changed so far. Dropped without `commit`, it puts
+/// everything back: new files are removed, replaced ones get their old bytes.
+/// A file's content and mode before a transaction changed it.
+type Before = Option<(Vec<u8>, u32)>;
+
+#[derive(Default)]
+pub struct Transaction {
+    changed: Vec<(PathBuf, Before)>,
+    committed: bool,
+}
+
+impl Transaction {
+    /// Writes `bytes` to `path`, remembering what was there.
+    pub fn write(&mut self, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+        let before = match fs::read(path) {
+            Ok(old) => {
+                let old_mode = fs::metadata(path)
+                    .map(|m| m.permissions().mode() & 0o7777)
+                    .unwrap_or(0o644);
+                Some((old, old_mode))
+            }
+            Err(_) => None,
+        };
+        write_atomic(path, bytes, mode)?;
+        self.changed.push((path.to_path_buf(), before));
+        Ok(())
+    }
+
+    pub fn commit(mut self) {
+        self.committed = true;
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        for (path, before) in self.changed.iter().rev() {
+            match before {
+                Some((bytes, mode)) => {
+                    let _ = write_atomic(path, bytes, *mode);
+                }
+                None => {
+                    let _ = fs::remove_file(path);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn export(name: &str, files: &[&str]) -> Export {
+        Export {
+            kind: Kind::Bin,
+            name: name.into(),
+            title: None,
+            request: name.into(),
+            target: format!("/usr/bin/{name}"),
+            files: files.iter().map(PathBuf::from).collect(),
+            dir: None,
+            tent: "/usr/bin/tent".into(),
+        }
+    }
+
+    #[test]
+    fn receipts_round_trip_and_vanish_when_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("exports/podman/dev.json");
+        assert_eq!(Receipt::load(&path).unwrap(), None);
+        let mut receipt = Receipt::new("dev", "podman", "/usr/bin/podman");
+        receipt.exports.push(export("rg", &["/h/.local/bin/rg"]));
+        receipt.save(&path).unwrap();
+        let loaded = Receipt::load(&path).unwrap().unwrap();
+        assert_eq!(loaded, receipt);
+        assert!(loaded.records(Path::new("/h/.local/bin/rg")));
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"box\": \"dev\""), "{text}");
+        assert_eq!(
+            all_receipts(&dir.path().join("exports")),
+            vec![("podman".into(), "dev".into(), path.clone())]
+        );
+        receipt.exports.clear();
+        receipt.save(&path).unwrap();
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn damaged_receipts_are_an_error_not_an_empty_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dev.json");
+        fs::write(&path, "{not json").unwrap();
+        let err = Receipt::load(&path).unwrap_err();
+        assert!(err.to_string().contains("damaged"), "{err}");
+    }
+
+    #[test]
+    fn a_dropped_transaction_puts_everything_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join("old");
+        let new = dir.path().join("sub/new");
+        fs::write(&old, "before").unwrap();
+        fs::set_permissions(&old, fs::Permissions::from_mode(0o600)).unwrap();
+        {
+            let mut tx = Transaction::default();
+            tx.write(&old, b"after", 0o755).unwrap();
+            tx.write(&new, b"x", 0o644).unwrap();
+            assert_eq!(fs::read(&old).unwrap(), b"after");
+        }
+        assert_eq!(fs::read(&old).unwrap(), b"before");
+        assert_eq!(
+            fs::metadata(&old).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(!new.exists());
+        let mut tx = Transaction::default();
+        tx.write(&new, b"kept", 0o755).unwrap();
+        tx.commit();
+        assert_eq!(fs::read(&new).unwrap(), b"kept");
+        assert_eq!(
+            fs::metadata(&new).unwrap().permissions().mode() & 0o777,
+            0o755
+        );
+        // No temporary files are left behind.
+        let names: Vec<_> = fs::read_dir(dir.path().join("sub"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("new")]);
+    }
+}
