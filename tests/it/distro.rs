@@ -88,7 +88,7 @@ fn debian_containerfile_builds_a_tent_ready_image() {
     let tag = format!("localhost/tent-it-cf:{}", std::process::id());
     let root = env!("CARGO_MANIFEST_DIR");
     let mut c = std::process::Command::new("podman");
-    c.args(["build", "--network", "host", "--pull=never", "-f", "images/debian/Containerfile"]);
+    c.args(["build", "--network", "host", "--pull=never", "-f", "images/Containerfile"]);
     c.args(["--build-arg", &format!("BASE={BOOKWORM}"), "-t", &tag, "."]).current_dir(root);
     let built = crate::harness::Run::from(c).output();
     let name = if built.code == Some(0) { Some(sb.create("cf", &tag, &[])) } else { None };

@@ -1,0 +1,439 @@
+#!/usr/bin/env bash
+# Unit tests of the package-manager part of shell-integration/tent-init:
+# detect_pm, pm_install, install_mode, pkg_name, plan_packages and provision,
+# for every family (apt-get, dnf, microdnf, yum, zypper, pacman, apk,
+# xbps-install). No container, no root, no network.
+#
+# Each case sources tent-init with TENT_INIT_SOURCE_ONLY=1 in a fresh shell
+# (env -i), puts PATH on a directory of fake binaries that record their argv
+# and environment, and IMG_ROOT on a fake image root (for the files
+# plan_packages looks for). Every case runs under each shell of
+# TENT_TEST_SHELLS (default: dash and busybox sh, the ones available).
+# busybox sh runs its applets (awk, less, ps, adduser, ...) even when PATH
+# has none: the expected plans leave out what the shell itself provides,
+# as in a real busybox image.
+#
+# Prints `N passed, M failed` and exits non-zero when anything failed.
+
+# The snippets in single quotes are expanded by the shell under test.
+# shellcheck disable=SC2016
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+INIT=$(cd "$HERE/../../shell-integration" && pwd)/tent-init
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/tent-pm-tests.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+trap 'exit 130' INT TERM
+
+passed=0
+failed=0
+ok() {
+    passed=$((passed + 1))
+    printf 'ok   %s\n' "$1"
+}
+not_ok() {
+    failed=$((failed + 1))
+    printf 'FAIL %s\n' "$1"
+    if [ -n "${2:-}" ]; then printf '%s\n' "$2" | sed 's/^/     | /'; fi
+}
+# check_eq NAME EXPECTED ACTUAL
+check_eq() {
+    if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected: $(printf '%q' "$2")
+actual:   $(printf '%q' "$3")"; fi
+}
+
+FAMILIES=(apt-get dnf microdnf yum zypper pacman apk xbps-install)
+
+# pm_install foo bar, as each fake records it (one line per call).
+declare -A INSTALL=(
+    [apt-get]='apt-get -q update
+apt-get -q -y -o Dpkg::Use-Pty=0 install --no-install-recommends foo bar'
+    [dnf]='dnf -y --setopt=install_weak_deps=False install foo bar'
+    [microdnf]='microdnf -y --setopt=install_weak_deps=0 install foo bar'
+    [yum]='yum -y install foo bar'
+    [zypper]='zypper --non-interactive install --no-recommends foo bar'
+    [pacman]='pacman -Syu --noconfirm --needed foo bar'
+    [apk]='apk add --no-cache foo bar'
+    [xbps-install]='xbps-install -Sy foo bar'
+)
+
+# pkg_name WHAT for each family, in the order of FAMILIES.
+PKG_TABLE='
+useradd  passwd  shadow-utils  shadow-utils  shadow-utils  shadow  shadow  shadow  shadow
+terminfo  ncurses-base  ncurses-base  ncurses-base  ncurses-base  terminfo-base  ncurses  ncurses-terminfo-base  ncurses-base
+ps  procps  procps-ng  procps-ng  procps-ng  procps  procps-ng  procps  procps-ng
+awk  mawk  gawk  gawk  gawk  gawk  gawk  busybox  gawk
+ca-certificates  ca-certificates  ca-certificates  ca-certificates  ca-certificates  ca-certificates-mozilla  ca-certificates  ca-certificates  ca-certificates
+tzdata  tzdata  tzdata  tzdata  tzdata  timezone  tzdata  tzdata  tzdata
+sudo  sudo  sudo  sudo  sudo  sudo  sudo  sudo  sudo
+less  less  less  less  less  less  less  less  less
+bash  bash  bash  bash  bash  bash  bash  bash  bash
+'
+declare -A PKG
+while read -r what rest; do
+    [ -n "$what" ] || continue
+    read -r -a names <<<"$rest"
+    for i in "${!FAMILIES[@]}"; do PKG[$what:${FAMILIES[$i]}]=${names[$i]}; done
+done <<<"$PKG_TABLE"
+
+# --- the harness ----------------------------------------------------------------
+
+# new_case: a fresh directory C with bin/ (the fakes, PATH), root/ (the image
+# root, IMG_ROOT), log (the fakes' argv) and log.env (their environment).
+new_case() {
+    C=$(mktemp -d "$TMP/case.XXXXXX")
+    mkdir -p "$C/bin" "$C/root"
+    : >"$C/log"
+    : >"$C/log.env"
+}
+
+# fake NAME [BODY]: a fake binary that records its argv, then runs BODY.
+fake() {
+    {
+        echo '#!/bin/sh'
+        echo '{ printf %s "${0##*/}"; for a; do printf " %s" "$a"; done; echo; } >>"$FAKE_LOG"'
+        echo 'echo "${0##*/} DEBIAN_FRONTEND=${DEBIAN_FRONTEND-} LC_ALL=${LC_ALL-}" >>"$FAKE_LOG.env"'
+        echo "${2:-}"
+        echo 'exit 0'
+    } >"$C/bin/$1"
+    chmod +x "$C/bin/$1"
+}
+
+# tools NAME...: the host's NAME on PATH (what provision runs besides the fakes).
+tools() {
+    local n
+    for n in "$@"; do ln -s "$(command -v "$n")" "$C/bin/$n"; done
+}
+
+# fakes NAME...: several plain fakes.
+fakes() {
+    local n
+    for n in "$@"; do fake "$n"; done
+}
+
+# root_files PATH...: empty files (or, ending in /, directories) in the image root.
+root_files() {
+    local p
+    for p in "$@"; do
+        case $p in
+        */) mkdir -p "$C/root$p" ;;
+        *) mkdir -p "$(dirname "$C/root$p")" && : >"$C/root$p" ;;
+        esac
+    done
+}
+
+# full_image: what plan_packages looks for, all present (with the fakes).
+full_image() {
+    fakes sudo useradd awk less ps
+    root_files /usr/share/terminfo/x/xterm /etc/ssl/certs/ca-certificates.crt /usr/share/zoneinfo/
+}
+
+# in_sh SNIPPET: source tent-init in a clean shell of SH, with PATH on the
+# fakes and IMG_ROOT on the image root, then run SNIPPET; prints its output.
+in_sh() {
+    env -i FAKE_LOG="$C/log" TENT_INIT_SOURCE_ONLY=1 "${SH[@]}" -c \
+        '. "$1" || exit 99; PATH=$2 IMG_ROOT=$3; set --
+'"$1" sh "$INIT" "$C/bin" "$C/root" 2>&1
+}
+
+# sh_has NAME: the shell itself runs NAME with an empty PATH (busybox applets).
+sh_has() {
+    env -i PATH=/nonexistent "${SH[@]}" -c 'command -v "$1"' sh "$1" >/dev/null 2>&1
+}
+
+# expected_plan FAMILY WHAT...: the packages an image lacking WHAT... gets,
+# without what the shell provides itself.
+expected_plan() {
+    local fam=$1 w out=
+    shift
+    for w in "$@"; do
+        case $w in
+        useradd) sh_has useradd || sh_has adduser && continue ;;
+        terminfo | ca-certificates | tzdata) ;;
+        *) sh_has "$w" && continue ;;
+        esac
+        out="$out ${PKG[$w:$fam]}"
+    done
+    echo "${out# }"
+}
+
+# --- the cases ------------------------------------------------------------------
+
+run_cases() {
+    local t="[$1]" fam out want p
+
+    new_case
+    out=$(IMG_ROOT=/oops in_sh 'echo "src:$IMG_ROOT"')
+    check_eq "$t sourcing with TENT_INIT_SOURCE_ONLY=1 runs nothing" "src:$C/root" "$out"
+    out=$(env -i IMG_ROOT=/oops TENT_INIT_SOURCE_ONLY=1 "${SH[@]}" -c '. "$1"; echo "root:$IMG_ROOT"' sh "$INIT" 2>&1)
+    check_eq "$t IMG_ROOT is empty unless a test sets it" "root:" "$out"
+
+    # Detection: each manager alone.
+    for fam in "${FAMILIES[@]}"; do
+        new_case
+        fake "$fam"
+        out=$(in_sh 'detect_pm; echo "rc=$? pm=$pm"')
+        check_eq "$t detect_pm: $fam alone" "rc=0 pm=$fam" "$out"
+    done
+
+    # Detection: precedence when several are there.
+    while read -r want others; do
+        new_case
+        # shellcheck disable=SC2086 # a list of names
+        fakes $others
+        out=$(in_sh 'detect_pm; echo "rc=$? pm=$pm"')
+        check_eq "$t detect_pm: $want among {$others}" "rc=0 pm=$want" "$out"
+    done <<'EOF'
+dnf dnf yum
+dnf yum microdnf dnf
+microdnf microdnf yum
+apt-get apt-get dpkg rpm
+apt-get xbps-install apk pacman zypper yum microdnf dnf apt-get
+zypper zypper rpm
+apk apk dpkg
+EOF
+
+    for others in "" "dpkg rpm" "apt dnf5 pkg"; do
+        new_case
+        # shellcheck disable=SC2086 # a list of names
+        [ -z "$others" ] || fakes $others
+        out=$(in_sh 'detect_pm; echo "rc=$? pm=$pm"')
+        check_eq "$t detect_pm: none with {$others}" "rc=1 pm=" "$out"
+    done
+
+    # The install command of each family, and its environment.
+    for fam in "${FAMILIES[@]}"; do
+        new_case
+        fake "$fam"
+        out=$(in_sh 'detect_pm && pm_install foo bar; echo "rc=$?"')
+        check_eq "$t pm_install ($fam): status" "rc=0" "$out"
+        check_eq "$t pm_install ($fam): argv" "${INSTALL[$fam]}" "$(cat "$C/log")"
+    done
+    new_case
+    fake apt-get
+    in_sh 'detect_pm && pm_install foo' >/dev/null
+    check_eq "$t pm_install (apt-get): noninteractive" \
+        "apt-get DEBIAN_FRONTEND=noninteractive LC_ALL=
+apt-get DEBIAN_FRONTEND=noninteractive LC_ALL=" "$(cat "$C/log.env")"
+
+    # Failures propagate; apt-get installs nothing when update fails.
+    new_case
+    fake apt-get 'case $2 in update) exit 100 ;; esac'
+    out=$(in_sh 'detect_pm && pm_install foo; echo "rc=$?"')
+    check_eq "$t pm_install (apt-get): update fails" "rc=100|apt-get -q update" "$out|$(cat "$C/log")"
+    for fam in "${FAMILIES[@]}"; do
+        new_case
+        fake "$fam" 'exit 7'
+        out=$(in_sh 'detect_pm && pm_install foo; echo "rc=$?"')
+        check_eq "$t pm_install ($fam): failure is returned" "rc=7" "$out"
+    done
+    new_case
+    out=$(in_sh 'detect_pm; pm_install foo; echo "rc=$?"')
+    check_eq "$t pm_install without a manager fails" "rc=1" "$out"
+
+    # xbps: an outdated xbps (EBUSY) is updated first, then the install retried.
+    new_case
+    fake xbps-install '[ "$1" = -Sy ] && ! [ -e "$FAKE_LOG.xbps" ] && exit 16
+[ "$1" = -uy ] && : >"$FAKE_LOG.xbps"'
+    out=$(in_sh 'detect_pm && pm_install foo bar; echo "rc=$?"')
+    check_eq "$t pm_install (xbps-install): xbps updated first" "rc=0
+xbps-install -Sy foo bar
+xbps-install -uy xbps
+xbps-install -y foo bar" "$out
+$(cat "$C/log")"
+    new_case
+    fake xbps-install 'exit 19'
+    out=$(in_sh 'detect_pm && pm_install foo; echo "rc=$?"')
+    check_eq "$t pm_install (xbps-install): other failures not retried" "rc=19
+xbps-install -Sy foo" "$out
+$(cat "$C/log")"
+
+    # tent-init install: same command, LC_ALL=C, usage errors.
+    for fam in "${FAMILIES[@]}"; do
+        new_case
+        fake "$fam"
+        out=$(in_sh '(install_mode install foo bar); echo "rc=$?"')
+        check_eq "$t install_mode ($fam)" "rc=0|${INSTALL[$fam]}|LC_ALL=C" \
+            "$out|$(cat "$C/log")|$(sed -n '1s/.*\(LC_ALL=.*\)/\1/p' "$C/log.env")"
+    done
+    new_case
+    fake apt-get
+    out=$(in_sh '(install_mode install); echo "rc=$?"')
+    check_eq "$t install_mode without packages: usage" \
+        "usage: tent-init install PKG...|rc=2|" "$(echo "$out" | paste -sd'|')|$(cat "$C/log")"
+    new_case
+    out=$(in_sh '(install_mode install foo); echo "rc=$?"')
+    check_eq "$t install_mode without a manager" \
+        "tent-init: no package manager found in this box|rc=1" "$(echo "$out" | paste -sd'|')"
+
+    # pkg_name, for every family.
+    for fam in "${FAMILIES[@]}"; do
+        new_case
+        want='' out=''
+        for p in useradd terminfo ps awk ca-certificates tzdata sudo less bash; do
+            want="$want $p=${PKG[$p:$fam]}"
+            out="$out $p=\$(pkg_name $p)"
+        done
+        out=$(in_sh "pm=$fam; echo \"$out\"")
+        check_eq "$t pkg_name ($fam)" "$want" "$out"
+    done
+
+    # plan_packages: an image with everything plans nothing, for every family.
+    for fam in "${FAMILIES[@]}"; do
+        new_case
+        fake "$fam"
+        full_image
+        out=$(in_sh 'TENT_SHELL=/bin/sh; detect_pm; plan_packages; echo "[$missing]"')
+        check_eq "$t plan_packages ($fam): full image, nothing" "[]" "$out"
+    done
+    # ... with each of the terminfo and CA bundle places, adduser for useradd,
+    # the user's shell in the image or on PATH.
+    for p in /usr/share/terminfo/x/xterm /lib/terminfo/x/xterm /etc/terminfo/x/xterm \
+        /usr/lib/terminfo/x/xterm /etc/ssl/certs/ca-certificates.crt \
+        /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/ca-bundle.pem /etc/ssl/cert.pem; do
+        new_case
+        fakes dnf sudo useradd awk less ps
+        root_files /usr/share/terminfo/x/xterm /etc/ssl/certs/ca-certificates.crt /usr/share/zoneinfo/
+        rm "$C/root/usr/share/terminfo/x/xterm" "$C/root/etc/ssl/certs/ca-certificates.crt"
+        root_files "$p" /usr/share/terminfo/x/xterm
+        case $p in */terminfo/*) root_files /etc/ssl/cert.pem ;; esac
+        case $p in */terminfo/*) rm -f "$C/root/usr/share/terminfo/x/xterm" && root_files "$p" ;; esac
+        out=$(in_sh 'TENT_SHELL=/bin/sh; detect_pm; plan_packages; echo "[$missing]"')
+        check_eq "$t plan_packages: $p is enough" "[]" "$out"
+    done
+    new_case
+    fakes apk sudo adduser awk less ps
+    full_image
+    rm "$C/bin/useradd"
+    out=$(in_sh 'TENT_SHELL=/bin/sh; detect_pm; plan_packages; echo "[$missing]"')
+    check_eq "$t plan_packages: adduser is enough" "[]" "$out"
+    new_case
+    fake pacman
+    full_image
+    root_files /bin/zsh
+    chmod +x "$C/root/bin/zsh"
+    out=$(in_sh 'TENT_SHELL=$IMG_ROOT/bin/zsh; detect_pm; plan_packages; echo "[$missing]"')
+    check_eq "$t plan_packages: the user's shell in the image" "[]" "$out"
+    new_case
+    fakes pacman fish
+    full_image
+    out=$(in_sh 'TENT_SHELL=/nonexistent/bin/fish; detect_pm; plan_packages; echo "[$missing]"')
+    check_eq "$t plan_packages: the user's shell on PATH" "[]" "$out"
+    new_case
+    fake pacman
+    full_image
+    out=$(in_sh 'TENT_SHELL=/nonexistent/bin/elvish; detect_pm; plan_packages; echo "[$missing]"')
+    check_eq "$t plan_packages: a shell tent has no package for" "[]" "$out"
+
+    # plan_packages: an empty image, for every family (plus TENT_PACKAGES).
+    for fam in "${FAMILIES[@]}"; do
+        new_case
+        fake "$fam"
+        want=$(expected_plan "$fam" bash sudo useradd awk less ps terminfo ca-certificates tzdata)
+        out=$(in_sh 'TENT_SHELL=/nonexistent/bin/bash; detect_pm; plan_packages; echo "[$missing]"')
+        check_eq "$t plan_packages ($fam): empty image" "[$want]" "$out"
+        out=$(in_sh 'TENT_SHELL=/nonexistent/bin/bash TENT_PACKAGES=" vim  git "; detect_pm; plan_packages; echo "[$missing]"')
+        check_eq "$t plan_packages ($fam): empty image, TENT_PACKAGES" "[$want vim git]" "$out"
+    done
+    for p in sudo useradd awk less ps terminfo ca-certificates tzdata; do
+        new_case
+        fake dnf
+        full_image
+        case $p in
+        terminfo) rm "$C/root/usr/share/terminfo/x/xterm" ;;
+        ca-certificates) rm "$C/root/etc/ssl/certs/ca-certificates.crt" ;;
+        tzdata) rmdir "$C/root/usr/share/zoneinfo" ;;
+        *) rm "$C/bin/$p" ;;
+        esac
+        want=$(expected_plan dnf "$p")
+        out=$(in_sh 'TENT_SHELL=/bin/sh; detect_pm; plan_packages; echo "[$missing]"')
+        check_eq "$t plan_packages (dnf): only $p missing" "[$want]" "$out"
+    done
+
+    # plan_packages: the user's locale (glibc images only).
+    while read -r fam lc i18n want; do
+        [ "$want" = - ] && want=
+        new_case
+        fakes "$fam" localedef
+        full_image
+        fake locale "printf 'C\nC.utf8\nPOSIX\n%s\n' '$lc'"
+        tools tr sed grep
+        [ "$i18n" = yes ] && root_files /usr/share/i18n/locales/
+        out=$(in_sh 'TENT_SHELL=/bin/sh lang=de_DE.UTF-8; detect_pm; plan_packages; echo "[$missing]"')
+        check_eq "$t plan_packages ($fam): locale de_DE.UTF-8, image has {$lc}, i18n $i18n" "[$want]" "$out"
+    done <<'EOF'
+apt-get en_US.utf8 no locales
+apt-get en_US.utf8 yes -
+apt-get de_DE.utf8 no -
+dnf en_US.utf8 no glibc-langpack-de
+microdnf en_US.utf8 no glibc-langpack-de
+yum en_US.utf8 no glibc-langpack-de
+yum de_DE.UTF-8 no -
+zypper en_US.utf8 no -
+pacman en_US.utf8 no -
+xbps-install en_US.utf8 no -
+EOF
+    new_case
+    fake apk
+    full_image
+    out=$(in_sh 'TENT_SHELL=/bin/sh lang=de_DE.UTF-8; detect_pm; plan_packages; echo "[$missing]"')
+    check_eq "$t plan_packages (apk): no localedef (musl), no locale package" "[]" "$out"
+
+    # provision: no package work at all for a full image; one transaction otherwise.
+    for fam in "${FAMILIES[@]}"; do
+        new_case
+        fake "$fam"
+        full_image
+        tools mkdir mv chown rm ls
+        out=$(in_sh 'STATE=$IMG_ROOT/state MARKS=$IMG_ROOT/marks TENT_SHELL=/bin/sh TENT_PACKAGES=
+            provision; echo "rc=$?"; ls "$MARKS"' | paste -sd'|')
+        check_eq "$t provision ($fam): full image" \
+            "==> checking what the image lacks|nothing to install|rc=0|box-packages|provisioned|calls:" \
+            "$out|calls:$(cat "$C/log")"
+    done
+    new_case
+    fake zypper
+    full_image
+    tools mkdir mv chown rm
+    rm "$C/bin/sudo"
+    out=$(in_sh 'STATE=$IMG_ROOT/state MARKS=$IMG_ROOT/marks TENT_SHELL=/bin/sh TENT_PACKAGES="vim git"
+        provision; echo "rc=$?"' | paste -sd'|')
+    check_eq "$t provision (zypper): sudo and TENT_PACKAGES" \
+        "==> checking what the image lacks|==> installing sudo vim git (with zypper)|rc=0|zypper --non-interactive install --no-recommends sudo vim git|LC_ALL=C" \
+        "$out|$(cat "$C/log")|$(sed 's/.*\(LC_ALL=.*\)/\1/' "$C/log.env")"
+    new_case
+    fake apk 'exit 1'
+    full_image
+    tools mkdir mv chown rm
+    rm "$C/bin/sudo"
+    mkdir "$C/root/state"
+    out=$(in_sh 'STATE=$IMG_ROOT/state MARKS=$IMG_ROOT/marks TENT_SHELL=/bin/sh TENT_PACKAGES=
+        (provision); echo "rc=$?"' | tail -n 2 | paste -sd'|')
+    check_eq "$t provision (apk): a failing install fails init" \
+        "error: installing packages with apk failed (sudo): see init.log|rc=1|installing packages with apk failed (sudo): see init.log|no marker" \
+        "$out|$(cat "$C/root/state/failed")|$(if [ -e "$C/root/marks/provisioned" ]; then echo marker; else echo no marker; fi)"
+}
+
+# --- the shells -------------------------------------------------------------------
+
+shells=()
+if [ -n "${TENT_TEST_SHELLS:-}" ]; then
+    IFS=, read -r -a shells <<<"$TENT_TEST_SHELLS"
+else
+    if command -v dash >/dev/null; then shells+=("$(command -v dash)"); fi
+    if command -v busybox >/dev/null; then shells+=("$(command -v busybox) sh"); fi
+fi
+if [ ${#shells[@]} -eq 0 ]; then
+    not_ok "a POSIX shell to test with (dash or busybox)"
+fi
+for s in "${shells[@]}"; do
+    read -r -a SH <<<"$s"
+    if ! "${SH[@]}" -c : 2>/dev/null; then
+        not_ok "shell $s runs"
+        continue
+    fi
+    run_cases "${SH[*]##*/}"
+done
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
