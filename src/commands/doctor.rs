@@ -6,16 +6,12 @@ use super::Context;
 use crate::boxes::lifecycle::Boxes;
 use crate::cli::DoctorArgs;
 use crate::engine::{Engine, current_euid};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::export::receipt::{self, Export, Kind, Receipt};
-use crate::export::{self, Exporter, Problem, Selector};
+use crate::export::{self, Problem, Selector};
 
 pub fn run(ctx: &Context<'_>, args: &DoctorArgs) -> Result<i32> {
-    ctx.printer.verbose(format!(
-        "engine: {} ({})",
-        ctx.engine.describe(),
-        ctx.engine.path.display()
-    ));
+    ctx.printer.verbose(format!("engine: {} ({})", ctx.engine.describe(), ctx.engine.path.display()));
     check(ctx, None, args.fix, args.json)
 }
 
@@ -50,24 +46,14 @@ pub fn check(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: bool) -
             continue;
         };
         let Some(engine) = engine_for(ctx, &receipt) else {
-            unchecked.push(format!(
-                "{box_name} ({scope}): run `{} doctor` to check it",
-                export::tent_for_scope(&scope)
-            ));
+            unchecked
+                .push(format!("{box_name} ({scope}): run `{} doctor` to check it", export::tent_for_scope(&scope)));
             continue;
         };
         let problems = match engine.inspect(&box_name)? {
-            None => receipt
-                .exports
-                .iter()
-                .map(|e| (e.clone(), Problem::BoxGone))
-                .collect(),
+            None => receipt.exports.iter().map(|e| (e.clone(), Problem::BoxGone)).collect(),
             Some(container) => {
-                let boxes = Boxes {
-                    engine: &engine,
-                    paths: &ctx.paths,
-                    printer: ctx.printer,
-                };
+                let boxes = Boxes { engine: &engine, paths: &ctx.paths, printer: ctx.printer };
                 boxes.start(&box_name, Some(&container))?;
                 export::check_exports(&engine, &box_name, &receipt.exports)?
             }
@@ -81,11 +67,7 @@ pub fn check(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: bool) -
                     kind: export.kind,
                     name: export.name.clone(),
                     target: export.target.clone(),
-                    fix: if problem.fix_is_remove() {
-                        "remove"
-                    } else {
-                        "export-again"
-                    },
+                    fix: if problem.fix_is_remove() { "remove" } else { "export-again" },
                     problem,
                     fixed: false,
                     error: None,
@@ -109,11 +91,7 @@ pub fn check(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: bool) -
                 f.box_name,
                 f.scope,
                 f.problem.describe(),
-                if f.fix == "remove" {
-                    "remove it"
-                } else {
-                    "export it again"
-                }
+                if f.fix == "remove" { "remove it" } else { "export it again" }
             ));
         }
     }
@@ -121,9 +99,7 @@ pub fn check(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: bool) -
         || (!json
             && !findings.is_empty()
             && ctx.printer.stderr_is_terminal()
-            && ctx
-                .printer
-                .confirm(&format!("Fix {} problem(s)?", findings.len())));
+            && ctx.printer.confirm(&format!("Fix {} problem(s)?", findings.len())));
     if fix {
         for (engine, finding) in &mut findings {
             match repair(ctx, engine, finding) {
@@ -138,10 +114,9 @@ pub fn check(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: bool) -
                         finding.name,
                         finding.box_name
                     )),
-                    Some(err) => ctx.printer.warn(format!(
-                        "could not fix {} of {}: {err}",
-                        finding.name, finding.box_name
-                    )),
+                    Some(err) => {
+                        ctx.printer.warn(format!("could not fix {} of {}: {err}", finding.name, finding.box_name))
+                    }
                 }
             }
         }
@@ -150,14 +125,9 @@ pub fn check(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: bool) -
     }
     if json {
         let list: Vec<&Finding> = findings.iter().map(|(_, f)| f).collect();
-        ctx.printer
-            .data(serde_json::to_string_pretty(&list).expect("findings serialize"));
+        ctx.printer.data(serde_json::to_string_pretty(&list).expect("findings serialize"));
     }
-    Ok(if findings.iter().all(|(_, f)| f.fixed) {
-        0
-    } else {
-        crate::error::exit::FAILURE
-    })
+    Ok(if findings.iter().all(|(_, f)| f.fixed) { 0 } else { crate::error::exit::FAILURE })
 }
 
 /// The engine a receipt's exports live on, when tent can reach it without
@@ -176,45 +146,15 @@ fn engine_for(ctx: &Context<'_>, receipt: &Receipt) -> Option<Engine> {
 
 fn repair(ctx: &Context<'_>, engine: &Engine, f: &Finding) -> Result<()> {
     if f.problem.fix_is_remove() {
-        export::unexport(
-            &ctx.paths,
-            &f.scope,
-            &f.box_name,
-            Selector::Exact(f.kind, &f.name),
-        )?;
+        export::unexport(&ctx.paths, &f.scope, &f.box_name, Selector::Exact(f.kind, &f.name))?;
         return Ok(());
     }
-    let tent = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.to_str().map(str::to_string))
-        .ok_or_else(|| Error::Export {
-            message: "cannot tell where the tent binary is".into(),
-            hint: None,
-        })?;
-    let exporter = Exporter {
-        engine,
-        paths: &ctx.paths,
-        box_name: &f.box_name,
-        tent,
-        name_suffix: ctx
-            .config
-            .export
-            .name_suffix
-            .clone()
-            .unwrap_or_else(|| export::DEFAULT_NAME_SUFFIX.into()),
-        force: false,
-    };
+    let exporter = super::export::exporter(ctx, engine, &f.box_name, false)?;
     match f.kind {
         Kind::App => exporter.export_app(&f.export.request).map(drop),
         Kind::Bin => {
-            let dir = f
-                .export
-                .dir
-                .clone()
-                .unwrap_or_else(|| ctx.paths.bin.clone());
-            exporter
-                .export_bin(&f.export.request, Some(&f.export.name), &dir)
-                .map(drop)
+            let dir = f.export.dir.clone().unwrap_or_else(|| ctx.paths.bin.clone());
+            exporter.export_bin(&f.export.request, Some(&f.export.name), &dir).map(drop)
         }
     }
 }

@@ -3,6 +3,7 @@
 use super::Context;
 use super::doctor;
 use crate::cli::{ExportArgs, UnexportArgs};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::export::{self, Exporter, Selector, receipt::Export};
 
@@ -21,9 +22,7 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
     if args.app.is_none() && args.bin.is_none() {
         return Err(Error::usage(
             format!("say what to export from {name}"),
-            Some(format!(
-                "tent export {name} --app APP, --bin COMMAND, or --list"
-            )),
+            Some(format!("tent export {name} --app APP, --bin COMMAND, or --list")),
         ));
     }
     refuse_inside_a_box("export")?;
@@ -31,7 +30,7 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
     // The box is read through the engine, so it must run; its init must be
     // done too, or the app may not be installed yet.
     boxes.start(name, None)?;
-    let exporter = exporter(ctx, name, args.force)?;
+    let exporter = exporter(ctx, &ctx.engine, name, args.force)?;
     // From here Ctrl-C sets a flag that the export checks between writes,
     // so a half-done export is put back instead of left behind.
     crate::interrupt::catch();
@@ -39,22 +38,15 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
         exporter.export_app(app)?
     } else {
         let bin = args.bin.as_deref().expect("checked above");
-        let dir = args
-            .path
-            .clone()
-            .or_else(|| ctx.config.export.bin_dir.clone())
-            .unwrap_or_else(|| ctx.paths.bin.clone());
+        let dir =
+            args.path.clone().or_else(|| ctx.config.export.bin_dir.clone()).unwrap_or_else(|| ctx.paths.bin.clone());
         exporter.export_bin(bin, args.name.as_deref(), &dir)?
     };
     for warning in &outcome.warnings {
         ctx.printer.warn(warning);
     }
     let e = &outcome.export;
-    let verb = if outcome.replaced {
-        "updated"
-    } else {
-        "exported"
-    };
+    let verb = if outcome.replaced { "updated" } else { "exported" };
     match e.kind {
         export::receipt::Kind::App => ctx.printer.status(format!(
             "{verb} app {} from {name}: {} ({} icon file(s))",
@@ -63,40 +55,26 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
             e.files.len() - 1
         )),
         export::receipt::Kind::Bin => {
-            ctx.printer.status(format!(
-                "{verb} {} from {name} as {}",
-                e.target,
-                e.files[0].display()
-            ));
+            ctx.printer.status(format!("{verb} {} from {name} as {}", e.target, e.files[0].display()));
         }
     }
     Ok(0)
 }
 
 /// The exporter for one box, with the tent binary the exported files will run.
-pub fn exporter<'a>(ctx: &'a Context<'_>, name: &'a str, force: bool) -> Result<Exporter<'a>> {
-    let tent = std::env::current_exe().map_err(|e| Error::Export {
-        message: format!("cannot tell where the tent binary is: {e}"),
-        hint: None,
+pub fn exporter<'a>(ctx: &'a Context<'_>, engine: &'a Engine, name: &'a str, force: bool) -> Result<Exporter<'a>> {
+    let tent = std::env::current_exe()
+        .map_err(|e| Error::Export { message: format!("cannot tell where the tent binary is: {e}"), hint: None })?;
+    let tent = tent.to_str().map(str::to_string).ok_or_else(|| Error::Export {
+        message: format!("tent's own path {} is not UTF-8", tent.display()),
+        hint: Some("install tent in a directory whose path is UTF-8".into()),
     })?;
-    let tent = tent
-        .to_str()
-        .map(str::to_string)
-        .ok_or_else(|| Error::Export {
-            message: format!("tent's own path {} is not UTF-8", tent.display()),
-            hint: Some("install tent in a directory whose path is UTF-8".into()),
-        })?;
     Ok(Exporter {
-        engine: &ctx.engine,
+        engine,
         paths: &ctx.paths,
         box_name: name,
         tent,
-        name_suffix: ctx
-            .config
-            .export
-            .name_suffix
-            .clone()
-            .unwrap_or_else(|| export::DEFAULT_NAME_SUFFIX.into()),
+        name_suffix: ctx.config.export.name_suffix.clone().unwrap_or_else(|| export::DEFAULT_NAME_SUFFIX.into()),
         force,
     })
 }
@@ -124,9 +102,8 @@ fn list(ctx: &Context<'_>, name: &str, json: bool) -> Result<i32> {
         return Ok(0);
     }
     if exports.is_empty() {
-        ctx.printer.status(format!(
-            "{name} has no exports; make one with `tent export {name} --app APP` or `--bin COMMAND`"
-        ));
+        ctx.printer
+            .status(format!("{name} has no exports; make one with `tent export {name} --app APP` or `--bin COMMAND`"));
         return Ok(0);
     }
     let rows: Vec<[String; 4]> = exports
@@ -136,29 +113,12 @@ fn list(ctx: &Context<'_>, name: &str, json: bool) -> Result<i32> {
                 Some(title) => format!("{} ({title})", e.name),
                 None => e.name.clone(),
             };
-            [
-                e.kind.as_str().to_string(),
-                name,
-                e.target.clone(),
-                e.files[0].display().to_string(),
-            ]
+            [e.kind.as_str().to_string(), name, e.target.clone(), e.files[0].display().to_string()]
         })
         .collect();
-    let header = [
-        "KIND".to_string(),
-        "NAME".into(),
-        "IN THE BOX".into(),
-        "ON THE HOST".into(),
-    ];
-    let widths: Vec<usize> = (0..3)
-        .map(|i| {
-            rows.iter()
-                .map(|r| r[i].chars().count())
-                .chain([header[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let header = ["KIND".to_string(), "NAME".into(), "IN THE BOX".into(), "ON THE HOST".into()];
+    let widths: Vec<usize> =
+        (0..3).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0)).collect();
     for row in std::iter::once(&header).chain(&rows) {
         ctx.printer.data(format!(
             "{:w0$}  {:w1$}  {:w2$}  {}",
@@ -184,14 +144,7 @@ pub fn list_json(name: &str, scope: &str, exports: &[Export]) -> String {
         #[serde(flatten)]
         export: &'a Export,
     }
-    let items: Vec<Item<'_>> = exports
-        .iter()
-        .map(|export| Item {
-            box_name: name,
-            scope,
-            export,
-        })
-        .collect();
+    let items: Vec<Item<'_>> = exports.iter().map(|export| Item { box_name: name, scope, export }).collect();
     serde_json::to_string_pretty(&items).expect("exports serialize")
 }
 
@@ -227,10 +180,7 @@ pub fn unexport(ctx: &Context<'_>, args: &UnexportArgs) -> Result<i32> {
     }
     for r in &removals {
         for kept in &r.kept {
-            ctx.printer.warn(format!(
-                "left {}: tent did not write what is there now",
-                kept.display()
-            ));
+            ctx.printer.warn(format!("left {}: tent did not write what is there now", kept.display()));
         }
         ctx.printer.status(format!(
             "unexported {} {} ({} file(s) removed)",
@@ -259,8 +209,7 @@ mod tests {
             dir: Some("/h/.local/bin".into()),
             tent: "/usr/bin/tent".into(),
         };
-        let value: serde_json::Value =
-            serde_json::from_str(&list_json("dev", "podman", &[e])).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&list_json("dev", "podman", &[e])).unwrap();
         assert_eq!(value[0]["box"], "dev");
         assert_eq!(value[0]["scope"], "podman");
         assert_eq!(value[0]["kind"], "bin");

@@ -19,11 +19,7 @@ pub enum Line {
     /// `[Group Name]`
     Group(String),
     /// `Key[locale]=value`, the value still escaped as in the file.
-    Entry {
-        key: String,
-        locale: Option<String>,
-        value: String,
-    },
+    Entry { key: String, locale: Option<String>, value: String },
     /// Comments, blank lines, and anything else, kept as they were.
     Other(String),
 }
@@ -41,10 +37,7 @@ impl DesktopFile {
             let trimmed = raw.trim_end_matches('\r');
             let line = if trimmed.starts_with('#') || trimmed.trim().is_empty() {
                 Line::Other(trimmed.to_string())
-            } else if let Some(group) = trimmed
-                .strip_prefix('[')
-                .and_then(|r| r.trim_end().strip_suffix(']'))
-            {
+            } else if let Some(group) = trimmed.strip_prefix('[').and_then(|r| r.trim_end().strip_suffix(']')) {
                 Line::Group(group.to_string())
             } else if let Some((key, value)) = trimmed.split_once('=') {
                 let key = key.trim_end();
@@ -52,11 +45,7 @@ impl DesktopFile {
                     Some((k, rest)) => (k, Some(rest.trim_end_matches(']').to_string())),
                     None => (key, None),
                 };
-                Line::Entry {
-                    key: key.to_string(),
-                    locale,
-                    value: value.trim_start().to_string(),
-                }
+                Line::Entry { key: key.to_string(), locale, value: value.trim_start().to_string() }
             } else {
                 Line::Other(trimmed.to_string())
             };
@@ -78,16 +67,8 @@ impl DesktopFile {
         for line in &self.lines {
             match line {
                 Line::Group(g) => out.push_str(&format!("[{g}]")),
-                Line::Entry {
-                    key,
-                    locale: Some(l),
-                    value,
-                } => out.push_str(&format!("{key}[{l}]={value}")),
-                Line::Entry {
-                    key,
-                    locale: None,
-                    value,
-                } => out.push_str(&format!("{key}={value}")),
+                Line::Entry { key, locale: Some(l), value } => out.push_str(&format!("{key}[{l}]={value}")),
+                Line::Entry { key, locale: None, value } => out.push_str(&format!("{key}={value}")),
                 Line::Other(text) => out.push_str(text),
             }
             out.push('\n');
@@ -108,11 +89,7 @@ impl DesktopFile {
 
     /// Indexes of the lines of one group (its entries and comments, not its header).
     fn group_range(&self, group: &str) -> Option<std::ops::Range<usize>> {
-        let start = self
-            .lines
-            .iter()
-            .position(|l| matches!(l, Line::Group(g) if g == group))?
-            + 1;
+        let start = self.lines.iter().position(|l| matches!(l, Line::Group(g) if g == group))? + 1;
         let end = self.lines[start..]
             .iter()
             .position(|l| matches!(l, Line::Group(_)))
@@ -124,11 +101,7 @@ impl DesktopFile {
     pub fn get(&self, group: &str, key: &str) -> Option<&str> {
         let range = self.group_range(group)?;
         self.lines[range].iter().find_map(|l| match l {
-            Line::Entry {
-                key: k,
-                locale: None,
-                value,
-            } if k == key => Some(value.as_str()),
+            Line::Entry { key: k, locale: None, value } if k == key => Some(value.as_str()),
             _ => None,
         })
     }
@@ -145,11 +118,7 @@ impl DesktopFile {
             return;
         };
         for line in &mut self.lines[range.clone()] {
-            if let Line::Entry {
-                key: k,
-                locale: None,
-                value: v,
-            } = line
+            if let Line::Entry { key: k, locale: None, value: v } = line
                 && k == key
             {
                 *v = value.to_string();
@@ -157,19 +126,10 @@ impl DesktopFile {
             }
         }
         let mut at = range.end;
-        while at > range.start
-            && matches!(&self.lines[at - 1], Line::Other(t) if t.trim().is_empty())
-        {
+        while at > range.start && matches!(&self.lines[at - 1], Line::Other(t) if t.trim().is_empty()) {
             at -= 1;
         }
-        self.lines.insert(
-            at,
-            Line::Entry {
-                key: key.into(),
-                locale: None,
-                value: value.into(),
-            },
-        );
+        self.lines.insert(at, Line::Entry { key: key.into(), locale: None, value: value.into() });
     }
 
     /// Removes a key with all its localized variants from one group.
@@ -190,11 +150,7 @@ impl DesktopFile {
     }
 
     /// Every value of a key (all locales) in one group, mutably.
-    fn values_mut<'a>(
-        &'a mut self,
-        group: &str,
-        key: &'a str,
-    ) -> impl Iterator<Item = &'a mut String> + 'a {
+    fn values_mut<'a>(&'a mut self, group: &str, key: &'a str) -> impl Iterator<Item = &'a mut String> + 'a {
         let range = self.group_range(group).unwrap_or(0..0);
         self.lines[range].iter_mut().filter_map(move |l| match l {
             Line::Entry { key: k, value, .. } if k == key => Some(value),
@@ -204,10 +160,7 @@ impl DesktopFile {
 
     /// The `[Desktop Action X]` groups.
     pub fn action_groups(&self) -> Vec<String> {
-        self.groups()
-            .into_iter()
-            .filter(|g| g.starts_with("Desktop Action "))
-            .collect()
+        self.groups().into_iter().filter(|g| g.starts_with("Desktop Action ")).collect()
     }
 
     /// Every Icon value of the main group and the actions, unescaped.
@@ -371,10 +324,8 @@ pub fn parse_exec(value: &str) -> Result<Vec<ExecArg>, String> {
 }
 
 /// Characters that the spec says must be quoted in an Exec argument.
-const RESERVED: &[char] = &[
-    ' ', '\t', '\n', '"', '\'', '\\', '>', '<', '~', '|', '&', ';', '$', '*', '?', '#', '(', ')',
-    '`',
-];
+const RESERVED: &[char] =
+    &[' ', '\t', '\n', '"', '\'', '\\', '>', '<', '~', '|', '&', ';', '$', '*', '?', '#', '(', ')', '`'];
 
 /// Renders arguments as an Exec value ready for the file: quoted per spec
 /// where needed, `%` doubled in text, then string-escaped.
@@ -384,10 +335,8 @@ pub fn render_exec(args: &[ExecArg]) -> String {
 }
 
 fn render_arg(arg: &ExecArg) -> String {
-    let needs_quotes = arg.is_empty()
-        || arg
-            .iter()
-            .any(|p| matches!(p, Piece::Text(t) if t.is_empty() || t.contains(RESERVED)));
+    let needs_quotes =
+        arg.is_empty() || arg.iter().any(|p| matches!(p, Piece::Text(t) if t.is_empty() || t.contains(RESERVED)));
     let mut out = String::new();
     if needs_quotes {
         out.push('"');
@@ -476,28 +425,18 @@ pub fn rewrite(original: &DesktopFile, r: &Rewrite<'_>) -> Result<DesktopFile, S
     match file.get_string(MAIN_GROUP, "Type").as_deref() {
         Some("Application") => {}
         Some(other) => {
-            return Err(format!(
-                "it is of Type={other}; only applications can be exported"
-            ));
+            return Err(format!("it is of Type={other}; only applications can be exported"));
         }
         None => return Err("it has no Type key".into()),
     }
     if file.get(MAIN_GROUP, "Exec").is_none() {
-        return Err(
-            "it has no Exec line (an app that only starts through D-Bus cannot be run in a box)"
-                .into(),
-        );
+        return Err("it has no Exec line (an app that only starts through D-Bus cannot be run in a box)".into());
     }
-    let main_icon = file
-        .get_string(MAIN_GROUP, "Icon")
-        .filter(|i| !i.is_empty());
-    let groups: Vec<String> = std::iter::once(MAIN_GROUP.to_string())
-        .chain(file.action_groups())
-        .collect();
+    let main_icon = file.get_string(MAIN_GROUP, "Icon").filter(|i| !i.is_empty());
+    let groups: Vec<String> = std::iter::once(MAIN_GROUP.to_string()).chain(file.action_groups()).collect();
     for group in &groups {
         if let Some(exec) = file.get(group, "Exec") {
-            let args = parse_exec(exec)
-                .map_err(|e| format!("its Exec line in [{group}] is invalid: {e}"))?;
+            let args = parse_exec(exec).map_err(|e| format!("its Exec line in [{group}] is invalid: {e}"))?;
             let args = expand_static(args, main_icon.as_deref(), r.original_path);
             let mut argv: Vec<ExecArg> = r.launch.prefix().into_iter().map(text_arg).collect();
             argv.extend(args);
@@ -569,11 +508,7 @@ pub struct Candidate {
 /// Finds the app the user asked for among the box's desktop files: by id
 /// (with or without `.desktop`), then by Name (any locale, any case).
 pub fn find_app<'a>(query: &str, candidates: &'a [Candidate]) -> Result<&'a Candidate, String> {
-    let with_suffix = if query.ends_with(".desktop") {
-        query.to_string()
-    } else {
-        format!("{query}.desktop")
-    };
+    let with_suffix = if query.ends_with(".desktop") { query.to_string() } else { format!("{query}.desktop") };
     if let Some(found) = candidates.iter().find(|c| c.id == with_suffix) {
         return Ok(found);
     }
@@ -589,28 +524,17 @@ pub fn find_app<'a>(query: &str, candidates: &'a [Candidate]) -> Result<&'a Cand
     match by_name.as_slice() {
         [one] => Ok(one),
         [] => {
-            let mut ids: Vec<&str> = candidates
-                .iter()
-                .map(|c| c.id.trim_end_matches(".desktop"))
-                .collect();
+            let mut ids: Vec<&str> = candidates.iter().map(|c| c.id.trim_end_matches(".desktop")).collect();
             ids.sort_unstable();
             if ids.is_empty() {
-                Err(format!(
-                    "no app {query:?} in the box: it has no desktop files"
-                ))
+                Err(format!("no app {query:?} in the box: it has no desktop files"))
             } else {
-                Err(format!(
-                    "no app {query:?} in the box; its apps are: {}",
-                    ids.join(", ")
-                ))
+                Err(format!("no app {query:?} in the box; its apps are: {}", ids.join(", ")))
             }
         }
         many => {
             let ids: Vec<&str> = many.iter().map(|c| c.id.as_str()).collect();
-            Err(format!(
-                "{query:?} names several apps in the box: {}; give one of these ids",
-                ids.join(", ")
-            ))
+            Err(format!("{query:?} names several apps in the box: {}; give one of these ids", ids.join(", ")))
         }
     }
 }
@@ -635,10 +559,7 @@ mod tests {
     #[test]
     fn exec_words_quotes_and_field_codes() {
         let args = parse_exec(r#"firefox-esr --name "My App" %u"#).unwrap();
-        assert_eq!(
-            texts(&args),
-            vec!["firefox-esr", "--name", "My App", "<%u>"]
-        );
+        assert_eq!(texts(&args), vec!["firefox-esr", "--name", "My App", "<%u>"]);
         let args = parse_exec(r#"app "" --x=%f 100%%"#).unwrap();
         assert_eq!(texts(&args), vec!["app", "", "--x=<%f>", "100%"]);
     }
@@ -647,10 +568,7 @@ mod tests {
     fn exec_unescapes_twice() {
         // In the file: "a\\\\b" is the string "a\\b", which quoting makes a\b.
         let args = parse_exec(r#"echo "a\\\\b" "\\$HOME" "say \"hi\"" "`x`""#).unwrap();
-        assert_eq!(
-            texts(&args),
-            vec!["echo", r"a\b", "$HOME", r#"say "hi""#, "`x`"]
-        );
+        assert_eq!(texts(&args), vec!["echo", r"a\b", "$HOME", r#"say "hi""#, "`x`"]);
         let args = parse_exec(r"sh\s-c").unwrap();
         assert_eq!(texts(&args), vec!["sh", "-c"]);
     }
@@ -667,10 +585,7 @@ mod tests {
     #[test]
     fn exec_accepts_single_quotes_like_glib() {
         let args = parse_exec("sh -c 'echo $1 \"x\"' sh %f").unwrap();
-        assert_eq!(
-            texts(&args),
-            vec!["sh", "-c", "echo $1 \"x\"", "sh", "<%f>"]
-        );
+        assert_eq!(texts(&args), vec!["sh", "-c", "echo $1 \"x\"", "sh", "<%f>"]);
     }
 
     #[test]
@@ -685,10 +600,7 @@ mod tests {
             vec![Piece::Text("--file=".into()), Piece::Field('f')],
         ];
         let rendered = render_exec(&args);
-        assert_eq!(
-            rendered,
-            r#"/usr/bin/tent "a b" "" "q\\"\\$\\`\\\\" 50%% %F --file=%f"#
-        );
+        assert_eq!(rendered, r#"/usr/bin/tent "a b" "" "q\\"\\$\\`\\\\" 50%% %F --file=%f"#);
     }
 
     #[test]
@@ -719,10 +631,7 @@ mod tests {
         ];
         let args: Vec<ExecArg> = hostile.iter().map(|s| text_arg(*s)).collect();
         let parsed = parse_exec(&render_exec(&args)).unwrap();
-        assert_eq!(
-            texts(&parsed),
-            hostile.iter().map(|s| s.to_string()).collect::<Vec<_>>()
-        );
+        assert_eq!(texts(&parsed), hostile.iter().map(|s| s.to_string()).collect::<Vec<_>>());
     }
 
     const FIREFOX: &str = "\
@@ -776,15 +685,10 @@ Icon=firefox
         let out = rewritten(FIREFOX).unwrap();
         assert_eq!(
             out.get(MAIN_GROUP, "Exec"),
-            Some(
-                r#""/home/a b/bin/tent" --engine /usr/bin/podman run dev -- /usr/lib/firefox/firefox %u"#
-            )
+            Some(r#""/home/a b/bin/tent" --engine /usr/bin/podman run dev -- /usr/lib/firefox/firefox %u"#)
         );
         let action = out.get("Desktop Action new-window", "Exec").unwrap();
-        assert!(
-            action.ends_with("-- /usr/lib/firefox/firefox --new-window %u"),
-            "{action}"
-        );
+        assert!(action.ends_with("-- /usr/lib/firefox/firefox --new-window %u"), "{action}");
         let private = parse_exec(out.get("Desktop Action private", "Exec").unwrap()).unwrap();
         assert_eq!(
             texts(&private)[6..],
@@ -802,25 +706,13 @@ Icon=firefox
     fn rewrite_fixes_names_icons_and_keys_the_host_cannot_use() {
         let out = rewritten(FIREFOX).unwrap();
         let text = out.render();
-        assert!(
-            text.starts_with("# tent-export: box=dev scope=podman\n# A comment kept as it is\n"),
-            "{text}"
-        );
+        assert!(text.starts_with("# tent-export: box=dev scope=podman\n# A comment kept as it is\n"), "{text}");
         assert_eq!(out.get(MAIN_GROUP, "Name"), Some("Firefox (on dev)"));
-        assert!(
-            text.contains("Name[de]=Firefox-Browser (on dev)\n"),
-            "{text}"
-        );
+        assert!(text.contains("Name[de]=Firefox-Browser (on dev)\n"), "{text}");
         assert_eq!(out.get(MAIN_GROUP, "GenericName"), Some("Web Browser"));
-        assert_eq!(
-            out.get("Desktop Action new-window", "Name"),
-            Some("New Window")
-        );
+        assert_eq!(out.get("Desktop Action new-window", "Name"), Some("New Window"));
         assert_eq!(out.get(MAIN_GROUP, "Icon"), Some("tent-dev-firefox"));
-        assert_eq!(
-            out.get("Desktop Action private", "Icon"),
-            Some("tent-dev-firefox")
-        );
+        assert_eq!(out.get("Desktop Action private", "Icon"), Some("tent-dev-firefox"));
         assert_eq!(out.get(MAIN_GROUP, "TryExec"), None);
         assert_eq!(out.get(MAIN_GROUP, "DBusActivatable"), None);
         assert_eq!(out.get(MAIN_GROUP, "StartupWMClass"), Some("firefox"));
@@ -832,14 +724,8 @@ Icon=firefox
 
     #[test]
     fn rewrite_keeps_an_existing_wm_class() {
-        let text = FIREFOX.replace(
-            "Type=Application\n",
-            "Type=Application\nStartupWMClass=Navigator\n",
-        );
-        assert_eq!(
-            rewritten(&text).unwrap().get(MAIN_GROUP, "StartupWMClass"),
-            Some("Navigator")
-        );
+        let text = FIREFOX.replace("Type=Application\n", "Type=Application\nStartupWMClass=Navigator\n");
+        assert_eq!(rewritten(&text).unwrap().get(MAIN_GROUP, "StartupWMClass"), Some("Navigator"));
     }
 
     #[test]
@@ -860,57 +746,30 @@ Icon=firefox
 
     #[test]
     fn ids_come_from_the_path_below_applications() {
-        assert_eq!(
-            desktop_id("/usr/share/applications/firefox.desktop"),
-            "firefox.desktop"
-        );
-        assert_eq!(
-            desktop_id("/usr/share/applications/kde4/kate.desktop"),
-            "kde4-kate.desktop"
-        );
+        assert_eq!(desktop_id("/usr/share/applications/firefox.desktop"), "firefox.desktop");
+        assert_eq!(desktop_id("/usr/share/applications/kde4/kate.desktop"), "kde4-kate.desktop");
         assert_eq!(desktop_id("/opt/x/foo.desktop"), "foo.desktop");
     }
 
     fn candidate(path: &str, name: &str) -> Candidate {
         let text = format!("[Desktop Entry]\nType=Application\nName={name}\nExec=x\n");
-        Candidate {
-            path: path.into(),
-            id: desktop_id(path),
-            file: DesktopFile::parse(&text).unwrap(),
-        }
+        Candidate { path: path.into(), id: desktop_id(path), file: DesktopFile::parse(&text).unwrap() }
     }
 
     #[test]
     fn apps_are_found_by_id_then_name() {
         let all = vec![
-            candidate(
-                "/usr/share/applications/org.xfce.mousepad.desktop",
-                "Mousepad",
-            ),
+            candidate("/usr/share/applications/org.xfce.mousepad.desktop", "Mousepad"),
             candidate("/usr/share/applications/debian-xterm.desktop", "XTerm"),
             candidate("/usr/share/applications/debian-uxterm.desktop", "UXTerm"),
         ];
-        assert_eq!(
-            find_app("debian-xterm", &all).unwrap().id,
-            "debian-xterm.desktop"
-        );
-        assert_eq!(
-            find_app("org.xfce.mousepad.desktop", &all).unwrap().id,
-            "org.xfce.mousepad.desktop"
-        );
-        assert_eq!(
-            find_app("mousepad", &all).unwrap().id,
-            "org.xfce.mousepad.desktop"
-        );
+        assert_eq!(find_app("debian-xterm", &all).unwrap().id, "debian-xterm.desktop");
+        assert_eq!(find_app("org.xfce.mousepad.desktop", &all).unwrap().id, "org.xfce.mousepad.desktop");
+        assert_eq!(find_app("mousepad", &all).unwrap().id, "org.xfce.mousepad.desktop");
         let err = find_app("nope", &all).unwrap_err();
-        assert!(
-            err.contains("debian-uxterm, debian-xterm, org.xfce.mousepad"),
-            "{err}"
-        );
-        let twice = vec![
-            candidate("/a/applications/a.desktop", "Same"),
-            candidate("/a/applications/b.desktop", "same"),
-        ];
+        assert!(err.contains("debian-uxterm, debian-xterm, org.xfce.mousepad"), "{err}");
+        let twice =
+            vec![candidate("/a/applications/a.desktop", "Same"), candidate("/a/applications/b.desktop", "same")];
         assert!(find_app("same", &twice).unwrap_err().contains("several"));
     }
 }

@@ -47,31 +47,17 @@ done
 pub fn parse_frames(mut data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut files = Vec::new();
     while !data.is_empty() {
-        let nul = data
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or("a frame has no path end")?;
+        let nul = data.iter().position(|&b| b == 0).ok_or("a frame has no path end")?;
         let path = String::from_utf8_lossy(&data[..nul]).into_owned();
         let rest = &data[nul + 1..];
-        let nl = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .ok_or_else(|| format!("{path}: no size"))?;
+        let nl = rest.iter().position(|&b| b == b'\n').ok_or_else(|| format!("{path}: no size"))?;
         let size: usize = String::from_utf8_lossy(&rest[..nl])
             .trim()
             .parse()
-            .map_err(|_| {
-                format!(
-                    "{path}: bad size {:?}",
-                    String::from_utf8_lossy(&rest[..nl])
-                )
-            })?;
+            .map_err(|_| format!("{path}: bad size {:?}", String::from_utf8_lossy(&rest[..nl])))?;
         let body = &rest[nl + 1..];
         if body.len() < size {
-            return Err(format!(
-                "{path}: the stream ends early ({} of {size} bytes)",
-                body.len()
-            ));
+            return Err(format!("{path}: the stream ends early ({} of {size} bytes)", body.len()));
         }
         files.push((path, body[..size].to_vec()));
         data = &body[size..];
@@ -94,20 +80,13 @@ pub struct IconFile {
 /// of that name: PNGs go to the size their header says, SVGs to `scalable`,
 /// and XPMs to the top of the icons directory, where themes look for
 /// unthemed icons.
-pub fn plan(
-    box_name: &str,
-    wanted: &[String],
-    found: &[(String, Vec<u8>)],
-) -> (Vec<IconFile>, Vec<(String, String)>) {
+pub fn plan(box_name: &str, wanted: &[String], found: &[(String, Vec<u8>)]) -> (Vec<IconFile>, Vec<(String, String)>) {
     let prefix = icon_prefix(box_name);
     let mut files = Vec::new();
     let mut names = Vec::new();
     for icon in wanted {
         let stem = icon.rsplit('/').next().unwrap_or(icon);
-        let stem = stem
-            .rsplit_once('.')
-            .filter(|_| icon.starts_with('/'))
-            .map_or(stem, |(s, _)| s);
+        let stem = stem.rsplit_once('.').filter(|_| icon.starts_with('/')).map_or(stem, |(s, _)| s);
         let new_name = format!("{prefix}{}", sanitize(stem));
         let mut themed = Vec::new();
         let mut loose = Vec::new();
@@ -123,10 +102,7 @@ pub fn plan(
             for ((size, context, ext), bytes) in themed {
                 let relative = PathBuf::from(format!("hicolor/{size}/{context}/{new_name}.{ext}"));
                 if !files.iter().any(|f: &IconFile| f.relative == relative) {
-                    files.push(IconFile {
-                        relative,
-                        bytes: bytes.clone(),
-                    });
+                    files.push(IconFile { relative, bytes: bytes.clone() });
                 }
             }
         } else {
@@ -134,22 +110,15 @@ pub fn plan(
                 let ext = path.rsplit_once('.').map_or("", |(_, e)| e);
                 let relative = match ext {
                     "png" => match png_size(bytes) {
-                        Some((w, h)) => {
-                            PathBuf::from(format!("hicolor/{w}x{h}/apps/{new_name}.png"))
-                        }
+                        Some((w, h)) => PathBuf::from(format!("hicolor/{w}x{h}/apps/{new_name}.png")),
                         None => continue,
                     },
-                    "svg" | "svgz" => {
-                        PathBuf::from(format!("hicolor/scalable/apps/{new_name}.{ext}"))
-                    }
+                    "svg" | "svgz" => PathBuf::from(format!("hicolor/scalable/apps/{new_name}.{ext}")),
                     "xpm" => PathBuf::from(format!("{new_name}.xpm")),
                     _ => continue,
                 };
                 if !files.iter().any(|f: &IconFile| f.relative == relative) {
-                    files.push(IconFile {
-                        relative,
-                        bytes: bytes.clone(),
-                    });
+                    files.push(IconFile { relative, bytes: bytes.clone() });
                 }
             }
         }
@@ -179,22 +148,12 @@ fn is_loose_match(path: &str, icon: &str) -> bool {
     if icon.starts_with('/') {
         return path == icon;
     }
-    path.strip_prefix("/usr/share/pixmaps/")
-        .and_then(|f| f.rsplit_once('.'))
-        .is_some_and(|(name, _)| name == icon)
+    path.strip_prefix("/usr/share/pixmaps/").and_then(|f| f.rsplit_once('.')).is_some_and(|(name, _)| name == icon)
 }
 
 /// Keeps icon names to characters that are safe in file names and Icon=.
 fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "._-+".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
+    name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-+".contains(c) { c } else { '_' }).collect()
 }
 
 /// Width and height from a PNG's IHDR chunk.
@@ -233,11 +192,7 @@ mod tests {
         let files = parse_frames(&stream).unwrap();
         assert_eq!(
             files,
-            vec![
-                ("/a b".into(), b"x\0\ny".to_vec()),
-                ("/empty".into(), vec![]),
-                ("/p".into(), b"hi".to_vec())
-            ]
+            vec![("/a b".into(), b"x\0\ny".to_vec()), ("/empty".into(), vec![]), ("/p".into(), b"hi".to_vec())]
         );
         assert!(parse_frames(b"/x\x0010\nshort").is_err());
         assert!(parse_frames(b"no-nul").is_err());
@@ -246,76 +201,32 @@ mod tests {
     #[test]
     fn theme_icons_keep_size_and_context() {
         let found = vec![
-            (
-                "/usr/share/icons/hicolor/48x48/apps/xterm.png".to_string(),
-                png(48, 48),
-            ),
-            (
-                "/usr/share/icons/hicolor/scalable/apps/xterm.svg".to_string(),
-                b"<svg/>".to_vec(),
-            ),
-            (
-                "/usr/share/icons/hicolor/48x48/apps/xterm-color.png".to_string(),
-                png(48, 48),
-            ),
-            (
-                "/usr/share/pixmaps/xterm.xpm".to_string(),
-                b"/* XPM */".to_vec(),
-            ),
+            ("/usr/share/icons/hicolor/48x48/apps/xterm.png".to_string(), png(48, 48)),
+            ("/usr/share/icons/hicolor/scalable/apps/xterm.svg".to_string(), b"<svg/>".to_vec()),
+            ("/usr/share/icons/hicolor/48x48/apps/xterm-color.png".to_string(), png(48, 48)),
+            ("/usr/share/pixmaps/xterm.xpm".to_string(), b"/* XPM */".to_vec()),
         ];
         let (files, names) = plan("dev", &["xterm".to_string()], &found);
-        let rel: Vec<String> = files
-            .iter()
-            .map(|f| f.relative.display().to_string())
-            .collect();
-        assert_eq!(
-            rel,
-            vec![
-                "hicolor/48x48/apps/tent-dev-xterm.png",
-                "hicolor/scalable/apps/tent-dev-xterm.svg"
-            ]
-        );
-        assert_eq!(
-            names,
-            vec![("xterm".to_string(), "tent-dev-xterm".to_string())]
-        );
+        let rel: Vec<String> = files.iter().map(|f| f.relative.display().to_string()).collect();
+        assert_eq!(rel, vec!["hicolor/48x48/apps/tent-dev-xterm.png", "hicolor/scalable/apps/tent-dev-xterm.svg"]);
+        assert_eq!(names, vec![("xterm".to_string(), "tent-dev-xterm".to_string())]);
     }
 
     #[test]
     fn pixmaps_are_a_fallback_placed_by_their_size() {
         let found = vec![
             ("/usr/share/pixmaps/foo.png".to_string(), png(32, 32)),
-            (
-                "/usr/share/pixmaps/foo.xpm".to_string(),
-                b"/* XPM */".to_vec(),
-            ),
+            ("/usr/share/pixmaps/foo.xpm".to_string(), b"/* XPM */".to_vec()),
             ("/opt/app/logo.svg".to_string(), b"<svg/>".to_vec()),
         ];
-        let (files, names) = plan(
-            "dev",
-            &[
-                "foo".to_string(),
-                "/opt/app/logo.svg".to_string(),
-                "gone".to_string(),
-            ],
-            &found,
-        );
-        let rel: Vec<String> = files
-            .iter()
-            .map(|f| f.relative.display().to_string())
-            .collect();
+        let (files, names) =
+            plan("dev", &["foo".to_string(), "/opt/app/logo.svg".to_string(), "gone".to_string()], &found);
+        let rel: Vec<String> = files.iter().map(|f| f.relative.display().to_string()).collect();
         assert_eq!(
             rel,
-            vec![
-                "hicolor/32x32/apps/tent-dev-foo.png",
-                "tent-dev-foo.xpm",
-                "hicolor/scalable/apps/tent-dev-logo.svg"
-            ]
+            vec!["hicolor/32x32/apps/tent-dev-foo.png", "tent-dev-foo.xpm", "hicolor/scalable/apps/tent-dev-logo.svg"]
         );
-        assert_eq!(
-            names[1],
-            ("/opt/app/logo.svg".to_string(), "tent-dev-logo".to_string())
-        );
+        assert_eq!(names[1], ("/opt/app/logo.svg".to_string(), "tent-dev-logo".to_string()));
         assert_eq!(names.len(), 2, "an icon with no file keeps its Icon= value");
     }
 
@@ -328,15 +239,8 @@ mod tests {
     #[test]
     fn scripts_are_valid_sh() {
         for script in [desktop_files_script(), icon_files_script()] {
-            let out = std::process::Command::new("/bin/sh")
-                .args(["-n", "-c", &script])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let out = std::process::Command::new("/bin/sh").args(["-n", "-c", &script]).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         }
     }
 
@@ -349,10 +253,7 @@ mod tests {
         std::fs::create_dir_all(&icon_dir).unwrap();
         std::fs::write(icon_dir.join("it's.png"), b"\x00\x01bin").unwrap();
         let script = icon_files_script().replace("/usr/", &format!("{root}/usr/"));
-        let out = std::process::Command::new("/bin/sh")
-            .args(["-c", &script, "sh", "it's", "none"])
-            .output()
-            .unwrap();
+        let out = std::process::Command::new("/bin/sh").args(["-c", &script, "sh", "it's", "none"]).output().unwrap();
         let files = parse_frames(&out.stdout).unwrap();
         assert_eq!(files.len(), 1);
         assert!(files[0].0.ends_with("/hicolor/16x16/apps/it's.png"));

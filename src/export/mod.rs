@@ -32,10 +32,7 @@ pub const DEFAULT_NAME_SUFFIX: &str = " (on {box})";
 
 /// The flags that make a later tent talk to the same engine in the same mode.
 pub fn engine_args(engine: &Engine) -> Vec<String> {
-    let mut args = vec![
-        "--engine".to_string(),
-        engine.path.to_string_lossy().into_owned(),
-    ];
+    let mut args = vec!["--engine".to_string(), engine.path.to_string_lossy().into_owned()];
     if engine.scope() == "podman-root" {
         args.push("--root".into());
     }
@@ -54,12 +51,7 @@ pub fn tent_for_scope(scope: &str) -> &'static str {
 
 /// How to remove one export, as a command line.
 pub fn unexport_command(scope: &str, box_name: &str, kind: Kind, name: &str) -> String {
-    format!(
-        "{} unexport {box_name} --{} {}",
-        tent_for_scope(scope),
-        kind.as_str(),
-        wrapper::sh_quote_if_needed(name)
-    )
+    format!("{} unexport {box_name} --{} {}", tent_for_scope(scope), kind.as_str(), wrapper::sh_quote_if_needed(name))
 }
 
 /// The result of one export.
@@ -110,26 +102,16 @@ impl Exporter<'_> {
     }
 
     /// Reads files out of the box with one of the `icons` scripts.
-    fn read_files(
-        &self,
-        what: &str,
-        script: &str,
-        args: &[&str],
-    ) -> Result<Vec<(String, Vec<u8>)>> {
+    fn read_files(&self, what: &str, script: &str, args: &[&str]) -> Result<Vec<(String, Vec<u8>)>> {
         let output = self.box_sh(script, args)?;
         if !output.status.success() {
             return Err(Error::Engine {
                 what: format!("could not read {what} in box {:?}", self.box_name),
-                failure: self
-                    .engine
-                    .failure(&["exec", self.box_name, "/bin/sh", "-c", "…"], &output),
+                failure: self.engine.failure(&["exec", self.box_name, "/bin/sh", "-c", "…"], &output),
             });
         }
         icons::parse_frames(&output.stdout).map_err(|detail| Error::Export {
-            message: format!(
-                "could not read {what} from box {:?}: {detail}",
-                self.box_name
-            ),
+            message: format!("could not read {what} from box {:?}: {detail}", self.box_name),
             hint: None,
         })
     }
@@ -140,9 +122,7 @@ impl Exporter<'_> {
         if request.contains('/') && !request.starts_with('/') {
             return Err(Error::Export {
                 message: format!("{request:?} is a relative path"),
-                hint: Some(
-                    "give the binary's absolute path in the box, or its command name".into(),
-                ),
+                hint: Some("give the binary's absolute path in the box, or its command name".into()),
             });
         }
         const RESOLVE: &str = r#"t=$1
@@ -175,9 +155,7 @@ printf '%s' "$t"
             _ => {
                 return Err(Error::Engine {
                     what: format!("could not look for {request:?} in box {b:?}"),
-                    failure: self
-                        .engine
-                        .failure(&["exec", b, "/bin/sh", "-c", "…", "sh", request], &output),
+                    failure: self.engine.failure(&["exec", b, "/bin/sh", "-c", "…", "sh", request], &output),
                 });
             }
         };
@@ -192,14 +170,9 @@ printf '%s' "$t"
     /// Exports a command as `dir/name`.
     pub fn export_bin(&self, request: &str, name: Option<&str>, dir: &Path) -> Result<Outcome> {
         let target = self.resolve_bin(request)?;
-        let command = name.map_or_else(
-            || target.rsplit('/').next().unwrap_or(&target).to_string(),
-            str::to_string,
-        );
-        wrapper::validate_command_name(&command).map_err(|message| Error::Export {
-            message,
-            hint: Some("choose another name with --name".into()),
-        })?;
+        let command = name.map_or_else(|| target.rsplit('/').next().unwrap_or(&target).to_string(), str::to_string);
+        wrapper::validate_command_name(&command)
+            .map_err(|message| Error::Export { message, hint: Some("choose another name with --name".into()) })?;
         let dir = absolute(dir);
         let path = dir.join(&command);
         utf8(&path)?;
@@ -243,10 +216,7 @@ printf '%s' "$t"
         if by_path && !request.starts_with('/') {
             return Err(Error::Export {
                 message: format!("{request:?} is a relative path"),
-                hint: Some(
-                    "give the .desktop file's absolute path in the box, or the app's id or name"
-                        .into(),
-                ),
+                hint: Some("give the .desktop file's absolute path in the box, or the app's id or name".into()),
             });
         }
         let args: Vec<&str> = if by_path { vec![request] } else { vec![] };
@@ -254,24 +224,15 @@ printf '%s' "$t"
         if by_path && found.is_empty() {
             return Err(Error::Export {
                 message: format!("there is no readable file {request:?} in box {b:?}"),
-                hint: Some(format!(
-                    "see the box's apps with `tent run {b} -- ls /usr/share/applications`"
-                )),
+                hint: Some(format!("see the box's apps with `tent run {b} -- ls /usr/share/applications`")),
             });
         }
         let mut candidates = Vec::new();
         for (path, bytes) in found {
             match desktop::DesktopFile::parse(&String::from_utf8_lossy(&bytes)) {
-                Ok(file) => candidates.push(desktop::Candidate {
-                    id: desktop::desktop_id(&path),
-                    path,
-                    file,
-                }),
+                Ok(file) => candidates.push(desktop::Candidate { id: desktop::desktop_id(&path), path, file }),
                 Err(reason) if by_path => {
-                    return Err(Error::Export {
-                        message: format!("{path} in box {b:?}: {reason}"),
-                        hint: None,
-                    });
+                    return Err(Error::Export { message: format!("{path} in box {b:?}: {reason}"), hint: None });
                 }
                 Err(_) => {}
             }
@@ -282,10 +243,7 @@ printf '%s' "$t"
         } else {
             desktop::find_app(request, &candidates).map_err(|message| Error::Export {
                 message,
-                hint: Some(
-                    "install the app in the box first, or give the path of its .desktop file"
-                        .into(),
-                ),
+                hint: Some("install the app in the box first, or give the path of its .desktop file".into()),
             })?
         };
         let id = app.id.trim_end_matches(".desktop").to_string();
@@ -301,9 +259,7 @@ printf '%s' "$t"
         let mut warnings = Vec::new();
         for icon in &wanted {
             if !icon_names.iter().any(|(original, _)| original == icon) {
-                warnings.push(format!(
-                    "no icon file {icon:?} in box {b:?}: the launcher keeps that icon name"
-                ));
+                warnings.push(format!("no icon file {icon:?} in box {b:?}: the launcher keeps that icon name"));
             }
         }
         let icons_dir = self.paths.icons();
@@ -315,22 +271,14 @@ printf '%s' "$t"
                     f.relative.parent() == Some(Path::new(""))
                         && f.relative.file_stem().is_some_and(|s| s == new.as_str())
                 });
-                let value =
-                    loose.map_or(new, |f| icons_dir.join(&f.relative).display().to_string());
+                let value = loose.map_or(new, |f| icons_dir.join(&f.relative).display().to_string());
                 (original, value)
             })
             .collect();
 
-        let launch = desktop::Launch {
-            tent: self.tent.clone(),
-            engine_args: engine_args(self.engine),
-            box_name: b.into(),
-        };
-        let header = owner::marker_lines(
-            b,
-            self.scope(),
-            &unexport_command(self.scope(), b, Kind::App, &id),
-        );
+        let launch =
+            desktop::Launch { tent: self.tent.clone(), engine_args: engine_args(self.engine), box_name: b.into() };
+        let header = owner::marker_lines(b, self.scope(), &unexport_command(self.scope(), b, Kind::App, &id));
         let suffix = self.name_suffix.replace("{box}", b);
         let rewrite = desktop::Rewrite {
             launch: &launch,
@@ -345,15 +293,10 @@ printf '%s' "$t"
             hint: None,
         })?;
         let text = launcher.render();
-        let desktop_path = self
-            .paths
-            .applications()
-            .join(format!("tent-{b}-{id}.desktop"));
+        let desktop_path = self.paths.applications().join(format!("tent-{b}-{id}.desktop"));
         utf8(&desktop_path)?;
         if let Some(problems) = validate_desktop(&text) {
-            warnings.push(format!(
-                "desktop-file-validate finds problems in the launcher:\n{problems}"
-            ));
+            warnings.push(format!("desktop-file-validate finds problems in the launcher:\n{problems}"));
         }
 
         let mut writes = vec![(desktop_path.clone(), text.into_bytes(), 0o644)];
@@ -379,34 +322,18 @@ printf '%s' "$t"
     /// Writes the files of one export and records it, all or nothing. An
     /// earlier export of the same kind and name is replaced, and its files
     /// that the new one does not write again are removed.
-    fn commit(
-        &self,
-        export: Export,
-        writes: Vec<(PathBuf, Vec<u8>, u32)>,
-        other_name_flag: &str,
-    ) -> Result<Outcome> {
+    fn commit(&self, export: Export, writes: Vec<(PathBuf, Vec<u8>, u32)>, other_name_flag: &str) -> Result<Outcome> {
         let receipt_path = self.receipt_path();
         let _lock = receipt::lock(&receipt_path)?;
-        let mut receipt = Receipt::load(&receipt_path)?.unwrap_or_else(|| {
-            Receipt::new(
-                self.box_name,
-                self.scope(),
-                &self.engine.path.to_string_lossy(),
-            )
-        });
+        let mut receipt = Receipt::load(&receipt_path)?
+            .unwrap_or_else(|| Receipt::new(self.box_name, self.scope(), &self.engine.path.to_string_lossy()));
         receipt.engine = self.engine.path.to_string_lossy().into_owned();
 
         // Check every file before writing any, so a clash changes nothing.
         let mut clashes = Vec::new();
         for (path, _, _) in &writes {
             let existing = read_existing(path);
-            if verdict(
-                path,
-                existing.as_ref(),
-                receipt.records(path),
-                self.box_name,
-                self.scope(),
-            ) == Verdict::NotOurs
+            if verdict(path, existing.as_ref(), receipt.records(path), self.box_name, self.scope()) == Verdict::NotOurs
             {
                 clashes.push(path.display().to_string());
             }
@@ -419,10 +346,7 @@ printf '%s' "$t"
             };
             return Err(Error::Export {
                 message: match clashes.as_slice() {
-                    [one] => format!(
-                        "{one} already exists, and tent did not write it for box {:?}",
-                        self.box_name
-                    ),
+                    [one] => format!("{one} already exists, and tent did not write it for box {:?}", self.box_name),
                     many => format!(
                         "these files already exist, and tent did not write them for box {:?}: {}",
                         self.box_name,
@@ -433,10 +357,7 @@ printf '%s' "$t"
             });
         }
 
-        let previous = receipt
-            .exports
-            .iter()
-            .position(|e| e.kind == export.kind && e.name == export.name);
+        let previous = receipt.exports.iter().position(|e| e.kind == export.kind && e.name == export.name);
         let mut tx = Transaction::default();
         for (path, bytes, mode) in &writes {
             if crate::interrupt::interrupted() {
@@ -448,27 +369,16 @@ printf '%s' "$t"
         let replaced = previous.is_some();
         if let Some(index) = previous {
             let old = receipt.exports.remove(index);
-            let stale: Vec<PathBuf> = old
-                .files
-                .into_iter()
-                .filter(|f| !export.files.contains(f))
-                .collect();
+            let stale: Vec<PathBuf> = old.files.into_iter().filter(|f| !export.files.contains(f)).collect();
             let (_, kept) = remove_files(&stale, &receipt, self.box_name, self.scope());
-            warnings.extend(kept.iter().map(|p| {
-                format!(
-                    "left {} in place: tent did not write what is there now",
-                    p.display()
-                )
-            }));
+            warnings.extend(
+                kept.iter().map(|p| format!("left {} in place: tent did not write what is there now", p.display())),
+            );
         }
         receipt.exports.push(export.clone());
         receipt.save(&receipt_path)?;
         tx.commit();
-        Ok(Outcome {
-            export,
-            replaced,
-            warnings,
-        })
+        Ok(Outcome { export, replaced, warnings })
     }
 }
 
@@ -476,9 +386,7 @@ printf '%s' "$t"
 fn read_existing(path: &Path) -> ExistingOwned {
     match fs::symlink_metadata(path) {
         Err(_) => ExistingOwned::Missing,
-        Ok(meta) if meta.is_file() => {
-            fs::read(path).map_or(ExistingOwned::Other, ExistingOwned::File)
-        }
+        Ok(meta) if meta.is_file() => fs::read(path).map_or(ExistingOwned::Other, ExistingOwned::File),
         Ok(_) => ExistingOwned::Other,
     }
 }
@@ -501,23 +409,12 @@ impl ExistingOwned {
 
 /// Removes the files that are this box's own (recorded and marked); returns
 /// `(removed, kept)`. Files already gone are in neither list.
-fn remove_files(
-    files: &[PathBuf],
-    receipt: &Receipt,
-    box_name: &str,
-    scope: &str,
-) -> (Vec<PathBuf>, Vec<PathBuf>) {
+fn remove_files(files: &[PathBuf], receipt: &Receipt, box_name: &str, scope: &str) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let mut removed = Vec::new();
     let mut kept = Vec::new();
     for path in files {
         let existing = read_existing(path);
-        match verdict(
-            path,
-            existing.as_ref(),
-            receipt.records(path),
-            box_name,
-            scope,
-        ) {
+        match verdict(path, existing.as_ref(), receipt.records(path), box_name, scope) {
             Verdict::Free => {}
             Verdict::Ours => match fs::remove_file(path) {
                 Ok(()) => removed.push(path.clone()),
@@ -550,13 +447,9 @@ impl Selector<'_> {
                         || e.request == q
                         || e.host_desktop_id(box_name) == q
                         || e.target == q
-                        || e.title
-                            .as_deref()
-                            .is_some_and(|t| t.eq_ignore_ascii_case(q)))
+                        || e.title.as_deref().is_some_and(|t| t.eq_ignore_ascii_case(q)))
             }
-            Selector::Bin(q) => {
-                e.kind == Kind::Bin && (e.name == q || e.request == q || e.target == q)
-            }
+            Selector::Bin(q) => e.kind == Kind::Bin && (e.name == q || e.request == q || e.target == q),
             Selector::Exact(kind, name) => e.kind == kind && e.name == name,
         }
     }
@@ -573,32 +466,20 @@ pub struct Removal {
 
 /// Removes the selected exports of one box: exactly their recorded files
 /// that still carry this box's marker (icons: name), then their records.
-pub fn unexport(
-    paths: &Paths,
-    scope: &str,
-    box_name: &str,
-    selector: Selector<'_>,
-) -> Result<Vec<Removal>> {
+pub fn unexport(paths: &Paths, scope: &str, box_name: &str, selector: Selector<'_>) -> Result<Vec<Removal>> {
     let receipt_path = paths.receipt(scope, box_name);
     let _lock = receipt::lock(&receipt_path)?;
     let Some(mut receipt) = Receipt::load(&receipt_path)? else {
         return Ok(Vec::new());
     };
     let mut removals = Vec::new();
-    let (chosen, rest): (Vec<Export>, Vec<Export>) = receipt
-        .exports
-        .clone()
-        .into_iter()
-        .partition(|e| selector.matches(e, box_name));
+    let (chosen, rest): (Vec<Export>, Vec<Export>) =
+        receipt.exports.clone().into_iter().partition(|e| selector.matches(e, box_name));
     let mut any_app = false;
     for export in chosen {
         let (removed, kept) = remove_files(&export.files, &receipt, box_name, scope);
         any_app |= export.kind == Kind::App;
-        removals.push(Removal {
-            export,
-            removed,
-            kept,
-        });
+        removals.push(Removal { export, removed, kept });
     }
     receipt.exports = rest;
     receipt.save(&receipt_path)?;
@@ -610,18 +491,13 @@ pub fn unexport(
 
 /// The exports of one box.
 pub fn list(paths: &Paths, scope: &str, box_name: &str) -> Result<Vec<Export>> {
-    Ok(Receipt::load(&paths.receipt(scope, box_name))?
-        .map(|r| r.exports)
-        .unwrap_or_default())
+    Ok(Receipt::load(&paths.receipt(scope, box_name))?.map(|r| r.exports).unwrap_or_default())
 }
 
 /// Removes every file recorded in the export receipt of one box; returns the
 /// removed paths. Files tent did not write are never touched.
 pub fn remove_box_exports(paths: &Paths, scope: &str, name: &str) -> Result<Vec<PathBuf>> {
-    Ok(unexport(paths, scope, name, Selector::All)?
-        .into_iter()
-        .flat_map(|r| r.removed)
-        .collect())
+    Ok(unexport(paths, scope, name, Selector::All)?.into_iter().flat_map(|r| r.removed).collect())
 }
 
 /// Tells menus about changed launchers and icons: refreshes the MIME cache of
@@ -658,15 +534,10 @@ fn validate_desktop(text: &str) -> Option<String> {
     let dir = tempfile_dir()?;
     let path = dir.join("tent-check.desktop");
     fs::write(&path, text).ok()?;
-    let out = Command::new(tool)
-        .arg(&path)
-        .stdin(Stdio::null())
-        .output()
-        .ok();
+    let out = Command::new(tool).arg(&path).stdin(Stdio::null()).output().ok();
     let _ = fs::remove_dir_all(&dir);
     let out = out?;
-    let report =
-        String::from_utf8_lossy(&out.stdout).replace(&path.display().to_string(), "launcher");
+    let report = String::from_utf8_lossy(&out.stdout).replace(&path.display().to_string(), "launcher");
     let errors: Vec<&str> = report.lines().filter(|l| l.contains("error:")).collect();
     (!errors.is_empty()).then(|| errors.join("\n"))
 }
@@ -681,9 +552,7 @@ fn absolute(dir: &Path) -> PathBuf {
     if dir.is_absolute() {
         dir.to_path_buf()
     } else {
-        std::env::current_dir()
-            .map(|c| c.join(dir))
-            .unwrap_or_else(|_| dir.to_path_buf())
+        std::env::current_dir().map(|c| c.join(dir)).unwrap_or_else(|_| dir.to_path_buf())
     }
 }
 
@@ -702,8 +571,7 @@ fn utf8(path: &Path) -> Result<()> {
 fn on_path(dir: &Path) -> bool {
     let real = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path)
-            .any(|p| p == dir || fs::canonicalize(&p).is_ok_and(|p| p == real))
+        std::env::split_paths(&path).any(|p| p == dir || fs::canonicalize(&p).is_ok_and(|p| p == real))
     })
 }
 
@@ -739,21 +607,14 @@ impl Problem {
 
 /// Checks the exports of a box that exists and runs: targets in the box,
 /// files and tent on the host.
-pub fn check_exports(
-    engine: &Engine,
-    box_name: &str,
-    exports: &[Export],
-) -> Result<Vec<(Export, Problem)>> {
+pub fn check_exports(engine: &Engine, box_name: &str, exports: &[Export]) -> Result<Vec<(Export, Problem)>> {
     let targets: Vec<&str> = exports.iter().map(|e| e.target.as_str()).collect();
     let mut present = vec![true; exports.len()];
     if !targets.is_empty() {
         let script = r#"for t in "$@"; do if [ -e "$t" ]; then echo 1; else echo 0; fi; done"#;
         let mut argv: Vec<&str> = vec!["exec", box_name, "/bin/sh", "-c", script, "sh"];
         argv.extend(&targets);
-        let text = engine.capture(
-            &format!("could not check the exports of box {box_name:?}"),
-            &argv,
-        )?;
+        let text = engine.capture(&format!("could not check the exports of box {box_name:?}"), &argv)?;
         for (slot, line) in present.iter_mut().zip(text.lines()) {
             *slot = line.trim() == "1";
         }
@@ -827,11 +688,7 @@ mod tests {
             fs::write(path, text).unwrap();
         }
         let mut receipt = Receipt::new("dev", "podman", "/usr/bin/podman");
-        receipt.exports.push(app_export(vec![
-            launcher.clone(),
-            icon.clone(),
-            users.clone(),
-        ]));
+        receipt.exports.push(app_export(vec![launcher.clone(), icon.clone(), users.clone()]));
         let mut bin = app_export(vec![replaced.clone()]);
         bin.kind = Kind::Bin;
         bin.name = "rg".into();
@@ -842,15 +699,9 @@ mod tests {
         assert_eq!(removed, vec![launcher.clone(), icon.clone()]);
         assert!(!launcher.exists() && !icon.exists());
         assert!(replaced.exists(), "a recorded file the user replaced stays");
-        assert!(
-            users.exists(),
-            "an icon not named tent-dev-* stays even when recorded"
-        );
+        assert!(users.exists(), "an icon not named tent-dev-* stays even when recorded");
         assert!(unrelated.exists());
-        assert!(
-            !p.receipt("podman", "dev").exists(),
-            "the receipt goes with the last export"
-        );
+        assert!(!p.receipt("podman", "dev").exists(), "the receipt goes with the last export");
         // Nothing recorded: nothing to do.
         assert!(remove_box_exports(&p, "podman", "dev").unwrap().is_empty());
     }
@@ -858,13 +709,7 @@ mod tests {
     #[test]
     fn selectors_match_what_users_type() {
         let e = app_export(vec![]);
-        for q in [
-            "xterm",
-            "debian-xterm",
-            "debian-xterm.desktop",
-            "tent-dev-debian-xterm.desktop",
-            "XTERM",
-        ] {
+        for q in ["xterm", "debian-xterm", "debian-xterm.desktop", "tent-dev-debian-xterm.desktop", "XTERM"] {
             assert!(Selector::App(q).matches(&e, "dev"), "{q}");
         }
         assert!(!Selector::Bin("xterm").matches(&e, "dev"));
@@ -874,10 +719,7 @@ mod tests {
 
     #[test]
     fn unexport_commands_name_the_engine() {
-        assert_eq!(
-            unexport_command("podman", "dev", Kind::Bin, "rg"),
-            "tent unexport dev --bin rg"
-        );
+        assert_eq!(unexport_command("podman", "dev", Kind::Bin, "rg"), "tent unexport dev --bin rg");
         assert_eq!(
             unexport_command("docker", "dev", Kind::App, "a b"),
             "tent --engine docker unexport dev --app 'a b'"

@@ -67,41 +67,25 @@ pub enum Existing<'a> {
 
 /// Decides whether `path` may be written or removed for `box_name` in `scope`.
 /// `recorded`: the path is in this box's receipt.
-pub fn verdict(
-    path: &Path,
-    existing: Existing<'_>,
-    recorded: bool,
-    box_name: &str,
-    scope: &str,
-) -> Verdict {
+pub fn verdict(path: &Path, existing: Existing<'_>, recorded: bool, box_name: &str, scope: &str) -> Verdict {
     let bytes = match existing {
         Existing::Missing => return Verdict::Free,
         Existing::Other => return Verdict::NotOurs,
         Existing::File(bytes) => bytes,
     };
     if let Some((b, s)) = read_marker(bytes) {
-        return if b == box_name && s == scope {
-            Verdict::Ours
-        } else {
-            Verdict::NotOurs
-        };
+        return if b == box_name && s == scope { Verdict::Ours } else { Verdict::NotOurs };
     }
     // No marker: only an icon tent named and recorded for this box is ours.
     let named = path
         .file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.starts_with(&icon_prefix(box_name)) && is_icon_name(n));
-    if recorded && named {
-        Verdict::Ours
-    } else {
-        Verdict::NotOurs
-    }
+    if recorded && named { Verdict::Ours } else { Verdict::NotOurs }
 }
 
 fn is_icon_name(name: &str) -> bool {
-    [".png", ".svg", ".svgz", ".xpm"]
-        .iter()
-        .any(|ext| name.ends_with(ext))
+    [".png", ".svg", ".svgz", ".xpm"].iter().any(|ext| name.ends_with(ext))
 }
 
 #[cfg(test)]
@@ -112,98 +96,35 @@ mod tests {
     fn marker_round_trips() {
         let lines = marker_lines("dev", "podman", "tent unexport dev --bin rg").join("\n");
         let text = format!("#!/bin/sh\n{lines}\necho hi\n");
-        assert_eq!(
-            read_marker(text.as_bytes()),
-            Some(("dev".into(), "podman".into()))
-        );
+        assert_eq!(read_marker(text.as_bytes()), Some(("dev".into(), "podman".into())));
         assert_eq!(read_marker(b"#!/bin/sh\necho hi\n"), None);
     }
 
     #[test]
     fn text_files_are_ours_by_marker_only() {
-        let ours = format!(
-            "#!/bin/sh\n{}\n",
-            marker_lines("dev", "podman", "x").join("\n")
-        );
-        let other_box = format!(
-            "#!/bin/sh\n{}\n",
-            marker_lines("web", "podman", "x").join("\n")
-        );
-        let other_scope = format!(
-            "#!/bin/sh\n{}\n",
-            marker_lines("dev", "docker", "x").join("\n")
-        );
+        let ours = format!("#!/bin/sh\n{}\n", marker_lines("dev", "podman", "x").join("\n"));
+        let other_box = format!("#!/bin/sh\n{}\n", marker_lines("web", "podman", "x").join("\n"));
+        let other_scope = format!("#!/bin/sh\n{}\n", marker_lines("dev", "docker", "x").join("\n"));
         let p = Path::new("/h/.local/bin/rg");
-        assert_eq!(
-            verdict(p, Existing::File(ours.as_bytes()), true, "dev", "podman"),
-            Verdict::Ours
-        );
-        assert_eq!(
-            verdict(p, Existing::File(ours.as_bytes()), false, "dev", "podman"),
-            Verdict::Ours
-        );
-        assert_eq!(
-            verdict(
-                p,
-                Existing::File(other_box.as_bytes()),
-                true,
-                "dev",
-                "podman"
-            ),
-            Verdict::NotOurs
-        );
-        assert_eq!(
-            verdict(
-                p,
-                Existing::File(other_scope.as_bytes()),
-                true,
-                "dev",
-                "podman"
-            ),
-            Verdict::NotOurs
-        );
+        assert_eq!(verdict(p, Existing::File(ours.as_bytes()), true, "dev", "podman"), Verdict::Ours);
+        assert_eq!(verdict(p, Existing::File(ours.as_bytes()), false, "dev", "podman"), Verdict::Ours);
+        assert_eq!(verdict(p, Existing::File(other_box.as_bytes()), true, "dev", "podman"), Verdict::NotOurs);
+        assert_eq!(verdict(p, Existing::File(other_scope.as_bytes()), true, "dev", "podman"), Verdict::NotOurs);
         // Recorded, but the user put their own script there since.
-        assert_eq!(
-            verdict(
-                p,
-                Existing::File(b"#!/bin/sh\nmine\n"),
-                true,
-                "dev",
-                "podman"
-            ),
-            Verdict::NotOurs
-        );
-        assert_eq!(
-            verdict(p, Existing::Missing, false, "dev", "podman"),
-            Verdict::Free
-        );
-        assert_eq!(
-            verdict(p, Existing::Other, true, "dev", "podman"),
-            Verdict::NotOurs
-        );
+        assert_eq!(verdict(p, Existing::File(b"#!/bin/sh\nmine\n"), true, "dev", "podman"), Verdict::NotOurs);
+        assert_eq!(verdict(p, Existing::Missing, false, "dev", "podman"), Verdict::Free);
+        assert_eq!(verdict(p, Existing::Other, true, "dev", "podman"), Verdict::NotOurs);
     }
 
     #[test]
     fn icons_are_ours_by_name_and_receipt() {
         let icon = Path::new("/h/.local/share/icons/hicolor/48x48/apps/tent-dev-xterm.png");
         let png = b"\x89PNG\r\n\x1a\n";
-        assert_eq!(
-            verdict(icon, Existing::File(png), true, "dev", "podman"),
-            Verdict::Ours
-        );
-        assert_eq!(
-            verdict(icon, Existing::File(png), false, "dev", "podman"),
-            Verdict::NotOurs
-        );
+        assert_eq!(verdict(icon, Existing::File(png), true, "dev", "podman"), Verdict::Ours);
+        assert_eq!(verdict(icon, Existing::File(png), false, "dev", "podman"), Verdict::NotOurs);
         let users = Path::new("/h/.local/share/icons/hicolor/48x48/apps/xterm.png");
-        assert_eq!(
-            verdict(users, Existing::File(png), true, "dev", "podman"),
-            Verdict::NotOurs
-        );
+        assert_eq!(verdict(users, Existing::File(png), true, "dev", "podman"), Verdict::NotOurs);
         // Box "de" must not claim box "dev"'s icons... and vice versa by prefix.
-        assert_eq!(
-            verdict(icon, Existing::File(png), true, "de", "podman"),
-            Verdict::NotOurs
-        );
+        assert_eq!(verdict(icon, Existing::File(png), true, "de", "podman"), Verdict::NotOurs);
     }
 }

@@ -92,18 +92,11 @@ impl Receipt {
         };
         let receipt: Receipt = serde_json::from_str(&text).map_err(|e| Error::Export {
             message: format!("export receipt {} is damaged: {e}", path.display()),
-            hint: Some(
-                "tent will not guess which files are its own; fix or remove that file by hand"
-                    .into(),
-            ),
+            hint: Some("tent will not guess which files are its own; fix or remove that file by hand".into()),
         })?;
         if receipt.format > FORMAT {
             return Err(Error::Export {
-                message: format!(
-                    "export receipt {} is from a newer tent (format {})",
-                    path.display(),
-                    receipt.format
-                ),
+                message: format!("export receipt {} is from a newer tent (format {})", path.display(), receipt.format),
                 hint: Some("use that newer tent to change these exports".into()),
             });
         }
@@ -124,9 +117,7 @@ impl Receipt {
 
     /// Whether any export records `path`.
     pub fn records(&self, path: &Path) -> bool {
-        self.exports
-            .iter()
-            .any(|e| e.files.iter().any(|f| f == path))
+        self.exports.iter().any(|e| e.files.iter().any(|f| f == path))
     }
 }
 
@@ -143,10 +134,7 @@ pub fn all_receipts(exports_dir: &Path) -> Vec<(String, String, PathBuf)> {
         for file in files.flatten() {
             let path = file.path();
             if path.extension().is_some_and(|e| e == "json")
-                && let (Some(s), Some(b)) = (
-                    scope.file_name().to_str(),
-                    path.file_stem().and_then(|s| s.to_str()),
-                )
+                && let (Some(s), Some(b)) = (scope.file_name().to_str(), path.file_stem().and_then(|s| s.to_str()))
             {
                 found.push((s.to_string(), b.to_string(), path.clone()));
             }
@@ -161,10 +149,7 @@ pub fn all_receipts(exports_dir: &Path) -> Vec<(String, String, PathBuf)> {
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tent-{}", std::process::id()));
     let result = (|| {
         let mut file = fs::File::create(&tmp)?;
@@ -187,12 +172,8 @@ pub fn lock(receipt: &Path) -> Result<Lock> {
     let path = receipt.with_extension("lock");
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|e| Error::io(&path, e))?;
+    let file =
+        fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| Error::io(&path, e))?;
     // SAFETY: flock on a file descriptor we own.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
         return Err(Error::io(&path, std::io::Error::last_os_error()));
@@ -216,9 +197,7 @@ impl Transaction {
     pub fn write(&mut self, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         let before = match fs::read(path) {
             Ok(old) => {
-                let old_mode = fs::metadata(path)
-                    .map(|m| m.permissions().mode() & 0o7777)
-                    .unwrap_or(0o644);
+                let old_mode = fs::metadata(path).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
                 Some((old, old_mode))
             }
             Err(_) => None,
@@ -281,10 +260,7 @@ mod tests {
         assert!(loaded.records(Path::new("/h/.local/bin/rg")));
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"box\": \"dev\""), "{text}");
-        assert_eq!(
-            all_receipts(&dir.path().join("exports")),
-            vec![("podman".into(), "dev".into(), path.clone())]
-        );
+        assert_eq!(all_receipts(&dir.path().join("exports")), vec![("podman".into(), "dev".into(), path.clone())]);
         receipt.exports.clear();
         receipt.save(&path).unwrap();
         assert!(!path.exists());
@@ -313,25 +289,15 @@ mod tests {
             assert_eq!(fs::read(&old).unwrap(), b"after");
         }
         assert_eq!(fs::read(&old).unwrap(), b"before");
-        assert_eq!(
-            fs::metadata(&old).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::metadata(&old).unwrap().permissions().mode() & 0o777, 0o600);
         assert!(!new.exists());
         let mut tx = Transaction::default();
         tx.write(&new, b"kept", 0o755).unwrap();
         tx.commit();
         assert_eq!(fs::read(&new).unwrap(), b"kept");
-        assert_eq!(
-            fs::metadata(&new).unwrap().permissions().mode() & 0o777,
-            0o755
-        );
+        assert_eq!(fs::metadata(&new).unwrap().permissions().mode() & 0o777, 0o755);
         // No temporary files are left behind.
-        let names: Vec<_> = fs::read_dir(dir.path().join("sub"))
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name())
-            .collect();
+        let names: Vec<_> = fs::read_dir(dir.path().join("sub")).unwrap().flatten().map(|e| e.file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("new")]);
     }
 }

@@ -34,11 +34,7 @@ pub fn sh_quote(word: &str) -> String {
 
 /// Quotes a word for sh only when it needs it, for messages.
 pub fn sh_quote_if_needed(word: &str) -> String {
-    if !word.is_empty()
-        && word
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b))
-    {
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b)) {
         word.to_string()
     } else {
         sh_quote(word)
@@ -52,11 +48,7 @@ pub fn render(w: &Wrapper<'_>) -> String {
         s.push('\n');
     }
     let engine: Vec<String> = w.engine_args.iter().map(|a| sh_quote(a)).collect();
-    let engine = if engine.is_empty() {
-        String::new()
-    } else {
-        format!("{} ", engine.join(" "))
-    };
+    let engine = if engine.is_empty() { String::new() } else { format!("{} ", engine.join(" ")) };
     s.push_str(&format!(
         r#"#
 # Runs {target_text} in box {box} with exactly the arguments given, and with
@@ -136,19 +128,11 @@ mod tests {
     #[test]
     fn wrapper_carries_the_marker_and_pins_tent_and_engine() {
         let text = render_for("/opt/tent/bin/tent", "/usr/bin/rg");
-        assert!(
-            text.starts_with("#!/bin/sh\n# Exported by tent from box \"dev\" (podman)"),
-            "{text}"
-        );
-        assert!(
-            text.contains("\n# tent-export: box=dev scope=podman\n"),
-            "{text}"
-        );
+        assert!(text.starts_with("#!/bin/sh\n# Exported by tent from box \"dev\" (podman)"), "{text}");
+        assert!(text.contains("\n# tent-export: box=dev scope=podman\n"), "{text}");
         assert!(text.contains("\ntent='/opt/tent/bin/tent'\n"), "{text}");
         assert!(
-            text.contains(
-                "exec \"$tent\" '--engine' '/usr/bin/podman' run 'dev' -- \"$target\" \"$@\"\n"
-            ),
+            text.contains("exec \"$tent\" '--engine' '/usr/bin/podman' run 'dev' -- \"$target\" \"$@\"\n"),
             "{text}"
         );
     }
@@ -169,27 +153,15 @@ mod tests {
 
     #[test]
     fn wrapper_is_shellcheck_clean() {
-        if Command::new("shellcheck")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
+        if Command::new("shellcheck").arg("--version").output().is_err() {
             eprintln!("shellcheck is not installed; skipped");
             return;
         }
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("rg");
         std::fs::write(&path, render_for("/it's/tent", "/usr/bin/a b")).unwrap();
-        let out = Command::new("shellcheck")
-            .arg("--shell=sh")
-            .arg(&path)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        let out = Command::new("shellcheck").arg("--shell=sh").arg(&path).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     }
 
     /// Writes a fake tent that prints each argument followed by a NUL, then
@@ -198,52 +170,22 @@ mod tests {
     fn wrapper_passes_every_argument_byte_for_byte() {
         let dir = tempfile::tempdir().unwrap();
         let fake = dir.path().join("fake tent");
-        std::fs::write(
-            &fake,
-            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\0' \"$a\"; done\nexit 42\n",
-        )
-        .unwrap();
+        std::fs::write(&fake, "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\0' \"$a\"; done\nexit 42\n").unwrap();
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
         let wrapper = dir.path().join("rg");
-        std::fs::write(
-            &wrapper,
-            render_for(fake.to_str().unwrap(), "/usr/bin/it's"),
-        )
-        .unwrap();
-        let hostile: Vec<&[u8]> = vec![
-            b"a b",
-            b"",
-            b"*",
-            b"$HOME",
-            b"'\"",
-            b"line\nbreak\n",
-            b"\xff\xfe",
-            b"-x",
-            b"%f",
-            b"\\",
-        ];
+        std::fs::write(&wrapper, render_for(fake.to_str().unwrap(), "/usr/bin/it's")).unwrap();
+        let hostile: Vec<&[u8]> =
+            vec![b"a b", b"", b"*", b"$HOME", b"'\"", b"line\nbreak\n", b"\xff\xfe", b"-x", b"%f", b"\\"];
         let out = Command::new("/bin/sh")
             .arg(&wrapper)
             .args(hostile.iter().map(|a| OsStr::from_bytes(a)))
             .env_remove("TENT_BOX")
             .output()
             .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(42),
-            "the exit status passes through"
-        );
+        assert_eq!(out.status.code(), Some(42), "the exit status passes through");
         let mut expected: Vec<u8> = Vec::new();
-        for word in [
-            &b"--engine"[..],
-            b"/usr/bin/podman",
-            b"run",
-            b"dev",
-            b"--",
-            b"/usr/bin/it's",
-        ]
-        .into_iter()
-        .chain(hostile)
+        for word in
+            [&b"--engine"[..], b"/usr/bin/podman", b"run", b"dev", b"--", b"/usr/bin/it's"].into_iter().chain(hostile)
         {
             expected.extend_from_slice(word);
             expected.push(0);
@@ -268,16 +210,9 @@ mod tests {
             .env_remove("TENT_BOX")
             .output()
             .unwrap();
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            "moved --engine /usr/bin/podman run dev -- /usr/bin/rg x\n"
-        );
-        let out = Command::new("/bin/sh")
-            .arg(&wrapper)
-            .env("PATH", "/usr/bin:/bin")
-            .env_remove("TENT_BOX")
-            .output()
-            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "moved --engine /usr/bin/podman run dev -- /usr/bin/rg x\n");
+        let out =
+            Command::new("/bin/sh").arg(&wrapper).env("PATH", "/usr/bin:/bin").env_remove("TENT_BOX").output().unwrap();
         assert_eq!(out.status.code(), Some(127));
         assert!(String::from_utf8_lossy(&out.stderr).contains("tent unexport dev --bin rg"));
     }
@@ -295,11 +230,7 @@ mod tests {
         std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
         let wrapper = dir.path().join("rg");
         std::fs::write(&wrapper, render_for(fake.to_str().unwrap(), "/bin/echo")).unwrap();
-        let out = Command::new("/bin/sh")
-            .arg(&wrapper)
-            .env("TENT_BOX", "dev")
-            .output()
-            .unwrap();
+        let out = Command::new("/bin/sh").arg(&wrapper).env("TENT_BOX", "dev").output().unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "via-tent\n");
     }
 }

@@ -11,10 +11,7 @@ use crate::harness::{BOOKWORM, Engine, Sandbox, os, tent_bin};
 engine_tests!(app_from_a_real_package, wrappers_clashes_doctor_and_rm);
 
 fn validate(path: &Path) {
-    let out = Command::new("desktop-file-validate")
-        .arg(path)
-        .output()
-        .expect("desktop-file-validate is installed");
+    let out = Command::new("desktop-file-validate").arg(path).output().expect("desktop-file-validate is installed");
     assert!(
         out.status.success() && out.stdout.is_empty(),
         "{} does not validate:\n{}{}",
@@ -27,9 +24,7 @@ fn validate(path: &Path) {
 /// Runs a command with optional stdin: (status, stdout, stderr).
 fn run(mut c: Command, stdin: Option<&[u8]>) -> (Option<i32>, Vec<u8>, String) {
     use std::io::Write;
-    c.stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = c.spawn().unwrap();
     let mut pipe = child.stdin.take().unwrap();
     if let Some(bytes) = stdin {
@@ -37,11 +32,7 @@ fn run(mut c: Command, stdin: Option<&[u8]>) -> (Option<i32>, Vec<u8>, String) {
     }
     drop(pipe);
     let out = child.wait_with_output().unwrap();
-    (
-        out.status.code(),
-        out.stdout,
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    (out.status.code(), out.stdout, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 fn files_under(dir: &Path) -> Vec<PathBuf> {
@@ -49,11 +40,7 @@ fn files_under(dir: &Path) -> Vec<PathBuf> {
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let p = e.path();
-            if p.is_dir() && !p.is_symlink() {
-                out.extend(files_under(&p))
-            } else {
-                out.push(p)
-            }
+            if p.is_dir() && !p.is_symlink() { out.extend(files_under(&p)) } else { out.push(p) }
         }
     }
     out.sort();
@@ -77,71 +64,39 @@ fn app_from_a_real_package(engine: Engine) {
     .ok();
 
     let out = sb.tent(&["export", &name, "--app", "xterm"]).ok();
-    assert!(
-        out.stderr.contains("exported app XTerm"),
-        "{}",
-        out.describe()
-    );
+    assert!(out.stderr.contains("exported app XTerm"), "{}", out.describe());
     let apps = sb.home.join(".local/share/applications");
     let launcher = apps.join(format!("tent-{name}-debian-xterm.desktop"));
     validate(&launcher);
     let text = std::fs::read_to_string(&launcher).unwrap();
-    assert!(
-        text.contains(&format!(
-            "# tent-export: box={name} scope={}",
-            engine.scope()
-        )),
-        "{text}"
-    );
-    assert!(
-        text.contains(&format!("\nName=XTerm (on {name})\n")),
-        "{text}"
-    );
+    assert!(text.contains(&format!("# tent-export: box={name} scope={}", engine.scope())), "{text}");
+    assert!(text.contains(&format!("\nName=XTerm (on {name})\n")), "{text}");
     assert!(text.contains("\nStartupWMClass=XTerm\n"), "{text}");
-    assert!(
-        text.contains(&format!("\nIcon=tent-{name}-mini.xterm\n")),
-        "{text}"
-    );
-    let icon = sb.home.join(format!(
-        ".local/share/icons/hicolor/scalable/apps/tent-{name}-mini.xterm.svg"
-    ));
+    assert!(text.contains(&format!("\nIcon=tent-{name}-mini.xterm\n")), "{text}");
+    let icon = sb.home.join(format!(".local/share/icons/hicolor/scalable/apps/tent-{name}-mini.xterm.svg"));
     assert!(std::fs::read(&icon).unwrap().starts_with(b"<?xml") || icon.exists());
 
     // The Exec line runs xterm in the box: ask it for its version.
     let exec = text.lines().find_map(|l| l.strip_prefix("Exec=")).unwrap();
     let argv: Vec<&str> = exec.split(' ').collect();
     assert_eq!(argv[0], tent_bin().to_str().unwrap());
-    assert_eq!(
-        &argv[argv.len() - 4..],
-        ["run", name.as_str(), "--", "xterm"]
-    );
+    assert_eq!(&argv[argv.len() - 4..], ["run", name.as_str(), "--", "xterm"]);
     let mut c = sb.command(argv[0]);
     c.args(&argv[1..]).arg("-version");
     let version = run(c, None);
     assert!(version.1.starts_with(b"XTerm("), "{version:?}");
 
     // By file path too, and listed; unexport removes launcher and icon.
-    sb.tent(&[
-        "export",
-        &name,
-        "--app",
-        "/usr/share/applications/debian-uxterm.desktop",
-    ])
-    .ok();
+    sb.tent(&["export", &name, "--app", "/usr/share/applications/debian-uxterm.desktop"]).ok();
     validate(&apps.join(format!("tent-{name}-debian-uxterm.desktop")));
     let list: serde_json::Value =
-        serde_json::from_slice(&sb.tent(&["export", &name, "--list", "--json"]).ok().stdout)
-            .unwrap();
+        serde_json::from_slice(&sb.tent(&["export", &name, "--list", "--json"]).ok().stdout).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
     assert_eq!(list[0]["kind"], "app");
     assert_eq!(list[0]["box"], name.as_str());
     sb.tent(&["unexport", &name, "--app", "xterm"]).ok();
     assert!(!launcher.exists());
-    assert!(
-        apps.join(format!("tent-{name}-debian-uxterm.desktop"))
-            .exists(),
-        "only the one asked for goes"
-    );
+    assert!(apps.join(format!("tent-{name}-debian-uxterm.desktop")).exists(), "only the one asked for goes");
 }
 
 /// A synthetic app with actions, field codes and awkward quoting, plus icons
@@ -173,8 +128,7 @@ chmod 755 /usr/local/bin/showargs
 fn wrappers_clashes_doctor_and_rm(engine: Engine) {
     let sb = Sandbox::new(engine);
     let name = sb.create("bin", BOOKWORM, &[]);
-    sb.tent(&["run", &name, "--as-root", "--", "sh", "-c", FAKE_APP])
-        .ok();
+    sb.tent(&["run", &name, "--as-root", "--", "sh", "-c", FAKE_APP]).ok();
     let bin = sb.home.join(".local/bin");
     let apps = sb.home.join(".local/share/applications");
 
@@ -192,101 +146,42 @@ fn wrappers_clashes_doctor_and_rm(engine: Engine) {
     let launcher = apps.join(format!("tent-{name}-org.example.Fake.desktop"));
     validate(&launcher);
     let text = std::fs::read_to_string(&launcher).unwrap();
-    assert!(
-        !text.contains("TryExec") && !text.contains("DBusActivatable"),
-        "{text}"
-    );
+    assert!(!text.contains("TryExec") && !text.contains("DBusActivatable"), "{text}");
     assert!(text.contains("\nName[de]=Falsche App (on "), "{text}");
-    assert!(
-        text.contains("\nStartupWMClass=org.example.Fake\n"),
-        "{text}"
-    );
+    assert!(text.contains("\nStartupWMClass=org.example.Fake\n"), "{text}");
     for size in ["16x16", "48x48"] {
         assert!(
-            sb.home
-                .join(format!(
-                    ".local/share/icons/hicolor/{size}/apps/tent-{name}-org.example.Fake.png"
-                ))
-                .is_file()
+            sb.home.join(format!(".local/share/icons/hicolor/{size}/apps/tent-{name}-org.example.Fake.png")).is_file()
         );
     }
     assert!(
-        sb.home
-            .join(format!(
-                ".local/share/icons/hicolor/scalable/apps/tent-{name}-org.example.Fake.svg"
-            ))
-            .is_file()
+        sb.home.join(format!(".local/share/icons/hicolor/scalable/apps/tent-{name}-org.example.Fake.svg")).is_file()
     );
 
     // A clash with a file tent did not write is refused and changes nothing.
     let out = sb.tent(&["export", &name, "--bin", "cat"]).code(1);
-    assert!(
-        out.stderr.contains("tent did not write it") && out.stderr.contains("--name"),
-        "{}",
-        out.describe()
-    );
-    assert_eq!(
-        std::fs::read(bin.join("cat")).unwrap(),
-        b"#!/bin/sh\necho mine\n"
-    );
-    sb.tent(&["export", &name, "--bin", "cat", "--name", "boxcat"])
-        .ok();
-    sb.tent(&["export", &name, "--bin", "sh", "--name", "boxsh"])
-        .ok();
-    sb.tent(&["export", &name, "--bin", "/usr/local/bin/showargs"])
-        .ok();
+    assert!(out.stderr.contains("tent did not write it") && out.stderr.contains("--name"), "{}", out.describe());
+    assert_eq!(std::fs::read(bin.join("cat")).unwrap(), b"#!/bin/sh\necho mine\n");
+    sb.tent(&["export", &name, "--bin", "cat", "--name", "boxcat"]).ok();
+    sb.tent(&["export", &name, "--bin", "sh", "--name", "boxsh"]).ok();
+    sb.tent(&["export", &name, "--bin", "/usr/local/bin/showargs"]).ok();
     let custom = sb.home.join("custom bin");
-    sb.tent(&[
-        "export",
-        &name,
-        "--bin",
-        "true",
-        "--name",
-        "boxtrue",
-        "--path",
-        custom.to_str().unwrap(),
-    ])
-    .ok();
-    let sc = Command::new("shellcheck")
-        .arg(bin.join("boxcat"))
-        .output()
-        .unwrap();
-    assert!(
-        sc.status.success(),
-        "{}",
-        String::from_utf8_lossy(&sc.stdout)
-    );
+    sb.tent(&["export", &name, "--bin", "true", "--name", "boxtrue", "--path", custom.to_str().unwrap()]).ok();
+    let sc = Command::new("shellcheck").arg(bin.join("boxcat")).output().unwrap();
+    assert!(sc.status.success(), "{}", String::from_utf8_lossy(&sc.stdout));
 
     // Hostile arguments arrive byte for byte in the box.
-    let hostile: Vec<&[u8]> = vec![
-        b"a b",
-        b"",
-        b"*",
-        b"$HOME",
-        b"'\"",
-        b"line\nbreak\n",
-        b"\xff\xfe",
-        b"-x",
-        b"\\0101",
-        b"\t",
-    ];
+    let hostile: Vec<&[u8]> =
+        vec![b"a b", b"", b"*", b"$HOME", b"'\"", b"line\nbreak\n", b"\xff\xfe", b"-x", b"\\0101", b"\t"];
     let mut c = sb.command(bin.join("showargs"));
     c.args(hostile.iter().map(|a| os(a)));
     let out = run(c, None);
-    let expected: Vec<u8> = hostile
-        .iter()
-        .flat_map(|a| a.iter().copied().chain([0]))
-        .collect();
+    let expected: Vec<u8> = hostile.iter().flat_map(|a| a.iter().copied().chain([0])).collect();
     assert_eq!(out, (Some(0), expected, String::new()));
 
     // Hostile file names, globbed on the host, are opened by the box.
     sb.sh("mkdir names && cd names && for n in 'sp ace' \"$(printf 'nl\\nx')\" \"$(printf '\\377bin')\" '*' '$d' '-dash'; do printf '%s' \"$n\" > \"./$n\"; done").ok();
-    let out = sb
-        .sh(&format!(
-            "cd names && {} -- * | od -An -c",
-            bin.join("boxcat").display()
-        ))
-        .ok();
+    let out = sb.sh(&format!("cd names && {} -- * | od -An -c", bin.join("boxcat").display())).ok();
     let direct = sb.sh("cd names && cat -- * | od -An -c").ok();
     assert_eq!(out.stdout(), direct.stdout());
 
@@ -300,47 +195,13 @@ fn wrappers_clashes_doctor_and_rm(engine: Engine) {
     // Inside the same box the wrapper runs the binary directly; from another
     // box it says where to run it.
     let wrapper = bin.join("showargs");
-    let out = sb
-        .tent(&[
-            "run",
-            &name,
-            "--",
-            "sh",
-            "-c",
-            "\"$0\" x 'y z' | od -An -c",
-            wrapper.to_str().unwrap(),
-        ])
-        .ok();
-    assert_eq!(
-        out.stdout().split_whitespace().collect::<String>(),
-        "x\\0yz\\0"
-    );
-    let out = sb
-        .tent(&[
-            "run",
-            &name,
-            "--",
-            "env",
-            "TENT_BOX=elsewhere",
-            wrapper.to_str().unwrap(),
-        ])
-        .code(127);
-    assert!(
-        out.stderr.contains("run it on the host or in that box"),
-        "{}",
-        out.describe()
-    );
+    let out = sb.tent(&["run", &name, "--", "sh", "-c", "\"$0\" x 'y z' | od -An -c", wrapper.to_str().unwrap()]).ok();
+    assert_eq!(out.stdout().split_whitespace().collect::<String>(), "x\\0yz\\0");
+    let out = sb.tent(&["run", &name, "--", "env", "TENT_BOX=elsewhere", wrapper.to_str().unwrap()]).code(127);
+    assert!(out.stderr.contains("run it on the host or in that box"), "{}", out.describe());
 
     // doctor: a target gone from the box, a file deleted on the host.
-    sb.tent(&[
-        "run",
-        &name,
-        "--as-root",
-        "--",
-        "rm",
-        "/usr/local/bin/showargs",
-    ])
-    .ok();
+    sb.tent(&["run", &name, "--as-root", "--", "rm", "/usr/local/bin/showargs"]).ok();
     std::fs::remove_file(bin.join("boxsh")).unwrap();
     let out = sb.tent(&["doctor", "--json"]).code(1);
     let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -348,20 +209,9 @@ fn wrappers_clashes_doctor_and_rm(engine: Engine) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| {
-            (
-                f["name"].as_str().unwrap().to_string(),
-                f["problem"].as_str().unwrap().to_string(),
-            )
-        })
+        .map(|f| (f["name"].as_str().unwrap().to_string(), f["problem"].as_str().unwrap().to_string()))
         .collect();
-    assert_eq!(
-        problems,
-        vec![
-            ("boxsh".into(), "files-missing".into()),
-            ("showargs".into(), "target-gone".into())
-        ]
-    );
+    assert_eq!(problems, vec![("boxsh".into(), "files-missing".into()), ("showargs".into(), "target-gone".into())]);
     sb.tent(&["doctor", "--fix"]).ok();
     assert!(bin.join("boxsh").is_file() && !wrapper.exists());
     sb.tent(&["export", &name, "--check"]).ok();
@@ -369,12 +219,7 @@ fn wrappers_clashes_doctor_and_rm(engine: Engine) {
     // rm removes every export of the box, custom paths included, and nothing else.
     let ours: Vec<PathBuf> = files_under(&sb.home.join(".local/share/icons"))
         .into_iter()
-        .chain([
-            launcher.clone(),
-            bin.join("boxcat"),
-            bin.join("boxsh"),
-            custom.join("boxtrue"),
-        ])
+        .chain([launcher.clone(), bin.join("boxcat"), bin.join("boxsh"), custom.join("boxtrue")])
         .collect();
     assert!(ours.iter().all(|p| p.exists()), "{ours:?}");
     sb.tent(&["rm", "-f", "-y", &name]).ok();
@@ -382,31 +227,12 @@ fn wrappers_clashes_doctor_and_rm(engine: Engine) {
         assert!(!p.exists(), "{} is left after rm", p.display());
     }
     for (path, bytes) in &before_user {
-        assert_eq!(
-            &std::fs::read(path).unwrap(),
-            bytes,
-            "{} was changed",
-            path.display()
-        );
+        assert_eq!(&std::fs::read(path).unwrap(), bytes, "{} was changed", path.display());
     }
     // What is left in the bin and applications directories is the user's
     // (and the MIME cache update-desktop-database keeps there).
-    let left: Vec<PathBuf> = files_under(&bin)
-        .into_iter()
-        .chain(files_under(&apps))
-        .collect();
+    let left: Vec<PathBuf> = files_under(&bin).into_iter().chain(files_under(&apps)).collect();
     let user: Vec<PathBuf> = before_user.iter().map(|(p, _)| p.clone()).collect();
-    assert!(
-        left.iter()
-            .all(|p| user.contains(p) || p.ends_with("mimeinfo.cache")),
-        "{left:?}"
-    );
-    assert!(
-        !sb.home
-            .join(format!(
-                ".local/state/tent/exports/{}/{name}.json",
-                engine.scope()
-            ))
-            .exists()
-    );
+    assert!(left.iter().all(|p| user.contains(p) || p.ends_with("mimeinfo.cache")), "{left:?}");
+    assert!(!sb.home.join(format!(".local/state/tent/exports/{}/{name}.json", engine.scope())).exists());
 }
