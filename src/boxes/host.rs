@@ -113,6 +113,8 @@ pub struct HostFacts {
     pub shared_paths: Vec<PathBuf>,
     /// The host's X authority file when it lies outside the shared paths.
     pub xauthority: Option<PathBuf>,
+    /// Mount points of the host and whether each is a shared mount.
+    pub mounts: Vec<(PathBuf, bool)>,
 }
 
 impl HostFacts {
@@ -124,8 +126,36 @@ impl HostFacts {
         let xauthority = std::env::var_os("XAUTHORITY")
             .map(PathBuf::from)
             .filter(|p| p.is_file() && !is_under_shared(p, &user.home, runtime_dir.as_deref()));
-        HostFacts { user, runtime_dir, shared_paths, xauthority }
+        let mounts = parse_mountinfo(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default());
+        HostFacts { user, runtime_dir, shared_paths, xauthority, mounts }
     }
+
+    /// Mount options for sharing a host path: `rslave` so later mounts under
+    /// it (USB sticks, network shares) show up in the box. Docker refuses
+    /// rslave when the path's mount is not shared, so it is only asked for
+    /// where the host allows it.
+    pub fn propagation(&self, path: &Path) -> &'static str {
+        let shared = self
+            .mounts
+            .iter()
+            .filter(|(point, _)| path.starts_with(point))
+            .max_by_key(|(point, _)| point.as_os_str().len())
+            .is_some_and(|(_, shared)| *shared);
+        if shared { "rslave" } else { "" }
+    }
+}
+
+/// Mount points and their "shared" flag from /proc/self/mountinfo.
+pub fn parse_mountinfo(text: &str) -> Vec<(PathBuf, bool)> {
+    text.lines()
+        .filter_map(|line| {
+            let mut fields = line.split(' ');
+            let point = fields.nth(4)?;
+            // Optional fields (shared:N, master:N …) come after the mount options, up to "-".
+            let shared = fields.skip(1).take_while(|f| *f != "-").any(|f| f.starts_with("shared:"));
+            Some((PathBuf::from(point.replace("\\040", " ")), shared))
+        })
+        .collect()
 }
 
 fn is_under_shared(path: &Path, home: &Path, runtime: Option<&Path>) -> bool {
@@ -176,6 +206,26 @@ mod tests {
         assert_eq!(default_image_for("ID=endless\nID_LIKE=debian\n"), "debian:stable");
         assert_eq!(default_image_for("ID=bluefin\nID_LIKE=\"fedora\"\n"), "fedora:latest");
         assert_eq!(default_image_for(""), "debian:stable");
+    }
+
+    #[test]
+    fn propagation_follows_the_containing_mount() {
+        let info = "22 1 0:21 / / rw,relatime shared:1 - ext4 /dev/vda rw\n\
+                    30 22 0:25 / /tmp rw,nosuid - tmpfs tmpfs rw\n\
+                    31 22 0:26 / /home rw master:3 shared:7 - ext4 /dev/vdb rw\n";
+        let mounts = parse_mountinfo(info);
+        assert_eq!(mounts.len(), 3);
+        let facts = HostFacts {
+            user: HostUser::current(),
+            runtime_dir: None,
+            shared_paths: vec![],
+            xauthority: None,
+            mounts,
+        };
+        assert_eq!(facts.propagation(Path::new("/media")), "rslave");
+        assert_eq!(facts.propagation(Path::new("/tmp")), "");
+        assert_eq!(facts.propagation(Path::new("/tmp/x")), "");
+        assert_eq!(facts.propagation(Path::new("/home/alice")), "rslave");
     }
 
     #[test]

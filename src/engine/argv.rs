@@ -83,22 +83,25 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
     };
     flag(&mut a, "--volume", vol(plan.lib_dir, Path::new(LIB_IN_BOX), "ro"));
     flag(&mut a, "--volume", vol(plan.state_dir, Path::new(STATE_IN_BOX), ""));
-    flag(&mut a, "--volume", vol(Path::new("/"), Path::new("/run/host"), "ro,rslave"));
-    flag(&mut a, "--volume", vol(Path::new("/dev"), Path::new("/dev"), "rslave"));
-    flag(&mut a, "--volume", vol(Path::new("/tmp"), Path::new("/tmp"), "rslave"));
+    let host = plan.host;
+    let shared = |path: &Path| vol(path, path, host.propagation(path));
+    let root_opts = if host.propagation(Path::new("/")).is_empty() { "ro" } else { "ro,rslave" };
+    flag(&mut a, "--volume", vol(Path::new("/"), Path::new("/run/host"), root_opts));
+    flag(&mut a, "--volume", shared(Path::new("/dev")));
+    flag(&mut a, "--volume", shared(Path::new("/tmp")));
     if plan.spec.home.is_none() || plan.spec.mount_home {
-        flag(&mut a, "--volume", vol(&user.home, &user.home, "rslave"));
+        flag(&mut a, "--volume", shared(&user.home));
     }
     if let Some(own) = &plan.spec.home {
-        flag(&mut a, "--volume", vol(own, own, "rslave"));
+        flag(&mut a, "--volume", shared(own));
     }
-    if let Some(runtime) = &plan.host.runtime_dir {
-        flag(&mut a, "--volume", vol(runtime, runtime, "rslave"));
+    if let Some(runtime) = &host.runtime_dir {
+        flag(&mut a, "--volume", shared(runtime));
     }
-    for path in &plan.host.shared_paths {
-        flag(&mut a, "--volume", vol(path, path, "rslave"));
+    for path in &host.shared_paths {
+        flag(&mut a, "--volume", shared(path));
     }
-    if let Some(xauth) = &plan.host.xauthority {
+    if let Some(xauth) = &host.xauthority {
         flag(&mut a, "--volume", vol(xauth, xauth, "ro"));
     }
     for volume in &plan.spec.volumes {
@@ -241,6 +244,7 @@ mod tests {
             runtime_dir: Some("/run/user/1000".into()),
             shared_paths: vec!["/media".into()],
             xauthority: None,
+            mounts: vec![("/".into(), true), ("/tmp".into(), false)],
         }
     }
 
@@ -268,6 +272,7 @@ mod tests {
         assert!(has_pair(&argv, "--pid", "host"));
         assert!(has_pair(&argv, "--hostname", "dev"));
         assert!(has_pair(&argv, "--volume", "/home/alice:/home/alice:rslave"));
+        assert!(has_pair(&argv, "--volume", "/tmp:/tmp"), "a private mount gets no rslave");
         assert!(has_pair(&argv, "--volume", "/run/user/1000:/run/user/1000:rslave"));
         assert!(has_pair(&argv, "--volume", "/home/alice/.local/share/tent/lib/abc:/run/.tent/lib:ro"));
         assert!(has_pair(&argv, "--volume", "/:/run/host:ro,rslave"));
