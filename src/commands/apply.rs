@@ -610,8 +610,13 @@ impl TentExporter {
             return Ok(());
         }
         let stderr = String::from_utf8_lossy(&output.stderr);
+        let said: Vec<String> = stderr
+            .trim_end()
+            .lines()
+            .map(|l| format!("  | {l}"))
+            .collect();
         Err(Error::Export {
-            message: format!("{what}:\n{}", stderr.trim_end()),
+            message: format!("{what}:\n{}", said.join("\n")),
             hint: Some(format!(
                 "try it by hand: `tent {}`",
                 crate::error::shell_words(args)

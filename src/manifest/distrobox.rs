@@ -87,6 +87,9 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest> {
             ),
         });
     }
+    // A section included by others is read once per includer: say it once.
+    let mut seen = std::collections::BTreeSet::new();
+    warnings.retain(|w| seen.insert(w.clone()));
     Ok(Manifest {
         path: path.to_path_buf(),
         boxes,
@@ -486,8 +489,16 @@ nvidia=0
 
     #[test]
     fn harmless_keys_warn_and_unknown_keys_are_errors() {
-        let m = parse_str("[dev]\nimage=x\npull=true\nreplace=true\nstart_now=true\n").unwrap();
-        assert_eq!(m.warnings.len(), 2, "{:?}", m.warnings);
+        let m = parse_str(
+            "[dev]\nimage=x\npull=true\nreplace=true\nstart_now=true\n[b]\ninclude=dev\n",
+        )
+        .unwrap();
+        assert_eq!(
+            m.warnings.len(),
+            2,
+            "once each, though `b` includes `dev`: {:?}",
+            m.warnings
+        );
         assert!(
             m.warnings[0].contains(":3:1: pull=true is ignored"),
             "{:?}",
