@@ -126,7 +126,8 @@ pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
             let err = run.error.take().expect("a failed step keeps its error");
             ctx.printer.status(format!(
                 "apply stopped at box {name}; the boxes after it were not touched. \
-                 Fix the problem and run `tent apply` again to finish."
+                 Fix the problem and run `{}` again to finish.",
+                again(args)
             ));
             Err(err)
         }
@@ -216,6 +217,18 @@ fn current(
     Ok((current, ids))
 }
 
+/// The apply command as the user gave it, for hints.
+fn again(args: &ApplyArgs) -> String {
+    let mut words = vec!["tent".to_string(), "apply".to_string()];
+    if let Some(file) = &args.file {
+        words.push(file.to_string_lossy().into_owned());
+    }
+    if args.prune {
+        words.push("--prune".into());
+    }
+    crate::error::shell_words(&words)
+}
+
 fn mode(engine: &Engine) -> Mode {
     if !engine.prefix.is_empty() {
         Mode::Sudo
@@ -240,9 +253,10 @@ fn confirm(ctx: &Context<'_>, args: &ApplyArgs, actions: &[Action]) -> Result<()
                 "the plan recreates, removes or takes over {}; nothing was changed",
                 names.join(", ")
             ),
-            hint: Some(
-                "check the plan above (`tent apply --dry-run`), then run `tent apply --yes`".into(),
-            ),
+            hint: Some(format!(
+                "check the plan above, then run `{} --yes`",
+                again(args)
+            )),
         });
     }
     if ctx
