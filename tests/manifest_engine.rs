@@ -184,7 +184,10 @@ fn apply_again_change_in_place_then_recreate_keeping_data() {
     );
     assert!(s.in_box(0, "cat /etc/debian_version").starts_with("13"));
     assert_eq!(s.in_box(0, "cat ~/notes.txt"), "keep me");
-    assert!(s.in_box(0, "command -v file && command -v jq").contains("/usr/bin/jq"));
+    assert!(
+        s.in_box(0, "command -v file && command -v jq")
+            .contains("/usr/bin/jq")
+    );
     assert_eq!(bin_exported(&s.home(), "file"), exports);
     assert!(s.ok(&["apply"]).contains("nothing to do"));
 
@@ -222,7 +225,10 @@ fn a_distrobox_file_with_include_hooks_packages_and_exports() {
     s.write("distrobox.ini", &text);
     let said = s.ok(&["apply", "distrobox.ini"]);
     assert!(said.contains("pull=true is ignored"), "{said}");
-    assert!(s.in_box(0, "command -v jq && command -v file").contains("/usr/bin/file"));
+    assert!(
+        s.in_box(0, "command -v jq && command -v file")
+            .contains("/usr/bin/file")
+    );
     s.in_box(0, "test -e /var/tmp/dbx-hook");
     assert_eq!(bin_exported(&s.home(), "jq"), exports);
     assert!(s.ok(&["apply", "distrobox.ini"]).contains("nothing to do"));
