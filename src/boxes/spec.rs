@@ -36,6 +36,10 @@ pub struct BoxSpec {
     /// Shell commands run as root at every start.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub start_hooks: Vec<String>,
+    /// The manifest (canonical path) that made the box, so `tent apply --prune`
+    /// only ever removes boxes of that manifest. None for boxes made by hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<PathBuf>,
 }
 
 impl BoxSpec {

@@ -49,5 +49,6 @@ pub fn spec_from_args(ctx: &Context<'_>, args: &CreateArgs) -> Result<BoxSpec> {
         root: ctx.engine.rootful() && !ctx.engine.prefix.is_empty(),
         init_hooks: Vec::new(),
         start_hooks: Vec::new(),
+        manifest: None,
     })
 }

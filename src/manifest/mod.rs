@@ -1,2 +1,54 @@
-//! Manifests: tent.toml and Distrobox assemble files, planned and applied.
-//! (Being written; see issue 5.)
+//! Manifests: tent.toml and Distrobox assemble files, read as data, planned
+//! against the boxes that exist, and recorded as they are applied. Nothing
+//! here prints; `commands::apply` talks to the user and carries plans out.
+
+pub mod distrobox;
+pub mod model;
+pub mod parse;
+pub mod plan;
+pub mod record;
+pub mod render;
+
+use std::path::{Path, PathBuf};
+
+pub use model::{BinExport, BoxEntry, Exports, Location, Manifest};
+pub use plan::{Action, Current, Desired, Mode, Record};
+
+use crate::error::{Error, Result};
+
+/// Reads a manifest: `*.ini` is a Distrobox assemble file, anything else tent.toml.
+pub fn load(path: &Path) -> Result<Manifest> {
+    let canonical = canonical(path)?;
+    let text = std::fs::read_to_string(&canonical).map_err(|e| Error::io(&canonical, e))?;
+    if distrobox::is_distrobox_file(&canonical) {
+        distrobox::parse(&canonical, &text)
+    } else {
+        parse::parse(&canonical, &text)
+    }
+}
+
+/// The manifest's absolute, symlink-free path: the name boxes remember it by.
+pub fn canonical(path: &Path) -> Result<PathBuf> {
+    std::fs::canonicalize(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::Manifest {
+                message: format!("no manifest at {}", path.display()),
+                hint: Some(
+                    "write a tent.toml (see docs/manifest.md), or write one down from a box with `tent manifest NAME > tent.toml`"
+                        .into(),
+                ),
+            }
+        } else {
+            Error::io(path, e)
+        }
+    })
+}
+
+/// What apply needs from exports. `commands::apply` implements it over the
+/// export module; tests can record calls instead.
+pub trait Exporter {
+    fn export_app(&self, box_name: &str, app: &str) -> Result<()>;
+    fn export_bin(&self, box_name: &str, bin: &BinExport) -> Result<()>;
+    fn unexport_app(&self, box_name: &str, app: &str) -> Result<()>;
+    fn unexport_bin(&self, box_name: &str, bin: &BinExport) -> Result<()>;
+}

@@ -1,0 +1,163 @@
+//! What a manifest says, after parsing: boxes with their spec and exports.
+//! The same types describe what apply recorded, so plans compare like with like.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::boxes::BoxSpec;
+
+/// A parsed manifest file (tent.toml or a Distrobox assemble file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The canonical path of the file: how boxes remember which manifest made them.
+    pub path: PathBuf,
+    /// In the order the file lists them.
+    pub boxes: Vec<BoxEntry>,
+    /// Things read but ignored (harmless Distrobox keys), to show the user.
+    pub warnings: Vec<String>,
+}
+
+/// One box of a manifest. Paths are already absolute (`~` and paths relative
+/// to the manifest's directory are resolved at parse time).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BoxEntry {
+    pub name: String,
+    /// Where the box is defined, for messages.
+    pub at: Location,
+    /// None: the default image of `tent create` (config, then the host's distro).
+    pub image: Option<String>,
+    pub packages: Vec<String>,
+    pub volumes: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub home: Option<PathBuf>,
+    pub mount_home: bool,
+    pub hostname: Option<String>,
+    /// A rootful box: applied only by `tent --root apply` (or as root).
+    pub root: bool,
+    pub init_hooks: Vec<String>,
+    pub start_hooks: Vec<String>,
+    pub exports: Exports,
+}
+
+impl BoxEntry {
+    /// The spec to create the box with. `root` is left to the caller, which
+    /// knows the engine's mode.
+    pub fn spec(&self, default_image: &str, manifest: &Path) -> BoxSpec {
+        BoxSpec {
+            image: self
+                .image
+                .clone()
+                .unwrap_or_else(|| default_image.to_string()),
+            packages: self.packages.clone(),
+            home: self.home.clone(),
+            mount_home: self.mount_home,
+            volumes: self.volumes.clone(),
+            env: self.env.clone(),
+            hostname: self.hostname.clone(),
+            root: false,
+            init_hooks: self.init_hooks.clone(),
+            start_hooks: self.start_hooks.clone(),
+            manifest: Some(manifest.to_path_buf()),
+        }
+    }
+}
+
+/// Apps and commands of a box exported to the host.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Exports {
+    /// As given to `tent export --app`: a desktop-file id, app name or .desktop path.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub apps: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bins: Vec<BinExport>,
+}
+
+impl Exports {
+    pub fn is_empty(&self) -> bool {
+        self.apps.is_empty() && self.bins.is_empty()
+    }
+}
+
+/// One exported command: `tent export BOX --bin BIN [--name NAME] [--path DIR]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct BinExport {
+    /// Its path in the box, or a command name on the box's PATH.
+    pub bin: String,
+    /// The exported command's name [default: the binary's file name].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The host directory of the wrapper [default: ~/.local/bin].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
+impl BinExport {
+    /// The name the command has on the host: what identifies the export.
+    pub fn exported_name(&self) -> &str {
+        self.name
+            .as_deref()
+            .unwrap_or_else(|| self.bin.rsplit('/').next().unwrap_or(&self.bin))
+    }
+}
+
+/// A place in a manifest file; line and column count from 1.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Location {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Location {
+    /// The location of a byte offset in `text`.
+    pub fn at(file: &Path, text: &str, offset: usize) -> Self {
+        let offset = offset.min(text.len());
+        let before = &text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        Location {
+            file: file.to_path_buf(),
+            line,
+            column,
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file.display(), self.line, self.column)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_count_lines_and_characters_from_one() {
+        let text = "a = 1\n[box.é]\nimgae = 2\n";
+        let at = Location::at(Path::new("t.toml"), text, text.find("imgae").unwrap());
+        assert_eq!((at.line, at.column), (3, 1));
+        let at = Location::at(Path::new("t.toml"), text, text.find(']').unwrap());
+        assert_eq!(at.to_string(), "t.toml:2:7");
+    }
+
+    #[test]
+    fn a_bin_is_known_by_its_exported_name() {
+        let bin = BinExport {
+            bin: "/usr/bin/fdfind".into(),
+            ..Default::default()
+        };
+        assert_eq!(bin.exported_name(), "fdfind");
+        let bin = BinExport {
+            name: Some("fd".into()),
+            ..bin
+        };
+        assert_eq!(bin.exported_name(), "fd");
+    }
+}

@@ -1,0 +1,73 @@
+//! The per-box records of `tent apply`, one JSON file per box under
+//! `$XDG_STATE_HOME/tent/manifests/<scope>/<box>.json`. Each is written right
+//! after a step succeeds, so an interrupted apply resumes where it stopped.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::plan::Record;
+use crate::error::{Error, Result};
+use crate::paths::Paths;
+
+pub fn path(paths: &Paths, scope: &str, name: &str) -> PathBuf {
+    paths
+        .state
+        .join("manifests")
+        .join(scope)
+        .join(format!("{name}.json"))
+}
+
+/// The record of a box, when there is one for this very container.
+pub fn read(file: &Path, container_id: &str) -> Option<Record> {
+    let text = fs::read_to_string(file).ok()?;
+    let record: Record = serde_json::from_str(&text).ok()?;
+    same_container(&record.container, container_id).then_some(record)
+}
+
+/// Docker's `ps` prints short ids, `inspect` full ones.
+fn same_container(a: &str, b: &str) -> bool {
+    !a.is_empty() && !b.is_empty() && (a.starts_with(b) || b.starts_with(a))
+}
+
+/// Writes the record atomically: a crash leaves the old one or the new one.
+pub fn write(file: &Path, record: &Record) -> Result<()> {
+    let dir = file.parent().unwrap_or(Path::new("/"));
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let tmp = file.with_extension("json.tmp");
+    let text = serde_json::to_string_pretty(record).expect("a record always serializes");
+    fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
+    fs::rename(&tmp, file).map_err(|e| Error::io(file, e))
+}
+
+pub fn remove(file: &Path) -> Result<()> {
+    match fs::remove_file(file) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(file, e)),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_counts_only_for_its_container() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("podman/dev.json");
+        let record = Record {
+            container: "abcdef123456789".into(),
+            manifest: "/p/tent.toml".into(),
+            ..Default::default()
+        };
+        write(&file, &record).unwrap();
+        assert_eq!(read(&file, "abcdef123456"), Some(record.clone()));
+        assert_eq!(
+            read(&file, "0123"),
+            None,
+            "a new container of the same name starts afresh"
+        );
+        remove(&file).unwrap();
+        remove(&file).unwrap();
+        assert_eq!(read(&file, "abcdef123456"), None);
+    }
+}
