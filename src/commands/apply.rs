@@ -19,19 +19,15 @@ use crate::boxes::{BoxSpec, host::default_image_for, labels};
 use crate::cli::{ApplyArgs, ManifestArgs};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::export::Selector;
 use crate::manifest::plan::Options;
-use crate::manifest::{
-    self, Action, BinExport, Current, Desired, Exporter, Manifest, Mode, Record, record,
-};
+use crate::manifest::{self, Action, BinExport, Current, Desired, Exporter, Manifest, Mode, Record, record};
 use crate::{export, interrupt};
 
 const DEFAULT_FILE: &str = "tent.toml";
 
 pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
-    let file = args
-        .file
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
+    let file = args.file.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
     let manifest = manifest::load(&file)?;
     for warning in &manifest.warnings {
         ctx.printer.warn(warning);
@@ -41,11 +37,7 @@ pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
     let actions = manifest::plan::plan(
         &desired,
         &current,
-        &Options {
-            manifest: &manifest.path,
-            mode: mode(&ctx.engine),
-            prune: args.prune,
-        },
+        &Options { manifest: &manifest.path, mode: mode(&ctx.engine), prune: args.prune },
     );
 
     // The plan is the data of a dry run; otherwise it is status.
@@ -59,47 +51,24 @@ pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
     let report = |results: &[StepResult]| {
         if args.json {
             let changed = results.iter().any(|r| r.status == Status::Done);
-            let json = Report {
-                manifest: &manifest.path,
-                dry_run: args.dry_run,
-                changed,
-                plan: &actions,
-                result: results,
-            };
-            ctx.printer
-                .data(serde_json::to_string_pretty(&json).expect("a report always serializes"));
+            let json =
+                Report { manifest: &manifest.path, dry_run: args.dry_run, changed, plan: &actions, result: results };
+            ctx.printer.data(serde_json::to_string_pretty(&json).expect("a report always serializes"));
         }
     };
 
-    if let Some(conflict) = actions
-        .iter()
-        .find(|a| matches!(a, Action::Conflict { .. }))
-    {
-        let Action::Conflict { name, reason } = conflict else {
-            unreachable!()
-        };
-        let at = manifest
-            .boxes
-            .iter()
-            .find(|b| &b.name == name)
-            .map(|b| format!("{}: ", b.at))
-            .unwrap_or_default();
+    if let Some(conflict) = actions.iter().find(|a| matches!(a, Action::Conflict { .. })) {
+        let Action::Conflict { name, reason } = conflict else { unreachable!() };
+        let at = manifest.boxes.iter().find(|b| &b.name == name).map(|b| format!("{}: ", b.at)).unwrap_or_default();
         return Err(Error::Manifest {
             message: format!("{at}box {name:?}: {reason}; nothing was changed"),
-            hint: Some(format!(
-                "rename the box in {}, or remove that container yourself",
-                manifest.path.display()
-            )),
+            hint: Some(format!("rename the box in {}, or remove that container yourself", manifest.path.display())),
         });
     }
     if !actions.iter().any(Action::changes) {
-        let kept = actions
-            .iter()
-            .filter(|a| matches!(a, Action::Unchanged { .. }))
-            .count();
+        let kept = actions.iter().filter(|a| matches!(a, Action::Unchanged { .. })).count();
         if !args.json {
-            ctx.printer
-                .status(format!("nothing to do: {kept} box(es) up to date"));
+            ctx.printer.status(format!("nothing to do: {kept} box(es) up to date"));
         }
         report(&[]);
         return Ok(0);
@@ -110,14 +79,8 @@ pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
     }
     confirm(ctx, args, &actions)?;
 
-    let exporter = TentExporter::new(&ctx.engine, ctx.printer.verbose);
-    let mut run = Run {
-        ctx,
-        manifest: &manifest,
-        ids,
-        exporter: &exporter,
-        error: None,
-    };
+    let exporter = DirectExporter { ctx };
+    let mut run = Run { ctx, manifest: &manifest, ids, exporter: &exporter, error: None };
     let results = run.all(&actions, &desired, &current);
     report(&results);
     match results.iter().find(|r| r.status == Status::Failed) {
@@ -133,13 +96,9 @@ pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
         }
         None => {
             if !args.json {
-                let boxes: std::collections::BTreeSet<&str> = results
-                    .iter()
-                    .filter(|r| r.status == Status::Done)
-                    .map(|r| r.name.as_str())
-                    .collect();
-                ctx.printer
-                    .status(format!("applied: {} box(es) changed", boxes.len()));
+                let boxes: std::collections::BTreeSet<&str> =
+                    results.iter().filter(|r| r.status == Status::Done).map(|r| r.name.as_str()).collect();
+                ctx.printer.status(format!("applied: {} box(es) changed", boxes.len()));
             }
             Ok(0)
         }
@@ -148,21 +107,18 @@ pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
 
 /// The manifest's boxes with their specs resolved as `tent create` would.
 fn desired(ctx: &Context<'_>, manifest: &Manifest) -> Vec<Desired> {
-    let default_image = ctx.config.image.clone().unwrap_or_else(|| {
-        default_image_for(&std::fs::read_to_string("/etc/os-release").unwrap_or_default())
-    });
+    let default_image = ctx
+        .config
+        .image
+        .clone()
+        .unwrap_or_else(|| default_image_for(&std::fs::read_to_string("/etc/os-release").unwrap_or_default()));
     manifest
         .boxes
         .iter()
         .map(|entry| {
             let mut spec = entry.spec(&default_image, &manifest.path);
             spec.root = ctx.engine.rootful() && !ctx.engine.prefix.is_empty();
-            Desired {
-                name: entry.name.clone(),
-                spec,
-                root: entry.root,
-                exports: entry.exports.clone(),
-            }
+            Desired { name: entry.name.clone(), spec, root: entry.root, exports: entry.exports.clone() }
         })
         .collect()
 }
@@ -179,19 +135,9 @@ fn current(
     let mut ids = BTreeMap::new();
     for container in ctx.engine.list_boxes()? {
         let label = BoxSpec::from_label(container.label(labels::SPEC));
-        let record = record::read(
-            &record::path(&ctx.paths, scope, &container.name),
-            &container.id,
-        );
-        let entry = Current {
-            name: container.name.clone(),
-            tent: true,
-            label,
-            record,
-        };
-        if desired.iter().any(|d| d.name == entry.name)
-            || entry.owner() == Some(manifest.path.as_path())
-        {
+        let record = record::read(&record::path(&ctx.paths, scope, &container.name), &container.id);
+        let entry = Current { name: container.name.clone(), tent: true, label, record };
+        if desired.iter().any(|d| d.name == entry.name) || entry.owner() == Some(manifest.path.as_path()) {
             ids.insert(container.name.clone(), container.id.clone());
             current.push(entry);
         }
@@ -206,12 +152,7 @@ fn current(
             let tent = container.label(labels::FORMAT).is_some();
             let label = BoxSpec::from_label(container.label(labels::SPEC));
             ids.insert(container.name.clone(), container.id.clone());
-            current.push(Current {
-                name: want.name.clone(),
-                tent,
-                label,
-                record: None,
-            });
+            current.push(Current { name: want.name.clone(), tent, label, record: None });
         }
     }
     Ok((current, ids))
@@ -249,20 +190,11 @@ fn confirm(ctx: &Context<'_>, args: &ApplyArgs, actions: &[Action]) -> Result<()
     let names: Vec<&str> = risky.iter().map(|a| a.box_name()).collect();
     if !std::io::stdin().is_terminal() {
         return Err(Error::Manifest {
-            message: format!(
-                "the plan recreates, removes or takes over {}; nothing was changed",
-                names.join(", ")
-            ),
-            hint: Some(format!(
-                "check the plan above, then run `{} --yes`",
-                again(args)
-            )),
+            message: format!("the plan recreates, removes or takes over {}; nothing was changed", names.join(", ")),
+            hint: Some(format!("check the plan above, then run `{} --yes`", again(args))),
         });
     }
-    if ctx
-        .printer
-        .confirm("Go ahead? Boxes are removed and made anew; your home and files stay.")
-    {
+    if ctx.printer.confirm("Go ahead? Boxes are removed and made anew; your home and files stay.") {
         Ok(())
     } else {
         Err(Error::Aborted("nothing was changed".into()))
@@ -311,12 +243,7 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    fn all(
-        &mut self,
-        actions: &[Action],
-        desired: &[Desired],
-        current: &[Current],
-    ) -> Vec<StepResult> {
+    fn all(&mut self, actions: &[Action], desired: &[Desired], current: &[Current]) -> Vec<StepResult> {
         interrupt::catch();
         let mut results = Vec::new();
         let mut stopped = false;
@@ -324,10 +251,7 @@ impl Run<'_> {
         let mut i = 0;
         while i < actions.len() {
             let name = actions[i].box_name().to_string();
-            let end = actions[i..]
-                .iter()
-                .position(|a| a.box_name() != name)
-                .map_or(actions.len(), |n| i + n);
+            let end = actions[i..].iter().position(|a| a.box_name() != name).map_or(actions.len(), |n| i + n);
             let group = &actions[i..end];
             i = end;
             if stopped {
@@ -348,31 +272,18 @@ impl Run<'_> {
             });
             let mut changed = false;
             for (n, action) in group.iter().enumerate() {
-                let outcome = if interrupt::interrupted() {
-                    Err(Error::Interrupted)
-                } else {
-                    self.step(action, &mut rec)
-                };
+                let outcome =
+                    if interrupt::interrupted() { Err(Error::Interrupted) } else { self.step(action, &mut rec) };
                 match outcome {
                     Ok(()) => {
                         changed |= action.changes();
-                        let status = if action.changes() {
-                            Status::Done
-                        } else {
-                            Status::Unchanged
-                        };
+                        let status = if action.changes() { Status::Done } else { Status::Unchanged };
                         results.push(result(action, status, None));
                     }
                     Err(err) => {
-                        self.ctx
-                            .printer
-                            .status(format!("failed: {}", action.describe()));
+                        self.ctx.printer.status(format!("failed: {}", action.describe()));
                         results.push(result(action, Status::Failed, Some(err.to_string())));
-                        results.extend(
-                            group[n + 1..]
-                                .iter()
-                                .map(|a| result(a, Status::NotRun, None)),
-                        );
+                        results.extend(group[n + 1..].iter().map(|a| result(a, Status::NotRun, None)));
                         self.error = Some(err);
                         stopped = true;
                         break;
@@ -415,8 +326,7 @@ impl Run<'_> {
         let boxes = ctx.boxes();
         match action {
             Action::Create { name, spec } => {
-                ctx.printer
-                    .step(format!("creating {name} from {}", spec.image));
+                ctx.printer.step(format!("creating {name} from {}", spec.image));
                 self.create(name, spec, rec)
             }
             Action::Adopt { name, .. } => {
@@ -425,8 +335,7 @@ impl Run<'_> {
                 self.save(name, r)
             }
             Action::Recreate { name, spec, .. } => {
-                ctx.printer
-                    .step(format!("recreating {name} from {}", spec.image));
+                ctx.printer.step(format!("recreating {name} from {}", spec.image));
                 if let Some(r) = rec.as_mut() {
                     // The old container's exports go first, so nothing points
                     // at a box that is about to disappear; they are made again below.
@@ -448,22 +357,11 @@ impl Run<'_> {
             }
             Action::Install { name, packages } => {
                 boxes.start(name, None)?;
-                let spinner = ctx
-                    .printer
-                    .spinner(format!("installing {} in {name}", packages.join(" ")));
-                let mut args: Vec<&str> = vec![
-                    "exec",
-                    "--user",
-                    "root",
-                    name,
-                    "/bin/sh",
-                    "/run/.tent/lib/tent-init",
-                    "install",
-                ];
+                let spinner = ctx.printer.spinner(format!("installing {} in {name}", packages.join(" ")));
+                let mut args: Vec<&str> =
+                    vec!["exec", "--user", "root", name, "/bin/sh", "/run/.tent/lib/tent-init", "install"];
                 args.extend(packages.iter().map(String::as_str));
-                let output = ctx
-                    .engine
-                    .capture(&format!("could not install packages in {name:?}"), &args);
+                let output = ctx.engine.capture(&format!("could not install packages in {name:?}"), &args);
                 spinner.finish();
                 ctx.printer.verbose(output?);
                 let r = rec.as_mut().ok_or_else(|| missing(name))?;
@@ -479,12 +377,7 @@ impl Run<'_> {
             | Action::Unchanged { .. }
             | Action::Skip { .. }
             | Action::Conflict { .. } => Ok(()),
-            Action::UpdateHooks {
-                name,
-                init_hooks,
-                start_hooks,
-                run_init,
-            } => {
+            Action::UpdateHooks { name, init_hooks, start_hooks, run_init } => {
                 let r = rec.as_mut().ok_or_else(|| missing(name))?;
                 let mut spec = r.spec.clone();
                 spec.init_hooks.clone_from(init_hooks);
@@ -492,19 +385,9 @@ impl Run<'_> {
                 write_hooks(&boxes.state(name), &spec)?;
                 if *run_init {
                     boxes.start(name, None)?;
-                    ctx.printer
-                        .step(format!("running the init hooks of {name}"));
-                    let args = [
-                        "exec",
-                        "--user",
-                        "root",
-                        name,
-                        "/bin/sh",
-                        "/run/.tent/state/hooks/init",
-                    ];
-                    let output = ctx
-                        .engine
-                        .capture(&format!("the init hooks of {name:?} failed"), &args)?;
+                    ctx.printer.step(format!("running the init hooks of {name}"));
+                    let args = ["exec", "--user", "root", name, "/bin/sh", "/run/.tent/state/hooks/init"];
+                    let output = ctx.engine.capture(&format!("the init hooks of {name:?} failed"), &args)?;
                     ctx.printer.verbose(output);
                 }
                 r.spec = spec;
@@ -578,110 +461,40 @@ fn missing(name: &str) -> Error {
 }
 
 fn result(action: &Action, status: Status, error: Option<String>) -> StepResult {
-    let tag = serde_json::to_value(action)
-        .ok()
-        .and_then(|v| v["action"].as_str().map(str::to_string));
-    StepResult {
-        name: action.box_name().to_string(),
-        action: tag.unwrap_or_default(),
-        status,
-        error,
-    }
+    let tag = serde_json::to_value(action).ok().and_then(|v| v["action"].as_str().map(str::to_string));
+    StepResult { name: action.box_name().to_string(), action: tag.unwrap_or_default(), status, error }
 }
 
 // ---- exports ----------------------------------------------------------------
 
-/// Exports through tent's own `export`/`unexport` commands, run as a child
-/// process on the same engine. This keeps apply independent of the export
-/// module's internals while it is being written; it can become direct calls
-/// into `crate::export` behind the same trait.
-struct TentExporter {
-    global: Vec<String>,
+/// Exports through the export module, as `tent export` makes them.
+struct DirectExporter<'a> {
+    ctx: &'a Context<'a>,
 }
 
-impl TentExporter {
-    fn new(engine: &Engine, verbose: bool) -> Self {
-        let mut global = vec![
-            "--engine".to_string(),
-            engine.path.to_string_lossy().into_owned(),
-        ];
-        if !engine.prefix.is_empty() {
-            global.push("--root".into());
-        }
-        global.push(if verbose { "--verbose" } else { "--quiet" }.into());
-        TentExporter { global }
-    }
-
-    fn tent(&self, what: String, args: &[String]) -> Result<()> {
-        let exe = std::env::current_exe().map_err(|e| Error::io("/proc/self/exe", e))?;
-        let output = std::process::Command::new(&exe)
-            .args(&self.global)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(|e| Error::io(&exe, e))?;
-        if output.status.success() {
-            return Ok(());
-        }
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let said: Vec<String> = stderr
-            .trim_end()
-            .lines()
-            .map(|l| format!("  | {l}"))
-            .collect();
-        Err(Error::Export {
-            message: format!("{what}:\n{}", said.join("\n")),
-            hint: Some(format!(
-                "try it by hand: `tent {}`",
-                crate::error::shell_words(args)
-            )),
-        })
-    }
-}
-
-impl Exporter for TentExporter {
+impl Exporter for DirectExporter<'_> {
     fn export_app(&self, box_name: &str, app: &str) -> Result<()> {
-        let args = vec!["export".into(), box_name.into(), "--app".into(), app.into()];
-        self.tent(format!("could not export app {app} of {box_name}"), &args)
+        let exporter = super::export::exporter(self.ctx, &self.ctx.engine, box_name, false)?;
+        exporter.export_app(app).map(drop)
     }
 
     fn export_bin(&self, box_name: &str, bin: &BinExport) -> Result<()> {
-        let mut args = vec![
-            "export".into(),
-            box_name.into(),
-            "--bin".into(),
-            bin.bin.clone(),
-        ];
-        if let Some(name) = &bin.name {
-            args.extend(["--name".into(), name.clone()]);
-        }
-        if let Some(path) = &bin.path {
-            args.extend(["--path".into(), path.to_string_lossy().into_owned()]);
-        }
-        self.tent(format!("could not export {} of {box_name}", bin.bin), &args)
+        let exporter = super::export::exporter(self.ctx, &self.ctx.engine, box_name, false)?;
+        let dir = bin
+            .path
+            .clone()
+            .or_else(|| self.ctx.config.export.bin_dir.clone())
+            .unwrap_or_else(|| self.ctx.paths.bin.clone());
+        exporter.export_bin(&bin.bin, bin.name.as_deref(), &dir).map(drop)
     }
 
     fn unexport_app(&self, box_name: &str, app: &str) -> Result<()> {
-        let args = vec![
-            "unexport".into(),
-            box_name.into(),
-            "--app".into(),
-            app.into(),
-        ];
-        self.tent(format!("could not unexport app {app} of {box_name}"), &args)
+        export::unexport(&self.ctx.paths, self.ctx.engine.scope(), box_name, Selector::App(app)).map(drop)
     }
 
     fn unexport_bin(&self, box_name: &str, bin: &BinExport) -> Result<()> {
-        let args = vec![
-            "unexport".into(),
-            box_name.into(),
-            "--bin".into(),
-            bin.exported_name().into(),
-        ];
-        self.tent(
-            format!("could not unexport {} of {box_name}", bin.exported_name()),
-            &args,
-        )
+        let name = bin.exported_name();
+        export::unexport(&self.ctx.paths, self.ctx.engine.scope(), box_name, Selector::Bin(name)).map(drop)
     }
 }
 
@@ -691,32 +504,21 @@ pub fn manifest(ctx: &Context<'_>, args: &ManifestArgs) -> Result<i32> {
     let containers = if args.names.is_empty() {
         ctx.engine.list_boxes()?
     } else {
-        args.names
-            .iter()
-            .map(|name| ctx.boxes().get(name))
-            .collect::<Result<Vec<_>>>()?
+        args.names.iter().map(|name| ctx.boxes().get(name)).collect::<Result<Vec<_>>>()?
     };
     if containers.is_empty() {
         ctx.printer.status("no boxes to write down");
         return Ok(0);
     }
-    let mut out = vec![format!(
-        "# tent.toml: boxes on {}, written by `tent manifest`",
-        ctx.engine.describe()
-    )];
+    let mut out = vec![format!("# tent.toml: boxes on {}, written by `tent manifest`", ctx.engine.describe())];
     for container in containers {
         let name = &container.name;
-        let record = record::read(
-            &record::path(&ctx.paths, ctx.engine.scope(), name),
-            &container.id,
-        );
+        let record = record::read(&record::path(&ctx.paths, ctx.engine.scope(), name), &container.id);
         let (spec, exports) = match (record, BoxSpec::from_label(container.label(labels::SPEC))) {
             (Some(r), _) => (r.spec, r.exports),
             (None, Some(spec)) => (spec, Default::default()),
             (None, None) => {
-                ctx.printer.warn(format!(
-                    "{name}: its tent.spec label is missing or unreadable; skipped"
-                ));
+                ctx.printer.warn(format!("{name}: its tent.spec label is missing or unreadable; skipped"));
                 continue;
             }
         };

@@ -71,12 +71,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest> {
     let mut problems = Vec::new();
     for section in &sections {
         let mut entries = Vec::new();
-        expand_includes(
-            section,
-            &by_name,
-            &mut vec![section.name.clone()],
-            &mut entries,
-        )?;
+        expand_includes(section, &by_name, &mut vec![section.name.clone()], &mut entries)?;
         boxes.push(fold(path, section, &entries, &mut warnings, &mut problems)?);
     }
     if !problems.is_empty() {
@@ -90,11 +85,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest> {
     // A section included by others is read once per includer: say it once.
     let mut seen = std::collections::BTreeSet::new();
     warnings.retain(|w| seen.insert(w.clone()));
-    Ok(Manifest {
-        path: path.to_path_buf(),
-        boxes,
-        warnings,
-    })
+    Ok(Manifest { path: path.to_path_buf(), boxes, warnings })
 }
 
 /// Splits the file into sections of `key=value` lines.
@@ -113,51 +104,27 @@ fn split(path: &Path, text: &str) -> Result<Vec<Section>> {
         }
         if let Some(rest) = line.strip_prefix('[') {
             let Some((name, after)) = rest.split_once(']') else {
-                return Err(manifest_error(
-                    &at,
-                    "a section header needs a closing `]`",
-                    None,
-                ));
+                return Err(manifest_error(&at, "a section header needs a closing `]`", None));
             };
             let after = after.trim();
             if !after.is_empty() && !after.starts_with('#') {
-                return Err(manifest_error(
-                    &at,
-                    format!("unexpected {after:?} after the section header"),
-                    None,
-                ));
+                return Err(manifest_error(&at, format!("unexpected {after:?} after the section header"), None));
             }
             let name = name.trim().to_string();
             if let Err(err) = crate::boxes::validate_name(&name) {
                 return Err(manifest_error(&at, err.to_string(), err.hint()));
             }
             if sections.iter().any(|s| s.name == name) {
-                return Err(manifest_error(
-                    &at,
-                    format!("box {name:?} is defined twice"),
-                    None,
-                ));
+                return Err(manifest_error(&at, format!("box {name:?} is defined twice"), None));
             }
-            sections.push(Section {
-                name,
-                at,
-                entries: Vec::new(),
-            });
+            sections.push(Section { name, at, entries: Vec::new() });
             continue;
         }
         let Some((key, value)) = line.split_once('=') else {
-            return Err(manifest_error(
-                &at,
-                format!("expected key=value, found {line:?}"),
-                None,
-            ));
+            return Err(manifest_error(&at, format!("expected key=value, found {line:?}"), None));
         };
         let Some(section) = sections.last_mut() else {
-            return Err(manifest_error(
-                &at,
-                "a key before any [box] section",
-                Some("start with [NAME]".into()),
-            ));
+            return Err(manifest_error(&at, "a key before any [box] section", Some("start with [NAME]".into())));
         };
         let key = key.trim().to_string();
         let value = unquote(value.trim()).map_err(|m| manifest_error(&at, m, None))?;
@@ -205,18 +172,10 @@ fn expand_includes(
             let Some(included) = all.get(name) else {
                 let names: Vec<&str> = all.keys().copied().collect();
                 let hint = did_you_mean(name, &names).map(|n| format!("did you mean {n:?}?"));
-                return Err(manifest_error(
-                    &entry.at,
-                    format!("include of {name:?}: there is no such section"),
-                    hint,
-                ));
+                return Err(manifest_error(&entry.at, format!("include of {name:?}: there is no such section"), hint));
             };
             if stack.iter().any(|s| s == name) {
-                return Err(manifest_error(
-                    &entry.at,
-                    format!("include loop: {} → {name}", stack.join(" → ")),
-                    None,
-                ));
+                return Err(manifest_error(&entry.at, format!("include loop: {} → {name}", stack.join(" → ")), None));
             }
             stack.push(name.to_string());
             expand_includes(included, all, stack, out)?;
@@ -233,11 +192,7 @@ fn fold(
     warnings: &mut Vec<String>,
     problems: &mut Vec<String>,
 ) -> Result<BoxEntry> {
-    let mut entry = BoxEntry {
-        name: section.name.clone(),
-        at: section.at.clone(),
-        ..Default::default()
-    };
+    let mut entry = BoxEntry { name: section.name.clone(), at: section.at.clone(), ..Default::default() };
     let mut bins = Vec::new();
     let mut bins_path = None;
     for e in entries {
@@ -271,7 +226,8 @@ fn fold(
             }
             "pull" => {
                 if boolean(e)? {
-                    warnings.push(format!("{}: pull=true is ignored: tent pulls an image only when it is missing", e.at));
+                    warnings
+                        .push(format!("{}: pull=true is ignored: tent pulls an image only when it is missing", e.at));
                 }
             }
             "replace" => warnings.push(format!(
@@ -293,18 +249,15 @@ fn fold(
                     Some(k) => format!("did you mean `{k}`?"),
                     None => format!("the keys of a Distrobox assemble file are: {}", KEYS.join(", ")),
                 };
-                return Err(manifest_error(&e.at, format!("unknown key `{other}` in box {:?}", section.name), Some(hint)));
+                return Err(manifest_error(
+                    &e.at,
+                    format!("unknown key `{other}` in box {:?}", section.name),
+                    Some(hint),
+                ));
             }
         }
     }
-    entry.exports.bins = bins
-        .into_iter()
-        .map(|bin| BinExport {
-            bin,
-            name: None,
-            path: bins_path.clone(),
-        })
-        .collect();
+    entry.exports.bins = bins.into_iter().map(|bin| BinExport { bin, name: None, path: bins_path.clone() }).collect();
     if entry.image.is_none() && !problems.iter().any(|p| p.contains("`clone=")) {
         return Err(manifest_error(
             &section.at,
@@ -316,10 +269,7 @@ fn fold(
 }
 
 fn manifest_error(at: &Location, message: impl AsRef<str>, hint: Option<String>) -> Error {
-    Error::Manifest {
-        message: format!("{at}: {}", message.as_ref()),
-        hint,
-    }
+    Error::Manifest { message: format!("{at}: {}", message.as_ref()), hint }
 }
 
 /// A value that Distrobox's shell would have expanded is refused: reading it
@@ -328,10 +278,7 @@ fn plain(e: &Entry) -> Result<String> {
     if e.value.contains('$') || e.value.contains('`') {
         return Err(manifest_error(
             &e.at,
-            format!(
-                "`{}` contains shell syntax ({:?}), which tent does not run",
-                e.key, e.value
-            ),
+            format!("`{}` contains shell syntax ({:?}), which tent does not run", e.key, e.value),
             Some("write the value itself; tent reads this file as data, not as shell".into()),
         ));
     }
@@ -341,17 +288,11 @@ fn plain(e: &Entry) -> Result<String> {
 /// Like `plain`, but a leading `$HOME` or `${HOME}` is allowed (expanded later).
 fn plain_path(e: &Entry) -> Result<String> {
     let expanded = expand_home(&e.value);
-    plain(&Entry {
-        value: expanded,
-        ..e.clone()
-    })
+    plain(&Entry { value: expanded, ..e.clone() })
 }
 
 fn words(e: &Entry) -> Result<Vec<String>> {
-    Ok(plain_path(e)?
-        .split_whitespace()
-        .map(str::to_string)
-        .collect())
+    Ok(plain_path(e)?.split_whitespace().map(str::to_string).collect())
 }
 
 fn expand_home(value: &str) -> String {
@@ -361,20 +302,14 @@ fn expand_home(value: &str) -> String {
             return format!("{home}{rest}");
         }
     }
-    value
-        .replace(" $HOME/", &format!(" {home}/"))
-        .replace(" ${HOME}/", &format!(" {home}/"))
+    value.replace(" $HOME/", &format!(" {home}/")).replace(" ${HOME}/", &format!(" {home}/"))
 }
 
 fn boolean(e: &Entry) -> Result<bool> {
     match e.value.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" => Ok(true),
         "false" | "0" | "no" | "" => Ok(false),
-        _ => Err(manifest_error(
-            &e.at,
-            format!("`{}` must be true or false, not {:?}", e.key, e.value),
-            None,
-        )),
+        _ => Err(manifest_error(&e.at, format!("`{}` must be true or false, not {:?}", e.key, e.value), None)),
     }
 }
 
@@ -430,10 +365,7 @@ nvidia=0
         assert!(b.init_hooks.is_empty());
         assert_eq!(b.exports.apps, ["htop"]);
         assert_eq!(b.exports.bins.len(), 2);
-        assert_eq!(
-            b.exports.bins[1].path.as_deref(),
-            Some(Path::new("/opt/bin"))
-        );
+        assert_eq!(b.exports.bins[1].path.as_deref(), Some(Path::new("/opt/bin")));
         assert_eq!(b.hostname.as_deref(), Some("devhost"));
         assert!(m.warnings.is_empty(), "{:?}", m.warnings);
     }
@@ -447,40 +379,30 @@ nvidia=0
         let dev = &m.boxes[1];
         assert_eq!(dev.image.as_deref(), Some("b"));
         assert_eq!(dev.packages, ["git", "vim"]);
-        let (msg, _) =
-            message(parse_str("[a]\nimage=x\ninclude=b\n[b]\nimage=y\ninclude=a\n").unwrap_err());
+        let (msg, _) = message(parse_str("[a]\nimage=x\ninclude=b\n[b]\nimage=y\ninclude=a\n").unwrap_err());
         assert!(msg.contains("include loop: a → b → a"), "{msg}");
         let (msg, hint) = message(parse_str("[base]\nimage=x\n[dev]\ninclude=bsae\n").unwrap_err());
-        assert!(
-            msg.starts_with("/proj/distrobox.ini:4:1: include of \"bsae\""),
-            "{msg}"
-        );
+        assert!(msg.starts_with("/proj/distrobox.ini:4:1: include of \"bsae\""), "{msg}");
         assert_eq!(hint, "did you mean \"base\"?");
     }
 
     #[test]
     fn shell_is_never_run_on_the_host() {
         let (msg, _) = message(parse_str("[dev]\nimage=$(curl evil)\n").unwrap_err());
-        assert!(
-            msg.starts_with("/proj/distrobox.ini:2:1: `image` contains shell syntax"),
-            "{msg}"
-        );
-        let (msg, _) =
-            message(parse_str("[dev]\nimage=x\nadditional_packages=`id`\n").unwrap_err());
+        assert!(msg.starts_with("/proj/distrobox.ini:2:1: `image` contains shell syntax"), "{msg}");
+        let (msg, _) = message(parse_str("[dev]\nimage=x\nadditional_packages=`id`\n").unwrap_err());
         assert!(msg.contains("shell syntax"), "{msg}");
         // $HOME at the start of a path is the one expansion that is safe and common.
         let home = std::env::var("HOME").unwrap();
         let m = parse_str("[dev]\nimage=x\nhome=$HOME/boxes/dev\n").unwrap();
-        assert_eq!(
-            m.boxes[0].home,
-            Some(PathBuf::from(format!("{home}/boxes/dev")))
-        );
+        assert_eq!(m.boxes[0].home, Some(PathBuf::from(format!("{home}/boxes/dev"))));
     }
 
     #[test]
     fn unsupported_keys_are_all_reported_by_name() {
         let (msg, _) = message(
-            parse_str("[dev]\nimage=x\nnvidia=true\nadditional_flags=\"--gpus all\"\npre_init_hooks=\"x\"\n").unwrap_err(),
+            parse_str("[dev]\nimage=x\nnvidia=true\nadditional_flags=\"--gpus all\"\npre_init_hooks=\"x\"\n")
+                .unwrap_err(),
         );
         assert!(msg.contains(":3:1: `nvidia=true`"), "{msg}");
         assert!(msg.contains(":4:1: `additional_flags=--gpus all`"), "{msg}");
@@ -489,27 +411,11 @@ nvidia=0
 
     #[test]
     fn harmless_keys_warn_and_unknown_keys_are_errors() {
-        let m = parse_str(
-            "[dev]\nimage=x\npull=true\nreplace=true\nstart_now=true\n[b]\ninclude=dev\n",
-        )
-        .unwrap();
-        assert_eq!(
-            m.warnings.len(),
-            2,
-            "once each, though `b` includes `dev`: {:?}",
-            m.warnings
-        );
-        assert!(
-            m.warnings[0].contains(":3:1: pull=true is ignored"),
-            "{:?}",
-            m.warnings
-        );
-        let (msg, hint) =
-            message(parse_str("[dev]\nimage=x\nadditional_package=git\n").unwrap_err());
-        assert!(
-            msg.contains(":3:1: unknown key `additional_package`"),
-            "{msg}"
-        );
+        let m = parse_str("[dev]\nimage=x\npull=true\nreplace=true\nstart_now=true\n[b]\ninclude=dev\n").unwrap();
+        assert_eq!(m.warnings.len(), 2, "once each, though `b` includes `dev`: {:?}", m.warnings);
+        assert!(m.warnings[0].contains(":3:1: pull=true is ignored"), "{:?}", m.warnings);
+        let (msg, hint) = message(parse_str("[dev]\nimage=x\nadditional_package=git\n").unwrap_err());
+        assert!(msg.contains(":3:1: unknown key `additional_package`"), "{msg}");
         assert_eq!(hint, "did you mean `additional_packages`?");
         let (msg, _) = message(parse_str("[dev]\nadditional_packages=git\n").unwrap_err());
         assert!(msg.contains("box \"dev\" has no image"), "{msg}");

@@ -47,10 +47,7 @@ impl BoxEntry {
     /// knows the engine's mode.
     pub fn spec(&self, default_image: &str, manifest: &Path) -> BoxSpec {
         BoxSpec {
-            image: self
-                .image
-                .clone()
-                .unwrap_or_else(|| default_image.to_string()),
+            image: self.image.clone().unwrap_or_else(|| default_image.to_string()),
             packages: self.packages.clone(),
             home: self.home.clone(),
             mount_home: self.mount_home,
@@ -98,9 +95,7 @@ pub struct BinExport {
 impl BinExport {
     /// The name the command has on the host: what identifies the export.
     pub fn exported_name(&self) -> &str {
-        self.name
-            .as_deref()
-            .unwrap_or_else(|| self.bin.rsplit('/').next().unwrap_or(&self.bin))
+        self.name.as_deref().unwrap_or_else(|| self.bin.rsplit('/').next().unwrap_or(&self.bin))
     }
 }
 
@@ -120,11 +115,7 @@ impl Location {
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let column = before[line_start..].chars().count() + 1;
-        Location {
-            file: file.to_path_buf(),
-            line,
-            column,
-        }
+        Location { file: file.to_path_buf(), line, column }
     }
 }
 
@@ -149,15 +140,9 @@ mod tests {
 
     #[test]
     fn a_bin_is_known_by_its_exported_name() {
-        let bin = BinExport {
-            bin: "/usr/bin/fdfind".into(),
-            ..Default::default()
-        };
+        let bin = BinExport { bin: "/usr/bin/fdfind".into(), ..Default::default() };
         assert_eq!(bin.exported_name(), "fdfind");
-        let bin = BinExport {
-            name: Some("fd".into()),
-            ..bin
-        };
+        let bin = BinExport { name: Some("fd".into()), ..bin };
         assert_eq!(bin.exported_name(), "fd");
     }
 }

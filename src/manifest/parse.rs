@@ -44,10 +44,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest> {
     for (key, value) in sorted(root.get_ref()) {
         if key.get_ref() != "box" {
             let hint = if matches!(value.get_ref(), DeValue::Table(_)) {
-                format!(
-                    "boxes are tables under `box`: write [box.{}]",
-                    key.get_ref()
-                )
+                format!("boxes are tables under `box`: write [box.{}]", key.get_ref())
             } else {
                 "a tent.toml has only [box.NAME] tables".into()
             };
@@ -58,20 +55,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest> {
             boxes.push(p.entry(name, value)?);
         }
     }
-    Ok(Manifest {
-        path: path.to_path_buf(),
-        boxes,
-        warnings: Vec::new(),
-    })
+    Ok(Manifest { path: path.to_path_buf(), boxes, warnings: Vec::new() })
 }
 
 /// Table entries in the order of the file (the map itself is sorted by key).
-fn sorted<'a, 'i>(
-    table: &'a DeTable<'i>,
-) -> Vec<(
-    &'a Spanned<std::borrow::Cow<'i, str>>,
-    &'a Spanned<DeValue<'i>>,
-)> {
+fn sorted<'a, 'i>(table: &'a DeTable<'i>) -> Vec<(&'a Spanned<std::borrow::Cow<'i, str>>, &'a Spanned<DeValue<'i>>)> {
     let mut entries: Vec<_> = table.iter().collect();
     entries.sort_by_key(|(k, _)| k.span().start);
     entries
@@ -87,16 +75,8 @@ impl Parser<'_> {
         Location::at(self.path, self.text, offset)
     }
 
-    fn error(
-        &self,
-        span: Range<usize>,
-        message: impl AsRef<str>,
-        hint: impl Into<Option<String>>,
-    ) -> Error {
-        Error::Manifest {
-            message: format!("{}: {}", self.at(span.start), message.as_ref()),
-            hint: hint.into(),
-        }
+    fn error(&self, span: Range<usize>, message: impl AsRef<str>, hint: impl Into<Option<String>>) -> Error {
+        Error::Manifest { message: format!("{}: {}", self.at(span.start), message.as_ref()), hint: hint.into() }
     }
 
     fn unknown(
@@ -110,25 +90,13 @@ impl Parser<'_> {
             Some(close) => format!("did you mean `{close}`?"),
             None => fallback,
         };
-        self.error(
-            key.span(),
-            format!("unknown key `{}` {place}", key.get_ref()),
-            hint,
-        )
+        self.error(key.span(), format!("unknown key `{}` {place}", key.get_ref()), hint)
     }
 
-    fn table<'v, 'i>(
-        &self,
-        value: &'v Spanned<DeValue<'i>>,
-        what: &str,
-    ) -> Result<&'v DeTable<'i>> {
+    fn table<'v, 'i>(&self, value: &'v Spanned<DeValue<'i>>, what: &str) -> Result<&'v DeTable<'i>> {
         match value.get_ref() {
             DeValue::Table(t) => Ok(t),
-            other => Err(self.error(
-                value.span(),
-                format!("{what} must be a table, not {}", kind(other)),
-                None,
-            )),
+            other => Err(self.error(value.span(), format!("{what} must be a table, not {}", kind(other)), None)),
         }
     }
 
@@ -146,20 +114,13 @@ impl Parser<'_> {
     fn boolean(&self, value: &Spanned<DeValue<'_>>, what: &str) -> Result<bool> {
         match value.get_ref() {
             DeValue::Boolean(b) => Ok(*b),
-            other => Err(self.error(
-                value.span(),
-                format!("{what} must be true or false, not {}", kind(other)),
-                None,
-            )),
+            other => Err(self.error(value.span(), format!("{what} must be true or false, not {}", kind(other)), None)),
         }
     }
 
     fn strings(&self, value: &Spanned<DeValue<'_>>, what: &str) -> Result<Vec<String>> {
         match value.get_ref() {
-            DeValue::Array(items) => items
-                .iter()
-                .map(|item| self.string(item, &format!("each of {what}")))
-                .collect(),
+            DeValue::Array(items) => items.iter().map(|item| self.string(item, &format!("each of {what}"))).collect(),
             other => Err(self.error(
                 value.span(),
                 format!("{what} must be a list of strings, not {}", kind(other)),
@@ -176,21 +137,13 @@ impl Parser<'_> {
         Ok(resolve_path(&text, self.path))
     }
 
-    fn entry(
-        &self,
-        name: &Spanned<std::borrow::Cow<'_, str>>,
-        value: &Spanned<DeValue<'_>>,
-    ) -> Result<BoxEntry> {
+    fn entry(&self, name: &Spanned<std::borrow::Cow<'_, str>>, value: &Spanned<DeValue<'_>>) -> Result<BoxEntry> {
         let box_name = name.get_ref().to_string();
         if let Err(err) = crate::boxes::validate_name(&box_name) {
             return Err(self.error(name.span(), err.to_string(), err.hint()));
         }
         let table = self.table(value, &format!("box {box_name:?}"))?;
-        let mut entry = BoxEntry {
-            name: box_name.clone(),
-            at: self.at(name.span().start),
-            ..Default::default()
-        };
+        let mut entry = BoxEntry { name: box_name.clone(), at: self.at(name.span().start), ..Default::default() };
         for (key, value) in sorted(table) {
             let k = key.get_ref().as_ref();
             match k {
@@ -203,11 +156,8 @@ impl Parser<'_> {
                 }
                 "packages" => entry.packages = self.strings(value, k)?,
                 "volumes" => {
-                    entry.volumes = self
-                        .strings(value, k)?
-                        .into_iter()
-                        .map(|v| resolve_volume(&v, self.path))
-                        .collect();
+                    entry.volumes =
+                        self.strings(value, k)?.into_iter().map(|v| resolve_volume(&v, self.path)).collect();
                 }
                 "home" => entry.home = Some(self.path(value, k)?),
                 "mount_home" => entry.mount_home = self.boolean(value, k)?,
@@ -232,7 +182,9 @@ impl Parser<'_> {
             return Err(self.error(
                 name.span(),
                 format!("box {box_name:?} has mount_home = true but no home"),
-                Some("mount_home mounts your real home beside the box's own `home`: set home, or drop mount_home".into()),
+                Some(
+                    "mount_home mounts your real home beside the box's own `home`: set home, or drop mount_home".into(),
+                ),
             ));
         }
         check_unique_exports(self, &entry.exports, value.span())?;
@@ -257,19 +209,13 @@ impl Parser<'_> {
             return Err(self.error(
                 value.span(),
                 format!("export_bins must be a list, not {}", kind(value.get_ref())),
-                Some(
-                    "write export_bins = [\"/usr/bin/rg\", { bin = \"fdfind\", name = \"fd\" }]"
-                        .into(),
-                ),
+                Some("write export_bins = [\"/usr/bin/rg\", { bin = \"fdfind\", name = \"fd\" }]".into()),
             ));
         };
         let mut bins = Vec::new();
         for item in items {
             let bin = match item.get_ref() {
-                DeValue::String(s) => BinExport {
-                    bin: s.to_string(),
-                    ..Default::default()
-                },
+                DeValue::String(s) => BinExport { bin: s.to_string(), ..Default::default() },
                 DeValue::Table(table) => {
                     let mut bin = BinExport::default();
                     for (key, value) in sorted(table) {
@@ -292,10 +238,7 @@ impl Parser<'_> {
                 other => {
                     return Err(self.error(
                         item.span(),
-                        format!(
-                            "each of export_bins must be a string or a table, not {}",
-                            kind(other)
-                        ),
+                        format!("each of export_bins must be a string or a table, not {}", kind(other)),
                         None,
                     ));
                 }
@@ -378,28 +321,17 @@ pub fn resolve_volume(volume: &str, manifest: &Path) -> String {
         return volume.to_string();
     }
     let src = resolve_path(src, manifest).to_string_lossy().into_owned();
-    if rest.is_empty() {
-        src
-    } else {
-        format!("{src}:{rest}")
-    }
+    if rest.is_empty() { src } else { format!("{src}:{rest}") }
 }
 
 fn home() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/"))
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"))
 }
 
 /// The known word closest to `word`, when it is close enough to be a typo.
 pub fn did_you_mean<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
     let limit = word.chars().count().div_ceil(3);
-    known
-        .iter()
-        .map(|k| (distance(word, k), *k))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
+    known.iter().map(|k| (distance(word, k), *k)).filter(|(d, _)| *d <= limit).min_by_key(|(d, _)| *d).map(|(_, k)| k)
 }
 
 /// Levenshtein distance, counting a swap of neighbours as one edit.
@@ -416,9 +348,7 @@ fn distance(a: &str, b: &str) -> usize {
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
+            d[i][j] = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
             }
@@ -472,39 +402,26 @@ image = "tent-test/busybox:latest"
         assert_eq!(z.home.as_deref(), Some(Path::new("/proj/homes/zeta")));
         assert_eq!(z.exports.apps, ["code"]);
         assert_eq!(z.exports.bins[1].exported_name(), "fd");
-        assert_eq!(
-            z.exports.bins[1].path.as_deref(),
-            Some(Path::new("/opt/bin"))
-        );
+        assert_eq!(z.exports.bins[1].path.as_deref(), Some(Path::new("/opt/bin")));
         assert_eq!((z.at.line, z.at.column), (2, 6));
     }
 
     #[test]
     fn unknown_keys_give_line_column_and_a_close_key() {
-        let (msg, hint) =
-            message(parse_str("[box.dev]\nimage = \"x\"\n  pakages = [\"git\"]\n").unwrap_err());
-        assert_eq!(
-            msg,
-            "/proj/tent.toml:3:3: unknown key `pakages` in box \"dev\""
-        );
+        let (msg, hint) = message(parse_str("[box.dev]\nimage = \"x\"\n  pakages = [\"git\"]\n").unwrap_err());
+        assert_eq!(msg, "/proj/tent.toml:3:3: unknown key `pakages` in box \"dev\"");
         assert_eq!(hint, "did you mean `packages`?");
         let (msg, hint) = message(parse_str("[box.dev]\nexported_apps = [\"x\"]\n").unwrap_err());
         assert!(msg.contains(":2:1: unknown key `exported_apps`"), "{msg}");
         assert_eq!(hint, "did you mean `export_apps`?");
         let (_, hint) = message(parse_str("[box.dev]\nfrobnicate = 1\n").unwrap_err());
-        assert!(
-            hint.starts_with("the keys of a box are: image, packages"),
-            "{hint}"
-        );
+        assert!(hint.starts_with("the keys of a box are: image, packages"), "{hint}");
     }
 
     #[test]
     fn a_box_outside_the_box_table_is_pointed_at() {
         let (msg, hint) = message(parse_str("[dev]\nimage = \"x\"\n").unwrap_err());
-        assert_eq!(
-            msg,
-            "/proj/tent.toml:1:2: unknown key `dev` at the top level"
-        );
+        assert_eq!(msg, "/proj/tent.toml:1:2: unknown key `dev` at the top level");
         assert_eq!(hint, "boxes are tables under `box`: write [box.dev]");
         let (_, hint) = message(parse_str("[boxes.dev]\n").unwrap_err());
         assert_eq!(hint, "did you mean `box`?");
@@ -513,37 +430,22 @@ image = "tent-test/busybox:latest"
     #[test]
     fn wrong_types_and_syntax_errors_have_locations() {
         let (msg, _) = message(parse_str("[box.dev]\npackages = \"git\"\n").unwrap_err());
-        assert_eq!(
-            msg,
-            "/proj/tent.toml:2:12: packages must be a list of strings, not a string"
-        );
+        assert_eq!(msg, "/proj/tent.toml:2:12: packages must be a list of strings, not a string");
         let (msg, _) = message(parse_str("[box.dev]\nroot = \"yes\"\n").unwrap_err());
-        assert!(
-            msg.starts_with("/proj/tent.toml:2:8: root must be true or false"),
-            "{msg}"
-        );
+        assert!(msg.starts_with("/proj/tent.toml:2:8: root must be true or false"), "{msg}");
         let (msg, _) = message(parse_str("[box.dev]\nimage = \n").unwrap_err());
         assert!(msg.starts_with("/proj/tent.toml:2:"), "{msg}");
-        let (msg, _) = message(
-            parse_str("[box.dev]\nexport_bins = [{ bin = \"a\", nam = \"b\" }]\n").unwrap_err(),
-        );
-        assert!(
-            msg.contains(":2:29: unknown key `nam` in an exported bin"),
-            "{msg}"
-        );
+        let (msg, _) = message(parse_str("[box.dev]\nexport_bins = [{ bin = \"a\", nam = \"b\" }]\n").unwrap_err());
+        assert!(msg.contains(":2:29: unknown key `nam` in an exported bin"), "{msg}");
     }
 
     #[test]
     fn bad_box_names_and_inconsistent_keys_are_errors() {
         let (msg, _) = message(parse_str("[box.\"-x\"]\n").unwrap_err());
-        assert!(
-            msg.starts_with("/proj/tent.toml:1:6: invalid box name"),
-            "{msg}"
-        );
+        assert!(msg.starts_with("/proj/tent.toml:1:6: invalid box name"), "{msg}");
         let (msg, _) = message(parse_str("[box.dev]\nmount_home = true\n").unwrap_err());
         assert!(msg.contains("mount_home = true but no home"), "{msg}");
-        let (msg, _) =
-            message(parse_str("[box.dev]\nexport_bins = [\"/a/rg\", \"/b/rg\"]\n").unwrap_err());
+        let (msg, _) = message(parse_str("[box.dev]\nexport_bins = [\"/a/rg\", \"/b/rg\"]\n").unwrap_err());
         assert!(msg.contains("two exported bins are named \"rg\""), "{msg}");
     }
 

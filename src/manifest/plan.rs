@@ -56,17 +56,11 @@ impl Current {
 
     /// The spec as last applied: the record's, else the label's.
     pub fn spec(&self) -> Option<&BoxSpec> {
-        self.record
-            .as_ref()
-            .map(|r| &r.spec)
-            .or(self.label.as_ref())
+        self.record.as_ref().map(|r| &r.spec).or(self.label.as_ref())
     }
 
     pub fn exports(&self) -> Exports {
-        self.record
-            .as_ref()
-            .map(|r| r.exports.clone())
-            .unwrap_or_default()
+        self.record.as_ref().map(|r| r.exports.clone()).unwrap_or_default()
     }
 }
 
@@ -212,10 +206,7 @@ impl Action {
 
     /// Destroys or takes over something: asked on a terminal, else `--yes`.
     pub fn needs_confirmation(&self) -> bool {
-        matches!(
-            self,
-            Action::Recreate { .. } | Action::Remove { .. } | Action::Adopt { .. }
-        )
+        matches!(self, Action::Recreate { .. } | Action::Remove { .. } | Action::Adopt { .. })
     }
 
     /// One line for humans: `+` adds, `~` changes in place, `-/+` recreates,
@@ -229,29 +220,19 @@ impl Action {
                 }
                 line
             }
-            Action::Adopt {
-                name,
-                owner: Some(owner),
-            } => {
-                format!(
-                    "! take over {name}, made by another manifest ({})",
-                    owner.display()
-                )
+            Action::Adopt { name, owner: Some(owner) } => {
+                format!("! take over {name}, made by another manifest ({})", owner.display())
             }
             Action::Adopt { name, owner: None } => format!("! take over {name}, made by hand"),
             Action::Recreate { name, changes, .. } => {
-                format!(
-                    "-/+ recreate {name}: {} (your files stay)",
-                    changes.join("; ")
-                )
+                format!("-/+ recreate {name}: {} (your files stay)", changes.join("; "))
             }
             Action::Install { name, packages } => {
                 format!("~ install {} in {name}", packages.join(" "))
             }
-            Action::KeepPackages { name, packages } => format!(
-                "= {name}: {} no longer listed; left installed (tent does not uninstall)",
-                packages.join(" ")
-            ),
+            Action::KeepPackages { name, packages } => {
+                format!("= {name}: {} no longer listed; left installed (tent does not uninstall)", packages.join(" "))
+            }
             Action::UpdateHooks { name, run_init, .. } => {
                 if *run_init {
                     format!("~ update hooks of {name} and run its init hooks once")
@@ -260,11 +241,7 @@ impl Action {
                 }
             }
             Action::ExportApp { name, app } => format!("~ export app {app} from {name}"),
-            Action::ExportBin { name, bin } => format!(
-                "~ export {} from {name} as {}",
-                bin.bin,
-                bin.exported_name()
-            ),
+            Action::ExportBin { name, bin } => format!("~ export {} from {name} as {}", bin.bin, bin.exported_name()),
             Action::UnexportApp { name, app } => format!("~ unexport app {app} of {name}"),
             Action::UnexportBin { name, bin } => {
                 format!("~ unexport {} of {name}", bin.exported_name())
@@ -293,78 +270,45 @@ pub fn plan(desired: &[Desired], current: &[Current], opts: &Options<'_>) -> Vec
             continue;
         }
         let Some(have) = current.iter().find(|c| c.name == want.name) else {
-            actions.push(Action::Create {
-                name: name.clone(),
-                spec: want.spec.clone(),
-            });
+            actions.push(Action::Create { name: name.clone(), spec: want.spec.clone() });
             push_exports(&mut actions, &name, &Exports::default(), &want.exports);
             continue;
         };
         if !have.tent {
-            let reason =
-                "a container of that name exists that tent did not make; tent will not touch it"
-                    .into();
+            let reason = "a container of that name exists that tent did not make; tent will not touch it".into();
             actions.push(Action::Conflict { name, reason });
             continue;
         }
         let Some(spec) = have.spec() else {
-            actions.push(Action::Conflict {
-                name,
-                reason: "its tent.spec label is unreadable".into(),
-            });
+            actions.push(Action::Conflict { name, reason: "its tent.spec label is unreadable".into() });
             continue;
         };
         let owned = have.owner() == Some(opts.manifest);
         if !owned {
-            actions.push(Action::Adopt {
-                name: name.clone(),
-                owner: have.owner().map(Path::to_path_buf),
-            });
+            actions.push(Action::Adopt { name: name.clone(), owner: have.owner().map(Path::to_path_buf) });
         }
         let before = actions.len();
         let changes = recreate_changes(spec, &want.spec);
         if !changes.is_empty() {
-            actions.push(Action::Recreate {
-                name: name.clone(),
-                changes,
-                spec: want.spec.clone(),
-            });
+            actions.push(Action::Recreate { name: name.clone(), changes, spec: want.spec.clone() });
             // The new container has no exports yet: all of them are made again.
             push_exports(&mut actions, &name, &Exports::default(), &want.exports);
             continue;
         }
-        let added: Vec<String> = want
-            .spec
-            .packages
-            .iter()
-            .filter(|p| !spec.packages.contains(p))
-            .cloned()
-            .collect();
-        let dropped: Vec<String> = spec
-            .packages
-            .iter()
-            .filter(|p| !want.spec.packages.contains(p))
-            .cloned()
-            .collect();
+        let added: Vec<String> = want.spec.packages.iter().filter(|p| !spec.packages.contains(p)).cloned().collect();
+        let dropped: Vec<String> = spec.packages.iter().filter(|p| !want.spec.packages.contains(p)).cloned().collect();
         if !added.is_empty() {
-            actions.push(Action::Install {
-                name: name.clone(),
-                packages: added,
-            });
+            actions.push(Action::Install { name: name.clone(), packages: added });
         }
         if !dropped.is_empty() {
-            actions.push(Action::KeepPackages {
-                name: name.clone(),
-                packages: dropped,
-            });
+            actions.push(Action::KeepPackages { name: name.clone(), packages: dropped });
         }
         if spec.init_hooks != want.spec.init_hooks || spec.start_hooks != want.spec.start_hooks {
             actions.push(Action::UpdateHooks {
                 name: name.clone(),
                 init_hooks: want.spec.init_hooks.clone(),
                 start_hooks: want.spec.start_hooks.clone(),
-                run_init: spec.init_hooks != want.spec.init_hooks
-                    && !want.spec.init_hooks.is_empty(),
+                run_init: spec.init_hooks != want.spec.init_hooks && !want.spec.init_hooks.is_empty(),
             });
         }
         push_exports(&mut actions, &name, &have.exports(), &want.exports);
@@ -378,11 +322,7 @@ pub fn plan(desired: &[Desired], current: &[Current], opts: &Options<'_>) -> Vec
             continue;
         }
         let name = have.name.clone();
-        actions.push(if opts.prune {
-            Action::Remove { name }
-        } else {
-            Action::KeepUnlisted { name }
-        });
+        actions.push(if opts.prune { Action::Remove { name } } else { Action::KeepUnlisted { name } });
     }
     actions
 }
@@ -390,9 +330,7 @@ pub fn plan(desired: &[Desired], current: &[Current], opts: &Options<'_>) -> Vec
 fn mode_mismatch(root: bool, mode: Mode) -> Option<String> {
     match (root, mode) {
         (true, Mode::Rootless) => Some("root = true: apply it with `tent --root apply`".into()),
-        (false, Mode::Sudo) => {
-            Some("not a root box: apply it with `tent apply` (without --root)".into())
-        }
+        (false, Mode::Sudo) => Some("not a root box: apply it with `tent apply` (without --root)".into()),
         _ => None,
     }
 }
@@ -404,11 +342,7 @@ pub fn recreate_changes(have: &BoxSpec, want: &BoxSpec) -> Vec<String> {
         changes.push(format!("image {} → {}", have.image, want.image));
     }
     if have.volumes != want.volumes {
-        changes.push(format!(
-            "volumes [{}] → [{}]",
-            have.volumes.join(", "),
-            want.volumes.join(", ")
-        ));
+        changes.push(format!("volumes [{}] → [{}]", have.volumes.join(", "), want.volumes.join(", ")));
     }
     if have.env != want.env {
         let keys: Vec<&str> = have
@@ -423,20 +357,12 @@ pub fn recreate_changes(have: &BoxSpec, want: &BoxSpec) -> Vec<String> {
         changes.push(format!("env {}", keys.join(", ")));
     }
     if have.home != want.home || have.mount_home != want.mount_home {
-        let show = |s: &BoxSpec| {
-            s.home
-                .as_ref()
-                .map_or("your home".to_string(), |h| h.display().to_string())
-        };
+        let show = |s: &BoxSpec| s.home.as_ref().map_or("your home".to_string(), |h| h.display().to_string());
         changes.push(format!("home {} → {}", show(have), show(want)));
     }
     if have.hostname != want.hostname {
         let show = |h: &Option<String>| h.clone().unwrap_or_else(|| "(default)".into());
-        changes.push(format!(
-            "hostname {} → {}",
-            show(&have.hostname),
-            show(&want.hostname)
-        ));
+        changes.push(format!("hostname {} → {}", show(&have.hostname), show(&want.hostname)));
     }
     changes
 }
@@ -445,28 +371,16 @@ pub fn recreate_changes(have: &BoxSpec, want: &BoxSpec) -> Vec<String> {
 /// what is missing. Bins are matched by their exported name.
 fn push_exports(actions: &mut Vec<Action>, name: &str, have: &Exports, want: &Exports) {
     for app in have.apps.iter().filter(|a| !want.apps.contains(a)) {
-        actions.push(Action::UnexportApp {
-            name: name.into(),
-            app: app.clone(),
-        });
+        actions.push(Action::UnexportApp { name: name.into(), app: app.clone() });
     }
     for bin in have.bins.iter().filter(|b| !want.bins.contains(b)) {
-        actions.push(Action::UnexportBin {
-            name: name.into(),
-            bin: bin.clone(),
-        });
+        actions.push(Action::UnexportBin { name: name.into(), bin: bin.clone() });
     }
     for app in want.apps.iter().filter(|a| !have.apps.contains(a)) {
-        actions.push(Action::ExportApp {
-            name: name.into(),
-            app: app.clone(),
-        });
+        actions.push(Action::ExportApp { name: name.into(), app: app.clone() });
     }
     for bin in want.bins.iter().filter(|b| !have.bins.contains(b)) {
-        actions.push(Action::ExportBin {
-            name: name.into(),
-            bin: bin.clone(),
-        });
+        actions.push(Action::ExportBin { name: name.into(), bin: bin.clone() });
     }
 }
 
@@ -477,20 +391,11 @@ mod tests {
     const M: &str = "/proj/tent.toml";
 
     fn spec(image: &str) -> BoxSpec {
-        BoxSpec {
-            image: image.into(),
-            manifest: Some(M.into()),
-            ..Default::default()
-        }
+        BoxSpec { image: image.into(), manifest: Some(M.into()), ..Default::default() }
     }
 
     fn want(name: &str, spec: BoxSpec) -> Desired {
-        Desired {
-            name: name.into(),
-            spec,
-            root: false,
-            exports: Exports::default(),
-        }
+        Desired { name: name.into(), spec, root: false, exports: Exports::default() }
     }
 
     /// A box this manifest made and recorded, exactly as `spec` and `exports`.
@@ -499,25 +404,12 @@ mod tests {
             name: name.into(),
             tent: true,
             label: Some(spec.clone()),
-            record: Some(Record {
-                container: "id".into(),
-                manifest: M.into(),
-                spec,
-                exports,
-            }),
+            record: Some(Record { container: "id".into(), manifest: M.into(), spec, exports }),
         }
     }
 
     fn run(desired: &[Desired], current: &[Current], prune: bool) -> Vec<Action> {
-        plan(
-            desired,
-            current,
-            &Options {
-                manifest: Path::new(M),
-                mode: Mode::Rootless,
-                prune,
-            },
-        )
+        plan(desired, current, &Options { manifest: Path::new(M), mode: Mode::Rootless, prune })
     }
 
     fn lines(actions: &[Action]) -> Vec<String> {
@@ -525,31 +417,18 @@ mod tests {
     }
 
     fn bin(path: &str) -> BinExport {
-        BinExport {
-            bin: path.into(),
-            ..Default::default()
-        }
+        BinExport { bin: path.into(), ..Default::default() }
     }
 
     #[test]
     fn a_missing_box_is_created_then_exported() {
-        let mut d = want(
-            "dev",
-            BoxSpec {
-                packages: vec!["git".into()],
-                ..spec("deb")
-            },
-        );
+        let mut d = want("dev", BoxSpec { packages: vec!["git".into()], ..spec("deb") });
         d.exports.apps = vec!["htop".into()];
         d.exports.bins = vec![bin("/usr/bin/rg")];
         let actions = run(&[d], &[], false);
         assert_eq!(
             lines(&actions),
-            [
-                "+ create dev (image deb) with git",
-                "~ export app htop from dev",
-                "~ export /usr/bin/rg from dev as rg"
-            ]
+            ["+ create dev (image deb) with git", "~ export app htop from dev", "~ export /usr/bin/rg from dev as rg"]
         );
     }
 
@@ -565,47 +444,24 @@ mod tests {
 
     #[test]
     fn added_packages_install_in_place_and_removed_ones_stay() {
-        let have = BoxSpec {
-            packages: vec!["git".into(), "vim".into()],
-            ..spec("deb")
-        };
-        let d = want(
-            "dev",
-            BoxSpec {
-                packages: vec!["git".into(), "ripgrep".into()],
-                ..spec("deb")
-            },
-        );
+        let have = BoxSpec { packages: vec!["git".into(), "vim".into()], ..spec("deb") };
+        let d = want("dev", BoxSpec { packages: vec!["git".into(), "ripgrep".into()], ..spec("deb") });
         let actions = run(&[d], &[made("dev", have, Exports::default())], false);
         assert_eq!(
             actions,
             [
-                Action::Install {
-                    name: "dev".into(),
-                    packages: vec!["ripgrep".into()]
-                },
-                Action::KeepPackages {
-                    name: "dev".into(),
-                    packages: vec!["vim".into()]
-                },
+                Action::Install { name: "dev".into(), packages: vec!["ripgrep".into()] },
+                Action::KeepPackages { name: "dev".into(), packages: vec!["vim".into()] },
             ]
         );
     }
 
     #[test]
     fn changed_exports_unexport_then_export() {
-        let have = Exports {
-            apps: vec!["a".into()],
-            bins: vec![bin("/usr/bin/rg")],
-        };
+        let have = Exports { apps: vec!["a".into()], bins: vec![bin("/usr/bin/rg")] };
         let mut d = want("dev", spec("deb"));
-        d.exports = Exports {
-            apps: vec!["b".into()],
-            bins: vec![BinExport {
-                name: Some("r".into()),
-                ..bin("/usr/bin/rg")
-            }],
-        };
+        d.exports =
+            Exports { apps: vec!["b".into()], bins: vec![BinExport { name: Some("r".into()), ..bin("/usr/bin/rg") }] };
         let actions = run(&[d.clone()], &[made("dev", d.spec.clone(), have)], false);
         assert_eq!(
             lines(&actions),
@@ -620,35 +476,18 @@ mod tests {
 
     #[test]
     fn a_new_image_recreates_and_exports_again() {
-        let exports = Exports {
-            apps: vec!["htop".into()],
-            bins: vec![],
-        };
-        let mut d = want(
-            "dev",
-            BoxSpec {
-                packages: vec!["git".into()],
-                ..spec("trixie")
-            },
-        );
+        let exports = Exports { apps: vec!["htop".into()], bins: vec![] };
+        let mut d = want("dev", BoxSpec { packages: vec!["git".into()], ..spec("trixie") });
         d.exports = exports.clone();
-        let have = BoxSpec {
-            packages: vec!["git".into()],
-            ..spec("bookworm")
-        };
+        let have = BoxSpec { packages: vec!["git".into()], ..spec("bookworm") };
         let actions = run(&[d.clone()], &[made("dev", have, exports)], false);
         assert_eq!(
             actions,
             [
                 Action::Recreate {
-                    name: "dev".into(),
-                    changes: vec!["image bookworm → trixie".into()],
-                    spec: d.spec
+                    name: "dev".into(), changes: vec!["image bookworm → trixie".into()], spec: d.spec
                 },
-                Action::ExportApp {
-                    name: "dev".into(),
-                    app: "htop".into()
-                },
+                Action::ExportApp { name: "dev".into(), app: "htop".into() },
             ]
         );
         assert!(actions[0].needs_confirmation());
@@ -662,51 +501,19 @@ mod tests {
         want_spec.home = Some("/h".into());
         want_spec.hostname = Some("h".into());
         let changes = recreate_changes(&spec("deb"), &want_spec);
-        assert_eq!(
-            changes,
-            [
-                "volumes [] → [/a:/a]",
-                "env A",
-                "home your home → /h",
-                "hostname (default) → h"
-            ]
-        );
+        assert_eq!(changes, ["volumes [] → [/a:/a]", "env A", "home your home → /h", "hostname (default) → h"]);
         // Packages, hooks and the manifest path are not among them.
-        let other = BoxSpec {
-            packages: vec!["x".into()],
-            init_hooks: vec!["y".into()],
-            manifest: None,
-            ..spec("deb")
-        };
+        let other = BoxSpec { packages: vec!["x".into()], init_hooks: vec!["y".into()], manifest: None, ..spec("deb") };
         assert!(recreate_changes(&spec("deb"), &other).is_empty());
     }
 
     #[test]
     fn changed_hooks_are_rewritten_and_new_init_hooks_run_once() {
-        let d = want(
-            "dev",
-            BoxSpec {
-                init_hooks: vec!["a".into()],
-                start_hooks: vec!["b".into()],
-                ..spec("deb")
-            },
-        );
+        let d = want("dev", BoxSpec { init_hooks: vec!["a".into()], start_hooks: vec!["b".into()], ..spec("deb") });
         let actions = run(&[d], &[made("dev", spec("deb"), Exports::default())], false);
-        assert_eq!(
-            lines(&actions),
-            ["~ update hooks of dev and run its init hooks once"]
-        );
-        let d = want(
-            "dev",
-            BoxSpec {
-                start_hooks: vec!["b".into()],
-                ..spec("deb")
-            },
-        );
-        let have = BoxSpec {
-            init_hooks: vec!["a".into()],
-            ..spec("deb")
-        };
+        assert_eq!(lines(&actions), ["~ update hooks of dev and run its init hooks once"]);
+        let d = want("dev", BoxSpec { start_hooks: vec!["b".into()], ..spec("deb") });
+        let have = BoxSpec { init_hooks: vec!["a".into()], ..spec("deb") };
         let actions = run(&[d], &[made("dev", have, Exports::default())], false);
         assert_eq!(lines(&actions), ["~ update hooks of dev"]);
     }
@@ -714,14 +521,7 @@ mod tests {
     #[test]
     fn unlisted_boxes_are_removed_only_with_prune_and_only_if_ours() {
         let ours = made("old", spec("deb"), Exports::default());
-        let mut by_hand = made(
-            "mine",
-            BoxSpec {
-                manifest: None,
-                ..spec("deb")
-            },
-            Exports::default(),
-        );
+        let mut by_hand = made("mine", BoxSpec { manifest: None, ..spec("deb") }, Exports::default());
         by_hand.record = None;
         let mut other = made("theirs", spec("deb"), Exports::default());
         other.record.as_mut().unwrap().manifest = "/elsewhere/tent.toml".into();
@@ -737,64 +537,27 @@ mod tests {
 
     #[test]
     fn a_box_made_by_hand_is_taken_over_only_visibly() {
-        let mut hand = made(
-            "dev",
-            BoxSpec {
-                manifest: None,
-                ..spec("deb")
-            },
-            Exports::default(),
-        );
+        let mut hand = made("dev", BoxSpec { manifest: None, ..spec("deb") }, Exports::default());
         hand.record = None;
         let actions = run(&[want("dev", spec("deb"))], &[hand], false);
-        assert_eq!(
-            actions,
-            [Action::Adopt {
-                name: "dev".into(),
-                owner: None
-            }]
-        );
+        assert_eq!(actions, [Action::Adopt { name: "dev".into(), owner: None }]);
         assert!(actions[0].needs_confirmation() && actions[0].changes());
     }
 
     #[test]
     fn a_foreign_container_is_a_conflict() {
-        let foreign = Current {
-            name: "dev".into(),
-            tent: false,
-            label: None,
-            record: None,
-        };
+        let foreign = Current { name: "dev".into(), tent: false, label: None, record: None };
         let actions = run(&[want("dev", spec("deb"))], &[foreign], false);
-        assert!(
-            matches!(&actions[0], Action::Conflict { name, .. } if name == "dev"),
-            "{actions:?}"
-        );
+        assert!(matches!(&actions[0], Action::Conflict { name, .. } if name == "dev"), "{actions:?}");
     }
 
     #[test]
     fn the_label_counts_when_there_is_no_record() {
         // State directory wiped: the label still says who owns the box and what it is.
-        let mut current = made(
-            "dev",
-            BoxSpec {
-                packages: vec!["git".into()],
-                ..spec("deb")
-            },
-            Exports::default(),
-        );
+        let mut current = made("dev", BoxSpec { packages: vec!["git".into()], ..spec("deb") }, Exports::default());
         current.record = None;
-        let d = want(
-            "dev",
-            BoxSpec {
-                packages: vec!["git".into()],
-                ..spec("deb")
-            },
-        );
-        assert_eq!(
-            run(&[d], &[current], false),
-            [Action::Unchanged { name: "dev".into() }]
-        );
+        let d = want("dev", BoxSpec { packages: vec!["git".into()], ..spec("deb") });
+        assert_eq!(run(&[d], &[current], false), [Action::Unchanged { name: "dev".into() }]);
     }
 
     #[test]
@@ -802,41 +565,18 @@ mod tests {
         let mut d = want("r", spec("deb"));
         d.root = true;
         let rootless = run(&[d.clone()], &[], false);
-        assert!(
-            matches!(&rootless[0], Action::Skip { reason, .. } if reason.contains("tent --root apply"))
-        );
-        let sudo = plan(
-            &[want("u", spec("deb"))],
-            &[],
-            &Options {
-                manifest: Path::new(M),
-                mode: Mode::Sudo,
-                prune: false,
-            },
-        );
+        assert!(matches!(&rootless[0], Action::Skip { reason, .. } if reason.contains("tent --root apply")));
+        let sudo =
+            plan(&[want("u", spec("deb"))], &[], &Options { manifest: Path::new(M), mode: Mode::Sudo, prune: false });
         assert!(matches!(&sudo[0], Action::Skip { .. }));
-        let root = plan(
-            &[d],
-            &[],
-            &Options {
-                manifest: Path::new(M),
-                mode: Mode::Root,
-                prune: false,
-            },
-        );
+        let root = plan(&[d], &[], &Options { manifest: Path::new(M), mode: Mode::Root, prune: false });
         assert!(matches!(&root[0], Action::Create { .. }));
     }
 
     #[test]
     fn actions_serialize_with_their_box() {
-        let json = serde_json::to_string(&Action::Install {
-            name: "dev".into(),
-            packages: vec!["git".into()],
-        })
-        .unwrap();
-        assert_eq!(
-            json,
-            r#"{"action":"install","box":"dev","packages":["git"]}"#
-        );
+        let json =
+            serde_json::to_string(&Action::Install { name: "dev".into(), packages: vec!["git".into()] }).unwrap();
+        assert_eq!(json, r#"{"action":"install","box":"dev","packages":["git"]}"#);
     }
 }

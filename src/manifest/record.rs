@@ -10,11 +10,7 @@ use crate::error::{Error, Result};
 use crate::paths::Paths;
 
 pub fn path(paths: &Paths, scope: &str, name: &str) -> PathBuf {
-    paths
-        .state
-        .join("manifests")
-        .join(scope)
-        .join(format!("{name}.json"))
+    paths.state.join("manifests").join(scope).join(format!("{name}.json"))
 }
 
 /// The record of a box, when there is one for this very container.
@@ -54,18 +50,11 @@ mod tests {
     fn a_record_counts_only_for_its_container() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("podman/dev.json");
-        let record = Record {
-            container: "abcdef123456789".into(),
-            manifest: "/p/tent.toml".into(),
-            ..Default::default()
-        };
+        let record =
+            Record { container: "abcdef123456789".into(), manifest: "/p/tent.toml".into(), ..Default::default() };
         write(&file, &record).unwrap();
         assert_eq!(read(&file, "abcdef123456"), Some(record.clone()));
-        assert_eq!(
-            read(&file, "0123"),
-            None,
-            "a new container of the same name starts afresh"
-        );
+        assert_eq!(read(&file, "0123"), None, "a new container of the same name starts afresh");
         remove(&file).unwrap();
         remove(&file).unwrap();
         assert_eq!(read(&file, "abcdef123456"), None);

@@ -27,11 +27,7 @@ pub fn render(name: &str, spec: &BoxSpec, exports: &Exports) -> String {
         line(&mut out, "volumes", list(&spec.volumes));
     }
     if !spec.env.is_empty() {
-        let pairs: Vec<String> = spec
-            .env
-            .iter()
-            .map(|(k, v)| format!("{} = {}", key(k), string(v)))
-            .collect();
+        let pairs: Vec<String> = spec.env.iter().map(|(k, v)| format!("{} = {}", key(k), string(v))).collect();
         line(&mut out, "env", format!("{{ {} }}", pairs.join(", ")));
     }
     if let Some(hostname) = &spec.hostname {
@@ -77,21 +73,11 @@ fn string(s: &str) -> String {
 }
 
 fn list(items: &[String]) -> String {
-    format!(
-        "[{}]",
-        items
-            .iter()
-            .map(|s| string(s))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
+    format!("[{}]", items.iter().map(|s| string(s)).collect::<Vec<_>>().join(", "))
 }
 
 fn key(k: &str) -> String {
-    if !k.is_empty()
-        && k.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
+    if !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
         k.to_string()
     } else {
         string(k)
@@ -107,10 +93,7 @@ mod tests {
 
     #[test]
     fn a_written_box_parses_back_to_the_same_box() {
-        let mut spec = BoxSpec {
-            image: "tent-test/debian:bookworm".into(),
-            ..Default::default()
-        };
+        let mut spec = BoxSpec { image: "tent-test/debian:bookworm".into(), ..Default::default() };
         spec.packages = vec!["git".into(), "ripgrep".into()];
         spec.home = Some("/data/home \"x\"".into());
         spec.mount_home = true;
@@ -123,15 +106,8 @@ mod tests {
         let exports = Exports {
             apps: vec!["htop".into()],
             bins: vec![
-                BinExport {
-                    bin: "/usr/bin/rg".into(),
-                    ..Default::default()
-                },
-                BinExport {
-                    bin: "fdfind".into(),
-                    name: Some("fd".into()),
-                    path: Some("/opt/bin".into()),
-                },
+                BinExport { bin: "/usr/bin/rg".into(), ..Default::default() },
+                BinExport { bin: "fdfind".into(), name: Some("fd".into()), path: Some("/opt/bin".into()) },
             ],
         };
         let text = render("my.box", &spec, &exports);
@@ -140,12 +116,6 @@ mod tests {
         assert_eq!(entry.name, "my.box");
         assert_eq!(entry.exports, exports);
         let back = entry.spec("unused", Path::new("/p/tent.toml"));
-        assert_eq!(
-            back,
-            BoxSpec {
-                manifest: Some("/p/tent.toml".into()),
-                ..spec
-            }
-        );
+        assert_eq!(back, BoxSpec { manifest: Some("/p/tent.toml".into()), ..spec });
     }
 }

@@ -8,3 +8,4 @@ mod core;
 mod distro;
 mod export;
 mod host;
+mod manifest;

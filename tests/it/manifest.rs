@@ -1,0 +1,112 @@
+//! `tent apply` on real engines (issue 5): apply, apply again (nothing to
+//! do), packages and exports changed in place, a new image recreating the box
+//! with the user's data kept, `tent manifest` round trip, and a Distrobox file.
+
+use crate::engine_tests;
+use crate::harness::{BOOKWORM, Engine, Sandbox, TRIXIE};
+
+engine_tests!(
+    apply_again_change_in_place_then_recreate_keeping_data,
+    a_distrobox_file_with_include_hooks_packages_and_exports
+);
+
+fn write(sb: &Sandbox, file: &str, text: &str) {
+    std::fs::write(sb.home.join(file), text).unwrap();
+}
+
+fn in_box(sb: &Sandbox, name: &str, script: &str) -> String {
+    sb.tent(&["run", name, "--", "sh", "-c", script]).ok().stdout()
+}
+
+fn exported(sb: &Sandbox, bin: &str) -> bool {
+    sb.home.join(".local/bin").join(bin).exists()
+}
+
+fn apply_again_change_in_place_then_recreate_keeping_data(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let name = sb.name("mt");
+    let manifest = |image: &str, packages: &str, bins: &str| {
+        format!(
+            "[box.{name}]\nimage = \"{image}\"\npackages = [{packages}]\n\
+             init_hooks = [\"touch /var/tmp/init-ran\"]\nstart_hooks = [\"touch /var/tmp/start-ran\"]\n\
+             export_bins = [{bins}]\n"
+        )
+    };
+    write(&sb, "tent.toml", &manifest(BOOKWORM, "\"jq\"", "\"/usr/bin/jq\""));
+
+    // First apply: created, provisioned with the packages, hooks run, exported.
+    let said = sb.tent(&["apply"]).ok().stderr;
+    assert!(said.contains(&format!("+ create {name}")), "{said}");
+    assert!(in_box(&sb, &name, "jq --version").starts_with("jq-"));
+    in_box(&sb, &name, "test -e /var/tmp/init-ran && test -e /var/tmp/start-ran");
+    assert!(exported(&sb, "jq"));
+    let out = sb.sh(&format!("echo '{{\"a\":[1,2]}}' | {}/.local/bin/jq -c .a", sb.home.display())).ok();
+    assert_eq!(out.stdout(), "[1,2]\n", "the exported wrapper runs jq in the box");
+
+    // Again: nothing to do, and it says so.
+    assert!(sb.tent(&["apply"]).ok().stderr.contains("nothing to do"));
+
+    // Packages and exports change in place: the same container.
+    let id = || sb.engine_cmd(&["container", "inspect", "--format", "{{.Id}}", &name]).ok().stdout();
+    let before = id();
+    write(&sb, "tent.toml", &manifest(BOOKWORM, "\"jq\", \"file\"", "\"/usr/bin/file\""));
+    let plan = sb.tent(&["apply", "--dry-run"]).ok();
+    let plan_text = format!("{}{}", plan.stdout(), plan.stderr);
+    assert!(plan_text.contains(&format!("~ install file in {name}")), "{}", plan.describe());
+    assert!(in_box(&sb, &name, "command -v file || true").is_empty(), "--dry-run changed nothing");
+    let json = sb.tent(&["apply", "--json"]).ok();
+    let value: serde_json::Value =
+        serde_json::from_slice(json.stdout_bytes()).unwrap_or_else(|e| panic!("{e}: {}", json.describe()));
+    assert_eq!(value["changed"], true, "{value}");
+    assert!(!json.stderr.contains("recreate"), "{}", json.describe());
+    assert!(in_box(&sb, &name, "command -v file").contains("/usr/bin/file"));
+    assert_eq!(id(), before, "an in-place change keeps the container");
+    assert!(!exported(&sb, "jq") && exported(&sb, "file"));
+    assert!(sb.tent(&["apply"]).ok().stderr.contains("nothing to do"));
+
+    // A new image recreates: refused off a terminal without --yes, then done,
+    // the user's files kept and the packages installed again.
+    write(&sb, "notes.txt", "keep me");
+    write(&sb, "tent.toml", &manifest(TRIXIE, "\"jq\", \"file\"", "\"/usr/bin/file\""));
+    let refused = sb.tent(&["apply"]).output();
+    assert_ne!(refused.code, Some(0));
+    assert!(refused.stderr.contains("--yes"), "{}", refused.describe());
+    assert!(in_box(&sb, &name, "cat /etc/debian_version").starts_with("12"), "refused means unchanged");
+    let said = sb.tent(&["apply", "--yes"]).ok().stderr;
+    assert!(said.contains(&format!("-/+ recreate {name}: image {BOOKWORM} → {TRIXIE}")), "{said}");
+    assert!(in_box(&sb, &name, "cat /etc/debian_version").starts_with("13"));
+    assert_eq!(in_box(&sb, &name, "cat ~/notes.txt"), "keep me");
+    assert!(in_box(&sb, &name, "command -v file && command -v jq").contains("/usr/bin/jq"));
+    assert!(exported(&sb, "file"));
+    assert!(sb.tent(&["apply"]).ok().stderr.contains("nothing to do"));
+
+    // `tent manifest` writes the box down so that applying it changes nothing.
+    let text = sb.tent(&["manifest", &name]).ok().stdout();
+    assert!(text.contains(TRIXIE) && text.contains("\"file\""), "{text}");
+    write(&sb, "tent.toml", &text);
+    assert!(sb.tent(&["apply"]).ok().stderr.contains("nothing to do"));
+}
+
+fn a_distrobox_file_with_include_hooks_packages_and_exports(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let name = sb.name("dbx");
+    let base = sb.name("dbxbase");
+    let text = format!(
+        "[{name}]\ninclude={base}\nadditional_packages=\"file\"\ninit_hooks=\"touch /var/tmp/dbx-hook\"\n\
+         exported_bins=\"/usr/bin/jq\"\nexported_bins_path=\"$HOME/.local/bin\"\npull=true\n\n\
+         [{base}]\nimage={BOOKWORM}\nadditional_packages=\"jq\"\n"
+    );
+    write(&sb, "distrobox.ini", &text);
+    let said = sb.tent(&["apply", "distrobox.ini"]).ok().stderr;
+    assert!(said.contains("pull=true is ignored"), "{said}");
+    assert!(in_box(&sb, &name, "command -v jq && command -v file").contains("/usr/bin/file"));
+    in_box(&sb, &name, "test -e /var/tmp/dbx-hook");
+    assert!(exported(&sb, "jq"));
+    assert!(sb.tent(&["apply", "distrobox.ini"]).ok().stderr.contains("nothing to do"));
+
+    // A value that would run on the host is refused as data, with its line.
+    write(&sb, "bad.ini", &format!("[{name}]\nimage={BOOKWORM}\nhome=$(rm -rf ~)\n"));
+    let out = sb.tent(&["apply", "bad.ini"]).output();
+    assert_ne!(out.code, Some(0));
+    assert!(out.stderr.contains("bad.ini:3"), "{}", out.describe());
+}
