@@ -48,7 +48,7 @@ class Failed(Exception):
     pass
 
 
-def spawn(argv, stderr_path):
+def spawn(argv, stderr_path, env=None):
     """Runs argv once with stdio on /dev/null (stderr to a file); returns
     (seconds, status, peak RSS KiB of it and its reaped descendants)."""
     actions = [
@@ -57,10 +57,24 @@ def spawn(argv, stderr_path):
         (os.POSIX_SPAWN_OPEN, 2, stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
     ]
     t0 = time.perf_counter()
-    pid = os.posix_spawnp(argv[0], argv, os.environ, file_actions=actions)
+    pid = os.posix_spawnp(argv[0], argv, env or os.environ, file_actions=actions)
     _, status, usage = os.wait4(pid, 0)
     elapsed = time.perf_counter() - t0
     return elapsed, os.waitstatus_to_exitcode(status), usage.ru_maxrss
+
+
+def peak_rss(argv, w, env=None, runs=5):
+    """Peak RSS in KiB (max over runs) from GNU time's fork + wait4."""
+    out = os.path.join(w.tmp, "rss")
+    peak = 0
+    for _ in range(runs):
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out, *argv], env=env,
+                           stdin=subprocess.DEVNULL, capture_output=True)
+        if p.returncode != 0:
+            raise Failed(f"{' '.join(argv)}: exit {p.returncode}: {p.stderr.decode(errors='replace')[-300:]}")
+        with open(out) as f:
+            peak = max(peak, int(f.read().split()[-1]))
+    return peak
 
 
 def sh(argv, check=True, quiet=False):
@@ -77,8 +91,9 @@ class Candidate:
     """One thing being timed: one or more argv run in sequence (all timed),
     and an untimed cleanup after each sample."""
 
-    def __init__(self, label, steps, cleanup=None, prepare=None):
+    def __init__(self, label, steps, cleanup=None, prepare=None, env=None):
         self.label = label
+        self.env = dict(os.environ, **env) if env else None
         self.steps = steps          # list of argv, or a callable(i) -> list of argv
         self.cleanup = cleanup      # callable(i) or None
         self.prepare = prepare      # callable(i) or None, untimed, before the sample
@@ -92,7 +107,7 @@ class Candidate:
         total, peak = 0.0, 0
         try:
             for argv in steps:
-                secs, code, rss = spawn(argv, errfile)
+                secs, code, rss = spawn(argv, errfile, self.env)
                 total += secs
                 peak = max(peak, rss)
                 if code != 0:
@@ -111,10 +126,9 @@ def measure(candidates, runs, warmup, errfile, progress=""):
     for r in range(warmup + runs):
         order = candidates[r % n:] + candidates[:r % n]
         for c in order:
-            secs, rss = c.sample(r, errfile)
+            secs, _rss = c.sample(r, errfile)
             if r >= warmup:
                 c.times.append(secs)
-                c.rss.append(rss)
         if progress:
             print(f"\r    {progress}: round {r + 1}/{warmup + runs}", end="", file=sys.stderr, flush=True)
     if progress:
@@ -139,7 +153,6 @@ def summary(c, base=None):
         "p25_ms": quantile(c.times, 0.25) * 1000,
         "p75_ms": quantile(c.times, 0.75) * 1000,
         "min_ms": min(c.times) * 1000,
-        "peak_rss_kib": max(c.rss) if c.rss else None,
         "samples_ms": [round(t * 1000, 3) for t in c.times],
     }
     if base is not None and base is not c:
@@ -228,7 +241,7 @@ class World:
         }
 
     def versions(self):
-        v = {"tent": sh([self.tent, "--version"], check=False).strip(),
+        v = {"tent": sh([self.tent, "--version"], check=False).strip().removeprefix("tent "),
              "tent_commit": self.args.commit}
         if self.kind == "podman":
             out = sh([self.engine, "version", "--format", "json"], check=False)
@@ -244,8 +257,8 @@ class World:
             v["docker_info"] = sh([self.engine, "info", "--format", "{{.DefaultRuntime}} {{.Driver}} cgroup={{.CgroupDriver}}"], check=False).strip()
         for peer, cmd in (("distrobox", ["distrobox", "version"]), ("toolbox", ["toolbox", "--version"])):
             if shutil.which(cmd[0]):
-                v[peer] = sh(cmd, check=False).strip().splitlines()[-1:] or ""
-                v[peer] = v[peer][0] if v[peer] else ""
+                last = (sh(cmd, check=False).strip().splitlines() or [""])[-1]
+                v[peer] = last.split()[-1] if last else ""
         return v
 
 
@@ -265,6 +278,13 @@ class Peer:
             self.why_not = "Toolbx works with podman only"
         elif key == "toolbox" and os.geteuid() == 0:
             self.why_not = "Toolbx is for rootless podman"
+        elif key == "toolbox" and not os.path.exists(
+                os.path.join(os.environ["HOME"], ".config/toolbox/podman-system-migrate")):
+            # Toolbx runs `podman system migrate` on its first run for a podman
+            # version, and that stops every running container of the user.
+            self.why_not = ("Toolbx has not run for this user and podman version yet: its first run does "
+                            "`podman system migrate`, which stops every running container of the user; "
+                            "run `toolbox list` once yourself, then benchmark again")
 
     def env_prefix(self):
         # Distrobox picks its engine from DBX_CONTAINER_MANAGER.
@@ -347,7 +367,7 @@ def warm_cases(w, peers, results):
             sh(p.enter(pbox))   # first enter: the peer's own set-up
             peer_boxes[p.key] = pbox
         except Failed as e:
-            p.why_not = f"could not create or enter a box: {e}"
+            p.why_not = f"could not create or enter a box: {str(e).strip().splitlines()[-1][-300:]}"
             log(f"{p.key}: {p.why_not}")
     for key, pbox in peer_boxes.items():
         peer = next(p for p in peers if p.key == key)
@@ -372,38 +392,39 @@ def warm_cases(w, peers, results):
     run_case(results, "run", f"warm `run BOX -- true` vs `{w.kind} exec BOX true`",
              cands, cands[0], w.args.runs, w.args.warmup, w, note=note)
 
-    # tent's own cost before the exec, and its own peak RSS: the same
-    # `tent run` with the engine client replaced by a copy of /bin/true, so
-    # that only tent's start-up, state check and argv building is timed, and
-    # wait4's peak RSS (which spans the exec) is tent's, not the engine's.
+    # tent's own cost before the exec: the same `tent run` with the engine
+    # client replaced by a copy of /bin/true, so only tent's start-up, state
+    # check and argv building are timed (tent's row minus /bin/true's row).
     shim_dir = os.path.join(w.tmp, "shim")
     os.makedirs(shim_dir)
     shim = os.path.join(shim_dir, w.kind)
     shutil.copy("/bin/true", shim)
-    env_engine = ["env", f"TENT_ENGINE={shim}"]
+    tent_shim = [w.tent, "run", box, "--", "true"]
     cands = [Candidate("/bin/true (as the engine)", [[shim]]),
-             Candidate("tent run, engine = /bin/true", [env_engine + [w.tent, "run", box, "--", "true"]]),
-             Candidate("env alone", [env_engine + [shim]])]
+             Candidate("tent run, engine = /bin/true", [tent_shim], env={"TENT_ENGINE": shim})]
     e = run_case(results, "startup", "tent's own work before it execs the engine (engine replaced by /bin/true)",
                  cands, cands[0], w.args.runs, w.args.warmup, w,
-                 note="tent's overhead = tent row minus `env alone` row; peak RSS of the tent row is tent's own "
-                      "(wait4 peak RSS spans the exec into the tiny /bin/true)")
+                 note="tent's overhead = tent row minus /bin/true row")
     if e:
-        rows = {r["label"]: r for r in e["candidates"]}
-        tent_row = rows["tent run, engine = /bin/true"]
-        env_row = rows["env alone"]
-        e["tent_overhead_ms"] = tent_row["median_ms"] - env_row["median_ms"]
-        e["tent_peak_rss_kib"] = tent_row["peak_rss_kib"]
-        e["true_peak_rss_kib"] = env_row["peak_rss_kib"]
+        rows = e["candidates"]
+        e["tent_overhead_ms"] = rows[1]["median_ms"] - rows[0]["median_ms"]
 
-    # Peak RSS of a whole warm enter: wait4 spans tent and the engine client it
-    # becomes, so this is max(tent, client); the raw exec shows the client alone.
-    enter_row = next((r for r in results if r.get("id") == "enter" and "candidates" in r), None)
-    if enter_row:
-        rss = {r["label"]: r["peak_rss_kib"] for r in enter_row["candidates"]}
-        results.append({"id": "rss", "title": "peak RSS (KiB) during a warm enter, whole process (tent, then the client it execs)",
-                        "values_kib": rss,
-                        "tent_own_kib": e["tent_peak_rss_kib"] if e else None})
+    # Peak RSS, with GNU time (fork + wait4 in a small process: a posix_spawn
+    # from Python would charge Python's own RSS to the child across exec).
+    # tent execs the engine's client, so the peak of a whole `tent enter` is
+    # max(tent, client); tent's own peak is seen with /bin/true as the client.
+    if shutil.which("time") or os.path.exists("/usr/bin/time"):
+        shim_env = dict(os.environ, TENT_ENGINE=shim)
+        rss = {
+            f"{w.kind} exec (whole)": peak_rss(engine_exec(w, box), w),
+            "tent enter (whole: tent, then the client)": peak_rss([w.tent, "enter", box, "--", "true"], w),
+            "tent alone (engine = /bin/true)": peak_rss(tent_shim, w, shim_env),
+            "/bin/true alone": peak_rss([shim], w),
+        }
+        log("peak RSS (KiB): " + ", ".join(f"{k} {v}" for k, v in rss.items()))
+        results.append({"id": "rss", "title": "peak RSS during a warm enter (max of 5 runs, KiB)", "values_kib": rss})
+    else:
+        unavailable(results, "rss", "peak RSS", "/usr/bin/time is not installed (bench/setup-peers installs it)")
     return box
 
 
@@ -512,6 +533,10 @@ def wrapper_case(w, results, box):
 
 # ---- output ------------------------------------------------------------------
 
+def w_kind(case):
+    return next(iter(case["values_kib"]), "").split(" ")[0]
+
+
 def table(report):
     out = []
     m, v = report["machine"], report["versions"]
@@ -532,10 +557,8 @@ def table(report):
             out.append(f"{case['id']:<14}failed: {case['error'][:200]}")
             continue
         if case["id"] == "rss":
-            vals = ", ".join(f"{k} {val / 1024:.1f} MiB" for k, val in case["values_kib"].items())
-            out.append(f"{'rss':<14}peak RSS of a warm enter: {vals}")
-            if case.get("tent_own_kib"):
-                out.append(f"{'':<14}tent's own peak RSS before it execs: {case['tent_own_kib'] / 1024:.1f} MiB")
+            for k, val in case["values_kib"].items():
+                out.append(f"{'rss' if k.startswith(w_kind(case)) else '':<14}{k[:43]:<44}{val / 1024:>7.1f}MiB peak RSS")
             continue
         for i, row in enumerate(case["candidates"]):
             ratio = f"{row['ratio']:.3f}" if "ratio" in row else "base"
@@ -543,9 +566,7 @@ def table(report):
             out.append(f"{case['id'] if i == 0 else '':<14}{row['label'][:43]:<44}"
                        f"{row['median_ms']:>7.1f}ms{row['p25_ms']:>7.1f}ms{row['p75_ms']:>7.1f}ms{ratio:>8}  {paired}")
         if case["id"] == "startup" and "tent_overhead_ms" in case:
-            out.append(f"{'':<14}tent's own overhead: {case['tent_overhead_ms']:.2f} ms; "
-                       f"tent's peak RSS {case['tent_peak_rss_kib'] / 1024:.1f} MiB "
-                       f"(/bin/true alone {case['true_peak_rss_kib'] / 1024:.1f} MiB)")
+            out.append(f"{'':<14}tent's own overhead: {case['tent_overhead_ms']:.2f} ms")
     out.append("")
     out.append("budgets:")
     for case in report["cases"]:
@@ -581,6 +602,9 @@ def main():
     cases = set(args.cases.split(","))
 
     w = World(args)
+    # The user's home is in every box (tent's and the peers'), so commands
+    # start in the same directory everywhere and tent-exec prints no note.
+    os.chdir(os.environ["HOME"])
 
     def on_signal(sig, _frame):
         raise KeyboardInterrupt
