@@ -77,14 +77,10 @@ pub enum Command {
     /// Find broken exports and problems with the engine
     Doctor(DoctorArgs),
     /// Print shell completions: bash, zsh, fish, elvish or powershell
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// Write the man pages into a directory
     #[command(hide = true)]
-    Man {
-        dir: PathBuf,
-    },
+    Man { dir: PathBuf },
 }
 
 #[derive(Debug, Args, Clone, Default)]

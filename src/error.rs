@@ -50,10 +50,7 @@ impl std::fmt::Display for CommandFailure {
 pub fn shell_words(argv: &[String]) -> String {
     argv.iter()
         .map(|w| {
-            if !w.is_empty()
-                && w.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b))
-            {
+            if !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b)) {
                 w.clone()
             } else {
                 format!("'{}'", w.replace('\'', r"'\''"))
@@ -133,24 +130,21 @@ impl Error {
     pub fn hint(&self) -> Option<String> {
         match self {
             Error::InvalidName { .. } => Some(
-                "use letters, digits, '_', '.' and '-', starting with a letter or digit (at most 63 characters)"
-                    .into(),
+                "use letters, digits, '_', '.' and '-', starting with a letter or digit (at most 63 characters)".into(),
             ),
             Error::NoSuchBox { .. } => {
                 Some("see your boxes with `tent list`, or make this one with `tent create NAME`".into())
             }
-            Error::BoxExists { name, is_tent: true, .. } => Some(format!(
-                "enter it with `tent enter {name}`, or remove it first with `tent rm {name}`"
-            )),
-            Error::BoxExists { .. } => Some(
-                "that container was not made by tent and tent will not touch it: choose another name".into(),
-            ),
-            Error::BoxRunning { name } => {
-                Some(format!("stop it with `tent stop {name}`, or pass --force"))
+            Error::BoxExists { name, is_tent: true, .. } => {
+                Some(format!("enter it with `tent enter {name}`, or remove it first with `tent rm {name}`"))
             }
-            Error::NoEngine { .. } => Some(
-                "install podman (recommended) or Docker, or point TENT_ENGINE at the engine's binary".into(),
-            ),
+            Error::BoxExists { .. } => {
+                Some("that container was not made by tent and tent will not touch it: choose another name".into())
+            }
+            Error::BoxRunning { name } => Some(format!("stop it with `tent stop {name}`, or pass --force")),
+            Error::NoEngine { .. } => {
+                Some("install podman (recommended) or Docker, or point TENT_ENGINE at the engine's binary".into())
+            }
             Error::UnknownEngine { .. } => {
                 Some("set --engine, TENT_ENGINE or `engine` in the config file to podman or docker".into())
             }

@@ -120,23 +120,21 @@ pub fn wait_ready(
                 break Err(not_ready("its init exited before it was ready".into()));
             }
             // No pid yet: the entry point may have failed before the script ran.
-            if state.init_alive().is_none() && started.elapsed() > Duration::from_secs(4) {
-                if let Some(container) = engine.inspect(name)? {
-                    if !container.running() {
-                        let logs = engine.output(&["logs", "--tail", "20", name]).ok();
-                        let text = logs
-                            .map(|o| {
-                                format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-                            })
-                            .unwrap_or_default();
-                        break Err(Error::NotReady {
-                            name: name.into(),
-                            reason: format!("the container stopped ({}) before its init ran", container.status),
-                            log_tail: text.trim().to_string(),
-                            log: state.log_path(),
-                        });
-                    }
-                }
+            if state.init_alive().is_none()
+                && started.elapsed() > Duration::from_secs(4)
+                && let Some(container) = engine.inspect(name)?
+                && !container.running()
+            {
+                let logs = engine.output(&["logs", "--tail", "20", name]).ok();
+                let text = logs
+                    .map(|o| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
+                    .unwrap_or_default();
+                break Err(Error::NotReady {
+                    name: name.into(),
+                    reason: format!("the container stopped ({}) before its init ran", container.status),
+                    log_tail: text.trim().to_string(),
+                    log: state.log_path(),
+                });
             }
         }
         std::thread::sleep(Duration::from_millis(40));

@@ -27,14 +27,8 @@ impl Paths {
             hint: Some("set HOME".into()),
         })?;
         let home = base.home_dir().to_path_buf();
-        let state_home = base
-            .state_dir()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| home.join(".local/state"));
-        let bin = base
-            .executable_dir()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| home.join(".local/bin"));
+        let state_home = base.state_dir().map(Path::to_path_buf).unwrap_or_else(|| home.join(".local/state"));
+        let bin = base.executable_dir().map(Path::to_path_buf).unwrap_or_else(|| home.join(".local/bin"));
         Ok(Paths {
             config: base.config_dir().join("tent"),
             data: base.data_dir().join("tent"),

@@ -215,13 +215,8 @@ mod tests {
                     31 22 0:26 / /home rw master:3 shared:7 - ext4 /dev/vdb rw\n";
         let mounts = parse_mountinfo(info);
         assert_eq!(mounts.len(), 3);
-        let facts = HostFacts {
-            user: HostUser::current(),
-            runtime_dir: None,
-            shared_paths: vec![],
-            xauthority: None,
-            mounts,
-        };
+        let facts =
+            HostFacts { user: HostUser::current(), runtime_dir: None, shared_paths: vec![], xauthority: None, mounts };
         assert_eq!(facts.propagation(Path::new("/media")), "rslave");
         assert_eq!(facts.propagation(Path::new("/tmp")), "");
         assert_eq!(facts.propagation(Path::new("/tmp/x")), "");

@@ -71,14 +71,7 @@ impl Boxes<'_> {
         self.write_box_files(&state, spec, &host)?;
 
         interrupt::catch();
-        let plan = argv::CreatePlan {
-            name,
-            spec,
-            host: &host,
-            lib_dir: &lib,
-            lib_hash: &hash,
-            state_dir: &state.dir,
-        };
+        let plan = argv::CreatePlan { name, spec, host: &host, lib_dir: &lib, lib_hash: &hash, state_dir: &state.dir };
         let args = argv::create(self.engine, &plan);
         self.printer.verbose(format!("$ {}", crate::error::shell_words(&self.engine.argv(&args))));
         let output = self.engine.output(&args)?;
@@ -94,16 +87,14 @@ impl Boxes<'_> {
             self.discard(name, &state);
             return Err(Error::Interrupted);
         }
-        if start {
-            if let Err(err) = self.start(name, None) {
-                let kept = self.discard(name, &state);
-                return Err(match (err, kept) {
-                    (Error::NotReady { name, reason, log_tail, .. }, Some(log)) => {
-                        Error::NotReady { name, reason: format!("{reason}; the box was removed again"), log_tail, log }
-                    }
-                    (err, _) => err,
-                });
-            }
+        if start && let Err(err) = self.start(name, None) {
+            let kept = self.discard(name, &state);
+            return Err(match (err, kept) {
+                (Error::NotReady { name, reason, log_tail, .. }, Some(log)) => {
+                    Error::NotReady { name, reason: format!("{reason}; the box was removed again"), log_tail, log }
+                }
+                (err, _) => err,
+            });
         }
         Ok(())
     }
@@ -227,12 +218,8 @@ fn lock(path: &Path) -> Result<fs::File> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
     }
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(path)
-        .map_err(|e| Error::io(path, e))?;
+    let file =
+        fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(|e| Error::io(path, e))?;
     // SAFETY: flock on a file descriptor we own.
     if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
         return Err(Error::io(path, std::io::Error::last_os_error()));

@@ -23,8 +23,10 @@ pub fn validate_name(name: &str) -> Result<()> {
 
 /// The host name a box gets: its name, made a valid host name label.
 pub fn hostname_for(name: &str) -> String {
-    let mut host: String =
-        name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' }).collect();
+    let mut host: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c.to_ascii_lowercase() } else { '-' })
+        .collect();
     host.truncate(63);
     let trimmed = host.trim_matches('-');
     if trimmed.is_empty() { "tent".into() } else { trimmed.to_string() }

@@ -139,7 +139,8 @@ mod tests {
 
     #[test]
     fn stat_start_time_survives_odd_names() {
-        let stat = "4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10 18446744073709551615";
+        let stat =
+            "4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10 18446744073709551615";
         assert_eq!(parse_stat_start_time(stat), Some(987_654));
         assert_eq!(parse_stat_start_time("garbage"), None);
     }

@@ -1,9 +1,215 @@
-//! `tent bake`.
+//! `tent bake`: runs a box's provisioning once into a new local image, so
+//! boxes made from it start with no package work and no network (the idea of
+//! distrobox-boost). The provisioning is the same `tent-init provision` that
+//! `images/*/Containerfile` run.
 
-use super::Context;
+use std::path::Path;
+
+use super::{Context, split_words};
+use crate::boxes::HostUser;
+use crate::boxes::state::{BoxState, LogFollower};
 use crate::cli::BakeArgs;
+use crate::engine::argv::{INIT_IN_BOX, LIB_IN_BOX, STATE_IN_BOX};
 use crate::error::{Error, Result};
+use crate::{init, interrupt};
 
-pub fn run(_ctx: &Context<'_>, _args: &BakeArgs) -> Result<i32> {
-    Err(Error::usage("tent bake is not built yet", None))
+/// The label a baked image carries: the image it was baked from.
+pub const BAKED_FROM: &str = "tent.baked-from";
+
+pub fn run(ctx: &Context<'_>, args: &BakeArgs) -> Result<i32> {
+    let tag = args.tag.clone().unwrap_or_else(|| default_tag(&args.image));
+    let packages = split_words(&args.packages);
+    let boxes = ctx.boxes();
+    boxes.ensure_image(&args.image)?;
+
+    let hash = init::lib_hash();
+    let lib = init::ensure_lib(&ctx.paths, &hash)?;
+    let work = format!("tent-bake-{}", std::process::id());
+    let state = BoxState::new(ctx.paths.state.join("bake").join(&work));
+    state.remove()?;
+    state.create()?;
+    interrupt::catch();
+
+    let user = HostUser::current();
+    let create = bake_argv(&work, &args.image, &lib, &state.dir, &user.shell, &packages);
+    ctx.printer.step(format!("baking {tag} from {} on {}", args.image, ctx.engine.describe()));
+    let result = (|| {
+        ctx.engine.capture(&format!("could not create the bake container for {}", args.image), &create)?;
+        let follower = LogFollower::from_end(state.log_path());
+        let spinner = ctx.printer.spinner(format!("provisioning {}", args.image));
+        let status = follow_until_exit(ctx, &work, &state, follower, &spinner);
+        spinner.finish();
+        status?;
+        let config = original_config(ctx, &args.image)?;
+        let mut commit: Vec<String> = vec!["commit".into()];
+        for change in commit_changes(&config, &args.image) {
+            commit.push("--change".into());
+            commit.push(change);
+        }
+        commit.push(work.clone());
+        commit.push(tag.clone());
+        ctx.engine.capture(&format!("could not save the baked image {tag}"), &commit)?;
+        Ok::<(), Error>(())
+    })();
+    let _ = ctx.engine.output(&["rm", "--force", &work]);
+    let _ = state.remove();
+    result?;
+    ctx.printer
+        .status(format!("baked {tag}: boxes made with `tent create NAME --image {tag}` start with no package work"));
+    Ok(0)
+}
+
+/// `debian:bookworm` → `debian-tent:bookworm`; `fedora` → `fedora-tent:latest`.
+pub fn default_tag(image: &str) -> String {
+    let (repo, tag) = split_tag(image);
+    let repo = repo.rsplit('/').next().unwrap_or(repo);
+    format!("{repo}-tent:{}", tag.unwrap_or("latest"))
+}
+
+fn split_tag(image: &str) -> (&str, Option<&str>) {
+    let image = image.split('@').next().unwrap_or(image);
+    match image.rfind(':') {
+        Some(i) if !image[i..].contains('/') => (&image[..i], Some(&image[i + 1..])),
+        _ => (image, None),
+    }
+}
+
+/// A plain container (no tent labels, nothing of the user's) that runs the
+/// provisioning and exits. Settings go as arguments, not environment, so
+/// nothing of this run is saved into the image's config.
+pub fn bake_argv(work: &str, image: &str, lib: &Path, state: &Path, shell: &str, packages: &[String]) -> Vec<String> {
+    let mut a: Vec<String> = vec![
+        "create".into(),
+        "--name".into(),
+        work.into(),
+        "--network".into(),
+        "host".into(),
+        "--user".into(),
+        "root:root".into(),
+        "--security-opt".into(),
+        "label=disable".into(),
+        "--volume".into(),
+        format!("{}:{LIB_IN_BOX}:ro", lib.display()),
+        "--volume".into(),
+        format!("{}:{STATE_IN_BOX}", state.display()),
+        "--entrypoint".into(),
+        "/bin/sh".into(),
+        image.into(),
+        INIT_IN_BOX.into(),
+        "provision".into(),
+        "--shell".into(),
+        shell.into(),
+    ];
+    if !packages.is_empty() {
+        a.push("--".into());
+        a.extend(packages.iter().cloned());
+    }
+    a
+}
+
+/// Starts the bake container attached and shows its progress lines.
+fn follow_until_exit(
+    ctx: &Context<'_>,
+    work: &str,
+    state: &BoxState,
+    mut follower: LogFollower,
+    spinner: &crate::output::Spinner,
+) -> Result<()> {
+    let args = ["start", "--attach", work];
+    let mut child = ctx
+        .engine
+        .command(&args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::EngineSpawn(format!("{}: {e}", ctx.engine.path.display())))?;
+    loop {
+        for line in follower.new_lines() {
+            if let Some(progress) = line.strip_prefix("==> ") {
+                spinner.set_message(progress.to_string());
+                spinner.println(format!("  {progress}"));
+            } else if ctx.printer.verbose {
+                spinner.println(format!("  | {line}"));
+            }
+        }
+        if interrupt::interrupted() {
+            let _ = child.kill();
+            return Err(Error::Interrupted);
+        }
+        if let Some(status) = child.try_wait().map_err(|e| Error::EngineSpawn(e.to_string()))? {
+            for line in follower.new_lines() {
+                if let Some(progress) = line.strip_prefix("==> ") {
+                    spinner.println(format!("  {progress}"));
+                }
+            }
+            if status.success() {
+                return Ok(());
+            }
+            let reason = state.failure().unwrap_or_else(|| format!("provisioning exited with {status}"));
+            return Err(Error::NotReady {
+                name: work.into(),
+                reason,
+                log_tail: state.log_tail(15),
+                log: state.log_path(),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The base image's entry point and command, restored on the baked image.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ImageConfig {
+    pub entrypoint: Option<Vec<String>>,
+    pub cmd: Option<Vec<String>>,
+}
+
+fn original_config(ctx: &Context<'_>, image: &str) -> Result<ImageConfig> {
+    let args = ["image", "inspect", "--format", "{{json .Config.Entrypoint}}\n{{json .Config.Cmd}}", image];
+    let text = ctx.engine.capture(&format!("could not inspect image {image}"), &args)?;
+    Ok(parse_config(&text))
+}
+
+pub fn parse_config(text: &str) -> ImageConfig {
+    let mut lines = text.lines();
+    let mut next = || lines.next().and_then(|l| serde_json::from_str::<Option<Vec<String>>>(l.trim()).ok()).flatten();
+    ImageConfig { entrypoint: next(), cmd: next() }
+}
+
+pub fn commit_changes(config: &ImageConfig, base: &str) -> Vec<String> {
+    let json = |v: &Option<Vec<String>>| serde_json::to_string(&v.clone().unwrap_or_default()).expect("strings");
+    vec![
+        format!("ENTRYPOINT {}", json(&config.entrypoint)),
+        format!("CMD {}", json(&config.cmd)),
+        format!("LABEL {BAKED_FROM}={base}"),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_tags() {
+        assert_eq!(default_tag("debian:bookworm"), "debian-tent:bookworm");
+        assert_eq!(default_tag("tent-test/debian:trixie"), "debian-tent:trixie");
+        assert_eq!(default_tag("fedora"), "fedora-tent:latest");
+        assert_eq!(default_tag("localhost:5000/x/alpine"), "alpine-tent:latest");
+    }
+
+    #[test]
+    fn bake_container_carries_nothing_of_the_user() {
+        let argv = bake_argv("w", "img", Path::new("/l"), Path::new("/s"), "/bin/zsh", &["git".into()]);
+        assert!(!argv.iter().any(|a| a == "--env" || a == "--label"), "{argv:?}");
+        assert_eq!(&argv[argv.len() - 6..], &[INIT_IN_BOX, "provision", "--shell", "/bin/zsh", "--", "git"]);
+    }
+
+    #[test]
+    fn image_config_round_trip() {
+        let config = parse_config("null\n[\"bash\"]\n");
+        assert_eq!(config, ImageConfig { entrypoint: None, cmd: Some(vec!["bash".into()]) });
+        let changes = commit_changes(&config, "debian:bookworm");
+        assert_eq!(changes, vec!["ENTRYPOINT []", "CMD [\"bash\"]", "LABEL tent.baked-from=debian:bookworm"]);
+    }
 }

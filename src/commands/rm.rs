@@ -44,11 +44,11 @@ pub fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
             Ok(_) => {}
             Err(err) => ctx.printer.warn(format!("exports of {name}: {err}")),
         }
-        if args.delete_home {
-            if let Some(home) = BoxSpec::from_label(container.label(labels::SPEC)).and_then(|s| s.home) {
-                std::fs::remove_dir_all(&home).map_err(|e| Error::io(&home, e))?;
-                ctx.printer.status(format!("deleted {name}'s own home {}", home.display()));
-            }
+        if args.delete_home
+            && let Some(home) = BoxSpec::from_label(container.label(labels::SPEC)).and_then(|s| s.home)
+        {
+            std::fs::remove_dir_all(&home).map_err(|e| Error::io(&home, e))?;
+            ctx.printer.status(format!("deleted {name}'s own home {}", home.display()));
         }
         ctx.printer.status(format!("removed {name}"));
     }

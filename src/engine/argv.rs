@@ -17,7 +17,15 @@ pub fn ps(engine: &Engine) -> Vec<String> {
     if engine.ps_prints_array() {
         vec!["ps".into(), "--all".into(), "--filter".into(), filter, "--format".into(), "json".into()]
     } else {
-        vec!["ps".into(), "--all".into(), "--no-trunc".into(), "--filter".into(), filter, "--format".into(), json::docker_ps_template()]
+        vec![
+            "ps".into(),
+            "--all".into(),
+            "--no-trunc".into(),
+            "--filter".into(),
+            filter,
+            "--format".into(),
+            json::docker_ps_template(),
+        ]
     }
 }
 
@@ -308,8 +316,14 @@ mod tests {
         env.insert("EDITOR".to_string(), "vim".to_string());
         let spec = BoxSpec { image: "img".into(), home: Some("/data/devhome".into()), env, ..Default::default() };
         let host = facts();
-        let plan =
-            CreatePlan { name: "d", spec: &spec, host: &host, lib_dir: Path::new("/l"), lib_hash: "h", state_dir: Path::new("/s") };
+        let plan = CreatePlan {
+            name: "d",
+            spec: &spec,
+            host: &host,
+            lib_dir: Path::new("/l"),
+            lib_hash: "h",
+            state_dir: Path::new("/s"),
+        };
         let argv = create(&engine(EngineKind::Podman, false), &plan);
         assert!(!has_pair(&argv, "--volume", "/home/alice:/home/alice:rslave"));
         assert!(has_pair(&argv, "--volume", "/data/devhome:/data/devhome:rslave"));
@@ -338,8 +352,19 @@ mod tests {
         assert_eq!(
             argv,
             vec![
-                "exec", "--interactive", "--tty", "--detach-keys=", "--user", "1000:1000", "--env", "TERM=xterm",
-                "dev", "/bin/sh", EXEC_IN_BOX, "shell", "/home/alice/src"
+                "exec",
+                "--interactive",
+                "--tty",
+                "--detach-keys=",
+                "--user",
+                "1000:1000",
+                "--env",
+                "TERM=xterm",
+                "dev",
+                "/bin/sh",
+                EXEC_IN_BOX,
+                "shell",
+                "/home/alice/src"
             ]
         );
         let plan = ExecPlan {

@@ -68,8 +68,8 @@ impl Engine {
         let (kind, path) = match choice {
             Some(value) if value.contains('/') => {
                 let path = PathBuf::from(value);
-                let kind = EngineKind::from_binary(&path)
-                    .ok_or_else(|| Error::UnknownEngine { value: value.into() })?;
+                let kind =
+                    EngineKind::from_binary(&path).ok_or_else(|| Error::UnknownEngine { value: value.into() })?;
                 (kind, path)
             }
             Some(value) => {

@@ -93,11 +93,8 @@ fn cwd_follows_the_host_or_falls_back_to_home(engine: Engine) {
     let sb = Sandbox::new(engine);
     let name = sb.create("cwd", BOOKWORM, &[]);
     std::fs::create_dir_all(sb.home.join("project/sub")).unwrap();
-    let script = format!(
-        "cd {}/project/sub && {} run {name} -- pwd",
-        sb.home.display(),
-        crate::harness::tent_bin().display()
-    );
+    let script =
+        format!("cd {}/project/sub && {} run {name} -- pwd", sb.home.display(), crate::harness::tent_bin().display());
     assert_eq!(sb.sh(&script).ok().stdout().trim(), format!("{}/project/sub", sb.home.display()));
     // /usr/share/doc/tent-it-nowhere does not exist in the box: home, and a note.
     let dir = "/var/tmp/tent-it-cwd";
@@ -113,8 +110,18 @@ fn cwd_follows_the_host_or_falls_back_to_home(engine: Engine) {
 fn arguments_arrive_byte_for_byte(engine: Engine) {
     let sb = Sandbox::new(engine);
     let name = sb.create("args", BOOKWORM, &[]);
-    let hostile: Vec<&[u8]> =
-        vec![b"a b", b"it's \"q\"", b"*", b"$HOME", b"line\nbreak\n", b"", b"\\n", b"tab\there", b"\xff\xfe-not-utf8", b"-e"];
+    let hostile: Vec<&[u8]> = vec![
+        b"a b",
+        b"it's \"q\"",
+        b"*",
+        b"$HOME",
+        b"line\nbreak\n",
+        b"",
+        b"\\n",
+        b"tab\there",
+        b"\xff\xfe-not-utf8",
+        b"-e",
+    ];
     let mut args: Vec<&std::ffi::OsStr> = vec!["run".as_ref(), name.as_str().as_ref(), "--".as_ref()];
     args.push("printf".as_ref());
     args.push("[%s]".as_ref());

@@ -16,8 +16,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub const TEST_USER: &str = "tent-test";
 pub const BOOKWORM: &str = "tent-test/debian:bookworm";
@@ -103,7 +103,10 @@ pub fn enabled(engine: Engine) -> bool {
     match engine.available() {
         Ok(()) => true,
         Err(why) if std::env::var("TENT_TEST_REQUIRE").is_ok_and(|v| v == "1") => {
-            panic!("engine {} is required (TENT_TEST_REQUIRE=1) but unavailable: {why}; run scripts/setup-engines", engine.key())
+            panic!(
+                "engine {} is required (TENT_TEST_REQUIRE=1) but unavailable: {why}; run scripts/setup-engines",
+                engine.key()
+            )
         }
         Err(why) => {
             eprintln!("skipping {}: {why}", engine.key());
@@ -185,10 +188,7 @@ impl Sandbox {
         if engine == Engine::PodmanRootless {
             // Each test has its own HOME, but the user's image store is the
             // one scripts/setup-engines filled.
-            env.push((
-                "CONTAINERS_STORAGE_CONF".into(),
-                format!("/home/{TEST_USER}/.config/containers/storage.conf"),
-            ));
+            env.push(("CONTAINERS_STORAGE_CONF".into(), format!("/home/{TEST_USER}/.config/containers/storage.conf")));
         }
         if engine.as_root() {
             let runtime = root.join("run");
@@ -288,6 +288,12 @@ pub struct Done {
     pub code: Option<i32>,
     pub stdout: Vec<u8>,
     pub stderr: String,
+}
+
+impl From<Command> for Run {
+    fn from(command: Command) -> Self {
+        Run::new(command)
+    }
 }
 
 impl Run {

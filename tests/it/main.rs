@@ -5,3 +5,5 @@ mod harness;
 
 mod cli;
 mod core;
+mod distro;
+mod host;

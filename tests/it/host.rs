@@ -1,0 +1,155 @@
+//! Feeling like the host, on real engines: a real terminal, a display,
+//! restarts without network, Ctrl-C during create, and a host whose /usr and
+//! /etc are read-only (issues 2 and 3).
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::engine_tests;
+use crate::harness::{BOOKWORM, Engine, Sandbox, tent_bin};
+
+engine_tests!(enter_gives_a_login_shell_on_a_terminal);
+
+/// `tent enter` under a real pseudo-terminal (util-linux `script`): a login
+/// shell with a prompt naming the box, `id` of the host user, exit status
+/// passed through.
+fn enter_gives_a_login_shell_on_a_terminal(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let name = sb.create("tty", BOOKWORM, &[]);
+    let inner = format!("{} enter {name}", tent_bin().display());
+    let mut c = sb.command("script");
+    c.args(["-qec", &inner, "/dev/null"]);
+    let mut run = crate::harness::Run::from(c);
+    run = run.stdin("test -t 0 && echo STDIN-IS-TTY\necho UID=$(id -u) HOST=$(hostname)\nexit 3\n");
+    let out = run.output();
+    assert_eq!(out.code, Some(3), "{}", out.describe());
+    let text = out.stdout();
+    assert!(text.contains("STDIN-IS-TTY"), "{}", out.describe());
+    assert!(text.contains(&format!("UID={}", sb.uid())), "{}", out.describe());
+    assert!(text.contains("HOST=it-tty-"), "{}", out.describe());
+}
+
+/// A stopped box starts with no network at all: provisioning happened once,
+/// at create. The engine runs in a network namespace with only loopback.
+#[test]
+fn stopped_box_restarts_offline() {
+    for engine in [Engine::PodmanRoot, Engine::PodmanRootless] {
+        if !crate::harness::enabled(engine) {
+            continue;
+        }
+        let sb = Sandbox::new(engine);
+        let name = sb.create("offline", BOOKWORM, &[]);
+        sb.tent(&["stop", &name]).ok();
+        // unshare needs root; the rootless case switches to the user inside.
+        let tent_cmd = sb.command(tent_bin());
+        let mut args: Vec<String> = vec!["-n".into(), "--".into()];
+        args.push(tent_cmd.get_program().to_string_lossy().into_owned());
+        args.extend(tent_cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
+        args.extend(["run".into(), name.clone(), "--".into(), "sh".into(), "-c".into()]);
+        args.push("tail -n +3 /proc/net/dev | wc -l; echo started-offline".into());
+        let mut c = Command::new("unshare");
+        c.args(&args).current_dir(&sb.home);
+        let out = crate::harness::Run::from(c).ok();
+        assert!(out.stdout().contains("started-offline"), "{}", out.describe());
+        assert_eq!(out.stdout().lines().next().unwrap().trim(), "1", "only loopback: {}", out.describe());
+    }
+}
+
+/// Ctrl-C while a box provisions removes the half-made box.
+#[test]
+fn interrupted_create_leaves_no_box() {
+    let engine = Engine::PodmanRoot;
+    if !crate::harness::enabled(engine) {
+        return;
+    }
+    let sb = Sandbox::new(engine);
+    let name = sb.name("intr");
+    let mut c = sb.command(tent_bin());
+    c.args(["create", &name, "--image", BOOKWORM]).stdout(Stdio::null()).stderr(Stdio::piped());
+    let child = c.spawn().unwrap();
+    // Wait until the box's init is at work, then press Ctrl-C.
+    let log = sb.state_dir(&name).join("init.log");
+    let start = Instant::now();
+    while !std::fs::read_to_string(&log).is_ok_and(|t| t.contains("==> ")) {
+        assert!(start.elapsed() < Duration::from_secs(60), "init never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // `env` execs tent, so the child's pid is tent's.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(sb.engine_cmd(&["container", "inspect", &name]).output().code != Some(0), "box left behind");
+    assert!(!sb.state_dir(&name).exists(), "state left behind");
+}
+
+/// The rootless workflow on a host whose /usr and /etc are read-only: tent
+/// needs nothing of the host beyond the user's own directories.
+#[test]
+fn rootless_workflow_with_read_only_usr_and_etc() {
+    let engine = Engine::PodmanRootless;
+    if !crate::harness::enabled(engine) {
+        return;
+    }
+    let sb = Sandbox::new(engine);
+    let name = sb.name("ro");
+    let tent = sb.command(tent_bin());
+    let words: Vec<String> = std::iter::once(tent.get_program())
+        .chain(tent.get_args())
+        .map(|a| format!("'{}'", a.to_string_lossy().replace('\'', r"'\''")))
+        .collect();
+    let tent_line = words.join(" ");
+    let script = format!(
+        "set -e
+mount --bind /usr /usr && mount -o remount,bind,ro /usr
+mount --bind /etc /etc && mount -o remount,bind,ro /etc
+touch /usr/tent-probe 2>/dev/null && {{ echo /usr is writable; exit 1; }}
+touch /etc/tent-probe 2>/dev/null && {{ echo /etc is writable; exit 1; }}
+cd {home}
+{tent_line} create {name} --image {BOOKWORM}
+{tent_line} run {name} -- sh -c 'id -u; touch ~/ro-ok'
+{tent_line} stop {name}
+{tent_line} run {name} -- true
+{tent_line} rm --force --yes {name}
+",
+        home = sb.home.display()
+    );
+    let mut c = Command::new("unshare");
+    c.args(["--mount", "--propagation", "private", "--", "sh", "-c", &script]);
+    let out = crate::harness::Run::from(c).ok();
+    assert_eq!(out.stdout().lines().next(), Some(sb.uid().to_string().as_str()), "{}", out.describe());
+    assert!(sb.home.join("ro-ok").exists());
+}
+
+/// An X11 client in the box reaches an X server on the host (Xvfb), through
+/// the shared /tmp/.X11-unix and the DISPLAY tent passes through.
+#[test]
+fn x11_client_in_the_box_reaches_the_host_display() {
+    let engine = Engine::PodmanRootless;
+    if !crate::harness::enabled(engine) {
+        return;
+    }
+    let sb = Sandbox::new(engine);
+    let name = sb.create("x11", BOOKWORM, &["--packages", "x11-utils"]);
+    let display = 90 + (std::process::id() % 50);
+    let mut xvfb = Command::new("Xvfb")
+        .args([format!(":{display}"), "-nolisten".into(), "tcp".into(), "-ac".into()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb (package xvfb) is installed by scripts/setup-engines");
+    let socket = format!("/tmp/.X11-unix/X{display}");
+    let start = Instant::now();
+    while !std::path::Path::new(&socket).exists() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The sandbox runs commands under `env -i`: DISPLAY goes in as an argument of env.
+    let mut c = sb.command("env");
+    c.arg(format!("DISPLAY=:{display}")).arg(tent_bin()).args(["run", &name, "--", "xdpyinfo"]);
+    let out = crate::harness::Run::from(c).output();
+    let _ = xvfb.kill();
+    let _ = xvfb.wait();
+    assert_eq!(out.code, Some(0), "{}", out.describe());
+    assert!(out.stdout().contains(&format!("name of display:    :{display}")), "{}", out.describe());
+}
