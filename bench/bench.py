@@ -1,0 +1,660 @@
+#!/usr/bin/python3
+"""tent's benchmark driver (issue 6): measures tent against the raw engine and
+against Distrobox and Toolbx on this machine, and prints a table and a JSON
+file. `bench/run` builds tent, picks the user and environment, and calls this.
+
+Why Python and not hyperfine: the candidates of a case are interleaved round
+by round (A B C, B C A, C A B ...), so a burst of load from other processes
+hits every candidate alike; hyperfine runs all of A before B. Each sample is
+one posix_spawn + wait4 with stdio on /dev/null, so every candidate carries
+the same (small) spawn cost, and wait4 gives peak RSS for free.
+
+Standard library only. Runs as the user whose boxes are measured, with the
+environment `bench/run` gives it; it never removes a container or image it
+did not create (names carry this run's tag), and cleans up on exit, Ctrl-C
+and SIGTERM.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BUDGETS = {
+    # case id: (limit, what the budget says)
+    "enter": (1.05, "warm enter <= 1.05x raw engine exec"),
+    "run": (1.05, "warm run <= 1.05x raw engine exec"),
+    "list-1": (1.10, "list <= 1.1x the engine's own list"),
+    "list-20": (1.10, "list <= 1.1x the engine's own list"),
+    "create-baked": (2.0, "create + first enter from a baked image <= 2x raw run --rm"),
+    "wrapper": (1.05, "exported wrapper <= 1.05x tent run"),
+}
+
+
+def log(msg):
+    print(f"==> {msg}", file=sys.stderr, flush=True)
+
+
+# ---- running things ---------------------------------------------------------
+
+class Failed(Exception):
+    pass
+
+
+def spawn(argv, stderr_path, env=None):
+    """Runs argv once with stdio on /dev/null (stderr to a file); returns
+    (seconds, status, peak RSS KiB of it and its reaped descendants)."""
+    actions = [
+        (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+        (os.POSIX_SPAWN_OPEN, 2, stderr_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+    ]
+    t0 = time.perf_counter()
+    pid = os.posix_spawnp(argv[0], argv, env or os.environ, file_actions=actions)
+    _, status, usage = os.wait4(pid, 0)
+    elapsed = time.perf_counter() - t0
+    return elapsed, os.waitstatus_to_exitcode(status), usage.ru_maxrss
+
+
+def peak_rss(argv, w, env=None, runs=5):
+    """Peak RSS in KiB (max over runs) from GNU time's fork + wait4."""
+    out = os.path.join(w.tmp, "rss")
+    peak = 0
+    for _ in range(runs):
+        p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out, *argv], env=env,
+                           stdin=subprocess.DEVNULL, capture_output=True)
+        if p.returncode != 0:
+            raise Failed(f"{' '.join(argv)}: exit {p.returncode}: {p.stderr.decode(errors='replace')[-300:]}")
+        with open(out) as f:
+            peak = max(peak, int(f.read().split()[-1]))
+    return peak
+
+
+def sh(argv, check=True, quiet=False):
+    """An untimed helper command; returns its stdout."""
+    p = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if check and p.returncode != 0:
+        raise Failed(f"{' '.join(argv)}: exit {p.returncode}: {p.stderr.strip()[-600:]}")
+    if not quiet and p.returncode != 0:
+        log(f"(ignored) {' '.join(argv)}: exit {p.returncode}: {p.stderr.strip()[-200:]}")
+    return p.stdout
+
+
+class Candidate:
+    """One thing being timed: one or more argv run in sequence (all timed),
+    and an untimed cleanup after each sample."""
+
+    def __init__(self, label, steps, cleanup=None, prepare=None, env=None):
+        self.label = label
+        self.env = dict(os.environ, **env) if env else None
+        self.steps = steps          # list of argv, or a callable(i) -> list of argv
+        self.cleanup = cleanup      # callable(i) or None
+        self.prepare = prepare      # callable(i) or None, untimed, before the sample
+        self.times = []
+        self.rss = []
+
+    def sample(self, i, errfile):
+        if self.prepare:
+            self.prepare(i)
+        steps = self.steps(i) if callable(self.steps) else self.steps
+        total, peak = 0.0, 0
+        try:
+            for argv in steps:
+                secs, code, rss = spawn(argv, errfile, self.env)
+                total += secs
+                peak = max(peak, rss)
+                if code != 0:
+                    with open(errfile, errors="replace") as f:
+                        err = f.read().strip()[-800:]
+                    raise Failed(f"{' '.join(argv)} exited {code}: {err}")
+        finally:
+            if self.cleanup:
+                self.cleanup(i)
+        return total, peak
+
+
+def measure(candidates, runs, warmup, errfile, progress=""):
+    """Interleaved rounds; the order rotates each round."""
+    n = len(candidates)
+    for r in range(warmup + runs):
+        order = candidates[r % n:] + candidates[:r % n]
+        for c in order:
+            secs, _rss = c.sample(r, errfile)
+            if r >= warmup:
+                c.times.append(secs)
+        if progress:
+            print(f"\r    {progress}: round {r + 1}/{warmup + runs}", end="", file=sys.stderr, flush=True)
+    if progress:
+        print("", file=sys.stderr)
+
+
+def quantile(xs, q):
+    xs = sorted(xs)
+    if not xs:
+        return None
+    pos = (len(xs) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (pos - lo)
+
+
+def summary(c, base=None):
+    s = {
+        "label": c.label,
+        "runs": len(c.times),
+        "median_ms": statistics.median(c.times) * 1000,
+        "p25_ms": quantile(c.times, 0.25) * 1000,
+        "p75_ms": quantile(c.times, 0.75) * 1000,
+        "min_ms": min(c.times) * 1000,
+        "samples_ms": [round(t * 1000, 3) for t in c.times],
+    }
+    if base is not None and base is not c:
+        s["ratio"] = statistics.median(c.times) / statistics.median(base.times)
+        # Ratio of each round's pair: robust to load that drifts during the run.
+        paired = [a / b for a, b in zip(c.times, base.times)]
+        s["paired_ratio_p25"] = quantile(paired, 0.25)
+        s["paired_ratio_p75"] = quantile(paired, 0.75)
+    return s
+
+
+# ---- the world: engine, tent, peers -----------------------------------------
+
+class World:
+    def __init__(self, args):
+        self.args = args
+        self.tent = args.tent
+        self.engine = args.engine_client
+        self.kind = "docker" if os.path.basename(self.engine).startswith("docker") else "podman"
+        self.image = args.image
+        # Podman stores imported images as localhost/NAME; peers resolve short
+        # names through registries (and may prompt), so they get the full name.
+        first = self.image.split("/")[0]
+        qualified = "." in first or ":" in first or first == "localhost"
+        self.peer_image = self.image if qualified or self.kind != "podman" else f"localhost/{self.image}"
+        self.tag = f"tb{os.getpid()}"
+        self.made_containers = []   # engine names this run created
+        self.made_images = []
+        self.tmp = tempfile.mkdtemp(prefix="tent-bench-")
+        self.errfile = os.path.join(self.tmp, "stderr")
+        self.n = 0
+
+    def name(self, what):
+        self.n += 1
+        return f"{self.tag}-{what}-{self.n}"
+
+    def forget(self, name):
+        if name in self.made_containers:
+            self.made_containers.remove(name)
+
+    def rm_container(self, name):
+        sh([self.engine, "rm", "--force", name], check=False, quiet=True)
+        self.forget(name)
+
+    def tent_rm(self, name):
+        p = subprocess.run([self.tent, "rm", "--force", "--yes", name], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            self.rm_container(name)
+        self.forget(name)
+
+    def cleanup(self):
+        for name in list(self.made_containers):
+            if self.args.peer_rm.get(name):
+                subprocess.run(self.args.peer_rm[name], stdin=subprocess.DEVNULL, capture_output=True)
+            self.tent_rm(name)
+        for image in self.made_images:
+            sh([self.engine, "rmi", "--force", image], check=False, quiet=True)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def tent_create(self, name, image=None, extra=()):
+        self.made_containers.append(name)
+        sh([self.tent, "create", name, "--image", image or self.image, *extra])
+
+    def machine(self):
+        def read(path):
+            try:
+                with open(path) as f:
+                    return f.read()
+            except OSError:
+                return ""
+        cpu = next((l.split(":", 1)[1].strip() for l in read("/proc/cpuinfo").splitlines()
+                    if l.startswith("model name")), platform.machine())
+        mem = next((l.split(":", 1)[1].strip() for l in read("/proc/meminfo").splitlines()
+                    if l.startswith("MemTotal")), "")
+        os_name = next((l.split("=", 1)[1].strip('"') for l in read("/etc/os-release").splitlines()
+                        if l.startswith("PRETTY_NAME=")), "")
+        return {
+            "os": os_name,
+            "kernel": platform.release(),
+            "cpu": cpu,
+            "cores": os.cpu_count(),
+            "memory": mem,
+            "loadavg_start": read("/proc/loadavg").split()[:3],
+            "user": sh(["id", "-un"]).strip(),
+        }
+
+    def versions(self):
+        v = {"tent": sh([self.tent, "--version"], check=False).strip().removeprefix("tent "),
+             "tent_commit": self.args.commit}
+        if self.kind == "podman":
+            out = sh([self.engine, "version", "--format", "json"], check=False)
+            try:
+                j = json.loads(out)
+                v["podman"] = j.get("Client", {}).get("Version")
+            except ValueError:
+                v["podman"] = out.strip()
+            info = sh([self.engine, "info", "--format", "{{.Host.OCIRuntime.Name}} {{.Store.GraphDriverName}} rootless={{.Host.Security.Rootless}}"], check=False)
+            v["podman_info"] = info.strip()
+        else:
+            v["docker"] = sh([self.engine, "version", "--format", "client {{.Client.Version}} server {{.Server.Version}}"], check=False).strip()
+            v["docker_info"] = sh([self.engine, "info", "--format", "{{.DefaultRuntime}} {{.Driver}} cgroup={{.CgroupDriver}}"], check=False).strip()
+        for peer, cmd in (("distrobox", ["distrobox", "version"]), ("toolbox", ["toolbox", "--version"])):
+            if shutil.which(cmd[0]):
+                last = (sh(cmd, check=False).strip().splitlines() or [""])[-1]
+                v[peer] = last.split()[-1] if last else ""
+        return v
+
+
+# ---- peers ------------------------------------------------------------------
+
+class Peer:
+    """How a peer does the same things; `why_not` says why it is skipped."""
+
+    def __init__(self, key, world):
+        self.key = key
+        self.w = world
+        self.why_not = None
+        exe = "distrobox" if key == "distrobox" else "toolbox"
+        if not shutil.which(exe):
+            self.why_not = f"{exe} is not installed (bench/setup-peers installs it)"
+        elif key == "toolbox" and world.kind != "podman":
+            self.why_not = "Toolbx works with podman only"
+        elif key == "toolbox" and os.geteuid() == 0:
+            self.why_not = "Toolbx is for rootless podman"
+        elif key == "toolbox" and not os.path.exists(
+                os.path.join(os.environ["HOME"], ".config/toolbox/podman-system-migrate")):
+            # Toolbx runs `podman system migrate` on its first run for a podman
+            # version, and that stops every running container of the user.
+            self.why_not = ("Toolbx has not run for this user and podman version yet: its first run does "
+                            "`podman system migrate`, which stops every running container of the user; "
+                            "run `toolbox list` once yourself, then benchmark again")
+
+    def env_prefix(self):
+        # Distrobox picks its engine from DBX_CONTAINER_MANAGER.
+        if self.key == "distrobox":
+            return ["env", f"DBX_CONTAINER_MANAGER={self.w.kind}"] + (
+                [f"PATH={os.path.dirname(self.w.engine)}:{os.environ.get('PATH', '')}"] if "/" in self.w.engine else [])
+        return []
+
+    def create(self, name, image):
+        if self.key == "distrobox":
+            return self.env_prefix() + ["distrobox", "create", "--yes", "--name", name, "--image", image]
+        return ["toolbox", "create", "--image", image, name]
+
+    def enter(self, name):
+        if self.key == "distrobox":
+            return self.env_prefix() + ["distrobox", "enter", name, "--", "true"]
+        return ["toolbox", "run", "--container", name, "true"]
+
+    def list(self):
+        if self.key == "distrobox":
+            return self.env_prefix() + ["distrobox", "list"]
+        return ["toolbox", "list", "--containers"]
+
+    def rm(self, name):
+        if self.key == "distrobox":
+            return self.env_prefix() + ["distrobox", "rm", "--force", name]
+        return ["toolbox", "rm", "--force", name]
+
+
+# ---- the cases ----------------------------------------------------------------
+
+def engine_exec(w, name):
+    return [w.engine, "exec", name, "true"]
+
+
+def run_case(results, cid, title, candidates, base, runs, warmup, w, note=None):
+    log(f"{cid}: {title}")
+    try:
+        measure(candidates, runs, warmup, w.errfile, progress=cid)
+    except Failed as e:
+        print("", file=sys.stderr)
+        log(f"{cid}: failed: {e}")
+        results.append({"id": cid, "title": title, "error": str(e)})
+        return None
+    rows = [summary(c, base) for c in candidates]
+    entry = {"id": cid, "title": title, "baseline": base.label, "candidates": rows}
+    if note:
+        entry["note"] = note
+    if cid in BUDGETS:
+        limit, text = BUDGETS[cid]
+        tent_row = next(r for r in rows if r["label"].startswith("tent") and "ratio" in r)
+        entry["budget"] = {"limit": limit, "text": text, "ratio": tent_row["ratio"],
+                           "holds": tent_row["ratio"] <= limit}
+    results.append(entry)
+    return entry
+
+
+def unavailable(results, cid, title, why):
+    log(f"{cid}: not available: {why}")
+    results.append({"id": cid, "title": title, "unavailable": why})
+
+
+def warm_cases(w, peers, results):
+    """enter, run, RSS and start-up overhead, on one running box per tool."""
+    box = w.name("warm")
+    w.tent_create(box)
+    sh([w.tent, "enter", box, "--", "true"])
+
+    cands = [Candidate(f"{w.kind} exec", [engine_exec(w, box)]),
+             Candidate("tent enter", [[w.tent, "enter", box, "--", "true"]])]
+    peer_boxes = {}
+    for p in peers:
+        if p.why_not:
+            continue
+        pbox = w.name(p.key)
+        w.made_containers.append(pbox)
+        w.args.peer_rm[pbox] = p.rm(pbox)
+        try:
+            sh(p.create(pbox, w.peer_image))
+            sh(p.enter(pbox))   # first enter: the peer's own set-up
+            peer_boxes[p.key] = pbox
+        except Failed as e:
+            p.why_not = f"could not create or enter a box: {str(e).strip().splitlines()[-1][-300:]}"
+            log(f"{p.key}: {p.why_not}")
+    for key, pbox in peer_boxes.items():
+        peer = next(p for p in peers if p.key == key)
+        cands.append(Candidate(f"{key} enter", [peer.enter(pbox)]))
+    run_case(results, "enter", f"warm `enter BOX -- true` vs `{w.kind} exec BOX true`",
+             cands, cands[0], w.args.runs, w.args.warmup, w,
+             note="peers run in their own box of the same image; each ratio is to the raw exec on tent's box")
+
+    # tent run and the exact argv tent execs: separates tent's own cost from
+    # the cost of what it asks the engine to do (user, env, tent-exec).
+    out = subprocess.run([w.tent, "-v", "run", box, "--", "true"], stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True)
+    argv_line = next((l[2:] for l in out.stderr.splitlines() if l.startswith("$ ")), None)
+    cands = [Candidate(f"{w.kind} exec", [engine_exec(w, box)]),
+             Candidate("tent run", [[w.tent, "run", box, "--", "true"]])]
+    note = None
+    if argv_line:
+        import shlex
+        exact = shlex.split(argv_line)
+        cands.append(Candidate("tent's exec argv, run directly", [exact]))
+        note = f"tent's exec argv: {argv_line}"
+    run_case(results, "run", f"warm `run BOX -- true` vs `{w.kind} exec BOX true`",
+             cands, cands[0], w.args.runs, w.args.warmup, w, note=note)
+
+    # tent's own cost before the exec: the same `tent run` with the engine
+    # client replaced by a copy of /bin/true, so only tent's start-up, state
+    # check and argv building are timed (tent's row minus /bin/true's row).
+    shim_dir = os.path.join(w.tmp, "shim")
+    os.makedirs(shim_dir)
+    shim = os.path.join(shim_dir, w.kind)
+    shutil.copy("/bin/true", shim)
+    tent_shim = [w.tent, "run", box, "--", "true"]
+    cands = [Candidate("/bin/true (as the engine)", [[shim]]),
+             Candidate("tent run, engine = /bin/true", [tent_shim], env={"TENT_ENGINE": shim})]
+    e = run_case(results, "startup", "tent's own work before it execs the engine (engine replaced by /bin/true)",
+                 cands, cands[0], w.args.runs, w.args.warmup, w,
+                 note="tent's overhead = tent row minus /bin/true row")
+    if e:
+        rows = e["candidates"]
+        e["tent_overhead_ms"] = rows[1]["median_ms"] - rows[0]["median_ms"]
+
+    # Peak RSS, with GNU time (fork + wait4 in a small process: a posix_spawn
+    # from Python would charge Python's own RSS to the child across exec).
+    # tent execs the engine's client, so the peak of a whole `tent enter` is
+    # max(tent, client); tent's own peak is seen with /bin/true as the client.
+    if shutil.which("time") or os.path.exists("/usr/bin/time"):
+        shim_env = dict(os.environ, TENT_ENGINE=shim)
+        rss = {
+            f"{w.kind} exec (whole)": peak_rss(engine_exec(w, box), w),
+            "tent enter (whole: tent, then the client)": peak_rss([w.tent, "enter", box, "--", "true"], w),
+            "tent alone (engine = /bin/true)": peak_rss(tent_shim, w, shim_env),
+            "/bin/true alone": peak_rss([shim], w),
+        }
+        log("peak RSS (KiB): " + ", ".join(f"{k} {v}" for k, v in rss.items()))
+        results.append({"id": "rss", "title": "peak RSS during a warm enter (max of 5 runs, KiB)", "values_kib": rss})
+    else:
+        unavailable(results, "rss", "peak RSS", "/usr/bin/time is not installed (bench/setup-peers installs it)")
+    return box
+
+
+def list_cases(w, peers, results, first_box):
+    # Compare with the whole store as it is: other containers count for both.
+    base_argv = [w.engine, "ps", "-a", "--format", "json"] if w.kind == "podman" else [w.engine, "ps", "-a"]
+    live_peers = [p for p in peers if not p.why_not]
+    for count in (1, 20):
+        if count == 20:
+            log(f"creating {count - 1} more boxes (--no-start)")
+            for _ in range(count - 1):
+                w.tent_create(w.name("list"), extra=["--no-start"])
+        total = len([l for l in sh([w.engine, "ps", "-a", "-q"]).splitlines() if l.strip()])
+        cands = [Candidate(" ".join(["podman" if w.kind == "podman" else "docker"] + base_argv[1:]), [base_argv]),
+                 Candidate("tent list", [[w.tent, "list"]]),
+                 Candidate("tent list --json", [[w.tent, "list", "--json"]])]
+        if w.kind == "podman":
+            # The call tent makes, to separate tent's own cost from the label filter's.
+            cands.append(Candidate("tent's ps argv, run directly",
+                                   [[w.engine, "ps", "--all", "--filter", "label=tent.format", "--format", "json"]]))
+        for p in live_peers:
+            cands.append(Candidate(f"{p.key} list", [p.list()]))
+        run_case(results, f"list-{count}", f"`list` with {count} tent box(es) ({total} containers in the store)",
+                 cands, cands[0], w.args.runs, w.args.warmup, w,
+                 note=f"{total} containers in the store during this case (the peers' boxes and other users' containers count for every candidate)")
+
+
+def create_cases(w, peers, results):
+    raw = Candidate(f"{w.kind} run --rm --network host IMAGE true",
+                    [[w.engine, "run", "--rm", "--network", "host", w.image, "true"]])
+
+    def tent_create_enter(image, label):
+        names = {}
+
+        def steps(i):
+            names[i] = w.name("create")
+            w.made_containers.append(names[i])
+            return [[w.tent, "create", names[i], "--image", image], [w.tent, "enter", names[i], "--", "true"]]
+
+        return Candidate(label, steps, cleanup=lambda i: w.tent_rm(names[i]))
+
+    cands = [raw, tent_create_enter(w.image, "tent create + enter (plain image)")]
+    for p in peers:
+        if p.why_not:
+            continue
+
+        def pcand(p=p):
+            names = {}
+
+            def steps(i):
+                names[i] = w.name(p.key)
+                w.made_containers.append(names[i])
+                w.args.peer_rm[names[i]] = p.rm(names[i])
+                return [p.create(names[i], w.peer_image), p.enter(names[i])]
+
+            def cleanup(i):
+                subprocess.run(p.rm(names[i]), stdin=subprocess.DEVNULL, capture_output=True)
+                w.rm_container(names[i])
+            return Candidate(f"{p.key} create + enter (plain image)", steps, cleanup=cleanup)
+        cands.append(pcand())
+    run_case(results, "create-plain", "create + first `enter -- true` from a plain image vs raw `run --rm`",
+             cands, raw, w.args.slow_runs, 0, w,
+             note="a plain image is provisioned at first start (packages from the network); no warm-up round")
+
+    # Baked image: only when `tent bake` works.
+    why = None
+    if subprocess.run([w.tent, "bake", "--help"], capture_output=True).returncode != 0:
+        why = "`tent bake --help` fails"
+    baked = f"localhost/{w.tag}-baked:latest"
+    if not why:
+        p = subprocess.run([w.tent, "bake", w.image, "--tag", baked], stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True)
+        if p.returncode != 0:
+            why = f"`tent bake` failed: {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else p.returncode}"
+        else:
+            w.made_images.append(baked)
+    if why:
+        unavailable(results, "create-baked", "create + first `enter -- true` from a baked image", why)
+        return
+    raw2 = Candidate(raw.label, raw.steps)
+    cands = [raw2, tent_create_enter(baked, "tent create + enter (baked image)")]
+    run_case(results, "create-baked", "create + first `enter -- true` from a baked image vs raw `run --rm`",
+             cands, raw2, w.args.runs_create, 1, w)
+
+
+def wrapper_case(w, results, box):
+    title = "exported wrapper vs `tent run`"
+    if subprocess.run([w.tent, "export", "--help"], capture_output=True).returncode != 0:
+        unavailable(results, "wrapper", title, "`tent export --help` fails")
+        return
+    bindir = os.environ.get("XDG_BIN_HOME") or os.path.join(os.environ["HOME"], ".local/bin")
+    before = set(os.listdir(bindir)) if os.path.isdir(bindir) else set()
+    p = subprocess.run([w.tent, "export", box, "--bin", "/usr/bin/true", "--name", f"{w.tag}-true"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    if p.returncode != 0:
+        unavailable(results, "wrapper", title,
+                    f"`tent export --bin` failed: {p.stderr.strip().splitlines()[-1] if p.stderr.strip() else p.returncode}")
+        return
+    after = set(os.listdir(bindir)) if os.path.isdir(bindir) else set()
+    new = sorted(after - before)
+    if not new:
+        unavailable(results, "wrapper", title, f"export succeeded but no new file in {bindir}")
+        return
+    wrapper = os.path.join(bindir, new[0])
+    cands = [Candidate("tent run", [[w.tent, "run", box, "--", "/usr/bin/true"]]),
+             Candidate("exported wrapper", [[wrapper]])]
+    run_case(results, "wrapper", title, cands, cands[0], w.args.runs, w.args.warmup, w)
+    subprocess.run([w.tent, "unexport", box, "--bin", f"{w.tag}-true"], stdin=subprocess.DEVNULL, capture_output=True)
+
+
+# ---- output ------------------------------------------------------------------
+
+def w_kind(case):
+    return next(iter(case["values_kib"]), "").split(" ")[0]
+
+
+def table(report):
+    out = []
+    m, v = report["machine"], report["versions"]
+    out.append(f"tent benchmark: {report['engine']} | {m['os']} | kernel {m['kernel']} | {m['cores']} cores | {m['cpu']}")
+    out.append("versions: " + ", ".join(f"{k} {val}" for k, val in v.items() if val))
+    out.append(f"runs: {report['runs']} per case after {report['warmup']} warm-up rounds "
+               f"({report['slow_runs']} for create from a plain image); load {' '.join(m['loadavg_start'])} at start, "
+               f"{' '.join(report['loadavg_end'])} at end")
+    out.append("")
+    header = f"{'case':<14}{'candidate':<44}{'median':>9}{'p25':>9}{'p75':>9}{'ratio':>8}  {'paired p25-p75':<15}"
+    out.append(header)
+    out.append("-" * len(header))
+    for case in report["cases"]:
+        if "unavailable" in case:
+            out.append(f"{case['id']:<14}not available: {case['unavailable']}")
+            continue
+        if "error" in case:
+            out.append(f"{case['id']:<14}failed: {case['error'][:200]}")
+            continue
+        if case["id"] == "rss":
+            for k, val in case["values_kib"].items():
+                out.append(f"{'rss' if k.startswith(w_kind(case)) else '':<14}{k[:43]:<44}{val / 1024:>7.1f}MiB peak RSS")
+            continue
+        for i, row in enumerate(case["candidates"]):
+            ratio = f"{row['ratio']:.3f}" if "ratio" in row else "base"
+            paired = (f"{row['paired_ratio_p25']:.3f}-{row['paired_ratio_p75']:.3f}" if "ratio" in row else "")
+            out.append(f"{case['id'] if i == 0 else '':<14}{row['label'][:43]:<44}"
+                       f"{row['median_ms']:>7.1f}ms{row['p25_ms']:>7.1f}ms{row['p75_ms']:>7.1f}ms{ratio:>8}  {paired}")
+        if case["id"] == "startup" and "tent_overhead_ms" in case:
+            out.append(f"{'':<14}tent's own overhead: {case['tent_overhead_ms']:.2f} ms")
+    out.append("")
+    out.append("budgets:")
+    for case in report["cases"]:
+        if case["id"] in BUDGETS:
+            text = BUDGETS[case["id"]][1]
+            if "budget" in case:
+                b = case["budget"]
+                out.append(f"  {'HOLDS ' if b['holds'] else 'MISSED'} {text}: {b['ratio']:.3f}x")
+            else:
+                out.append(f"  n/a    {text}: {case.get('unavailable') or case.get('error', '')[:120]}")
+    for p in report["peers"]:
+        if p["skipped"]:
+            out.append(f"peer {p['name']}: skipped: {p['skipped']}")
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tent", required=True)
+    ap.add_argument("--engine-label", required=True)
+    ap.add_argument("--engine-client", required=True)
+    ap.add_argument("--image", default="tent-test/debian:bookworm")
+    ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--slow-runs", type=int, default=3)
+    ap.add_argument("--runs-create", type=int, default=10)
+    ap.add_argument("--cases", default="warm,list,wrapper,create")
+    ap.add_argument("--peers", default="distrobox,toolbox")
+    ap.add_argument("--json", required=True)
+    ap.add_argument("--commit", default="")
+    args = ap.parse_args()
+    args.peer_rm = {}
+    cases = set(args.cases.split(","))
+
+    w = World(args)
+    # The user's home is in every box (tent's and the peers'), so commands
+    # start in the same directory everywhere and tent-exec prints no note.
+    os.chdir(os.environ["HOME"])
+
+    def on_signal(sig, _frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_signal)
+
+    report = {"format": 1, "engine": args.engine_label, "image": args.image,
+              "runs": args.runs, "warmup": args.warmup, "slow_runs": args.slow_runs,
+              "runs_create_baked": args.runs_create,
+              "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cases": [], "peers": []}
+    status = 0
+    try:
+        report["machine"] = w.machine()
+        report["versions"] = w.versions()
+        peers = [Peer(k, w) for k in args.peers.split(",") if k]
+        box = None
+        if "warm" in cases or "wrapper" in cases:
+            box = warm_cases(w, peers, report["cases"]) if "warm" in cases else None
+            if box is None:
+                box = w.name("warm")
+                w.tent_create(box)
+        if "wrapper" in cases:
+            wrapper_case(w, report["cases"], box)
+        if "list" in cases:
+            list_cases(w, peers, report["cases"], box)
+        if "create" in cases:
+            create_cases(w, peers, report["cases"])
+        report["peers"] = [{"name": p.key, "skipped": p.why_not} for p in peers]
+    except KeyboardInterrupt:
+        log("interrupted: cleaning up")
+        status = 130
+    except Failed as e:
+        log(f"failed: {e}")
+        report["error"] = str(e)
+        status = 1
+    finally:
+        log("removing the boxes and images this run made")
+        w.cleanup()
+    with open("/proc/loadavg") as f:
+        report["loadavg_end"] = f.read().split()[:3]
+    report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    with open(args.json, "w") as f:
+        json.dump(report, f, indent=2)
+    if "machine" in report and "versions" in report:
+        print(table(report))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
