@@ -52,21 +52,32 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Make a box from an image and provision it
-    #[command(after_help = "Examples:\n  tent create dev\n  tent create dev --image fedora:41 --packages \"git ripgrep\"\n  tent create sandbox --home ~/boxes/sandbox     # dotfiles kept apart\n  tent create web --no-start                     # provision at the first enter")]
+    #[command(
+        after_help = "Examples:\n  tent create dev\n  tent create dev --image fedora:41 --packages \"git ripgrep\"\n  tent create sandbox --home ~/boxes/sandbox     # dotfiles kept apart\n  tent create web --no-start                     # provision at the first enter"
+    )]
     Create(CreateArgs),
     /// Open a login shell in a box, or run one command in it with a terminal
-    #[command(after_help = "Starts the box when it is stopped. Works in your current directory when the box has it, else in your home.\n\nExamples:\n  tent enter dev\n  tent enter dev -- htop\n\nExit status: the command's own; 125 engine error, 126 not executable, 127 not found.")]
+    #[command(
+        after_help = "Starts the box when it is stopped. Works in your current directory when the box has it, else in your home.\n\nExamples:\n  tent enter dev\n  tent enter dev -- htop\n\nExit status: the command's own; 125 engine error, 126 not executable, 127 not found."
+    )]
     Enter(EnterArgs),
     /// Run a command in a box, for scripts (a terminal only when stdin is one)
-    #[command(after_help = "Arguments reach the command exactly as given, including ones that are not UTF-8.\n\nExamples:\n  tent run dev -- make test\n  tent run dev --as-root -- apt-get install -y ripgrep\n  git diff | tent run dev -- delta\n\nExit status: the command's own; 125 engine error, 126 not executable, 127 not found.")]
+    #[command(
+        after_help = "Arguments reach the command exactly as given, including ones that are not UTF-8.\n\nExamples:\n  tent run dev -- make test\n  tent run dev --as-root -- apt-get install -y ripgrep\n  git diff | tent run dev -- delta\n\nExit status: the command's own; 125 engine error, 126 not executable, 127 not found."
+    )]
     Run(RunArgs),
     /// List the boxes
-    #[command(alias = "ls", after_help = "Examples:\n  tent list\n  tent list --json | jq -r '.[] | select(.state == \"running\") | .name'")]
+    #[command(
+        alias = "ls",
+        after_help = "Examples:\n  tent list\n  tent list --json | jq -r '.[] | select(.state == \"running\") | .name'"
+    )]
     List(ListArgs),
     /// Stop boxes
     Stop(StopArgs),
     /// Remove boxes and their exports; your files are never touched
-    #[command(after_help = "Asks first on a terminal unless --yes. Only the container, tent's state of it and its exports go: your home and files stay, and a box's own --home only with --delete-home.\n\nExamples:\n  tent rm dev\n  tent rm --all --force --yes")]
+    #[command(
+        after_help = "Asks first on a terminal unless --yes. Only the container, tent's state of it and its exports go: your home and files stay, and a box's own --home only with --delete-home.\n\nExamples:\n  tent rm dev\n  tent rm --all --force --yes"
+    )]
     Rm(RmArgs),
     /// Export an app or a command of a box to the host
     Export(ExportArgs),

@@ -137,7 +137,9 @@ pub fn wait_ready(
                 });
             }
         }
-        std::thread::sleep(Duration::from_millis(40));
+        // Quick polls at first (a baked box is ready in a few hundred ms), then gentler.
+        let pause = if started.elapsed() < Duration::from_secs(3) { 10 } else { 50 };
+        std::thread::sleep(Duration::from_millis(pause));
     };
     spinner.finish();
     result

@@ -105,6 +105,33 @@ pub const PASSTHROUGH_ENV: &[&str] = &[
 /// are always shared).
 pub const OPTIONAL_SHARED_PATHS: &[&str] = &["/media", "/run/media", "/mnt", "/run/udev", "/var/lib/systemd/coredump"];
 
+/// The few facts `enter` and `run` need about the user, from the process and
+/// its environment when they are there: the password and group databases can
+/// cost milliseconds (LDAP, SSSD) on a path that must add almost nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecUser {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: PathBuf,
+    pub shell: String,
+}
+
+impl ExecUser {
+    pub fn current() -> Self {
+        let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
+        // SAFETY: getuid/getgid cannot fail.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        match (env("USER"), env("HOME"), env("SHELL")) {
+            (Some(name), Some(home), Some(shell)) => ExecUser { name, uid, gid, home: home.into(), shell },
+            _ => {
+                let user = HostUser::current();
+                ExecUser { name: user.name, uid, gid, home: user.home, shell: user.shell }
+            }
+        }
+    }
+}
+
 /// What the host offers a new box, read once.
 #[derive(Debug, Clone)]
 pub struct HostFacts {

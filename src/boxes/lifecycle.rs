@@ -72,22 +72,31 @@ impl Boxes<'_> {
 
         interrupt::catch();
         let plan = argv::CreatePlan { name, spec, host: &host, lib_dir: &lib, lib_hash: &hash, state_dir: &state.dir };
-        let args = argv::create(self.engine, &plan);
+        let mut args = argv::create(self.engine, &plan);
+        if start {
+            // One `run --detach` instead of `create` and `start`: one engine
+            // client less on the way to the first command.
+            args[0] = "run".into();
+            args.insert(1, "--detach".into());
+        }
         self.printer.verbose(format!("$ {}", crate::error::shell_words(&self.engine.argv(&args))));
+        let follower = LogFollower::from_end(state.log_path());
         let output = self.engine.output(&args)?;
         if !output.status.success() {
-            let _ = state.remove();
             let failure = self.engine.failure(&args, &output);
-            if failure.stderr.contains("already in use") || failure.stderr.contains("is already in use") {
+            if failure.stderr.contains("already in use") {
+                let _ = state.remove();
                 return Err(Error::BoxExists { name: name.into(), engine: self.engine.describe(), is_tent: true });
             }
+            // The name was free under our lock: whatever `run` made is ours.
+            self.discard(name, &state);
             return Err(Error::Engine { what: format!("could not create box {name:?}"), failure });
         }
         if interrupt::interrupted() {
             self.discard(name, &state);
             return Err(Error::Interrupted);
         }
-        if start && let Err(err) = self.start(name, None) {
+        if start && let Err(err) = init::wait_ready(self.engine, name, &state, follower, self.printer) {
             let kept = self.discard(name, &state);
             return Err(match (err, kept) {
                 (Error::NotReady { name, reason, log_tail, .. }, Some(log)) => {

@@ -9,9 +9,10 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 
 use super::Context;
+use crate::boxes::host::ExecUser;
 use crate::boxes::host::PASSTHROUGH_ENV;
 use crate::boxes::lifecycle::BOX_HOME_FILE;
-use crate::boxes::{HostUser, validate_name};
+use crate::boxes::validate_name;
 use crate::cli::{EnterArgs, RunArgs};
 use crate::engine::argv::{self, ExecMode, ExecPlan};
 use crate::engine::command_for;
@@ -33,7 +34,7 @@ fn exec_in_box(ctx: &Context<'_>, name: &str, mode: ExecMode, as_root: bool) -> 
     if !state.is_ready() {
         boxes.start(name, None)?;
     }
-    let user = HostUser::current();
+    let user = ExecUser::current();
     let home = std::fs::read(state.dir.join(BOX_HOME_FILE))
         .ok()
         .filter(|h| !h.is_empty())
