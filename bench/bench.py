@@ -335,7 +335,8 @@ def run_case(results, cid, title, candidates, base, runs, warmup, w, note=None):
         entry["note"] = note
     if cid in BUDGETS:
         limit, text = BUDGETS[cid]
-        tent_row = next(r for r in rows if r["label"].startswith("tent") and "ratio" in r)
+        # The first measured row that is tent's (not a peer's, not the baseline).
+        tent_row = next(r for r in rows if "ratio" in r and not r["label"].startswith(("distrobox", "toolbox")))
         entry["budget"] = {"limit": limit, "text": text, "ratio": tent_row["ratio"],
                            "holds": tent_row["ratio"] <= limit}
     results.append(entry)
