@@ -20,6 +20,7 @@ use crate::cli::{ApplyArgs, ManifestArgs};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::export::Selector;
+use crate::manifest::model::Exports;
 use crate::manifest::plan::Options;
 use crate::manifest::{self, Action, BinExport, Current, Desired, Exporter, Manifest, Mode, Record, record};
 use crate::{export, interrupt};
@@ -522,8 +523,79 @@ pub fn manifest(ctx: &Context<'_>, args: &ManifestArgs) -> Result<i32> {
                 continue;
             }
         };
+        let mut exports = exports;
+        add_hand_made_exports(&mut exports, &export::list(&ctx.paths, ctx.engine.scope(), name)?, &ctx.paths.bin);
         out.push(manifest::render::render(name, &spec, &exports));
     }
     ctx.printer.data(out.join("\n"));
     Ok(0)
+}
+
+/// Adds the exports made by hand (`tent export`, recorded in the box's
+/// receipt) that the manifest record does not list, so `tent manifest` writes
+/// down everything the box exports.
+fn add_hand_made_exports(exports: &mut Exports, receipt: &[export::receipt::Export], default_bin_dir: &Path) {
+    for e in receipt {
+        match e.kind {
+            export::receipt::Kind::App => {
+                if !exports.apps.contains(&e.request) {
+                    exports.apps.push(e.request.clone());
+                }
+            }
+            export::receipt::Kind::Bin => {
+                if exports.bins.iter().any(|b| b.exported_name() == e.name) {
+                    continue;
+                }
+                let default_name = e.request.rsplit('/').next().unwrap_or(&e.request);
+                exports.bins.push(BinExport {
+                    bin: e.request.clone(),
+                    name: (e.name != default_name).then(|| e.name.clone()),
+                    path: e.dir.clone().filter(|d| d != default_bin_dir),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod manifest_tests {
+    use super::*;
+
+    fn receipt_export(
+        kind: export::receipt::Kind,
+        name: &str,
+        request: &str,
+        dir: Option<&str>,
+    ) -> export::receipt::Export {
+        export::receipt::Export {
+            kind,
+            name: name.into(),
+            title: None,
+            request: request.into(),
+            target: String::new(),
+            files: vec![],
+            dir: dir.map(PathBuf::from),
+            tent: String::new(),
+        }
+    }
+
+    #[test]
+    fn hand_made_exports_are_written_down_once() {
+        let mut exports = Exports {
+            apps: vec!["firefox".into()],
+            bins: vec![BinExport { bin: "/usr/bin/jq".into(), name: None, path: None }],
+        };
+        let receipt = vec![
+            receipt_export(export::receipt::Kind::App, "firefox", "firefox", None),
+            receipt_export(export::receipt::Kind::App, "org.gnome.Gedit", "gedit", None),
+            receipt_export(export::receipt::Kind::Bin, "jq", "/usr/bin/jq", Some("/home/u/.local/bin")),
+            receipt_export(export::receipt::Kind::Bin, "rg-dev", "/usr/bin/rg", Some("/home/u/.local/bin")),
+            receipt_export(export::receipt::Kind::Bin, "fd", "fd", Some("/opt/bin")),
+        ];
+        add_hand_made_exports(&mut exports, &receipt, Path::new("/home/u/.local/bin"));
+        assert_eq!(exports.apps, vec!["firefox", "gedit"]);
+        assert_eq!(exports.bins.len(), 3);
+        assert_eq!(exports.bins[1], BinExport { bin: "/usr/bin/rg".into(), name: Some("rg-dev".into()), path: None });
+        assert_eq!(exports.bins[2], BinExport { bin: "fd".into(), name: None, path: Some("/opt/bin".into()) });
+    }
 }

@@ -85,6 +85,11 @@ fn apply_again_change_in_place_then_recreate_keeping_data(engine: Engine) {
     assert!(text.contains(TRIXIE) && text.contains("\"file\""), "{text}");
     write(&sb, "tent.toml", &text);
     assert!(sb.tent(&["apply"]).ok().stderr.contains("nothing to do"));
+
+    // An export made by hand is written down too.
+    sb.tent(&["export", &name, "--bin", "/usr/bin/jq", "--name", "jq-by-hand"]).ok();
+    let text = sb.tent(&["manifest", &name]).ok().stdout();
+    assert!(text.contains("jq-by-hand"), "{text}");
 }
 
 fn a_distrobox_file_with_include_hooks_packages_and_exports(engine: Engine) {
