@@ -25,22 +25,8 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/tent-pm-tests.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM
 
-passed=0
-failed=0
-ok() {
-    passed=$((passed + 1))
-    printf 'ok   %s\n' "$1"
-}
-not_ok() {
-    failed=$((failed + 1))
-    printf 'FAIL %s\n' "$1"
-    if [ -n "${2:-}" ]; then printf '%s\n' "$2" | sed 's/^/     | /'; fi
-}
-# check_eq NAME EXPECTED ACTUAL
-check_eq() {
-    if [ "$2" = "$3" ]; then ok "$1"; else not_ok "$1" "expected: $(printf '%q' "$2")
-actual:   $(printf '%q' "$3")"; fi
-}
+# shellcheck source=tests/shell/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 FAMILIES=(apt-get dnf microdnf yum zypper pacman apk xbps-install)
 
