@@ -71,6 +71,9 @@ pub enum Error {
     #[error("a container named {name:?} already exists on {engine}")]
     BoxExists { name: String, engine: String, is_tent: bool },
 
+    #[error("box {name:?} belongs to another user (uid {uid})")]
+    OtherUsersBox { name: String, uid: String },
+
     #[error("box {name:?} is running")]
     BoxRunning { name: String },
 

@@ -119,22 +119,33 @@ pub fn wait_ready(
             if state.init_alive() == Some(false) {
                 break Err(not_ready("its init exited before it was ready".into()));
             }
-            // No pid yet: the entry point may have failed before the script ran.
+            // No pid yet: the entry point may have failed before the script
+            // ran, or the box runs with a state directory that is not this one.
             if state.init_alive().is_none()
                 && started.elapsed() > Duration::from_secs(4)
                 && let Some(container) = engine.inspect(name)?
-                && !container.running()
             {
-                let logs = engine.output(&["logs", "--tail", "20", name]).ok();
-                let text = logs
-                    .map(|o| format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
-                    .unwrap_or_default();
-                break Err(Error::NotReady {
-                    name: name.into(),
-                    reason: format!("the container stopped ({}) before its init ran", container.status),
-                    log_tail: text.trim().to_string(),
-                    log: state.log_path(),
-                });
+                if !container.running() {
+                    let logs = engine.output(&["logs", "--tail", "20", name]).ok();
+                    let text = logs
+                        .map(|o| {
+                            format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+                        })
+                        .unwrap_or_default();
+                    break Err(Error::NotReady {
+                        name: name.into(),
+                        reason: format!("the container stopped ({}) before its init ran", container.status),
+                        log_tail: text.trim().to_string(),
+                        log: state.log_path(),
+                    });
+                }
+                if started.elapsed() > Duration::from_secs(8) {
+                    break Err(not_ready(format!(
+                        "it runs, but its init never wrote to {} (was that directory removed while the box ran?); \
+                         restart it with `tent stop {name}`",
+                        state.dir.display()
+                    )));
+                }
             }
         }
         // Quick polls at first (a baked box is ready in a few hundred ms), then gentler.

@@ -23,4 +23,7 @@ pub mod labels {
     pub const LIB: &str = "tent.lib";
     /// The tent version that made the box.
     pub const VERSION: &str = "tent.version";
+    /// The uid of the user the box was made for (its state lives in that
+    /// user's directories).
+    pub const UID: &str = "tent.uid";
 }

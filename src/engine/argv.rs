@@ -83,6 +83,7 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
     flag(&mut a, "--label", format!("{}={}", labels::SPEC, plan.spec.to_label()));
     flag(&mut a, "--label", format!("{}={}", labels::LIB, plan.lib_hash));
     flag(&mut a, "--label", format!("{}={}", labels::VERSION, env!("CARGO_PKG_VERSION")));
+    flag(&mut a, "--label", format!("{}={}", labels::UID, user.uid));
 
     let vol = |src: &Path, dst: &Path, opts: &str| {
         let mut v = format!("{}:{}", src.display(), dst.display());

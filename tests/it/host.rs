@@ -171,3 +171,66 @@ fn box_survives_a_cleaned_data_directory() {
     sb.tent(&["run", &name, "--", "true"]).ok();
     assert!(lib.is_dir(), "scripts written again");
 }
+
+/// `tent --root` for a plain user is rootful podman through sudo. A rootful
+/// and a rootless box of one name stay apart, each marked in `list`, and a
+/// rootful box is only used by the user it was made for.
+#[test]
+fn rootful_and_rootless_boxes_of_one_name_stay_apart() {
+    let engine = Engine::PodmanRootless;
+    if !crate::harness::enabled(engine) {
+        return;
+    }
+    let sb = Sandbox::new(engine);
+    let name = sb.name("both");
+    struct Rootful<'a>(&'a str);
+    impl Drop for Rootful<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("podman").args(["rm", "--force", self.0]).output();
+        }
+    }
+    let _rootful = Rootful(&name);
+    sb.tent(&["create", &name, "--image", BOOKWORM]).ok();
+    sb.tent(&["--root", "create", &name, "--image", BOOKWORM]).ok();
+
+    let list = |args: &[&str]| -> serde_json::Value {
+        let out = sb.tent(args).ok();
+        let all: serde_json::Value = serde_json::from_slice(out.stdout_bytes()).unwrap();
+        all.as_array().unwrap().iter().find(|e| e["name"] == name.as_str()).cloned().expect("listed")
+    };
+    let rootless = list(&["list", "--json"]);
+    assert_eq!((rootless["engine"].as_str(), rootless["rootful"].as_bool()), (Some("podman"), Some(false)));
+    let rootful = list(&["--root", "list", "--json"]);
+    assert_eq!((rootful["engine"].as_str(), rootful["rootful"].as_bool()), (Some("podman-root"), Some(true)));
+    assert!(sb.tent(&["--root", "list"]).ok().stdout().contains("podman-root (rootful)"));
+
+    // Both run as the user; only the rootful box's root is the host's root.
+    let uid = sb.uid().to_string();
+    assert_eq!(sb.tent(&["run", &name, "--", "id", "-u"]).ok().stdout().trim(), uid);
+    assert_eq!(sb.tent(&["--root", "run", &name, "--", "id", "-u"]).ok().stdout().trim(), uid);
+    let map = |root: bool| {
+        let mut args = vec!["run", &name, "--as-root", "--", "cat", "/proc/self/uid_map"];
+        if root {
+            args.insert(0, "--root");
+        }
+        sb.tent(&args).ok().stdout().split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    assert_eq!(map(true), "0 0 4294967295");
+    assert_ne!(map(false), "0 0 4294967295");
+
+    // Another user (root) sees the rootful box but may not use it.
+    let home = tempfile::tempdir().unwrap();
+    let out = crate::harness::Run::from({
+        let mut c = Command::new(tent_bin());
+        c.args(["--engine", "podman", "run", &name, "--", "true"]).env("HOME", home.path()).env("NO_COLOR", "1");
+        c
+    })
+    .code(1);
+    assert!(out.stderr.contains("belongs to another user"), "{}", out.describe());
+
+    sb.tent(&["rm", "--force", "--yes", &name]).ok();
+    list(&["--root", "list", "--json"]);
+    sb.tent(&["--root", "rm", "--force", "--yes", &name]).ok();
+    let rootful_state = sb.home.join(".local/state/tent/boxes/podman-root").join(&name);
+    assert!(!rootful_state.exists(), "rm --root removes the rootful box's state");
+}
