@@ -8,7 +8,11 @@ use std::time::{Duration, Instant};
 use crate::engine_tests;
 use crate::harness::{BOOKWORM, Engine, Sandbox, tent_bin};
 
-engine_tests!(enter_gives_a_login_shell_on_a_terminal);
+engine_tests!(
+    enter_gives_a_login_shell_on_a_terminal,
+    session_sockets_and_time_zone_follow_the_host,
+    rm_asks_on_a_terminal
+);
 
 /// `tent enter` under a real pseudo-terminal (util-linux `script`): a login
 /// shell with a prompt naming the box, `id` of the host user, exit status
@@ -233,4 +237,56 @@ fn rootful_and_rootless_boxes_of_one_name_stay_apart() {
     sb.tent(&["--root", "rm", "--force", "--yes", &name]).ok();
     let rootful_state = sb.home.join(".local/state/tent/boxes/podman-root").join(&name);
     assert!(!rootful_state.exists(), "rm --root removes the rootful box's state");
+}
+
+/// The session's sockets (Wayland, PipeWire, D-Bus, ssh-agent live in
+/// $XDG_RUNTIME_DIR or /tmp) and their variables reach the box, and its time
+/// zone is the host's.
+fn session_sockets_and_time_zone_follow_the_host(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let name = sb.create("sock", BOOKWORM, &[]);
+    let runtime = sb
+        .env
+        .iter()
+        .find(|(k, _)| k == "XDG_RUNTIME_DIR")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| format!("/run/user/{}", sb.uid()));
+    let tag = format!("tent-it-{}", std::process::id());
+    let wayland = format!("{tag}-wayland");
+    let agent = format!("/tmp/{tag}-agent.sock");
+    let make = format!(
+        "python3 -c 'import socket,sys\nfor p in sys.argv[1:]:\n    socket.socket(socket.AF_UNIX).bind(p)' {runtime}/{wayland} {agent}"
+    );
+    sb.sh(&make).ok();
+    let mut c = sb.command("env");
+    c.arg(format!("WAYLAND_DISPLAY={wayland}"))
+        .arg(format!("SSH_AUTH_SOCK={agent}"))
+        .arg(format!("DBUS_SESSION_BUS_ADDRESS=unix:path={runtime}/bus"))
+        .arg(tent_bin())
+        .args(["run", &name, "--", "sh", "-c"])
+        .arg("test -S \"$XDG_RUNTIME_DIR/$WAYLAND_DISPLAY\" && test -S \"$SSH_AUTH_SOCK\" && echo \"$DBUS_SESSION_BUS_ADDRESS\" && cmp /etc/localtime /run/host/etc/localtime && echo same-zone");
+    let out = crate::harness::Run::from(c).output();
+    let _ = std::fs::remove_file(format!("{runtime}/{wayland}"));
+    let _ = std::fs::remove_file(&agent);
+    assert_eq!(out.code, Some(0), "{}", out.describe());
+    assert_eq!(out.stdout(), format!("unix:path={runtime}/bus\nsame-zone\n"));
+}
+
+/// `tent rm` asks on a terminal: "n" keeps the box, "y" removes it.
+fn rm_asks_on_a_terminal(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let name = sb.create("ask", BOOKWORM, &["--no-start"]);
+    let ask = |answer: &str| {
+        let inner = format!("{} rm {name}", tent_bin().display());
+        let mut c = sb.command("script");
+        c.args(["-qec", &inner, "/dev/null"]);
+        crate::harness::Run::from(c).stdin(format!("{answer}\n")).output()
+    };
+    let out = ask("n");
+    assert_eq!(out.code, Some(1), "{}", out.describe());
+    assert!(out.stdout().contains("Your home and files stay"), "{}", out.describe());
+    sb.engine_cmd(&["container", "inspect", &name]).ok();
+    let out = ask("y");
+    assert_eq!(out.code, Some(0), "{}", out.describe());
+    assert!(sb.engine_cmd(&["container", "inspect", &name]).output().code != Some(0), "removed");
 }
