@@ -25,7 +25,7 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/tent-pm-tests.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 trap 'exit 130' INT TERM
 
-# shellcheck source=tests/shell/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
 FAMILIES=(apt-get dnf microdnf yum zypper pacman apk xbps-install)
