@@ -290,3 +290,31 @@ fn rm_asks_on_a_terminal(engine: Engine) {
     assert_eq!(out.code, Some(0), "{}", out.describe());
     assert!(sb.engine_cmd(&["container", "inspect", &name]).output().code != Some(0), "removed");
 }
+
+/// A CA certificate the host's administrator added is trusted in the box.
+#[test]
+fn host_ca_certificates_are_trusted_in_the_box() {
+    let engine = Engine::PodmanRoot;
+    if !crate::harness::enabled(engine) {
+        return;
+    }
+    let cert = std::path::PathBuf::from(format!("/usr/local/share/ca-certificates/tent-it-{}.crt", std::process::id()));
+    struct Remove<'a>(&'a std::path::Path);
+    impl Drop for Remove<'_> {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(self.0);
+        }
+    }
+    std::fs::create_dir_all(cert.parent().unwrap()).unwrap();
+    let _remove = Remove(&cert);
+    let mut c = Command::new("openssl");
+    c.args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", "/dev/null"]);
+    c.args(["-subj", &format!("/CN=tent-it-ca-{}", std::process::id()), "-out"]).arg(&cert);
+    crate::harness::Run::from(c).ok();
+    let body = std::fs::read_to_string(&cert).unwrap();
+    let line = body.lines().nth(1).unwrap().to_string();
+
+    let sb = Sandbox::new(engine);
+    let name = sb.create("ca", BOOKWORM, &[]);
+    sb.tent(&["run", &name, "--", "grep", "-qF", &line, "/etc/ssl/certs/ca-certificates.crt"]).ok();
+}
