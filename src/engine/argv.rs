@@ -263,6 +263,10 @@ mod tests {
         }
     }
 
+    fn small_plan<'a>(spec: &'a BoxSpec, host: &'a HostFacts) -> CreatePlan<'a> {
+        CreatePlan { name: "d", spec, host, lib_dir: Path::new("/l"), lib_hash: "h", state_dir: Path::new("/s") }
+    }
+
     fn has_pair(argv: &[String], flag: &str, value: &str) -> bool {
         argv.windows(2).any(|w| w[0] == flag && w[1] == value)
     }
@@ -304,14 +308,7 @@ mod tests {
     fn docker_create_has_no_keep_id_and_no_privileged() {
         let spec = BoxSpec { image: "img".into(), ..Default::default() };
         let host = facts();
-        let plan = CreatePlan {
-            name: "d",
-            spec: &spec,
-            host: &host,
-            lib_dir: Path::new("/l"),
-            lib_hash: "h",
-            state_dir: Path::new("/s"),
-        };
+        let plan = small_plan(&spec, &host);
         let argv = create(&engine(EngineKind::Docker, false), &plan);
         assert!(!argv.iter().any(|a| a == "--userns" || a == "--privileged"));
         assert!(has_pair(&argv, "--device-cgroup-rule", "a *:* rwm"));
@@ -323,14 +320,7 @@ mod tests {
         env.insert("EDITOR".to_string(), "vim".to_string());
         let spec = BoxSpec { image: "img".into(), home: Some("/data/devhome".into()), env, ..Default::default() };
         let host = facts();
-        let plan = CreatePlan {
-            name: "d",
-            spec: &spec,
-            host: &host,
-            lib_dir: Path::new("/l"),
-            lib_hash: "h",
-            state_dir: Path::new("/s"),
-        };
+        let plan = small_plan(&spec, &host);
         let argv = create(&engine(EngineKind::Podman, false), &plan);
         assert!(!has_pair(&argv, "--volume", "/home/alice:/home/alice:rslave"));
         assert!(has_pair(&argv, "--volume", "/data/devhome:/data/devhome:rslave"));

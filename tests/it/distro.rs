@@ -12,11 +12,7 @@ fn init_log(sb: &Sandbox, name: &str) -> String {
 
 #[test]
 fn trixie_box_works_rootless() {
-    let engine = Engine::PodmanRootless;
-    if !crate::harness::enabled(engine) {
-        return;
-    }
-    let sb = Sandbox::new(engine);
+    let Some(sb) = Sandbox::if_enabled(Engine::PodmanRootless) else { return };
     let name = sb.create("trixie", TRIXIE, &["--packages", "hello"]);
     let out = sb.tent(&["run", &name, "--", "sh", "-c", ". /etc/os-release; echo $VERSION_CODENAME; hello"]).ok();
     assert_eq!(out.stdout(), "trixie\nHello, world!\n");
@@ -80,11 +76,7 @@ fn baked_image_starts_with_no_package_work(engine: Engine) {
 /// start with no package work.
 #[test]
 fn debian_containerfile_builds_a_tent_ready_image() {
-    let engine = Engine::PodmanRoot;
-    if !crate::harness::enabled(engine) {
-        return;
-    }
-    let sb = Sandbox::new(engine);
+    let Some(sb) = Sandbox::if_enabled(Engine::PodmanRoot) else { return };
     let tag = format!("localhost/tent-it-cf:{}", std::process::id());
     let root = env!("CARGO_MANIFEST_DIR");
     let mut c = std::process::Command::new("podman");

@@ -163,6 +163,12 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
+    /// A sandbox for a test of one engine only, or None when that engine's
+    /// tests are not to run (see `enabled`).
+    pub fn if_enabled(engine: Engine) -> Option<Self> {
+        enabled(engine).then(|| Sandbox::new(engine))
+    }
+
     pub fn new(engine: Engine) -> Self {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let tag = format!("{}-{}-{n}", engine.key(), std::process::id());

@@ -62,11 +62,7 @@ fn stopped_box_restarts_offline() {
 /// Ctrl-C while a box provisions removes the half-made box.
 #[test]
 fn interrupted_create_leaves_no_box() {
-    let engine = Engine::PodmanRoot;
-    if !crate::harness::enabled(engine) {
-        return;
-    }
-    let sb = Sandbox::new(engine);
+    let Some(sb) = Sandbox::if_enabled(Engine::PodmanRoot) else { return };
     let name = sb.name("intr");
     let mut c = sb.command(tent_bin());
     c.args(["create", &name, "--image", BOOKWORM]).stdout(Stdio::null()).stderr(Stdio::piped());
@@ -92,11 +88,7 @@ fn interrupted_create_leaves_no_box() {
 /// needs nothing of the host beyond the user's own directories.
 #[test]
 fn rootless_workflow_with_read_only_usr_and_etc() {
-    let engine = Engine::PodmanRootless;
-    if !crate::harness::enabled(engine) {
-        return;
-    }
-    let sb = Sandbox::new(engine);
+    let Some(sb) = Sandbox::if_enabled(Engine::PodmanRootless) else { return };
     let name = sb.name("ro");
     let tent = sb.command(tent_bin());
     let words: Vec<String> = std::iter::once(tent.get_program())
@@ -130,11 +122,7 @@ cd {home}
 /// the shared /tmp/.X11-unix and the DISPLAY tent passes through.
 #[test]
 fn x11_client_in_the_box_reaches_the_host_display() {
-    let engine = Engine::PodmanRootless;
-    if !crate::harness::enabled(engine) {
-        return;
-    }
-    let sb = Sandbox::new(engine);
+    let Some(sb) = Sandbox::if_enabled(Engine::PodmanRootless) else { return };
     let name = sb.create("x11", BOOKWORM, &["--packages", "x11-utils"]);
     let display = 90 + (std::process::id() % 50);
     let mut xvfb = Command::new("Xvfb")
@@ -162,11 +150,7 @@ fn x11_client_in_the_box_reaches_the_host_display() {
 /// upgraded): its scripts are written again, by content hash, before it starts.
 #[test]
 fn box_survives_a_cleaned_data_directory() {
-    let engine = Engine::PodmanRootless;
-    if !crate::harness::enabled(engine) {
-        return;
-    }
-    let sb = Sandbox::new(engine);
+    let Some(sb) = Sandbox::if_enabled(Engine::PodmanRootless) else { return };
     let name = sb.create("lib", BOOKWORM, &[]);
     sb.tent(&["stop", &name]).ok();
     let lib = sb.home.join(".local/share/tent/lib");
@@ -181,11 +165,7 @@ fn box_survives_a_cleaned_data_directory() {
 /// rootful box is only used by the user it was made for.
 #[test]
 fn rootful_and_rootless_boxes_of_one_name_stay_apart() {
-    let engine = Engine::PodmanRootless;
-    if !crate::harness::enabled(engine) {
-        return;
-    }
-    let sb = Sandbox::new(engine);
+    let Some(sb) = Sandbox::if_enabled(Engine::PodmanRootless) else { return };
     let name = sb.name("both");
     struct Rootful<'a>(&'a str);
     impl Drop for Rootful<'_> {
@@ -294,10 +274,7 @@ fn rm_asks_on_a_terminal(engine: Engine) {
 /// A CA certificate the host's administrator added is trusted in the box.
 #[test]
 fn host_ca_certificates_are_trusted_in_the_box() {
-    let engine = Engine::PodmanRoot;
-    if !crate::harness::enabled(engine) {
-        return;
-    }
+    let Some(sb) = Sandbox::if_enabled(Engine::PodmanRoot) else { return };
     let cert = std::path::PathBuf::from(format!("/usr/local/share/ca-certificates/tent-it-{}.crt", std::process::id()));
     struct Remove<'a>(&'a std::path::Path);
     impl Drop for Remove<'_> {
@@ -314,7 +291,6 @@ fn host_ca_certificates_are_trusted_in_the_box() {
     let body = std::fs::read_to_string(&cert).unwrap();
     let line = body.lines().nth(1).unwrap().to_string();
 
-    let sb = Sandbox::new(engine);
     let name = sb.create("ca", BOOKWORM, &[]);
     sb.tent(&["run", &name, "--", "grep", "-qF", &line, "/etc/ssl/certs/ca-certificates.crt"]).ok();
 }
