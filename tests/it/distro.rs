@@ -62,6 +62,7 @@ fn baked_image_starts_with_no_package_work(engine: Engine) {
     let log = init_log(&sb, &name);
     assert!(log.contains("already provisioned"), "{log}");
     assert!(!log.contains("installing"), "a baked box did package work:\n{log}");
+    assert!(!log.contains("adding the host's own CA"), "the bake already trusted the host's CAs:\n{log}");
 
     // Extra packages of the box itself are installed once, on top.
     let extra = sb.create("bakedpkg", &tag, &["--packages", "hello"]);
