@@ -328,12 +328,7 @@ mod tests {
         parse(Path::new("/proj/distrobox.ini"), text)
     }
 
-    fn message(err: Error) -> (String, String) {
-        match err {
-            Error::Manifest { message, hint } => (message, hint.unwrap_or_default()),
-            other => panic!("{other:?}"),
-        }
-    }
+    use crate::manifest::test_support::message;
 
     #[test]
     fn documented_keys_map_to_a_box() {

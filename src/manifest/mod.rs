@@ -52,3 +52,17 @@ pub trait Exporter {
     fn unexport_app(&self, box_name: &str, app: &str) -> Result<()>;
     fn unexport_bin(&self, box_name: &str, bin: &BinExport) -> Result<()>;
 }
+
+/// Helpers shared by the manifest parsers' unit tests.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::error::Error;
+
+    /// The message and hint of a manifest error; panics on any other error.
+    pub fn message(err: Error) -> (String, String) {
+        match err {
+            Error::Manifest { message, hint } => (message, hint.unwrap_or_default()),
+            other => panic!("{other:?}"),
+        }
+    }
+}

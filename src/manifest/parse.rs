@@ -365,12 +365,7 @@ mod tests {
         parse(Path::new("/proj/tent.toml"), text)
     }
 
-    fn message(err: Error) -> (String, String) {
-        match err {
-            Error::Manifest { message, hint } => (message, hint.unwrap_or_default()),
-            other => panic!("{other:?}"),
-        }
-    }
+    use crate::manifest::test_support::message;
 
     #[test]
     fn a_full_box_is_read_in_file_order() {
