@@ -96,6 +96,20 @@ pub enum Command {
     /// Write the man pages into a directory
     #[command(hide = true)]
     Man { dir: PathBuf },
+    /// Serve exported commands called from other boxes (started by tent itself)
+    #[command(hide = true)]
+    Relay {
+        #[arg(long)]
+        socket: PathBuf,
+    },
+    /// In a box: run `tent ARGS...` on the host through the relay (exported wrappers use it)
+    #[command(hide = true)]
+    RelayCall {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<OsString>,
+    },
 }
 
 #[derive(Debug, Args, Clone, Default)]

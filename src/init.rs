@@ -22,12 +22,18 @@ pub const EXEC_SCRIPT: &str = include_str!("../shell-integration/tent-exec");
 /// it must stay the same across builds and Rust versions, which std's hasher
 /// does not promise, and a crate for twelve lines is not worth it.
 pub fn lib_hash() -> String {
+    let bytes: Vec<u8> = INIT_SCRIPT.bytes().chain([0]).chain(EXEC_SCRIPT.bytes()).collect();
+    format!("{:016x}", fnv1a(&bytes))
+}
+
+/// FNV-1a, 64 bits: stable names for things keyed by content.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in INIT_SCRIPT.bytes().chain([0]).chain(EXEC_SCRIPT.bytes()) {
+    for &byte in bytes {
         hash ^= u64::from(byte);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("{hash:016x}")
+    hash
 }
 
 /// The lib directory for `hash`, written from this build's scripts when it is

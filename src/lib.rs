@@ -16,6 +16,7 @@ pub mod interrupt;
 pub mod manifest;
 pub mod output;
 pub mod paths;
+pub mod relay;
 
 /// Parses the command line, runs the command and returns the exit status.
 pub fn run() -> i32 {

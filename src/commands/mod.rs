@@ -39,6 +39,8 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
     let command = match cli.command {
         Command::Completions { shell } => return meta::completions(shell),
         Command::Man { dir } => return meta::man(&dir, printer),
+        Command::Relay { socket } => return crate::relay::serve(&socket).map(|()| 0),
+        Command::RelayCall { socket, args } => return crate::relay::call(&socket, args),
         command => command,
     };
     let paths = Paths::from_env()?;
@@ -58,7 +60,9 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Manifest(args) => apply::manifest(&ctx, &args),
         Command::Bake(args) => bake::run(&ctx, &args),
         Command::Doctor(args) => doctor::run(&ctx, &args),
-        Command::Completions { .. } | Command::Man { .. } => unreachable!("handled above"),
+        Command::Completions { .. } | Command::Man { .. } | Command::Relay { .. } | Command::RelayCall { .. } => {
+            unreachable!("handled above")
+        }
     }
 }
 

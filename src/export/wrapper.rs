@@ -25,6 +25,9 @@ pub struct Wrapper<'a> {
     pub engine_args: &'a [String],
     /// How to remove it, for the marker and messages.
     pub unexport: &'a str,
+    /// The host's relay socket for calls from other boxes (src/relay.rs);
+    /// empty when the session has no runtime directory.
+    pub relay: &'a str,
 }
 
 /// Quotes a word for sh: single quotes, with `'` written as `'\''`.
@@ -55,16 +58,39 @@ pub fn render(w: &Wrapper<'_>) -> String {
 # this command's stdin, stdout, stderr and exit status. Generated: edits are
 # lost when it is exported again.
 target={target}
-# In a tent box (tent's own marker, not just the variable): the host's
-# engine is out of reach there.
+tent={tent}
+# In a tent box (tent's own marker, not just the variable).
 if [ -n "${{TENT_BOX-}}" ] && [ -e /run/.tent/lib/tent-exec ]; then
     if [ "$TENT_BOX" = {box_q} ]; then
         exec "$target" "$@"
     fi
-    printf '%s: this command runs in box %s; run it on the host or in that box (this is box %s)\n' {command} {box_q} "$TENT_BOX" >&2
+    # Another box: the host's engine is out of reach here, so the host's own
+    # tent, run with the host's loader and libraries under /run/host, asks
+    # tent's relay on the host to run it (see src/relay.rs).
+    h=/run/host
+    on_host() {{
+        p=$1 n=0
+        while [ -L "$h$p" ] && [ "$n" -lt 20 ]; do
+            l=$(readlink "$h$p") || break
+            case $l in /*) p=$l ;; *) p=${{p%/*}}/$l ;; esac
+            n=$((n + 1))
+        done
+        printf '%s' "$h$p"
+    }}
+    case $(uname -m) in
+    x86_64) ld=$(on_host /lib64/ld-linux-x86-64.so.2) ;;
+    aarch64) ld=$(on_host /lib/ld-linux-aarch64.so.1) ;;
+    *) ld= ;;
+    esac
+    a=$(uname -m)-linux-gnu
+    relay={relay}
+    if [ -n "$relay" ] && [ -n "$ld" ] && [ -e "$ld" ] && [ -e "$h$tent" ]; then
+        exec "$ld" --library-path "$h/usr/lib/$a:$h/lib/$a:$h/usr/lib64:$h/lib64:$h/usr/lib:$h/lib" \
+            "$(on_host "$tent")" relay-call --socket "$relay" -- {engine}run {box_q} -- "$target" "$@"
+    fi
+    printf '%s: this command runs in box %s and cannot reach the host from box %s; run it on the host\n' {command} {box_q} "$TENT_BOX" >&2
     exit 127
 fi
-tent={tent}
 if [ ! -x "$tent" ]; then
     # tent was moved: use the one on PATH.
     tent=$(command -v tent) || {{
@@ -81,6 +107,7 @@ exec "$tent" {engine}run {box_q} -- "$target" "$@"
         command = sh_quote(w.command),
         tent = sh_quote(w.tent),
         unexport = sh_quote(w.unexport),
+        relay = sh_quote(w.relay),
     ));
     s
 }
@@ -122,6 +149,7 @@ mod tests {
             tent,
             engine_args: &engine,
             unexport: "tent unexport dev --bin rg",
+            relay: "/run/user/1000/tent/relay-0123456789abcdef.sock",
         })
     }
 
@@ -131,6 +159,8 @@ mod tests {
         assert!(text.starts_with("#!/bin/sh\n# Exported by tent from box \"dev\" (podman)"), "{text}");
         assert!(text.contains("\n# tent-export: box=dev scope=podman\n"), "{text}");
         assert!(text.contains("\ntent='/opt/tent/bin/tent'\n"), "{text}");
+        assert!(text.contains("relay='/run/user/1000/tent/relay-0123456789abcdef.sock'"), "{text}");
+        assert!(text.contains(r#"relay-call --socket "$relay" -- '--engine' '/usr/bin/podman' run 'dev'"#), "{text}");
         assert!(
             text.contains("exec \"$tent\" '--engine' '/usr/bin/podman' run 'dev' -- \"$target\" \"$@\"\n"),
             "{text}"

@@ -193,12 +193,22 @@ fn wrappers_clashes_doctor_and_rm(engine: Engine) {
     assert_eq!(run(c, None), (Some(42), vec![], "err\n".to_string()));
 
     // Inside the same box the wrapper runs the binary directly; from another
-    // box it says where to run it.
+    // box it runs it in its own box through the host's relay, with the same
+    // arguments, stdin and status.
     let wrapper = bin.join("showargs");
     let out = sb.tent(&["run", &name, "--", "sh", "-c", "\"$0\" x 'y z' | od -An -c", wrapper.to_str().unwrap()]).ok();
     assert_eq!(out.stdout().split_whitespace().collect::<String>(), "x\\0yz\\0");
-    let out = sb.tent(&["run", &name, "--", "env", "TENT_BOX=elsewhere", wrapper.to_str().unwrap()]).code(127);
-    assert!(out.stderr.contains("run it on the host or in that box"), "{}", out.describe());
+    let other = sb.create("other", BOOKWORM, &[]);
+    let out = sb
+        .tent(&["run", &other, "--", "sh", "-c", "\"$0\" x 'y z' '' '$HOME' | od -An -c", wrapper.to_str().unwrap()])
+        .ok();
+    assert_eq!(out.stdout().split_whitespace().collect::<String>(), "x\\0yz\\0\\0$HOME\\0", "{}", out.describe());
+    let boxsh = bin.join("boxsh");
+    let out = sb
+        .tent(&["run", &other, "--", boxsh.to_str().unwrap(), "-c", "read l; echo \"$TENT_BOX:$l\"; exit 42"])
+        .stdin("piped\n")
+        .code(42);
+    assert_eq!(out.stdout(), format!("{name}:piped\n"), "ran in the exporting box");
 
     // doctor: a target gone from the box, a file deleted on the host.
     sb.tent(&["run", &name, "--as-root", "--", "rm", "/usr/local/bin/showargs"]).ok();
