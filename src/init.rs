@@ -12,7 +12,7 @@ use crate::boxes::state::LogFollower;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::interrupt;
-use crate::output::Printer;
+use crate::output::{Printer, Spinner};
 use crate::paths::Paths;
 
 pub const INIT_SCRIPT: &str = include_str!("../shell-integration/tent-init");
@@ -67,6 +67,21 @@ pub fn ensure_lib(paths: &Paths, hash: &str) -> Result<PathBuf> {
     }
 }
 
+/// Shows the init's new log lines: its `==> ` progress lines (prefixed with
+/// `label`) unless --quiet, everything else with --verbose.
+pub fn show_init_lines(follower: &mut LogFollower, label: &str, spinner: &Spinner, printer: &Printer) {
+    for line in follower.new_lines() {
+        if let Some(progress) = line.strip_prefix("==> ") {
+            spinner.set_message(format!("{label}{progress}"));
+            if !printer.quiet {
+                spinner.println(format!("  {label}{progress}"));
+            }
+        } else if printer.verbose {
+            spinner.println(format!("  | {line}"));
+        }
+    }
+}
+
 pub fn ready_timeout() -> Duration {
     std::env::var(crate::env_vars::TENT_READY_TIMEOUT)
         .ok()
@@ -88,16 +103,7 @@ pub fn wait_ready(
     let spinner = printer.spinner(format!("starting {name}"));
     let mut last_check = Instant::now();
     let result = loop {
-        for line in follower.new_lines() {
-            if let Some(progress) = line.strip_prefix("==> ") {
-                spinner.set_message(format!("{name}: {progress}"));
-                if !printer.quiet {
-                    spinner.println(format!("  {name}: {progress}"));
-                }
-            } else if printer.verbose {
-                spinner.println(format!("  | {line}"));
-            }
-        }
+        show_init_lines(&mut follower, &format!("{name}: "), &spinner, printer);
         if state.is_ready() {
             break Ok(());
         }
@@ -122,12 +128,13 @@ pub fn wait_ready(
         }
         if last_check.elapsed() > Duration::from_secs(2) {
             last_check = Instant::now();
-            if state.init_alive() == Some(false) {
+            let alive = state.init_alive();
+            if alive == Some(false) {
                 break Err(not_ready("its init exited before it was ready".into()));
             }
             // No pid yet: the entry point may have failed before the script
             // ran, or the box runs with a state directory that is not this one.
-            if state.init_alive().is_none()
+            if alive.is_none()
                 && started.elapsed() > Duration::from_secs(4)
                 && let Some(container) = engine.inspect(name)?
             {

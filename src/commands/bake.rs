@@ -128,24 +128,13 @@ fn follow_until_exit(
         .spawn()
         .map_err(|e| Error::EngineSpawn(format!("{}: {e}", ctx.engine.path.display())))?;
     loop {
-        for line in follower.new_lines() {
-            if let Some(progress) = line.strip_prefix("==> ") {
-                spinner.set_message(progress.to_string());
-                spinner.println(format!("  {progress}"));
-            } else if ctx.printer.verbose {
-                spinner.println(format!("  | {line}"));
-            }
-        }
+        init::show_init_lines(&mut follower, "", spinner, ctx.printer);
         if interrupt::interrupted() {
             let _ = child.kill();
             return Err(Error::Interrupted);
         }
         if let Some(status) = child.try_wait().map_err(|e| Error::EngineSpawn(e.to_string()))? {
-            for line in follower.new_lines() {
-                if let Some(progress) = line.strip_prefix("==> ") {
-                    spinner.println(format!("  {progress}"));
-                }
-            }
+            init::show_init_lines(&mut follower, "", spinner, ctx.printer);
             if status.success() {
                 return Ok(());
             }
