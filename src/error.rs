@@ -35,7 +35,7 @@ impl std::fmt::Display for CommandFailure {
             Some(code) => format!("exit status {code}"),
             None => "killed by a signal".to_string(),
         };
-        write!(f, "`{}` failed ({status})", shell_words(&self.argv))?;
+        write!(f, "`{}` failed ({status})", crate::shell::words(&self.argv))?;
         let stderr = self.stderr.trim();
         if !stderr.is_empty() {
             for line in stderr.lines() {
@@ -44,20 +44,6 @@ impl std::fmt::Display for CommandFailure {
         }
         Ok(())
     }
-}
-
-/// Renders an argv for messages, quoting the words that need it.
-pub fn shell_words(argv: &[String]) -> String {
-    argv.iter()
-        .map(|w| {
-            if !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b)) {
-                w.clone()
-            } else {
-                format!("'{}'", w.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,11 +183,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 mod tests {
     use super::*;
 
-    #[test]
-    fn shell_words_quotes_only_what_needs_it() {
-        let argv = vec!["podman".into(), "exec".into(), "a b".into(), "it's".into(), String::new()];
-        assert_eq!(shell_words(&argv), r"podman exec 'a b' 'it'\''s' ''");
-    }
 
     #[test]
     fn command_failure_shows_argv_status_and_stderr() {

@@ -17,6 +17,8 @@ pub mod manifest;
 pub mod output;
 pub mod paths;
 pub mod relay;
+pub mod shell;
+pub mod files;
 
 /// Parses the command line, runs the command and returns the exit status.
 pub fn run() -> i32 {

@@ -3,7 +3,6 @@
 //! what it made; nothing here touches the user's files.
 
 use std::fs;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use super::state::LogFollower;
@@ -55,7 +54,7 @@ impl Boxes<'_> {
         super::validate_name(name)?;
         let state = self.state(name);
         // Two creates of one name: the second waits here, then finds the box.
-        let _lock = lock(&self.paths.box_state(self.engine.scope(), &format!("{name}.lock")))?;
+        let _lock = crate::files::lock(&crate::files::lock_path(&self.paths.state.join("boxes").join(self.engine.scope()), name))?;
         if let Some(existing) = self.engine.inspect(name)? {
             return Err(Error::BoxExists {
                 name: name.into(),
@@ -84,7 +83,7 @@ impl Boxes<'_> {
             args[0] = "run".into();
             args.insert(1, "--detach".into());
         }
-        self.printer.verbose(format!("$ {}", crate::error::shell_words(&self.engine.argv(&args))));
+        self.printer.verbose(format!("$ {}", crate::shell::words(&self.engine.argv(&args))));
         let follower = LogFollower::from_end(state.log_path());
         let output = self.engine.output(&args)?;
         if !output.status.success() {
@@ -225,20 +224,6 @@ pub fn write_hooks(state: &BoxState, spec: &BoxSpec) -> Result<()> {
         fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
     }
     Ok(())
-}
-
-/// An exclusive lock held until the returned file is dropped.
-fn lock(path: &Path) -> Result<fs::File> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-    }
-    let file =
-        fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(|e| Error::io(path, e))?;
-    // SAFETY: flock on a file descriptor we own.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(Error::io(path, std::io::Error::last_os_error()));
-    }
-    Ok(file)
 }
 
 #[cfg(test)]

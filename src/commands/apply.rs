@@ -168,7 +168,7 @@ fn again(args: &ApplyArgs) -> String {
     if args.prune {
         words.push("--prune".into());
     }
-    crate::error::shell_words(&words)
+    crate::shell::words(&words)
 }
 
 fn mode(engine: &Engine) -> Mode {
@@ -446,7 +446,7 @@ impl Run<'_> {
         &self,
         name: &str,
         rec: &mut Option<Record>,
-        change: impl FnOnce(&mut manifest::Exports),
+        change: impl FnOnce(&mut Exports),
     ) -> Result<()> {
         let r = rec.as_mut().ok_or_else(|| missing(name))?;
         change(&mut r.exports);

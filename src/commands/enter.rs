@@ -65,7 +65,7 @@ fn exec_in_box(ctx: &Context<'_>, name: &str, mode: ExecMode, as_root: bool) -> 
     // Exported commands called from other boxes go through the relay.
     crate::relay::ensure_running(&ctx.paths.state);
     let argv = ctx.engine.argv(&argv::exec(&ctx.engine, &plan));
-    ctx.printer.verbose(format!("$ {}", crate::error::shell_words(&argv)));
+    ctx.printer.verbose(format!("$ {}", crate::shell::words(&argv)));
     // Only returns when the engine's client could not be started.
     let err = command_for(&argv).exec();
     Err(Error::EngineSpawn(format!("{}: {err}", argv[0])))

@@ -51,7 +51,7 @@ pub fn tent_for_scope(scope: &str) -> &'static str {
 
 /// How to remove one export, as a command line.
 pub fn unexport_command(scope: &str, box_name: &str, kind: Kind, name: &str) -> String {
-    format!("{} unexport {box_name} --{} {}", tent_for_scope(scope), kind.as_str(), wrapper::sh_quote_if_needed(name))
+    format!("{} unexport {box_name} --{} {}", tent_for_scope(scope), kind.as_str(), crate::shell::quote_if_needed(name))
 }
 
 /// The result of one export.

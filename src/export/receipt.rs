@@ -4,9 +4,7 @@
 //! a half-done export changed.
 
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -112,7 +110,7 @@ impl Receipt {
             };
         }
         let text = serde_json::to_string_pretty(self).expect("a receipt always serializes");
-        write_atomic(path, format!("{text}\n").as_bytes(), 0o644)
+        crate::files::write_atomic(path, format!("{text}\n").as_bytes(), 0o644)
     }
 
     /// Whether any export records `path`.
@@ -144,41 +142,13 @@ pub fn all_receipts(exports_dir: &Path) -> Vec<(String, String, PathBuf)> {
     found
 }
 
-/// Writes a file through a temporary file in the same directory and a
-/// rename, so readers (menus, shells) never see half a file.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tent-{}", std::process::id()));
-    let result = (|| {
-        let mut file = fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.set_permissions(fs::Permissions::from_mode(mode))?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        Error::io(path, e)
-    })
-}
-
-/// An exclusive lock on one box's receipt, held until dropped, so two tents
-/// exporting from one box do not lose each other's records.
-pub struct Lock(#[allow(dead_code)] fs::File);
-
-pub fn lock(receipt: &Path) -> Result<Lock> {
-    let path = receipt.with_extension("lock");
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let file =
-        fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(|e| Error::io(&path, e))?;
-    // SAFETY: flock on a file descriptor we own.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        return Err(Error::io(&path, std::io::Error::last_os_error()));
-    }
-    Ok(Lock(file))
+/// An exclusive lock on one box's receipts, held until dropped, so two tents
+/// exporting from one box do not lose each other's records. The lock lives in
+/// the exports directory's `locks/`, apart from every receipt name.
+pub fn lock(receipt: &Path) -> Result<crate::files::Lock> {
+    let dir = receipt.parent().unwrap_or(Path::new("."));
+    let name = receipt.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    crate::files::lock(&crate::files::lock_path(dir, &name))
 }
 
 /// The files one export has changed so far. Dropped without `commit`, it puts
@@ -202,7 +172,7 @@ impl Transaction {
             }
             Err(_) => None,
         };
-        write_atomic(path, bytes, mode)?;
+        crate::files::write_atomic(path, bytes, mode)?;
         self.changed.push((path.to_path_buf(), before));
         Ok(())
     }
@@ -220,7 +190,7 @@ impl Drop for Transaction {
         for (path, before) in self.changed.iter().rev() {
             match before {
                 Some((bytes, mode)) => {
-                    let _ = write_atomic(path, bytes, *mode);
+                    let _ = crate::files::write_atomic(path, bytes, *mode);
                 }
                 None => {
                     let _ = fs::remove_file(path);

@@ -9,6 +9,7 @@
 //! nothing else: it uses only builtins on the way to `exec`.
 
 use super::owner::marker_lines;
+use crate::shell;
 
 /// Everything a wrapper is made from.
 #[derive(Debug, Clone)]
@@ -30,27 +31,13 @@ pub struct Wrapper<'a> {
     pub relay: &'a str,
 }
 
-/// Quotes a word for sh: single quotes, with `'` written as `'\''`.
-pub fn sh_quote(word: &str) -> String {
-    format!("'{}'", word.replace('\'', r"'\''"))
-}
-
-/// Quotes a word for sh only when it needs it, for messages.
-pub fn sh_quote_if_needed(word: &str) -> String {
-    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b)) {
-        word.to_string()
-    } else {
-        sh_quote(word)
-    }
-}
-
 pub fn render(w: &Wrapper<'_>) -> String {
     let mut s = String::from("#!/bin/sh\n");
     for line in marker_lines(w.box_name, w.scope, w.unexport) {
         s.push_str(&line);
         s.push('\n');
     }
-    let engine: Vec<String> = w.engine_args.iter().map(|a| sh_quote(a)).collect();
+    let engine: Vec<String> = w.engine_args.iter().map(|a| shell::quote(a)).collect();
     let engine = if engine.is_empty() { String::new() } else { format!("{} ", engine.join(" ")) };
     s.push_str(&format!(
         r#"#
@@ -102,12 +89,12 @@ exec "$tent" {engine}run {box_q} -- "$target" "$@"
 "#,
         target_text = w.target.replace('\n', "?"),
         box = w.box_name,
-        box_q = sh_quote(w.box_name),
-        target = sh_quote(w.target),
-        command = sh_quote(w.command),
-        tent = sh_quote(w.tent),
-        unexport = sh_quote(w.unexport),
-        relay = sh_quote(w.relay),
+        box_q = shell::quote(w.box_name),
+        target = shell::quote(w.target),
+        command = shell::quote(w.command),
+        tent = shell::quote(w.tent),
+        unexport = shell::quote(w.unexport),
+        relay = shell::quote(w.relay),
     ));
     s
 }
@@ -167,11 +154,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn sh_quote_survives_quotes() {
-        assert_eq!(sh_quote("it's"), r"'it'\''s'");
-        assert_eq!(sh_quote(""), "''");
-    }
 
     #[test]
     fn command_names() {

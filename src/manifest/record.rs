@@ -27,12 +27,8 @@ fn same_container(a: &str, b: &str) -> bool {
 
 /// Writes the record atomically: a crash leaves the old one or the new one.
 pub fn write(file: &Path, record: &Record) -> Result<()> {
-    let dir = file.parent().unwrap_or(Path::new("/"));
-    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let tmp = file.with_extension("json.tmp");
     let text = serde_json::to_string_pretty(record).expect("a record always serializes");
-    fs::write(&tmp, text).map_err(|e| Error::io(&tmp, e))?;
-    fs::rename(&tmp, file).map_err(|e| Error::io(file, e))
+    crate::files::write_atomic(file, text.as_bytes(), 0o644)
 }
 
 pub fn remove(file: &Path) -> Result<()> {

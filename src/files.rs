@@ -1,0 +1,153 @@
+//! File primitives every layer shares: atomic writes, exclusive locks, and
+//! bounded reads of files a box can write. The floor of the crate: it uses
+//! only `error`.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Writes a file through a uniquely named temporary file in the same
+/// directory (tempfile: random name, `O_EXCL`), fsynced and renamed over the
+/// target, so readers (menus, shells, the next tent) see the old file or the
+/// new one, never half of one, and nothing already there is written through.
+pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let result = (|| {
+        let mut tmp = tempfile::Builder::new().prefix(".tent-").suffix(".tmp").tempfile_in(dir)?;
+        tmp.write_all(bytes)?;
+        tmp.as_file().set_permissions(fs::Permissions::from_mode(mode))?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    })();
+    result.map_err(|e| Error::io(path, e))
+}
+
+/// An exclusive lock on a lock file, held until dropped.
+#[derive(Debug)]
+pub struct Lock {
+    _file: fs::File,
+}
+
+/// Takes the exclusive lock on `path` (made when missing), waiting for it.
+pub fn lock(path: &Path) -> Result<Lock> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    file.lock().map_err(|e| Error::io(path, e))?;
+    Ok(Lock { _file: file })
+}
+
+/// The lock file that guards `name` in `dir`. Lock files live in their own
+/// `locks/` directory, so no box, receipt or record name can collide with a
+/// lock (a box called `dev.lock` is not box `dev`'s lock).
+pub fn lock_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join("locks").join(name)
+}
+
+/// Reads a file that something other than tent may have written (a box's
+/// state, a receipt): never follows a final symlink, reads regular files
+/// only, and at most `limit` bytes. None when it is missing.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular file")));
+    }
+    if meta.len() > limit {
+        return Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("larger than {limit} bytes")),
+        ));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, "grew while read")));
+    }
+    Ok(Some(bytes))
+}
+
+/// `read_bounded` as text; missing, unreadable or oversized files read as None.
+pub fn read_text_bounded(path: &Path, limit: u64) -> Option<String> {
+    read_bounded(path, limit).ok().flatten().map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_replaces_and_sets_the_mode() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/file");
+        write_atomic(&path, b"one", 0o644).unwrap();
+        write_atomic(&path, b"two", 0o755).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o755);
+        // No temporary file is left behind.
+        assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn atomic_write_never_writes_through_a_planted_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        let path = dir.path().join("record.json");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        // The old fixed temp names are planted too.
+        std::os::unix::fs::symlink(&victim, dir.path().join("record.json.tmp")).unwrap();
+        write_atomic(&path, b"new", 0o644).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+        assert_eq!(fs::read(&path).unwrap(), b"new");
+        assert!(!fs::symlink_metadata(&path).unwrap().file_type().is_symlink());
+    }
+
+    #[test]
+    fn locks_exclude_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = lock_path(dir.path(), "dev");
+        let held = lock(&path).unwrap();
+        let other = fs::OpenOptions::new().write(true).open(&path).unwrap();
+        assert!(other.try_lock().is_err(), "a second lock must wait");
+        drop(held);
+        assert!(other.try_lock().is_ok());
+        assert_ne!(lock_path(dir.path(), "dev.lock"), dir.path().join("dev.lock"));
+    }
+
+    #[test]
+    fn bounded_reads_refuse_links_devices_and_big_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        fs::write(&file, b"12345").unwrap();
+        assert_eq!(read_bounded(&file, 5).unwrap().unwrap(), b"12345");
+        assert!(read_bounded(&file, 4).is_err());
+        assert!(read_bounded(&dir.path().join("missing"), 4).unwrap().is_none());
+        let link = dir.path().join("l");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        assert!(read_bounded(&link, 100).is_err(), "a link is never followed");
+        assert!(read_bounded(Path::new("/dev/zero"), 100).is_err(), "a device is not a file");
+        assert_eq!(read_text_bounded(&link, 100), None);
+    }
+}
