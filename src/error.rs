@@ -183,7 +183,6 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 mod tests {
     use super::*;
 
-
     #[test]
     fn command_failure_shows_argv_status_and_stderr() {
         let failure = CommandFailure {

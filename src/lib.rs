@@ -11,14 +11,13 @@ pub mod engine;
 pub mod env_vars;
 pub mod error;
 pub mod export;
-pub mod init;
+pub mod files;
 pub mod interrupt;
 pub mod manifest;
 pub mod output;
 pub mod paths;
 pub mod relay;
 pub mod shell;
-pub mod files;
 
 /// Parses the command line, runs the command and returns the exit status.
 pub fn run() -> i32 {

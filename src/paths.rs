@@ -56,4 +56,31 @@ impl Paths {
     pub fn icons(&self) -> PathBuf {
         self.data_home.join("icons")
     }
+
+    /// Where exported commands go: `export.bin_dir` from the config when set,
+    /// else `$XDG_BIN_HOME` or `~/.local/bin`.
+    pub fn bin_dir(&self, configured: Option<&Path>) -> PathBuf {
+        configured.map_or_else(|| self.bin.clone(), Path::to_path_buf)
+    }
+
+    /// The host relay's socket for this state directory: one relay per user
+    /// and HOME, in the session's runtime directory (src/relay/). None when
+    /// the session has no absolute `$XDG_RUNTIME_DIR`.
+    pub fn relay_socket(&self) -> Option<PathBuf> {
+        let runtime = std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|p| p.is_absolute())?;
+        let key = content_key(self.state.as_os_str().as_encoded_bytes());
+        Some(runtime.join("tent").join(format!("relay-{key:016x}.sock")))
+    }
+}
+
+/// FNV-1a, 64 bits: stable names for things keyed by content. By hand: it
+/// must stay the same across builds and Rust versions, which std's hasher
+/// does not promise, and a crate for eight lines is not worth it.
+pub fn content_key(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in bytes {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash
 }

@@ -5,14 +5,16 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::container;
+use super::init;
 use super::state::LogFollower;
 use super::{BoxSpec, BoxState, HostFacts, labels};
+use crate::engine::Engine;
 use crate::engine::json::Container;
-use crate::engine::{Engine, argv};
 use crate::error::{Error, Result};
+use crate::interrupt;
 use crate::output::Printer;
 use crate::paths::Paths;
-use crate::{init, interrupt};
 
 /// Everything box operations need.
 pub struct Boxes<'a> {
@@ -28,6 +30,11 @@ pub const BOX_HOME_FILE: &str = "home";
 impl Boxes<'_> {
     pub fn state(&self, name: &str) -> BoxState {
         BoxState::new(self.paths.box_state(self.engine.scope(), name))
+    }
+
+    /// Every tent box on the engine.
+    pub fn list(&self) -> Result<Vec<Container>> {
+        self.engine.list_labelled(labels::FORMAT)
     }
 
     /// The tent box of that name; errors when it is missing or not tent's.
@@ -54,7 +61,10 @@ impl Boxes<'_> {
         super::validate_name(name)?;
         let state = self.state(name);
         // Two creates of one name: the second waits here, then finds the box.
-        let _lock = crate::files::lock(&crate::files::lock_path(&self.paths.state.join("boxes").join(self.engine.scope()), name))?;
+        let _lock = crate::files::lock(&crate::files::lock_path(
+            &self.paths.state.join("boxes").join(self.engine.scope()),
+            name,
+        ))?;
         if let Some(existing) = self.engine.inspect(name)? {
             return Err(Error::BoxExists {
                 name: name.into(),
@@ -75,8 +85,9 @@ impl Boxes<'_> {
         self.write_box_files(&state, spec, &host)?;
 
         interrupt::catch();
-        let plan = argv::CreatePlan { name, spec, host: &host, lib_dir: &lib, lib_hash: &hash, state_dir: &state.dir };
-        let mut args = argv::create(self.engine, &plan);
+        let plan =
+            container::CreatePlan { name, spec, host: &host, lib_dir: &lib, lib_hash: &hash, state_dir: &state.dir };
+        let mut args = container::create(self.engine, &plan);
         if start {
             // One `run --detach` instead of `create` and `start`: one engine
             // client less on the way to the first command.

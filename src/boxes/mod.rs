@@ -1,7 +1,9 @@
 //! What a box is: the spec the user asked for, the host user it mirrors, its
 //! name rules, the labels that mark it, and its readiness state on the host.
 
+pub mod container;
 pub mod host;
+pub mod init;
 pub mod lifecycle;
 pub mod name;
 pub mod spec;

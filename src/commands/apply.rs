@@ -134,7 +134,7 @@ fn current(
     let scope = ctx.engine.scope();
     let mut current = Vec::new();
     let mut ids = BTreeMap::new();
-    for container in ctx.engine.list_boxes()? {
+    for container in ctx.boxes().list()? {
         let label = BoxSpec::from_label(container.label(labels::SPEC));
         let record = record::read(&record::path(&ctx.paths, scope, &container.name), &container.id);
         let entry = Current { name: container.name.clone(), tent: true, label, record };
@@ -442,12 +442,7 @@ impl Run<'_> {
         Ok(())
     }
 
-    fn update_exports(
-        &self,
-        name: &str,
-        rec: &mut Option<Record>,
-        change: impl FnOnce(&mut Exports),
-    ) -> Result<()> {
+    fn update_exports(&self, name: &str, rec: &mut Option<Record>, change: impl FnOnce(&mut Exports)) -> Result<()> {
         let r = rec.as_mut().ok_or_else(|| missing(name))?;
         change(&mut r.exports);
         self.save(name, r)
@@ -503,7 +498,7 @@ impl Exporter for DirectExporter<'_> {
 
 pub fn manifest(ctx: &Context<'_>, args: &ManifestArgs) -> Result<i32> {
     let containers = if args.names.is_empty() {
-        ctx.engine.list_boxes()?
+        ctx.boxes().list()?
     } else {
         args.names.iter().map(|name| ctx.boxes().get(name)).collect::<Result<Vec<_>>>()?
     };

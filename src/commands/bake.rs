@@ -7,11 +7,12 @@ use std::path::Path;
 
 use super::{Context, split_words};
 use crate::boxes::HostUser;
+use crate::boxes::container::{INIT_IN_BOX, LIB_IN_BOX, STATE_IN_BOX};
+use crate::boxes::init;
 use crate::boxes::state::{BoxState, LogFollower};
 use crate::cli::BakeArgs;
-use crate::engine::argv::{INIT_IN_BOX, LIB_IN_BOX, STATE_IN_BOX};
 use crate::error::{Error, Result};
-use crate::{init, interrupt};
+use crate::interrupt;
 
 /// The label a baked image carries: the image it was baked from.
 pub const BAKED_FROM: &str = "tent.baked-from";

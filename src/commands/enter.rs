@@ -9,12 +9,13 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 
 use super::Context;
+use crate::boxes::container::{self, ExecMode};
 use crate::boxes::host::ExecUser;
 use crate::boxes::host::PASSTHROUGH_ENV;
 use crate::boxes::lifecycle::BOX_HOME_FILE;
 use crate::boxes::validate_name;
 use crate::cli::{EnterArgs, RunArgs};
-use crate::engine::argv::{self, ExecMode, ExecPlan};
+use crate::engine::argv::{self, ExecPlan};
 use crate::engine::command_for;
 use crate::error::{Error, Result};
 
@@ -58,12 +59,11 @@ fn exec_in_box(ctx: &Context<'_>, name: &str, mode: ExecMode, as_root: bool) -> 
         user: if as_root { "root".into() } else { format!("{}:{}", user.uid, user.gid) },
         tty,
         interactive: true,
-        cwd: &cwd,
         env,
-        mode,
+        command: container::exec_command(&mode, &cwd),
     };
     // Exported commands called from other boxes go through the relay.
-    crate::relay::ensure_running(&ctx.paths.state);
+    crate::relay::ensure_running(&ctx.paths);
     let argv = ctx.engine.argv(&argv::exec(&ctx.engine, &plan));
     ctx.printer.verbose(format!("$ {}", crate::shell::words(&argv)));
     // Only returns when the engine's client could not be started.

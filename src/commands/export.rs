@@ -84,7 +84,7 @@ pub fn exporter<'a>(ctx: &'a Context<'_>, engine: &'a Engine, name: &'a str, for
 /// launcher on the host cannot run.
 fn refuse_inside_a_box(verb: &str) -> Result<()> {
     if std::env::var_os(crate::env_vars::TENT_BOX).is_some()
-        && std::path::Path::new(crate::engine::argv::EXEC_IN_BOX).exists()
+        && std::path::Path::new(crate::boxes::container::EXEC_IN_BOX).exists()
     {
         return Err(Error::Export {
             message: format!("tent {verb} runs on the host, and this is a tent box"),

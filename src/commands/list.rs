@@ -46,7 +46,7 @@ pub fn entries(ctx: &Context<'_>, containers: Vec<Container>) -> Vec<ListEntry> 
 }
 
 pub fn run(ctx: &Context<'_>, args: &ListArgs) -> Result<i32> {
-    let list = entries(ctx, ctx.engine.list_boxes()?);
+    let list = entries(ctx, ctx.boxes().list()?);
     if args.json {
         ctx.printer.data(serde_json::to_string_pretty(&list).expect("list serializes"));
         return Ok(0);

@@ -73,7 +73,7 @@ pub fn split_words(values: &[String]) -> Vec<String> {
 
 /// The boxes named, or every box with `all`.
 pub fn names_or_all(ctx: &Context<'_>, names: &[String], all: bool) -> Result<Vec<String>> {
-    if all { Ok(ctx.engine.list_boxes()?.into_iter().map(|c| c.name).collect()) } else { Ok(names.to_vec()) }
+    if all { Ok(ctx.boxes().list()?.into_iter().map(|c| c.name).collect()) } else { Ok(names.to_vec()) }
 }
 
 #[cfg(test)]

@@ -246,9 +246,9 @@ impl Engine {
             .map(|mut list| list.pop())
     }
 
-    /// Every tent box on this engine.
-    pub fn list_boxes(&self) -> Result<Vec<json::Container>> {
-        let args = argv::ps(self);
+    /// Every container that carries `label`.
+    pub fn list_labelled(&self, label: &str) -> Result<Vec<json::Container>> {
+        let args = argv::ps(self, label);
         let text = self.capture("could not list containers", &args)?;
         let parsed = if self.ps_prints_array() { json::parse_podman_ps(&text) } else { json::parse_docker_ps(&text) };
         parsed.map_err(|detail| Error::EngineOutput { command: self.argv(&args).join(" "), detail })

@@ -178,8 +178,7 @@ printf '%s' "$t"
         utf8(&path)?;
         let unexport = unexport_command(self.scope(), self.box_name, Kind::Bin, &command);
         let engine_args = engine_args(self.engine);
-        let relay =
-            crate::relay::socket_path(&self.paths.state).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        let relay = self.paths.relay_socket().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
         let text = wrapper::render(&wrapper::Wrapper {
             command: &command,
             box_name: self.box_name,

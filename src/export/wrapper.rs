@@ -154,7 +154,6 @@ mod tests {
         );
     }
 
-
     #[test]
     fn command_names() {
         assert!(validate_command_name("rg-dev").is_ok());

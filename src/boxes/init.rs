@@ -7,33 +7,21 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::boxes::BoxState;
-use crate::boxes::state::LogFollower;
+use super::BoxState;
+use super::state::LogFollower;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::interrupt;
 use crate::output::{Printer, Spinner};
 use crate::paths::Paths;
 
-pub const INIT_SCRIPT: &str = include_str!("../shell-integration/tent-init");
-pub const EXEC_SCRIPT: &str = include_str!("../shell-integration/tent-exec");
+pub const INIT_SCRIPT: &str = include_str!("../../shell-integration/tent-init");
+pub const EXEC_SCRIPT: &str = include_str!("../../shell-integration/tent-exec");
 
-/// The content hash that names this build's lib directory. FNV-1a by hand:
-/// it must stay the same across builds and Rust versions, which std's hasher
-/// does not promise, and a crate for twelve lines is not worth it.
+/// The content hash that names this build's lib directory.
 pub fn lib_hash() -> String {
     let bytes: Vec<u8> = INIT_SCRIPT.bytes().chain([0]).chain(EXEC_SCRIPT.bytes()).collect();
-    format!("{:016x}", fnv1a(&bytes))
-}
-
-/// FNV-1a, 64 bits: stable names for things keyed by content.
-pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for &byte in bytes {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
+    format!("{:016x}", crate::paths::content_key(&bytes))
 }
 
 /// The lib directory for `hash`, written from this build's scripts when it is

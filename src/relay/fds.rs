@@ -1,0 +1,103 @@
+//! Passing open descriptors over a Unix socket (SCM_RIGHTS), on rustix: the
+//! caller's stdin, stdout and stderr travel to the relay themselves, so
+//! terminals, pipes and bytes pass exactly.
+
+use std::io::{IoSlice, IoSliceMut, Read, Write};
+use std::mem::MaybeUninit;
+use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+
+use rustix::net::{
+    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer, SendAncillaryMessage, SendFlags,
+};
+
+/// The most descriptors one message carries (stdin, stdout, stderr).
+pub const MAX_FDS: usize = 3;
+
+/// Sends `data` with `fds` attached to its first byte.
+pub fn send_with_fds(stream: &UnixStream, data: &[u8], fds: &[BorrowedFd<'_>]) -> std::io::Result<()> {
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !control.push(SendAncillaryMessage::ScmRights(fds)) {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "too many descriptors"));
+    }
+    let sent = rustix::net::sendmsg(stream, &[IoSlice::new(data)], &mut control, SendFlags::NOSIGNAL)?;
+    if sent < data.len() {
+        (&*stream).write_all(&data[sent..])?;
+    }
+    Ok(())
+}
+
+/// Receives one length-framed message (u32 little-endian length, then the
+/// body) and the descriptors sent with it. A body over `limit` bytes is
+/// refused before it is read.
+pub fn recv_with_fds(stream: &UnixStream, limit: usize) -> std::io::Result<(Vec<u8>, Vec<OwnedFd>)> {
+    let mut first = vec![0u8; 64 * 1024];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
+    let mut control = RecvAncillaryBuffer::new(&mut space);
+    let got = rustix::net::recvmsg(stream, &mut [IoSliceMut::new(&mut first)], &mut control, RecvFlags::CMSG_CLOEXEC)?;
+    let mut fds = Vec::new();
+    for message in control.drain() {
+        if let RecvAncillaryMessage::ScmRights(received) = message {
+            fds.extend(received);
+        }
+    }
+    let mut data = first[..got.bytes].to_vec();
+    while data.len() < 4 {
+        let mut more = [0u8; 4];
+        let n = (&*stream).read(&mut more)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        data.extend_from_slice(&more[..n]);
+    }
+    let len = u32::from_le_bytes(data[..4].try_into().expect("four bytes")) as usize;
+    if len > limit {
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("a {len}-byte request is too large")));
+    }
+    if data.len() < 4 + len {
+        let mut rest = vec![0u8; 4 + len - data.len()];
+        (&*stream).read_exact(&mut rest)?;
+        data.extend_from_slice(&rest);
+    }
+    data.truncate(4 + len);
+    Ok((data.split_off(4), fds))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd;
+
+    use super::*;
+
+    #[test]
+    fn descriptors_travel_with_the_message() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let (r, mut w) = std::io::pipe().unwrap();
+        let stderr = std::io::stderr();
+        let body = b"hello";
+        let mut framed = (body.len() as u32).to_le_bytes().to_vec();
+        framed.extend_from_slice(body);
+        send_with_fds(&a, &framed, &[r.as_fd(), w.as_fd(), stderr.as_fd()]).unwrap();
+        let (got, fds) = recv_with_fds(&b, 1024).unwrap();
+        assert_eq!(got, body);
+        assert_eq!(fds.len(), 3);
+        w.write_all(b"hi").unwrap();
+        drop(w);
+        let mut received_write = std::fs::File::from(fds.into_iter().nth(1).unwrap());
+        received_write.write_all(b"!").unwrap();
+        drop(received_write);
+        let mut text = String::new();
+        std::fs::File::from(OwnedFd::from(r)).read_to_string(&mut text).unwrap();
+        assert_eq!(text, "hi!");
+    }
+
+    #[test]
+    fn an_oversized_frame_is_refused_before_it_is_read() {
+        let (a, b) = UnixStream::pair().unwrap();
+        // A 4 GiB length header with no body behind it.
+        (&a).write_all(&u32::MAX.to_le_bytes()).unwrap();
+        let err = recv_with_fds(&b, 1 << 20).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    }
+}
