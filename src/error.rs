@@ -111,6 +111,11 @@ impl Error {
         Error::Io { path: path.into(), source }
     }
 
+    /// The engine's client (or another program tent runs) could not be started.
+    pub fn spawn(program: impl AsRef<std::ffi::OsStr>, source: &std::io::Error) -> Self {
+        Error::EngineSpawn(format!("{}: {source}", std::path::Path::new(program.as_ref()).display()))
+    }
+
     pub fn usage(message: impl Into<String>, hint: impl Into<Option<String>>) -> Self {
         Error::Usage { message: message.into(), hint: hint.into() }
     }

@@ -29,7 +29,7 @@ pub const BOX_HOME_FILE: &str = "home";
 
 impl Boxes<'_> {
     pub fn state(&self, name: &str) -> BoxState {
-        BoxState::new(self.paths.box_state(self.engine.scope(), name))
+        BoxState::new(self.paths.box_state(self.engine.scope().as_str(), name))
     }
 
     /// Every tent box on the engine.
@@ -62,7 +62,7 @@ impl Boxes<'_> {
         let state = self.state(name);
         // Two creates of one name: the second waits here, then finds the box.
         let _lock = crate::files::lock(&crate::files::lock_path(
-            &self.paths.state.join("boxes").join(self.engine.scope()),
+            &self.paths.state.join("boxes").join(self.engine.scope().as_str()),
             name,
         ))?;
         if let Some(existing) = self.engine.inspect(name)? {
@@ -126,7 +126,7 @@ impl Boxes<'_> {
     /// Removes a half-made box; keeps its init log for the error message.
     fn discard(&self, name: &str, state: &BoxState) -> Option<PathBuf> {
         let _ = self.engine.output(&["rm", "--force", name]);
-        let kept = self.paths.state.join("logs").join(format!("{name}.{}.failed.log", self.engine.scope()));
+        let kept = self.paths.state.join("logs").join(format!("{name}.{}.failed.log", self.engine.scope().as_str()));
         let saved = fs::create_dir_all(kept.parent().unwrap_or(Path::new("/")))
             .and_then(|()| fs::copy(state.log_path(), &kept))
             .is_ok();
@@ -159,7 +159,7 @@ impl Boxes<'_> {
                     stderr: "(the engine's message is above)".into(),
                 },
             }),
-            Err(e) => Err(Error::EngineSpawn(format!("{}: {e}", self.engine.path.display()))),
+            Err(e) => Err(Error::spawn(&self.engine.path, &e)),
         }
     }
 

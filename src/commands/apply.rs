@@ -118,7 +118,7 @@ fn desired(ctx: &Context<'_>, manifest: &Manifest) -> Vec<Desired> {
         .iter()
         .map(|entry| {
             let mut spec = entry.spec(&default_image, &manifest.path);
-            spec.root = ctx.engine.rootful() && !ctx.engine.prefix.is_empty();
+            spec.root = ctx.engine.rootful() && ctx.engine.through_sudo();
             Desired { name: entry.name.clone(), spec, root: entry.root, exports: entry.exports.clone() }
         })
         .collect()
@@ -131,7 +131,7 @@ fn current(
     manifest: &Manifest,
     desired: &[Desired],
 ) -> Result<(Vec<Current>, BTreeMap<String, String>)> {
-    let scope = ctx.engine.scope();
+    let scope = ctx.engine.scope().as_str();
     let mut current = Vec::new();
     let mut ids = BTreeMap::new();
     for container in ctx.boxes().list()? {
@@ -172,7 +172,7 @@ fn again(args: &ApplyArgs) -> String {
 }
 
 fn mode(engine: &Engine) -> Mode {
-    if !engine.prefix.is_empty() {
+    if engine.through_sudo() {
         Mode::Sudo
     } else if engine.rootful() {
         Mode::Root
@@ -314,7 +314,7 @@ impl Run<'_> {
     }
 
     fn record_file(&self, name: &str) -> PathBuf {
-        record::path(&self.ctx.paths, self.ctx.engine.scope(), name)
+        record::path(&self.ctx.paths, self.ctx.engine.scope().as_str(), name)
     }
 
     fn save(&self, name: &str, rec: &Record) -> Result<()> {
@@ -414,7 +414,7 @@ impl Run<'_> {
             }
             Action::Remove { name } => {
                 let spinner = ctx.printer.spinner(format!("removing {name}"));
-                let exports = export::remove_box_exports(&ctx.paths, ctx.engine.scope(), name);
+                let exports = export::remove_box_exports(&ctx.paths, ctx.engine.scope().as_str(), name);
                 let removed = boxes.remove(name);
                 spinner.finish();
                 removed?;
@@ -485,12 +485,12 @@ impl Exporter for DirectExporter<'_> {
     }
 
     fn unexport_app(&self, box_name: &str, app: &str) -> Result<()> {
-        export::unexport(&self.ctx.paths, self.ctx.engine.scope(), box_name, Selector::App(app)).map(drop)
+        export::unexport(&self.ctx.paths, self.ctx.engine.scope().as_str(), box_name, Selector::App(app)).map(drop)
     }
 
     fn unexport_bin(&self, box_name: &str, bin: &BinExport) -> Result<()> {
         let name = bin.exported_name();
-        export::unexport(&self.ctx.paths, self.ctx.engine.scope(), box_name, Selector::Bin(name)).map(drop)
+        export::unexport(&self.ctx.paths, self.ctx.engine.scope().as_str(), box_name, Selector::Bin(name)).map(drop)
     }
 }
 
@@ -509,7 +509,7 @@ pub fn manifest(ctx: &Context<'_>, args: &ManifestArgs) -> Result<i32> {
     let mut out = vec![format!("# tent.toml: boxes on {}, written by `tent manifest`", ctx.engine.describe())];
     for container in containers {
         let name = &container.name;
-        let record = record::read(&record::path(&ctx.paths, ctx.engine.scope(), name), &container.id);
+        let record = record::read(&record::path(&ctx.paths, ctx.engine.scope().as_str(), name), &container.id);
         let (spec, exports) = match (record, BoxSpec::from_label(container.label(labels::SPEC))) {
             (Some(r), _) => (r.spec, r.exports),
             (None, Some(spec)) => (spec, Default::default()),
@@ -519,7 +519,11 @@ pub fn manifest(ctx: &Context<'_>, args: &ManifestArgs) -> Result<i32> {
             }
         };
         let mut exports = exports;
-        add_hand_made_exports(&mut exports, &export::list(&ctx.paths, ctx.engine.scope(), name)?, &ctx.paths.bin);
+        add_hand_made_exports(
+            &mut exports,
+            &export::list(&ctx.paths, ctx.engine.scope().as_str(), name)?,
+            &ctx.paths.bin,
+        );
         out.push(manifest::render::render(name, &spec, &exports));
     }
     ctx.printer.data(out.join("\n"));

@@ -127,14 +127,14 @@ fn follow_until_exit(
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| Error::EngineSpawn(format!("{}: {e}", ctx.engine.path.display())))?;
+        .map_err(|e| Error::spawn(&ctx.engine.path, &e))?;
     loop {
         init::show_init_lines(&mut follower, "", spinner, ctx.printer);
         if interrupt::interrupted() {
             let _ = child.kill();
             return Err(Error::Interrupted);
         }
-        if let Some(status) = child.try_wait().map_err(|e| Error::EngineSpawn(e.to_string()))? {
+        if let Some(status) = child.try_wait().map_err(|e| Error::spawn(&ctx.engine.path, &e))? {
             init::show_init_lines(&mut follower, "", spinner, ctx.printer);
             if status.success() {
                 return Ok(());

@@ -46,7 +46,7 @@ pub fn spec_from_args(ctx: &Context<'_>, args: &CreateArgs) -> Result<BoxSpec> {
         volumes: args.volume.clone(),
         env,
         hostname: args.hostname.clone(),
-        root: ctx.engine.rootful() && !ctx.engine.prefix.is_empty(),
+        root: ctx.engine.rootful() && ctx.engine.through_sudo(),
         init_hooks: Vec::new(),
         start_hooks: Vec::new(),
         manifest: None,

@@ -5,7 +5,7 @@
 use super::Context;
 use crate::boxes::lifecycle::Boxes;
 use crate::cli::DoctorArgs;
-use crate::engine::{Engine, current_euid};
+use crate::engine::{Engine, Scope, current_euid};
 use crate::error::Result;
 use crate::export::receipt::{self, Export, Kind, Receipt};
 use crate::export::{self, Problem, Selector};
@@ -39,7 +39,7 @@ pub fn check(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: bool) -
     let mut findings = Vec::new();
     let mut unchecked = Vec::new();
     for (scope, box_name, path) in receipt::all_receipts(&ctx.paths.state.join("exports")) {
-        if only_box.is_some_and(|b| b != box_name || scope != ctx.engine.scope()) {
+        if only_box.is_some_and(|b| b != box_name || scope != ctx.engine.scope().as_str()) {
             continue;
         }
         let Some(receipt) = Receipt::load(&path)? else {
@@ -133,15 +133,15 @@ pub fn check(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: bool) -
 /// The engine a receipt's exports live on, when tent can reach it without
 /// asking for a password (rootful podman of a plain user needs sudo).
 fn engine_for(ctx: &Context<'_>, receipt: &Receipt) -> Option<Engine> {
-    if receipt.scope == ctx.engine.scope() {
+    if receipt.scope == ctx.engine.scope().as_str() {
         return Some(ctx.engine.clone());
     }
-    let root = receipt.scope == "podman-root";
+    let root = Scope::parse(&receipt.scope) == Some(Scope::PodmanRoot);
     if root && current_euid() != 0 {
         return None;
     }
     let engine = Engine::detect(Some(&receipt.engine), root).ok()?;
-    (engine.scope() == receipt.scope).then_some(engine)
+    (engine.scope().as_str() == receipt.scope).then_some(engine)
 }
 
 fn repair(ctx: &Context<'_>, engine: &Engine, f: &Finding) -> Result<()> {

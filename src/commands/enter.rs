@@ -68,5 +68,5 @@ fn exec_in_box(ctx: &Context<'_>, name: &str, mode: ExecMode, as_root: bool) -> 
     ctx.printer.verbose(format!("$ {}", crate::shell::words(&argv)));
     // Only returns when the engine's client could not be started.
     let err = command_for(&argv).exec();
-    Err(Error::EngineSpawn(format!("{}: {err}", argv[0])))
+    Err(Error::spawn(&argv[0], &err))
 }

@@ -95,7 +95,7 @@ fn refuse_inside_a_box(verb: &str) -> Result<()> {
 }
 
 fn list(ctx: &Context<'_>, name: &str, json: bool) -> Result<i32> {
-    let scope = ctx.engine.scope();
+    let scope = ctx.engine.scope().as_str();
     let exports = export::list(&ctx.paths, scope, name)?;
     if json {
         ctx.printer.data(list_json(name, scope, &exports));
@@ -162,7 +162,7 @@ pub fn unexport(ctx: &Context<'_>, args: &UnexportArgs) -> Result<i32> {
             ));
         }
     };
-    let scope = ctx.engine.scope();
+    let scope = ctx.engine.scope().as_str();
     let removals = export::unexport(&ctx.paths, scope, name, selector)?;
     if removals.is_empty() {
         let what = match selector {

@@ -37,7 +37,7 @@ pub fn entries(ctx: &Context<'_>, containers: Vec<Container>) -> Vec<ListEntry> 
             status: c.status,
             image: c.image,
             created: c.created,
-            engine: ctx.engine.scope().into(),
+            engine: ctx.engine.scope().as_str().into(),
             rootful: ctx.engine.rootful(),
         })
         .collect();

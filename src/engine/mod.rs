@@ -15,7 +15,6 @@
 pub mod argv;
 pub mod json;
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -48,13 +47,64 @@ impl EngineKind {
     }
 }
 
+/// How tent reaches the engine's client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// As the user tent runs as.
+    Direct,
+    /// Through `sudo`: rootful podman for a plain user (`--root`).
+    Sudo,
+}
+
+/// Which store a box lives in: keeps the state of a rootless and a rootful
+/// box of the same name apart, and names the tent command that reaches it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    /// Podman as the user tent runs as (rootless, or rootful when tent is root).
+    Podman,
+    /// Rootful podman through sudo.
+    PodmanRoot,
+    Docker,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 3] = [Scope::Podman, Scope::PodmanRoot, Scope::Docker];
+
+    /// The scope's name in paths and receipts.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Podman => "podman",
+            Scope::PodmanRoot => "podman-root",
+            Scope::Docker => "docker",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+
+    /// The tent command line that reaches this store, for hints and markers.
+    pub fn tent_command(self) -> &'static str {
+        match self {
+            Scope::PodmanRoot => "tent --root",
+            Scope::Docker => "tent --engine docker",
+            Scope::Podman => "tent",
+        }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Engine {
     pub kind: EngineKind,
     /// The engine's client binary.
     pub path: PathBuf,
-    /// Words put before the client, `sudo` for `--root` boxes of a plain user.
-    pub prefix: Vec<String>,
+    pub via: Via,
     /// True when containers run in the user's own user namespace (rootless podman).
     pub rootless: bool,
 }
@@ -95,7 +145,7 @@ impl Engine {
         Ok(Engine {
             kind,
             path,
-            prefix: if sudo { vec!["sudo".into(), "--".into()] } else { Vec::new() },
+            via: if sudo { Via::Sudo } else { Via::Direct },
             rootless: kind == EngineKind::Podman && euid != 0 && !sudo,
         })
     }
@@ -106,12 +156,17 @@ impl Engine {
 
     /// A name for the engine and its mode, used to keep the state of a
     /// rootless and a rootful box of the same name apart.
-    pub fn scope(&self) -> &'static str {
-        match (self.kind, self.prefix.is_empty()) {
-            (EngineKind::Podman, true) => "podman",
-            (EngineKind::Podman, false) => "podman-root",
-            (EngineKind::Docker, _) => "docker",
+    pub fn scope(&self) -> Scope {
+        match (self.kind, self.via) {
+            (EngineKind::Podman, Via::Direct) => Scope::Podman,
+            (EngineKind::Podman, Via::Sudo) => Scope::PodmanRoot,
+            (EngineKind::Docker, _) => Scope::Docker,
         }
+    }
+
+    /// Whether the client runs through sudo (`--root` as a plain user).
+    pub fn through_sudo(&self) -> bool {
+        self.via == Via::Sudo
     }
 
     /// Whether boxes run as real root on the host.
@@ -158,7 +213,10 @@ impl Engine {
 
     /// The full argv for one engine call.
     pub fn argv<S: AsRef<str>>(&self, args: &[S]) -> Vec<String> {
-        let mut argv = self.prefix.clone();
+        let mut argv: Vec<String> = match self.via {
+            Via::Direct => Vec::new(),
+            Via::Sudo => vec!["sudo".into(), "--".into()],
+        };
         argv.push(self.path.to_string_lossy().into_owned());
         argv.extend(args.iter().map(|a| a.as_ref().to_string()));
         argv
@@ -181,10 +239,7 @@ impl Engine {
 
     /// Runs the engine and returns its raw output, whatever the status.
     pub fn output<S: AsRef<str>>(&self, args: &[S]) -> Result<Output> {
-        self.command(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| Error::EngineSpawn(format!("{}: {e}", self.path.display())))
+        self.command(args).stdin(Stdio::null()).output().map_err(|e| Error::spawn(&self.path, &e))
     }
 
     pub fn failure<S: AsRef<str>>(&self, args: &[S], output: &Output) -> CommandFailure {
@@ -192,27 +247,6 @@ impl Engine {
             argv: self.argv(args),
             status: output.status.code(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        }
-    }
-
-    /// Runs the engine with the terminal attached (pull progress and the like).
-    pub fn run_attached<S: AsRef<str>>(&self, what: &str, args: &[S]) -> Result<()> {
-        let status = self
-            .command(args)
-            .stdin(Stdio::null())
-            .status()
-            .map_err(|e| Error::EngineSpawn(format!("{}: {e}", self.path.display())))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(Error::Engine {
-                what: what.into(),
-                failure: CommandFailure {
-                    argv: self.argv(args),
-                    status: status.code(),
-                    stderr: "(its output is above)".into(),
-                },
-            })
         }
     }
 
@@ -266,11 +300,6 @@ pub fn current_euid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// An argv word from an OS string, for paths that may not be UTF-8.
-pub fn os_word(s: impl Into<OsString>) -> String {
-    s.into().to_string_lossy().into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,16 +308,19 @@ mod tests {
         Engine {
             kind,
             path: PathBuf::from(format!("/usr/bin/{}", kind.name())),
-            prefix: if sudo { vec!["sudo".into(), "--".into()] } else { vec![] },
+            via: if sudo { Via::Sudo } else { Via::Direct },
             rootless,
         }
     }
 
     #[test]
     fn scopes_keep_rootless_and_rootful_apart() {
-        assert_eq!(engine(EngineKind::Podman, true, false).scope(), "podman");
-        assert_eq!(engine(EngineKind::Podman, false, true).scope(), "podman-root");
-        assert_eq!(engine(EngineKind::Docker, false, false).scope(), "docker");
+        assert_eq!(engine(EngineKind::Podman, true, false).scope(), Scope::Podman);
+        assert_eq!(engine(EngineKind::Podman, false, true).scope(), Scope::PodmanRoot);
+        assert_eq!(engine(EngineKind::Docker, false, false).scope(), Scope::Docker);
+        for scope in Scope::ALL {
+            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
+        }
     }
 
     #[test]

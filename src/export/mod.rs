@@ -33,7 +33,7 @@ pub const DEFAULT_NAME_SUFFIX: &str = " (on {box})";
 /// The flags that make a later tent talk to the same engine in the same mode.
 pub fn engine_args(engine: &Engine) -> Vec<String> {
     let mut args = vec!["--engine".to_string(), engine.path.to_string_lossy().into_owned()];
-    if engine.scope() == "podman-root" {
+    if engine.scope() == crate::engine::Scope::PodmanRoot {
         args.push("--root".into());
     }
     args
@@ -42,11 +42,7 @@ pub fn engine_args(engine: &Engine) -> Vec<String> {
 /// The tent command line that reaches the same engine as `scope`, for the
 /// hints and markers: `tent`, `tent --root` or `tent --engine docker`.
 pub fn tent_for_scope(scope: &str) -> &'static str {
-    match scope {
-        "podman-root" => "tent --root",
-        "docker" => "tent --engine docker",
-        _ => "tent",
-    }
+    crate::engine::Scope::parse(scope).unwrap_or(crate::engine::Scope::Podman).tent_command()
 }
 
 /// How to remove one export, as a command line.
@@ -77,7 +73,7 @@ pub struct Exporter<'a> {
 
 impl Exporter<'_> {
     fn scope(&self) -> &'static str {
-        self.engine.scope()
+        self.engine.scope().as_str()
     }
 
     fn receipt_path(&self) -> PathBuf {
