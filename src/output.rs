@@ -131,3 +131,55 @@ impl Spinner {
         }
     }
 }
+
+/// Renders rows as columns two spaces apart under a header, measured with
+/// console's width helpers (wide and combining characters line up); the
+/// last column is not padded.
+pub fn table<S: AsRef<str>>(header: &[&str], rows: &[Vec<S>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| console::measure_text_width(h)).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate().take(widths.len()) {
+            widths[i] = widths[i].max(console::measure_text_width(cell.as_ref()));
+        }
+    }
+    let line = |cells: &mut dyn Iterator<Item = &str>| {
+        let cells: Vec<&str> = cells.collect();
+        let mut out = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&console::pad_str(cell, widths[i], console::Alignment::Left, None));
+                out.push_str("  ");
+            }
+        }
+        out
+    };
+    let mut out = line(&mut header.iter().copied());
+    for row in rows {
+        out.push('\n');
+        out.push_str(&line(&mut row.iter().map(AsRef::as_ref)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::table;
+
+    #[test]
+    fn columns_line_up_and_the_last_is_not_padded() {
+        let rows = vec![vec!["dev", "Up", "x"], vec!["longer-name", "Exited (0)", "y"]];
+        let text = table(&["NAME", "STATUS", "MORE"], &rows);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "NAME         STATUS      MORE");
+        assert_eq!(lines[1], "dev          Up          x");
+        assert_eq!(lines[2], "longer-name  Exited (0)  y");
+    }
+
+    #[test]
+    fn wide_characters_count_as_two_columns() {
+        let text = table(&["A", "B"], &[vec!["日本", "x"]]);
+        assert_eq!(text.lines().nth(1).unwrap(), "日本  x");
+    }
+}

@@ -198,7 +198,7 @@ mod tests {
     use crate::engine::{Engine, EngineKind};
 
     fn engine(kind: EngineKind, rootless: bool) -> Engine {
-        Engine { kind, path: PathBuf::from(kind.name()), prefix: vec![], rootless }
+        Engine { kind, path: PathBuf::from(kind.name()), via: crate::engine::Via::Direct, rootless }
     }
 
     fn facts() -> HostFacts {

@@ -470,17 +470,13 @@ struct DirectExporter<'a> {
 
 impl Exporter for DirectExporter<'_> {
     fn export_app(&self, box_name: &str, app: &str) -> Result<()> {
-        let exporter = super::export::exporter(self.ctx, &self.ctx.engine, box_name, false)?;
+        let exporter = self.ctx.exporter(&self.ctx.engine, box_name, false)?;
         exporter.export_app(app).map(drop)
     }
 
     fn export_bin(&self, box_name: &str, bin: &BinExport) -> Result<()> {
-        let exporter = super::export::exporter(self.ctx, &self.ctx.engine, box_name, false)?;
-        let dir = bin
-            .path
-            .clone()
-            .or_else(|| self.ctx.config.export.bin_dir.clone())
-            .unwrap_or_else(|| self.ctx.paths.bin.clone());
+        let exporter = self.ctx.exporter(&self.ctx.engine, box_name, false)?;
+        let dir = bin.path.clone().unwrap_or_else(|| self.ctx.bin_dir());
         exporter.export_bin(&bin.bin, bin.name.as_deref(), &dir).map(drop)
     }
 

@@ -1,11 +1,9 @@
 //! `tent export` and `tent unexport`: the user's side of `crate::export`.
 
 use super::Context;
-use super::doctor;
 use crate::cli::{ExportArgs, UnexportArgs};
-use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::export::{self, Exporter, Selector, receipt::Export};
+use crate::export::{self, Selector, receipt::Export};
 
 pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
     let name = args.box_name.as_str();
@@ -14,7 +12,7 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
         return list(ctx, name, args.json);
     }
     if args.check {
-        return doctor::check(ctx, Some(name), false, args.json);
+        return ctx.check_exports(Some(name), false, args.json);
     }
     if args.json {
         return Err(Error::usage("--json goes with --list or --check", None));
@@ -30,7 +28,7 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
     // The box is read through the engine, so it must run; its init must be
     // done too, or the app may not be installed yet.
     boxes.start(name, None)?;
-    let exporter = exporter(ctx, &ctx.engine, name, args.force)?;
+    let exporter = ctx.exporter(&ctx.engine, name, args.force)?;
     // From here Ctrl-C sets a flag that the export checks between writes,
     // so a half-done export is put back instead of left behind.
     crate::interrupt::catch();
@@ -38,8 +36,7 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
         exporter.export_app(app)?
     } else {
         let bin = args.bin.as_deref().expect("checked above");
-        let dir =
-            args.path.clone().or_else(|| ctx.config.export.bin_dir.clone()).unwrap_or_else(|| ctx.paths.bin.clone());
+        let dir = args.path.clone().unwrap_or_else(|| ctx.bin_dir());
         exporter.export_bin(bin, args.name.as_deref(), &dir)?
     };
     for warning in &outcome.warnings {
@@ -59,24 +56,6 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
         }
     }
     Ok(0)
-}
-
-/// The exporter for one box, with the tent binary the exported files will run.
-pub fn exporter<'a>(ctx: &'a Context<'_>, engine: &'a Engine, name: &'a str, force: bool) -> Result<Exporter<'a>> {
-    let tent = std::env::current_exe()
-        .map_err(|e| Error::Export { message: format!("cannot tell where the tent binary is: {e}"), hint: None })?;
-    let tent = tent.to_str().map(str::to_string).ok_or_else(|| Error::Export {
-        message: format!("tent's own path {} is not UTF-8", tent.display()),
-        hint: Some("install tent in a directory whose path is UTF-8".into()),
-    })?;
-    Ok(Exporter {
-        engine,
-        paths: &ctx.paths,
-        box_name: name,
-        tent,
-        name_suffix: ctx.config.export.name_suffix.clone().unwrap_or_else(|| export::DEFAULT_NAME_SUFFIX.into()),
-        force,
-    })
 }
 
 /// Exports are made on the host, where the engine is: inside a box the
@@ -106,31 +85,17 @@ fn list(ctx: &Context<'_>, name: &str, json: bool) -> Result<i32> {
             .status(format!("{name} has no exports; make one with `tent export {name} --app APP` or `--bin COMMAND`"));
         return Ok(0);
     }
-    let rows: Vec<[String; 4]> = exports
+    let rows: Vec<Vec<String>> = exports
         .iter()
         .map(|e| {
             let name = match &e.title {
                 Some(title) => format!("{} ({title})", e.name),
                 None => e.name.clone(),
             };
-            [e.kind.as_str().to_string(), name, e.target.clone(), e.files[0].display().to_string()]
+            vec![e.kind.as_str().to_string(), name, e.target.clone(), e.files[0].display().to_string()]
         })
         .collect();
-    let header = ["KIND".to_string(), "NAME".into(), "IN THE BOX".into(), "ON THE HOST".into()];
-    let widths: Vec<usize> =
-        (0..3).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0)).collect();
-    for row in std::iter::once(&header).chain(&rows) {
-        ctx.printer.data(format!(
-            "{:w0$}  {:w1$}  {:w2$}  {}",
-            row[0],
-            row[1],
-            row[2],
-            row[3],
-            w0 = widths[0],
-            w1 = widths[1],
-            w2 = widths[2]
-        ));
-    }
+    ctx.printer.data(crate::output::table(&["KIND", "NAME", "IN THE BOX", "ON THE HOST"], &rows));
     Ok(0)
 }
 

@@ -60,37 +60,14 @@ pub fn run(ctx: &Context<'_>, args: &ListArgs) -> Result<i32> {
 }
 
 pub fn render_table(list: &[ListEntry]) -> String {
-    let rows: Vec<[String; 5]> = list
+    let rows: Vec<Vec<String>> = list
         .iter()
         .map(|e| {
             let mode = if e.rootful { "rootful" } else { "rootless" };
-            [e.name.clone(), e.status.clone(), e.image.clone(), e.created.clone(), format!("{} ({mode})", e.engine)]
+            vec![e.name.clone(), e.status.clone(), e.image.clone(), e.created.clone(), format!("{} ({mode})", e.engine)]
         })
         .collect();
-    let header = ["NAME", "STATUS", "IMAGE", "CREATED", "ENGINE"].map(String::from);
-    let mut widths = header.clone().map(|h| h.len());
-    for row in &rows {
-        for (i, cell) in row.iter().enumerate() {
-            widths[i] = widths[i].max(cell.chars().count());
-        }
-    }
-    let line = |cells: &[String; 5]| {
-        let mut out = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                out.push_str(cell);
-            } else {
-                out.push_str(&format!("{cell:<w$}  ", w = widths[i]));
-            }
-        }
-        out
-    };
-    let mut out = line(&header);
-    for row in &rows {
-        out.push('\n');
-        out.push_str(&line(row));
-    }
-    out
+    crate::output::table(&["NAME", "STATUS", "IMAGE", "CREATED", "ENGINE"], &rows)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 mod apply;
 mod bake;
+mod context;
 mod create;
 mod doctor;
 mod enter;
@@ -12,27 +13,13 @@ mod meta;
 mod rm;
 mod stop;
 
-use crate::boxes::lifecycle::Boxes;
 use crate::cli::{Cli, Command};
 use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::output::Printer;
 use crate::paths::Paths;
-
-/// What every command that works with boxes needs, resolved once.
-pub struct Context<'a> {
-    pub printer: &'a Printer,
-    pub config: Config,
-    pub paths: Paths,
-    pub engine: Engine,
-}
-
-impl Context<'_> {
-    pub fn boxes(&self) -> Boxes<'_> {
-        Boxes { engine: &self.engine, paths: &self.paths, printer: self.printer }
-    }
-}
+pub use context::Context;
 
 /// Runs a command; Ok carries the exit status.
 pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
