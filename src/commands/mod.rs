@@ -9,6 +9,7 @@ mod doctor;
 mod enter;
 mod export;
 mod list;
+mod manifest;
 mod meta;
 mod rm;
 mod stop;
@@ -44,7 +45,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Export(args) => export::export(&ctx, args),
         Command::Unexport(args) => export::unexport(&ctx, &args),
         Command::Apply(args) => apply::apply(&ctx, &args),
-        Command::Manifest(args) => apply::manifest(&ctx, &args),
+        Command::Manifest(args) => manifest::run(&ctx, &args),
         Command::Bake(args) => bake::run(&ctx, &args),
         Command::Doctor(args) => doctor::run(&ctx, &args),
         Command::Completions { .. } | Command::Man { .. } | Command::Relay { .. } | Command::RelayCall { .. } => {

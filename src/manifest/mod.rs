@@ -2,6 +2,7 @@
 //! against the boxes that exist, and recorded as they are applied. Nothing
 //! here prints; `commands::apply` talks to the user and carries plans out.
 
+pub mod apply;
 pub mod distrobox;
 pub mod model;
 pub mod parse;
@@ -42,15 +43,6 @@ pub fn canonical(path: &Path) -> Result<PathBuf> {
             Error::io(path, e)
         }
     })
-}
-
-/// What apply needs from exports. `commands::apply` implements it over the
-/// export module; tests can record calls instead.
-pub trait Exporter {
-    fn export_app(&self, box_name: &str, app: &str) -> Result<()>;
-    fn export_bin(&self, box_name: &str, bin: &BinExport) -> Result<()>;
-    fn unexport_app(&self, box_name: &str, app: &str) -> Result<()>;
-    fn unexport_bin(&self, box_name: &str, bin: &BinExport) -> Result<()>;
 }
 
 /// Helpers shared by the manifest parsers' unit tests.

@@ -70,6 +70,7 @@ impl Engine {
 
     fn available(self) -> Result<(), String> {
         let ok = |mut c: Command| c.stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success());
+        // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
             return Err("the engine tests run as root (they switch to the test user themselves)".into());
         }

@@ -75,6 +75,7 @@ fn interrupted_create_leaves_no_box() {
         std::thread::sleep(Duration::from_millis(50));
     }
     // `env` execs tent, so the child's pid is tent's.
+    // SAFETY: kill has no memory preconditions; the pid is our child's.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

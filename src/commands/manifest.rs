@@ -1,0 +1,117 @@
+//! `tent manifest`: writes existing boxes down as a tent.toml, from their
+//! records and spec labels, with the exports made by hand from the receipts.
+
+use std::path::Path;
+
+use super::Context;
+use crate::boxes::{BoxSpec, labels};
+use crate::cli::ManifestArgs;
+use crate::error::Result;
+use crate::export;
+use crate::manifest::model::Exports;
+use crate::manifest::{self, BinExport, record};
+
+pub fn run(ctx: &Context<'_>, args: &ManifestArgs) -> Result<i32> {
+    let containers = if args.names.is_empty() {
+        ctx.boxes().list()?
+    } else {
+        args.names.iter().map(|name| ctx.boxes().get(name)).collect::<Result<Vec<_>>>()?
+    };
+    if containers.is_empty() {
+        ctx.printer.status("no boxes to write down");
+        return Ok(0);
+    }
+    let mut out = vec![format!("# tent.toml: boxes on {}, written by `tent manifest`", ctx.engine.describe())];
+    for container in containers {
+        let name = &container.name;
+        let record = record::read(&record::path(&ctx.paths, ctx.engine.scope().as_str(), name), &container.id);
+        let (spec, exports) = match (record, BoxSpec::from_label(container.label(labels::SPEC))) {
+            (Some(r), _) => (r.spec, r.exports),
+            (None, Some(spec)) => (spec, Default::default()),
+            (None, None) => {
+                ctx.printer.warn(format!("{name}: its tent.spec label is missing or unreadable; skipped"));
+                continue;
+            }
+        };
+        let mut exports = exports;
+        add_hand_made_exports(
+            &mut exports,
+            &export::list(&ctx.paths, ctx.engine.scope().as_str(), name)?,
+            &ctx.paths.bin,
+        );
+        out.push(manifest::render::render(name, &spec, &exports));
+    }
+    ctx.printer.data(out.join("\n"));
+    Ok(0)
+}
+
+/// Adds the exports made by hand (`tent export`, recorded in the box's
+/// receipt) that the manifest record does not list, so `tent manifest` writes
+/// down everything the box exports.
+fn add_hand_made_exports(exports: &mut Exports, receipt: &[export::receipt::Export], default_bin_dir: &Path) {
+    for e in receipt {
+        match e.kind {
+            export::receipt::Kind::App => {
+                if !exports.apps.contains(&e.request) {
+                    exports.apps.push(e.request.clone());
+                }
+            }
+            export::receipt::Kind::Bin => {
+                if exports.bins.iter().any(|b| b.exported_name() == e.name) {
+                    continue;
+                }
+                let default_name = e.request.rsplit('/').next().unwrap_or(&e.request);
+                exports.bins.push(BinExport {
+                    bin: e.request.clone(),
+                    name: (e.name != default_name).then(|| e.name.clone()),
+                    path: e.dir.clone().filter(|d| d != default_bin_dir),
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn receipt_export(
+        kind: export::receipt::Kind,
+        name: &str,
+        request: &str,
+        dir: Option<&str>,
+    ) -> export::receipt::Export {
+        export::receipt::Export {
+            kind,
+            name: name.into(),
+            title: None,
+            request: request.into(),
+            target: String::new(),
+            files: vec![],
+            dir: dir.map(PathBuf::from),
+            tent: String::new(),
+        }
+    }
+
+    #[test]
+    fn hand_made_exports_are_written_down_once() {
+        let mut exports = Exports {
+            apps: vec!["firefox".into()],
+            bins: vec![BinExport { bin: "/usr/bin/jq".into(), name: None, path: None }],
+        };
+        let receipt = vec![
+            receipt_export(export::receipt::Kind::App, "firefox", "firefox", None),
+            receipt_export(export::receipt::Kind::App, "org.gnome.Gedit", "gedit", None),
+            receipt_export(export::receipt::Kind::Bin, "jq", "/usr/bin/jq", Some("/home/u/.local/bin")),
+            receipt_export(export::receipt::Kind::Bin, "rg-dev", "/usr/bin/rg", Some("/home/u/.local/bin")),
+            receipt_export(export::receipt::Kind::Bin, "fd", "fd", Some("/opt/bin")),
+        ];
+        add_hand_made_exports(&mut exports, &receipt, Path::new("/home/u/.local/bin"));
+        assert_eq!(exports.apps, vec!["firefox", "gedit"]);
+        assert_eq!(exports.bins.len(), 3);
+        assert_eq!(exports.bins[1], BinExport { bin: "/usr/bin/rg".into(), name: Some("rg-dev".into()), path: None });
+        assert_eq!(exports.bins[2], BinExport { bin: "fd".into(), name: None, path: Some("/opt/bin".into()) });
+    }
+}
