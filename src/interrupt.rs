@@ -12,6 +12,8 @@ extern "C" fn on_signal(_: libc::c_int) {
 /// From now on SIGINT and SIGTERM set the flag instead of killing tent.
 /// Child engine processes in the foreground group still receive Ctrl-C.
 pub fn catch() {
+    // libc's signal(): rustix has no handler API, and a crate (signal-hook)
+    // for two handlers that set one flag is not worth it.
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
     unsafe {
         libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);

@@ -19,10 +19,12 @@ impl HostUser {
     /// The user running tent, from the password database (falling back to the
     /// environment where the database has no entry, as in some sandboxes).
     pub fn current() -> Self {
-        // SAFETY: getuid/getgid cannot fail.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let (uid, gid) = (rustix::process::getuid().as_raw(), rustix::process::getgid().as_raw());
         let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
         let (mut name, mut home, mut shell) = (None, None, None);
+        // The password and group databases through libc: NSS (LDAP, sssd,
+        // systemd-homed) is only reachable through the C library, and no small,
+        // well-kept crate wraps it.
         // SAFETY: getpwuid returns a pointer into static storage or null; we copy
         // the strings out before any other call can overwrite it.
         unsafe {
@@ -120,8 +122,7 @@ pub struct ExecUser {
 impl ExecUser {
     pub fn current() -> Self {
         let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
-        // SAFETY: getuid/getgid cannot fail.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        let (uid, gid) = (rustix::process::getuid().as_raw(), rustix::process::getgid().as_raw());
         match (env("USER"), env("HOME"), env("SHELL")) {
             (Some(name), Some(home), Some(shell)) => ExecUser { name, uid, gid, home: home.into(), shell },
             _ => {

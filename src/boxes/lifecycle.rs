@@ -47,8 +47,7 @@ impl Boxes<'_> {
         if container.label(labels::FORMAT).is_none() {
             return Err(Error::BoxExists { name: name.into(), engine: self.engine.describe(), is_tent: false });
         }
-        // SAFETY: getuid cannot fail.
-        let me = unsafe { libc::getuid() }.to_string();
+        let me = rustix::process::getuid().as_raw().to_string();
         if let Some(uid) = container.label(labels::UID).filter(|uid| *uid != me) {
             return Err(Error::OtherUsersBox { name: name.into(), uid: uid.into() });
         }

@@ -296,8 +296,7 @@ pub fn command_for(argv: &[String]) -> Command {
 }
 
 pub fn current_euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
+    rustix::process::geteuid().as_raw()
 }
 
 #[cfg(test)]
