@@ -58,8 +58,9 @@ pub fn expand(value: &[Ch], lookup: &dyn Fn(&str) -> Option<String>) -> Result<E
 fn command(col: usize) -> ExpandError {
     ExpandError {
         col,
-        message: "command substitution (`$(…)` or a backquote) would run a program on the host; tent reads this file as data"
-            .into(),
+        message:
+            "command substitution (`$(…)` or a backquote) would run a program on the host; tent reads this file as data"
+                .into(),
     }
 }
 
@@ -143,7 +144,7 @@ fn dollar(
     Ok(close + 1)
 }
 
-fn default_of<'a>(default: Option<(&'a [Ch], bool)>) -> &'a [Ch] {
+fn default_of(default: Option<(&[Ch], bool)>) -> &[Ch] {
     default.map_or(&[], |(d, _)| d)
 }
 

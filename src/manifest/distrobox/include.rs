@@ -36,10 +36,9 @@ pub fn resolve(sections: &[RawSection]) -> Result<Vec<Rc<Vec<Resolved<'_>>>>> {
         r.by_name.insert(s.name.as_str(), i);
     }
     // Count first (cheap, memoized, saturating), so a doubling file fails before it is copied.
-    for i in 0..sections.len() {
-        let count = r.count(i, &mut Vec::new())?;
+    for (i, s) in sections.iter().enumerate() {
+        let (count, _) = r.count(i, &mut Vec::new())?;
         if count > MAX_KEYS {
-            let s = &sections[i];
             return Err(at_error(
                 &s.at,
                 format!(
@@ -57,7 +56,8 @@ pub fn resolve(sections: &[RawSection]) -> Result<Vec<Rc<Vec<Resolved<'_>>>>> {
 struct Resolver<'a> {
     sections: &'a [RawSection],
     by_name: HashMap<&'a str, usize>,
-    counts: HashMap<usize, usize>,
+    /// Per section: its number of keys and the depth of its includes.
+    counts: HashMap<usize, (usize, usize)>,
     done: HashMap<usize, Rc<Vec<Resolved<'a>>>>,
 }
 
@@ -76,14 +76,16 @@ impl<'a> Resolver<'a> {
             .collect()
     }
 
-    /// How many keys section `i` has after includes; checks cycles and depth.
-    fn count(&mut self, i: usize, stack: &mut Vec<usize>) -> Result<usize> {
+    /// How many keys section `i` has after includes, and how deep they nest;
+    /// checks cycles and depth.
+    fn count(&mut self, i: usize, stack: &mut Vec<usize>) -> Result<(usize, usize)> {
         if let Some(&n) = self.counts.get(&i) {
             return Ok(n);
         }
         stack.push(i);
         let section = &self.sections[i];
         let mut n: usize = 0;
+        let mut depth = 0;
         for entry in &section.entries {
             if entry.key != "include" {
                 n = n.saturating_add(1);
@@ -95,19 +97,22 @@ impl<'a> Resolver<'a> {
                     chain.push(&self.sections[target].name);
                     return Err(at_error(&entry.at, format!("include cycle: {}", chain.join(" → ")), None));
                 }
-                if stack.len() >= MAX_DEPTH {
+                // The stack bounds the recursion; `below` the memoized depth.
+                let (count, below) = if stack.len() > MAX_DEPTH { (0, MAX_DEPTH) } else { self.count(target, stack)? };
+                if below + 1 > MAX_DEPTH {
                     return Err(at_error(
                         &entry.at,
                         format!("includes are nested deeper than {MAX_DEPTH} sections"),
                         None,
                     ));
                 }
-                n = n.saturating_add(self.count(target, stack)?);
+                n = n.saturating_add(count);
+                depth = depth.max(below + 1);
             }
         }
         stack.pop();
-        self.counts.insert(i, n);
-        Ok(n)
+        self.counts.insert(i, (n, depth));
+        Ok((n, depth))
     }
 
     /// The resolved keys of section `i`; `count` has checked it is acyclic and small.
@@ -116,7 +121,7 @@ impl<'a> Resolver<'a> {
             return Rc::clone(done);
         }
         let section = &self.sections[i];
-        let mut out = Vec::with_capacity(self.counts.get(&i).copied().unwrap_or(0));
+        let mut out = Vec::with_capacity(self.counts.get(&i).map_or(0, |c| c.0));
         for entry in &section.entries {
             if entry.key != "include" {
                 out.push(Resolved { entry, from: &section.name });

@@ -139,7 +139,8 @@ pub fn build(
             "additional_packages" => s.additional_packages.extend(words()),
             "volume" | "volumes" => s.volumes.extend(words()),
             "additional_flags" => {
-                let value = shell_words(&text).map_err(|m| at_error(&e.at, format!("`additional_flags`: {m}"), None))?;
+                let value =
+                    shell_words(&text).map_err(|m| at_error(&e.at, format!("`additional_flags`: {m}"), None))?;
                 s.additional_flags.push(setting(&text, e, value));
             }
             "init_hooks" => s.init_hooks.push(setting(&text, e, text.clone())),
