@@ -3,7 +3,7 @@
 //! Distrobox 1 sources these files through the host's shell, so
 //! `image=$(cmd)` runs on the host; Distrobox 2 reads them with an ini
 //! library. tent reads them as data and gives the effects people rely on
-//! (see /work/shared/DISTROBOX.md): variables and `~` expand from the
+//! (see docs/manifest.md): variables and `~` expand from the
 //! environment and Distrobox's config files, never through a shell; anything
 //! that would run a program is an error; only the hooks run, inside the box.
 //!
