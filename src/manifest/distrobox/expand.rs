@@ -1,0 +1,224 @@
+//! Variable references in values, expanded as data.
+//!
+//! Distrobox 1 sources every value through the host's shell, and people rely
+//! on what that gives for variables: `home=$HOME/boxes/dev`,
+//! `volume=$PWD:/workspace`, `${DBX_CONTAINER_HOME_PREFIX}/x`, `~/src`. tent
+//! gives the same text without a shell: `$NAME`, `${NAME}`, `${NAME:-default}`,
+//! `${NAME-default}` and a `~` at the start of a word or after `:` are replaced
+//! from a lookup the caller passes in (so this is a pure function). Anything
+//! that would run a program (`$(…)`, `` `…` ``) is an error that points at it.
+
+use super::syntax::Ch;
+
+/// A value with its variables replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Expanded {
+    pub text: String,
+    /// Variables that were not set (they expand to nothing), with their columns.
+    pub unset: Vec<(String, usize)>,
+}
+
+/// An error inside a value: its column and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpandError {
+    pub col: usize,
+    pub message: String,
+}
+
+/// Expands `value`; `lookup` gives a variable's value, None when it is unset.
+pub fn expand(value: &[Ch], lookup: &dyn Fn(&str) -> Option<String>) -> Result<Expanded, ExpandError> {
+    let mut out = Expanded::default();
+    let mut i = 0;
+    while i < value.len() {
+        let ch = value[i];
+        if ch.escaped {
+            out.text.push(ch.c);
+            i += 1;
+            continue;
+        }
+        match ch.c {
+            '`' => return Err(command(ch.col)),
+            '~' if at_word_start(value, i) && ends_tilde(value.get(i + 1)) => {
+                match lookup("HOME") {
+                    Some(home) => out.text.push_str(&home),
+                    None => out.text.push('~'),
+                }
+                i += 1;
+            }
+            '$' => i = dollar(value, i, lookup, &mut out)?,
+            c => {
+                out.text.push(c);
+                i += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn command(col: usize) -> ExpandError {
+    ExpandError {
+        col,
+        message:
+            "command substitution (`$(…)` or a backquote) would run a program on the host; tent reads this file as data"
+                .into(),
+    }
+}
+
+/// A `~` expands at the start of the value, of a space-separated word, or after `:`.
+fn at_word_start(value: &[Ch], i: usize) -> bool {
+    i == 0 || matches!(value[i - 1].c, ' ' | ':') && !value[i - 1].escaped
+}
+
+fn ends_tilde(next: Option<&Ch>) -> bool {
+    next.is_none_or(|n| matches!(n.c, '/' | ':' | ' '))
+}
+
+fn is_name_start(c: char) -> bool {
+    c.is_ascii_alphabetic() || c == '_'
+}
+
+fn is_name(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// Expands the reference that starts with the `$` at `i`; returns the index after it.
+fn dollar(
+    value: &[Ch],
+    i: usize,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    out: &mut Expanded,
+) -> Result<usize, ExpandError> {
+    let col = value[i].col;
+    let Some(next) = value.get(i + 1) else {
+        out.text.push('$');
+        return Ok(i + 1);
+    };
+    if next.escaped {
+        out.text.push('$');
+        return Ok(i + 1);
+    }
+    if next.c == '(' {
+        return Err(command(col));
+    }
+    if is_name_start(next.c) {
+        let end = (i + 1..value.len()).find(|&j| value[j].escaped || !is_name(value[j].c)).unwrap_or(value.len());
+        let name: String = value[i + 1..end].iter().map(|ch| ch.c).collect();
+        push_var(&name, col, lookup, out);
+        return Ok(end);
+    }
+    if next.c != '{' {
+        // `$1`, `$$`, `$ `: no variable of a file; kept as written.
+        out.text.push('$');
+        return Ok(i + 1);
+    }
+    let Some(close) = (i + 2..value.len()).find(|&j| value[j].c == '}' && !value[j].escaped) else {
+        return Err(ExpandError { col, message: "`${` has no closing `}`".into() });
+    };
+    let inner = &value[i + 2..close];
+    let name_end = inner.iter().position(|ch| !is_name(ch.c)).unwrap_or(inner.len());
+    let name: String = inner[..name_end].iter().map(|ch| ch.c).collect();
+    if name.is_empty() || !is_name_start(name.chars().next().unwrap_or('0')) {
+        return Err(ExpandError { col, message: "`${…}` needs a variable name".into() });
+    }
+    let rest = &inner[name_end..];
+    let default = match rest.iter().map(|ch| ch.c).collect::<String>() {
+        s if s.is_empty() => None,
+        s if s.starts_with(":-") => Some((&rest[2..], true)),
+        s if s.starts_with('-') => Some((&rest[1..], false)),
+        _ => {
+            return Err(ExpandError {
+                col,
+                message: format!(
+                    "`${{{name}{}}}` is shell syntax tent does not read; use $NAME, ${{NAME}} or ${{NAME:-default}}",
+                    rest.iter().map(|ch| ch.c).collect::<String>()
+                ),
+            });
+        }
+    };
+    match (lookup(&name), default) {
+        (Some(v), Some((_, true))) if v.is_empty() => expand_into(default_of(default), lookup, out)?,
+        (Some(v), _) => out.text.push_str(&v),
+        (None, Some(_)) => expand_into(default_of(default), lookup, out)?,
+        (None, None) => out.unset.push((name, col)),
+    }
+    Ok(close + 1)
+}
+
+fn default_of(default: Option<(&[Ch], bool)>) -> &[Ch] {
+    default.map_or(&[], |(d, _)| d)
+}
+
+fn expand_into(value: &[Ch], lookup: &dyn Fn(&str) -> Option<String>, out: &mut Expanded) -> Result<(), ExpandError> {
+    let inner = expand(value, lookup)?;
+    out.text.push_str(&inner.text);
+    out.unset.extend(inner.unset);
+    Ok(())
+}
+
+fn push_var(name: &str, col: usize, lookup: &dyn Fn(&str) -> Option<String>, out: &mut Expanded) {
+    match lookup(name) {
+        Some(v) => out.text.push_str(&v),
+        None => out.unset.push((name.to_string(), col)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chars(s: &str) -> Vec<Ch> {
+        s.chars().enumerate().map(|(i, c)| Ch { c, col: i + 1, escaped: false }).collect()
+    }
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "HOME" => Some("/home/me".into()),
+            "PWD" => Some("/proj".into()),
+            "EMPTY" => Some(String::new()),
+            "DBX_CONTAINER_HOME_PREFIX" => Some("/data/homes".into()),
+            _ => None,
+        }
+    }
+
+    fn ok(s: &str) -> Expanded {
+        expand(&chars(s), &env).unwrap()
+    }
+
+    #[test]
+    fn variables_and_tilde_expand_from_the_lookup() {
+        assert_eq!(ok("$HOME/boxes/dev").text, "/home/me/boxes/dev");
+        assert_eq!(ok("${HOME}/x").text, "/home/me/x");
+        assert_eq!(ok("$PWD:/workspace").text, "/proj:/workspace");
+        assert_eq!(ok("${DBX_CONTAINER_HOME_PREFIX}/dev").text, "/data/homes/dev");
+        assert_eq!(ok("~/a:~/b ~/c ~").text, "/home/me/a:/home/me/b /home/me/c /home/me");
+        assert_eq!(ok("a~/b ~user").text, "a~/b ~user", "only a word's own ~ expands");
+        assert_eq!(ok("${NOPE:-/tmp/$PWD}").text, "/tmp//proj");
+        assert_eq!(ok("${EMPTY:-d} ${EMPTY-d}").text, "d ");
+        assert_eq!(ok("cost $5 $").text, "cost $5 $");
+    }
+
+    #[test]
+    fn an_unset_variable_expands_to_nothing_and_is_reported() {
+        let e = ok("x${NOPE}y$ALSO_NOPE");
+        assert_eq!(e.text, "xy");
+        assert_eq!(e.unset, [("NOPE".to_string(), 2), ("ALSO_NOPE".to_string(), 10)]);
+    }
+
+    #[test]
+    fn escaped_dollars_stay_literal() {
+        let mut v = chars("a$HOME");
+        v[1].escaped = true;
+        assert_eq!(expand(&v, &env).unwrap().text, "a$HOME");
+    }
+
+    #[test]
+    fn commands_are_errors_at_their_column() {
+        let e = expand(&chars("abc$(id)"), &env).unwrap_err();
+        assert_eq!(e.col, 4);
+        let e = expand(&chars("x `id`"), &env).unwrap_err();
+        assert_eq!(e.col, 3);
+        let e = expand(&chars("${HOME/a/b}"), &env).unwrap_err();
+        assert!(e.message.contains("does not read"), "{}", e.message);
+        assert_eq!(expand(&chars("a${HOME"), &env).unwrap_err().col, 2);
+    }
+}
