@@ -1,7 +1,20 @@
 //! tent: mutable containers that feel like the host.
 //!
-//! Data flows one way: `commands` (the only place that talks to the user)
-//! → `boxes`, `export`, `manifest` → `engine`.
+//! Arrows point one way, top to bottom; a module imports only from the rows
+//! below it (a lower module that seems to need a higher one takes plain data
+//! or a small trait instead):
+//!
+//! - `cli`: the command line, clap only.
+//! - `commands`: one file per verb, the only code that talks to the user;
+//!   shared helpers through `commands::Context`.
+//! - `manifest` (parse, plan, the apply executor behind traits) and `export`
+//!   (launchers, wrappers, receipts).
+//! - `boxes` (spec, host facts, names, labels, the container's argv, the
+//!   in-box init and its readiness, lifecycle, state) and `relay` (the host
+//!   side of calls from inside boxes).
+//! - `engine`: podman and Docker, argv from plain data, JSON shapes.
+//! - the floor, used by all and using nothing above: `paths`, `config`,
+//!   `output`, `error`, `files`, `shell`, `env_vars`, `interrupt`.
 
 pub mod boxes;
 pub mod cli;

@@ -155,7 +155,8 @@ done
 
 start_box bb "$IMG_BUSYBOX" 'mkdir -p /run/.tent/state/hooks &&
     echo "echo init >>/var/lib/hook-runs" >/run/.tent/state/hooks/init &&
-    echo "echo start >>/var/lib/hook-runs" >/run/.tent/state/hooks/start'
+    echo "echo start >>/var/lib/hook-runs" >/run/.tent/state/hooks/start &&
+    echo "env >/var/lib/hook-env" >>/run/.tent/state/hooks/start'
 T_UID=0 T_GID=0 T_USER=root T_SHELL=/bin/sh start_box bbroot "$IMG_BUSYBOX"
 # Fakes: an image that has all tent looks for (busybox sh runs its applets
 # even without links, so only what busybox lacks is faked), and one without sudo.
@@ -212,6 +213,12 @@ if starts_ok $box; then
     if starts_ok $box; then
         check_eq "$box: init hook once, start hook every start" "init start start" \
             "$(bx $box cmd / cat /var/lib/hook-runs | tr '\n' ' ' | sed 's/ $//')"
+        # A hook gets the box's environment, none of tent-init's helper variables.
+        hook_env=$(bx $box cmd / cat /var/lib/hook-env)
+        check_eq "$box: no helper variables in a hook's environment" "" \
+            "$(printf '%s\n' "$hook_env" | grep -E '^(TENT_[KFVO]|LC_ALL)=')"
+        check_has "$box: the box's TENT_ variables in a hook's environment" "TENT_USER=alice" "$hook_env"
+        check_has "$box: the box's name in a hook's environment" "TENT_BOX=$PREFIX-$box" "$hook_env"
     fi
 fi
 
