@@ -6,6 +6,7 @@ use crate::cli::{ExportArgs, UnexportArgs};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::export::{self, Exporter, Selector, receipt::Export};
+use crate::output::sanitize;
 
 pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
     let name = args.box_name.as_str();
@@ -42,20 +43,25 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
             args.path.clone().or_else(|| ctx.config.export.bin_dir.clone()).unwrap_or_else(|| ctx.paths.bin.clone());
         exporter.export_bin(bin, args.name.as_deref(), &dir)?
     };
+    // Names, paths and the validator's findings come from the box: shown
+    // without their control characters (issue 9).
+    for note in &outcome.notes {
+        ctx.printer.verbose(sanitize(note));
+    }
     for warning in &outcome.warnings {
-        ctx.printer.warn(warning);
+        ctx.printer.warn(warning.lines().map(sanitize).collect::<Vec<_>>().join("\n"));
     }
     let e = &outcome.export;
     let verb = if outcome.replaced { "updated" } else { "exported" };
     match e.kind {
         export::receipt::Kind::App => ctx.printer.status(format!(
             "{verb} app {} from {name}: {} ({} icon file(s))",
-            e.title.as_deref().unwrap_or(&e.name),
+            sanitize(e.title.as_deref().unwrap_or(&e.name)),
             e.files[0].display(),
             e.files.len() - 1
         )),
         export::receipt::Kind::Bin => {
-            ctx.printer.status(format!("{verb} {} from {name} as {}", e.target, e.files[0].display()));
+            ctx.printer.status(format!("{verb} {} from {name} as {}", sanitize(&e.target), e.files[0].display()));
         }
     }
     Ok(0)
@@ -110,10 +116,10 @@ fn list(ctx: &Context<'_>, name: &str, json: bool) -> Result<i32> {
         .iter()
         .map(|e| {
             let name = match &e.title {
-                Some(title) => format!("{} ({title})", e.name),
-                None => e.name.clone(),
+                Some(title) => format!("{} ({})", sanitize(&e.name), sanitize(title)),
+                None => sanitize(&e.name).into_owned(),
             };
-            [e.kind.as_str().to_string(), name, e.target.clone(), e.files[0].display().to_string()]
+            [e.kind.as_str().to_string(), name, sanitize(&e.target).into_owned(), e.files[0].display().to_string()]
         })
         .collect();
     let header = ["KIND".to_string(), "NAME".into(), "IN THE BOX".into(), "ON THE HOST".into()];
@@ -185,7 +191,7 @@ pub fn unexport(ctx: &Context<'_>, args: &UnexportArgs) -> Result<i32> {
         ctx.printer.status(format!(
             "unexported {} {} ({} file(s) removed)",
             r.export.kind.as_str(),
-            r.export.name,
+            sanitize(&r.export.name),
             r.removed.len()
         ));
     }
