@@ -4,6 +4,7 @@ use super::Context;
 use crate::cli::{ExportArgs, UnexportArgs};
 use crate::error::{Error, Result};
 use crate::export::{self, Selector, receipt::Export};
+use crate::output::sanitize;
 
 pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
     let name = args.box_name.as_str();
@@ -39,20 +40,25 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
         let dir = args.path.clone().unwrap_or_else(|| ctx.bin_dir());
         exporter.export_bin(bin, args.name.as_deref(), &dir)?
     };
+    // Names, paths and the validator's findings come from the box: shown
+    // without their control characters (issue 9).
+    for note in &outcome.notes {
+        ctx.printer.verbose(sanitize(note));
+    }
     for warning in &outcome.warnings {
-        ctx.printer.warn(warning);
+        ctx.printer.warn(warning.lines().map(sanitize).collect::<Vec<_>>().join("\n"));
     }
     let e = &outcome.export;
     let verb = if outcome.replaced { "updated" } else { "exported" };
     match e.kind {
         export::receipt::Kind::App => ctx.printer.status(format!(
             "{verb} app {} from {name}: {} ({} icon file(s))",
-            e.title.as_deref().unwrap_or(&e.name),
+            sanitize(e.title.as_deref().unwrap_or(&e.name)),
             e.files[0].display(),
             e.files.len() - 1
         )),
         export::receipt::Kind::Bin => {
-            ctx.printer.status(format!("{verb} {} from {name} as {}", e.target, e.files[0].display()));
+            ctx.printer.status(format!("{verb} {} from {name} as {}", sanitize(&e.target), e.files[0].display()));
         }
     }
     Ok(0)
@@ -89,10 +95,10 @@ fn list(ctx: &Context<'_>, name: &str, json: bool) -> Result<i32> {
         .iter()
         .map(|e| {
             let name = match &e.title {
-                Some(title) => format!("{} ({title})", e.name),
-                None => e.name.clone(),
+                Some(title) => format!("{} ({})", sanitize(&e.name), sanitize(title)),
+                None => sanitize(&e.name).into_owned(),
             };
-            vec![e.kind.as_str().to_string(), name, e.target.clone(), e.files[0].display().to_string()]
+            vec![e.kind.as_str().to_string(), name, sanitize(&e.target).into_owned(), e.files[0].display().to_string()]
         })
         .collect();
     ctx.printer.data(crate::output::table(&["KIND", "NAME", "IN THE BOX", "ON THE HOST"], &rows));
@@ -150,7 +156,7 @@ pub fn unexport(ctx: &Context<'_>, args: &UnexportArgs) -> Result<i32> {
         ctx.printer.status(format!(
             "unexported {} {} ({} file(s) removed)",
             r.export.kind.as_str(),
-            r.export.name,
+            sanitize(&r.export.name),
             r.removed.len()
         ));
     }

@@ -1,7 +1,16 @@
 //! Desktop Entry files (freedesktop Desktop Entry Specification 1.5): a
-//! parser that keeps every line as it was, the Exec key's quoting and field
-//! codes, and the rewrite that makes a box's launcher start the app through
-//! tent. Pure: no engine, no files.
+//! parser that reads them the way GLib's GKeyFile does, the Exec key's
+//! quoting and field codes, and the rewrite that makes a box's launcher
+//! start the app through tent. Pure: no engine, no files.
+//!
+//! The box's file is hostile input: whatever the host's launcher would run
+//! from it runs on the host. So the parser reads it as GLib (and KDE) do,
+//! not as it looks: whitespace around keys and `=` is stripped, the last of
+//! two equal keys wins and a group that appears twice is one group (issue
+//! 9). And the launcher is not an edited copy but built anew from an
+//! allow-list of keys ([`MAIN_KEYS`], [`ACTION_KEYS`]), every Exec of it
+//! rewritten to run in the box: a key tent does not know never reaches the
+//! host.
 //!
 //! Exec values are escaped twice by the spec: first as a string value
 //! (`\\`, `\s`, `\n`, `\t`, `\r`), then, inside double quotes, with a
@@ -11,99 +20,172 @@
 
 use std::collections::BTreeMap;
 
+use crate::output::sanitize;
+
 /// The group every desktop file starts with.
 pub const MAIN_GROUP: &str = "Desktop Entry";
 
+/// The prefix of the groups of the app's actions (`[Desktop Action ID]`).
+pub const ACTION_PREFIX: &str = "Desktop Action ";
+
+/// Keys of `[Desktop Entry]` that the launcher keeps, and whether their
+/// localized variants (`Name[de]`) are kept too. Each is a description, a
+/// flag or a list that menus read; none of them makes the host run, load or
+/// trust anything. Exec is rewritten, Actions filtered; everything else goes:
+/// TryExec and DBusActivatable (see [`rewrite`]), Path (a directory in the box
+/// that the host may lack, which would stop the launch), Implements, Hidden,
+/// and every `X-` extension, such as KDE's `X-KDE-SubstituteUID`, which runs
+/// Exec as another user.
+pub const MAIN_KEYS: &[(&str, bool)] = &[
+    ("Type", false),
+    ("Version", false),
+    ("Name", true),
+    ("GenericName", true),
+    ("Comment", true),
+    ("Keywords", true),
+    ("Icon", false),
+    ("Categories", false),
+    ("MimeType", false),
+    ("Terminal", false),
+    ("StartupNotify", false),
+    ("StartupWMClass", false),
+    ("NoDisplay", false),
+    ("OnlyShowIn", false),
+    ("NotShowIn", false),
+    ("PrefersNonDefaultGPU", false),
+    ("SingleMainWindow", false),
+];
+
+/// Keys of a `[Desktop Action ID]` group that the launcher keeps, besides
+/// its rewritten Exec.
+pub const ACTION_KEYS: &[(&str, bool)] = &[("Name", true), ("Icon", false)];
+
+/// One `Key[locale]=value` line, the value still escaped as in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Line {
-    /// `[Group Name]`
-    Group(String),
-    /// `Key[locale]=value`, the value still escaped as in the file.
-    Entry { key: String, locale: Option<String>, value: String },
-    /// Comments, blank lines, and anything else, kept as they were.
-    Other(String),
+pub struct Entry {
+    pub key: String,
+    pub locale: Option<String>,
+    pub value: String,
 }
 
+/// A group with its entries; each key (with its locale) appears once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub name: String,
+    pub entries: Vec<Entry>,
+}
+
+/// A desktop file as GLib reads it: comment lines to put first (only the
+/// launchers tent writes have them), then the groups, each once.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DesktopFile {
-    pub lines: Vec<Line>,
+    pub header: Vec<String>,
+    pub groups: Vec<Group>,
+}
+
+/// Splits `Key[locale]`; None when the brackets are malformed or the locale
+/// has characters no locale has (it is written back into the launcher).
+fn split_key(raw: &str) -> Option<(String, Option<String>)> {
+    let Some((key, rest)) = raw.split_once('[') else {
+        return Some((raw.to_string(), None));
+    };
+    let locale = rest.strip_suffix(']')?;
+    let fine = !locale.is_empty() && locale.chars().all(|c| c.is_ascii_alphanumeric() || "_@.-".contains(c));
+    fine.then(|| (key.to_string(), Some(locale.to_string())))
 }
 
 impl DesktopFile {
-    /// Parses a desktop file; it must have a `[Desktop Entry]` group first.
+    /// Parses a desktop file the way GLib's GKeyFile does; it must have a
+    /// `[Desktop Entry]` group first. Lines that are neither a group, a key
+    /// nor a comment make GLib refuse the file, so they are refused here too.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let mut lines = Vec::new();
-        for raw in text.lines() {
-            let trimmed = raw.trim_end_matches('\r');
-            let line = if trimmed.starts_with('#') || trimmed.trim().is_empty() {
-                Line::Other(trimmed.to_string())
-            } else if let Some(group) = trimmed.strip_prefix('[').and_then(|r| r.trim_end().strip_suffix(']')) {
-                Line::Group(group.to_string())
-            } else if let Some((key, value)) = trimmed.split_once('=') {
-                let key = key.trim_end();
-                let (key, locale) = match key.split_once('[') {
-                    Some((k, rest)) => (k, Some(rest.trim_end_matches(']').to_string())),
-                    None => (key, None),
-                };
-                Line::Entry { key: key.to_string(), locale, value: value.trim_start().to_string() }
-            } else {
-                Line::Other(trimmed.to_string())
+        let mut groups: Vec<Group> = Vec::new();
+        let mut current: Option<usize> = None;
+        for (number, raw) in text.split('\n').enumerate() {
+            let number = number + 1;
+            // GLib strips every leading ASCII space (`g_ascii_isspace`), and a
+            // `\r` before the `\n`.
+            let line = raw.strip_suffix('\r').unwrap_or(raw).trim_start_matches(|c: char| c.is_ascii_whitespace());
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix('[') {
+                let (name, after) =
+                    rest.split_once(']').ok_or_else(|| format!("line {number}: a group is not closed"))?;
+                if !after.trim_matches([' ', '\t']).is_empty()
+                    || name.contains('[')
+                    || name.chars().any(char::is_control)
+                {
+                    return Err(format!("line {number}: invalid group name"));
+                }
+                // A group that comes again is the same group (GLib merges them).
+                current = Some(match groups.iter().position(|g| g.name == name) {
+                    Some(at) => at,
+                    None => {
+                        groups.push(Group { name: name.to_string(), entries: Vec::new() });
+                        groups.len() - 1
+                    }
+                });
+                continue;
+            }
+            let Some((raw_key, value)) = line.split_once('=').filter(|(k, _)| !k.is_empty()) else {
+                return Err(format!("line {number} is neither a group, a key nor a comment"));
             };
-            lines.push(line);
+            let Some(at) = current else {
+                return Err(format!("line {number}: a key comes before the first group"));
+            };
+            let raw_key = raw_key.trim_end_matches([' ', '\t']);
+            let value = value.trim_start_matches(|c: char| c.is_ascii_whitespace());
+            // A malformed key is kept out of every lookup: no key of the
+            // allow-list can match it.
+            let (key, locale) = split_key(raw_key).unwrap_or_else(|| (format!("\0{raw_key}"), None));
+            let entries = &mut groups[at].entries;
+            // The last of two equal keys wins, as in GLib.
+            match entries.iter_mut().find(|e| e.key == key && e.locale == locale) {
+                Some(entry) => entry.value = value.to_string(),
+                None => entries.push(Entry { key, locale, value: value.to_string() }),
+            }
         }
-        let first_group = lines.iter().find_map(|l| match l {
-            Line::Group(g) => Some(g.as_str()),
-            _ => None,
-        });
-        if first_group != Some(MAIN_GROUP) {
+        if groups.first().map(|g| g.name.as_str()) != Some(MAIN_GROUP) {
             return Err(format!("it does not start with a [{MAIN_GROUP}] group"));
         }
-        Ok(DesktopFile { lines })
+        Ok(DesktopFile { header: Vec::new(), groups })
     }
 
-    /// The text of the file, one `\n` after every line.
+    /// The text of the file: the header, then each group, a blank line between.
     pub fn render(&self) -> String {
         let mut out = String::new();
-        for line in &self.lines {
-            match line {
-                Line::Group(g) => out.push_str(&format!("[{g}]")),
-                Line::Entry { key, locale: Some(l), value } => out.push_str(&format!("{key}[{l}]={value}")),
-                Line::Entry { key, locale: None, value } => out.push_str(&format!("{key}={value}")),
-                Line::Other(text) => out.push_str(text),
-            }
+        for line in &self.header {
+            out.push_str(line);
             out.push('\n');
+        }
+        for (i, group) in self.groups.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            out.push_str(&format!("[{}]\n", group.name));
+            for e in &group.entries {
+                match &e.locale {
+                    Some(l) => out.push_str(&format!("{}[{l}]={}\n", e.key, e.value)),
+                    None => out.push_str(&format!("{}={}\n", e.key, e.value)),
+                }
+            }
         }
         out
     }
 
     /// The names of the groups, in order.
-    pub fn groups(&self) -> Vec<String> {
-        self.lines
-            .iter()
-            .filter_map(|l| match l {
-                Line::Group(g) => Some(g.clone()),
-                _ => None,
-            })
-            .collect()
+    pub fn group_names(&self) -> Vec<String> {
+        self.groups.iter().map(|g| g.name.clone()).collect()
     }
 
-    /// Indexes of the lines of one group (its entries and comments, not its header).
-    fn group_range(&self, group: &str) -> Option<std::ops::Range<usize>> {
-        let start = self.lines.iter().position(|l| matches!(l, Line::Group(g) if g == group))? + 1;
-        let end = self.lines[start..]
-            .iter()
-            .position(|l| matches!(l, Line::Group(_)))
-            .map_or(self.lines.len(), |p| start + p);
-        Some(start..end)
+    fn group(&self, name: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.name == name)
     }
 
     /// The raw (escaped) value of an unlocalized key.
     pub fn get(&self, group: &str, key: &str) -> Option<&str> {
-        let range = self.group_range(group)?;
-        self.lines[range].iter().find_map(|l| match l {
-            Line::Entry { key: k, locale: None, value } if k == key => Some(value.as_str()),
-            _ => None,
-        })
+        self.group(group)?.entries.iter().find(|e| e.key == key && e.locale.is_none()).map(|e| e.value.as_str())
     }
 
     /// A string value, unescaped.
@@ -111,56 +193,9 @@ impl DesktopFile {
         self.get(group, key).map(unescape_string)
     }
 
-    /// Sets an unlocalized key: in place when present, else at the end of the
-    /// group's entries (before trailing blank lines).
-    pub fn set(&mut self, group: &str, key: &str, value: &str) {
-        let Some(range) = self.group_range(group) else {
-            return;
-        };
-        for line in &mut self.lines[range.clone()] {
-            if let Line::Entry { key: k, locale: None, value: v } = line
-                && k == key
-            {
-                *v = value.to_string();
-                return;
-            }
-        }
-        let mut at = range.end;
-        while at > range.start && matches!(&self.lines[at - 1], Line::Other(t) if t.trim().is_empty()) {
-            at -= 1;
-        }
-        self.lines.insert(at, Line::Entry { key: key.into(), locale: None, value: value.into() });
-    }
-
-    /// Removes a key with all its localized variants from one group.
-    pub fn remove(&mut self, group: &str, key: &str) {
-        let Some(range) = self.group_range(group) else {
-            return;
-        };
-        let mut index = range.start;
-        let mut end = range.end;
-        while index < end {
-            if matches!(&self.lines[index], Line::Entry { key: k, .. } if k == key) {
-                self.lines.remove(index);
-                end -= 1;
-            } else {
-                index += 1;
-            }
-        }
-    }
-
-    /// Every value of a key (all locales) in one group, mutably.
-    fn values_mut<'a>(&'a mut self, group: &str, key: &'a str) -> impl Iterator<Item = &'a mut String> + 'a {
-        let range = self.group_range(group).unwrap_or(0..0);
-        self.lines[range].iter_mut().filter_map(move |l| match l {
-            Line::Entry { key: k, value, .. } if k == key => Some(value),
-            _ => None,
-        })
-    }
-
-    /// The `[Desktop Action X]` groups.
+    /// The ids of the `[Desktop Action ID]` groups.
     pub fn action_groups(&self) -> Vec<String> {
-        self.groups().into_iter().filter(|g| g.starts_with("Desktop Action ")).collect()
+        self.groups.iter().filter(|g| g.name.starts_with(ACTION_PREFIX)).map(|g| g.name.clone()).collect()
     }
 
     /// Every Icon value of the main group and the actions, unescaped.
@@ -408,59 +443,114 @@ pub struct Rewrite<'a> {
     pub original_path: &'a str,
 }
 
-/// Turns a box's desktop file into the host's launcher for it.
+/// Whether an action id can be written back as `[Desktop Action ID]` and in
+/// `Actions=`: the spec allows A-Za-z0-9 and `-`; real files use `_` and `.`.
+fn is_action_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
+/// Copies the allowed keys of one group, in their order, with control
+/// characters taken out of their values (menus show them, and tent prints
+/// the names). Exec takes the place of the original Exec.
+fn copy_allowed(group: &Group, allowed: &[(&str, bool)], exec: &str) -> Vec<Entry> {
+    let mut out = Vec::new();
+    for e in &group.entries {
+        if e.key == "Exec" && e.locale.is_none() {
+            out.push(Entry { key: "Exec".into(), locale: None, value: exec.to_string() });
+        } else if allowed.iter().any(|&(key, localized)| e.key == key && (localized || e.locale.is_none())) {
+            out.push(Entry { key: e.key.clone(), locale: e.locale.clone(), value: sanitize(&e.value).into_owned() });
+        }
+    }
+    out
+}
+
+fn set(entries: &mut Vec<Entry>, key: &str, value: String) {
+    match entries.iter_mut().find(|e| e.key == key && e.locale.is_none()) {
+        Some(e) => e.value = value,
+        None => entries.push(Entry { key: key.into(), locale: None, value }),
+    }
+}
+
+/// Turns a box's desktop file into the host's launcher for it, built from
+/// the allow-lists ([`MAIN_KEYS`], [`ACTION_KEYS`]); other keys and groups
+/// are dropped.
 ///
 /// - Every Exec (main group and actions) becomes `tent … run BOX -- ORIGINAL`,
 ///   the original re-quoted per spec with `%f %F %u %U %c` left for the host's
 ///   launcher. `%i` becomes `--icon ORIGINAL_ICON` (the name the app knows in
 ///   its box) and `%k` the original file's path in the box: both are about the
-///   app's own world, which is the box.
-/// - TryExec goes: the program is in the box, so the host would hide the entry.
-/// - DBusActivatable goes: the host's session bus cannot start an app in a box.
+///   app's own world, which is the box. An action without Exec is dropped.
+/// - TryExec goes: it names a program the host would look for, which is in
+///   the box, so the host would hide the entry.
+/// - DBusActivatable goes: with it the host's launcher asks the session bus
+///   to start the app, on the host, and the Exec through the box is never used.
 /// - Name gets the suffix; Icon names the copied icons; StartupWMClass is kept
 ///   or set to the original id, which is what GTK and Qt apps use as their
 ///   window class or Wayland app id, so the running window finds this launcher.
 pub fn rewrite(original: &DesktopFile, r: &Rewrite<'_>) -> Result<DesktopFile, String> {
-    let mut file = original.clone();
-    match file.get_string(MAIN_GROUP, "Type").as_deref() {
+    let main = original.group(MAIN_GROUP).ok_or_else(|| format!("it has no [{MAIN_GROUP}] group"))?;
+    match original.get_string(MAIN_GROUP, "Type").as_deref() {
         Some("Application") => {}
         Some(other) => {
-            return Err(format!("it is of Type={other}; only applications can be exported"));
+            return Err(format!("it is of Type={}; only applications can be exported", sanitize(other)));
         }
         None => return Err("it has no Type key".into()),
     }
-    if file.get(MAIN_GROUP, "Exec").is_none() {
-        return Err("it has no Exec line (an app that only starts through D-Bus cannot be run in a box)".into());
-    }
-    let main_icon = file.get_string(MAIN_GROUP, "Icon").filter(|i| !i.is_empty());
-    let groups: Vec<String> = std::iter::once(MAIN_GROUP.to_string()).chain(file.action_groups()).collect();
-    for group in &groups {
-        if let Some(exec) = file.get(group, "Exec") {
-            let args = parse_exec(exec).map_err(|e| format!("its Exec line in [{group}] is invalid: {e}"))?;
-            let args = expand_static(args, main_icon.as_deref(), r.original_path);
-            let mut argv: Vec<ExecArg> = r.launch.prefix().into_iter().map(text_arg).collect();
-            argv.extend(args);
-            file.set(group, "Exec", &render_exec(&argv));
-        }
-        file.remove(group, "TryExec");
-        if let Some(icon) = file.get_string(group, "Icon")
-            && let Some(new) = r.icons.get(&icon)
+    let main_icon = original.get_string(MAIN_GROUP, "Icon").filter(|i| !i.is_empty());
+    let through_box = |group: &str| -> Result<Option<String>, String> {
+        let Some(exec) = original.get(group, "Exec") else {
+            return Ok(None);
+        };
+        let args = parse_exec(exec).map_err(|e| format!("its Exec line in [{}] is invalid: {e}", sanitize(group)))?;
+        let args = expand_static(args, main_icon.as_deref(), r.original_path);
+        let mut argv: Vec<ExecArg> = r.launch.prefix().into_iter().map(text_arg).collect();
+        argv.extend(args);
+        Ok(Some(render_exec(&argv)))
+    };
+    let icon_of = |entries: &mut Vec<Entry>| {
+        if let Some(e) = entries.iter_mut().find(|e| e.key == "Icon" && e.locale.is_none())
+            && let Some(new) = r.icons.get(&unescape_string(&e.value))
         {
-            file.set(group, "Icon", &escape_string(new));
+            e.value = escape_string(new);
         }
-    }
-    file.remove(MAIN_GROUP, "DBusActivatable");
+    };
+
+    let exec = through_box(MAIN_GROUP)?
+        .ok_or("it has no Exec line (an app that only starts through D-Bus cannot be run in a box)")?;
+    let mut entries = copy_allowed(main, MAIN_KEYS, &exec);
+    icon_of(&mut entries);
     let suffix = escape_chars(r.name_suffix, false);
-    for value in file.values_mut(MAIN_GROUP, "Name") {
-        value.push_str(&suffix);
+    for e in entries.iter_mut().filter(|e| e.key == "Name") {
+        e.value.push_str(&suffix);
     }
-    if file.get(MAIN_GROUP, "StartupWMClass").is_none() {
-        file.set(MAIN_GROUP, "StartupWMClass", &escape_string(r.original_id));
+    if original.get(MAIN_GROUP, "StartupWMClass").is_none() {
+        set(&mut entries, "StartupWMClass", escape_string(r.original_id));
     }
-    file.set(MAIN_GROUP, "X-Tent-Box", &r.launch.box_name);
-    let mut lines: Vec<Line> = r.header.iter().map(|h| Line::Other(h.clone())).collect();
-    lines.append(&mut file.lines);
-    Ok(DesktopFile { lines })
+
+    // Actions: the ones listed that have a group with an Exec, each once.
+    let mut actions: Vec<Group> = Vec::new();
+    let listed = original.get_string(MAIN_GROUP, "Actions").unwrap_or_default();
+    for id in listed.split(';').map(str::trim).filter(|id| is_action_id(id)) {
+        let name = format!("{ACTION_PREFIX}{id}");
+        if actions.iter().any(|a| a.name == name) {
+            continue;
+        }
+        let (Some(group), Some(exec)) = (original.group(&name), through_box(&name)?) else {
+            continue;
+        };
+        let mut action = copy_allowed(group, ACTION_KEYS, &exec);
+        icon_of(&mut action);
+        actions.push(Group { name, entries: action });
+    }
+    if !actions.is_empty() {
+        let ids: String = actions.iter().map(|a| format!("{};", &a.name[ACTION_PREFIX.len()..])).collect();
+        set(&mut entries, "Actions", ids);
+    }
+    set(&mut entries, "X-Tent-Box", r.launch.box_name.clone());
+
+    let mut groups = vec![Group { name: MAIN_GROUP.into(), entries }];
+    groups.extend(actions);
+    Ok(DesktopFile { header: r.header.to_vec(), groups })
 }
 
 /// Expands `%i` and `%k`, which are about the box, at export time.
@@ -516,15 +606,16 @@ pub fn find_app<'a>(query: &str, candidates: &'a [Candidate]) -> Result<&'a Cand
     let by_name: Vec<&Candidate> = candidates
         .iter()
         .filter(|c| {
-            c.file.lines.iter().any(|l| {
-                matches!(l, Line::Entry { key, value, .. } if key == "Name" && unescape_string(value).to_lowercase() == wanted)
+            c.file.group(MAIN_GROUP).is_some_and(|g| {
+                g.entries.iter().any(|e| e.key == "Name" && unescape_string(&e.value).to_lowercase() == wanted)
             })
         })
         .collect();
     match by_name.as_slice() {
         [one] => Ok(one),
         [] => {
-            let mut ids: Vec<&str> = candidates.iter().map(|c| c.id.trim_end_matches(".desktop")).collect();
+            let mut ids: Vec<String> =
+                candidates.iter().map(|c| sanitize(c.id.trim_end_matches(".desktop")).into_owned()).collect();
             ids.sort_unstable();
             if ids.is_empty() {
                 Err(format!("no app {query:?} in the box: it has no desktop files"))
@@ -533,7 +624,7 @@ pub fn find_app<'a>(query: &str, candidates: &'a [Candidate]) -> Result<&'a Cand
             }
         }
         many => {
-            let ids: Vec<&str> = many.iter().map(|c| c.id.as_str()).collect();
+            let ids: Vec<String> = many.iter().map(|c| sanitize(&c.id).into_owned()).collect();
             Err(format!("{query:?} names several apps in the box: {}; give one of these ids", ids.join(", ")))
         }
     }
@@ -706,7 +797,7 @@ Icon=firefox
     fn rewrite_fixes_names_icons_and_keys_the_host_cannot_use() {
         let out = rewritten(FIREFOX).unwrap();
         let text = out.render();
-        assert!(text.starts_with("# tent-export: box=dev scope=podman\n# A comment kept as it is\n"), "{text}");
+        assert!(text.starts_with("# tent-export: box=dev scope=podman\n[Desktop Entry]\n"), "{text}");
         assert_eq!(out.get(MAIN_GROUP, "Name"), Some("Firefox (on dev)"));
         assert!(text.contains("Name[de]=Firefox-Browser (on dev)\n"), "{text}");
         assert_eq!(out.get(MAIN_GROUP, "GenericName"), Some("Web Browser"));
@@ -717,6 +808,7 @@ Icon=firefox
         assert_eq!(out.get(MAIN_GROUP, "DBusActivatable"), None);
         assert_eq!(out.get(MAIN_GROUP, "StartupWMClass"), Some("firefox"));
         assert_eq!(out.get(MAIN_GROUP, "X-Tent-Box"), Some("dev"));
+        assert_eq!(out.get(MAIN_GROUP, "Actions"), Some("new-window;private;"));
         // New keys go into the main group, not after the actions.
         let main_end = text.find("[Desktop Action").unwrap();
         assert!(text.find("X-Tent-Box=dev").unwrap() < main_end, "{text}");
@@ -738,9 +830,107 @@ Icon=firefox
     }
 
     #[test]
-    fn parse_and_render_keep_the_file() {
+    fn parse_reads_keys_and_groups_as_glib_does() {
+        let text = "# c\n[Desktop Entry]\n  Name = A  \n\tExec\t=\tfirst\nExec=last\n[Desktop Action x]\n\
+                    Exec=a\n[Desktop Entry]\nName[de]=B\nName=C\r\n   [Other]  \nK=v\n";
+        let file = DesktopFile::parse(text).unwrap();
+        assert_eq!(file.group_names(), [MAIN_GROUP, "Desktop Action x", "Other"]);
+        assert_eq!(file.get(MAIN_GROUP, "Exec"), Some("last"));
+        assert_eq!(file.get(MAIN_GROUP, "Name"), Some("C"));
+        assert_eq!(file.get("Other", "K"), Some("v"));
+        let main = &file.groups[0].entries;
+        assert_eq!(main.iter().filter(|e| e.key == "Name").count(), 2, "{main:?}");
+        for bad in ["[Desktop Entry]\nno equals sign\n", "[Desktop Entry\n", "K=v\n[Desktop Entry]\n", "[Other]\n"] {
+            assert!(DesktopFile::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// Every Exec the host could run from the launcher: `Exec` lines and
+    /// anything that a key-file reader takes for one.
+    fn host_execs(launcher: &DesktopFile) -> Vec<String> {
+        let text = launcher.render();
+        let reread = DesktopFile::parse(&text).unwrap();
+        let mut execs = Vec::new();
+        for group in &reread.groups {
+            for e in &group.entries {
+                assert!(e.key != "TryExec" && e.key != "DBusActivatable", "{text}");
+                if e.key == "Exec" {
+                    execs.push(e.value.clone());
+                }
+            }
+        }
+        execs
+    }
+
+    /// Issue 9: each of these once gave a launcher that ran the box's own
+    /// line on the host.
+    #[test]
+    fn hostile_files_run_only_through_the_box() {
+        let prefix = r#""/home/a b/bin/tent" --engine /usr/bin/podman run dev -- "#;
+        let base = "[Desktop Entry]\nType=Application\nName=App\nExec=app\n";
+        let hostile = [
+            // A second Exec: GLib takes the last one.
+            format!("{base}Exec=sh -c \"touch /tmp/pwned\"\n"),
+            // An indented Exec is an Exec to GLib.
+            format!("{base}   Exec=sh -c evil\n"),
+            format!("{base}Exec =sh -c evil\n"),
+            // A second [Desktop Entry] merges into the first.
+            format!("{base}[Desktop Action a]\nExec=x\n[Desktop Entry]\nExec=sh -c evil\n"),
+            // Actions, listed or not, with and without Exec.
+            format!("{base}Actions=a;b;c;\n[Desktop Action a]\nName=A\nExec=sh -c evil\n[Desktop Action b]\nName=B\n"),
+            format!(
+                "{base}Actions=a\n[Desktop Action a]\nExec=one\n  Exec = sh -c evil\n[Desktop Action z]\nExec=evil\n"
+            ),
+            // D-Bus activation starts the app on the host, past the Exec.
+            format!("{base}DBusActivatable=true\nImplements=org.freedesktop.Application;\n"),
+            format!("{base}TryExec=/bin/sh\nX-KDE-SubstituteUID=true\nX-KDE-Username=root\nPath=/etc\n"),
+            // Localized Exec, and groups that are neither the entry nor an action.
+            format!("{base}Exec[de]=sh -c evil\n[Other]\nExec=evil\n[Desktop Action]\nExec=evil\n"),
+        ];
+        for text in &hostile {
+            let out = rewritten(text).unwrap();
+            let execs = host_execs(&out);
+            assert!(!execs.is_empty(), "{text}");
+            for exec in &execs {
+                assert!(exec.starts_with(prefix), "{text}\n-> {exec}");
+            }
+            let rendered = out.render();
+            for gone in ["DBusActivatable", "TryExec", "X-KDE", "Implements", "Path=", "[Other]", "Exec[de]"] {
+                assert!(!rendered.contains(gone), "{gone} in:\n{rendered}");
+            }
+            assert_eq!(rendered.matches("[Desktop Entry]").count(), 1, "{rendered}");
+        }
+        // What runs is what GLib would have run, in the box.
+        let out = rewritten(&hostile[0]).unwrap();
+        assert_eq!(out.get(MAIN_GROUP, "Exec").unwrap(), format!(r#"{prefix}sh -c "touch /tmp/pwned""#));
+        let out = rewritten(&hostile[4]).unwrap();
+        assert_eq!(out.group_names(), [MAIN_GROUP, "Desktop Action a"], "b has no Exec, c no group");
+        assert_eq!(out.get(MAIN_GROUP, "Actions"), Some("a;"));
+        let out = rewritten(&hostile[5]).unwrap();
+        assert_eq!(out.get("Desktop Action a", "Exec").unwrap(), format!("{prefix}sh -c evil"));
+    }
+
+    #[test]
+    fn action_ids_cannot_inject_groups() {
+        let text = "[Desktop Entry]\nType=Application\nName=A\nExec=a\nActions=x]\\n[Evil;ok;\n\
+                    [Desktop Action ok]\nExec=b\n";
+        let out = rewritten(text).unwrap();
+        assert_eq!(out.group_names(), [MAIN_GROUP, "Desktop Action ok"]);
+        assert_eq!(out.get(MAIN_GROUP, "Actions"), Some("ok;"));
+    }
+
+    #[test]
+    fn values_lose_terminal_escapes() {
+        let text = "[Desktop Entry]\nType=Application\nName=Ev\u{1b}]0;x\u{7}il\u{9b}\nComment=a\rb\nExec=a\n";
+        let out = rewritten(text).unwrap();
+        assert_eq!(out.get(MAIN_GROUP, "Name"), Some("Evil (on dev)"));
+        assert_eq!(out.get(MAIN_GROUP, "Comment"), Some("ab"));
+    }
+
+    #[test]
+    fn parse_then_render_keeps_the_keys() {
         let file = DesktopFile::parse(FIREFOX).unwrap();
-        assert_eq!(file.render(), FIREFOX);
+        assert_eq!(DesktopFile::parse(&file.render()).unwrap(), file);
         assert_eq!(file.icons(), vec!["firefox"]);
     }
 

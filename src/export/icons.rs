@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 
 use super::owner::icon_prefix;
+use crate::output::sanitize as sanitize_text;
 
 /// Shell function that writes one frame; a missing or unreadable file writes nothing.
 const EMIT: &str = r#"emit() { [ -f "$1" ] && [ -r "$1" ] || return 0; printf '%s\0%s\n' "$1" "$(wc -c < "$1")"; cat "$1"; }
@@ -72,7 +73,54 @@ pub struct IconFile {
     pub bytes: Vec<u8>,
 }
 
+/// Where each found icon goes, what Icon= names each original icon, and the
+/// files the box offered that were skipped, with why.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub files: Vec<IconFile>,
+    pub names: Vec<(String, String)>,
+    pub skipped: Vec<String>,
+}
+
+/// Icon theme sizes: `NxN`, `NxN@S` (scaled), `scalable`, `symbolic`.
+fn is_icon_size(size: &str) -> bool {
+    fn number(n: &str) -> bool {
+        (1..=4).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0')
+    }
+    if size == "scalable" || size == "symbolic" {
+        return true;
+    }
+    let (dims, scale) = match size.split_once('@') {
+        Some((dims, scale)) => (dims, Some(scale)),
+        None => (size, None),
+    };
+    dims.split_once('x').is_some_and(|(w, h)| number(w) && number(h)) && scale.is_none_or(number)
+}
+
+/// The context directories of the hicolor theme (its index.theme).
+const ICON_CONTEXTS: &[&str] = &[
+    "actions",
+    "animations",
+    "apps",
+    "categories",
+    "devices",
+    "emblems",
+    "emotes",
+    "filesystems",
+    "intl",
+    "legacy",
+    "mimetypes",
+    "places",
+    "status",
+];
+
+/// The image formats icon themes load.
+const ICON_EXTENSIONS: &[&str] = &["png", "svg", "svgz", "xpm"];
+
 /// Where each found icon goes, and what Icon= names each original icon.
+///
+/// Paths come from the box, so a size, context or extension that is not one
+/// an icon theme has is skipped, never joined into a path on the host.
 ///
 /// Theme icons keep their size and context directory under `hicolor`, with
 /// the name `tent-<box>-<name>`, so they never collide with the host's own.
@@ -80,10 +128,11 @@ pub struct IconFile {
 /// of that name: PNGs go to the size their header says, SVGs to `scalable`,
 /// and XPMs to the top of the icons directory, where themes look for
 /// unthemed icons.
-pub fn plan(box_name: &str, wanted: &[String], found: &[(String, Vec<u8>)]) -> (Vec<IconFile>, Vec<(String, String)>) {
+pub fn plan(box_name: &str, wanted: &[String], found: &[(String, Vec<u8>)]) -> Plan {
     let prefix = icon_prefix(box_name);
     let mut files = Vec::new();
     let mut names = Vec::new();
+    let mut skipped = Vec::new();
     for icon in wanted {
         let stem = icon.rsplit('/').next().unwrap_or(icon);
         let stem = stem.rsplit_once('.').filter(|_| icon.starts_with('/')).map_or(stem, |(s, _)| s);
@@ -91,8 +140,15 @@ pub fn plan(box_name: &str, wanted: &[String], found: &[(String, Vec<u8>)]) -> (
         let mut themed = Vec::new();
         let mut loose = Vec::new();
         for (path, bytes) in found {
-            if let Some(rel) = themed_place(path, icon) {
-                themed.push((rel, bytes));
+            if let Some((size, context, ext)) = themed_place(path, icon) {
+                if !is_icon_size(&size)
+                    || !ICON_CONTEXTS.contains(&context.as_str())
+                    || !ICON_EXTENSIONS.contains(&ext.as_str())
+                {
+                    skipped.push(format!("{}: not an icon theme's size, context or format", sanitize_text(path)));
+                    continue;
+                }
+                themed.push(((size, context, ext), bytes));
             } else if is_loose_match(path, icon) {
                 loose.push((path, bytes));
             }
@@ -110,12 +166,20 @@ pub fn plan(box_name: &str, wanted: &[String], found: &[(String, Vec<u8>)]) -> (
                 let ext = path.rsplit_once('.').map_or("", |(_, e)| e);
                 let relative = match ext {
                     "png" => match png_size(bytes) {
-                        Some((w, h)) => PathBuf::from(format!("hicolor/{w}x{h}/apps/{new_name}.png")),
-                        None => continue,
+                        Some((w, h)) if is_icon_size(&format!("{w}x{h}")) => {
+                            PathBuf::from(format!("hicolor/{w}x{h}/apps/{new_name}.png"))
+                        }
+                        _ => {
+                            skipped.push(format!("{}: not a PNG of a usable size", sanitize_text(path)));
+                            continue;
+                        }
                     },
                     "svg" | "svgz" => PathBuf::from(format!("hicolor/scalable/apps/{new_name}.{ext}")),
                     "xpm" => PathBuf::from(format!("{new_name}.xpm")),
-                    _ => continue,
+                    _ => {
+                        skipped.push(format!("{}: not a png, svg, svgz or xpm file", sanitize_text(path)));
+                        continue;
+                    }
                 };
                 if !files.iter().any(|f: &IconFile| f.relative == relative) {
                     files.push(IconFile { relative, bytes: bytes.clone() });
@@ -126,7 +190,7 @@ pub fn plan(box_name: &str, wanted: &[String], found: &[(String, Vec<u8>)]) -> (
             names.push((icon.clone(), new_name));
         }
     }
-    (files, names)
+    Plan { files, names, skipped }
 }
 
 /// `(size, context, ext)` when `path` is `…/icons/hicolor/SIZE/CONTEXT/ICON.EXT`.
@@ -206,7 +270,7 @@ mod tests {
             ("/usr/share/icons/hicolor/48x48/apps/xterm-color.png".to_string(), png(48, 48)),
             ("/usr/share/pixmaps/xterm.xpm".to_string(), b"/* XPM */".to_vec()),
         ];
-        let (files, names) = plan("dev", &["xterm".to_string()], &found);
+        let Plan { files, names, .. } = plan("dev", &["xterm".to_string()], &found);
         let rel: Vec<String> = files.iter().map(|f| f.relative.display().to_string()).collect();
         assert_eq!(rel, vec!["hicolor/48x48/apps/tent-dev-xterm.png", "hicolor/scalable/apps/tent-dev-xterm.svg"]);
         assert_eq!(names, vec![("xterm".to_string(), "tent-dev-xterm".to_string())]);
@@ -219,7 +283,7 @@ mod tests {
             ("/usr/share/pixmaps/foo.xpm".to_string(), b"/* XPM */".to_vec()),
             ("/opt/app/logo.svg".to_string(), b"<svg/>".to_vec()),
         ];
-        let (files, names) =
+        let Plan { files, names, .. } =
             plan("dev", &["foo".to_string(), "/opt/app/logo.svg".to_string(), "gone".to_string()], &found);
         let rel: Vec<String> = files.iter().map(|f| f.relative.display().to_string()).collect();
         assert_eq!(
@@ -228,6 +292,42 @@ mod tests {
         );
         assert_eq!(names[1], ("/opt/app/logo.svg".to_string(), "tent-dev-logo".to_string()));
         assert_eq!(names.len(), 2, "an icon with no file keeps its Icon= value");
+    }
+
+    /// Issue 9: the box prints the paths, so these once became paths under
+    /// ~/.local/share/icons.
+    #[test]
+    fn hostile_icon_paths_are_skipped() {
+        let base = "/usr/share/icons/hicolor";
+        let bad = [
+            format!("{base}/../apps/x.png"),
+            format!("{base}/48x48/../x.png"),
+            format!("{base}/../../../../.bashrc/apps/x.png"),
+            format!("{base}/48x48/apps/x.sh"),
+            format!("{base}/48x48/.config/x.png"),
+            format!("{base}/48x48/autostart/x.desktop"),
+            format!("{base}/48y48/apps/x.png"),
+            format!("{base}/48x48@/apps/x.png"),
+            format!("{base}/0x0/apps/x.png"),
+            format!("{base}/ 48x48/apps/x.png"),
+            "/opt/x.desktop".to_string(),
+        ];
+        let found: Vec<(String, Vec<u8>)> = bad.iter().map(|p| (p.clone(), b"x".to_vec())).collect();
+        let plan = plan("dev", &["x".to_string(), "/opt/x.desktop".to_string()], &found);
+        assert!(plan.files.is_empty(), "{:?}", plan.files);
+        assert!(plan.names.is_empty());
+        // The deep path is no theme icon at all, so it is not even a candidate.
+        assert_eq!(plan.skipped.len(), bad.len() - 1, "{:?}", plan.skipped);
+    }
+
+    #[test]
+    fn icon_sizes() {
+        for good in ["16x16", "48x48@2", "256x256", "scalable", "symbolic", "22x24"] {
+            assert!(is_icon_size(good), "{good}");
+        }
+        for bad in ["", "..", "x", "16x", "x16", "16x16@", "16x16@2@2", "16X16", "99999x1", "-1x-1", "16x16/.."] {
+            assert!(!is_icon_size(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ use std::process::{Command, Stdio};
 use crate::boxes::HostUser;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
+use crate::output::sanitize;
 use crate::paths::Paths;
 use owner::{Existing, Verdict, verdict};
 use receipt::{Export, Kind, Receipt, Transaction};
@@ -57,6 +58,8 @@ pub struct Outcome {
     /// True when it replaced an earlier export of the same name.
     pub replaced: bool,
     pub warnings: Vec<String>,
+    /// Details for --verbose, such as files from the box that were skipped.
+    pub notes: Vec<String>,
 }
 
 /// Exports from one box. The box must be running (the command starts it).
@@ -166,7 +169,10 @@ printf '%s' "$t"
     /// Exports a command as `dir/name`.
     pub fn export_bin(&self, request: &str, name: Option<&str>, dir: &Path) -> Result<Outcome> {
         let target = self.resolve_bin(request)?;
-        let command = name.map_or_else(|| target.rsplit('/').next().unwrap_or(&target).to_string(), str::to_string);
+        // The name comes from what the user asked for, never from the path
+        // the box printed: a box that answers `/usr/bin/sudo` for `foo` must
+        // not put a `sudo` on the user's PATH (issue 9).
+        let command = name.map_or_else(|| default_bin_name(request).to_string(), str::to_string);
         wrapper::validate_command_name(&command)
             .map_err(|message| Error::Export { message, hint: Some("choose another name with --name".into()) })?;
         let dir = absolute(dir);
@@ -227,10 +233,23 @@ printf '%s' "$t"
         }
         let mut candidates = Vec::new();
         for (path, bytes) in found {
+            // The id becomes part of a file name on the host.
+            if path.chars().any(char::is_control) || !path.ends_with(".desktop") {
+                if by_path {
+                    return Err(Error::Export {
+                        message: format!("{} in box {b:?} is not a usable desktop file name", sanitize(&path)),
+                        hint: Some("give the path of a file whose name ends in .desktop".into()),
+                    });
+                }
+                continue;
+            }
             match desktop::DesktopFile::parse(&String::from_utf8_lossy(&bytes)) {
                 Ok(file) => candidates.push(desktop::Candidate { id: desktop::desktop_id(&path), path, file }),
                 Err(reason) if by_path => {
-                    return Err(Error::Export { message: format!("{path} in box {b:?}: {reason}"), hint: None });
+                    return Err(Error::Export {
+                        message: format!("{} in box {b:?}: {reason}", sanitize(&path)),
+                        hint: Some(format!("see the file with `tent run {b} -- cat {}`", sanitize(&path))),
+                    });
                 }
                 Err(_) => {}
             }
@@ -253,7 +272,8 @@ printf '%s' "$t"
         } else {
             self.read_files("its icons", &icons::icon_files_script(), &wanted_refs)?
         };
-        let (icon_files, icon_names) = icons::plan(b, &wanted, &found_icons);
+        let icons::Plan { files: icon_files, names: icon_names, skipped } = icons::plan(b, &wanted, &found_icons);
+        let notes: Vec<String> = skipped.into_iter().map(|s| format!("skipped icon file {s}")).collect();
         let mut warnings = Vec::new();
         for icon in &wanted {
             if !icon_names.iter().any(|(original, _)| original == icon) {
@@ -286,15 +306,30 @@ printf '%s' "$t"
             original_id: &id,
             original_path: &app.path,
         };
+        let shown = sanitize(&app.path);
         let launcher = desktop::rewrite(&app.file, &rewrite).map_err(|reason| Error::Export {
-            message: format!("cannot export {} from box {b:?}: {reason}", app.path),
-            hint: None,
+            message: format!("cannot export {shown} from box {b:?}: {reason}"),
+            hint: Some(format!("see the file with `tent run {b} -- cat {shown}`")),
         })?;
         let text = launcher.render();
         let desktop_path = self.paths.applications().join(format!("tent-{b}-{id}.desktop"));
         utf8(&desktop_path)?;
-        if let Some(problems) = validate_desktop(&text) {
-            warnings.push(format!("desktop-file-validate finds problems in the launcher:\n{problems}"));
+        // The validator's errors are things a menu may read otherwise than
+        // tent did, so they stop the export; its warnings do not.
+        match validate_desktop(&text) {
+            Ok(found) if !found.errors.is_empty() => {
+                return Err(Error::Export {
+                    message: format!(
+                        "desktop-file-validate rejects the launcher tent made from {shown} in box {b:?}:\n{}",
+                        found.errors.join("\n")
+                    ),
+                    hint: Some(format!(
+                        "the app's desktop file is malformed: fix it in the box (`tent run {b} --as-root -- …`) or report it to its packager"
+                    )),
+                });
+            }
+            Ok(found) => warnings.extend(found.warnings.into_iter().map(|w| format!("desktop-file-validate: {w}"))),
+            Err(why) => warnings.push(format!("could not check the launcher with desktop-file-validate: {why}")),
         }
 
         let mut writes = vec![(desktop_path.clone(), text.into_bytes(), 0o644)];
@@ -313,6 +348,7 @@ printf '%s' "$t"
         };
         let mut outcome = self.commit(export, writes, "")?;
         outcome.warnings.splice(0..0, warnings);
+        outcome.notes = notes;
         outcome.warnings.extend(refresh_menus(self.paths));
         Ok(outcome)
     }
@@ -376,7 +412,7 @@ printf '%s' "$t"
         receipt.exports.push(export.clone());
         receipt.save(&receipt_path)?;
         tx.commit();
-        Ok(Outcome { export, replaced, warnings })
+        Ok(Outcome { export, replaced, warnings, notes: Vec::new() })
     }
 }
 
@@ -526,24 +562,62 @@ fn refresh_menus(paths: &Paths) -> Vec<String> {
     warnings
 }
 
-/// Problems `desktop-file-validate` finds, when it is installed.
-fn validate_desktop(text: &str) -> Option<String> {
-    let tool = which::which("desktop-file-validate").ok()?;
-    let dir = tempfile_dir()?;
-    let path = dir.join("tent-check.desktop");
-    fs::write(&path, text).ok()?;
-    let out = Command::new(tool).arg(&path).stdin(Stdio::null()).output().ok();
-    let _ = fs::remove_dir_all(&dir);
-    let out = out?;
-    let report = String::from_utf8_lossy(&out.stdout).replace(&path.display().to_string(), "launcher");
-    let errors: Vec<&str> = report.lines().filter(|l| l.contains("error:")).collect();
-    (!errors.is_empty()).then(|| errors.join("\n"))
+/// The name a command is exported as when `--name` is not given: the
+/// request as the user typed it, or for a path, its last component.
+fn default_bin_name(request: &str) -> &str {
+    request.rsplit('/').next().unwrap_or(request)
 }
 
-fn tempfile_dir() -> Option<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("tent-validate-{}", std::process::id()));
-    fs::create_dir_all(&dir).ok()?;
-    Some(dir)
+/// What `desktop-file-validate` says about a launcher (nothing when it is
+/// not installed), each line without the scratch file's name.
+#[derive(Debug, Default)]
+struct Validation {
+    errors: Vec<String>,
+    warnings: Vec<String>,
+}
+
+fn validate_desktop(text: &str) -> std::result::Result<Validation, String> {
+    let Ok(tool) = which::which("desktop-file-validate") else {
+        return Ok(Validation::default());
+    };
+    let (_dir, path) = scratch_file(&std::env::temp_dir(), "launcher.desktop", text.as_bytes())
+        .map_err(|e| format!("no scratch file in {}: {e}", std::env::temp_dir().display()))?;
+    let out = Command::new(&tool).arg(&path).stdin(Stdio::null()).output().map_err(|e| e.to_string())?;
+    let report = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut found = Validation::default();
+    for line in report.lines() {
+        let line = line.strip_prefix(&format!("{}: ", path.display())).unwrap_or(line);
+        let line = sanitize(line).into_owned();
+        if line.starts_with("error:") {
+            found.errors.push(line);
+        } else if line.starts_with("warning:") {
+            found.warnings.push(line);
+        }
+    }
+    // It exits 1 on errors; any other failure without a report is its own.
+    if !out.status.success() && found.errors.is_empty() {
+        found.errors.push(format!("error: {}", sanitize(String::from_utf8_lossy(&out.stderr).trim())));
+    }
+    Ok(found)
+}
+
+/// Writes `bytes` to a new file `name` in a new directory under `parent`,
+/// removed with the returned guard. The directory has a random name and
+/// mode 0700 and is made by mkdir, the file is created with O_EXCL: a name
+/// that other users and boxes can guess, such as the `tent-validate-PID`
+/// of old, let them put a symlink there and have tent write through it into
+/// the user's files (issue 9).
+fn scratch_file(parent: &Path, name: &str, bytes: &[u8]) -> std::io::Result<(tempfile::TempDir, PathBuf)> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let dir = tempfile::Builder::new()
+        .prefix("tent-validate-")
+        .permissions(fs::Permissions::from_mode(0o700))
+        .tempdir_in(parent)?;
+    let path = dir.path().join(name);
+    let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+    file.write_all(bytes)?;
+    Ok((dir, path))
 }
 
 fn absolute(dir: &Path) -> PathBuf {
@@ -702,6 +776,60 @@ mod tests {
         assert!(!p.receipt("podman", "dev").exists(), "the receipt goes with the last export");
         // Nothing recorded: nothing to do.
         assert!(remove_box_exports(&p, "podman", "dev").unwrap().is_empty());
+    }
+
+    /// Issue 9: the default name is the request's, whatever path the box
+    /// answers with (it once named the wrapper after that path).
+    #[test]
+    fn default_bin_names_come_from_the_request() {
+        assert_eq!(default_bin_name("foo"), "foo");
+        assert_eq!(default_bin_name("/usr/local/bin/foo"), "foo");
+        assert_eq!(default_bin_name("/usr/bin/"), "", "refused later as not a usable name");
+    }
+
+    /// Issue 9: the old scratch directory, `$TMPDIR/tent-validate-PID`, could
+    /// be made beforehand as a symlink into the user's files; tent then wrote
+    /// through it. A pre-made symlink at the old name, or at the file's name,
+    /// must never be written through.
+    #[test]
+    fn scratch_files_never_write_through_existing_symlinks() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = tmp.path().join("victim");
+        fs::create_dir(&victim).unwrap();
+        let trap = tmp.path().join("tmp");
+        fs::create_dir(&trap).unwrap();
+        std::os::unix::fs::symlink(&victim, trap.join(format!("tent-validate-{}", std::process::id()))).unwrap();
+
+        let (dir, path) = scratch_file(&trap, "launcher.desktop", b"[Desktop Entry]\n").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"[Desktop Entry]\n");
+        assert_eq!(path.parent(), Some(dir.path()));
+        let meta = fs::symlink_metadata(dir.path()).unwrap();
+        assert!(meta.is_dir() && !meta.file_type().is_symlink());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+        assert_eq!(fs::read_dir(&victim).unwrap().count(), 0, "nothing was written through the symlink");
+        // Each call gets a directory of its own, and it goes with its guard.
+        let (other, _) = scratch_file(&trap, "launcher.desktop", b"x").unwrap();
+        assert_ne!(other.path(), dir.path());
+        let gone = dir.path().to_path_buf();
+        drop(dir);
+        assert!(!gone.exists());
+        assert_eq!(fs::read_dir(&victim).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn validation_errors_and_warnings_are_told_apart() {
+        if which::which("desktop-file-validate").is_err() {
+            eprintln!("desktop-file-validate is not installed; skipped");
+            return;
+        }
+        let good = "[Desktop Entry]\nType=Application\nName=A\nExec=a\n";
+        let found = validate_desktop(good).unwrap();
+        assert!(found.errors.is_empty() && found.warnings.is_empty(), "{found:?}");
+        let bad = "[Desktop Entry]\nType=Application\nName=A\nExec=a\nExec=b\n";
+        let found = validate_desktop(bad).unwrap();
+        assert!(!found.errors.is_empty(), "{found:?}");
+        assert!(found.errors.iter().all(|e| e.starts_with("error:") && !e.contains("launcher.desktop:")), "{found:?}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -98,7 +98,51 @@ impl Receipt {
                 hint: Some("use that newer tent to change these exports".into()),
             });
         }
+        receipt.check().map_err(|why| Error::Export {
+            message: format!("export receipt {} is damaged: {why}", path.display()),
+            hint: Some("tent will not guess which files are its own; fix or remove that file by hand".into()),
+        })?;
         Ok(Some(receipt))
+    }
+
+    /// Checks that every record names files where tent puts them, since
+    /// removal and replacement trust the records (issue 9): at least one
+    /// file, each a plain absolute path; a command's wrapper as `DIR/NAME`,
+    /// an app's launcher as `DATA/applications/tent-BOX-NAME.desktop` and its
+    /// icons under `DATA/icons`.
+    fn check(&self) -> Result<(), String> {
+        for e in &self.exports {
+            let what = format!("the {} export {:?}", e.kind.as_str(), e.name);
+            let Some(first) = e.files.first() else {
+                return Err(format!("{what} lists no files"));
+            };
+            for f in &e.files {
+                if !f.is_absolute() || f.components().any(|c| matches!(c, Component::ParentDir | Component::CurDir)) {
+                    return Err(format!("{what} lists {}, which is not a plain absolute path", f.display()));
+                }
+            }
+            let misplaced = |f: &Path| Err(format!("{what} lists {}, which is not where tent puts it", f.display()));
+            match e.kind {
+                Kind::Bin => {
+                    let in_dir = e.dir.as_ref().is_none_or(|d| first.parent() == Some(d.as_path()));
+                    if e.files.len() != 1 || first.file_name() != Some(e.name.as_ref()) || !in_dir {
+                        return misplaced(first);
+                    }
+                }
+                Kind::App => {
+                    let apps = first.parent().filter(|d| d.file_name().is_some_and(|n| n == "applications"));
+                    let launcher = format!("tent-{}-{}.desktop", self.box_name, e.name);
+                    let (Some(apps), true) = (apps, first.file_name().is_some_and(|n| *n == *launcher)) else {
+                        return misplaced(first);
+                    };
+                    let icons = apps.with_file_name("icons");
+                    if let Some(f) = e.files[1..].iter().find(|f| !f.starts_with(&icons)) {
+                        return misplaced(f);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Writes the receipt (temp + rename), or removes it when it lists nothing.
@@ -243,6 +287,53 @@ mod tests {
         fs::write(&path, "{not json").unwrap();
         let err = Receipt::load(&path).unwrap_err();
         assert!(err.to_string().contains("damaged"), "{err}");
+    }
+
+    /// Issue 9: an empty file list once made `tent export --list` panic, and
+    /// a record may not send tent to files it never puts anywhere.
+    #[test]
+    fn receipts_with_impossible_records_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dev.json");
+        let app = |files: &[&str]| Export {
+            kind: Kind::App,
+            name: "xterm".into(),
+            title: None,
+            request: "xterm".into(),
+            target: "/usr/share/applications/xterm.desktop".into(),
+            files: files.iter().map(PathBuf::from).collect(),
+            dir: None,
+            tent: "/usr/bin/tent".into(),
+        };
+        let launcher = "/h/.local/share/applications/tent-dev-xterm.desktop";
+        let mut bin_in_dir = export("rg", &["/h/bin/rg"]);
+        bin_in_dir.dir = Some("/h/other".into());
+        let bad = [
+            export("rg", &[]),
+            app(&[]),
+            export("rg", &["rg"]),
+            export("rg", &["/h/.local/bin/../../.bashrc"]),
+            export("rg", &["/h/.bashrc"]),
+            export("rg", &["/h/.local/bin/rg", "/h/.bashrc"]),
+            bin_in_dir,
+            app(&["/h/.bashrc"]),
+            app(&["/h/.local/share/applications/mine.desktop"]),
+            app(&[launcher, "/h/.bashrc"]),
+            app(&[launcher, "/h/.local/share/icons/../../../.bashrc"]),
+        ];
+        for e in bad {
+            let mut receipt = Receipt::new("dev", "podman", "/usr/bin/podman");
+            receipt.exports.push(e.clone());
+            fs::write(&path, serde_json::to_string(&receipt).unwrap()).unwrap();
+            let err = Receipt::load(&path).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains(&path.display().to_string()) && text.contains("damaged"), "{e:?}: {text}");
+            assert!(err.hint().unwrap().contains("remove that file"), "{e:?}");
+        }
+        let mut receipt = Receipt::new("dev", "podman", "/usr/bin/podman");
+        receipt.exports.push(app(&[launcher, "/h/.local/share/icons/hicolor/48x48/apps/tent-dev-xterm.png"]));
+        fs::write(&path, serde_json::to_string(&receipt).unwrap()).unwrap();
+        assert_eq!(Receipt::load(&path).unwrap(), Some(receipt));
     }
 
     #[test]
