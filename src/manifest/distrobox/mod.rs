@@ -80,10 +80,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest> {
         .collect();
     let cwd = std::env::current_dir().ok().map(|d| d.to_string_lossy().into_owned());
     let lookup = |name: &str| -> Option<String> {
-        if name == "PWD" {
-            if let Some(cwd) = &cwd {
-                return Some(cwd.clone());
-            }
+        if name == "PWD"
+            && let Some(cwd) = &cwd
+        {
+            return Some(cwd.clone());
         }
         std::env::var(name).ok().or_else(|| configs.iter().find_map(|c| c.get(name).cloned()))
     };

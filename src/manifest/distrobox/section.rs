@@ -104,15 +104,14 @@ pub fn build(
             expanded.text
         };
         vars.insert(key.to_string(), text.clone());
-        if is_single(key) {
-            if let Some((from, line)) = set_by.insert(key, (r.from, e.at.line)) {
-                if from == r.from {
-                    warnings.push(format!(
-                        "{}: `{key}` is set again (also at line {line}): the last value, {text:?}, is used",
-                        e.at
-                    ));
-                }
-            }
+        if is_single(key)
+            && let Some((from, line)) = set_by.insert(key, (r.from, e.at.line))
+            && from == r.from
+        {
+            warnings.push(format!(
+                "{}: `{key}` is set again (also at line {line}): the last value, {text:?}, is used",
+                e.at
+            ));
         }
         let words = || text.split_whitespace().map(str::to_string).collect::<Vec<_>>();
         let flag = || -> Result<Option<Setting<bool>>> { Ok(Some(setting(&text, e, boolean(e, &text)?))) };
