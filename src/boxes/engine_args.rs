@@ -13,11 +13,6 @@ pub fn check(args: &[String], unshare: &Unshare) -> Result<(), String> {
             Some((f, v)) if f.starts_with('-') => (f, Some(v.to_string())),
             _ => (arg.as_str(), None),
         };
-        if !flag.starts_with('-') {
-            return Err(format!(
-                "{arg:?} is not an option: tent passes the image and the command itself (write options only, e.g. --engine-arg=--cap-add=SYS_PTRACE)"
-            ));
-        }
         let value = inline.clone().or_else(|| words.peek().map(|s| s.to_string())).unwrap_or_default();
         let why: Option<String> = match flag {
             "--name" => Some("tent names the container after the box".into()),
@@ -101,7 +96,6 @@ mod tests {
         assert!(check(&words(&["--mount", "type=bind,src=/x,dst=/run/.tent"]), &none).is_err());
         assert!(check(&words(&["-v", "/x:/run"]), &none).is_err());
         assert!(check(&words(&["-v", "/x:/run/mine"]), &none).is_ok());
-        assert!(check(&words(&["debian:bookworm"]), &none).unwrap_err().contains("not an option"));
     }
 
     #[test]
