@@ -49,7 +49,8 @@ fn nvidia_passes_a_fake_driver(engine: Engine) {
     std::fs::create_dir_all(&lib).unwrap();
     std::fs::create_dir_all(root.join("usr/bin")).unwrap();
     std::fs::write(lib.join("libnvidia-ml.so.550.1"), "fake").unwrap();
-    // ldconfig lists only real shared objects: copy one of the host's.
+    // ldconfig lists only real shared objects, by their SONAME: a copy of
+    // the host's libz stands in (listed as libz.so.1 from the driver dir).
     std::fs::copy("/usr/lib/x86_64-linux-gnu/libz.so.1", lib.join("libcuda.so.1")).unwrap();
     let smi = root.join("usr/bin/nvidia-smi");
     std::fs::write(&smi, "#!/bin/sh\necho 'GPU 0: Fake NVIDIA GPU (UUID: GPU-tent)'\n").unwrap();
@@ -60,11 +61,11 @@ fn nvidia_passes_a_fake_driver(engine: Engine) {
     }
     sb.env.push(("TENT_HOST_ROOT".into(), root.display().to_string()));
     let name = sb.create("nv", BOOKWORM, &["--nvidia"]);
-    let out = sb.tent(&["run", &name, "--", "sh", "-c", "nvidia-smi; /sbin/ldconfig -p | grep libcuda"]).ok().stdout();
+    let out = sb.tent(&["run", &name, "--", "sh", "-c", "nvidia-smi; /sbin/ldconfig -p | grep /usr/lib/tent-nvidia/"]).ok().stdout();
     assert!(out.contains("Fake NVIDIA GPU"), "{out}");
-    assert!(out.contains("libcuda.so.1"), "{out}");
+    assert!(out.contains("=> /usr/lib/tent-nvidia/"), "{out}");
     let plain = sb.create("plain", BOOKWORM, &[]);
-    let out = sb.tent(&["run", &plain, "--", "sh", "-c", "command -v nvidia-smi; /sbin/ldconfig -p | grep -c libcuda"]).output();
+    let out = sb.tent(&["run", &plain, "--", "sh", "-c", "command -v nvidia-smi; /sbin/ldconfig -p | grep -c tent-nvidia"]).output();
     assert!(!String::from_utf8_lossy(&out.stdout).contains("nvidia-smi"), "{}", out.describe());
     assert!(String::from_utf8_lossy(&out.stdout).trim().ends_with('0'), "{}", out.describe());
 }
