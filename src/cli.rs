@@ -376,8 +376,20 @@ mod tests {
     #[test]
     fn create_takes_repeated_engine_args_and_hooks() {
         let cli = Cli::try_parse_from([
-            "tent", "create", "dev", "--engine-arg", "--env=X=1", "--engine-arg=--cap-add", "--engine-arg", "SYS_PTRACE",
-            "--init-hook", "a", "--init-hook", "b", "--unshare-all", "--init",
+            "tent",
+            "create",
+            "dev",
+            "--engine-arg",
+            "--env=X=1",
+            "--engine-arg=--cap-add",
+            "--engine-arg",
+            "SYS_PTRACE",
+            "--init-hook",
+            "a",
+            "--init-hook",
+            "b",
+            "--unshare-all",
+            "--init",
         ])
         .unwrap();
         match cli.command {

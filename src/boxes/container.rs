@@ -286,7 +286,15 @@ mod tests {
     }
 
     fn small_plan<'a>(spec: &'a BoxSpec, host: &'a HostFacts) -> CreatePlan<'a> {
-        CreatePlan { name: "d", spec, host, lib_dir: Path::new("/l"), lib_hash: "h", state_dir: Path::new("/s"), nvidia: None }
+        CreatePlan {
+            name: "d",
+            spec,
+            host,
+            lib_dir: Path::new("/l"),
+            lib_hash: "h",
+            state_dir: Path::new("/s"),
+            nvidia: None,
+        }
     }
 
     fn has_pair(argv: &[String], flag: &str, value: &str) -> bool {

@@ -46,7 +46,11 @@ pub fn check(args: &[String], unshare: &Unshare) -> Result<(), String> {
 /// True when a volume or mount spec puts something at or under tent's paths.
 fn touches_tent_paths(spec: &str) -> bool {
     let targets: Vec<&str> = if spec.contains("dst=") || spec.contains("destination=") || spec.contains("target=") {
-        spec.split(',').filter_map(|kv| kv.split_once('=')).filter(|(k, _)| matches!(*k, "dst" | "destination" | "target")).map(|(_, v)| v).collect()
+        spec.split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .filter(|(k, _)| matches!(*k, "dst" | "destination" | "target"))
+            .map(|(_, v)| v)
+            .collect()
     } else {
         spec.split(':').skip(1).take(1).collect()
     };
@@ -83,9 +87,19 @@ mod tests {
     #[test]
     fn what_tent_relies_on_is_refused_with_the_reason() {
         let none = Unshare::default();
-        for bad in [&["--name=x"][..], &["--name", "x"], &["-u", "1000"], &["--user=me"], &["--entrypoint=/bin/bash"],
-            &["--userns=host"], &["--label", "a=b"], &["-l", "a=b"], &["--rm"], &["--pid=private"], &["--network=bridge"]]
-        {
+        for bad in [
+            &["--name=x"][..],
+            &["--name", "x"],
+            &["-u", "1000"],
+            &["--user=me"],
+            &["--entrypoint=/bin/bash"],
+            &["--userns=host"],
+            &["--label", "a=b"],
+            &["-l", "a=b"],
+            &["--rm"],
+            &["--pid=private"],
+            &["--network=bridge"],
+        ] {
             let err = check(&words(bad), &none).unwrap_err();
             assert!(err.contains("is refused: "), "{bad:?}: {err}");
         }
@@ -100,9 +114,7 @@ mod tests {
 
     #[test]
     fn namespaces_may_be_chosen_once_unshared() {
-        let mut u = Unshare::default();
-        u.process = true;
-        u.netns = true;
+        let u = Unshare { process: true, netns: true, ..Default::default() };
         assert!(check(&words(&["--pid=private"]), &u).is_ok());
         assert!(check(&words(&["--network", "slirp4netns"]), &u).is_ok());
         assert!(check(&words(&["--ipc=private"]), &u).is_err());

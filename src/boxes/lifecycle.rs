@@ -289,7 +289,8 @@ fn cgroup_v2() -> bool {
 /// Writes the hooks where the box's init runs them.
 pub fn write_hooks(state: &BoxState, spec: &BoxSpec) -> Result<()> {
     let dir = state.hooks_dir();
-    for (file, hooks) in [("pre-init", &spec.pre_init_hooks), ("init", &spec.init_hooks), ("start", &spec.start_hooks)] {
+    for (file, hooks) in [("pre-init", &spec.pre_init_hooks), ("init", &spec.init_hooks), ("start", &spec.start_hooks)]
+    {
         let path = dir.join(file);
         if hooks.is_empty() {
             let _ = fs::remove_file(&path);

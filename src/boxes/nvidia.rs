@@ -68,7 +68,10 @@ pub fn discover(root: &Path) -> Nvidia {
     for dir in LIB_DIRS {
         let host_dir = root.join(dir);
         for name in sorted_names(&host_dir) {
-            if name.contains(".so") && LIB_PREFIXES.iter().any(|p| name.starts_with(p)) && seen_libs.insert(name.clone()) {
+            if name.contains(".so")
+                && LIB_PREFIXES.iter().any(|p| name.starts_with(p))
+                && seen_libs.insert(name.clone())
+            {
                 out.binds.push((host_dir.join(&name), Path::new(LIB_IN_BOX).join(&name)));
             }
         }
@@ -125,7 +128,9 @@ fn sorted_names(dir: &Path) -> Vec<String> {
 
 /// The host root for discovery: `TENT_HOST_ROOT`, else `/`.
 pub fn host_root() -> PathBuf {
-    std::env::var_os(crate::env_vars::TENT_HOST_ROOT).filter(|v| !v.is_empty()).map_or_else(|| PathBuf::from("/"), PathBuf::from)
+    std::env::var_os(crate::env_vars::TENT_HOST_ROOT)
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from("/"), PathBuf::from)
 }
 
 #[cfg(test)]

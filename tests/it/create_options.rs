@@ -61,11 +61,16 @@ fn nvidia_passes_a_fake_driver(engine: Engine) {
     }
     sb.env.push(("TENT_HOST_ROOT".into(), root.display().to_string()));
     let name = sb.create("nv", BOOKWORM, &["--nvidia"]);
-    let out = sb.tent(&["run", &name, "--", "sh", "-c", "nvidia-smi; /sbin/ldconfig -p | grep /usr/lib/tent-nvidia/"]).ok().stdout();
+    let out = sb
+        .tent(&["run", &name, "--", "sh", "-c", "nvidia-smi; /sbin/ldconfig -p | grep /usr/lib/tent-nvidia/"])
+        .ok()
+        .stdout();
     assert!(out.contains("Fake NVIDIA GPU"), "{out}");
     assert!(out.contains("=> /usr/lib/tent-nvidia/"), "{out}");
     let plain = sb.create("plain", BOOKWORM, &[]);
-    let out = sb.tent(&["run", &plain, "--", "sh", "-c", "command -v nvidia-smi; /sbin/ldconfig -p | grep -c tent-nvidia"]).output();
+    let out = sb
+        .tent(&["run", &plain, "--", "sh", "-c", "command -v nvidia-smi; /sbin/ldconfig -p | grep -c tent-nvidia"])
+        .output();
     assert!(!String::from_utf8_lossy(&out.stdout).contains("nvidia-smi"), "{}", out.describe());
     assert!(String::from_utf8_lossy(&out.stdout).trim().ends_with('0'), "{}", out.describe());
 }

@@ -99,7 +99,8 @@ fn keys_tent_cannot_honour_yet_are_notes_and_the_rest_applies() {
 
 #[test]
 fn create_options_are_wired() {
-    let (b, notes) = one("[gpu]\nimage=x\nnvidia=true\ninit=1\nadditional_flags=\"--gpus all\"\nadditional_flags=--env=A=1\n\
+    let (b, notes) =
+        one("[gpu]\nimage=x\nnvidia=true\ninit=1\nadditional_flags=\"--gpus all\"\nadditional_flags=--env=A=1\n\
          pre_init_hooks=\"touch /pre\"\nunshare_netns=true\npull=true\n");
     assert!(notes.is_empty(), "{notes:#?}");
     assert!(b.nvidia && b.init && b.pull);
