@@ -13,3 +13,6 @@ pub const TENT_READY_TIMEOUT: &str = "TENT_READY_TIMEOUT";
 pub const TENT_BOX: &str = "TENT_BOX";
 /// Disables colour (https://no-color.org).
 pub const NO_COLOR: &str = "NO_COLOR";
+/// `engine`: `enter`, `run` and exported commands go through the engine's
+/// exec even where tent could join the box's namespaces itself.
+pub const TENT_EXEC: &str = "TENT_EXEC";

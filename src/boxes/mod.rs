@@ -4,6 +4,7 @@
 pub mod container;
 pub mod host;
 pub mod init;
+pub mod join;
 pub mod lifecycle;
 pub mod name;
 pub mod spec;
