@@ -145,12 +145,20 @@ fn thread_count() -> Option<usize> {
     status.lines().find_map(|l| l.strip_prefix("Threads:")).and_then(|n| n.trim().parse().ok())
 }
 
+/// A mount namespace, by the device and inode of its nsfs file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MountNs(u64, u64);
+
+/// The mount namespace of a process, when tent may see it.
+pub fn mount_ns_of(pid: u32) -> Option<MountNs> {
+    fs::metadata(format!("/proc/{pid}/ns/mnt")).ok().map(|m| MountNs(m.dev(), m.ino()))
+}
+
 /// Every process (as pid and start time) in the mount namespace of the init
 /// `pid` that is not the init or one of its descendants: the commands tent
 /// started in the box, whether through a join or the engine's exec. Processes
 /// tent may not inspect (another user's) are not listed.
-pub fn box_processes(init: u32) -> Vec<(u32, u64)> {
-    let Ok(ns) = fs::metadata(format!("/proc/{init}/ns/mnt")) else { return Vec::new() };
+pub fn box_processes(ns: MountNs, init: u32) -> Vec<(u32, u64)> {
     let me = std::process::id();
     let Ok(dir) = fs::read_dir("/proc") else { return Vec::new() };
     let mut found = Vec::new();
@@ -160,7 +168,7 @@ pub fn box_processes(init: u32) -> Vec<(u32, u64)> {
             continue;
         }
         let Ok(theirs) = fs::metadata(format!("/proc/{pid}/ns/mnt")) else { continue };
-        if (theirs.dev(), theirs.ino()) != (ns.dev(), ns.ino()) || descends_from(pid, init) {
+        if MountNs(theirs.dev(), theirs.ino()) != ns || descends_from(pid, init) {
             continue;
         }
         if let Some(start) = process_start_time(pid) {
@@ -195,8 +203,8 @@ pub fn parse_stat_ppid(stat: &str) -> Option<u32> {
 /// Ends the box's processes: SIGTERM, up to `grace` to exit, then SIGKILL.
 /// Signals go through pidfds, so a pid reused meanwhile is never hit. Returns
 /// how many processes were signalled.
-pub fn end_box_processes(init: u32, grace: Duration) -> usize {
-    let pinned: Vec<(u32, u64, OwnedFd)> = box_processes(init)
+pub fn end_box_processes(ns: MountNs, init: u32, grace: Duration) -> usize {
+    let pinned: Vec<(u32, u64, OwnedFd)> = box_processes(ns, init)
         .into_iter()
         .filter_map(|(pid, start)| {
             let fd = rustix::process::pidfd_open(Pid::from_raw(pid as i32)?, PidfdFlags::empty()).ok()?;
@@ -255,7 +263,10 @@ mod tests {
     }
 
     #[test]
-    fn no_box_processes_of_a_missing_init() {
-        assert!(box_processes(u32::MAX).is_empty());
+    fn box_processes_never_list_tent() {
+        assert!(mount_ns_of(u32::MAX).is_none());
+        // Our own namespace holds other processes maybe, never ourselves.
+        let ours = mount_ns_of(std::process::id()).unwrap();
+        assert!(!box_processes(ours, 1).iter().any(|(pid, _)| *pid == std::process::id()));
     }
 }
