@@ -8,4 +8,5 @@ mod core;
 mod distro;
 mod export;
 mod host;
+mod join;
 mod manifest;
