@@ -16,3 +16,6 @@ pub const NO_COLOR: &str = "NO_COLOR";
 /// The host's root directory as seen by `tent create --nvidia` when it looks
 /// for the NVIDIA driver (default `/`); for tests with a fake driver tree.
 pub const TENT_HOST_ROOT: &str = "TENT_HOST_ROOT";
+/// `engine`: `enter`, `run` and exported commands go through the engine's
+/// exec even where tent could join the box's namespaces itself.
+pub const TENT_EXEC: &str = "TENT_EXEC";

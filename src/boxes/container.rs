@@ -239,6 +239,18 @@ pub fn exec_command(mode: &ExecMode, cwd: &Path) -> Vec<String> {
     a
 }
 
+/// The argv that runs `mode` through tent-exec in `cwd` once tent has joined
+/// the box: no engine carries it, so every byte passes as it is (`cmd` mode).
+pub fn join_command(mode: &ExecMode, cwd: &Path) -> Vec<std::ffi::OsString> {
+    let mut a: Vec<std::ffi::OsString> = vec!["/bin/sh".into(), EXEC_IN_BOX.into()];
+    a.push(if matches!(mode, ExecMode::Shell) { "shell" } else { "cmd" }.into());
+    a.push(cwd.as_os_str().to_owned());
+    if let ExecMode::Command(args) = mode {
+        a.extend(args.iter().cloned());
+    }
+    a
+}
+
 /// Encodes bytes as a `printf %b` string: printable ASCII as itself, every
 /// other byte (and the backslash) as `\0NNN`. The engines carry argv as JSON
 /// and would turn bytes that are not UTF-8 into U+FFFD.
@@ -451,6 +463,19 @@ mod tests {
         let bad = OsString::from_vec(vec![b'a', 0xff, b'\\', b'\n']);
         let argv = exec_command(&ExecMode::Command(vec!["printf".into(), bad]), Path::new("/tmp"));
         assert_eq!(&argv[argv.len() - 4..], &["enc", "/tmp", "printf", r"a\0377\0134\0012"]);
+    }
+
+    #[test]
+    fn join_command_passes_bytes_as_they_are() {
+        let bad = OsString::from_vec(vec![b'a', 0xff]);
+        let cwd = OsString::from_vec(vec![b'/', b't', 0xfe]);
+        let argv = join_command(&ExecMode::Command(vec!["printf".into(), bad.clone()]), Path::new(&cwd));
+        let want: Vec<OsString> =
+            vec!["/bin/sh".into(), EXEC_IN_BOX.into(), "cmd".into(), cwd.clone(), "printf".into(), bad];
+        assert_eq!(argv, want);
+        let argv = join_command(&ExecMode::Shell, Path::new("/home/a"));
+        let want: Vec<OsString> = vec!["/bin/sh".into(), EXEC_IN_BOX.into(), "shell".into(), "/home/a".into()];
+        assert_eq!(argv, want);
     }
 
     #[test]

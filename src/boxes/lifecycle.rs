@@ -4,9 +4,11 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::container;
 use super::init;
+use super::join;
 use super::state::LogFollower;
 use super::{BoxSpec, BoxState, HostFacts, labels};
 use crate::engine::Engine;
@@ -257,10 +259,27 @@ impl Boxes<'_> {
         init::wait_ready(self.engine, name, &state, follower, self.printer)
     }
 
-    pub fn stop(&self, name: &str) -> Result<()> {
-        self.engine.capture(&format!("could not stop box {name:?}"), &["stop", name])?;
-        self.state(name).reset_run_files();
-        Ok(())
+    /// Stops a box and every process started in it through tent, whichever
+    /// way: joined processes are not in the container's cgroup, and podman
+    /// refuses to stop a container while an exec it started runs. Both live
+    /// in the box's mount namespace, so they are ended first (SIGTERM, then
+    /// SIGKILL); the engine's stop gets one retry for a process that was
+    /// starting meanwhile. Returns how many processes were ended.
+    pub fn stop(&self, name: &str) -> Result<usize> {
+        let state = self.state(name);
+        let init = state.live_init().and_then(|pid| Some((pid, join::mount_ns_of(pid)?)));
+        let end = |grace| init.map_or(0, |(pid, ns)| join::end_box_processes(ns, pid, grace));
+        let mut ended = end(Duration::from_secs(3));
+        let args = ["stop", name];
+        let output = self.engine.output(&args)?;
+        if !output.status.success() {
+            ended += end(Duration::from_secs(3));
+            self.engine.capture(&format!("could not stop box {name:?}"), &args)?;
+        }
+        // A process that joined while the init was stopping.
+        ended += end(Duration::from_millis(500));
+        state.reset_run_files();
+        Ok(ended)
     }
 
     /// Removes the container and tent's own state of it. Exports are the

@@ -5,6 +5,7 @@ pub mod container;
 pub mod engine_args;
 pub mod host;
 pub mod init;
+pub mod join;
 pub mod lifecycle;
 pub mod name;
 pub mod nvidia;

@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// The PATH of the user's login shell in the box, cached by tent-exec.
+pub const LOGIN_PATH_FILE: &str = "login-path";
+
 #[derive(Debug, Clone)]
 pub struct BoxState {
     pub dir: PathBuf,
@@ -30,6 +33,17 @@ impl BoxState {
     /// True when the init said it is ready and that init process still runs.
     pub fn is_ready(&self) -> bool {
         read_pid_line(&self.dir.join("ready")).is_some_and(|(pid, start)| process_start_time(pid) == Some(start))
+    }
+
+    /// The ready init's `PID STARTTIME`, as written (not checked).
+    pub fn ready_line(&self) -> Option<(u32, u64)> {
+        read_pid_line(&self.dir.join("ready"))
+    }
+
+    /// The pid of the box's init when it still runs, ready or not.
+    pub fn live_init(&self) -> Option<u32> {
+        let (pid, start) = read_pid_line(&self.dir.join("pid"))?;
+        (process_start_time(pid) == Some(start)).then_some(pid)
     }
 
     /// Whether the init that last wrote its pid is alive: None when it has not
@@ -76,9 +90,10 @@ impl BoxState {
         }
     }
 
-    /// Forgets the last start's pid, readiness and failure, before a new start.
+    /// Forgets the last start's pid, readiness, failure and login PATH
+    /// (tent-exec computes it again), before a new start.
     pub fn reset_run_files(&self) {
-        for file in ["ready", "failed", "pid", "ready.ns", "pid.ns"] {
+        for file in ["ready", "failed", "pid", "ready.ns", "pid.ns", LOGIN_PATH_FILE] {
             let _ = fs::remove_file(self.dir.join(file));
         }
     }

@@ -15,8 +15,11 @@ pub fn run(ctx: &Context<'_>, args: &StopArgs) -> Result<i32> {
         let spinner = ctx.printer.spinner(format!("stopping {name}"));
         let result = boxes.stop(&name);
         spinner.finish();
-        result?;
-        ctx.printer.status(format!("stopped {name}"));
+        match result? {
+            0 => ctx.printer.status(format!("stopped {name}")),
+            1 => ctx.printer.status(format!("stopped {name} and the 1 command running in it")),
+            n => ctx.printer.status(format!("stopped {name} and the {n} commands running in it")),
+        }
     }
     Ok(0)
 }

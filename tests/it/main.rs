@@ -9,5 +9,6 @@ mod create_options;
 mod distro;
 mod export;
 mod host;
+mod join;
 mod manifest;
 mod trust_export;

@@ -1,0 +1,197 @@
+//! Joining a box instead of asking the engine (issue 11): one contract kept by
+//! both paths (`TENT_EXEC=engine` forces the engine's exec), `stop` ending
+//! every command, a login shell's PATH, and tent's own not-found message.
+
+use std::io::Write;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::engine_tests;
+use crate::harness::{BOOKWORM, Engine, Run, Sandbox, tent_bin};
+
+engine_tests!(
+    contract_holds_on_both_paths,
+    stop_ends_commands_of_both_paths,
+    login_path_finds_local_bin,
+    terminal_reaches_the_command,
+);
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Path {
+    Join,
+    Engine,
+}
+
+/// Whether tent may join on this engine: rootful podman as root, rootless
+/// podman as its user; Docker as a plain user goes through the engine.
+fn joins(engine: Engine) -> bool {
+    engine != Engine::Docker
+}
+
+/// `tent ARGS` on one path, as the sandbox's user.
+fn tent_on(sb: &Sandbox, path: Path, args: &[&[u8]]) -> Run {
+    let mut c = sb.command("env");
+    if path == Path::Engine {
+        c.arg("TENT_EXEC=engine");
+    }
+    c.arg(tent_bin());
+    c.args(args.iter().map(|a| crate::harness::os(a)));
+    Run::from(c)
+}
+
+fn sh_on(sb: &Sandbox, path: Path, script: &str) -> Run {
+    let env = if path == Path::Engine { "TENT_EXEC=engine " } else { "" };
+    sb.sh(&script.replace("TENT ", &format!("{env}{} ", tent_bin().display())))
+}
+
+fn contract_holds_on_both_paths(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let name = sb.create("contract", BOOKWORM, &[]);
+    let n = name.as_bytes();
+    let mut seen = Vec::new();
+    for path in [Path::Join, Path::Engine] {
+        // -v names the path that ran.
+        let out = tent_on(&sb, path, &[b"-v", b"run", n, b"--", b"true"]).ok();
+        let joined = out.stderr.contains("joined box's namespaces (pid ");
+        assert_eq!(joined, path == Path::Join && joins(engine), "{path:?}: {}", out.describe());
+        assert_eq!(out.stderr.contains("engine exec: "), !joined, "{}", out.describe());
+
+        // argv byte for byte.
+        let hostile: Vec<&[u8]> = vec![b"a b", b"*", b"$HOME", b"line\nbreak\n", b"", b"\\n", b"\xff\xfe-x", b"-e"];
+        let mut args: Vec<&[u8]> = vec![b"run", n, b"--", b"printf", b"[%s]"];
+        args.extend(&hostile);
+        let out = tent_on(&sb, path, &args).ok();
+        let expected: Vec<u8> = hostile.iter().flat_map(|h| [&b"["[..], h, b"]"].concat()).collect();
+        assert_eq!(out.stdout_bytes(), &expected[..], "{path:?}: {}", out.describe());
+
+        // Exit statuses, and messages that name the box, not tent's script.
+        tent_on(&sb, path, &[b"run", n, b"--", b"sh", b"-c", b"exit 7"]).code(7);
+        let out = tent_on(&sb, path, &[b"run", n, b"--", b"no-such-cmd-x"]).code(127);
+        assert_eq!(out.stderr.trim(), format!("tent: no-such-cmd-x: command not found in box {name}"), "{path:?}");
+        let out = tent_on(&sb, path, &[b"run", n, b"--", b"/etc/hostname"]).code(126);
+        assert!(!out.stderr.contains("tent-exec"), "{path:?}: {}", out.describe());
+        let out = sh_on(&sb, path, &format!("TENT run {name} -- sh -c 'kill -TERM $$'; echo \"status $?\"")).ok();
+        assert!(out.stdout().contains("status 143"), "{path:?}: {}", out.describe());
+
+        // stdin, stdout and stderr as pipes.
+        let out = tent_on(&sb, path, &[b"run", n, b"--", b"sh", b"-c", b"tr a-z A-Z; echo err >&2"]).stdin("hi\n").ok();
+        assert_eq!(out.stdout(), "HI\n");
+        assert!(out.stderr.contains("err"));
+
+        // A directory the box does not have: the home, and a note.
+        let dir = "/var/tmp/tent-it-join-cwd";
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+        let out = sh_on(&sb, path, &format!("cd {dir} && TENT run {name} -- pwd")).ok();
+        if out.stdout().trim() != dir {
+            assert_eq!(out.stdout().trim(), sb.home.display().to_string(), "{path:?}");
+            assert!(out.stderr.contains("starting in"), "{}", out.describe());
+        }
+
+        // Same user, groups, hostname, box's /etc and environment.
+        let probe = "id -u; id -g; id -G; hostname; cat /etc/debian_version; test -e /run/.tent/lib/tent-exec && echo in-box; env | grep -v -e '^PWD=' -e '^OLDPWD=' -e '^_=' | sort";
+        let out = tent_on(&sb, path, &[b"run", n, b"--", b"sh", b"-c", probe.as_bytes()]).ok();
+        assert!(out.stdout().contains("in-box"), "{}", out.describe());
+        seen.push(out.stdout());
+    }
+    assert_eq!(seen[0], seen[1], "the join and the engine path see the same box");
+}
+
+/// The pids of processes running exactly `argv`.
+fn pids_of(argv: &[&str]) -> Vec<u32> {
+    let want = argv.join("\0") + "\0";
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want.as_bytes()))
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| !matches!(s[s.rfind(')').unwrap() + 1..].split_whitespace().next(), Some("Z" | "X")))
+}
+
+fn stop_ends_commands_of_both_paths(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let name = sb.create("stop", BOOKWORM, &[]);
+    let tag = format!("{}", 4000 + std::process::id() % 1000);
+    let mut children = Vec::new();
+    for (i, path) in [Path::Join, Path::Engine].into_iter().enumerate() {
+        let mut c = sb.command("env");
+        if path == Path::Engine {
+            c.arg("TENT_EXEC=engine");
+        }
+        c.arg(tent_bin()).args(["run", &name, "--", "sleep", &format!("{tag}{i}")]);
+        c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        children.push(c.spawn().unwrap());
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let pids = loop {
+        let pids: Vec<u32> = (0..2).flat_map(|i| pids_of(&["sleep", &format!("{tag}{i}")])).collect();
+        if pids.len() == 2 || Instant::now() > deadline {
+            break pids;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(pids.len(), 2, "both commands run");
+    let out = sb.tent(&["stop", &name]).ok();
+    assert!(
+        out.stderr.contains("commands running in it") || out.stdout().contains("commands running in it"),
+        "{}",
+        out.describe()
+    );
+    for mut child in children {
+        let _ = child.wait();
+    }
+    for pid in pids {
+        assert!(!alive(pid), "pid {pid} survived the stop");
+    }
+}
+
+fn login_path_finds_local_bin(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let name = sb.create("lpath", BOOKWORM, &[]);
+    // What Debian's skeleton profile does.
+    std::fs::write(
+        sb.home.join(".profile"),
+        "if [ -d \"$HOME/.local/bin\" ]; then PATH=\"$HOME/.local/bin:$PATH\"; fi\necho noise\n",
+    )
+    .unwrap();
+    let bin = sb.home.join(".local/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("mytool"), "#!/bin/sh\necho mytool ran\n").unwrap();
+    std::fs::set_permissions(bin.join("mytool"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    if engine != Engine::PodmanRoot {
+        sb.sh("true").ok();
+        std::process::Command::new("chown").args(["-R", "tent-test:"]).arg(&sb.home).status().unwrap();
+    }
+    for path in [Path::Join, Path::Engine] {
+        let out = tent_on(&sb, path, &[b"run", name.as_bytes(), b"--", b"mytool"]).ok();
+        assert_eq!(out.stdout(), "mytool ran\n", "{path:?}: {}", out.describe());
+    }
+}
+
+fn terminal_reaches_the_command(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let name = sb.create("tty", BOOKWORM, &[]);
+    for path in [Path::Join, Path::Engine] {
+        let env = if path == Path::Engine { "TENT_EXEC=engine " } else { "" };
+        let inner = format!(
+            "{env}{} run {name} -- sh -c 'tty; trap \"echo got-int; exit 3\" INT; echo armed; sleep 30 & wait'",
+            tent_bin().display()
+        );
+        let mut c = sb.command("script");
+        c.args(["-qec", &inner, "/dev/null"]);
+        c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::sleep(Duration::from_secs(4));
+        stdin.write_all(b"\x03").unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("/dev/pts/"), "{path:?}: tty in the box: {text}");
+        assert!(text.contains("got-int"), "{path:?}: Ctrl-C reaches the command: {text}");
+    }
+}
