@@ -111,7 +111,7 @@ pub fn caller_var_allowed(key: &OsStr, value: &OsStr) -> bool {
     crate::boxes::host::PASSTHROUGH_ENV.contains(&key)
         && !key.starts_with("TENT_")
         && !key.starts_with("LD_")
-        && !(key.starts_with("XDG_") && key.ends_with("_HOME"))
+        && (!key.starts_with("XDG_") || !key.ends_with("_HOME"))
         && key != "XDG_RUNTIME_DIR"
         && !OWN_ENV.contains(&key)
         && !value.as_encoded_bytes().contains(&0)
@@ -494,7 +494,9 @@ fn serve_call(stream: &UnixStream, exe: &Path, paths: &Paths) -> std::result::Re
         Caller::Box { name, .. } => Some(name.as_str()),
         Caller::Unknown { unsure: true } => None,
         Caller::Unknown { unsure: false } => {
-            return Err(format!("process {pid} is neither on the host nor in a tent box; tent's relay serves only those"));
+            return Err(format!(
+                "process {pid} is neither on the host nor in a tent box; tent's relay serves only those"
+            ));
         }
     };
     let run = match request {
@@ -728,11 +730,12 @@ mod tests {
         receipt.save(&p.receipt("podman-root", "dev")).unwrap();
 
         let argv = export_argv(&p, &run_export("podman-root", "rg")).unwrap();
-        let expected: Vec<OsString> = ["--engine", "/usr/bin/podman", "--root", "run", "dev", "--", "/usr/bin/rg", "a b"]
-            .iter()
-            .map(OsString::from)
-            .chain([OsString::from_vec(vec![0xff])])
-            .collect();
+        let expected: Vec<OsString> =
+            ["--engine", "/usr/bin/podman", "--root", "run", "dev", "--", "/usr/bin/rg", "a b"]
+                .iter()
+                .map(OsString::from)
+                .chain([OsString::from_vec(vec![0xff])])
+                .collect();
         assert_eq!(argv, expected);
         for (scope, name) in [("podman-root", "cat"), ("podman-root", "xterm"), ("podman", "rg"), ("../x", "rg")] {
             let err = export_argv(&p, &run_export(scope, name)).unwrap_err();
