@@ -89,7 +89,7 @@ fn the_relay_runs_only_exports(engine: Engine) {
         "--",
         "sh",
         "-c",
-        "printf '#!/bin/sh\\nfor a in \"$@\"; do printf \"%s|\" \"$a\"; done\\n' > /usr/local/bin/showargs && chmod 755 /usr/local/bin/showargs",
+        "printf '#!/bin/sh\\nfor a in \"$@\"; do printf \"%%s|\" \"$a\"; done\\n' > /usr/local/bin/showargs && chmod 755 /usr/local/bin/showargs",
     ])
     .ok();
     sb.tent(&["export", &a, "--bin", "/usr/local/bin/showargs"]).ok();
