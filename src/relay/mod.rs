@@ -532,15 +532,11 @@ fn serve_call(stream: &UnixStream, exe: &Path, paths: &Paths) -> std::result::Re
         let exited = exited.clone();
         std::thread::spawn(move || forward_signals(&reader, group, &exited));
     }
-    loop {
-        match rustix::process::waitid(
-            rustix::process::WaitId::Pid(group),
-            rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOWAIT,
-        ) {
-            Err(rustix::io::Errno::INTR) => continue,
-            _ => break,
-        }
-    }
+    // Wait for the exit without reaping (NOWAIT), retrying on EINTR.
+    while let Err(rustix::io::Errno::INTR) = rustix::process::waitid(
+        rustix::process::WaitId::Pid(group),
+        rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOWAIT,
+    ) {}
     *exited.lock().unwrap_or_else(|e| e.into_inner()) = true;
     let status = child.wait().map_err(|e| format!("lost the command: {e}"))?;
     Ok(FromRelay::Exit(status_code(status)))
