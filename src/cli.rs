@@ -102,11 +102,23 @@ pub enum Command {
         #[arg(long)]
         socket: PathBuf,
     },
-    /// In a box: run `tent ARGS...` on the host through the relay (exported wrappers use it)
+    /// In a box: run an exported command of another box through the host's relay (exported wrappers use it)
     #[command(hide = true)]
     RelayCall {
         #[arg(long)]
         socket: PathBuf,
+        /// The engine scope of the exporting box (podman, podman-root, docker)
+        #[arg(long)]
+        scope: Option<String>,
+        /// The exporting box
+        #[arg(long = "box")]
+        box_name: Option<String>,
+        /// The exported command's name
+        #[arg(long)]
+        export: Option<String>,
+        /// Send this file's bytes as the request, as they are (protocol debugging and tests)
+        #[arg(long, conflicts_with_all = ["scope", "box_name", "export"])]
+        request_file: Option<PathBuf>,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<OsString>,
     },

@@ -11,6 +11,10 @@ pub const TENT_READY_TIMEOUT: &str = "TENT_READY_TIMEOUT";
 /// Set by tent inside every box it enters: the box's name. Exported wrappers use
 /// it to run the binary directly when they are already in that box.
 pub const TENT_BOX: &str = "TENT_BOX";
+/// Set by the host's relay for an exported command called from another box:
+/// the calling box's name, as the kernel says (information only, never trusted
+/// from the caller).
+pub const TENT_CALLER_BOX: &str = "TENT_CALLER_BOX";
 /// Disables colour (https://no-color.org).
 pub const NO_COLOR: &str = "NO_COLOR";
 /// The host's root directory as seen by `tent create --nvidia` when it looks

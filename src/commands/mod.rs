@@ -28,7 +28,9 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Completions { shell } => return meta::completions(shell),
         Command::Man { dir } => return meta::man(&dir, printer),
         Command::Relay { socket } => return crate::relay::serve(&socket).map(|()| 0),
-        Command::RelayCall { socket, args } => return crate::relay::call(&socket, args),
+        Command::RelayCall { socket, scope, box_name, export, request_file, args } => {
+            return relay_call(socket, scope, box_name, export, request_file, args);
+        }
         command => command,
     };
     let paths = Paths::from_env()?;
@@ -52,6 +54,30 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
             unreachable!("handled above")
         }
     }
+}
+
+/// `tent relay-call`: the in-box half of an exported command called from
+/// another box.
+fn relay_call(
+    socket: std::path::PathBuf,
+    scope: Option<String>,
+    box_name: Option<String>,
+    export: Option<String>,
+    request_file: Option<std::path::PathBuf>,
+    args: Vec<std::ffi::OsString>,
+) -> Result<i32> {
+    if let Some(file) = request_file {
+        let bytes = std::fs::read(&file).map_err(|e| crate::error::Error::io(&file, e))?;
+        return crate::relay::call_raw(&socket, &bytes);
+    }
+    let (Some(scope), Some(box_name), Some(export)) = (scope, box_name, export) else {
+        // What wrappers of tent before the request protocol ran: an argv.
+        return Err(crate::error::Error::Export {
+            message: "this command was exported by an older tent, and the relay no longer runs command lines".into(),
+            hint: Some("on the host, export it again (`tent export BOX --bin NAME`)".into()),
+        });
+    };
+    crate::relay::call(crate::relay::Call { socket, scope, box_name, export, args })
 }
 
 /// Splits `--packages "a b" --packages c` into single names.

@@ -33,8 +33,13 @@ pub const DEFAULT_NAME_SUFFIX: &str = " (on {box})";
 
 /// The flags that make a later tent talk to the same engine in the same mode.
 pub fn engine_args(engine: &Engine) -> Vec<String> {
-    let mut args = vec!["--engine".to_string(), engine.path.to_string_lossy().into_owned()];
-    if engine.scope() == crate::engine::Scope::PodmanRoot {
+    engine_args_for(&engine.path.to_string_lossy(), engine.scope().as_str())
+}
+
+/// `engine_args` from what a receipt records: the engine's path and scope.
+pub fn engine_args_for(engine_path: &str, scope: &str) -> Vec<String> {
+    let mut args = vec!["--engine".to_string(), engine_path.to_string()];
+    if scope == crate::engine::Scope::PodmanRoot.as_str() {
         args.push("--root".into());
     }
     args

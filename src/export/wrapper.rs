@@ -26,7 +26,7 @@ pub struct Wrapper<'a> {
     pub engine_args: &'a [String],
     /// How to remove it, for the marker and messages.
     pub unexport: &'a str,
-    /// The host's relay socket for calls from other boxes (src/relay.rs);
+    /// The host's relay socket for calls from other boxes (src/relay/);
     /// empty when the session has no runtime directory.
     pub relay: &'a str,
 }
@@ -53,7 +53,8 @@ if [ -n "${{TENT_BOX-}}" ] && [ -e /run/.tent/lib/tent-exec ]; then
     fi
     # Another box: the host's engine is out of reach here, so the host's own
     # tent, run with the host's loader and libraries under /run/host, asks
-    # tent's relay on the host to run it (see src/relay.rs).
+    # tent's relay on the host to run this export (see src/relay/): the relay
+    # looks it up in the box's receipt and builds the command itself.
     h=/run/host
     on_host() {{
         p=$1 n=0
@@ -73,7 +74,7 @@ if [ -n "${{TENT_BOX-}}" ] && [ -e /run/.tent/lib/tent-exec ]; then
     relay={relay}
     if [ -n "$relay" ] && [ -n "$ld" ] && [ -e "$ld" ] && [ -e "$h$tent" ]; then
         exec "$ld" --library-path "$h/usr/lib/$a:$h/lib/$a:$h/usr/lib64:$h/lib64:$h/usr/lib:$h/lib" \
-            "$(on_host "$tent")" relay-call --socket "$relay" -- {engine}run {box_q} -- "$target" "$@"
+            "$(on_host "$tent")" relay-call --socket "$relay" --scope {scope_q} --box {box_q} --export {command} -- "$@"
     fi
     printf '%s: this command runs in box %s and cannot reach the host from box %s; run it on the host\n' {command} {box_q} "$TENT_BOX" >&2
     exit 127
@@ -95,6 +96,7 @@ exec "$tent" {engine}run {box_q} -- "$target" "$@"
         tent = shell::quote(w.tent),
         unexport = shell::quote(w.unexport),
         relay = shell::quote(w.relay),
+        scope_q = shell::quote(w.scope),
     ));
     s
 }
@@ -147,7 +149,10 @@ mod tests {
         assert!(text.contains("\n# tent-export: box=dev scope=podman\n"), "{text}");
         assert!(text.contains("\ntent='/opt/tent/bin/tent'\n"), "{text}");
         assert!(text.contains("relay='/run/user/1000/tent/relay-0123456789abcdef.sock'"), "{text}");
-        assert!(text.contains(r#"relay-call --socket "$relay" -- '--engine' '/usr/bin/podman' run 'dev'"#), "{text}");
+        assert!(
+            text.contains(r#"relay-call --socket "$relay" --scope 'podman' --box 'dev' --export 'rg' -- "$@""#),
+            "{text}"
+        );
         assert!(
             text.contains("exec \"$tent\" '--engine' '/usr/bin/podman' run 'dev' -- \"$target\" \"$@\"\n"),
             "{text}"

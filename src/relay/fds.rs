@@ -30,38 +30,41 @@ pub fn send_with_fds(stream: &UnixStream, data: &[u8], fds: &[BorrowedFd<'_>]) -
 
 /// Receives one length-framed message (u32 little-endian length, then the
 /// body) and the descriptors sent with it. A body over `limit` bytes is
-/// refused before it is read.
+/// refused before it is read. Reads exactly one frame, so what the peer sends
+/// next stays in the socket for `read_frame`.
 pub fn recv_with_fds(stream: &UnixStream, limit: usize) -> std::io::Result<(Vec<u8>, Vec<OwnedFd>)> {
-    let mut first = vec![0u8; 64 * 1024];
+    let mut header = [0u8; 4];
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
     let mut control = RecvAncillaryBuffer::new(&mut space);
-    let got = rustix::net::recvmsg(stream, &mut [IoSliceMut::new(&mut first)], &mut control, RecvFlags::CMSG_CLOEXEC)?;
+    let got = rustix::net::recvmsg(stream, &mut [IoSliceMut::new(&mut header)], &mut control, RecvFlags::CMSG_CLOEXEC)?;
     let mut fds = Vec::new();
     for message in control.drain() {
         if let RecvAncillaryMessage::ScmRights(received) = message {
             fds.extend(received);
         }
     }
-    let mut data = first[..got.bytes].to_vec();
-    while data.len() < 4 {
-        let mut more = [0u8; 4];
-        let n = (&*stream).read(&mut more)?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        data.extend_from_slice(&more[..n]);
+    if got.bytes == 0 {
+        return Err(std::io::ErrorKind::UnexpectedEof.into());
     }
-    let len = u32::from_le_bytes(data[..4].try_into().expect("four bytes")) as usize;
+    (&*stream).read_exact(&mut header[got.bytes..])?;
+    Ok((read_body(stream, header, limit)?, fds))
+}
+
+/// Reads one length-framed message without descriptors.
+pub fn read_frame(mut stream: &UnixStream, limit: usize) -> std::io::Result<Vec<u8>> {
+    let mut header = [0u8; 4];
+    stream.read_exact(&mut header)?;
+    read_body(stream, header, limit)
+}
+
+fn read_body(mut stream: &UnixStream, header: [u8; 4], limit: usize) -> std::io::Result<Vec<u8>> {
+    let len = u32::from_le_bytes(header) as usize;
     if len > limit {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("a {len}-byte request is too large")));
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("a {len}-byte message is too large")));
     }
-    if data.len() < 4 + len {
-        let mut rest = vec![0u8; 4 + len - data.len()];
-        (&*stream).read_exact(&mut rest)?;
-        data.extend_from_slice(&rest);
-    }
-    data.truncate(4 + len);
-    Ok((data.split_off(4), fds))
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body)?;
+    Ok(body)
 }
 
 #[cfg(test)]
@@ -79,9 +82,12 @@ mod tests {
         let mut framed = (body.len() as u32).to_le_bytes().to_vec();
         framed.extend_from_slice(body);
         send_with_fds(&a, &framed, &[r.as_fd(), w.as_fd(), stderr.as_fd()]).unwrap();
+        (&a).write_all(&[1, 0, 0, 0, b'S']).unwrap();
         let (got, fds) = recv_with_fds(&b, 1024).unwrap();
         assert_eq!(got, body);
         assert_eq!(fds.len(), 3);
+        // Only the first frame is taken: the next one is still there.
+        assert_eq!(read_frame(&b, 16).unwrap(), b"S");
         w.write_all(b"hi").unwrap();
         drop(w);
         let mut received_write = std::fs::File::from(fds.into_iter().nth(1).unwrap());

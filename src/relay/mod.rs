@@ -5,38 +5,176 @@
 //! `$XDG_RUNTIME_DIR`, so tent keeps a small relay on the host listening on
 //! `$XDG_RUNTIME_DIR/tent/relay-KEY.sock`. The wrapper in box B runs the host's
 //! own tent binary (through the host's dynamic loader under /run/host) as
-//! `tent relay-call --socket SOCKET -- ARGS...`, which hands the relay its
-//! argv, directory, session variables and its stdin, stdout and stderr themselves (SCM_RIGHTS),
-//! so terminals, pipes and bytes pass exactly; the relay runs `tent ARGS...`
-//! on the host with those descriptors and sends back the exit status.
+//! `tent relay-call --socket SOCKET --scope S --box A --export NAME -- ARGS...`,
+//! which sends the relay a *request* (`protocol`) with its stdin, stdout and
+//! stderr attached (SCM_RIGHTS, `fds`), so terminals, pipes and bytes pass
+//! exactly.
+//!
+//! Trust: every process in every box can reach the socket, and a box is not
+//! a sandbox but tent never widens it, so the relay trusts nothing the caller
+//! says about what to run or how:
+//! - It takes a request kind, never an argv. `RunExport` names an export; the
+//!   relay looks it up in that box's receipt (what the user exported on the
+//!   host) and builds `tent [--engine E --root] run A -- TARGET ARGS...` itself,
+//!   with the engine recorded there. A name not in the receipts is refused.
+//!   `HostExec` is the hook for host access ("Between box and host"); refused.
+//! - The caller's identity comes from the kernel (SO_PEERCRED): another uid is
+//!   refused, and the caller's box is found by comparing its mount namespace
+//!   with each box's init (boxes run with `--pid host`, and the kernel gives
+//!   the peer's pid in the relay's namespace anyway). A caller that is neither
+//!   the host nor a tent box is refused, unless some box could not be checked
+//!   (rootful podman's init is root's, whose namespaces a user cannot read).
+//!   The box is passed on as `TENT_CALLER_BOX`, for information only.
+//! - The command gets a clean environment: the relay's own HOME, USER,
+//!   LOGNAME, PATH, runtime and XDG base directories and engine connection
+//!   variables (so it reaches the same store), plus the caller's session
+//!   variables from `PASSTHROUGH_ENV` (terminal, display, locale...) but never
+//!   `TENT_*`, `LD_*`, `XDG_*_HOME` or `XDG_RUNTIME_DIR`, which would change what
+//!   tent runs or where it keeps its state.
+//! - Bounded: 1 MiB frames, 5 seconds to send the request, 32 calls at once.
+//!
+//! During a call the caller forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT and
+//! SIGWINCH (the new size itself is on the shared terminal) as small frames;
+//! the relay signals the command's process group. A caller that disconnects
+//! gets its command hung up (SIGHUP, then SIGKILL). The answer is the exit
+//! status, 128+N for a death by signal N.
 //!
 //! The relay is started by `tent enter`/`tent run` on the host when it is not
-//! answering (one `connect` on the warm path), and exits after an idle hour.
-//! Descriptor passing is rustix's `sendmsg`/`recvmsg` (`fds`); the wire
-//! format is `protocol`.
+//! answering (one `connect` on the warm path), in `/` with no inherited
+//! descriptors, and exits after an idle hour with no call running. It refuses
+//! a socket directory that is not the user's own with mode 0700.
 
 mod fds;
 mod protocol;
 
-use std::ffi::OsString;
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use std::ffi::{OsStr, OsString};
+use std::io::Write;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::paths::Paths;
-use fds::{recv_with_fds, send_with_fds};
-pub use protocol::Request;
+use fds::{read_frame, recv_with_fds, send_with_fds};
+pub use protocol::{DecodeError, FromRelay, Request, RunExport, ToRelay};
 
-/// The largest request the relay reads.
+/// The largest frame the relay reads.
 const MAX_REQUEST: usize = 1 << 20;
+
+/// How long a caller has to send its request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Calls running at once; more are refused.
+const MAX_CALLS: usize = 32;
 
 /// How long an unused relay stays.
 const IDLE: Duration = Duration::from_secs(3600);
+
+/// The signals a caller forwards.
+const FORWARDED: [i32; 5] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGWINCH];
+
+/// The relay's own variables its commands get: who and where the user is,
+/// and how the engine is reached, so `tent run` finds the same boxes.
+const OWN_ENV: &[&str] = &[
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "PATH",
+    "XDG_RUNTIME_DIR",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "XDG_STATE_HOME",
+    "XDG_CACHE_HOME",
+    "CONTAINERS_CONF",
+    "CONTAINERS_STORAGE_CONF",
+    "CONTAINERS_REGISTRIES_CONF",
+    "CONTAINER_HOST",
+    "CONTAINER_CONNECTION",
+    "DOCKER_HOST",
+    "DOCKER_CONTEXT",
+    "DOCKER_CONFIG",
+    "DOCKER_CERT_PATH",
+    "DOCKER_TLS_VERIFY",
+];
+
+/// Whether a caller's variable may reach the command: a session variable
+/// (terminal, display, locale...), but nothing that steers tent, the dynamic
+/// loader or where state lives.
+pub fn caller_var_allowed(key: &OsStr, value: &OsStr) -> bool {
+    let Some(key) = key.to_str() else { return false };
+    crate::boxes::host::PASSTHROUGH_ENV.contains(&key)
+        && !key.starts_with("TENT_")
+        && !key.starts_with("LD_")
+        && (!key.starts_with("XDG_") || !key.ends_with("_HOME"))
+        && key != "XDG_RUNTIME_DIR"
+        && !OWN_ENV.contains(&key)
+        && !value.as_encoded_bytes().contains(&0)
+}
+
+/// The command's whole environment: the relay's own `OWN_ENV` (from `own`),
+/// the caller's allowed variables, and the caller's box for information.
+pub fn child_env(
+    own: impl Fn(&str) -> Option<OsString>,
+    caller: &[(OsString, OsString)],
+    caller_box: Option<&str>,
+) -> Vec<(OsString, OsString)> {
+    let mut env: Vec<(OsString, OsString)> =
+        OWN_ENV.iter().filter_map(|k| own(k).map(|v| (OsString::from(k), v))).collect();
+    for (k, v) in caller {
+        if caller_var_allowed(k, v) && !env.iter().any(|(have, _)| have == k) {
+            env.push((k.clone(), v.clone()));
+        }
+    }
+    if let Some(name) = caller_box {
+        env.push((crate::env_vars::TENT_CALLER_BOX.into(), name.into()));
+    }
+    env
+}
+
+/// A command's status as a shell reports it: the exit code, or 128+N for a
+/// death by signal N.
+pub fn status_code(status: ExitStatus) -> i32 {
+    status.code().or_else(|| status.signal().map(|n| 128 + n)).unwrap_or(crate::error::exit::FAILURE)
+}
+
+/// Checks (creating it when missing, mode 0700) the directory that holds the
+/// socket: it must be a real directory of ours that nobody else can enter, or
+/// another user could stand in for the relay.
+pub fn check_socket_dir(dir: &Path) -> Result<()> {
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(Error::io(dir, e)),
+    }
+    let meta = std::fs::symlink_metadata(dir).map_err(|e| Error::io(dir, e))?;
+    let problem = if meta.file_type().is_symlink() {
+        Some("is a symbolic link".to_string())
+    } else if !meta.is_dir() {
+        Some("is not a directory".to_string())
+    } else if meta.uid() != rustix::process::getuid().as_raw() {
+        Some(format!("belongs to uid {}, not to you", meta.uid()))
+    } else if meta.mode() & 0o7777 != 0o700 {
+        Some(format!("has mode {:04o}, not 0700", meta.mode() & 0o7777))
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(Error::Export {
+            message: format!("the relay's directory {} {problem}", dir.display()),
+            hint: Some(format!(
+                "tent will not put its relay where others can reach it; remove {} (tent makes it again)",
+                dir.display()
+            )),
+        }),
+    }
+}
 
 /// Starts the relay in the background when none answers. Called on the host
 /// before `enter`/`run` exec into the engine; a failure only means exported
@@ -46,70 +184,260 @@ pub fn ensure_running(paths: &Paths) {
     if UnixStream::connect(&path).is_ok() {
         return;
     }
+    if path.parent().is_none_or(|dir| check_socket_dir(dir).is_err()) {
+        return;
+    }
     let Ok(exe) = std::env::current_exe() else { return };
     let mut command = Command::new(exe);
-    command.arg("relay").arg("--socket").arg(&path).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-    // SAFETY: only setsid runs between fork and exec, and it is
-    // async-signal-safe; the relay must not die with the terminal session of
-    // the tent that started it.
+    command
+        .arg("relay")
+        .arg("--socket")
+        .arg(&path)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: only setsid and close_range run between fork and exec, both
+    // plain system calls, async-signal-safe. The relay must not die with the
+    // terminal session of the tent that started it, nor hold that tent's
+    // descriptors (a pipe it keeps open would make a reader wait an hour).
     unsafe {
         command.pre_exec(|| {
             let _ = rustix::process::setsid();
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32);
             Ok(())
         });
     }
     let _ = command.spawn();
 }
 
-/// `tent relay-call ARGS...`, in a box: runs `tent ARGS...` on the host with
-/// this process's stdio, and returns its exit status.
-pub fn call(path: &std::path::Path, args: Vec<OsString>) -> Result<i32> {
-    let stream = UnixStream::connect(path).map_err(|e| Error::Export {
+/// What `tent relay-call` was asked for.
+pub struct Call {
+    pub socket: PathBuf,
+    pub scope: String,
+    pub box_name: String,
+    pub export: String,
+    pub args: Vec<OsString>,
+}
+
+/// The write end of the self-pipe the caller's signal handler writes to.
+static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    let fd = SIGNAL_PIPE.load(Ordering::SeqCst);
+    if fd >= 0 {
+        let byte = signal as u8;
+        // SAFETY: write(2) is async-signal-safe; the pipe outlives the call.
+        unsafe {
+            libc::write(fd, (&raw const byte).cast(), 1);
+        }
+    }
+}
+
+/// From now on the forwarded signals are written to a pipe, whose other end
+/// is returned, instead of ending this process.
+fn catch_forwarded_signals() -> std::io::Result<std::io::PipeReader> {
+    let (reader, writer) = std::io::pipe()?;
+    let fd: OwnedFd = writer.into();
+    SIGNAL_PIPE.store(std::os::fd::IntoRawFd::into_raw_fd(fd), Ordering::SeqCst);
+    for signal in FORWARDED {
+        // libc's signal(): rustix has no handler API (see crate::interrupt).
+        // SAFETY: the handler only does an atomic load and write(2).
+        unsafe {
+            libc::signal(signal, on_signal as *const () as libc::sighandler_t);
+        }
+    }
+    Ok(reader)
+}
+
+fn unreachable_relay(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Export {
         message: format!("the host's tent relay does not answer at {}: {e}", path.display()),
         hint: Some("run `tent enter` or `tent run` once on the host (it starts the relay), then try again".into()),
-    })?;
-    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
-    let request = Request {
-        args,
+    }
+}
+
+/// `tent relay-call`, in a box: asks the host's relay to run an exported
+/// command with this process's stdio, passes on signals, and returns the
+/// command's exit status.
+pub fn call(call: Call) -> Result<i32> {
+    let request = Request::RunExport(RunExport {
+        scope: call.scope,
+        box_name: call.box_name,
+        export: call.export,
+        args: call.args,
         cwd: std::env::current_dir().map(PathBuf::into_os_string).unwrap_or_default(),
         env: crate::boxes::host::PASSTHROUGH_ENV
             .iter()
             .filter_map(|k| std::env::var_os(k).map(|v| (OsString::from(k), v)))
             .collect(),
-    };
-    send_with_fds(&stream, &request.encode(), &[stdin.as_fd(), stdout.as_fd(), stderr.as_fd()])
-        .map_err(|e| Error::io(path, e))?;
-    let mut status = [0u8; 4];
-    (&stream).read_exact(&mut status).map_err(|e| Error::io(path, e))?;
-    Ok(i32::from_le_bytes(status))
+    });
+    call_raw(&call.socket, &request.encode())
 }
 
-/// `tent relay`: serves requests until idle for an hour.
-pub fn serve(path: &std::path::Path) -> Result<()> {
+/// Sends one framed request as it is and waits for the answer. `call` uses
+/// it; `relay-call --request-file` too, to show that the relay judges the
+/// bytes it gets, not the client that sent them.
+pub fn call_raw(path: &Path, framed: &[u8]) -> Result<i32> {
+    let stream = UnixStream::connect(path).map_err(|e| unreachable_relay(path, e))?;
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    send_with_fds(&stream, framed, &[stdin.as_fd(), stdout.as_fd(), stderr.as_fd()])
+        .map_err(|e| unreachable_relay(path, e))?;
+    if let (Ok(signals), Ok(sender)) = (catch_forwarded_signals(), stream.try_clone()) {
+        std::thread::spawn(move || {
+            let mut signals = signals;
+            let mut byte = [0u8; 1];
+            while std::io::Read::read(&mut signals, &mut byte).is_ok_and(|n| n == 1) {
+                if (&sender).write_all(&ToRelay::Signal(byte[0]).encode()).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let answer = read_frame(&stream, MAX_REQUEST).ok().and_then(|body| FromRelay::decode(&body));
+    match answer {
+        Some(FromRelay::Exit(code)) => Ok(code),
+        Some(FromRelay::Refused(message)) => Err(Error::Export { message, hint: None }),
+        None => Err(Error::Export {
+            message: format!("the host's tent relay at {} ended the call without an answer", path.display()),
+            hint: Some(
+                "a relay from an older tent may still be running: it exits after an idle hour, or end it on the host"
+                    .into(),
+            ),
+        }),
+    }
+}
+
+/// Who is calling, from the kernel's view of the peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Caller {
+    /// A process on the host itself (the relay's mount namespace).
+    Host,
+    /// A process in this tent box.
+    Box { scope: String, name: String },
+    /// Neither; `unsure` when some box could not be checked.
+    Unknown { unsure: bool },
+}
+
+/// A mount namespace's identity: the device and inode of `/proc/PID/ns/mnt`.
+fn mount_ns(pid: u32) -> std::io::Result<(u64, u64)> {
+    let st = rustix::fs::stat(format!("/proc/{pid}/ns/mnt"))?;
+    Ok((st.st_dev, st.st_ino))
+}
+
+/// Finds the caller's box: the box whose init shares the peer's mount
+/// namespace. Every box's init writes `PID STARTTIME` into its state dir.
+pub fn identify(paths: &Paths, peer_pid: u32) -> std::io::Result<Caller> {
+    let peer = mount_ns(peer_pid)?;
+    if mount_ns(std::process::id()).is_ok_and(|own| own == peer) {
+        return Ok(Caller::Host);
+    }
+    let mut unsure = false;
+    let boxes = paths.state.join("boxes");
+    for scope in std::fs::read_dir(&boxes).into_iter().flatten().flatten() {
+        for entry in std::fs::read_dir(scope.path()).into_iter().flatten().flatten() {
+            let Some((pid, start)) = std::fs::read_to_string(entry.path().join("pid"))
+                .ok()
+                .and_then(|text| crate::boxes::state::parse_pid_line(&text))
+            else {
+                continue;
+            };
+            if crate::boxes::state::process_start_time(pid) != Some(start) {
+                continue; // not running
+            }
+            match mount_ns(pid) {
+                Ok(ns) if ns == peer => {
+                    return Ok(Caller::Box {
+                        scope: scope.file_name().to_string_lossy().into_owned(),
+                        name: entry.file_name().to_string_lossy().into_owned(),
+                    });
+                }
+                Ok(_) => {}
+                Err(_) => unsure = true,
+            }
+        }
+    }
+    Ok(Caller::Unknown { unsure })
+}
+
+/// The bounded refusal log, `$XDG_STATE_HOME/tent/relay.log`: the relay has
+/// no terminal, and a refused call is worth finding later.
+fn log(paths: &Paths, line: &str) {
+    let path = paths.state.join("relay.log");
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_REQUEST as u64) {
+        let _ = std::fs::remove_file(&path);
+    }
+    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(&path) {
+        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let _ = writeln!(file, "{secs} {line}");
+    }
+}
+
+/// Makes this process a daemon's: in `/`, stdio on /dev/null, no other
+/// descriptors from whoever started it.
+fn detach() {
+    let _ = rustix::process::chdir("/");
+    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+        let _ = rustix::stdio::dup2_stdin(&null);
+        let _ = rustix::stdio::dup2_stdout(&null);
+        let _ = rustix::stdio::dup2_stderr(&null);
+    }
+    // Collect first: closing while reading /proc/self/fd would close its own.
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: single-threaded at this point and nothing in this process
+        // owns these descriptors yet (the read_dir handle is closed: closing it
+        // again only fails with EBADF).
+        unsafe {
+            libc::close(fd);
+        }
+    }
+}
+
+/// `tent relay`: serves requests until idle for an hour with none running.
+pub fn serve(path: &Path) -> Result<()> {
+    detach();
     let path = path.to_path_buf();
-    let dir = path.parent().expect("socket has a parent");
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    let dir = path.parent().ok_or_else(|| Error::Usage { message: "no socket directory".into(), hint: None })?;
+    check_socket_dir(dir)?;
     if UnixStream::connect(&path).is_ok() {
         return Ok(()); // another relay won the race
     }
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).map_err(|e| Error::io(&path, e))?;
+    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
     let exe = std::env::current_exe().map_err(|e| Error::io("/proc/self/exe", e))?;
+    let paths = Arc::new(Paths::from_env()?);
     listener.set_nonblocking(true).map_err(|e| Error::io(&path, e))?;
-    let mut idle = std::time::Instant::now();
+    let running = Arc::new(AtomicUsize::new(0));
+    let mut idle = Instant::now();
     loop {
         match listener.accept() {
             Ok((stream, _)) => {
-                idle = std::time::Instant::now();
-                let exe = exe.clone();
+                idle = Instant::now();
+                let _ = stream.set_nonblocking(false);
+                if running.load(Ordering::SeqCst) >= MAX_CALLS {
+                    let message = format!("the host's tent relay is busy ({MAX_CALLS} calls running); try again");
+                    let _ = (&stream).write_all(&FromRelay::Refused(message).encode());
+                    continue;
+                }
+                running.fetch_add(1, Ordering::SeqCst);
+                let (exe, paths, running) = (exe.clone(), paths.clone(), running.clone());
                 std::thread::spawn(move || {
-                    let _ = stream.set_nonblocking(false);
-                    let _ = handle(stream, &exe);
+                    handle(stream, &exe, &paths);
+                    running.fetch_sub(1, Ordering::SeqCst);
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if running.load(Ordering::SeqCst) > 0 {
+                    idle = Instant::now();
+                }
                 if idle.elapsed() > IDLE || !path.exists() {
                     let _ = std::fs::remove_file(&path);
                     return Ok(());
@@ -121,26 +449,323 @@ pub fn serve(path: &std::path::Path) -> Result<()> {
     }
 }
 
-fn handle(stream: UnixStream, exe: &std::path::Path) -> std::io::Result<()> {
-    let (body, fds) = recv_with_fds(&stream, MAX_REQUEST)?;
-    let request =
-        Request::decode(&body).ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "bad request"))?;
+/// Serves one call; whatever happens, the caller gets an answer when it is
+/// still there to read one.
+fn handle(stream: UnixStream, exe: &Path, paths: &Paths) {
+    let answer = match serve_call(&stream, exe, paths) {
+        Ok(answer) => answer,
+        Err(message) => {
+            log(paths, &format!("refused: {message}"));
+            FromRelay::Refused(message)
+        }
+    };
+    let _ = (&stream).write_all(&answer.encode());
+}
+
+fn serve_call(stream: &UnixStream, exe: &Path, paths: &Paths) -> std::result::Result<FromRelay, String> {
+    let cred = rustix::net::sockopt::socket_peercred(stream).map_err(|e| format!("no peer credentials: {e}"))?;
+    if cred.uid != rustix::process::getuid() {
+        return Err(format!("uid {} may not use this user's tent relay", cred.uid.as_raw()));
+    }
+    let pid = cred.pid.as_raw_pid() as u32;
+    let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
+    let (body, fds) = recv_with_fds(stream, MAX_REQUEST).map_err(|e| format!("could not read the request: {e}"))?;
+    let request = match Request::decode(&body) {
+        Ok(request) => request,
+        Err(DecodeError::Unversioned) => {
+            // A version 1 wrapper reads a bare status: tell its user on its
+            // stderr, and end it with "cannot execute".
+            if let Some(stderr) = fds.into_iter().nth(2) {
+                let _ = writeln!(
+                    std::fs::File::from(stderr),
+                    "tent: this command was exported by an older tent, whose calls from other boxes the relay no \
+                     longer serves; on the host, export it again (`tent export BOX --bin NAME`)"
+                );
+            }
+            log(paths, &format!("refused: pid {pid}: a version 1 request"));
+            let _ = (&*stream).write_all(&crate::error::exit::NOT_EXECUTABLE.to_le_bytes());
+            return Err("version 1 request".into());
+        }
+        Err(e) => return Err(format!("{e}; the wrapper and the relay must come from the same tent")),
+    };
+    let caller = identify(paths, pid).map_err(|e| format!("cannot tell which box process {pid} is in: {e}"))?;
+    let caller_box = match &caller {
+        Caller::Host => None,
+        Caller::Box { name, .. } => Some(name.as_str()),
+        Caller::Unknown { unsure: true } => None,
+        Caller::Unknown { unsure: false } => {
+            return Err(format!(
+                "process {pid} is neither on the host nor in a tent box; tent's relay serves only those"
+            ));
+        }
+    };
+    let run = match request {
+        Request::RunExport(run) => run,
+        Request::HostExec { .. } => {
+            return Err("running host commands from a box is not available yet".into());
+        }
+    };
+    let argv = export_argv(paths, &run)?;
     let mut fds = fds.into_iter();
     let (Some(stdin), Some(stdout), Some(stderr)) = (fds.next(), fds.next(), fds.next()) else {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "three descriptors expected"));
+        return Err("a request needs the caller's stdin, stdout and stderr".into());
     };
+    let cwd = PathBuf::from(&run.cwd);
+    let cwd = if cwd.is_absolute() && cwd.is_dir() { cwd } else { paths.home.clone() };
     let mut command = Command::new(exe);
-    command.args(&request.args).stdin(Stdio::from(stdin)).stdout(Stdio::from(stdout)).stderr(Stdio::from(stderr));
-    for (k, v) in &request.env {
-        command.env(k, v);
+    command
+        .args(&argv)
+        .env_clear()
+        .envs(child_env(|k| std::env::var_os(k), &run.env, caller_box))
+        .current_dir(cwd)
+        .process_group(0)
+        .stdin(Stdio::from(stdin))
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::from(stderr));
+    let _ = stream.set_read_timeout(None);
+    let mut child = command.spawn().map_err(|e| format!("could not start {}: {e}", exe.display()))?;
+    let group = rustix::process::Pid::from_child(&child);
+    // Set once the child has exited, before it is reaped: from then on its
+    // process group id may be reused, so nothing signals it.
+    let exited = Arc::new(Mutex::new(false));
+    if let Ok(reader) = stream.try_clone() {
+        let exited = exited.clone();
+        std::thread::spawn(move || forward_signals(&reader, group, &exited));
     }
-    let cwd = PathBuf::from(&request.cwd);
-    if cwd.is_dir() {
-        command.current_dir(cwd);
-    }
-    let status = match command.status() {
-        Ok(s) => s.code().unwrap_or(128 + 9),
-        Err(_) => crate::error::exit::ENGINE,
+    // Wait for the exit without reaping (NOWAIT), retrying on EINTR.
+    while let Err(rustix::io::Errno::INTR) = rustix::process::waitid(
+        rustix::process::WaitId::Pid(group),
+        rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOWAIT,
+    ) {}
+    *exited.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    let status = child.wait().map_err(|e| format!("lost the command: {e}"))?;
+    Ok(FromRelay::Exit(status_code(status)))
+}
+
+/// The host argv for an exported command, from the box's receipt alone.
+fn export_argv(paths: &Paths, run: &RunExport) -> std::result::Result<Vec<OsString>, String> {
+    let refuse = || {
+        format!(
+            "box {:?} has no exported command {:?}; see `{} export {} --list` on the host",
+            run.box_name,
+            run.export,
+            crate::export::tent_for_scope(&run.scope),
+            run.box_name
+        )
     };
-    (&stream).write_all(&status.to_le_bytes())
+    if crate::engine::Scope::parse(&run.scope).is_none()
+        || crate::boxes::validate_name(&run.box_name).is_err()
+        || crate::export::wrapper::validate_command_name(&run.export).is_err()
+    {
+        return Err(refuse());
+    }
+    let receipt = crate::export::receipt::Receipt::load(&paths.receipt(&run.scope, &run.box_name))
+        .map_err(|e| e.to_string())?
+        .ok_or_else(refuse)?;
+    let export = receipt
+        .exports
+        .iter()
+        .find(|e| e.kind == crate::export::receipt::Kind::Bin && e.name == run.export)
+        .ok_or_else(refuse)?;
+    let mut argv: Vec<OsString> =
+        crate::export::engine_args_for(&receipt.engine, &run.scope).into_iter().map(OsString::from).collect();
+    argv.extend(["run".into(), run.box_name.clone().into(), "--".into(), export.target.clone().into()]);
+    argv.extend(run.args.iter().cloned());
+    Ok(argv)
+}
+
+/// Passes the caller's signals to the command's process group until the
+/// caller is gone; a caller that vanishes mid-call gets its command hung up.
+fn forward_signals(stream: &UnixStream, group: rustix::process::Pid, exited: &Mutex<bool>) {
+    let signal = |n: i32| {
+        let done = exited.lock().unwrap_or_else(|e| e.into_inner());
+        if !*done && let Some(signal) = rustix::process::Signal::from_named_raw(n) {
+            let _ = rustix::process::kill_process_group(group, signal);
+        }
+        !*done
+    };
+    loop {
+        match read_frame(stream, 16).ok().and_then(|body| ToRelay::decode(&body)) {
+            Some(ToRelay::Signal(n)) if FORWARDED.contains(&i32::from(n)) => {
+                signal(i32::from(n));
+            }
+            Some(ToRelay::Signal(_)) => {}
+            None => {
+                if signal(libc::SIGHUP) {
+                    let deadline = Instant::now() + Duration::from_secs(3);
+                    while Instant::now() < deadline {
+                        if *exited.lock().unwrap_or_else(|e| e.into_inner()) {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    signal(libc::SIGKILL);
+                }
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_session_variables_cross() {
+        let caller: Vec<(OsString, OsString)> = [
+            ("TERM", "xterm-256color"),
+            ("LANG", "de_DE.UTF-8"),
+            ("TENT_ENGINE", "/tmp/evil/podman"),
+            ("TENT_CONFIG", "/tmp/evil.toml"),
+            ("LD_PRELOAD", "/tmp/evil.so"),
+            ("XDG_STATE_HOME", "/tmp/evil-state"),
+            ("XDG_CONFIG_HOME", "/tmp/evil-config"),
+            ("XDG_RUNTIME_DIR", "/tmp/evil-run"),
+            ("HOME", "/tmp/evil-home"),
+            ("PATH", "/tmp/evil:/usr/bin"),
+            ("BASH_ENV", "/tmp/evil.sh"),
+            ("TENT_CALLER_BOX", "forged"),
+        ]
+        .iter()
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+        .collect();
+        let own = |k: &str| match k {
+            "HOME" => Some(OsString::from("/home/u")),
+            "PATH" => Some(OsString::from("/usr/bin:/bin")),
+            "XDG_RUNTIME_DIR" => Some(OsString::from("/run/user/1000")),
+            _ => None,
+        };
+        let env = child_env(own, &caller, Some("b"));
+        let get = |k: &str| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.to_str().unwrap().to_string());
+        assert_eq!(get("TERM").as_deref(), Some("xterm-256color"));
+        assert_eq!(get("LANG").as_deref(), Some("de_DE.UTF-8"));
+        assert_eq!(get("HOME").as_deref(), Some("/home/u"));
+        assert_eq!(get("PATH").as_deref(), Some("/usr/bin:/bin"));
+        assert_eq!(get("XDG_RUNTIME_DIR").as_deref(), Some("/run/user/1000"));
+        assert_eq!(get("TENT_CALLER_BOX").as_deref(), Some("b"));
+        for dropped in ["TENT_ENGINE", "TENT_CONFIG", "LD_PRELOAD", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "BASH_ENV"] {
+            assert_eq!(get(dropped), None, "{dropped}");
+        }
+        assert_eq!(env.iter().filter(|(k, _)| k == "TENT_CALLER_BOX").count(), 1, "never the caller's own claim");
+        assert!(!caller_var_allowed(OsStr::new("TERM"), OsStr::new("a\0b")));
+    }
+
+    #[test]
+    fn signal_deaths_are_128_plus_n() {
+        assert_eq!(status_code(ExitStatus::from_raw(15)), 143);
+        assert_eq!(status_code(ExitStatus::from_raw(9)), 137);
+        assert_eq!(status_code(ExitStatus::from_raw(2)), 130);
+        assert_eq!(status_code(ExitStatus::from_raw(42 << 8)), 42);
+        assert_eq!(status_code(ExitStatus::from_raw(0)), 0);
+    }
+
+    #[test]
+    fn the_socket_directory_must_be_ours_and_private() {
+        let root = tempfile::tempdir().unwrap();
+        let fresh = root.path().join("tent");
+        check_socket_dir(&fresh).unwrap();
+        assert_eq!(std::fs::metadata(&fresh).unwrap().mode() & 0o7777, 0o700, "made 0700");
+        check_socket_dir(&fresh).unwrap();
+
+        let open = root.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = check_socket_dir(&open).unwrap_err().to_string();
+        assert!(err.contains("0755") && err.contains(open.to_str().unwrap()), "{err}");
+
+        let link = root.path().join("link");
+        std::os::unix::fs::symlink(&fresh, &link).unwrap();
+        let err = check_socket_dir(&link).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+    }
+
+    fn paths(root: &Path) -> Paths {
+        Paths {
+            config: root.join("config/tent"),
+            data: root.join("data/tent"),
+            state: root.join("state/tent"),
+            data_home: root.join("data"),
+            bin: root.join("bin"),
+            home: root.to_path_buf(),
+        }
+    }
+
+    fn run_export(scope: &str, name: &str) -> RunExport {
+        RunExport {
+            scope: scope.into(),
+            box_name: "dev".into(),
+            export: name.into(),
+            args: vec!["a b".into(), OsString::from_vec(vec![0xff])],
+            cwd: "/".into(),
+            env: vec![],
+        }
+    }
+
+    use std::os::unix::ffi::OsStringExt;
+
+    #[test]
+    fn only_exported_commands_run_and_the_relay_builds_the_argv() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = paths(dir.path());
+        let mut receipt = crate::export::receipt::Receipt::new("dev", "podman-root", "/usr/bin/podman");
+        receipt.exports.push(crate::export::receipt::Export {
+            kind: crate::export::receipt::Kind::Bin,
+            name: "rg".into(),
+            title: None,
+            request: "rg".into(),
+            target: "/usr/bin/rg".into(),
+            files: vec!["/h/.local/bin/rg".into()],
+            dir: Some("/h/.local/bin".into()),
+            tent: "/usr/bin/tent".into(),
+        });
+        let mut app = receipt.exports[0].clone();
+        app.kind = crate::export::receipt::Kind::App;
+        app.name = "xterm".into();
+        app.files = vec!["/h/.local/share/applications/tent-dev-xterm.desktop".into()];
+        app.dir = None;
+        receipt.exports.push(app);
+        receipt.save(&p.receipt("podman-root", "dev")).unwrap();
+
+        let argv = export_argv(&p, &run_export("podman-root", "rg")).unwrap();
+        let expected: Vec<OsString> =
+            ["--engine", "/usr/bin/podman", "--root", "run", "dev", "--", "/usr/bin/rg", "a b"]
+                .iter()
+                .map(OsString::from)
+                .chain([OsString::from_vec(vec![0xff])])
+                .collect();
+        assert_eq!(argv, expected);
+        for (scope, name) in [("podman-root", "cat"), ("podman-root", "xterm"), ("podman", "rg"), ("../x", "rg")] {
+            let err = export_argv(&p, &run_export(scope, name)).unwrap_err();
+            assert!(err.contains("has no exported command"), "{scope} {name}: {err}");
+        }
+        let mut bad_box = run_export("podman-root", "rg");
+        bad_box.box_name = "../dev".into();
+        assert!(export_argv(&p, &bad_box).is_err());
+    }
+
+    #[test]
+    fn the_host_is_the_host() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(identify(&paths(dir.path()), std::process::id()).unwrap(), Caller::Host);
+    }
+
+    /// A real relay on a socket pair: a host exec request and a request for a
+    /// name nobody exported are refused with a message.
+    #[test]
+    fn requests_are_refused_with_a_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = paths(dir.path());
+        for (request, expected) in [
+            (Request::HostExec { args: vec!["id".into()] }, "not available yet"),
+            (Request::RunExport(run_export("podman", "rm")), "has no exported command \"rm\""),
+        ] {
+            let (a, b) = UnixStream::pair().unwrap();
+            let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+            send_with_fds(&a, &request.encode(), &[stdin.as_fd(), stdout.as_fd(), stderr.as_fd()]).unwrap();
+            handle(b, Path::new("/bin/false"), &p);
+            let answer = FromRelay::decode(&read_frame(&a, 1 << 16).unwrap()).unwrap();
+            assert!(matches!(&answer, FromRelay::Refused(m) if m.contains(expected)), "{answer:?}");
+        }
+    }
 }

@@ -1,56 +1,247 @@
-//! The relay's wire format: one length-framed request (u32 little-endian
-//! lengths, bytes as they are, so arguments need not be UTF-8).
+//! The relay's wire format. Every message is one frame: a u32 little-endian
+//! length, then the body. Byte strings inside a body are u32-length-prefixed
+//! and taken as they are, so arguments need not be UTF-8.
+//!
+//! A call is: the request (with the caller's stdin, stdout and stderr attached,
+//! see `fds`), then any number of `ToRelay` frames (signals the caller got),
+//! while the relay answers with one `FromRelay` frame (the exit status, or why
+//! it refused). The request starts with `MAGIC` and `VERSION`, so a relay and
+//! a caller from different tents tell each other so instead of misreading.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
-/// A request: argv for tent on the host, the caller's directory and variables.
+/// The first bytes of every request since version 2 (version 1 sent a bare argv).
+pub const MAGIC: &[u8; 8] = b"TENTRLY\0";
+/// The protocol this tent speaks.
+pub const VERSION: u16 = 2;
+
+/// Request kinds. The relay never takes an argv: each kind is a thing the
+/// relay knows how to do, and the relay builds the host command itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
+pub enum Request {
+    /// Run exported command `export` of box `box_name` (in engine scope
+    /// `scope`) with `args`. The relay looks it up in that box's receipt.
+    RunExport(RunExport),
+    /// Reserved for "Between box and host" (issue 9): a host command asked for
+    /// from a box. Decoded so that the relay can say it is not available yet;
+    /// never run.
+    HostExec { args: Vec<OsString> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunExport {
+    pub scope: String,
+    pub box_name: String,
+    pub export: String,
     pub args: Vec<OsString>,
+    /// The caller's directory, used on the host when it exists there.
     pub cwd: OsString,
+    /// The caller's session variables; the relay keeps only some (`super::child_env`).
     pub env: Vec<(OsString, OsString)>,
 }
 
+const KIND_RUN_EXPORT: u8 = 1;
+const KIND_HOST_EXEC: u8 = 2;
+
+/// Why a request body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// No magic: a version 1 caller (a wrapper exported by an older tent), or
+    /// not tent at all.
+    Unversioned,
+    /// Another protocol version.
+    Version(u16),
+    /// A kind this tent does not know.
+    Kind(u8),
+    /// Cut short or inconsistent.
+    Malformed,
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::Unversioned => write!(f, "the request is from an older tent (relay protocol 1)"),
+            DecodeError::Version(v) => {
+                write!(f, "the request speaks relay protocol {v}, this relay speaks {VERSION}")
+            }
+            DecodeError::Kind(k) => write!(f, "unknown request kind {k}"),
+            DecodeError::Malformed => write!(f, "malformed request"),
+        }
+    }
+}
+
+fn put(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+fn put_list(out: &mut Vec<u8>, items: &[OsString]) {
+    out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+    for item in items {
+        put(out, item.as_bytes());
+    }
+}
+
+/// Puts the length in front of a body.
+pub fn frame(body: &[u8]) -> Vec<u8> {
+    let mut framed = (body.len() as u32).to_le_bytes().to_vec();
+    framed.extend_from_slice(body);
+    framed
+}
+
+/// Reads a body front to back; every read is bounds-checked.
+struct Reader<'a> {
+    body: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn u32(&mut self) -> Result<u32, DecodeError> {
+        let bytes = self.body.get(self.at..self.at + 4).ok_or(DecodeError::Malformed)?;
+        self.at += 4;
+        Ok(u32::from_le_bytes(bytes.try_into().expect("four bytes")))
+    }
+
+    fn bytes(&mut self) -> Result<Vec<u8>, DecodeError> {
+        let len = self.u32()? as usize;
+        let end = self.at.checked_add(len).ok_or(DecodeError::Malformed)?;
+        let bytes = self.body.get(self.at..end).ok_or(DecodeError::Malformed)?.to_vec();
+        self.at = end;
+        Ok(bytes)
+    }
+
+    fn string(&mut self) -> Result<String, DecodeError> {
+        String::from_utf8(self.bytes()?).map_err(|_| DecodeError::Malformed)
+    }
+
+    fn list(&mut self) -> Result<Vec<OsString>, DecodeError> {
+        let n = self.u32()? as usize;
+        // Each item takes at least four bytes: a count beyond that is a lie.
+        if n > (self.body.len() - self.at) / 4 {
+            return Err(DecodeError::Malformed);
+        }
+        (0..n).map(|_| self.bytes().map(OsString::from_vec)).collect()
+    }
+}
+
 impl Request {
+    /// The framed request.
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        let mut put = |bytes: &[u8]| {
-            out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-            out.extend_from_slice(bytes);
+        let mut out = MAGIC.to_vec();
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        match self {
+            Request::RunExport(r) => {
+                out.push(KIND_RUN_EXPORT);
+                put(&mut out, r.scope.as_bytes());
+                put(&mut out, r.box_name.as_bytes());
+                put(&mut out, r.export.as_bytes());
+                put_list(&mut out, &r.args);
+                put(&mut out, r.cwd.as_bytes());
+                out.extend_from_slice(&(r.env.len() as u32).to_le_bytes());
+                for (k, v) in &r.env {
+                    put(&mut out, k.as_bytes());
+                    put(&mut out, v.as_bytes());
+                }
+            }
+            Request::HostExec { args } => {
+                out.push(KIND_HOST_EXEC);
+                put_list(&mut out, args);
+            }
+        }
+        frame(&out)
+    }
+
+    /// Reads a request body (without its length).
+    pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+        let Some(rest) = body.strip_prefix(MAGIC.as_slice()) else {
+            return Err(DecodeError::Unversioned);
         };
-        put(self.cwd.as_bytes());
-        put(&(self.args.len() as u32).to_le_bytes());
-        for arg in &self.args {
-            put(arg.as_bytes());
+        let version = u16::from_le_bytes(rest.get(..2).ok_or(DecodeError::Malformed)?.try_into().expect("two bytes"));
+        if version != VERSION {
+            return Err(DecodeError::Version(version));
         }
-        put(&(self.env.len() as u32).to_le_bytes());
-        for (k, v) in &self.env {
-            put(k.as_bytes());
-            put(v.as_bytes());
+        let kind = *rest.get(2).ok_or(DecodeError::Malformed)?;
+        let mut r = Reader { body: &rest[3..], at: 0 };
+        let request = match kind {
+            KIND_RUN_EXPORT => {
+                let scope = r.string()?;
+                let box_name = r.string()?;
+                let export = r.string()?;
+                let args = r.list()?;
+                let cwd = OsString::from_vec(r.bytes()?);
+                let n = r.u32()? as usize;
+                if n > (r.body.len() - r.at) / 8 {
+                    return Err(DecodeError::Malformed);
+                }
+                let env = (0..n)
+                    .map(|_| Ok((OsString::from_vec(r.bytes()?), OsString::from_vec(r.bytes()?))))
+                    .collect::<Result<Vec<_>, DecodeError>>()?;
+                Request::RunExport(RunExport { scope, box_name, export, args, cwd, env })
+            }
+            KIND_HOST_EXEC => Request::HostExec { args: r.list()? },
+            other => return Err(DecodeError::Kind(other)),
+        };
+        if r.at != r.body.len() {
+            return Err(DecodeError::Malformed);
         }
-        let mut framed = (out.len() as u32).to_le_bytes().to_vec();
-        framed.extend(out);
-        framed
+        Ok(request)
+    }
+}
+
+/// What the caller sends after its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToRelay {
+    /// The caller got this signal; the relay passes it to the command.
+    Signal(u8),
+}
+
+impl ToRelay {
+    pub fn encode(self) -> Vec<u8> {
+        match self {
+            ToRelay::Signal(n) => frame(&[b'S', n]),
+        }
     }
 
     pub fn decode(body: &[u8]) -> Option<Self> {
-        let mut at = 0;
-        let mut take = || -> Option<Vec<u8>> {
-            let len = u32::from_le_bytes(body.get(at..at + 4)?.try_into().ok()?) as usize;
-            let bytes = body.get(at + 4..at + 4 + len)?.to_vec();
-            at += 4 + len;
-            Some(bytes)
-        };
-        let count = |b: Vec<u8>| -> Option<usize> { Some(u32::from_le_bytes(b.try_into().ok()?) as usize) };
-        let cwd = OsString::from_vec(take()?);
-        let n = count(take()?)?;
-        let args = (0..n).map(|_| take().map(OsString::from_vec)).collect::<Option<Vec<_>>>()?;
-        let m = count(take()?)?;
-        let env = (0..m)
-            .map(|_| Some((OsString::from_vec(take()?), OsString::from_vec(take()?))))
-            .collect::<Option<Vec<_>>>()?;
-        Some(Request { args, cwd, env })
+        match body {
+            [b'S', n] => Some(ToRelay::Signal(*n)),
+            _ => None,
+        }
+    }
+}
+
+/// The relay's one answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FromRelay {
+    /// The command ended with this status (128+N for a death by signal N).
+    Exit(i32),
+    /// The relay would not run it; the caller prints this.
+    Refused(String),
+}
+
+impl FromRelay {
+    pub fn encode(&self) -> Vec<u8> {
+        match self {
+            FromRelay::Exit(code) => {
+                let mut body = vec![b'X'];
+                body.extend_from_slice(&code.to_le_bytes());
+                frame(&body)
+            }
+            FromRelay::Refused(message) => {
+                let mut body = vec![b'R'];
+                body.extend_from_slice(message.as_bytes());
+                frame(&body)
+            }
+        }
+    }
+
+    pub fn decode(body: &[u8]) -> Option<Self> {
+        match body.split_first()? {
+            (b'X', code) => Some(FromRelay::Exit(i32::from_le_bytes(code.try_into().ok()?))),
+            (b'R', message) => Some(FromRelay::Refused(String::from_utf8_lossy(message).into_owned())),
+            _ => None,
+        }
     }
 }
 
@@ -58,17 +249,67 @@ impl Request {
 mod tests {
     use super::*;
 
+    fn run_export() -> RunExport {
+        RunExport {
+            scope: "podman".into(),
+            box_name: "dev".into(),
+            export: "rg".into(),
+            args: vec!["x".into(), OsString::from_vec(vec![0xff, b'\n', 0]), OsString::new()],
+            cwd: OsString::from_vec(b"/home/a b/\xfe".to_vec()),
+            env: vec![("TERM".into(), "xterm-256color".into()), ("LANG".into(), OsString::from_vec(vec![0xc3]))],
+        }
+    }
+
     #[test]
     fn requests_round_trip_any_bytes() {
-        let request = Request {
-            args: vec!["run".into(), OsString::from_vec(vec![0xff, b'\n', 0]), OsString::new()],
-            cwd: "/home/a b".into(),
-            env: vec![("TERM".into(), "xterm-256color".into())],
-        };
-        let framed = request.encode();
-        let len = u32::from_le_bytes(framed[..4].try_into().unwrap()) as usize;
-        assert_eq!(len, framed.len() - 4);
-        assert_eq!(Request::decode(&framed[4..]), Some(request));
-        assert_eq!(Request::decode(&framed[4..framed.len() - 1]), None, "a cut request is refused");
+        for request in [Request::RunExport(run_export()), Request::HostExec { args: vec!["ls".into(), "".into()] }] {
+            let framed = request.encode();
+            let len = u32::from_le_bytes(framed[..4].try_into().unwrap()) as usize;
+            assert_eq!(len, framed.len() - 4);
+            assert_eq!(Request::decode(&framed[4..]), Ok(request.clone()));
+            assert_eq!(Request::decode(&framed[4..framed.len() - 1]), Err(DecodeError::Malformed), "cut short");
+            let mut longer = framed[4..].to_vec();
+            longer.push(0);
+            assert_eq!(Request::decode(&longer), Err(DecodeError::Malformed), "trailing bytes");
+        }
+    }
+
+    #[test]
+    fn versions_are_checked() {
+        let framed = Request::RunExport(run_export()).encode();
+        let mut other = framed[4..].to_vec();
+        other[8..10].copy_from_slice(&3u16.to_le_bytes());
+        assert_eq!(Request::decode(&other), Err(DecodeError::Version(3)));
+        let mut kind = framed[4..].to_vec();
+        kind[10] = 9;
+        assert_eq!(Request::decode(&kind), Err(DecodeError::Kind(9)));
+        // What a version 1 wrapper sent: cwd, then argv, then variables.
+        let mut v1 = Vec::new();
+        put(&mut v1, b"/home/u");
+        put(&mut v1, &3u32.to_le_bytes());
+        for a in ["rm", "--all", "--force"] {
+            put(&mut v1, a.as_bytes());
+        }
+        assert_eq!(Request::decode(&v1), Err(DecodeError::Unversioned));
+        assert!(DecodeError::Unversioned.to_string().contains("older tent"));
+    }
+
+    #[test]
+    fn huge_counts_are_refused_without_allocating() {
+        let mut body = MAGIC.to_vec();
+        body.extend_from_slice(&VERSION.to_le_bytes());
+        body.push(KIND_HOST_EXEC);
+        body.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(Request::decode(&body), Err(DecodeError::Malformed));
+    }
+
+    #[test]
+    fn answers_and_signals_round_trip() {
+        for answer in [FromRelay::Exit(143), FromRelay::Exit(-1), FromRelay::Refused("no such export".into())] {
+            assert_eq!(FromRelay::decode(&answer.encode()[4..]), Some(answer));
+        }
+        assert_eq!(FromRelay::decode(b"X12"), None);
+        assert_eq!(ToRelay::decode(&ToRelay::Signal(15).encode()[4..]), Some(ToRelay::Signal(15)));
+        assert_eq!(ToRelay::decode(b"S"), None);
     }
 }

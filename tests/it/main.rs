@@ -11,4 +11,5 @@ mod export;
 mod host;
 mod join;
 mod manifest;
+mod relay_attack;
 mod trust_export;
