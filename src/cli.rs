@@ -191,6 +191,12 @@ pub struct CreateArgs {
     /// Platform of the image, e.g. linux/arm64 (needs emulation for another CPU)
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
+    /// The box may not run commands on the host: no `tent host`, no `tent` of the host, no host xdg-open
+    #[arg(long)]
+    pub no_host: bool,
+    /// Keep the box's own xdg-open instead of opening files and links on the host
+    #[arg(long)]
+    pub own_xdg_open: bool,
 }
 
 #[derive(Debug, Args)]

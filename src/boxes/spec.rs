@@ -59,6 +59,14 @@ pub struct BoxSpec {
     /// Pull the image even when the engine has it (`--pull`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub pull: bool,
+    /// The box may not run host commands through tent's relay (`--no-host`):
+    /// no `tent host`, no `tent` of the host, no host `xdg-open`. Stored as
+    /// the exception so that older labels read as allowed, as boxes were.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_host: bool,
+    /// The box keeps its own `xdg-open` instead of the host's (`--own-xdg-open`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub own_xdg_open: bool,
     /// The manifest (canonical path) that made the box, so `tent apply --prune`
     /// only ever removes boxes of that manifest. None for boxes made by hand.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -158,6 +166,16 @@ mod tests {
         assert_eq!(BoxSpec::from_label(Some(&label)), Some(spec));
         let old = BoxSpec::from_label(Some(r#"{"image":"x","init_hooks":["a"]}"#)).unwrap();
         assert!(!old.init && old.unshare.is_empty() && old.init_hooks == ["a"]);
+        assert!(!old.no_host && !old.own_xdg_open, "boxes from before --no-host may reach the host");
+    }
+
+    #[test]
+    fn no_host_is_in_the_label_only_when_set() {
+        let spec = BoxSpec { image: "x".into(), no_host: true, own_xdg_open: true, ..Default::default() };
+        let label = spec.to_label();
+        assert!(label.contains(r#""no_host":true"#) && label.contains(r#""own_xdg_open":true"#), "{label}");
+        assert_eq!(BoxSpec::from_label(Some(&label)), Some(spec));
+        assert!(!BoxSpec { image: "x".into(), ..Default::default() }.to_label().contains("host"));
     }
 
     #[test]

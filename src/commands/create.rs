@@ -66,6 +66,8 @@ pub fn spec_from_args(ctx: &Context<'_>, args: &CreateArgs) -> Result<BoxSpec> {
         engine_args: args.engine_arg.clone(),
         platform: args.platform.clone(),
         pull: args.pull,
+        no_host: args.no_host,
+        own_xdg_open: args.own_xdg_open,
         manifest: None,
     })
 }

@@ -46,6 +46,10 @@ pub struct BoxEntry {
     pub engine_args: Vec<String>,
     pub platform: Option<String>,
     pub pull: bool,
+    /// `host = false`: the box may not run host commands (`--no-host`).
+    pub no_host: bool,
+    /// `own_xdg_open = true`: the box keeps its own xdg-open.
+    pub own_xdg_open: bool,
     pub exports: Exports,
 }
 
@@ -71,6 +75,8 @@ impl BoxEntry {
             engine_args: self.engine_args.clone(),
             platform: self.platform.clone(),
             pull: self.pull,
+            no_host: self.no_host,
+            own_xdg_open: self.own_xdg_open,
             manifest: Some(manifest.to_path_buf()),
         }
     }

@@ -31,6 +31,8 @@ pub const BOX_KEYS: &[&str] = &[
     "engine_args",
     "platform",
     "pull",
+    "host",
+    "own_xdg_open",
     "export_apps",
     "export_bins",
 ];
@@ -177,6 +179,8 @@ impl Parser<'_> {
                 "init" => entry.init = self.boolean(value, k)?,
                 "nvidia" => entry.nvidia = self.boolean(value, k)?,
                 "pull" => entry.pull = self.boolean(value, k)?,
+                "host" => entry.no_host = !self.boolean(value, k)?,
+                "own_xdg_open" => entry.own_xdg_open = self.boolean(value, k)?,
                 "platform" => entry.platform = Some(self.string(value, k)?),
                 "unshare" => {
                     for name in self.strings(value, k)? {

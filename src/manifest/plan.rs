@@ -367,6 +367,8 @@ pub fn recreate_changes(have: &BoxSpec, want: &BoxSpec) -> Vec<String> {
     };
     flag(&mut changes, "init", have.init, want.init);
     flag(&mut changes, "nvidia", have.nvidia, want.nvidia);
+    flag(&mut changes, "host", !have.no_host, !want.no_host);
+    flag(&mut changes, "own_xdg_open", have.own_xdg_open, want.own_xdg_open);
     if have.unshare != want.unshare {
         let show = |s: &BoxSpec| format!("[{}]", s.unshare.names().join(", "));
         changes.push(format!("unshare {} → {}", show(have), show(want)));

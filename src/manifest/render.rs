@@ -51,6 +51,12 @@ pub fn render(name: &str, spec: &BoxSpec, exports: &Exports) -> String {
     if spec.nvidia {
         line(&mut out, "nvidia", "true".into());
     }
+    if spec.no_host {
+        line(&mut out, "host", "false".into());
+    }
+    if spec.own_xdg_open {
+        line(&mut out, "own_xdg_open", "true".into());
+    }
     if !spec.unshare.is_empty() {
         let names: Vec<String> = spec.unshare.names().into_iter().map(String::from).collect();
         line(&mut out, "unshare", list(&names));
@@ -127,6 +133,8 @@ mod tests {
         spec.start_hooks = vec!["true".into()];
         spec.pre_init_hooks = vec!["echo pre".into()];
         spec.init = true;
+        spec.no_host = true;
+        spec.own_xdg_open = true;
         spec.nvidia = true;
         spec.unshare.netns = true;
         spec.unshare.process = true;

@@ -17,7 +17,12 @@
 //!   relay looks it up in that box's receipt (what the user exported on the
 //!   host) and builds `tent [--engine E --root] run A -- TARGET ARGS...` itself,
 //!   with the engine recorded there. A name not in the receipts is refused.
-//!   `HostExec` is the hook for host access ("Between box and host"); refused.
+//!   `HostExec` (`tent host -- CMD` in a box) runs CMD on the host, and
+//!   `HostTent` (`tent ARGS` in a box) the relay's own tent in the caller's
+//!   engine scope; both only for a caller the relay has placed in a box (or
+//!   the host) *and* confirmed with the engine, whose spec label does not say
+//!   `--no-host` (`host_policy`). Nothing a box can write decides this: the
+//!   state dirs and the home are shared with boxes, the engine's label is not.
 //! - The caller's identity comes from the kernel (SO_PEERCRED): another uid is
 //!   refused, and the caller's box is found by comparing its mount namespace
 //!   with each box's init (boxes run with `--pid host`, and the kernel gives
@@ -62,7 +67,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::paths::Paths;
 use fds::{read_frame, recv_with_fds, send_with_fds};
-pub use protocol::{DecodeError, FromRelay, Request, RunExport, ToRelay};
+pub use protocol::{DecodeError, FromRelay, HostCommand, Request, RunExport, ToRelay};
 
 /// The largest frame the relay reads.
 const MAX_REQUEST: usize = 1 << 20;
@@ -267,12 +272,30 @@ pub fn call(call: Call) -> Result<i32> {
         export: call.export,
         args: call.args,
         cwd: std::env::current_dir().map(PathBuf::into_os_string).unwrap_or_default(),
-        env: crate::boxes::host::PASSTHROUGH_ENV
-            .iter()
-            .filter_map(|k| std::env::var_os(k).map(|v| (OsString::from(k), v)))
-            .collect(),
+        env: caller_env(),
     });
     call_raw(&call.socket, &request.encode())
+}
+
+/// The caller's session variables, as a request carries them.
+fn caller_env() -> Vec<(OsString, OsString)> {
+    crate::boxes::host::PASSTHROUGH_ENV
+        .iter()
+        .filter_map(|k| std::env::var_os(k).map(|v| (OsString::from(k), v)))
+        .collect()
+}
+
+/// `tent host -- CMD ARGS` in a box (`tent: false`), or `tent ARGS` typed in
+/// a box (`tent: true`): asks the relay to run it on the host with this
+/// process's stdio, cwd and session variables; returns its exit status.
+pub fn host_call(socket: &Path, tent: bool, args: Vec<OsString>) -> Result<i32> {
+    let command = HostCommand {
+        args,
+        cwd: std::env::current_dir().map(PathBuf::into_os_string).unwrap_or_default(),
+        env: caller_env(),
+    };
+    let request = if tent { Request::HostTent(command) } else { Request::HostExec(command) };
+    call_raw(socket, &request.encode())
 }
 
 /// Sends one framed request as it is and waits for the answer. `call` uses
@@ -325,13 +348,21 @@ fn mount_ns(pid: u32) -> std::io::Result<(u64, u64)> {
     Ok((st.st_dev, st.st_ino))
 }
 
-/// Finds the caller's box: the box whose init shares the peer's mount
-/// namespace. Every box's init writes `PID STARTTIME` into its state dir.
-pub fn identify(paths: &Paths, peer_pid: u32) -> std::io::Result<Caller> {
-    let peer = mount_ns(peer_pid)?;
-    if mount_ns(std::process::id()).is_ok_and(|own| own == peer) {
-        return Ok(Caller::Host);
-    }
+/// A box whose init (by the pid file in its state dir) shares the caller's
+/// mount namespace. The state dirs are writable from boxes, so this is a
+/// claim until the engine confirms it (`host_policy`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Candidate {
+    scope: String,
+    name: String,
+    pid: u32,
+    start: u64,
+}
+
+/// Every box whose init shares `peer`'s mount namespace, and whether some
+/// box could not be checked.
+fn candidates(paths: &Paths, peer: (u64, u64)) -> (Vec<Candidate>, bool) {
+    let mut found = Vec::new();
     let mut unsure = false;
     let boxes = paths.state.join("boxes");
     for scope in std::fs::read_dir(&boxes).into_iter().flatten().flatten() {
@@ -346,18 +377,128 @@ pub fn identify(paths: &Paths, peer_pid: u32) -> std::io::Result<Caller> {
                 continue; // not running
             }
             match mount_ns(pid) {
-                Ok(ns) if ns == peer => {
-                    return Ok(Caller::Box {
-                        scope: scope.file_name().to_string_lossy().into_owned(),
-                        name: entry.file_name().to_string_lossy().into_owned(),
-                    });
-                }
+                Ok(ns) if ns == peer => found.push(Candidate {
+                    scope: scope.file_name().to_string_lossy().into_owned(),
+                    name: entry.file_name().to_string_lossy().into_owned(),
+                    pid,
+                    start,
+                }),
                 Ok(_) => {}
                 Err(_) => unsure = true,
             }
         }
     }
-    Ok(Caller::Unknown { unsure })
+    (found, unsure)
+}
+
+/// Finds the caller's box: the box whose init shares the peer's mount
+/// namespace. Every box's init writes `PID STARTTIME` into its state dir.
+pub fn identify(paths: &Paths, peer_pid: u32) -> std::io::Result<Caller> {
+    let peer = mount_ns(peer_pid)?;
+    if mount_ns(std::process::id()).is_ok_and(|own| own == peer) {
+        return Ok(Caller::Host);
+    }
+    let (found, unsure) = candidates(paths, peer);
+    Ok(match found.into_iter().next() {
+        Some(c) => Caller::Box { scope: c.scope, name: c.name },
+        None => Caller::Unknown { unsure },
+    })
+}
+
+/// What the relay knows for sure about a box that asks for the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Confirmed {
+    pub scope: String,
+    pub name: String,
+    /// The box was created with `--no-host`.
+    pub no_host: bool,
+}
+
+/// The engine's verdicts, by box and init (a restarted box is asked again):
+/// one engine call per box start, not per request.
+type PolicyCache = std::collections::HashMap<(String, String, u32, u64), Confirmed>;
+static POLICY: Mutex<Option<PolicyCache>> = Mutex::new(None);
+
+/// Asks the engine about one candidate: is it a tent box of this user whose
+/// running init shares the caller's mount namespace (so a pid file forged by
+/// another box does not pass), and what does its spec label say?
+fn confirm(c: &Candidate, peer: (u64, u64)) -> Option<Confirmed> {
+    let key = (c.scope.clone(), c.name.clone(), c.pid, c.start);
+    if let Some(hit) = POLICY.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|m| m.get(&key)) {
+        return Some(hit.clone());
+    }
+    use crate::engine::{Engine, Scope};
+    crate::boxes::validate_name(&c.name).ok()?;
+    let engine = match Scope::parse(&c.scope)? {
+        Scope::Podman => Engine::detect(Some("podman"), false),
+        // Through sudo the relay would have to ask for a password; such a box
+        // is never identified anyway (root's namespaces are not readable).
+        Scope::PodmanRoot if crate::engine::current_euid() != 0 => return None,
+        Scope::PodmanRoot => Engine::detect(Some("podman"), true),
+        Scope::Docker => Engine::detect(Some("docker"), false),
+    }
+    .ok()?;
+    if engine.scope().as_str() != c.scope {
+        return None;
+    }
+    let container = engine.inspect(&c.name).ok()??;
+    container.label(crate::boxes::labels::FORMAT)?;
+    let me = rustix::process::getuid().as_raw().to_string();
+    if container.label(crate::boxes::labels::UID).is_some_and(|uid| uid != me) {
+        return None;
+    }
+    if mount_ns(container.pid?).ok()? != peer {
+        return None;
+    }
+    let spec = crate::boxes::BoxSpec::from_label(container.label(crate::boxes::labels::SPEC))?;
+    let confirmed = Confirmed { scope: c.scope.clone(), name: c.name.clone(), no_host: spec.no_host };
+    POLICY.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_default().insert(key, confirmed.clone());
+    Some(confirmed)
+}
+
+/// Whether the process `peer_pid` may run host commands: the host may; a box
+/// may when the engine confirms it and it was not made with `--no-host`;
+/// anything else may not. Ok carries the confirmed box (None: the host).
+pub fn host_policy(paths: &Paths, peer_pid: u32) -> std::result::Result<Option<Confirmed>, String> {
+    let peer = mount_ns(peer_pid).map_err(|e| format!("cannot tell which box process {peer_pid} is in: {e}"))?;
+    if mount_ns(std::process::id()).is_ok_and(|own| own == peer) {
+        return Ok(None);
+    }
+    let (found, _) = candidates(paths, peer);
+    let Some(confirmed) = found.iter().find_map(|c| confirm(c, peer)) else {
+        return Err(format!(
+            "process {peer_pid} is not in a tent box the relay can confirm with its engine, so it may not run host \
+             commands (rootful boxes of a plain user cannot be confirmed)"
+        ));
+    };
+    if confirmed.no_host {
+        return Err(no_host_message(&confirmed.name));
+    }
+    Ok(Some(confirmed))
+}
+
+/// The refusal for a box made with `--no-host`.
+pub fn no_host_message(name: &str) -> String {
+    format!(
+        "box {name} was created with --no-host: it may not run host commands; recreate it without --no-host to allow it"
+    )
+}
+
+/// The host tent's argv for `tent ARGS` typed in a box of `scope`: the
+/// scope's engine flags first, unless the user gave their own.
+pub fn host_tent_argv(scope: &str, args: &[OsString]) -> Vec<OsString> {
+    let chose = args
+        .iter()
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--root" || a == "--engine" || a.as_encoded_bytes().starts_with(b"--engine="));
+    let scope_flags: &[&str] = match crate::engine::Scope::parse(scope) {
+        _ if chose => &[],
+        Some(crate::engine::Scope::Docker) => &["--engine", "docker"],
+        Some(crate::engine::Scope::PodmanRoot) => &["--engine", "podman", "--root"],
+        Some(crate::engine::Scope::Podman) => &["--engine", "podman"],
+        None => &[],
+    };
+    scope_flags.iter().map(OsString::from).chain(args.iter().cloned()).collect()
 }
 
 /// The bounded refusal log, `$XDG_STATE_HOME/tent/relay.log`: the relay has
@@ -488,42 +629,74 @@ fn serve_call(stream: &UnixStream, exe: &Path, paths: &Paths) -> std::result::Re
         }
         Err(e) => return Err(format!("{e}; the wrapper and the relay must come from the same tent")),
     };
-    let caller = identify(paths, pid).map_err(|e| format!("cannot tell which box process {pid} is in: {e}"))?;
-    let caller_box = match &caller {
-        Caller::Host => None,
-        Caller::Box { name, .. } => Some(name.as_str()),
-        Caller::Unknown { unsure: true } => None,
-        Caller::Unknown { unsure: false } => {
-            return Err(format!(
-                "process {pid} is neither on the host nor in a tent box; tent's relay serves only those"
-            ));
-        }
-    };
-    let run = match request {
-        Request::RunExport(run) => run,
-        Request::HostExec { .. } => {
-            return Err("running host commands from a box is not available yet".into());
-        }
-    };
-    let argv = export_argv(paths, &run)?;
+    // What to run: (program, argv after it, cwd, the caller's variables, the
+    // caller's box for TENT_CALLER_BOX).
+    let (program, argv, cwd, env, caller_box): (PathBuf, Vec<OsString>, OsString, Vec<(OsString, OsString)>, Option<String>) =
+        match request {
+            Request::RunExport(run) => {
+                let caller =
+                    identify(paths, pid).map_err(|e| format!("cannot tell which box process {pid} is in: {e}"))?;
+                let caller_box = match caller {
+                    Caller::Host => None,
+                    Caller::Box { name, .. } => Some(name),
+                    Caller::Unknown { unsure: true } => None,
+                    Caller::Unknown { unsure: false } => {
+                        return Err(format!(
+                            "process {pid} is neither on the host nor in a tent box; tent's relay serves only those"
+                        ));
+                    }
+                };
+                let argv = export_argv(paths, &run)?;
+                (exe.to_path_buf(), argv, run.cwd, run.env, caller_box)
+            }
+            Request::HostExec(host) | Request::HostTent(host) if host.args.is_empty() => {
+                let _ = host;
+                return Err("no command given".into());
+            }
+            Request::HostExec(host) => {
+                let confirmed = host_policy(paths, pid)?;
+                let mut args = host.args.into_iter();
+                let program = PathBuf::from(args.next().expect("not empty"));
+                (program, args.collect(), host.cwd, host.env, confirmed.map(|c| c.name))
+            }
+            Request::HostTent(host) => {
+                let confirmed = host_policy(paths, pid)?;
+                let argv = match &confirmed {
+                    Some(c) => host_tent_argv(&c.scope, &host.args),
+                    None => host.args,
+                };
+                (exe.to_path_buf(), argv, host.cwd, host.env, confirmed.map(|c| c.name))
+            }
+        };
     let mut fds = fds.into_iter();
     let (Some(stdin), Some(stdout), Some(stderr)) = (fds.next(), fds.next(), fds.next()) else {
         return Err("a request needs the caller's stdin, stdout and stderr".into());
     };
-    let cwd = PathBuf::from(&run.cwd);
+    let cwd = PathBuf::from(&cwd);
     let cwd = if cwd.is_absolute() && cwd.is_dir() { cwd } else { paths.home.clone() };
-    let mut command = Command::new(exe);
+    let env = child_env(|k| std::env::var_os(k), &env, caller_box.as_deref());
+    // A bare name is looked up on the relay's own PATH (the child's), not on
+    // the caller's.
+    let program = match resolve(&program, env.iter().find(|(k, _)| k == "PATH").map(|(_, v)| v.as_os_str())) {
+        Ok(program) => program,
+        Err(code) => {
+            let what = if code == crate::error::exit::NOT_FOUND { "command not found" } else { "permission denied" };
+            let _ = writeln!(std::fs::File::from(stderr), "tent host: {}: {what} on the host", program.display());
+            return Ok(FromRelay::Exit(code));
+        }
+    };
+    let mut command = Command::new(&program);
     command
         .args(&argv)
         .env_clear()
-        .envs(child_env(|k| std::env::var_os(k), &run.env, caller_box))
+        .envs(env)
         .current_dir(cwd)
         .process_group(0)
         .stdin(Stdio::from(stdin))
         .stdout(Stdio::from(stdout))
         .stderr(Stdio::from(stderr));
     let _ = stream.set_read_timeout(None);
-    let mut child = command.spawn().map_err(|e| format!("could not start {}: {e}", exe.display()))?;
+    let mut child = command.spawn().map_err(|e| format!("could not start {}: {e}", program.display()))?;
     let group = rustix::process::Pid::from_child(&child);
     // Set once the child has exited, before it is reaped: from then on its
     // process group id may be reused, so nothing signals it.
@@ -540,6 +713,34 @@ fn serve_call(stream: &UnixStream, exe: &Path, paths: &Paths) -> std::result::Re
     *exited.lock().unwrap_or_else(|e| e.into_inner()) = true;
     let status = child.wait().map_err(|e| format!("lost the command: {e}"))?;
     Ok(FromRelay::Exit(status_code(status)))
+}
+
+/// The program a host command names: a path as it is, a bare name on `path`.
+/// Err is the shell's status: 127 not found, 126 not executable.
+fn resolve(program: &Path, path: Option<&OsStr>) -> std::result::Result<PathBuf, i32> {
+    use crate::error::exit::{NOT_EXECUTABLE, NOT_FOUND};
+    let executable = |p: &Path| std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0);
+    if program.as_os_str().as_encoded_bytes().contains(&b'/') {
+        return if !program.exists() {
+            Err(NOT_FOUND)
+        } else if executable(program) {
+            Ok(program.to_path_buf())
+        } else {
+            Err(NOT_EXECUTABLE)
+        };
+    }
+    if program.as_os_str().is_empty() {
+        return Err(NOT_FOUND);
+    }
+    let mut seen = false;
+    for dir in std::env::split_paths(path.unwrap_or(OsStr::new("/usr/local/bin:/usr/bin:/bin"))) {
+        let candidate = dir.join(program);
+        if executable(&candidate) {
+            return Ok(candidate);
+        }
+        seen |= candidate.exists();
+    }
+    Err(if seen { NOT_EXECUTABLE } else { NOT_FOUND })
 }
 
 /// The host argv for an exported command, from the box's receipt alone.

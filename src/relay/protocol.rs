@@ -23,10 +23,22 @@ pub enum Request {
     /// Run exported command `export` of box `box_name` (in engine scope
     /// `scope`) with `args`. The relay looks it up in that box's receipt.
     RunExport(RunExport),
-    /// Reserved for "Between box and host" (issue 9): a host command asked for
-    /// from a box. Decoded so that the relay can say it is not available yet;
-    /// never run.
-    HostExec { args: Vec<OsString> },
+    /// `tent host -- CMD ARGS...` in a box: run CMD on the host, when the
+    /// calling box (as the kernel says) may (`BoxSpec::no_host`).
+    HostExec(HostCommand),
+    /// `tent ARGS...` typed in a box: the relay runs its own tent with ARGS,
+    /// in the calling box's engine scope, under the same policy as `HostExec`.
+    HostTent(HostCommand),
+}
+
+/// A command for the host: its argv (taken as it is) and the caller's context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCommand {
+    pub args: Vec<OsString>,
+    /// The caller's directory, used on the host when it exists there.
+    pub cwd: OsString,
+    /// The caller's session variables; the relay keeps only some (`super::child_env`).
+    pub env: Vec<(OsString, OsString)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +55,7 @@ pub struct RunExport {
 
 const KIND_RUN_EXPORT: u8 = 1;
 const KIND_HOST_EXEC: u8 = 2;
+const KIND_HOST_TENT: u8 = 3;
 
 /// Why a request body could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +93,14 @@ fn put_list(out: &mut Vec<u8>, items: &[OsString]) {
     out.extend_from_slice(&(items.len() as u32).to_le_bytes());
     for item in items {
         put(out, item.as_bytes());
+    }
+}
+
+fn put_env(out: &mut Vec<u8>, env: &[(OsString, OsString)]) {
+    out.extend_from_slice(&(env.len() as u32).to_le_bytes());
+    for (k, v) in env {
+        put(out, k.as_bytes());
+        put(out, v.as_bytes());
     }
 }
 
@@ -123,6 +144,22 @@ impl Reader<'_> {
         }
         (0..n).map(|_| self.bytes().map(OsString::from_vec)).collect()
     }
+
+    fn env(&mut self) -> Result<Vec<(OsString, OsString)>, DecodeError> {
+        let n = self.u32()? as usize;
+        // Each pair takes at least eight bytes.
+        if n > (self.body.len() - self.at) / 8 {
+            return Err(DecodeError::Malformed);
+        }
+        (0..n).map(|_| Ok((OsString::from_vec(self.bytes()?), OsString::from_vec(self.bytes()?)))).collect()
+    }
+
+    fn host_command(&mut self) -> Result<HostCommand, DecodeError> {
+        let args = self.list()?;
+        let cwd = OsString::from_vec(self.bytes()?);
+        let env = self.env()?;
+        Ok(HostCommand { args, cwd, env })
+    }
 }
 
 impl Request {
@@ -138,15 +175,13 @@ impl Request {
                 put(&mut out, r.export.as_bytes());
                 put_list(&mut out, &r.args);
                 put(&mut out, r.cwd.as_bytes());
-                out.extend_from_slice(&(r.env.len() as u32).to_le_bytes());
-                for (k, v) in &r.env {
-                    put(&mut out, k.as_bytes());
-                    put(&mut out, v.as_bytes());
-                }
+                put_env(&mut out, &r.env);
             }
-            Request::HostExec { args } => {
-                out.push(KIND_HOST_EXEC);
-                put_list(&mut out, args);
+            Request::HostExec(c) | Request::HostTent(c) => {
+                out.push(if matches!(self, Request::HostExec(_)) { KIND_HOST_EXEC } else { KIND_HOST_TENT });
+                put_list(&mut out, &c.args);
+                put(&mut out, c.cwd.as_bytes());
+                put_env(&mut out, &c.env);
             }
         }
         frame(&out)
@@ -170,16 +205,11 @@ impl Request {
                 let export = r.string()?;
                 let args = r.list()?;
                 let cwd = OsString::from_vec(r.bytes()?);
-                let n = r.u32()? as usize;
-                if n > (r.body.len() - r.at) / 8 {
-                    return Err(DecodeError::Malformed);
-                }
-                let env = (0..n)
-                    .map(|_| Ok((OsString::from_vec(r.bytes()?), OsString::from_vec(r.bytes()?))))
-                    .collect::<Result<Vec<_>, DecodeError>>()?;
+                let env = r.env()?;
                 Request::RunExport(RunExport { scope, box_name, export, args, cwd, env })
             }
-            KIND_HOST_EXEC => Request::HostExec { args: r.list()? },
+            KIND_HOST_EXEC => Request::HostExec(r.host_command()?),
+            KIND_HOST_TENT => Request::HostTent(r.host_command()?),
             other => return Err(DecodeError::Kind(other)),
         };
         if r.at != r.body.len() {
@@ -262,7 +292,17 @@ mod tests {
 
     #[test]
     fn requests_round_trip_any_bytes() {
-        for request in [Request::RunExport(run_export()), Request::HostExec { args: vec!["ls".into(), "".into()] }] {
+        let host = HostCommand {
+            args: vec!["ls".into(), "".into(), "a b".into(), OsString::from_vec(vec![0xff])],
+            cwd: "/home/u".into(),
+            env: vec![("TERM".into(), "dumb".into())],
+        };
+        for request in [
+            Request::RunExport(run_export()),
+            Request::HostExec(host.clone()),
+            Request::HostTent(host.clone()),
+            Request::HostExec(HostCommand { args: vec![], cwd: OsString::new(), env: vec![] }),
+        ] {
             let framed = request.encode();
             let len = u32::from_le_bytes(framed[..4].try_into().unwrap()) as usize;
             assert_eq!(len, framed.len() - 4);
@@ -282,6 +322,11 @@ mod tests {
         assert_eq!(Request::decode(&other), Err(DecodeError::Version(3)));
         let mut kind = framed[4..].to_vec();
         kind[10] = 9;
+        assert_ne!(
+            Request::decode(&Request::HostExec(HostCommand { args: vec!["x".into()], cwd: "/".into(), env: vec![] }).encode()[4..]),
+            Request::decode(&Request::HostTent(HostCommand { args: vec!["x".into()], cwd: "/".into(), env: vec![] }).encode()[4..]),
+            "the two host kinds stay apart"
+        );
         assert_eq!(Request::decode(&kind), Err(DecodeError::Kind(9)));
         // What a version 1 wrapper sent: cwd, then argv, then variables.
         let mut v1 = Vec::new();
