@@ -91,6 +91,15 @@ pub enum Command {
     Bake(BakeArgs),
     /// Find broken exports and problems with the engine
     Doctor(DoctorArgs),
+    /// In a box: run a command on the host (through tent's relay)
+    #[command(
+        after_help = "Arguments, stdin, stdout, stderr or the terminal, signals and the exit status pass as they are. \
+The command runs in your directory when the host has it, else in your home, with the host's PATH and \
+your session's variables (terminal, display, locale...). In a box, `tent` itself runs on the host too \
+(`tent list`, `tent enter other`), and `tent export --app ID` exports from this box. A box made with \
+--no-host may not do this.\n\nExamples:\n  tent host -- flatpak run org.gnome.Maps\n  tent host -- sh -c 'systemctl --user status'\n  tent list\n\nExit status: the command's own (128+N when a signal N ended it); 127 not found on the host."
+    )]
+    Host(HostArgs),
     /// Print shell completions: bash, zsh, fish, elvish or powershell
     Completions { shell: clap_complete::Shell },
     /// Write the man pages into a directory
@@ -215,6 +224,16 @@ pub struct RunArgs {
     /// Run as root in the box instead of as you
     #[arg(long)]
     pub as_root: bool,
+    /// The command and its arguments (after --)
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// The host relay's socket [default: the one of this session]
+    #[arg(long, hide = true)]
+    pub socket: Option<PathBuf>,
     /// The command and its arguments (after --)
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,

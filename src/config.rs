@@ -22,7 +22,21 @@ pub struct ConfigFile {
     pub packages: Vec<String>,
     #[serde(default)]
     pub export: ExportConfig,
+    #[serde(default)]
+    pub host: HostConfig,
 }
+
+/// `[host]`: what boxes reach on the host.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct HostConfig {
+    /// Commands that, in a new box, run on the host instead (a shim each in
+    /// the box's /usr/local/bin). Default `["xdg-open"]`.
+    pub commands: Option<Vec<String>>,
+}
+
+/// The default of `host.commands`.
+pub const DEFAULT_HOST_COMMANDS: &[&str] = &["xdg-open"];
 
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +53,8 @@ pub struct Config {
     pub image: Option<String>,
     pub packages: Vec<String>,
     pub export: ExportConfig,
+    /// `host.commands`, or its default.
+    pub host_commands: Vec<String>,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -60,6 +76,10 @@ impl Config {
             image: env(env_vars::TENT_IMAGE).or(file.image),
             packages: file.packages,
             export: file.export,
+            host_commands: file
+                .host
+                .commands
+                .unwrap_or_else(|| DEFAULT_HOST_COMMANDS.iter().map(|c| c.to_string()).collect()),
             file: found.then_some(path),
         })
     }
@@ -83,6 +103,13 @@ mod tests {
         assert_eq!(file.engine.as_deref(), Some("docker"));
         assert_eq!(file.packages, vec!["git"]);
         assert_eq!(file.export.name_suffix.as_deref(), Some(" [{box}]"));
+    }
+
+    #[test]
+    fn host_commands() {
+        let file = parse(Path::new("c.toml"), "[host]\ncommands = [\"xdg-open\", \"flatpak\"]\n").unwrap();
+        assert_eq!(file.host.commands.unwrap(), ["xdg-open", "flatpak"]);
+        assert!(parse(Path::new("c.toml"), "").unwrap().host.commands.is_none());
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub const TENT_BOX: &str = "TENT_BOX";
 /// the calling box's name, as the kernel says (information only, never trusted
 /// from the caller).
 pub const TENT_CALLER_BOX: &str = "TENT_CALLER_BOX";
+/// In a box: the host relay's socket, set by tent's in-box shims (`tent host`).
+pub const TENT_RELAY: &str = "TENT_RELAY";
 /// Disables colour (https://no-color.org).
 pub const NO_COLOR: &str = "NO_COLOR";
 /// The host's root directory as seen by `tent create --nvidia` when it looks

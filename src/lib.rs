@@ -35,6 +35,19 @@ pub mod shell;
 /// Parses the command line, runs the command and returns the exit status.
 pub fn run() -> i32 {
     use clap::Parser;
+    // In a box the engine is out of reach: every command but the in-box ones
+    // runs on the host, through the relay (`tent list`, `tent enter other`).
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if commands::in_a_box() && !commands::host::stays_in_box(&args[1..]) {
+        let printer = output::Printer::new(false, false);
+        return match commands::forward_from_box(&args[1..]) {
+            Ok(code) => code,
+            Err(err) => {
+                printer.error(&err);
+                err.code()
+            }
+        };
+    }
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {

@@ -30,6 +30,47 @@ pub struct CreatePlan<'a> {
     pub state_dir: &'a Path,
     /// The host's NVIDIA driver, found beforehand, with `--nvidia`.
     pub nvidia: Option<&'a Nvidia>,
+    /// How the box reaches the host's relay; None when it cannot.
+    pub host_link: Option<&'a HostLink>,
+}
+
+/// What tent-init needs for the box's `tent` and host-command shims
+/// (docs/internals.md): the host's tent, the relay's socket, and the
+/// commands that go to the host. Hints for the box's side only: the relay
+/// decides from the engine's label whether the box may.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostLink {
+    pub tent: PathBuf,
+    pub relay: PathBuf,
+    pub commands: Vec<String>,
+}
+
+impl HostLink {
+    /// None when the session has no runtime dir or tent cannot tell its path.
+    pub fn new(paths: &crate::paths::Paths, spec: &BoxSpec, configured: &[String]) -> Option<Self> {
+        let relay = paths.relay_socket()?;
+        let tent = std::env::current_exe().ok()?;
+        Some(HostLink { tent, relay, commands: Self::commands(spec, configured) })
+    }
+
+    /// The shims a box gets: none with `--no-host`; no xdg-open with
+    /// `--own-xdg-open`; only plain command names.
+    pub fn commands(spec: &BoxSpec, configured: &[String]) -> Vec<String> {
+        if spec.no_host {
+            return Vec::new();
+        }
+        let mut out: Vec<String> = Vec::new();
+        for c in configured {
+            let plain = !c.is_empty()
+                && c != "tent"
+                && !c.starts_with('-')
+                && c.bytes().all(|b| b.is_ascii_alphanumeric() || b"._+-".contains(&b));
+            if plain && !(spec.own_xdg_open && c == "xdg-open") && !out.contains(c) {
+                out.push(c.clone());
+            }
+        }
+        out
+    }
 }
 
 impl CreatePlan<'_> {
@@ -165,6 +206,11 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
     ];
     for (key, value) in env {
         flag(&mut a, "--env", format!("{key}={value}"));
+    }
+    if let Some(link) = plan.host_link {
+        flag(&mut a, "--env", format!("TENT_HOST_TENT={}", link.tent.display()));
+        flag(&mut a, "--env", format!("{}={}", crate::env_vars::TENT_RELAY, link.relay.display()));
+        flag(&mut a, "--env", format!("TENT_HOST_COMMANDS={}", link.commands.join(" ")));
     }
     for (key, value) in &plan.spec.env {
         flag(&mut a, "--env", format!("{key}={value}"));
@@ -306,6 +352,7 @@ mod tests {
             lib_hash: "h",
             state_dir: Path::new("/s"),
             nvidia: None,
+            host_link: None,
         }
     }
 

@@ -17,10 +17,12 @@ use crate::paths::Paths;
 
 pub const INIT_SCRIPT: &str = include_str!("../../shell-integration/tent-init");
 pub const EXEC_SCRIPT: &str = include_str!("../../shell-integration/tent-exec");
+pub const HOST_SCRIPT: &str = include_str!("../../shell-integration/tent-host");
 
 /// The content hash that names this build's lib directory.
 pub fn lib_hash() -> String {
-    let bytes: Vec<u8> = INIT_SCRIPT.bytes().chain([0]).chain(EXEC_SCRIPT.bytes()).collect();
+    let bytes: Vec<u8> =
+        INIT_SCRIPT.bytes().chain([0]).chain(EXEC_SCRIPT.bytes()).chain([0]).chain(HOST_SCRIPT.bytes()).collect();
     format!("{:016x}", crate::paths::content_key(&bytes))
 }
 
@@ -37,7 +39,7 @@ pub fn ensure_lib(paths: &Paths, hash: &str) -> Result<PathBuf> {
     let tmp = parent.join(format!(".{hash}.{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    for (name, text) in [("tent-init", INIT_SCRIPT), ("tent-exec", EXEC_SCRIPT)] {
+    for (name, text) in [("tent-init", INIT_SCRIPT), ("tent-exec", EXEC_SCRIPT), ("tent-host", HOST_SCRIPT)] {
         let path = tmp.join(name);
         fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).map_err(|e| Error::io(&path, e))?;

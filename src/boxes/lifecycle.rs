@@ -23,6 +23,8 @@ pub struct Boxes<'a> {
     pub engine: &'a Engine,
     pub paths: &'a Paths,
     pub printer: &'a Printer,
+    /// Commands that new boxes run on the host (config `host.commands`).
+    pub host_commands: &'a [String],
 }
 
 /// Facts about a box kept beside its state, for the warm path of `enter`,
@@ -91,6 +93,7 @@ impl Boxes<'_> {
         state.create()?;
         self.write_box_files(&state, spec, &host)?;
 
+        let host_link = container::HostLink::new(self.paths, spec, self.host_commands);
         interrupt::catch();
         let plan = container::CreatePlan {
             name,
@@ -100,6 +103,7 @@ impl Boxes<'_> {
             lib_hash: &hash,
             state_dir: &state.dir,
             nvidia: nvidia.as_ref(),
+            host_link: host_link.as_ref(),
         };
         let mut args = container::create(self.engine, &plan);
         if start {

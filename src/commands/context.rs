@@ -20,7 +20,7 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     pub fn boxes(&self) -> Boxes<'_> {
-        Boxes { engine: &self.engine, paths: &self.paths, printer: self.printer }
+        Boxes { engine: &self.engine, paths: &self.paths, printer: self.printer, host_commands: &self.config.host_commands }
     }
 
     /// Where exported commands go by default (config `export.bin_dir`, else
@@ -91,7 +91,12 @@ fn check_exports(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: boo
         let problems = match engine.inspect(&box_name)? {
             None => receipt.exports.iter().map(|e| (e.clone(), Problem::BoxGone)).collect(),
             Some(container) => {
-                let boxes = Boxes { engine: &engine, paths: &ctx.paths, printer: ctx.printer };
+                let boxes = Boxes {
+                    engine: &engine,
+                    paths: &ctx.paths,
+                    printer: ctx.printer,
+                    host_commands: &ctx.config.host_commands,
+                };
                 boxes.start(&box_name, Some(&container))?;
                 export::check_exports(&engine, &box_name, &receipt.exports)?
             }

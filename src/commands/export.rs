@@ -24,7 +24,6 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
             Some(format!("tent export {name} --app APP, --bin COMMAND, or --list")),
         ));
     }
-    refuse_inside_a_box("export")?;
     let boxes = ctx.boxes();
     // The box is read through the engine, so it must run; its init must be
     // done too, or the app may not be installed yet.
@@ -62,21 +61,6 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
         }
     }
     Ok(0)
-}
-
-/// Exports are made on the host, where the engine is: inside a box the
-/// engine cannot be reached, and the files would point at a tent the
-/// launcher on the host cannot run.
-fn refuse_inside_a_box(verb: &str) -> Result<()> {
-    if std::env::var_os(crate::env_vars::TENT_BOX).is_some()
-        && std::path::Path::new(crate::boxes::container::EXEC_IN_BOX).exists()
-    {
-        return Err(Error::Export {
-            message: format!("tent {verb} runs on the host, and this is a tent box"),
-            hint: Some("run the same command in a terminal of the host".into()),
-        });
-    }
-    Ok(())
 }
 
 fn list(ctx: &Context<'_>, name: &str, json: bool) -> Result<i32> {

@@ -8,6 +8,7 @@ mod create;
 mod doctor;
 mod enter;
 mod export;
+pub mod host;
 mod list;
 mod manifest;
 mod meta;
@@ -21,12 +22,14 @@ use crate::error::Result;
 use crate::output::Printer;
 use crate::paths::Paths;
 pub use context::Context;
+pub use host::{forward_from_box, in_a_box};
 
 /// Runs a command; Ok carries the exit status.
 pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
     let command = match cli.command {
         Command::Completions { shell } => return meta::completions(shell),
         Command::Man { dir } => return meta::man(&dir, printer),
+        Command::Host(args) => return host::host(args),
         Command::Relay { socket } => return crate::relay::serve(&socket).map(|()| 0),
         Command::RelayCall { socket, scope, box_name, export, request_file, args } => {
             return relay_call(socket, scope, box_name, export, request_file, args);
@@ -50,7 +53,11 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Manifest(args) => manifest::run(&ctx, &args),
         Command::Bake(args) => bake::run(&ctx, &args),
         Command::Doctor(args) => doctor::run(&ctx, &args),
-        Command::Completions { .. } | Command::Man { .. } | Command::Relay { .. } | Command::RelayCall { .. } => {
+        Command::Completions { .. }
+        | Command::Man { .. }
+        | Command::Relay { .. }
+        | Command::RelayCall { .. }
+        | Command::Host(_) => {
             unreachable!("handled above")
         }
     }
