@@ -356,6 +356,17 @@ mod tests {
         }
     }
 
+    #[test]
+    fn host_commands_follow_the_box_settings() {
+        let list: Vec<String> = ["xdg-open", "flatpak", "tent", "../x", "-rf", "flatpak"].map(String::from).to_vec();
+        let spec = BoxSpec::default();
+        assert_eq!(HostLink::commands(&spec, &list), ["xdg-open", "flatpak"]);
+        let own = BoxSpec { own_xdg_open: true, ..Default::default() };
+        assert_eq!(HostLink::commands(&own, &list), ["flatpak"]);
+        let none = BoxSpec { no_host: true, ..Default::default() };
+        assert!(HostLink::commands(&none, &list).is_empty());
+    }
+
     fn has_pair(argv: &[String], flag: &str, value: &str) -> bool {
         argv.windows(2).any(|w| w[0] == flag && w[1] == value)
     }
@@ -372,6 +383,7 @@ mod tests {
             lib_hash: "abc",
             state_dir: Path::new("/home/alice/.local/state/tent/boxes/podman/dev"),
             nvidia: None,
+            host_link: None,
         };
         let argv = create(&engine(EngineKind::Podman, true), &plan);
         assert_eq!(&argv[..3], &["create", "--name", "dev"]);

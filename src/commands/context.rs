@@ -20,7 +20,12 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     pub fn boxes(&self) -> Boxes<'_> {
-        Boxes { engine: &self.engine, paths: &self.paths, printer: self.printer, host_commands: &self.config.host_commands }
+        Boxes {
+            engine: &self.engine,
+            paths: &self.paths,
+            printer: self.printer,
+            host_commands: &self.config.host_commands,
+        }
     }
 
     /// Where exported commands go by default (config `export.bin_dir`, else

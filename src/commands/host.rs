@@ -62,12 +62,16 @@ pub fn with_this_box(args: &[OsString], me: &str) -> Vec<OsString> {
     use clap::Parser;
     let mut args = args.to_vec();
     // The verb: the first word that is not a global flag.
-    let verb = args.iter().position(|a| !matches!(a.to_str(), Some("--root" | "-v" | "--verbose" | "-q" | "--quiet")) && !a.to_string_lossy().starts_with("--engine"));
+    let verb = args.iter().position(|a| {
+        !matches!(a.to_str(), Some("--root" | "-v" | "--verbose" | "-q" | "--quiet"))
+            && !a.to_string_lossy().starts_with("--engine")
+    });
     let Some(at) = verb else { return args };
     if !matches!(args[at].to_str(), Some("export" | "unexport")) || me.is_empty() {
         return args;
     }
-    let full = |args: &[OsString]| std::iter::once(OsString::from("tent")).chain(args.iter().cloned()).collect::<Vec<_>>();
+    let full =
+        |args: &[OsString]| std::iter::once(OsString::from("tent")).chain(args.iter().cloned()).collect::<Vec<_>>();
     if crate::cli::Cli::try_parse_from(full(&args)).is_ok() {
         return args;
     }
@@ -89,10 +93,19 @@ mod tests {
 
     #[test]
     fn export_in_a_box_means_this_box() {
-        assert_eq!(with_this_box(&words(&["export", "--app", "firefox"]), "dev"), words(&["export", "dev", "--app", "firefox"]));
-        assert_eq!(with_this_box(&words(&["--root", "unexport", "--bin", "rg"]), "dev"), words(&["--root", "unexport", "dev", "--bin", "rg"]));
+        assert_eq!(
+            with_this_box(&words(&["export", "--app", "firefox"]), "dev"),
+            words(&["export", "dev", "--app", "firefox"])
+        );
+        assert_eq!(
+            with_this_box(&words(&["--root", "unexport", "--bin", "rg"]), "dev"),
+            words(&["--root", "unexport", "dev", "--bin", "rg"])
+        );
         // A box named, or another verb: as typed.
-        assert_eq!(with_this_box(&words(&["export", "other", "--bin", "rg"]), "dev"), words(&["export", "other", "--bin", "rg"]));
+        assert_eq!(
+            with_this_box(&words(&["export", "other", "--bin", "rg"]), "dev"),
+            words(&["export", "other", "--bin", "rg"])
+        );
         assert_eq!(with_this_box(&words(&["list"]), "dev"), words(&["list"]));
         assert_eq!(with_this_box(&words(&["enter", "export"]), "dev"), words(&["enter", "export"]));
     }

@@ -631,43 +631,47 @@ fn serve_call(stream: &UnixStream, exe: &Path, paths: &Paths) -> std::result::Re
     };
     // What to run: (program, argv after it, cwd, the caller's variables, the
     // caller's box for TENT_CALLER_BOX).
-    let (program, argv, cwd, env, caller_box): (PathBuf, Vec<OsString>, OsString, Vec<(OsString, OsString)>, Option<String>) =
-        match request {
-            Request::RunExport(run) => {
-                let caller =
-                    identify(paths, pid).map_err(|e| format!("cannot tell which box process {pid} is in: {e}"))?;
-                let caller_box = match caller {
-                    Caller::Host => None,
-                    Caller::Box { name, .. } => Some(name),
-                    Caller::Unknown { unsure: true } => None,
-                    Caller::Unknown { unsure: false } => {
-                        return Err(format!(
-                            "process {pid} is neither on the host nor in a tent box; tent's relay serves only those"
-                        ));
-                    }
-                };
-                let argv = export_argv(paths, &run)?;
-                (exe.to_path_buf(), argv, run.cwd, run.env, caller_box)
-            }
-            Request::HostExec(host) | Request::HostTent(host) if host.args.is_empty() => {
-                let _ = host;
-                return Err("no command given".into());
-            }
-            Request::HostExec(host) => {
-                let confirmed = host_policy(paths, pid)?;
-                let mut args = host.args.into_iter();
-                let program = PathBuf::from(args.next().expect("not empty"));
-                (program, args.collect(), host.cwd, host.env, confirmed.map(|c| c.name))
-            }
-            Request::HostTent(host) => {
-                let confirmed = host_policy(paths, pid)?;
-                let argv = match &confirmed {
-                    Some(c) => host_tent_argv(&c.scope, &host.args),
-                    None => host.args,
-                };
-                (exe.to_path_buf(), argv, host.cwd, host.env, confirmed.map(|c| c.name))
-            }
-        };
+    let (program, argv, cwd, env, caller_box): (
+        PathBuf,
+        Vec<OsString>,
+        OsString,
+        Vec<(OsString, OsString)>,
+        Option<String>,
+    ) = match request {
+        Request::RunExport(run) => {
+            let caller = identify(paths, pid).map_err(|e| format!("cannot tell which box process {pid} is in: {e}"))?;
+            let caller_box = match caller {
+                Caller::Host => None,
+                Caller::Box { name, .. } => Some(name),
+                Caller::Unknown { unsure: true } => None,
+                Caller::Unknown { unsure: false } => {
+                    return Err(format!(
+                        "process {pid} is neither on the host nor in a tent box; tent's relay serves only those"
+                    ));
+                }
+            };
+            let argv = export_argv(paths, &run)?;
+            (exe.to_path_buf(), argv, run.cwd, run.env, caller_box)
+        }
+        Request::HostExec(host) | Request::HostTent(host) if host.args.is_empty() => {
+            let _ = host;
+            return Err("no command given".into());
+        }
+        Request::HostExec(host) => {
+            let confirmed = host_policy(paths, pid)?;
+            let mut args = host.args.into_iter();
+            let program = PathBuf::from(args.next().expect("not empty"));
+            (program, args.collect(), host.cwd, host.env, confirmed.map(|c| c.name))
+        }
+        Request::HostTent(host) => {
+            let confirmed = host_policy(paths, pid)?;
+            let argv = match &confirmed {
+                Some(c) => host_tent_argv(&c.scope, &host.args),
+                None => host.args,
+            };
+            (exe.to_path_buf(), argv, host.cwd, host.env, confirmed.map(|c| c.name))
+        }
+    };
     let mut fds = fds.into_iter();
     let (Some(stdin), Some(stdout), Some(stderr)) = (fds.next(), fds.next(), fds.next()) else {
         return Err("a request needs the caller's stdin, stdout and stderr".into());
@@ -946,6 +950,45 @@ mod tests {
     }
 
     #[test]
+    fn tent_in_a_box_runs_in_the_boxs_scope() {
+        let w = |s: &[&str]| s.iter().map(OsString::from).collect::<Vec<_>>();
+        assert_eq!(host_tent_argv("docker", &w(&["list"])), w(&["--engine", "docker", "list"]));
+        assert_eq!(
+            host_tent_argv("podman-root", &w(&["stop", "x"])),
+            w(&["--engine", "podman", "--root", "stop", "x"])
+        );
+        assert_eq!(host_tent_argv("podman", &w(&["--engine=docker", "list"])), w(&["--engine=docker", "list"]));
+        assert_eq!(
+            host_tent_argv("podman", &w(&["run", "b", "--", "--root"])),
+            w(&["--engine", "podman", "run", "b", "--", "--root"]),
+            "words after -- are the command's"
+        );
+    }
+
+    #[test]
+    fn host_commands_resolve_on_the_relays_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("tool");
+        std::fs::write(&exe, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "").unwrap();
+        let path = dir.path().as_os_str();
+        assert_eq!(resolve(Path::new("tool"), Some(path)), Ok(exe.clone()));
+        assert_eq!(resolve(&exe, None), Ok(exe.clone()));
+        assert_eq!(resolve(Path::new("plain"), Some(path)), Err(126));
+        assert_eq!(resolve(Path::new("nope"), Some(path)), Err(127));
+        assert_eq!(resolve(&dir.path().join("nope"), None), Err(127));
+        assert_eq!(resolve(Path::new(""), Some(path)), Err(127));
+    }
+
+    #[test]
+    fn the_no_host_refusal_names_the_box_and_the_way_out() {
+        let m = no_host_message("dev");
+        assert!(m.contains("box dev was created with --no-host") && m.contains("recreate it without --no-host"), "{m}");
+    }
+
+    #[test]
     fn the_host_is_the_host() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(identify(&paths(dir.path()), std::process::id()).unwrap(), Caller::Host);
@@ -958,7 +1001,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = paths(dir.path());
         for (request, expected) in [
-            (Request::HostExec { args: vec!["id".into()] }, "not available yet"),
+            (Request::HostExec(HostCommand { args: vec![], cwd: "/".into(), env: vec![] }), "no command given"),
             (Request::RunExport(run_export("podman", "rm")), "has no exported command \"rm\""),
         ] {
             let (a, b) = UnixStream::pair().unwrap();

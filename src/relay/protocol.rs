@@ -323,8 +323,12 @@ mod tests {
         let mut kind = framed[4..].to_vec();
         kind[10] = 9;
         assert_ne!(
-            Request::decode(&Request::HostExec(HostCommand { args: vec!["x".into()], cwd: "/".into(), env: vec![] }).encode()[4..]),
-            Request::decode(&Request::HostTent(HostCommand { args: vec!["x".into()], cwd: "/".into(), env: vec![] }).encode()[4..]),
+            Request::decode(
+                &Request::HostExec(HostCommand { args: vec!["x".into()], cwd: "/".into(), env: vec![] }).encode()[4..]
+            ),
+            Request::decode(
+                &Request::HostTent(HostCommand { args: vec!["x".into()], cwd: "/".into(), env: vec![] }).encode()[4..]
+            ),
             "the two host kinds stay apart"
         );
         assert_eq!(Request::decode(&kind), Err(DecodeError::Kind(9)));
