@@ -9,6 +9,7 @@ mod create_options;
 mod distro;
 mod export;
 mod host;
+mod host_access;
 mod join;
 mod manifest;
 mod relay_attack;
