@@ -631,13 +631,7 @@ fn serve_call(stream: &UnixStream, exe: &Path, paths: &Paths) -> std::result::Re
     };
     // What to run: (program, argv after it, cwd, the caller's variables, the
     // caller's box for TENT_CALLER_BOX).
-    let (program, argv, cwd, env, caller_box): (
-        PathBuf,
-        Vec<OsString>,
-        OsString,
-        Vec<(OsString, OsString)>,
-        Option<String>,
-    ) = match request {
+    let (program, argv, cwd, env, caller_box): Planned = match request {
         Request::RunExport(run) => {
             let caller = identify(paths, pid).map_err(|e| format!("cannot tell which box process {pid} is in: {e}"))?;
             let caller_box = match caller {
@@ -718,6 +712,10 @@ fn serve_call(stream: &UnixStream, exe: &Path, paths: &Paths) -> std::result::Re
     let status = child.wait().map_err(|e| format!("lost the command: {e}"))?;
     Ok(FromRelay::Exit(status_code(status)))
 }
+
+/// What a request runs: program, argv after it, cwd, the caller's
+/// variables, and the caller's box (for TENT_CALLER_BOX).
+type Planned = (PathBuf, Vec<OsString>, OsString, Vec<(OsString, OsString)>, Option<String>);
 
 /// The program a host command names: a path as it is, a bare name on `path`.
 /// Err is the shell's status: 127 not found, 126 not executable.
