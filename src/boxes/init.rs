@@ -59,6 +59,8 @@ pub fn ensure_lib(paths: &Paths, hash: &str) -> Result<PathBuf> {
 /// `label`) unless --quiet, everything else with --verbose.
 pub fn show_init_lines(follower: &mut LogFollower, label: &str, spinner: &Spinner, printer: &Printer) {
     for line in follower.new_lines() {
+        // The box wrote these lines: no terminal escapes reach the user's terminal.
+        let line = crate::output::sanitize(&line);
         if let Some(progress) = line.strip_prefix("==> ") {
             spinner.set_message(format!("{label}{progress}"));
             if !printer.quiet {

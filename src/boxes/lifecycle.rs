@@ -32,8 +32,15 @@ impl Boxes<'_> {
         BoxState::new(self.paths.box_state(self.engine.scope().as_str(), name))
     }
 
-    /// Every tent box on the engine.
+    /// The user's own tent boxes on the engine. On a shared store (Docker,
+    /// rootful podman) other users' boxes are left out: `--all`, `apply` and
+    /// `doctor` never see, stop or remove them.
     pub fn list(&self) -> Result<Vec<Container>> {
+        Ok(self.list_all()?.into_iter().filter(|c| other_owner(c).is_none()).collect())
+    }
+
+    /// Every tent box on the engine, other users' too (`tent list` marks those).
+    pub fn list_all(&self) -> Result<Vec<Container>> {
         self.engine.list_labelled(labels::FORMAT)
     }
 
@@ -47,8 +54,7 @@ impl Boxes<'_> {
         if container.label(labels::FORMAT).is_none() {
             return Err(Error::BoxExists { name: name.into(), engine: self.engine.describe(), is_tent: false });
         }
-        let me = rustix::process::getuid().as_raw().to_string();
-        if let Some(uid) = container.label(labels::UID).filter(|uid| *uid != me) {
+        if let Some(uid) = other_owner(&container) {
             return Err(Error::OtherUsersBox { name: name.into(), uid: uid.into() });
         }
         Ok(container)
@@ -58,6 +64,7 @@ impl Boxes<'_> {
     /// failure or Ctrl-C, the half-made box is removed again.
     pub fn create(&self, name: &str, spec: &BoxSpec, start: bool) -> Result<()> {
         super::validate_name(name)?;
+        super::spec::validate_image(&spec.image)?;
         let state = self.state(name);
         // Two creates of one name: the second waits here, then finds the box.
         let _lock = crate::files::lock(&crate::files::lock_path(
@@ -75,7 +82,7 @@ impl Boxes<'_> {
 
         let host = HostFacts::read();
         if let Some(home) = &spec.home {
-            fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
+            make_own_home(home, name)?;
         }
         let hash = init::lib_hash();
         let lib = init::ensure_lib(self.paths, &hash)?;
@@ -142,6 +149,7 @@ impl Boxes<'_> {
 
     /// Pulls the image when the engine does not have it, showing the engine's progress.
     pub fn ensure_image(&self, image: &str) -> Result<()> {
+        super::spec::validate_image(image)?;
         if self.engine.image_exists(image)? {
             return Ok(());
         }
@@ -200,8 +208,14 @@ impl Boxes<'_> {
     }
 
     /// Removes the container and tent's own state of it. Exports are the
-    /// caller's business (they live in the export receipts).
+    /// caller's business (they live in the export receipts). Only ever one of
+    /// the user's own tent boxes: the owner is checked right before the
+    /// removal, whatever the caller checked earlier.
     pub fn remove(&self, name: &str) -> Result<()> {
+        match self.get(name) {
+            Ok(_) | Err(Error::NoSuchBox { .. }) => {}
+            Err(err) => return Err(err),
+        }
         let output = self.engine.output(&["rm", "--force", name])?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
@@ -214,6 +228,61 @@ impl Boxes<'_> {
         }
         self.state(name).remove()
     }
+}
+
+/// The marker tent leaves in a `--home` directory it made, holding the box's
+/// name: `rm --delete-home` deletes only a directory that has it.
+pub const HOME_MARKER: &str = ".tent-home";
+
+/// Makes a box's own home. Only a directory tent makes here gets the marker;
+/// a directory that already existed is the user's and is never deleted.
+pub fn make_own_home(home: &Path, name: &str) -> Result<()> {
+    if fs::symlink_metadata(home).is_ok() {
+        return Ok(());
+    }
+    fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
+    let marker = home.join(HOME_MARKER);
+    fs::write(&marker, format!("{name}\n")).map_err(|e| Error::io(&marker, e))
+}
+
+/// Whether `rm --delete-home` may delete `home`, box `name`'s own home: never
+/// `/`, the user's home or a directory above it, a link, or a directory that
+/// lacks tent's marker for this very box (tent did not make it).
+pub fn check_own_home(home: &Path, name: &str, user_home: &Path) -> Result<()> {
+    let refuse = |why: &str| {
+        Err(Error::usage(
+            format!("will not delete {} for box {name:?}: {why}", home.display()),
+            Some(format!("nothing was removed; remove the box without --delete-home: `tent rm {name}`")),
+        ))
+    };
+    let canonical = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    if !home.is_absolute() {
+        return refuse("it is not an absolute path");
+    }
+    let real = canonical(home);
+    if real == Path::new("/") || canonical(user_home).starts_with(&real) || user_home.starts_with(home) {
+        return refuse("it is your home directory or holds it");
+    }
+    match fs::symlink_metadata(home) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return refuse("it is not a directory"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return refuse("it does not exist"),
+        Err(e) => return Err(Error::io(home, e)),
+    }
+    let marker = crate::files::read_text_bounded(&home.join(HOME_MARKER), 4096);
+    match marker.as_deref().map(str::trim) {
+        Some(owner) if owner == name => Ok(()),
+        Some(_) => refuse(&format!("its {HOME_MARKER} marker names another box")),
+        None => refuse(&format!("tent did not make it (no {HOME_MARKER} marker)")),
+    }
+}
+
+/// The uid a box was made for, when that is not the user running tent (a
+/// box on a shared store: Docker, rootful podman). A box without the label
+/// counts as the user's own, as `get` always did.
+pub fn other_owner(container: &Container) -> Option<&str> {
+    let me = rustix::process::getuid().as_raw().to_string();
+    container.label(labels::UID).filter(|uid| *uid != me)
 }
 
 /// Writes the manifest hooks where the box's init runs them.
@@ -251,5 +320,34 @@ mod tests {
         assert!(!dir.path().join("hooks/start").exists());
         write_hooks(&state, &BoxSpec::default()).unwrap();
         assert!(!dir.path().join("hooks/init").exists());
+    }
+
+    #[test]
+    fn only_a_home_tent_made_for_this_box_may_be_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let user_home = dir.path().join("home/me");
+        fs::create_dir_all(&user_home).unwrap();
+        // The user's home, its parents and / are refused, marker or not.
+        fs::write(user_home.join(HOME_MARKER), "dev\n").unwrap();
+        for bad in [user_home.clone(), dir.path().join("home"), dir.path().to_path_buf(), PathBuf::from("/")] {
+            assert!(check_own_home(&bad, "dev", &user_home).is_err(), "{}", bad.display());
+        }
+        assert!(check_own_home(Path::new("rel"), "dev", &user_home).is_err());
+        // A directory tent made for this box: allowed; for another box: refused.
+        let own = dir.path().join("boxes/dev");
+        make_own_home(&own, "dev").unwrap();
+        check_own_home(&own, "dev", &user_home).unwrap();
+        assert!(check_own_home(&own, "other", &user_home).is_err());
+        // A directory that already existed gets no marker and is refused.
+        let existing = dir.path().join("projects");
+        fs::create_dir_all(&existing).unwrap();
+        make_own_home(&existing, "dev").unwrap();
+        assert!(!existing.join(HOME_MARKER).exists());
+        assert!(check_own_home(&existing, "dev", &user_home).is_err());
+        // A link to a marked directory is refused too.
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&own, &link).unwrap();
+        assert!(check_own_home(&link, "dev", &user_home).is_err());
+        assert!(check_own_home(&dir.path().join("missing"), "dev", &user_home).is_err());
     }
 }

@@ -42,6 +42,25 @@ pub struct BoxSpec {
     pub manifest: Option<PathBuf>,
 }
 
+/// Refuses an image string the engine would take for something else: one
+/// that begins with `-` reaches the engine's argv as an option, and empty,
+/// blank or control characters are never an image reference.
+pub fn validate_image(image: &str) -> crate::error::Result<()> {
+    let why = if image.trim().is_empty() {
+        "it is empty"
+    } else if image.starts_with('-') {
+        "it begins with '-', which the engine would read as an option"
+    } else if image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        "it holds white space or control characters"
+    } else {
+        return Ok(());
+    };
+    Err(crate::error::Error::usage(
+        format!("invalid image {:?}: {why}", image),
+        Some("name an image such as docker.io/library/debian:bookworm".to_string()),
+    ))
+}
+
 impl BoxSpec {
     pub fn to_label(&self) -> String {
         serde_json::to_string(self).expect("a BoxSpec always serializes")
@@ -56,6 +75,18 @@ impl BoxSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn images_that_would_be_engine_options_are_refused() {
+        for bad in ["--privileged", "-v/:/host", "", " ", "debian bookworm", "a\nb"] {
+            let err = validate_image(bad).unwrap_err().to_string();
+            assert!(err.contains(&format!("{bad:?}")), "the error names the image: {err}");
+        }
+        for good in ["debian:bookworm", "docker.io/library/debian:bookworm", "tent-test/debian:bookworm", "a@sha256:00"]
+        {
+            validate_image(good).unwrap();
+        }
+    }
 
     #[test]
     fn label_round_trip() {

@@ -25,6 +25,7 @@ pub fn spec_from_args(ctx: &Context<'_>, args: &CreateArgs) -> Result<BoxSpec> {
         Some(image) => image,
         None => default_image_for(&std::fs::read_to_string("/etc/os-release").unwrap_or_default()),
     };
+    crate::boxes::spec::validate_image(&image)?;
     let mut packages = ctx.config.packages.clone();
     packages.extend(split_words(&args.packages));
     let mut env = BTreeMap::new();
