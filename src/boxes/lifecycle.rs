@@ -27,6 +27,20 @@ pub struct Boxes<'a> {
 /// which must not ask the engine (docs/internals.md).
 pub const BOX_HOME_FILE: &str = "home";
 
+/// Beside the state: this rootful box's user has no password yet, so the
+/// next `tent enter` on a terminal asks for one (sudo in the box needs it).
+/// Only a reminder: the box's own /etc/shadow is what counts.
+pub const NEEDS_PASSWORD_FILE: &str = "needs-password";
+
+/// Run as root in the box: sets the user's password with `passwd` when the
+/// user has none (a locked or empty /etc/shadow entry); exits 0 when one is set.
+const SET_PASSWORD: &str = r#"p=$(awk -F: -v u="$1" '$1 == u { print $2 }' /etc/shadow)
+case $p in
+'' | '!'* | '*'*)
+    echo "$1 has no password in this rootful box yet: sudo in it asks for one. Set it now."
+    exec passwd "$1" ;;
+esac"#;
+
 impl Boxes<'_> {
     pub fn state(&self, name: &str) -> BoxState {
         BoxState::new(self.paths.box_state(self.engine.scope().as_str(), name))
@@ -89,6 +103,10 @@ impl Boxes<'_> {
         state.remove()?;
         state.create()?;
         self.write_box_files(&state, spec, &host)?;
+        if spec.root && !spec.sudo_nopasswd {
+            let marker = state.dir.join(NEEDS_PASSWORD_FILE);
+            fs::write(&marker, "").map_err(|e| Error::io(&marker, e))?;
+        }
 
         interrupt::catch();
         let plan =
@@ -201,6 +219,23 @@ impl Boxes<'_> {
         init::wait_ready(self.engine, name, &state, follower, self.printer)
     }
 
+    /// For a rootful box whose user has no password yet: runs `passwd` in it
+    /// as root, on the user's terminal (as Distrobox does at the first enter).
+    /// Returns whether it asked; the reminder stays until a password is set.
+    pub fn set_password_if_needed(&self, name: &str, user: &str) -> Result<bool> {
+        let state = self.state(name);
+        let marker = state.dir.join(NEEDS_PASSWORD_FILE);
+        if fs::symlink_metadata(&marker).is_err() {
+            return Ok(false);
+        }
+        let args = ["exec", "-it", "--user", "root", name, "sh", "-c", SET_PASSWORD, "sh", user];
+        let status = self.engine.command(&args).status().map_err(|e| Error::spawn(&self.engine.path, &e))?;
+        if status.success() {
+            let _ = fs::remove_file(&marker);
+        }
+        Ok(true)
+    }
+
     pub fn stop(&self, name: &str) -> Result<()> {
         self.engine.capture(&format!("could not stop box {name:?}"), &["stop", name])?;
         self.state(name).reset_run_files();
@@ -285,6 +320,16 @@ pub fn other_owner(container: &Container) -> Option<&str> {
     container.label(labels::UID).filter(|uid| *uid != me)
 }
 
+/// The shell text of a list of hooks: stops at the first that fails.
+pub fn hook_script(hooks: &[String]) -> String {
+    let mut text = String::from("set -e\n");
+    for hook in hooks {
+        text.push_str(hook);
+        text.push('\n');
+    }
+    text
+}
+
 /// Writes the manifest hooks where the box's init runs them.
 pub fn write_hooks(state: &BoxState, spec: &BoxSpec) -> Result<()> {
     let dir = state.hooks_dir();
@@ -295,11 +340,7 @@ pub fn write_hooks(state: &BoxState, spec: &BoxSpec) -> Result<()> {
             continue;
         }
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let mut text = String::from("#!/bin/sh\n# Written by tent from the box's manifest.\nset -e\n");
-        for hook in hooks {
-            text.push_str(hook);
-            text.push('\n');
-        }
+        let text = format!("#!/bin/sh\n# Written by tent from the box's manifest.\n{}", hook_script(hooks));
         fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
     }
     Ok(())

@@ -30,6 +30,10 @@ pub struct BoxSpec {
     /// Rootful box (podman through sudo for a plain user).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub root: bool,
+    /// A rootful box whose sudo asks for no password (`--sudo-nopasswd`):
+    /// anything running as the user in it can then become host root.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sudo_nopasswd: bool,
     /// Shell commands run once, as root, after the box is made.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub init_hooks: Vec<String>,

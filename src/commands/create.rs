@@ -10,6 +10,16 @@ use crate::error::{Error, Result};
 pub fn run(ctx: &Context<'_>, args: CreateArgs) -> Result<i32> {
     let spec = spec_from_args(ctx, &args)?;
     let name = args.name.as_str();
+    if spec.root && spec.sudo_nopasswd {
+        ctx.printer.warn(format!(
+            "{name}: sudo in this rootful box asks for no password: anything you run in it can become root \
+             on the host (docs/security.md)"
+        ));
+    } else if spec.root {
+        ctx.printer.status(format!(
+            "{name} is rootful: sudo in it asks for your password in the box, set at your first `tent --root enter {name}`"
+        ));
+    }
     ctx.printer.step(format!("creating {name} from {} on {}", spec.image, ctx.engine.describe()));
     ctx.boxes().create(name, &spec, !args.no_start)?;
     if args.no_start {
@@ -48,6 +58,7 @@ pub fn spec_from_args(ctx: &Context<'_>, args: &CreateArgs) -> Result<BoxSpec> {
         env,
         hostname: args.hostname.clone(),
         root: ctx.engine.rootful() && ctx.engine.through_sudo(),
+        sudo_nopasswd: args.sudo_nopasswd,
         init_hooks: Vec::new(),
         start_hooks: Vec::new(),
         manifest: None,

@@ -43,6 +43,11 @@ fn exec_in_box(ctx: &Context<'_>, name: &str, mode: ExecMode, as_root: bool) -> 
         .unwrap_or_else(|| user.home.clone());
     let cwd = std::env::current_dir().unwrap_or_else(|_| home.clone());
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    // A rootful box: sudo in it asks for the user's password, set at the
+    // first enter on a terminal (docs/security.md).
+    if tty && !as_root && matches!(mode, ExecMode::Shell) {
+        boxes.set_password_if_needed(name, &user.name)?;
+    }
     let mut env: Vec<(String, String)> = PASSTHROUGH_ENV
         .iter()
         .filter_map(|key| std::env::var(key).ok().map(|value| (key.to_string(), value)))

@@ -55,6 +55,7 @@ impl BoxEntry {
             env: self.env.clone(),
             hostname: self.hostname.clone(),
             root: false,
+            sudo_nopasswd: false,
             init_hooks: self.init_hooks.clone(),
             start_hooks: self.start_hooks.clone(),
             manifest: Some(manifest.to_path_buf()),
