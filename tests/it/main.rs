@@ -9,4 +9,5 @@ mod distro;
 mod export;
 mod host;
 mod manifest;
+mod trust;
 mod trust_export;
