@@ -56,7 +56,7 @@ pub struct Cli {
 pub enum Command {
     /// Make a box from an image and provision it
     #[command(
-        after_help = "Examples:\n  tent create dev\n  tent create dev --image fedora:41 --packages \"git ripgrep\"\n  tent create sandbox --home ~/boxes/sandbox     # dotfiles kept apart\n  tent create web --no-start                     # provision at the first enter"
+        after_help = "Examples:\n  tent create dev\n  tent create dev --image fedora:41 --packages \"git ripgrep\"\n  tent create sandbox --home ~/boxes/sandbox     # dotfiles kept apart\n  tent create web --no-start                     # provision at the first enter\n  tent --root create sys --init                  # systemd as PID 1: systemctl works\n  tent create gpu --nvidia                       # the host's NVIDIA driver, nvidia-smi\n  tent create iso --unshare-netns --unshare-ipc  # own network and IPC\n  tent create dev --pre-init-hook 'echo early' --init-hook 'apt-get -y install vim'\n  tent create dev --engine-arg=--cap-add=SYS_PTRACE --engine-arg=--env=X=1"
     )]
     Create(CreateArgs),
     /// Open a login shell in a box, or run one command in it with a terminal
@@ -147,6 +147,45 @@ pub struct CreateArgs {
     /// the box can then become root on the host; see docs/security.md)
     #[arg(long)]
     pub sudo_nopasswd: bool,
+    /// Run the image's init (systemd) as PID 1, installed with the box's package manager when missing; the box gets its own PID namespace (host processes are not visible)
+    #[arg(long)]
+    pub init: bool,
+    /// Pass the host's NVIDIA driver (libraries, nvidia-smi, Vulkan/EGL files) into the box, read-only
+    #[arg(long)]
+    pub nvidia: bool,
+    /// Own network namespace: the box loses the host's network, ports and the host's abstract sockets (D-Bus, X11 over @/tmp/.X11-unix)
+    #[arg(long)]
+    pub unshare_netns: bool,
+    /// Own IPC namespace: the box loses the host's shared memory and SysV IPC (e.g. X11 MIT-SHM)
+    #[arg(long)]
+    pub unshare_ipc: bool,
+    /// Own PID namespace: the box no longer sees the host's processes
+    #[arg(long)]
+    pub unshare_process: bool,
+    /// The host's /dev and /sys are not mounted: the box loses hot-plugged devices (USB, webcams, disks)
+    #[arg(long)]
+    pub unshare_devsys: bool,
+    /// The user's host groups are not kept in the box (only with crun; runc never keeps them)
+    #[arg(long)]
+    pub unshare_groups: bool,
+    /// All of --unshare-netns, -ipc, -process, -devsys and -groups (your home stays shared)
+    #[arg(long)]
+    pub unshare_all: bool,
+    /// Command run as root at every start, before package provisioning (repeatable)
+    #[arg(long, value_name = "CMD")]
+    pub pre_init_hook: Vec<String>,
+    /// Command run as root once, after provisioning and user setup (repeatable)
+    #[arg(long, value_name = "CMD")]
+    pub init_hook: Vec<String>,
+    /// Raw argument for the engine's create, one word each (repeatable; write --engine-arg=--flag for a flag); tent's own --name, --user, --entrypoint, --userns, --label, --rm and mounts at /run/.tent or /run/host are refused
+    #[arg(long, value_name = "ARG", allow_hyphen_values = true)]
+    pub engine_arg: Vec<String>,
+    /// Pull the image even when the engine has it
+    #[arg(long)]
+    pub pull: bool,
+    /// Platform of the image, e.g. linux/arm64 (needs emulation for another CPU)
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -339,6 +378,35 @@ mod tests {
     #[test]
     fn run_needs_a_command() {
         assert!(Cli::try_parse_from(["tent", "run", "dev"]).is_err());
+    }
+
+    #[test]
+    fn create_takes_repeated_engine_args_and_hooks() {
+        let cli = Cli::try_parse_from([
+            "tent",
+            "create",
+            "dev",
+            "--engine-arg",
+            "--env=X=1",
+            "--engine-arg=--cap-add",
+            "--engine-arg",
+            "SYS_PTRACE",
+            "--init-hook",
+            "a",
+            "--init-hook",
+            "b",
+            "--unshare-all",
+            "--init",
+        ])
+        .unwrap();
+        match cli.command {
+            Command::Create(args) => {
+                assert_eq!(args.engine_arg, ["--env=X=1", "--cap-add", "SYS_PTRACE"]);
+                assert_eq!(args.init_hook, ["a", "b"]);
+                assert!(args.unshare_all && args.init);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -13,3 +13,6 @@ pub const TENT_READY_TIMEOUT: &str = "TENT_READY_TIMEOUT";
 pub const TENT_BOX: &str = "TENT_BOX";
 /// Disables colour (https://no-color.org).
 pub const NO_COLOR: &str = "NO_COLOR";
+/// The host's root directory as seen by `tent create --nvidia` when it looks
+/// for the NVIDIA driver (default `/`); for tests with a fake driver tree.
+pub const TENT_HOST_ROOT: &str = "TENT_HOST_ROOT";

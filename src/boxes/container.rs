@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::nvidia::{self, Nvidia};
 use super::{BoxSpec, HostFacts, labels, name::hostname_for};
 use crate::engine::Engine;
 
@@ -27,6 +28,8 @@ pub struct CreatePlan<'a> {
     pub lib_hash: &'a str,
     /// Host directory of this box's state.
     pub state_dir: &'a Path,
+    /// The host's NVIDIA driver, found beforehand, with `--nvidia`.
+    pub nvidia: Option<&'a Nvidia>,
 }
 
 impl CreatePlan<'_> {
@@ -42,11 +45,23 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
     let mut a: Vec<String> = vec!["create".into(), "--name".into(), plan.name.into()];
 
     flag(&mut a, "--hostname", plan.spec.hostname.clone().unwrap_or_else(|| hostname_for(plan.name)));
-    // Feel like the host: its network, processes and IPC. Host networking is
-    // also what rootless podman needs where slirp4netns is unavailable.
-    flag(&mut a, "--network", "host".into());
-    flag(&mut a, "--pid", "host".into());
-    flag(&mut a, "--ipc", "host".into());
+    // Feel like the host: its network, processes and IPC, unless the box
+    // unshares them. Host networking is also what rootless podman needs where
+    // slirp4netns is unavailable. An init box has its own PID namespace: the
+    // image's init must be PID 1 (tent-init writes `pid.ns`, docs/internals.md).
+    let unshare = &plan.spec.unshare;
+    if !unshare.netns {
+        flag(&mut a, "--network", "host".into());
+    }
+    if !unshare.process && !plan.spec.init {
+        flag(&mut a, "--pid", "host".into());
+    }
+    if !unshare.ipc {
+        flag(&mut a, "--ipc", "host".into());
+    }
+    if let Some(platform) = &plan.spec.platform {
+        flag(&mut a, "--platform", platform.clone());
+    }
     // The init needs root to create the user; commands run as the user at exec.
     flag(&mut a, "--user", "root:root".into());
     if engine.supports_keep_id() {
@@ -58,9 +73,20 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
         a.push("--privileged".into());
     } else {
         // Docker: device access through the shared /dev without --privileged.
-        flag(&mut a, "--device-cgroup-rule", "a *:* rwm".into());
+        if !unshare.devsys {
+            flag(&mut a, "--device-cgroup-rule", "a *:* rwm".into());
+        }
         flag(&mut a, "--security-opt", "apparmor=unconfined".into());
         flag(&mut a, "--security-opt", "seccomp=unconfined".into());
+    }
+
+    if engine.is_podman() && !unshare.groups {
+        // crun keeps the user's host groups on the box's processes (Distrobox
+        // does the same); other runtimes ignore the annotation.
+        flag(&mut a, "--annotation", "run.oci.keep_original_groups=1".into());
+    }
+    if plan.spec.init {
+        init_flags(engine, &mut a);
     }
 
     flag(&mut a, "--label", format!("{}={}", labels::FORMAT, labels::FORMAT_VERSION));
@@ -83,7 +109,9 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
     let shared = |path: &Path| vol(path, path, host.propagation(path));
     let root_opts = if host.propagation(Path::new("/")).is_empty() { "ro" } else { "ro,rslave" };
     flag(&mut a, "--volume", vol(Path::new("/"), Path::new("/run/host"), root_opts));
-    flag(&mut a, "--volume", shared(Path::new("/dev")));
+    if !unshare.devsys {
+        flag(&mut a, "--volume", shared(Path::new("/dev")));
+    }
     flag(&mut a, "--volume", shared(Path::new("/tmp")));
     if plan.spec.home.is_none() || plan.spec.mount_home {
         flag(&mut a, "--volume", shared(&user.home));
@@ -103,6 +131,22 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
     for volume in &plan.spec.volumes {
         flag(&mut a, "--volume", volume.clone());
     }
+    if let Some(found) = plan.nvidia.filter(|_| plan.spec.nvidia) {
+        if found.cdi && engine.is_podman() {
+            flag(&mut a, "--device", "nvidia.com/gpu=all".into());
+        } else {
+            for (src, dst) in &found.binds {
+                flag(&mut a, "--volume", vol(src, dst, "ro"));
+            }
+            // With the host's /dev shared the nodes are there already; a box
+            // with its own /dev gets them as devices.
+            if unshare.devsys {
+                for dev in &found.devices {
+                    flag(&mut a, "--device", dev.display().to_string());
+                }
+            }
+        }
+    }
 
     let env = [
         ("TENT_BOX", plan.name.to_string()),
@@ -113,6 +157,8 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
         ("TENT_HOME", home.display().to_string()),
         ("TENT_SHELL", user.shell.clone()),
         ("TENT_PACKAGES", plan.spec.packages.join(" ")),
+        ("TENT_INIT", if plan.spec.init { "1" } else { "" }.into()),
+        ("TENT_NVIDIA_LIB", if plan.spec.nvidia { nvidia::LIB_IN_BOX } else { "" }.into()),
         // The host terminal's terminfo (kitty, foot, alacritty …) is often
         // missing in the box: fall back to the host's database.
         ("TERMINFO_DIRS", TERMINFO_DIRS.into()),
@@ -130,6 +176,9 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
         flag(&mut a, "--env", format!("{key}={value}"));
     }
 
+    // Checked by engine_args::check before: words as given, never a shell.
+    a.extend(plan.spec.engine_args.iter().cloned());
+
     flag(&mut a, "--entrypoint", "/bin/sh".into());
     a.push(plan.spec.image.clone());
     if rootful {
@@ -140,6 +189,24 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
         a.push(INIT_IN_BOX.into());
     }
     a
+}
+
+/// What the image's init (systemd) needs as PID 1: podman's systemd mode
+/// (tmpfs /run, /run/lock, /tmp unless mounted, writable cgroups, the stop
+/// signal), or its flags spelled out for Docker, as Distrobox does.
+fn init_flags(engine: &Engine, a: &mut Vec<String>) {
+    if engine.is_podman() {
+        flag(a, "--systemd", "always".into());
+    } else {
+        flag(a, "--cgroupns", "host".into());
+        flag(a, "--volume", "/sys/fs/cgroup:/sys/fs/cgroup:rw".into());
+        flag(a, "--tmpfs", "/run".into());
+        flag(a, "--tmpfs", "/run/lock".into());
+        flag(a, "--tmpfs", "/var/lib/journal".into());
+    }
+    // systemd halts cleanly on SIGRTMIN+3 (`tent stop`).
+    flag(a, "--stop-signal", "SIGRTMIN+3".into());
+    flag(a, "--env", "container=".to_string() + engine.name());
 }
 
 fn flag(argv: &mut Vec<String>, name: &str, value: String) {
@@ -168,6 +235,9 @@ pub fn rootful_env(spec: &BoxSpec, rootful: bool) -> Vec<(&'static str, String)>
     let mut env = vec![("TENT_ROOTFUL", "1".to_string())];
     if spec.root && !spec.sudo_nopasswd {
         env.push(("TENT_SUDO_PASSWORD", "1".into()));
+    }
+    if !spec.pre_init_hooks.is_empty() {
+        env.push(("TENT_HOOK_PRE_INIT", super::lifecycle::hook_script(&spec.pre_init_hooks)));
     }
     if !spec.init_hooks.is_empty() {
         env.push(("TENT_HOOK_INIT", super::lifecycle::hook_script(&spec.init_hooks)));
@@ -252,7 +322,15 @@ mod tests {
     }
 
     fn small_plan<'a>(spec: &'a BoxSpec, host: &'a HostFacts) -> CreatePlan<'a> {
-        CreatePlan { name: "d", spec, host, lib_dir: Path::new("/l"), lib_hash: "h", state_dir: Path::new("/s") }
+        CreatePlan {
+            name: "d",
+            spec,
+            host,
+            lib_dir: Path::new("/l"),
+            lib_hash: "h",
+            state_dir: Path::new("/s"),
+            nvidia: None,
+        }
     }
 
     fn has_pair(argv: &[String], flag: &str, value: &str) -> bool {
@@ -270,6 +348,7 @@ mod tests {
             lib_dir: Path::new("/home/alice/.local/share/tent/lib/abc"),
             lib_hash: "abc",
             state_dir: Path::new("/home/alice/.local/state/tent/boxes/podman/dev"),
+            nvidia: None,
         };
         let argv = create(&engine(EngineKind::Podman, true), &plan);
         assert_eq!(&argv[..3], &["create", "--name", "dev"]);
@@ -339,6 +418,78 @@ mod tests {
         let plan = CreatePlan { spec: &spec2, ..plan };
         let argv = create(&engine(EngineKind::Podman, false), &plan);
         assert!(has_pair(&argv, "--volume", "/home/alice:/home/alice:rslave"));
+    }
+
+    #[test]
+    fn unshare_drops_the_host_namespaces_and_mounts() {
+        let host = facts();
+        let base = BoxSpec { image: "img".into(), ..Default::default() };
+        let plan = small_plan(&base, &host);
+        let argv = create(&engine(EngineKind::Podman, true), &plan);
+        assert!(has_pair(&argv, "--annotation", "run.oci.keep_original_groups=1"));
+        assert!(has_pair(&argv, "--volume", "/dev:/dev:rslave"));
+        assert!(!argv.iter().any(|a| a == "--systemd" || a == "--platform"));
+
+        let mut spec = base.clone();
+        spec.unshare = crate::boxes::spec::Unshare::all();
+        let plan = small_plan(&spec, &host);
+        for kind in [EngineKind::Podman, EngineKind::Docker] {
+            let argv = create(&engine(kind, false), &plan);
+            for gone in ["--network", "--pid", "--ipc", "--annotation", "--device-cgroup-rule"] {
+                assert!(!argv.iter().any(|a| a == gone), "{kind:?} {gone}: {argv:?}");
+            }
+            assert!(!argv.iter().any(|a| a.starts_with("/dev:/dev")));
+            assert!(has_pair(&argv, "--volume", "/home/alice:/home/alice:rslave"), "the home stays shared");
+        }
+        spec.unshare = Default::default();
+        spec.unshare.netns = true;
+        let plan = small_plan(&spec, &host);
+        let argv = create(&engine(EngineKind::Podman, true), &plan);
+        assert!(!argv.iter().any(|a| a == "--network"));
+        assert!(has_pair(&argv, "--pid", "host") && has_pair(&argv, "--ipc", "host"));
+    }
+
+    #[test]
+    fn init_gives_systemd_its_own_pid_namespace() {
+        let host = facts();
+        let spec = BoxSpec { image: "img".into(), init: true, ..Default::default() };
+        let plan = small_plan(&spec, &host);
+        let argv = create(&engine(EngineKind::Podman, false), &plan);
+        assert!(!argv.iter().any(|a| a == "--pid"));
+        assert!(has_pair(&argv, "--systemd", "always"));
+        assert!(has_pair(&argv, "--stop-signal", "SIGRTMIN+3"));
+        assert!(has_pair(&argv, "--env", "TENT_INIT=1"));
+        assert!(has_pair(&argv, "--network", "host"), "only the PID namespace is its own");
+        let argv = create(&engine(EngineKind::Docker, false), &plan);
+        assert!(has_pair(&argv, "--cgroupns", "host") && has_pair(&argv, "--tmpfs", "/run"));
+        assert!(has_pair(&argv, "--env", "container=docker"));
+    }
+
+    #[test]
+    fn engine_args_platform_and_nvidia_binds() {
+        let host = facts();
+        let mut spec = BoxSpec { image: "img".into(), nvidia: true, ..Default::default() };
+        spec.engine_args = vec!["--env=X=1".into(), "--cap-add".into(), "SYS_PTRACE".into()];
+        spec.platform = Some("linux/arm64".into());
+        let found = Nvidia {
+            cdi: false,
+            binds: vec![("/r/usr/lib/libcuda.so.1".into(), "/usr/lib/tent-nvidia/libcuda.so.1".into())],
+            devices: vec!["/r/dev/nvidia0".into()],
+        };
+        let plan = CreatePlan { nvidia: Some(&found), ..small_plan(&spec, &host) };
+        let argv = create(&engine(EngineKind::Podman, false), &plan);
+        assert!(has_pair(&argv, "--platform", "linux/arm64"));
+        assert!(has_pair(&argv, "--volume", "/r/usr/lib/libcuda.so.1:/usr/lib/tent-nvidia/libcuda.so.1:ro"));
+        assert!(has_pair(&argv, "--env", "TENT_NVIDIA_LIB=/usr/lib/tent-nvidia"));
+        assert!(!argv.iter().any(|a| a == "--device"), "the shared /dev has the nodes");
+        let at = argv.iter().position(|a| a == "--env=X=1").unwrap();
+        assert_eq!(&argv[at..at + 5], &["--env=X=1", "--cap-add", "SYS_PTRACE", "--entrypoint", "/bin/sh"]);
+
+        let cdi = Nvidia { cdi: true, ..found.clone() };
+        let plan = CreatePlan { nvidia: Some(&cdi), ..small_plan(&spec, &host) };
+        let argv = create(&engine(EngineKind::Podman, false), &plan);
+        assert!(has_pair(&argv, "--device", "nvidia.com/gpu=all"));
+        assert!(!argv.iter().any(|a| a.contains("libcuda")));
     }
 
     #[test]

@@ -111,8 +111,16 @@ pub fn wait_ready(
     let timeout = ready_timeout();
     let spinner = printer.spinner(format!("starting {name}"));
     let mut last_check = Instant::now();
+    let mut last_adopt: Option<Instant> = None;
     let result = loop {
         show_init_lines(&mut follower, &format!("{name}: "), &spinner, printer);
+        // An init in its own PID namespace: the engine knows its host pid.
+        if state.needs_host_pid() && last_adopt.is_none_or(|t| t.elapsed() > Duration::from_millis(300)) {
+            last_adopt = Some(Instant::now());
+            if let Some(pid) = engine.inspect(name)?.and_then(|c| c.pid) {
+                state.adopt_ns_files(pid);
+            }
+        }
         if state.is_ready() {
             break Ok(());
         }

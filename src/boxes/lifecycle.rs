@@ -92,7 +92,13 @@ impl Boxes<'_> {
                 is_tent: existing.label(labels::FORMAT).is_some(),
             });
         }
-        self.ensure_image(&spec.image)?;
+        self.check_options(name, spec)?;
+        let nvidia = if spec.nvidia { Some(self.find_nvidia(name)?) } else { None };
+        if spec.pull {
+            self.pull(&spec.image, spec.platform.as_deref())?;
+        } else {
+            self.ensure_image_for(&spec.image, spec.platform.as_deref())?;
+        }
 
         let host = HostFacts::read();
         if let Some(home) = &spec.home {
@@ -109,8 +115,15 @@ impl Boxes<'_> {
         }
 
         interrupt::catch();
-        let plan =
-            container::CreatePlan { name, spec, host: &host, lib_dir: &lib, lib_hash: &hash, state_dir: &state.dir };
+        let plan = container::CreatePlan {
+            name,
+            spec,
+            host: &host,
+            lib_dir: &lib,
+            lib_hash: &hash,
+            state_dir: &state.dir,
+            nvidia: nvidia.as_ref(),
+        };
         let mut args = container::create(self.engine, &plan);
         if start {
             // One `run --detach` instead of `create` and `start`: one engine
@@ -165,14 +178,65 @@ impl Boxes<'_> {
         write_hooks(state, spec)
     }
 
+    /// Refuses, before anything is made, the options this engine or host
+    /// cannot give the box, with the reason.
+    fn check_options(&self, name: &str, spec: &BoxSpec) -> Result<()> {
+        super::engine_args::check(&spec.engine_args, &spec.unshare).map_err(|why| {
+            Error::usage(why, Some("see `tent create --help` for what --engine-arg may carry".to_string()))
+        })?;
+        if spec.init && self.engine.is_podman() && !self.engine.rootful() && !cgroup_v2() {
+            return Err(Error::usage(
+                format!(
+                    "box {name:?}: --init needs the unified cgroup hierarchy (cgroup v2) with rootless podman, \
+                     and this host mounts cgroup v1 (hybrid): systemd cannot run as PID 1 in a rootless box here"
+                ),
+                Some(
+                    "make it rootful with `tent --root create --init ...`, or boot the host with \
+                     systemd.unified_cgroup_hierarchy=1"
+                        .to_string(),
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn find_nvidia(&self, name: &str) -> Result<super::nvidia::Nvidia> {
+        let root = super::nvidia::host_root();
+        let found = super::nvidia::discover(&root);
+        if !found.found() {
+            return Err(Error::usage(
+                format!(
+                    "box {name:?}: --nvidia found no NVIDIA driver on the host (no CDI spec in /etc/cdi or /var/run/cdi, \
+                     no libnvidia-*/libcuda* under {}usr/lib*)",
+                    root.display().to_string().trim_end_matches('/').to_string() + "/"
+                ),
+                Some("install the NVIDIA driver on the host, or create the box without --nvidia".to_string()),
+            ));
+        }
+        Ok(found)
+    }
+
     /// Pulls the image when the engine does not have it, showing the engine's progress.
     pub fn ensure_image(&self, image: &str) -> Result<()> {
+        self.ensure_image_for(image, None)
+    }
+
+    fn ensure_image_for(&self, image: &str, platform: Option<&str>) -> Result<()> {
         super::spec::validate_image(image)?;
         if self.engine.image_exists(image)? {
             return Ok(());
         }
+        self.pull(image, platform)
+    }
+
+    /// Pulls the image (again), showing the engine's progress.
+    pub fn pull(&self, image: &str, platform: Option<&str>) -> Result<()> {
         self.printer.step(format!("pulling {image}"));
-        let args = ["pull", image];
+        let mut args = vec!["pull"];
+        if let Some(platform) = platform {
+            args.extend(["--platform", platform]);
+        }
+        args.push(image);
         let status = self.engine.command(&args).stdin(std::process::Stdio::null()).status();
         match status {
             Ok(s) if s.success() => Ok(()),
@@ -330,10 +394,17 @@ pub fn hook_script(hooks: &[String]) -> String {
     text
 }
 
-/// Writes the manifest hooks where the box's init runs them.
+/// True when the host mounts the unified cgroup hierarchy only (v2), which
+/// rootless systemd needs.
+fn cgroup_v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// Writes the hooks where the box's init runs them.
 pub fn write_hooks(state: &BoxState, spec: &BoxSpec) -> Result<()> {
     let dir = state.hooks_dir();
-    for (file, hooks) in [("init", &spec.init_hooks), ("start", &spec.start_hooks)] {
+    for (file, hooks) in [("pre-init", &spec.pre_init_hooks), ("init", &spec.init_hooks), ("start", &spec.start_hooks)]
+    {
         let path = dir.join(file);
         if hooks.is_empty() {
             let _ = fs::remove_file(&path);

@@ -2,10 +2,12 @@
 //! name rules, the labels that mark it, and its readiness state on the host.
 
 pub mod container;
+pub mod engine_args;
 pub mod host;
 pub mod init;
 pub mod lifecycle;
 pub mod name;
+pub mod nvidia;
 pub mod spec;
 pub mod state;
 

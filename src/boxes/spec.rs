@@ -40,6 +40,29 @@ pub struct BoxSpec {
     /// Shell commands run as root at every start.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub start_hooks: Vec<String>,
+    /// Shell commands run as root at every start, before provisioning
+    /// (Distrobox's pre-init hooks).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pre_init_hooks: Vec<String>,
+    /// The image's init (systemd) runs as PID 1 (`--init`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub init: bool,
+    /// The host's NVIDIA userspace is passed into the box (`--nvidia`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub nvidia: bool,
+    /// What the box does not share with the host (`--unshare-*`).
+    #[serde(skip_serializing_if = "Unshare::is_empty")]
+    pub unshare: Unshare,
+    /// Raw arguments for the engine's create (`--engine-arg`), checked by
+    /// `engine_args::check`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub engine_args: Vec<String>,
+    /// The image's platform (`--platform`, e.g. linux/arm64).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// Pull the image even when the engine has it (`--pull`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub pull: bool,
     /// The manifest (canonical path) that made the box, so `tent apply --prune`
     /// only ever removes boxes of that manifest. None for boxes made by hand.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -63,6 +86,61 @@ pub fn validate_image(image: &str) -> crate::error::Result<()> {
         format!("invalid image {:?}: {why}", image),
         Some("name an image such as docker.io/library/debian:bookworm".to_string()),
     ))
+}
+
+/// The host namespaces and resources a box does not share (Distrobox's
+/// `--unshare-*`). The home is shared whatever these say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Unshare {
+    /// Own network namespace: no host network, no abstract sockets of the host.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub netns: bool,
+    /// Own IPC namespace: no host shared memory.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub ipc: bool,
+    /// Own PID namespace: host processes are not visible.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub process: bool,
+    /// The host's /dev and /sys are not mounted.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub devsys: bool,
+    /// The user's host groups are not kept.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub groups: bool,
+}
+
+impl Unshare {
+    /// The names used by `--unshare-NAME` and tent.toml's `unshare` list.
+    pub const NAMES: [&'static str; 5] = ["netns", "ipc", "process", "devsys", "groups"];
+
+    pub fn all() -> Self {
+        Unshare { netns: true, ipc: true, process: true, devsys: true, groups: true }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Unshare::default()
+    }
+
+    /// Sets one by name; false for an unknown name ("all" sets every one).
+    pub fn set(&mut self, name: &str) -> bool {
+        match name {
+            "netns" => self.netns = true,
+            "ipc" => self.ipc = true,
+            "process" => self.process = true,
+            "devsys" => self.devsys = true,
+            "groups" => self.groups = true,
+            "all" => *self = Unshare::all(),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The names that are set, in `NAMES` order.
+    pub fn names(&self) -> Vec<&'static str> {
+        let on = [self.netns, self.ipc, self.process, self.devsys, self.groups];
+        Unshare::NAMES.iter().zip(on).filter(|(_, on)| *on).map(|(n, _)| *n).collect()
+    }
 }
 
 impl BoxSpec {
@@ -102,5 +180,27 @@ mod tests {
         assert_eq!(BoxSpec::from_label(Some(&label)), Some(spec));
         assert_eq!(BoxSpec::from_label(Some("not json")), None);
         assert_eq!(BoxSpec::from_label(None), None);
+    }
+
+    #[test]
+    fn new_options_round_trip_and_old_labels_still_read() {
+        let mut spec = BoxSpec { image: "x".into(), init: true, nvidia: true, ..Default::default() };
+        spec.unshare.netns = true;
+        spec.engine_args = vec!["--env=A=1".into()];
+        spec.pre_init_hooks = vec!["echo pre".into()];
+        let label = spec.to_label();
+        assert!(label.contains(r#""unshare":{"netns":true}"#), "{label}");
+        assert_eq!(BoxSpec::from_label(Some(&label)), Some(spec));
+        let old = BoxSpec::from_label(Some(r#"{"image":"x","init_hooks":["a"]}"#)).unwrap();
+        assert!(!old.init && old.unshare.is_empty() && old.init_hooks == ["a"]);
+    }
+
+    #[test]
+    fn unshare_names() {
+        let mut u = Unshare::default();
+        assert!(u.set("ipc") && u.set("groups") && !u.set("pid"));
+        assert_eq!(u.names(), ["ipc", "groups"]);
+        assert!(u.set("all"));
+        assert_eq!(u.names(), Unshare::NAMES);
     }
 }

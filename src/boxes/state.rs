@@ -71,9 +71,36 @@ impl BoxState {
         fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))
     }
 
+    /// True when an init in a PID namespace of its own wrote `pid.ns` or
+    /// `ready.ns` that have no host-pid twin yet (see `adopt_ns_files`).
+    pub fn needs_host_pid(&self) -> bool {
+        ["pid", "ready"].iter().any(|f| self.dir.join(format!("{f}.ns")).exists() && !self.dir.join(f).exists())
+    }
+
+    /// An init that is PID 1 of its own namespace (`--init`, `--unshare-process`)
+    /// cannot name its host pid: it writes `pid.ns`/`ready.ns` with its start
+    /// time, and tent writes `pid`/`ready` with the host pid the engine reports
+    /// (`host_pid`), when that process has the same start time. After that the
+    /// warm path reads `ready` as for any box.
+    pub fn adopt_ns_files(&self, host_pid: u32) {
+        let Some(start) = process_start_time(host_pid) else { return };
+        for file in ["pid", "ready"] {
+            let target = self.dir.join(file);
+            if target.exists() {
+                continue;
+            }
+            match read_pid_line(&self.dir.join(format!("{file}.ns"))) {
+                Some((_, ns_start)) if ns_start == start => {
+                    let _ = crate::files::write_atomic(&target, format!("{host_pid} {start}\n").as_bytes(), 0o644);
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Forgets the last start's pid, readiness and failure, before a new start.
     pub fn reset_run_files(&self) {
-        for file in ["ready", "failed", "pid"] {
+        for file in ["ready", "failed", "pid", "ready.ns", "pid.ns"] {
             let _ = fs::remove_file(self.dir.join(file));
         }
     }
@@ -201,6 +228,26 @@ mod tests {
         assert!(!state.is_ready());
         state.reset_run_files();
         assert!(!dir.path().join("ready").exists());
+    }
+
+    #[test]
+    fn ns_files_are_adopted_only_for_the_same_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = BoxState::new(dir.path().to_path_buf());
+        let me = std::process::id();
+        let start = process_start_time(me).unwrap();
+        assert!(!state.needs_host_pid());
+        fs::write(dir.path().join("pid.ns"), format!("1 {}\n", start + 1)).unwrap();
+        assert!(state.needs_host_pid());
+        state.adopt_ns_files(me);
+        assert!(!dir.path().join("pid").exists(), "another start time is another process");
+        fs::write(dir.path().join("pid.ns"), format!("1 {start}\n")).unwrap();
+        fs::write(dir.path().join("ready.ns"), format!("1 {start}\n")).unwrap();
+        state.adopt_ns_files(me);
+        assert!(!state.needs_host_pid());
+        assert!(state.is_ready() && state.init_alive() == Some(true));
+        state.reset_run_files();
+        assert!(!dir.path().join("ready.ns").exists() && !state.is_ready());
     }
 
     #[test]

@@ -49,6 +49,16 @@ pub fn spec_from_args(ctx: &Context<'_>, args: &CreateArgs) -> Result<BoxSpec> {
         Some(dir) if dir.is_relative() => Some(std::env::current_dir().map_err(|e| Error::io(".", e))?.join(dir)),
         other => other.clone(),
     };
+    let mut unshare = crate::boxes::spec::Unshare {
+        netns: args.unshare_netns,
+        ipc: args.unshare_ipc,
+        process: args.unshare_process,
+        devsys: args.unshare_devsys,
+        groups: args.unshare_groups,
+    };
+    if args.unshare_all {
+        unshare = crate::boxes::spec::Unshare::all();
+    }
     Ok(BoxSpec {
         image,
         packages,
@@ -59,8 +69,15 @@ pub fn spec_from_args(ctx: &Context<'_>, args: &CreateArgs) -> Result<BoxSpec> {
         hostname: args.hostname.clone(),
         root: ctx.engine.rootful() && ctx.engine.through_sudo(),
         sudo_nopasswd: args.sudo_nopasswd,
-        init_hooks: Vec::new(),
+        init_hooks: args.init_hook.clone(),
         start_hooks: Vec::new(),
+        pre_init_hooks: args.pre_init_hook.clone(),
+        init: args.init,
+        nvidia: args.nvidia,
+        unshare,
+        engine_args: args.engine_arg.clone(),
+        platform: args.platform.clone(),
+        pull: args.pull,
         manifest: None,
     })
 }

@@ -185,6 +185,11 @@ impl Engine {
 
     // ---- capabilities -------------------------------------------------
 
+    /// Podman has flags Docker lacks (`--systemd`, CDI devices, annotations).
+    pub fn is_podman(&self) -> bool {
+        self.kind == EngineKind::Podman
+    }
+
     /// Rootless podman maps the user's uid to itself inside the box.
     pub fn supports_keep_id(&self) -> bool {
         self.rootless

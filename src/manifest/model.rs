@@ -39,6 +39,13 @@ pub struct BoxEntry {
     pub root: bool,
     pub init_hooks: Vec<String>,
     pub start_hooks: Vec<String>,
+    pub pre_init_hooks: Vec<String>,
+    pub init: bool,
+    pub nvidia: bool,
+    pub unshare: crate::boxes::spec::Unshare,
+    pub engine_args: Vec<String>,
+    pub platform: Option<String>,
+    pub pull: bool,
     pub exports: Exports,
 }
 
@@ -58,6 +65,13 @@ impl BoxEntry {
             sudo_nopasswd: false,
             init_hooks: self.init_hooks.clone(),
             start_hooks: self.start_hooks.clone(),
+            pre_init_hooks: self.pre_init_hooks.clone(),
+            init: self.init,
+            nvidia: self.nvidia,
+            unshare: self.unshare,
+            engine_args: self.engine_args.clone(),
+            platform: self.platform.clone(),
+            pull: self.pull,
             manifest: Some(manifest.to_path_buf()),
         }
     }

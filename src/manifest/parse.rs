@@ -22,8 +22,15 @@ pub const BOX_KEYS: &[&str] = &[
     "env",
     "hostname",
     "root",
+    "pre_init_hooks",
     "init_hooks",
     "start_hooks",
+    "init",
+    "nvidia",
+    "unshare",
+    "engine_args",
+    "platform",
+    "pull",
     "export_apps",
     "export_bins",
 ];
@@ -144,6 +151,7 @@ impl Parser<'_> {
         }
         let table = self.table(value, &format!("box {box_name:?}"))?;
         let mut entry = BoxEntry { name: box_name.clone(), at: self.at(name.span().start), ..Default::default() };
+        let mut engine_args_at = name.span();
         for (key, value) in sorted(table) {
             let k = key.get_ref().as_ref();
             match k {
@@ -165,6 +173,26 @@ impl Parser<'_> {
                 "root" => entry.root = self.boolean(value, k)?,
                 "init_hooks" => entry.init_hooks = self.strings(value, k)?,
                 "start_hooks" => entry.start_hooks = self.strings(value, k)?,
+                "pre_init_hooks" => entry.pre_init_hooks = self.strings(value, k)?,
+                "init" => entry.init = self.boolean(value, k)?,
+                "nvidia" => entry.nvidia = self.boolean(value, k)?,
+                "pull" => entry.pull = self.boolean(value, k)?,
+                "platform" => entry.platform = Some(self.string(value, k)?),
+                "unshare" => {
+                    for name in self.strings(value, k)? {
+                        if !entry.unshare.set(&name) {
+                            return Err(self.error(
+                                value.span(),
+                                format!("unshare has an unknown item {name:?}"),
+                                Some(format!("the items are: {}, all", crate::boxes::spec::Unshare::NAMES.join(", "))),
+                            ));
+                        }
+                    }
+                }
+                "engine_args" => {
+                    entry.engine_args = self.strings(value, k)?;
+                    engine_args_at = value.span();
+                }
                 "env" => entry.env = self.env(value)?,
                 "export_apps" => entry.exports.apps = self.strings(value, k)?,
                 "export_bins" => entry.exports.bins = self.bins(value)?,
@@ -187,6 +215,9 @@ impl Parser<'_> {
                 ),
             ));
         }
+        // Checked with the final unshare list, whatever the key order.
+        crate::boxes::engine_args::check(&entry.engine_args, &entry.unshare)
+            .map_err(|why| self.error(engine_args_at, why, None))?;
         check_unique_exports(self, &entry.exports, value.span())?;
         Ok(entry)
     }
@@ -442,6 +473,28 @@ image = "tent-test/busybox:latest"
         assert!(msg.contains("mount_home = true but no home"), "{msg}");
         let (msg, _) = message(parse_str("[box.dev]\nexport_bins = [\"/a/rg\", \"/b/rg\"]\n").unwrap_err());
         assert!(msg.contains("two exported bins are named \"rg\""), "{msg}");
+    }
+
+    #[test]
+    fn the_create_options_are_read() {
+        let m = parse_str(
+            "[box.sys]\ninit = true\nnvidia = true\nunshare = [\"netns\", \"ipc\"]\npull = true\n\
+             platform = \"linux/arm64\"\npre_init_hooks = [\"echo pre\"]\nengine_args = [\"--env=X=1\"]\n",
+        )
+        .unwrap();
+        let b = &m.boxes[0];
+        assert!(b.init && b.nvidia && b.pull);
+        assert_eq!(b.unshare.names(), ["netns", "ipc"]);
+        assert_eq!(b.platform.as_deref(), Some("linux/arm64"));
+        assert_eq!(b.pre_init_hooks, ["echo pre"]);
+        assert_eq!(b.engine_args, ["--env=X=1"]);
+        let (msg, hint) = message(parse_str("[box.d]\nunshare = [\"pid\"]\n").unwrap_err());
+        assert!(msg.contains("unknown item \"pid\""), "{msg}");
+        assert!(hint.contains("netns, ipc"), "{hint}");
+        let (msg, _) = message(parse_str("[box.d]\nengine_args = [\"--name=x\"]\n").unwrap_err());
+        assert!(msg.starts_with("/proj/tent.toml:2:15: --engine-arg \"--name=x\" is refused"), "{msg}");
+        // --pid is fine once the process namespace is unshared, in either order.
+        assert!(parse_str("[box.d]\nengine_args = [\"--pid=private\"]\nunshare = [\"process\"]\n").is_ok());
     }
 
     #[test]

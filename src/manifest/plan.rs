@@ -361,6 +361,28 @@ pub fn recreate_changes(have: &BoxSpec, want: &BoxSpec) -> Vec<String> {
         let show = |s: &BoxSpec| s.home.as_ref().map_or("your home".to_string(), |h| h.display().to_string());
         changes.push(format!("home {} → {}", show(have), show(want)));
     }
+    let flag = |changes: &mut Vec<String>, what: &str, have: bool, want: bool| {
+        if have != want {
+            changes.push(format!("{what} {} → {}", if have { "on" } else { "off" }, if want { "on" } else { "off" }));
+        }
+    };
+    flag(&mut changes, "init", have.init, want.init);
+    flag(&mut changes, "nvidia", have.nvidia, want.nvidia);
+    if have.unshare != want.unshare {
+        let show = |s: &BoxSpec| format!("[{}]", s.unshare.names().join(", "));
+        changes.push(format!("unshare {} → {}", show(have), show(want)));
+    }
+    if have.engine_args != want.engine_args {
+        changes.push(format!("engine_args [{}] → [{}]", have.engine_args.join(" "), want.engine_args.join(" ")));
+    }
+    if have.platform != want.platform {
+        let show = |p: &Option<String>| p.clone().unwrap_or_else(|| "(default)".into());
+        changes.push(format!("platform {} → {}", show(&have.platform), show(&want.platform)));
+    }
+    if have.pre_init_hooks != want.pre_init_hooks {
+        // They run before provisioning, which only a new container does again.
+        changes.push("pre_init_hooks".into());
+    }
     if have.hostname != want.hostname {
         let show = |h: &Option<String>| h.clone().unwrap_or_else(|| "(default)".into());
         changes.push(format!("hostname {} → {}", show(&have.hostname), show(&want.hostname)));
@@ -506,6 +528,34 @@ mod tests {
         // Packages, hooks and the manifest path are not among them.
         let other = BoxSpec { packages: vec!["x".into()], init_hooks: vec!["y".into()], manifest: None, ..spec("deb") };
         assert!(recreate_changes(&spec("deb"), &other).is_empty());
+    }
+
+    #[test]
+    fn create_options_need_a_new_container_but_pull_does_not() {
+        let mut want_spec = spec("deb");
+        want_spec.init = true;
+        want_spec.nvidia = true;
+        want_spec.unshare.netns = true;
+        want_spec.engine_args = vec!["--env=X=1".into()];
+        want_spec.platform = Some("linux/arm64".into());
+        want_spec.pre_init_hooks = vec!["echo pre".into()];
+        let changes = recreate_changes(&spec("deb"), &want_spec);
+        assert_eq!(
+            changes,
+            [
+                "init off → on",
+                "nvidia off → on",
+                "unshare [] → [netns]",
+                "engine_args [] → [--env=X=1]",
+                "platform (default) → linux/arm64",
+                "pre_init_hooks",
+            ]
+        );
+        let pulled = BoxSpec { pull: true, ..spec("deb") };
+        assert!(recreate_changes(&spec("deb"), &pulled).is_empty(), "pull matters only when a box is made");
+        let d = want("dev", want_spec.clone());
+        let actions = run(&[d], &[made("dev", spec("deb"), Exports::default())], false);
+        assert!(matches!(&actions[0], Action::Recreate { .. }), "{actions:?}");
     }
 
     #[test]

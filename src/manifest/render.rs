@@ -36,11 +36,33 @@ pub fn render(name: &str, spec: &BoxSpec, exports: &Exports) -> String {
     if spec.root {
         line(&mut out, "root", "true".into());
     }
+    if !spec.pre_init_hooks.is_empty() {
+        line(&mut out, "pre_init_hooks", list(&spec.pre_init_hooks));
+    }
     if !spec.init_hooks.is_empty() {
         line(&mut out, "init_hooks", list(&spec.init_hooks));
     }
     if !spec.start_hooks.is_empty() {
         line(&mut out, "start_hooks", list(&spec.start_hooks));
+    }
+    if spec.init {
+        line(&mut out, "init", "true".into());
+    }
+    if spec.nvidia {
+        line(&mut out, "nvidia", "true".into());
+    }
+    if !spec.unshare.is_empty() {
+        let names: Vec<String> = spec.unshare.names().into_iter().map(String::from).collect();
+        line(&mut out, "unshare", list(&names));
+    }
+    if !spec.engine_args.is_empty() {
+        line(&mut out, "engine_args", list(&spec.engine_args));
+    }
+    if let Some(platform) = &spec.platform {
+        line(&mut out, "platform", string(platform));
+    }
+    if spec.pull {
+        line(&mut out, "pull", "true".into());
     }
     if !exports.apps.is_empty() {
         line(&mut out, "export_apps", list(&exports.apps));
@@ -103,6 +125,14 @@ mod tests {
         spec.hostname = Some("h".into());
         spec.init_hooks = vec!["echo \"once\"\\n".into()];
         spec.start_hooks = vec!["true".into()];
+        spec.pre_init_hooks = vec!["echo pre".into()];
+        spec.init = true;
+        spec.nvidia = true;
+        spec.unshare.netns = true;
+        spec.unshare.process = true;
+        spec.engine_args = vec!["--pid=private".into(), "--cap-add".into(), "SYS_PTRACE".into()];
+        spec.platform = Some("linux/amd64".into());
+        spec.pull = true;
         let exports = Exports {
             apps: vec!["htop".into()],
             bins: vec![

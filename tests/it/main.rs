@@ -5,6 +5,7 @@ mod harness;
 
 mod cli;
 mod core;
+mod create_options;
 mod distro;
 mod export;
 mod host;

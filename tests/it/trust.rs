@@ -36,8 +36,7 @@ fn rootful_box_of_a_plain_user_trusts_none_of_its_files() {
     let rule = sb.tent(&["--root", "run", &name, "--as-root", "--", "cat", "/etc/sudoers.d/tent"]).ok().stdout();
     assert!(rule.contains(&format!("{TEST_USER} ALL=(ALL) ALL")) && !rule.contains("NOPASSWD"), "{rule}");
     // With a password set, sudo works with it.
-    sb.tent(&["--root", "run", &name, "--as-root", "--", "sh", "-c", &format!("echo {TEST_USER}:pw | chpasswd")])
-        .ok();
+    sb.tent(&["--root", "run", &name, "--as-root", "--", "sh", "-c", &format!("echo {TEST_USER}:pw | chpasswd")]).ok();
     sb.tent(&["--root", "run", &name, "--", "sh", "-c", "echo pw | sudo -S -p '' id -u"]).ok();
 
     // Links to a root-owned host file and a hook, planted while it is stopped.
@@ -166,7 +165,7 @@ fn hostile_state_files_and_image_names(engine: Engine) {
     let name = sb.name("flag");
     let out = sb.tent(&["create", &name, "--image=--privileged"]).code(2);
     assert!(out.stderr.contains("invalid image \"--privileged\""), "{}", out.describe());
-    assert!(!sb.engine_cmd(&["container", "inspect", &name]).output().code.is_some_and(|c| c == 0));
+    assert_ne!(sb.engine_cmd(&["container", "inspect", &name]).output().code, Some(0), "no box was made");
 
     let name = sb.create("zero", BUSYBOX, &[]);
     sb.tent(&["stop", &name]).ok();

@@ -33,31 +33,29 @@ pub fn to_box(s: &DistroboxSection, manifest: &Path, notes: &mut Vec<String>) ->
         ignored(notes, "start_now", x, "tent apply starts every box it makes");
     }
     when_true(notes, "entry", &s.entry, "tent makes no desktop launcher for a box itself (export apps instead)");
-    when_true(notes, "pull", &s.pull, "not built yet: tent pulls an image only when it is missing");
     when_true(notes, "replace", &s.replace, "tent recreates a box only when its spec changes, after asking");
-    when_true(notes, "init", &s.init, "not built yet: tent boxes run tent's own init, not systemd");
-    when_true(notes, "nvidia", &s.nvidia, "not built yet: tent does not pass NVIDIA drivers into a box");
-    for (key, setting) in [
-        ("unshare_groups", &s.unshare_groups),
-        ("unshare_ipc", &s.unshare_ipc),
-        ("unshare_netns", &s.unshare_netns),
-        ("unshare_process", &s.unshare_process),
-        ("unshare_devsys", &s.unshare_devsys),
-        ("unshare_all", &s.unshare_all),
-    ] {
-        when_true(notes, key, setting, "not built yet: a tent box shares these with the host");
+    let on = |x: &Option<Setting<bool>>| x.as_ref().is_some_and(|x| x.value);
+    entry.pull = on(&s.pull);
+    entry.nvidia = on(&s.nvidia);
+    // Distrobox's --init implies --unshare-process and --unshare-groups.
+    entry.init = on(&s.init);
+    entry.unshare.netns = on(&s.unshare_netns);
+    entry.unshare.ipc = on(&s.unshare_ipc);
+    entry.unshare.process = on(&s.unshare_process) || entry.init;
+    entry.unshare.devsys = on(&s.unshare_devsys);
+    entry.unshare.groups = on(&s.unshare_groups) || entry.init;
+    if on(&s.unshare_all) {
+        entry.unshare = crate::boxes::spec::Unshare::all();
     }
+    // additional_flags lines are already split into words (never given to a
+    // shell); a line tent must refuse is left out with the reason.
     for x in &s.additional_flags {
-        ignored(notes, "additional_flags", x, "not built yet: tent does not pass engine flags through");
+        match crate::boxes::engine_args::check(&x.value, &entry.unshare) {
+            Ok(()) => entry.engine_args.extend(x.value.iter().cloned()),
+            Err(why) => ignored(notes, "additional_flags", x, &why),
+        }
     }
-    for x in &s.pre_init_hooks {
-        ignored(
-            notes,
-            "pre_init_hooks",
-            x,
-            "not built yet: tent has no hooks before provisioning (init_hooks run at every start)",
-        );
-    }
+    entry.pre_init_hooks = s.pre_init_hooks.iter().map(|h| h.value.clone()).collect();
     if let Some(x) = &s.clone {
         let why = if s.image.is_some() {
             "not built yet: tent makes the box from its image"

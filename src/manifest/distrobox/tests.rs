@@ -81,18 +81,13 @@ fn keys_tent_cannot_honour_yet_are_notes_and_the_rest_applies() {
     let (b, notes) =
         one("[gpu]\nimage=x\nnvidia=true\ninit=1\nadditional_flags=\"--gpus all\"\npre_init_hooks=\"touch /pre\"\n\
          unshare_netns=true\nunshare_all=false\npull=true\nreplace=true\nstart_now=false\nentry=true\nclone=other\n\
-         name=another\nadditional_packages=git\n");
+         name=another\nadditional_packages=git\nadditional_flags=--name=x\n");
     assert_eq!(b.packages, ["git"]);
     let expect = [
         "ignored: start_now=false (/proj/distrobox.ini:11): tent apply starts every box it makes",
         "ignored: entry=true (/proj/distrobox.ini:12): ",
-        "ignored: pull=true (/proj/distrobox.ini:9): not built yet",
         "ignored: replace=true (/proj/distrobox.ini:10): ",
-        "ignored: init=1 (/proj/distrobox.ini:4): not built yet",
-        "ignored: nvidia=true (/proj/distrobox.ini:3): not built yet",
-        "ignored: unshare_netns=true (/proj/distrobox.ini:7): not built yet",
-        "ignored: additional_flags=--gpus all (/proj/distrobox.ini:5): not built yet",
-        "ignored: pre_init_hooks=touch /pre (/proj/distrobox.ini:6): not built yet",
+        "ignored: additional_flags=--name=x (/proj/distrobox.ini:16): --engine-arg \"--name=x\" is refused",
         "ignored: clone=other (/proj/distrobox.ini:13): not built yet",
         "ignored: name=another (/proj/distrobox.ini:14): the box is named after its section, \"gpu\"",
     ];
@@ -100,6 +95,20 @@ fn keys_tent_cannot_honour_yet_are_notes_and_the_rest_applies() {
     for (note, want) in notes.iter().zip(expect) {
         assert!(note.starts_with(want), "{note:?} should start with {want:?}");
     }
+}
+
+#[test]
+fn create_options_are_wired() {
+    let (b, notes) =
+        one("[gpu]\nimage=x\nnvidia=true\ninit=1\nadditional_flags=\"--gpus all\"\nadditional_flags=--env=A=1\n\
+         pre_init_hooks=\"touch /pre\"\nunshare_netns=true\npull=true\n");
+    assert!(notes.is_empty(), "{notes:#?}");
+    assert!(b.nvidia && b.init && b.pull);
+    assert_eq!(b.unshare.names(), ["netns", "process", "groups"], "--init implies process and groups");
+    assert_eq!(b.engine_args, ["--gpus", "all", "--env=A=1"]);
+    assert_eq!(b.pre_init_hooks, ["touch /pre"]);
+    let (b, _) = one("[a]\nimage=x\nunshare_all=true\n");
+    assert_eq!(b.unshare, crate::boxes::spec::Unshare::all());
 }
 
 #[test]
@@ -319,6 +328,6 @@ fn distroboxs_example_manifest_applies_with_notes() {
     );
     assert_eq!(m.boxes[0].image, None);
     assert_eq!(m.boxes[8].volumes, ["/tmp/test:/run/a", "/tmp/test:/run/b"]);
-    assert!(m.warnings.iter().any(|w| w.starts_with("ignored: init=true (") && w.contains("example-manifest.ini:34)")));
+    assert!(m.boxes.iter().any(|b| b.init), "init=true is wired");
     assert!(m.warnings.iter().all(|w| w.starts_with("ignored: ")), "{:#?}", m.warnings);
 }
