@@ -165,7 +165,13 @@ impl Boxes<'_> {
         let _ = self.engine.output(&["rm", "--force", name]);
         let kept = self.paths.state.join("logs").join(format!("{name}.{}.failed.log", self.engine.scope().as_str()));
         let saved = fs::create_dir_all(kept.parent().unwrap_or(Path::new("/")))
-            .and_then(|()| fs::copy(state.log_path(), &kept))
+            .and_then(|()| {
+                // Only a regular file (a box can plant a link to /dev/zero there).
+                if !fs::symlink_metadata(state.log_path())?.is_file() {
+                    return Err(std::io::ErrorKind::InvalidData.into());
+                }
+                fs::copy(state.log_path(), &kept)
+            })
             .is_ok();
         let _ = state.remove();
         saved.then_some(kept)

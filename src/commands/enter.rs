@@ -36,8 +36,10 @@ fn exec_in_box(ctx: &Context<'_>, name: &str, mode: ExecMode, as_root: bool) -> 
         boxes.start(name, None)?;
     }
     let user = ExecUser::current();
-    let home = std::fs::read(state.dir.join(BOX_HOME_FILE))
+    // The box can write its state directory: read without following a link, and little.
+    let home = crate::files::read_bounded(&state.dir.join(BOX_HOME_FILE), 4096)
         .ok()
+        .flatten()
         .filter(|h| !h.is_empty())
         .map(|h| PathBuf::from(OsString::from(String::from_utf8_lossy(&h).into_owned())))
         .unwrap_or_else(|| user.home.clone());
