@@ -65,28 +65,49 @@ fn rootful_box_of_a_plain_user_trusts_none_of_its_files() {
 
 /// Another user's boxes on a shared store (Docker, rootful podman): `list`
 /// marks them, `--all`, `apply --prune` and `rm` never touch them and do not
-/// abort because of them. The other user is root; the sandbox's user is
-/// `tent-test` (in the docker group; rootful podman through sudo).
+/// abort because of them. `--all` acts on every box of the user running it,
+/// so that user is one no other test makes boxes for on that store: root on
+/// Docker (the harness runs Docker as `tent-test`), `tent-test` through sudo
+/// on rootful podman (the harness runs rootful podman as root); the other
+/// user's box is labelled as tent labels it.
 fn other_users_boxes_on_a_shared_store(engine: Engine) {
-    let sb = Sandbox::new(if engine == Engine::Docker { Engine::Docker } else { Engine::PodmanRootless });
-    let (client, root_flag): (&'static str, &[&str]) =
-        if engine == Engine::Docker { (DOCKER, &[]) } else { ("podman", &["--root"]) };
-    let tent = |args: &[&str]| {
-        let mut all: Vec<&str> = root_flag.to_vec();
-        all.extend_from_slice(args);
-        sb.tent(&all)
+    let sb = Sandbox::new(Engine::PodmanRootless);
+    let docker = engine == Engine::Docker;
+    let root_home = tempfile::Builder::new().prefix("tent-it-root-").tempdir_in("/var/tmp").unwrap();
+    let home = if docker { root_home.path().to_path_buf() } else { sb.home.clone() };
+    let tent = |args: &[&str]| -> Run {
+        if docker {
+            let mut c = Command::new(tent_bin());
+            c.env_clear()
+                .env("HOME", &home)
+                .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+                .env("TENT_ENGINE", DOCKER)
+                .env("NO_COLOR", "1")
+                .env("TERM", "dumb")
+                .current_dir(&home)
+                .args(args);
+            Run::from(c)
+        } else {
+            let mut all = vec!["--root"];
+            all.extend_from_slice(args);
+            sb.tent(&all)
+        }
     };
-    // Root's box, labelled as tent labels it, and made from a manifest at the
-    // very path of the test user's manifest.
+    let client = if docker { DOCKER } else { "podman" };
+    let other_uid = if docker { sb.uid() } else { 0 };
+    // The other user's box, made from a manifest at the very path of ours.
     let theirs = sb.name("theirs");
     let _guard = Guard(client, theirs.clone());
-    let manifest_path = sb.home.join("tent.toml");
-    let root_mark = if engine == Engine::Docker { "" } else { "root = true\n" };
+    let manifest_path = home.join("tent.toml");
+    let root_mark = if docker { "" } else { "root = true\n" };
     let mine = sb.name("mine");
+    let _mine_guard = Guard(client, mine.clone());
     std::fs::write(&manifest_path, format!("[box.{mine}]\nimage = \"{BUSYBOX}\"\n{root_mark}")).unwrap();
     let spec = serde_json::json!({"image": BUSYBOX, "manifest": manifest_path}).to_string();
     let out = Command::new(client)
-        .args(["create", "--name", &theirs, "--label", "tent.format=1", "--label", "tent.uid=0"])
+        .args(["create", "--name", &theirs, "--label", "tent.format=1"])
+        .arg("--label")
+        .arg(format!("tent.uid={other_uid}"))
         .arg("--label")
         .arg(format!("tent.spec={spec}"))
         .args([BUSYBOX, "sleep", "1000"])
@@ -98,9 +119,10 @@ fn other_users_boxes_on_a_shared_store(engine: Engine) {
     tent(&["stop", "--all"]).ok();
     let list: serde_json::Value = serde_json::from_slice(tent(&["list", "--json"]).ok().stdout_bytes()).unwrap();
     let entry = |n: &str| list.as_array().unwrap().iter().find(|e| e["name"] == n).cloned().expect("listed");
-    assert_eq!((entry(&theirs)["yours"].as_bool(), entry(&theirs)["owner_uid"].as_u64()), (Some(false), Some(0)));
+    let want = (Some(false), Some(u64::from(other_uid)));
+    assert_eq!((entry(&theirs)["yours"].as_bool(), entry(&theirs)["owner_uid"].as_u64()), want);
     assert_eq!(entry(&mine)["yours"].as_bool(), Some(true));
-    assert!(tent(&["list"]).ok().stdout().contains("not yours (uid 0)"));
+    assert!(tent(&["list"]).ok().stdout().contains(&format!("not yours (uid {other_uid})")));
 
     let applied = tent(&["apply", "--prune", "--yes"]).ok();
     assert!(!applied.stderr.contains(&theirs), "apply never names their box: {}", applied.describe());
@@ -108,7 +130,7 @@ fn other_users_boxes_on_a_shared_store(engine: Engine) {
     assert!(refused.stderr.contains("belongs to another user"), "{}", refused.describe());
     tent(&["rm", "--all", "--force", "--yes"]).ok();
     let exists = Command::new(client).args(["container", "inspect", &theirs]).output().unwrap();
-    assert!(exists.status.success(), "root's box is still there");
+    assert!(exists.status.success(), "the other user's box is still there");
     let gone = Command::new(client).args(["container", "inspect", &mine]).output().unwrap();
     assert!(!gone.status.success(), "the user's own box was removed");
 }
