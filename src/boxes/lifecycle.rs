@@ -34,7 +34,7 @@ pub const NEEDS_PASSWORD_FILE: &str = "needs-password";
 
 /// Run as root in the box: sets the user's password with `passwd` when the
 /// user has none (a locked or empty /etc/shadow entry); exits 0 when one is set.
-const SET_PASSWORD: &str = r#"p=$(awk -F: -v u="$1" '$1 == u { print $2 }' /etc/shadow)
+const SET_PASSWORD: &str = r#"p=$(awk -F: -v u="$1" '$1 == u { print $2 }' /etc/shadow 2>/dev/null)
 case $p in
 '' | '!'* | '*'*)
     echo "$1 has no password in this rootful box yet: sudo in it asks for one. Set it now."
