@@ -34,6 +34,9 @@ pub struct Cli {
     pub engine: Option<String>,
 
     /// Work with rootful boxes (podman through sudo when you are not root)
+    ///
+    /// A rootful box's root is the host's root; a box is not a sandbox. What
+    /// tent promises and what it does not: docs/security.md.
     #[arg(long, global = true)]
     pub root: bool,
 
@@ -161,6 +164,10 @@ pub struct CreateArgs {
     /// Make the box but do not start or provision it now
     #[arg(long)]
     pub no_start: bool,
+    /// With --root: sudo in the box asks for no password (anything you run in
+    /// the box can then become root on the host; see docs/security.md)
+    #[arg(long)]
+    pub sudo_nopasswd: bool,
     /// Run the image's init (systemd) as PID 1, installed with the box's package manager when missing; the box gets its own PID namespace (host processes are not visible)
     #[arg(long)]
     pub init: bool,

@@ -215,13 +215,25 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
     for (key, value) in &plan.spec.env {
         flag(&mut a, "--env", format!("{key}={value}"));
     }
+    // A rootful box's root is the host's root: it takes nothing to run from
+    // the user's writable directories (docs/security.md).
+    let rootful = engine.rootful();
+    for (key, value) in rootful_env(plan.spec, rootful) {
+        flag(&mut a, "--env", format!("{key}={value}"));
+    }
 
     // Checked by engine_args::check before: words as given, never a shell.
     a.extend(plan.spec.engine_args.iter().cloned());
 
     flag(&mut a, "--entrypoint", "/bin/sh".into());
     a.push(plan.spec.image.clone());
-    a.push(INIT_IN_BOX.into());
+    if rootful {
+        // The init script itself, not a path into the user's data directory:
+        // it is kept in the container's configuration, which only root can change.
+        a.extend(["-c".into(), super::init::INIT_SCRIPT.into(), "tent-init".into()]);
+    } else {
+        a.push(INIT_IN_BOX.into());
+    }
     a
 }
 
@@ -258,6 +270,30 @@ pub enum ExecMode {
 }
 
 /// The in-box argv that runs `mode` through tent-exec in `cwd`.
+/// What a rootful box's init is told: that it is rootful (no file in the
+/// state directory is followed or run), its hooks, and whether sudo in it asks
+/// for a password (a plain user's box through sudo, unless made with
+/// --sudo-nopasswd).
+pub fn rootful_env(spec: &BoxSpec, rootful: bool) -> Vec<(&'static str, String)> {
+    if !rootful {
+        return Vec::new();
+    }
+    let mut env = vec![("TENT_ROOTFUL", "1".to_string())];
+    if spec.root && !spec.sudo_nopasswd {
+        env.push(("TENT_SUDO_PASSWORD", "1".into()));
+    }
+    if !spec.pre_init_hooks.is_empty() {
+        env.push(("TENT_HOOK_PRE_INIT", super::lifecycle::hook_script(&spec.pre_init_hooks)));
+    }
+    if !spec.init_hooks.is_empty() {
+        env.push(("TENT_HOOK_INIT", super::lifecycle::hook_script(&spec.init_hooks)));
+    }
+    if !spec.start_hooks.is_empty() {
+        env.push(("TENT_HOOK_START", super::lifecycle::hook_script(&spec.start_hooks)));
+    }
+    env
+}
+
 pub fn exec_command(mode: &ExecMode, cwd: &Path) -> Vec<String> {
     let mut a: Vec<String> = vec!["/bin/sh".into(), EXEC_IN_BOX.into()];
     match mode {
@@ -404,6 +440,25 @@ mod tests {
         assert!(has_pair(&argv, "--label", r#"tent.spec={"image":"debian:bookworm","packages":["git"]}"#));
         assert!(has_pair(&argv, "--entrypoint", "/bin/sh"));
         assert_eq!(&argv[argv.len() - 2..], &["debian:bookworm", INIT_IN_BOX]);
+    }
+
+    #[test]
+    fn rootful_boxes_take_nothing_to_run_from_the_users_files() {
+        let spec =
+            BoxSpec { image: "img".into(), root: true, start_hooks: vec!["echo hi".into()], ..Default::default() };
+        let host = facts();
+        let argv = create(&engine(EngineKind::Podman, false), &small_plan(&spec, &host));
+        assert_eq!(&argv[argv.len() - 4..argv.len() - 2], &["img", "-c"]);
+        assert_eq!(argv[argv.len() - 2], crate::boxes::init::INIT_SCRIPT, "the init comes inline");
+        assert!(has_pair(&argv, "--env", "TENT_ROOTFUL=1"));
+        assert!(has_pair(&argv, "--env", "TENT_SUDO_PASSWORD=1"), "a plain user's rootful box: sudo asks");
+        assert!(has_pair(&argv, "--env", "TENT_HOOK_START=set -e\necho hi\n"));
+        let opted_out = BoxSpec { sudo_nopasswd: true, ..spec.clone() };
+        assert!(!rootful_env(&opted_out, true).iter().any(|(k, _)| *k == "TENT_SUDO_PASSWORD"));
+        // Rootless: the init from the lib; no rootful settings at all.
+        assert!(rootful_env(&spec, false).is_empty());
+        let argv = create(&engine(EngineKind::Podman, true), &small_plan(&spec, &host));
+        assert_eq!(argv.last().map(String::as_str), Some(INIT_IN_BOX));
     }
 
     #[test]

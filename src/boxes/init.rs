@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::BoxState;
@@ -31,8 +31,14 @@ pub fn lib_hash() -> String {
 /// a temporary directory and renamed, so concurrent tents never see half a lib.
 pub fn ensure_lib(paths: &Paths, hash: &str) -> Result<PathBuf> {
     let dir = paths.data.join("lib").join(hash);
-    if dir.join("tent-exec").is_file() {
+    if lib_is_intact(&dir, hash) {
         return Ok(dir);
+    }
+    // Missing, or changed since tent wrote it (its files are the user's, and
+    // any box with the home mounted can write them): written again.
+    if fs::symlink_metadata(&dir).is_ok() {
+        let _ = fs::remove_file(&dir);
+        let _ = fs::remove_dir_all(&dir);
     }
     let parent = paths.data.join("lib");
     fs::create_dir_all(&parent).map_err(|e| Error::io(&parent, e))?;
@@ -49,7 +55,7 @@ pub fn ensure_lib(paths: &Paths, hash: &str) -> Result<PathBuf> {
     match fs::rename(&tmp, &dir) {
         Ok(()) => Ok(dir),
         // Another tent won the race: its copy is the same content.
-        Err(_) if dir.join("tent-exec").is_file() => {
+        Err(_) if lib_is_intact(&dir, hash) => {
             let _ = fs::remove_dir_all(&tmp);
             Ok(dir)
         }
@@ -57,10 +63,25 @@ pub fn ensure_lib(paths: &Paths, hash: &str) -> Result<PathBuf> {
     }
 }
 
+/// Whether `dir` holds the scripts its name promises: regular files (no
+/// links), whose content hash is the directory's name, or this build's own
+/// scripts (what tent writes for a hash it does not know).
+pub fn lib_is_intact(dir: &Path, hash: &str) -> bool {
+    let read = |name: &str| crate::files::read_bounded(&dir.join(name), 1 << 20).ok().flatten();
+    let (Some(init), Some(exec)) = (read("tent-init"), read("tent-exec")) else { return false };
+    if init == INIT_SCRIPT.as_bytes() && exec == EXEC_SCRIPT.as_bytes() {
+        return true;
+    }
+    let bytes: Vec<u8> = init.into_iter().chain([0]).chain(exec).collect();
+    format!("{:016x}", crate::paths::content_key(&bytes)) == hash
+}
+
 /// Shows the init's new log lines: its `==> ` progress lines (prefixed with
 /// `label`) unless --quiet, everything else with --verbose.
 pub fn show_init_lines(follower: &mut LogFollower, label: &str, spinner: &Spinner, printer: &Printer) {
     for line in follower.new_lines() {
+        // The box wrote these lines: no terminal escapes reach the user's terminal.
+        let line = crate::output::sanitize(&line);
         if let Some(progress) = line.strip_prefix("==> ") {
             spinner.set_message(format!("{label}{progress}"));
             if !printer.quiet {
@@ -195,5 +216,41 @@ mod tests {
         let mode = fs::metadata(lib.join("tent-exec")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o755);
         assert_eq!(ensure_lib(&paths, "abc").unwrap(), lib);
+    }
+
+    #[test]
+    fn a_changed_or_linked_lib_is_written_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = Paths {
+            config: dir.path().join("c"),
+            data: dir.path().join("d"),
+            state: dir.path().join("s"),
+            data_home: dir.path().join("dh"),
+            bin: dir.path().join("b"),
+            home: dir.path().to_path_buf(),
+        };
+        let hash = lib_hash();
+        let lib = ensure_lib(&paths, &hash).unwrap();
+        assert!(lib_is_intact(&lib, &hash));
+        // A planted init: caught and replaced.
+        fs::write(lib.join("tent-init"), "#!/bin/sh\ntouch /planted\n").unwrap();
+        assert!(!lib_is_intact(&lib, &hash));
+        ensure_lib(&paths, &hash).unwrap();
+        assert_eq!(fs::read_to_string(lib.join("tent-init")).unwrap(), INIT_SCRIPT);
+        // A link to a file with the right content is not taken either.
+        let elsewhere = dir.path().join("exec");
+        fs::write(&elsewhere, EXEC_SCRIPT).unwrap();
+        fs::remove_file(lib.join("tent-exec")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, lib.join("tent-exec")).unwrap();
+        assert!(!lib_is_intact(&lib, &hash));
+        ensure_lib(&paths, &hash).unwrap();
+        assert!(!fs::symlink_metadata(lib.join("tent-exec")).unwrap().file_type().is_symlink());
+        // The whole directory replaced by a link: replaced by a real one.
+        let other = dir.path().join("other");
+        fs::create_dir_all(&other).unwrap();
+        fs::remove_dir_all(&lib).unwrap();
+        std::os::unix::fs::symlink(&other, &lib).unwrap();
+        ensure_lib(&paths, &hash).unwrap();
+        assert!(fs::symlink_metadata(&lib).unwrap().is_dir());
     }
 }

@@ -31,13 +31,34 @@ pub struct Boxes<'a> {
 /// which must not ask the engine (docs/internals.md).
 pub const BOX_HOME_FILE: &str = "home";
 
+/// Beside the state: this rootful box's user has no password yet, so the
+/// next `tent enter` on a terminal asks for one (sudo in the box needs it).
+/// Only a reminder: the box's own /etc/shadow is what counts.
+pub const NEEDS_PASSWORD_FILE: &str = "needs-password";
+
+/// Run as root in the box: sets the user's password with `passwd` when the
+/// user has none (a locked or empty /etc/shadow entry); exits 0 when one is set.
+const SET_PASSWORD: &str = r#"p=$(awk -F: -v u="$1" '$1 == u { print $2 }' /etc/shadow 2>/dev/null)
+case $p in
+'' | '!'* | '*'*)
+    echo "$1 has no password in this rootful box yet: sudo in it asks for one. Set it now."
+    exec passwd "$1" ;;
+esac"#;
+
 impl Boxes<'_> {
     pub fn state(&self, name: &str) -> BoxState {
         BoxState::new(self.paths.box_state(self.engine.scope().as_str(), name))
     }
 
-    /// Every tent box on the engine.
+    /// The user's own tent boxes on the engine. On a shared store (Docker,
+    /// rootful podman) other users' boxes are left out: `--all`, `apply` and
+    /// `doctor` never see, stop or remove them.
     pub fn list(&self) -> Result<Vec<Container>> {
+        Ok(self.list_all()?.into_iter().filter(|c| other_owner(c).is_none()).collect())
+    }
+
+    /// Every tent box on the engine, other users' too (`tent list` marks those).
+    pub fn list_all(&self) -> Result<Vec<Container>> {
         self.engine.list_labelled(labels::FORMAT)
     }
 
@@ -51,8 +72,7 @@ impl Boxes<'_> {
         if container.label(labels::FORMAT).is_none() {
             return Err(Error::BoxExists { name: name.into(), engine: self.engine.describe(), is_tent: false });
         }
-        let me = rustix::process::getuid().as_raw().to_string();
-        if let Some(uid) = container.label(labels::UID).filter(|uid| *uid != me) {
+        if let Some(uid) = other_owner(&container) {
             return Err(Error::OtherUsersBox { name: name.into(), uid: uid.into() });
         }
         Ok(container)
@@ -62,6 +82,7 @@ impl Boxes<'_> {
     /// failure or Ctrl-C, the half-made box is removed again.
     pub fn create(&self, name: &str, spec: &BoxSpec, start: bool) -> Result<()> {
         super::validate_name(name)?;
+        super::spec::validate_image(&spec.image)?;
         let state = self.state(name);
         // Two creates of one name: the second waits here, then finds the box.
         let _lock = crate::files::lock(&crate::files::lock_path(
@@ -85,13 +106,17 @@ impl Boxes<'_> {
 
         let host = HostFacts::read();
         if let Some(home) = &spec.home {
-            fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
+            make_own_home(home, name)?;
         }
         let hash = init::lib_hash();
         let lib = init::ensure_lib(self.paths, &hash)?;
         state.remove()?;
         state.create()?;
         self.write_box_files(&state, spec, &host)?;
+        if spec.root && !spec.sudo_nopasswd {
+            let marker = state.dir.join(NEEDS_PASSWORD_FILE);
+            fs::write(&marker, "").map_err(|e| Error::io(&marker, e))?;
+        }
 
         let host_link = container::HostLink::new(self.paths, spec, self.host_commands);
         interrupt::catch();
@@ -146,7 +171,13 @@ impl Boxes<'_> {
         let _ = self.engine.output(&["rm", "--force", name]);
         let kept = self.paths.state.join("logs").join(format!("{name}.{}.failed.log", self.engine.scope().as_str()));
         let saved = fs::create_dir_all(kept.parent().unwrap_or(Path::new("/")))
-            .and_then(|()| fs::copy(state.log_path(), &kept))
+            .and_then(|()| {
+                // Only a regular file (a box can plant a link to /dev/zero there).
+                if !fs::symlink_metadata(state.log_path())?.is_file() {
+                    return Err(std::io::ErrorKind::InvalidData.into());
+                }
+                fs::copy(state.log_path(), &kept)
+            })
             .is_ok();
         let _ = state.remove();
         saved.then_some(kept)
@@ -203,6 +234,7 @@ impl Boxes<'_> {
     }
 
     fn ensure_image_for(&self, image: &str, platform: Option<&str>) -> Result<()> {
+        super::spec::validate_image(image)?;
         if self.engine.image_exists(image)? {
             return Ok(());
         }
@@ -263,6 +295,23 @@ impl Boxes<'_> {
         init::wait_ready(self.engine, name, &state, follower, self.printer)
     }
 
+    /// For a rootful box whose user has no password yet: runs `passwd` in it
+    /// as root, on the user's terminal (as Distrobox does at the first enter).
+    /// Returns whether it asked; the reminder stays until a password is set.
+    pub fn set_password_if_needed(&self, name: &str, user: &str) -> Result<bool> {
+        let state = self.state(name);
+        let marker = state.dir.join(NEEDS_PASSWORD_FILE);
+        if fs::symlink_metadata(&marker).is_err() {
+            return Ok(false);
+        }
+        let args = ["exec", "-it", "--user", "root", name, "sh", "-c", SET_PASSWORD, "sh", user];
+        let status = self.engine.command(&args).status().map_err(|e| Error::spawn(&self.engine.path, &e))?;
+        if status.success() {
+            let _ = fs::remove_file(&marker);
+        }
+        Ok(true)
+    }
+
     /// Stops a box and every process started in it through tent, whichever
     /// way: joined processes are not in the container's cgroup, and podman
     /// refuses to stop a container while an exec it started runs. Both live
@@ -287,8 +336,14 @@ impl Boxes<'_> {
     }
 
     /// Removes the container and tent's own state of it. Exports are the
-    /// caller's business (they live in the export receipts).
+    /// caller's business (they live in the export receipts). Only ever one of
+    /// the user's own tent boxes: the owner is checked right before the
+    /// removal, whatever the caller checked earlier.
     pub fn remove(&self, name: &str) -> Result<()> {
+        match self.get(name) {
+            Ok(_) | Err(Error::NoSuchBox { .. }) => {}
+            Err(err) => return Err(err),
+        }
         let output = self.engine.output(&["rm", "--force", name])?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
@@ -301,6 +356,71 @@ impl Boxes<'_> {
         }
         self.state(name).remove()
     }
+}
+
+/// The marker tent leaves in a `--home` directory it made, holding the box's
+/// name: `rm --delete-home` deletes only a directory that has it.
+pub const HOME_MARKER: &str = ".tent-home";
+
+/// Makes a box's own home. Only a directory tent makes here gets the marker;
+/// a directory that already existed is the user's and is never deleted.
+pub fn make_own_home(home: &Path, name: &str) -> Result<()> {
+    if fs::symlink_metadata(home).is_ok() {
+        return Ok(());
+    }
+    fs::create_dir_all(home).map_err(|e| Error::io(home, e))?;
+    let marker = home.join(HOME_MARKER);
+    fs::write(&marker, format!("{name}\n")).map_err(|e| Error::io(&marker, e))
+}
+
+/// Whether `rm --delete-home` may delete `home`, box `name`'s own home: never
+/// `/`, the user's home or a directory above it, a link, or a directory that
+/// lacks tent's marker for this very box (tent did not make it).
+pub fn check_own_home(home: &Path, name: &str, user_home: &Path) -> Result<()> {
+    let refuse = |why: &str| {
+        Err(Error::usage(
+            format!("will not delete {} for box {name:?}: {why}", home.display()),
+            Some(format!("nothing was removed; remove the box without --delete-home: `tent rm {name}`")),
+        ))
+    };
+    let canonical = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    if !home.is_absolute() {
+        return refuse("it is not an absolute path");
+    }
+    let real = canonical(home);
+    if real == Path::new("/") || canonical(user_home).starts_with(&real) || user_home.starts_with(home) {
+        return refuse("it is your home directory or holds it");
+    }
+    match fs::symlink_metadata(home) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return refuse("it is not a directory"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return refuse("it does not exist"),
+        Err(e) => return Err(Error::io(home, e)),
+    }
+    let marker = crate::files::read_text_bounded(&home.join(HOME_MARKER), 4096);
+    match marker.as_deref().map(str::trim) {
+        Some(owner) if owner == name => Ok(()),
+        Some(_) => refuse(&format!("its {HOME_MARKER} marker names another box")),
+        None => refuse(&format!("tent did not make it (no {HOME_MARKER} marker)")),
+    }
+}
+
+/// The uid a box was made for, when that is not the user running tent (a
+/// box on a shared store: Docker, rootful podman). A box without the label
+/// counts as the user's own, as `get` always did.
+pub fn other_owner(container: &Container) -> Option<&str> {
+    let me = rustix::process::getuid().as_raw().to_string();
+    container.label(labels::UID).filter(|uid| *uid != me)
+}
+
+/// The shell text of a list of hooks: stops at the first that fails.
+pub fn hook_script(hooks: &[String]) -> String {
+    let mut text = String::from("set -e\n");
+    for hook in hooks {
+        text.push_str(hook);
+        text.push('\n');
+    }
+    text
 }
 
 /// True when the host mounts the unified cgroup hierarchy only (v2), which
@@ -320,11 +440,7 @@ pub fn write_hooks(state: &BoxState, spec: &BoxSpec) -> Result<()> {
             continue;
         }
         fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-        let mut text = String::from("#!/bin/sh\n# Written by tent from the box's manifest.\nset -e\n");
-        for hook in hooks {
-            text.push_str(hook);
-            text.push('\n');
-        }
+        let text = format!("#!/bin/sh\n# Written by tent from the box's manifest.\n{}", hook_script(hooks));
         fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
     }
     Ok(())
@@ -345,5 +461,34 @@ mod tests {
         assert!(!dir.path().join("hooks/start").exists());
         write_hooks(&state, &BoxSpec::default()).unwrap();
         assert!(!dir.path().join("hooks/init").exists());
+    }
+
+    #[test]
+    fn only_a_home_tent_made_for_this_box_may_be_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let user_home = dir.path().join("home/me");
+        fs::create_dir_all(&user_home).unwrap();
+        // The user's home, its parents and / are refused, marker or not.
+        fs::write(user_home.join(HOME_MARKER), "dev\n").unwrap();
+        for bad in [user_home.clone(), dir.path().join("home"), dir.path().to_path_buf(), PathBuf::from("/")] {
+            assert!(check_own_home(&bad, "dev", &user_home).is_err(), "{}", bad.display());
+        }
+        assert!(check_own_home(Path::new("rel"), "dev", &user_home).is_err());
+        // A directory tent made for this box: allowed; for another box: refused.
+        let own = dir.path().join("boxes/dev");
+        make_own_home(&own, "dev").unwrap();
+        check_own_home(&own, "dev", &user_home).unwrap();
+        assert!(check_own_home(&own, "other", &user_home).is_err());
+        // A directory that already existed gets no marker and is refused.
+        let existing = dir.path().join("projects");
+        fs::create_dir_all(&existing).unwrap();
+        make_own_home(&existing, "dev").unwrap();
+        assert!(!existing.join(HOME_MARKER).exists());
+        assert!(check_own_home(&existing, "dev", &user_home).is_err());
+        // A link to a marked directory is refused too.
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&own, &link).unwrap();
+        assert!(check_own_home(&link, "dev", &user_home).is_err());
+        assert!(check_own_home(&dir.path().join("missing"), "dev", &user_home).is_err());
     }
 }

@@ -30,6 +30,10 @@ pub struct BoxSpec {
     /// Rootful box (podman through sudo for a plain user).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub root: bool,
+    /// A rootful box whose sudo asks for no password (`--sudo-nopasswd`):
+    /// anything running as the user in it can then become host root.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sudo_nopasswd: bool,
     /// Shell commands run once, as root, after the box is made.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub init_hooks: Vec<String>,
@@ -71,6 +75,25 @@ pub struct BoxSpec {
     /// only ever removes boxes of that manifest. None for boxes made by hand.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manifest: Option<PathBuf>,
+}
+
+/// Refuses an image string the engine would take for something else: one
+/// that begins with `-` reaches the engine's argv as an option, and empty,
+/// blank or control characters are never an image reference.
+pub fn validate_image(image: &str) -> crate::error::Result<()> {
+    let why = if image.trim().is_empty() {
+        "it is empty"
+    } else if image.starts_with('-') {
+        "it begins with '-', which the engine would read as an option"
+    } else if image.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        "it holds white space or control characters"
+    } else {
+        return Ok(());
+    };
+    Err(crate::error::Error::usage(
+        format!("invalid image {:?}: {why}", image),
+        Some("name an image such as docker.io/library/debian:bookworm".to_string()),
+    ))
 }
 
 /// The host namespaces and resources a box does not share (Distrobox's
@@ -142,6 +165,18 @@ impl BoxSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn images_that_would_be_engine_options_are_refused() {
+        for bad in ["--privileged", "-v/:/host", "", " ", "debian bookworm", "a\nb"] {
+            let err = validate_image(bad).unwrap_err().to_string();
+            assert!(err.contains(&format!("{bad:?}")), "the error names the image: {err}");
+        }
+        for good in ["debian:bookworm", "docker.io/library/debian:bookworm", "tent-test/debian:bookworm", "a@sha256:00"]
+        {
+            validate_image(good).unwrap();
+        }
+    }
 
     #[test]
     fn label_round_trip() {

@@ -5,9 +5,31 @@
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::files::read_text_bounded;
+
+/// The most tent reads of a small state file (pid, ready, failed): the box
+/// can write them, so a link to /dev/zero or a huge file must not hang or
+/// exhaust the host side.
+const SMALL_FILE_LIMIT: u64 = 64 * 1024;
+
+/// The most of the init log read at once (a tail, or one poll of a follower).
+const LOG_CHUNK: u64 = 256 * 1024;
+
+/// Opens a file the box can write: never through a final symlink, regular
+/// files only, without blocking on a fifo.
+fn open_box_file(path: &Path) -> Option<fs::File> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    file.metadata().ok().filter(fs::Metadata::is_file)?;
+    Some(file)
+}
 
 /// The PATH of the user's login shell in the box, cached by tent-exec.
 pub const LOGIN_PATH_FILE: &str = "login-path";
@@ -55,7 +77,7 @@ impl BoxState {
 
     /// The init's reason for failing, when it failed.
     pub fn failure(&self) -> Option<String> {
-        fs::read_to_string(self.dir.join("failed")).ok().map(|s| s.trim().to_string())
+        read_text_bounded(&self.dir.join("failed"), SMALL_FILE_LIMIT).map(|s| s.trim().to_string())
     }
 
     /// Makes the directory, keeping what is there.
@@ -107,9 +129,18 @@ impl BoxState {
         }
     }
 
-    /// The last `lines` lines of the init log.
+    /// The last `lines` lines of the init log (read from its last
+    /// `LOG_CHUNK` bytes, never through a link).
     pub fn log_tail(&self, lines: usize) -> String {
-        let text = fs::read_to_string(self.log_path()).unwrap_or_default();
+        let text = (|| {
+            let mut file = open_box_file(&self.log_path())?;
+            let len = file.metadata().ok()?.len();
+            file.seek(SeekFrom::Start(len.saturating_sub(LOG_CHUNK))).ok()?;
+            let mut bytes = Vec::new();
+            file.take(LOG_CHUNK).read_to_end(&mut bytes).ok()?;
+            Some(String::from_utf8_lossy(&bytes).into_owned())
+        })()
+        .unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
     }
@@ -125,13 +156,15 @@ pub struct LogFollower {
 impl LogFollower {
     /// Starts at the current end of the file, so an old start's lines are not shown again.
     pub fn from_end(path: PathBuf) -> Self {
-        let offset = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let offset = fs::symlink_metadata(&path).map(|m| m.len()).unwrap_or(0);
         LogFollower { path, offset, partial: String::new() }
     }
 
-    /// The complete lines written since the last call.
+    /// The complete lines written since the last call (at most `LOG_CHUNK`
+    /// bytes a call; a line longer than that is cut, so a box cannot make
+    /// the host hold an endless line).
     pub fn new_lines(&mut self) -> Vec<String> {
-        let Ok(mut file) = fs::File::open(&self.path) else { return Vec::new() };
+        let Some(mut file) = open_box_file(&self.path) else { return Vec::new() };
         let len = file.metadata().map(|m| m.len()).unwrap_or(0);
         if len < self.offset {
             self.offset = 0; // the file was replaced
@@ -140,17 +173,20 @@ impl LogFollower {
             return Vec::new();
         }
         let mut bytes = Vec::new();
-        let Ok(read) = file.read_to_end(&mut bytes) else { return Vec::new() };
+        let Ok(read) = file.take(LOG_CHUNK).read_to_end(&mut bytes) else { return Vec::new() };
         self.offset += read as u64;
         self.partial.push_str(&String::from_utf8_lossy(&bytes));
         let mut lines: Vec<String> = self.partial.split('\n').map(str::to_string).collect();
         self.partial = lines.pop().unwrap_or_default();
+        if self.partial.len() as u64 >= LOG_CHUNK {
+            lines.push(std::mem::take(&mut self.partial));
+        }
         lines
     }
 }
 
 fn read_pid_line(path: &Path) -> Option<(u32, u64)> {
-    let text = fs::read_to_string(path).ok()?;
+    let text = read_text_bounded(path, SMALL_FILE_LIMIT)?;
     parse_pid_line(&text)
 }
 
@@ -240,5 +276,46 @@ mod tests {
         assert_eq!(follower.new_lines(), vec!["==> one"]);
         fs::write(&log, "old\n==> one\npartial done\n").unwrap();
         assert_eq!(follower.new_lines(), vec!["partial done"]);
+    }
+
+    #[test]
+    fn box_written_links_and_devices_are_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = BoxState::new(dir.path().to_path_buf());
+        let target = dir.path().join("secret");
+        fs::write(&target, "host secret\n").unwrap();
+        for name in ["init.log", "failed", "ready", "pid"] {
+            std::os::unix::fs::symlink(&target, dir.path().join(name)).unwrap();
+        }
+        assert_eq!(state.log_tail(5), "");
+        assert_eq!(state.failure(), None);
+        assert!(!state.is_ready());
+        assert_eq!(state.init_alive(), None);
+        let mut follower = LogFollower::from_end(state.log_path());
+        assert!(follower.new_lines().is_empty());
+        // A link to an endless device: nothing is read, nothing hangs.
+        for name in ["init.log", "failed"] {
+            fs::remove_file(dir.path().join(name)).unwrap();
+            std::os::unix::fs::symlink("/dev/zero", dir.path().join(name)).unwrap();
+        }
+        assert_eq!(state.log_tail(5), "");
+        assert_eq!(state.failure(), None);
+        assert!(LogFollower::from_end(state.log_path()).new_lines().is_empty());
+    }
+
+    #[test]
+    fn big_state_files_are_read_in_bounded_pieces() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = BoxState::new(dir.path().to_path_buf());
+        fs::write(dir.path().join("failed"), vec![b'x'; SMALL_FILE_LIMIT as usize + 1]).unwrap();
+        assert_eq!(state.failure(), None);
+        let mut log = vec![b'y'; 3 * LOG_CHUNK as usize];
+        log.extend_from_slice(b"\nlast line\n");
+        fs::write(state.log_path(), &log).unwrap();
+        assert_eq!(state.log_tail(1), "last line");
+        let mut follower = LogFollower { path: state.log_path(), offset: 0, partial: String::new() };
+        let first = follower.new_lines();
+        assert_eq!(first.len(), 1, "one cut piece of the endless line");
+        assert!(first[0].len() as u64 <= LOG_CHUNK + 1);
     }
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::Context;
 use crate::boxes::container::{INIT_IN_BOX, STATE_IN_BOX};
-use crate::boxes::lifecycle::write_hooks;
+use crate::boxes::lifecycle::{other_owner, write_hooks};
 use crate::boxes::{BoxSpec, host::default_image_for, labels};
 use crate::cli::ApplyArgs;
 use crate::engine::Engine;
@@ -157,8 +157,10 @@ fn current(
             continue;
         }
         if let Some(container) = ctx.engine.inspect(&want.name)? {
-            let tent = container.label(labels::FORMAT).is_some();
-            let label = BoxSpec::from_label(container.label(labels::SPEC));
+            // Another user's box (a shared store) counts as not tent's: a
+            // conflict, never recreated, adopted or pruned.
+            let tent = container.label(labels::FORMAT).is_some() && other_owner(&container).is_none();
+            let label = if tent { BoxSpec::from_label(container.label(labels::SPEC)) } else { None };
             ids.insert(container.name.clone(), container.id.clone());
             current.push(Current { name: want.name.clone(), tent, label, record: None });
         }

@@ -93,7 +93,13 @@ fn check_exports(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: boo
                 .push(format!("{box_name} ({scope}): run `{} doctor` to check it", export::tent_for_scope(&scope)));
             continue;
         };
-        let problems = match engine.inspect(&box_name)? {
+        // A container of that name that is not the user's own tent box (the
+        // box was removed and another user made one on a shared store) is
+        // never started or run in: for this receipt the box is gone.
+        let mine = |c: &crate::engine::json::Container| {
+            c.label(crate::boxes::labels::FORMAT).is_some() && crate::boxes::lifecycle::other_owner(c).is_none()
+        };
+        let problems = match engine.inspect(&box_name)?.filter(mine) {
             None => receipt.exports.iter().map(|e| (e.clone(), Problem::BoxGone)).collect(),
             Some(container) => {
                 let boxes = Boxes {

@@ -10,6 +10,16 @@ use crate::error::{Error, Result};
 pub fn run(ctx: &Context<'_>, args: CreateArgs) -> Result<i32> {
     let spec = spec_from_args(ctx, &args)?;
     let name = args.name.as_str();
+    if spec.root && spec.sudo_nopasswd {
+        ctx.printer.warn(format!(
+            "{name}: sudo in this rootful box asks for no password: anything you run in it can become root \
+             on the host (docs/security.md)"
+        ));
+    } else if spec.root {
+        ctx.printer.status(format!(
+            "{name} is rootful: sudo in it asks for your password in the box, set at your first `tent --root enter {name}`"
+        ));
+    }
     ctx.printer.step(format!("creating {name} from {} on {}", spec.image, ctx.engine.describe()));
     ctx.boxes().create(name, &spec, !args.no_start)?;
     if args.no_start {
@@ -25,6 +35,7 @@ pub fn spec_from_args(ctx: &Context<'_>, args: &CreateArgs) -> Result<BoxSpec> {
         Some(image) => image,
         None => default_image_for(&std::fs::read_to_string("/etc/os-release").unwrap_or_default()),
     };
+    crate::boxes::spec::validate_image(&image)?;
     let mut packages = ctx.config.packages.clone();
     packages.extend(split_words(&args.packages));
     let mut env = BTreeMap::new();
@@ -57,6 +68,7 @@ pub fn spec_from_args(ctx: &Context<'_>, args: &CreateArgs) -> Result<BoxSpec> {
         env,
         hostname: args.hostname.clone(),
         root: ctx.engine.rootful() && ctx.engine.through_sudo(),
+        sudo_nopasswd: args.sudo_nopasswd,
         init_hooks: args.init_hook.clone(),
         start_hooks: Vec::new(),
         pre_init_hooks: args.pre_init_hook.clone(),

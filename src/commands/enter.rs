@@ -40,13 +40,20 @@ fn exec_in_box(ctx: &Context<'_>, name: &str, mode: ExecMode, as_root: bool) -> 
         boxes.start(name, None)?;
     }
     let user = ExecUser::current();
-    let home = std::fs::read(state.dir.join(BOX_HOME_FILE))
+    // The box can write its state directory: read without following a link, and little.
+    let home = crate::files::read_bounded(&state.dir.join(BOX_HOME_FILE), 4096)
         .ok()
+        .flatten()
         .filter(|h| !h.is_empty())
         .map(|h| PathBuf::from(OsString::from(String::from_utf8_lossy(&h).into_owned())))
         .unwrap_or_else(|| user.home.clone());
     let cwd = std::env::current_dir().unwrap_or_else(|_| home.clone());
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    // A rootful box: sudo in it asks for the user's password, set at the
+    // first enter on a terminal (docs/security.md).
+    if tty && !as_root && matches!(mode, ExecMode::Shell) {
+        boxes.set_password_if_needed(name, &user.name)?;
+    }
     let mut env: Vec<(String, String)> = PASSTHROUGH_ENV
         .iter()
         .filter_map(|key| std::env::var(key).ok().map(|value| (key.to_string(), value)))

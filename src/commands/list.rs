@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::Context;
+use crate::boxes::lifecycle::other_owner;
 use crate::boxes::{BoxSpec, labels};
 use crate::cli::ListArgs;
 use crate::engine::json::Container;
@@ -24,6 +25,11 @@ pub struct ListEntry {
     pub rootful: bool,
     /// What the box was made with (`tent create` options), when known.
     pub spec: Option<BoxSpec>,
+    /// The uid of the user the box was made for, when known.
+    pub owner_uid: Option<u32>,
+    /// False for another user's box on a shared store (Docker, rootful
+    /// podman): tent lists it but never starts, stops or removes it.
+    pub yours: bool,
 }
 
 pub fn entries(ctx: &Context<'_>, containers: Vec<Container>) -> Vec<ListEntry> {
@@ -31,6 +37,8 @@ pub fn entries(ctx: &Context<'_>, containers: Vec<Container>) -> Vec<ListEntry> 
         .into_iter()
         .map(|c| ListEntry {
             spec: BoxSpec::from_label(c.label(labels::SPEC)),
+            owner_uid: c.label(labels::UID).and_then(|uid| uid.parse().ok()),
+            yours: other_owner(&c).is_none(),
             name: c.name,
             id: c.id.chars().take(12).collect(),
             state: c.state,
@@ -46,7 +54,7 @@ pub fn entries(ctx: &Context<'_>, containers: Vec<Container>) -> Vec<ListEntry> 
 }
 
 pub fn run(ctx: &Context<'_>, args: &ListArgs) -> Result<i32> {
-    let list = entries(ctx, ctx.boxes().list()?);
+    let list = entries(ctx, ctx.boxes().list_all()?);
     if args.json {
         ctx.printer.data(serde_json::to_string_pretty(&list).expect("list serializes"));
         return Ok(0);
@@ -64,7 +72,12 @@ pub fn render_table(list: &[ListEntry]) -> String {
         .iter()
         .map(|e| {
             let mode = if e.rootful { "rootful" } else { "rootless" };
-            vec![e.name.clone(), e.status.clone(), e.image.clone(), e.created.clone(), format!("{} ({mode})", e.engine)]
+            let status = match (e.yours, e.owner_uid) {
+                (true, _) => e.status.clone(),
+                (false, Some(uid)) => format!("not yours (uid {uid})"),
+                (false, None) => "not yours".into(),
+            };
+            vec![e.name.clone(), status, e.image.clone(), e.created.clone(), format!("{} ({mode})", e.engine)]
         })
         .collect();
     crate::output::table(&["NAME", "STATUS", "IMAGE", "CREATED", "ENGINE"], &rows)
@@ -86,6 +99,8 @@ mod tests {
             engine: "podman".into(),
             rootful,
             spec: None,
+            owner_uid: Some(1000),
+            yours: name != "theirs",
         };
         let table = render_table(&[entry("dev", false), entry("longer-name", true)]);
         let lines: Vec<&str> = table.lines().collect();
@@ -93,5 +108,8 @@ mod tests {
         assert!(lines[1].starts_with("dev          Up 2 minutes"), "{table}");
         assert!(lines[1].ends_with("podman (rootless)"));
         assert!(lines[2].ends_with("podman (rootful)"));
+        let table = render_table(&[entry("theirs", true)]);
+        assert!(table.contains("not yours (uid 1000)"), "{table}");
+        assert!(!table.contains("Up 2 minutes"), "{table}");
     }
 }

@@ -2,6 +2,7 @@
 //! user's files are never touched; a box's own `--home` only on request.
 
 use super::{Context, names_or_all};
+use crate::boxes::lifecycle::check_own_home;
 use crate::boxes::{BoxSpec, labels};
 use crate::cli::RmArgs;
 use crate::error::{Error, Result};
@@ -21,16 +22,34 @@ pub fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
         if container.running() && !args.force {
             return Err(Error::BoxRunning { name: name.clone() });
         }
-        targets.push(container);
+        let home = if args.delete_home {
+            BoxSpec::from_label(container.label(labels::SPEC)).and_then(|s| s.home)
+        } else {
+            None
+        };
+        if let Some(home) = &home {
+            check_own_home(home, name, &ctx.paths.home)?;
+        }
+        targets.push((container, home));
     }
     if !args.yes && ctx.printer.stderr_is_terminal() {
         let list = names.join(", ");
-        let question = format!("Remove {list} and its exports? Your home and files stay.");
+        let homes: Vec<String> =
+            targets.iter().filter_map(|(_, h)| h.as_ref()).map(|h| h.display().to_string()).collect();
+        let question = if homes.is_empty() {
+            format!("Remove {list} and its exports? Your home and files stay.")
+        } else {
+            format!(
+                "Remove {list} and its exports, and DELETE the box's own home {} with everything in it? \
+                 Your home and other files stay.",
+                homes.join(", ")
+            )
+        };
         if !ctx.printer.confirm(&question) {
             return Err(Error::Aborted("nothing was removed".into()));
         }
     }
-    for container in targets {
+    for (container, home) in targets {
         let name = container.name.clone();
         let spinner = ctx.printer.spinner(format!("removing {name}"));
         let removed_exports = export::remove_box_exports(&ctx.paths, ctx.engine.scope().as_str(), &name);
@@ -44,9 +63,9 @@ pub fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
             Ok(_) => {}
             Err(err) => ctx.printer.warn(format!("exports of {name}: {err}")),
         }
-        if args.delete_home
-            && let Some(home) = BoxSpec::from_label(container.label(labels::SPEC)).and_then(|s| s.home)
-        {
+        if let Some(home) = home {
+            // Checked again right before: the directory may have changed since.
+            check_own_home(&home, &name, &ctx.paths.home)?;
             std::fs::remove_dir_all(&home).map_err(|e| Error::io(&home, e))?;
             ctx.printer.status(format!("deleted {name}'s own home {}", home.display()));
         }

@@ -82,7 +82,7 @@ pub fn parse_podman_ps(text: &str) -> Result<Vec<Container>, String> {
 
 /// The labels tent reads back from a list; Docker's `ps` has no JSON form with
 /// a label map, so the template asks for each one by name.
-pub const DOCKER_PS_LABELS: &[&str] = &["tent.format", "tent.spec", "tent.lib"];
+pub const DOCKER_PS_LABELS: &[&str] = &["tent.format", "tent.spec", "tent.lib", "tent.uid"];
 
 pub fn docker_ps_template() -> String {
     let mut template = String::from(

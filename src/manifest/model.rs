@@ -66,6 +66,7 @@ impl BoxEntry {
             env: self.env.clone(),
             hostname: self.hostname.clone(),
             root: false,
+            sudo_nopasswd: false,
             init_hooks: self.init_hooks.clone(),
             start_hooks: self.start_hooks.clone(),
             pre_init_hooks: self.pre_init_hooks.clone(),

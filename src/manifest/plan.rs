@@ -275,7 +275,8 @@ pub fn plan(desired: &[Desired], current: &[Current], opts: &Options<'_>) -> Vec
             continue;
         };
         if !have.tent {
-            let reason = "a container of that name exists that tent did not make; tent will not touch it".into();
+            let reason =
+                "a container of that name exists that is not one of your tent boxes; tent will not touch it".into();
             actions.push(Action::Conflict { name, reason });
             continue;
         }

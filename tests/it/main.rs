@@ -13,4 +13,5 @@ mod host_access;
 mod join;
 mod manifest;
 mod relay_attack;
+mod trust;
 mod trust_export;
