@@ -29,6 +29,10 @@
 //!   the peer's pid in the relay's namespace anyway). A caller that is neither
 //!   the host nor a tent box is refused, unless some box could not be checked
 //!   (rootful podman's init is root's, whose namespaces a user cannot read).
+//!   Docker runs every box's init as root too: for host requests a Docker
+//!   caller is confirmed by the engine through its cgroup instead, which names
+//!   the container it was `docker exec`ed into and which a box cannot change
+//!   (Docker mounts the cgroup tree read-only without `--privileged`).
 //!   The box is passed on as `TENT_CALLER_BOX`, for information only.
 //! - The command gets a clean environment: the relay's own HOME, USER,
 //!   LOGNAME, PATH, runtime and XDG base directories and engine connection
@@ -357,6 +361,9 @@ struct Candidate {
     name: String,
     pid: u32,
     start: u64,
+    /// The init's namespaces could not be read (Docker runs it as root): the
+    /// engine must confirm the caller by the container's cgroup instead.
+    by_cgroup: bool,
 }
 
 /// Every box whose init shares `peer`'s mount namespace, and whether some
@@ -376,14 +383,21 @@ fn candidates(paths: &Paths, peer: (u64, u64)) -> (Vec<Candidate>, bool) {
             if crate::boxes::state::process_start_time(pid) != Some(start) {
                 continue; // not running
             }
+            let candidate = |by_cgroup| Candidate {
+                scope: scope.file_name().to_string_lossy().into_owned(),
+                name: entry.file_name().to_string_lossy().into_owned(),
+                pid,
+                start,
+                by_cgroup,
+            };
             match mount_ns(pid) {
-                Ok(ns) if ns == peer => found.push(Candidate {
-                    scope: scope.file_name().to_string_lossy().into_owned(),
-                    name: entry.file_name().to_string_lossy().into_owned(),
-                    pid,
-                    start,
-                }),
+                Ok(ns) if ns == peer => found.push(candidate(false)),
                 Ok(_) => {}
+                // Docker's init is root's: its namespaces are not ours to
+                // read, but the caller's cgroup names its container.
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && scope.file_name() == "docker" => {
+                    found.push(candidate(true));
+                }
                 Err(_) => unsure = true,
             }
         }
@@ -399,7 +413,9 @@ pub fn identify(paths: &Paths, peer_pid: u32) -> std::io::Result<Caller> {
         return Ok(Caller::Host);
     }
     let (found, unsure) = candidates(paths, peer);
-    Ok(match found.into_iter().next() {
+    // A box known only by its cgroup is a guess until the engine confirms it.
+    let unsure = unsure || found.iter().any(|c| c.by_cgroup);
+    Ok(match found.into_iter().find(|c| !c.by_cgroup) {
         Some(c) => Caller::Box { scope: c.scope, name: c.name },
         None => Caller::Unknown { unsure },
     })
@@ -422,7 +438,7 @@ static POLICY: Mutex<Option<PolicyCache>> = Mutex::new(None);
 /// Asks the engine about one candidate: is it a tent box of this user whose
 /// running init shares the caller's mount namespace (so a pid file forged by
 /// another box does not pass), and what does its spec label say?
-fn confirm(c: &Candidate, peer: (u64, u64)) -> Option<Confirmed> {
+fn confirm(c: &Candidate, peer: (u64, u64), peer_pid: u32) -> Option<Confirmed> {
     let key = (c.scope.clone(), c.name.clone(), c.pid, c.start);
     if let Some(hit) = POLICY.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|m| m.get(&key)) {
         return Some(hit.clone());
@@ -447,13 +463,44 @@ fn confirm(c: &Candidate, peer: (u64, u64)) -> Option<Confirmed> {
     if container.label(crate::boxes::labels::UID).is_some_and(|uid| uid != me) {
         return None;
     }
-    if mount_ns(container.pid?).ok()? != peer {
+    let same_box = if c.by_cgroup {
+        // The engine put the caller (a `docker exec` of this container) in the
+        // container's cgroup, which the box cannot leave: Docker mounts the
+        // cgroup tree read-only in boxes without --privileged.
+        in_container_cgroup(peer_pid, &container.id)
+    } else {
+        mount_ns(container.pid?).ok()? == peer
+    };
+    if !same_box {
         return None;
     }
     let spec = crate::boxes::BoxSpec::from_label(container.label(crate::boxes::labels::SPEC))?;
     let confirmed = Confirmed { scope: c.scope.clone(), name: c.name.clone(), no_host: spec.no_host };
     POLICY.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_default().insert(key, confirmed.clone());
     Some(confirmed)
+}
+
+/// Whether `/proc/PID/cgroup` places the process in the container `id` (the
+/// full id, as `docker`/`podman inspect` give it).
+fn in_container_cgroup(pid: u32, id: &str) -> bool {
+    let Some(text) = crate::files::read_text_bounded(Path::new(&format!("/proc/{pid}/cgroup")), 64 * 1024) else {
+        return false;
+    };
+    cgroup_names_container(&text, id)
+}
+
+/// Whether a cgroup file's lines name container `id`: cgroupfs drivers put it
+/// as a path component (`/docker/ID`), systemd ones as `docker-ID.scope`.
+fn cgroup_names_container(text: &str, id: &str) -> bool {
+    if id.len() < 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return false;
+    }
+    text.lines().filter_map(|line| line.splitn(3, ':').nth(2)).any(|path| {
+        path.split('/').any(|part| {
+            part == id
+                || part.strip_suffix(".scope").and_then(|p| p.rsplit_once('-')).is_some_and(|(_, tail)| tail == id)
+        })
+    })
 }
 
 /// Whether the process `peer_pid` may run host commands: the host may; a box
@@ -465,7 +512,7 @@ pub fn host_policy(paths: &Paths, peer_pid: u32) -> std::result::Result<Option<C
         return Ok(None);
     }
     let (found, _) = candidates(paths, peer);
-    let Some(confirmed) = found.iter().find_map(|c| confirm(c, peer)) else {
+    let Some(confirmed) = found.iter().find_map(|c| confirm(c, peer, peer_pid)) else {
         return Err(format!(
             "process {peer_pid} is not in a tent box the relay can confirm with its engine, so it may not run host \
              commands (rootful boxes of a plain user cannot be confirmed)"
@@ -984,6 +1031,20 @@ mod tests {
     fn the_no_host_refusal_names_the_box_and_the_way_out() {
         let m = no_host_message("dev");
         assert!(m.contains("box dev was created with --no-host") && m.contains("recreate it without --no-host"), "{m}");
+    }
+
+    #[test]
+    fn docker_callers_are_known_by_their_containers_cgroup() {
+        let id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let v1 = format!("12:pids:/docker/{id}\n11:memory:/docker/{id}\n0::/\n");
+        assert!(cgroup_names_container(&v1, id));
+        let systemd = format!("0::/system.slice/docker-{id}.scope\n");
+        assert!(cgroup_names_container(&systemd, id));
+        let other = "12:pids:/docker/fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210\n";
+        assert!(!cgroup_names_container(other, id));
+        assert!(!cgroup_names_container(&format!("1:name=x:/user/{id}-evil\n"), id));
+        assert!(!cgroup_names_container("0::/docker/\n", ""), "an empty id names nothing");
+        assert!(!cgroup_names_container(&format!("0::/docker/{id}\n"), "0123"), "short ids are refused");
     }
 
     #[test]
