@@ -63,43 +63,53 @@ fn rootful_box_of_a_plain_user_trusts_none_of_its_files() {
     sb.tent(&["--root", "rm", "--force", "--yes", &name]).ok();
 }
 
+/// The user the `--all` tests run as: `scripts/setup-engines` makes it, and
+/// no other test makes boxes for it on any store, so its `--all` can only
+/// reach the boxes of the test that runs it.
+const ALL_USER: &str = "tent-test-all";
+
 /// Another user's boxes on a shared store (Docker, rootful podman): `list`
 /// marks them, `--all`, `apply --prune` and `rm` never touch them and do not
 /// abort because of them. `--all` acts on every box of the user running it,
-/// so that user is one no other test makes boxes for on that store: root on
-/// Docker (the harness runs Docker as `tent-test`), `tent-test` through sudo
-/// on rootful podman (the harness runs rootful podman as root); the other
-/// user's box is labelled as tent labels it.
+/// so that user is `ALL_USER`; the other user's box is labelled as tent
+/// labels it, for the harness's test user.
 fn other_users_boxes_on_a_shared_store(engine: Engine) {
     let sb = Sandbox::new(Engine::PodmanRootless);
     let docker = engine == Engine::Docker;
-    let root_home = tempfile::Builder::new().prefix("tent-it-root-").tempdir_in("/var/tmp").unwrap();
-    let home = if docker { root_home.path().to_path_buf() } else { sb.home.clone() };
+    let uid: u32 = String::from_utf8_lossy(&Command::new("id").args(["-u", ALL_USER]).output().unwrap().stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("user {ALL_USER} is missing: run scripts/setup-engines"));
+    let home_dir = tempfile::Builder::new().prefix("tent-it-all-").tempdir_in("/var/tmp").unwrap();
+    let home = home_dir.path().to_path_buf();
+    let chown = Command::new("chown").arg(format!("{ALL_USER}:")).arg(&home).status().unwrap();
+    assert!(chown.success());
     let tent = |args: &[&str]| -> Run {
-        if docker {
-            let mut c = Command::new(tent_bin());
-            c.env_clear()
-                .env("HOME", &home)
-                .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
-                .env("TENT_ENGINE", DOCKER)
-                .env("NO_COLOR", "1")
-                .env("TERM", "dumb")
-                .current_dir(&home)
-                .args(args);
-            Run::from(c)
-        } else {
-            let mut all = vec!["--root"];
-            all.extend_from_slice(args);
-            sb.tent(&all)
+        let mut c = Command::new("runuser");
+        c.args(["-u", ALL_USER, "--", "env", "-i"])
+            .arg(format!("HOME={}", home.display()))
+            .arg(format!("USER={ALL_USER}"))
+            .arg(format!("LOGNAME={ALL_USER}"))
+            .arg("PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+            .arg(format!("XDG_RUNTIME_DIR=/run/user/{uid}"))
+            .arg("NO_COLOR=1")
+            .arg("TERM=dumb")
+            .arg(format!("TENT_ENGINE={}", if docker { DOCKER } else { "podman" }))
+            .current_dir(&home)
+            .arg(tent_bin());
+        if !docker {
+            c.arg("--root");
         }
+        c.args(args);
+        Run::from(c)
     };
     let client = if docker { DOCKER } else { "podman" };
-    let other_uid = if docker { sb.uid() } else { 0 };
+    let other_uid = sb.uid();
     // The other user's box, made from a manifest at the very path of ours.
     let theirs = sb.name("theirs");
     let _guard = Guard(client, theirs.clone());
-    let manifest_path = home.join("tent.toml");
     let root_mark = if docker { "" } else { "root = true\n" };
+    let manifest_path = home.join("tent.toml");
     let mine = sb.name("mine");
     let _mine_guard = Guard(client, mine.clone());
     std::fs::write(&manifest_path, format!("[box.{mine}]\nimage = \"{BUSYBOX}\"\n{root_mark}")).unwrap();
