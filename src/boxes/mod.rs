@@ -8,6 +8,7 @@ pub mod lifecycle;
 pub mod name;
 pub mod spec;
 pub mod state;
+pub mod xauth;
 
 pub use host::{HostFacts, HostUser};
 pub use name::validate_name;

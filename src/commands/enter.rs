@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use super::Context;
 use crate::boxes::container::{self, ExecMode};
 use crate::boxes::host::ExecUser;
-use crate::boxes::host::PASSTHROUGH_ENV;
 use crate::boxes::lifecycle::BOX_HOME_FILE;
 use crate::boxes::validate_name;
 use crate::cli::{EnterArgs, RunArgs};
@@ -43,10 +42,7 @@ fn exec_in_box(ctx: &Context<'_>, name: &str, mode: ExecMode, as_root: bool) -> 
         .unwrap_or_else(|| user.home.clone());
     let cwd = std::env::current_dir().unwrap_or_else(|_| home.clone());
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let mut env: Vec<(String, String)> = PASSTHROUGH_ENV
-        .iter()
-        .filter_map(|key| std::env::var(key).ok().map(|value| (key.to_string(), value)))
-        .collect();
+    let mut env = crate::boxes::host::session_env(&state.dir);
     env.push((crate::env_vars::TENT_BOX.into(), name.into()));
     if !as_root {
         env.push(("HOME".into(), home.display().to_string()));
