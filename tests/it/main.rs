@@ -7,5 +7,6 @@ mod cli;
 mod core;
 mod distro;
 mod export;
+mod gui;
 mod host;
 mod manifest;
