@@ -65,23 +65,26 @@ fn xvfb_with_cookie(sb: &Sandbox, display: u32) -> (Server, PathBuf) {
     let cookie: String = std::fs::read("/proc/sys/kernel/random/uuid")
         .map(|u| String::from_utf8_lossy(&u).trim().replace('-', ""))
         .unwrap();
-    let mut c = Command::new("xauth");
-    c.arg("-f").arg(&auth).args(["-q", "add", &format!("{}/unix:{display}", host_hostname())]);
-    c.args(["MIT-MAGIC-COOKIE-1", &cookie]);
-    Run::from(c).ok();
-    if !sb.engine.as_root() {
-        Run::from({
-            let mut c = Command::new("chown");
-            c.arg(format!("{TEST_USER}:")).arg(&auth);
-            c
-        })
-        .ok();
-    }
+    add_cookie(sb, &auth, display, &cookie);
     let mut c = Command::new("Xvfb");
     c.args([format!(":{display}"), "-nolisten".into(), "tcp".into(), "-auth".into()]).arg(&auth);
     let server = spawn(c);
     wait_for(Path::new(&format!("/tmp/.X11-unix/X{display}")), "Xvfb");
     (server, auth)
+}
+
+/// Adds (or replaces) the cookie for the display, keyed to the host's name,
+/// as `xauth` does in a session; the file stays the sandbox user's.
+fn add_cookie(sb: &Sandbox, auth: &Path, display: u32, cookie: &str) {
+    let mut c = Command::new("xauth");
+    c.arg("-f").arg(auth).args(["-q", "add", &format!("{}/unix:{display}", host_hostname())]);
+    c.args(["MIT-MAGIC-COOKIE-1", cookie]);
+    Run::from(c).ok();
+    if !sb.engine.as_root() {
+        let mut c = Command::new("chown");
+        c.arg(format!("{TEST_USER}:")).arg(auth);
+        Run::from(c).ok();
+    }
 }
 
 /// `tent run BOX -- ARGS` with extra session variables.
@@ -130,13 +133,7 @@ fn desktop_apps_reach_the_host_display_theme_and_fonts(engine: Engine) {
     assert!(out.stdout().contains(&format!("name of display:    :{display}")), "{}", out.describe());
     // A new cookie on the host (a new session): the copy follows.
     let cookie2 = "0123456789abcdef0123456789abcdef";
-    Run::from({
-        let mut c = Command::new("xauth");
-        c.arg("-f").arg(&auth).args(["-q", "add", &format!("{}/unix:{display}", host_hostname())]);
-        c.args(["MIT-MAGIC-COOKIE-1", cookie2]);
-        c
-    })
-    .ok();
+    add_cookie(&sb, &auth, display, cookie2);
     run_with(&sb, &vars, &name, &["true"]);
     let copy = std::fs::read(sb.state_dir(&name).join("Xauthority")).unwrap();
     let raw: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&cookie2[2 * i..2 * i + 2], 16).unwrap()).collect();
@@ -192,19 +189,35 @@ fn exported_galculator_opens_its_window() {
         c.args(args).env("DISPLAY", format!(":{display}")).env("XAUTHORITY", &auth);
         Run::from(c).output()
     };
+    // The main window: a viewable "galculator" window larger than GTK's
+    // 10x10 client leader.
     let start = Instant::now();
     let tree = loop {
         let tree = x("xwininfo", &["-root", "-tree"]);
-        if tree.stdout().to_lowercase().contains("galculator") {
+        let main = tree.stdout().lines().find_map(|l| {
+            let id = l.split_whitespace().next()?;
+            let size = l.split_once("\"Galculator\")")?.1.split_whitespace().next()?;
+            let width: u32 = size.split('x').next()?.parse().ok()?;
+            (width > 50).then(|| id.to_string())
+        });
+        if let Some(id) = main
+            && x("xwininfo", &["-id", &id]).stdout().contains("Map State: IsViewable")
+        {
             break tree;
         }
         assert!(start.elapsed() < Duration::from_secs(120), "no galculator window: {}", tree.describe());
         std::thread::sleep(Duration::from_millis(500));
     };
     assert!(tree.stdout().contains("\"galculator\""), "{}", tree.describe());
+    // Mapped is not yet painted: give GTK a moment, then take the screen.
+    std::thread::sleep(Duration::from_secs(3));
     let shot = sb.home.join("galculator.png");
-    x("import", &["-window", "root", shot.to_str().unwrap()]);
-    assert!(std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000), "screenshot");
+    let shot_out = x("import", &["-window", "root", shot.to_str().unwrap()]);
+    assert_eq!(shot_out.code, Some(0), "{}", shot_out.describe());
+    // An empty screen is one color; the calculator's buttons and text are many.
+    let colors = x("identify", &["-format", "%k", shot.to_str().unwrap()]);
+    let n: u32 = colors.stdout().trim().parse().unwrap_or(0);
+    assert!(n > 16, "the screenshot has {n} colors: no window drawn? {}", colors.describe());
     if let Ok(dir) = std::env::var("TENT_TEST_SCREENSHOT_DIR") {
         let _ = std::fs::copy(&shot, Path::new(&dir).join("galculator-in-a-box.png"));
     }
