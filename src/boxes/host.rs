@@ -105,6 +105,10 @@ pub const PASSTHROUGH_ENV: &[&str] = &[
     "GTK_THEME",
     "XCURSOR_THEME",
     "XCURSOR_SIZE",
+    // Startup notification: a launcher's token (X11, Wayland) must reach the
+    // app in the box, which ends the launch feedback when its window maps.
+    "DESKTOP_STARTUP_ID",
+    "XDG_ACTIVATION_TOKEN",
 ];
 
 /// The session variables for a command in the box whose state directory on

@@ -232,11 +232,10 @@ mod tests {
         let (src, copy) = (dir.path().join("src"), dir.path().join("state/Xauthority"));
         fs::write(&src, serialize(&[entry(FAMILY_LOCAL, "host", "99", b"c1")])).unwrap();
         assert!(sync(&src, &copy, b"host").unwrap());
-        assert_eq!(parse(&fs::read(&copy).unwrap())[0], Entry {
-            family: FAMILY_WILD,
-            address: vec![],
-            ..entry(0, "", "99", b"c1")
-        });
+        assert_eq!(
+            parse(&fs::read(&copy).unwrap())[0],
+            Entry { family: FAMILY_WILD, address: vec![], ..entry(0, "", "99", b"c1") }
+        );
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(fs::metadata(&copy).unwrap().permissions().mode() & 0o777, 0o600);
         assert!(!sync(&src, &copy, b"host").unwrap(), "unchanged: no rewrite");

@@ -113,7 +113,8 @@ fn desktop_apps_reach_the_host_display_theme_and_fonts(engine: Engine) {
         format!("[Desktop Entry]\nType=X-GNOME-Metatheme\nName={theme_name}\n").as_bytes(),
     );
     let font_dir = format!("/usr/share/fonts/truetype/tent-test-{tag}");
-    let _font = plant(&font_dir, "TentTest.ttf", &std::fs::read("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").unwrap());
+    let _font =
+        plant(&font_dir, "TentTest.ttf", &std::fs::read("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf").unwrap());
 
     let name = sb.create("gui", BOOKWORM, &["--packages", "x11-utils wayland-utils fontconfig"]);
 
@@ -126,7 +127,12 @@ fn desktop_apps_reach_the_host_display_theme_and_fonts(engine: Engine) {
     let vars = [format!("DISPLAY=:{display}"), format!("XAUTHORITY={}", auth.display())];
     // Control: the host's file as it is does not work in the box.
     let out = run_with(&sb, &vars, &name, &["sh", "-c", &format!("XAUTHORITY={} xdpyinfo", auth.display())]);
-    assert_ne!(out.code, Some(0), "the host's own cookie works in the box, the test proves nothing: {}", out.describe());
+    assert_ne!(
+        out.code,
+        Some(0),
+        "the host's own cookie works in the box, the test proves nothing: {}",
+        out.describe()
+    );
     let out = run_with(&sb, &vars, &name, &["sh", "-c", "echo \"$XAUTHORITY\"; xdpyinfo"]);
     assert_eq!(out.code, Some(0), "{}", out.describe());
     assert!(out.stdout().starts_with("/run/.tent/state/Xauthority\n"), "{}", out.describe());
