@@ -182,6 +182,8 @@ fn exported_galculator_opens_its_window() {
         .find(|p| p.to_string_lossy().contains("galculator"))
         .unwrap_or_else(|| panic!("no launcher: {}", out.describe()));
     let text = std::fs::read_to_string(&launcher).unwrap();
+    // The dock matches the window to this launcher by its class.
+    assert!(text.contains("\nStartupWMClass=galculator\n"), "{text}");
     let exec = text.lines().find_map(|l| l.strip_prefix("Exec=")).unwrap();
     let argv: Vec<&str> = exec.split(' ').filter(|w| !w.starts_with('%')).collect();
 
@@ -214,7 +216,7 @@ fn exported_galculator_opens_its_window() {
         assert!(start.elapsed() < Duration::from_secs(120), "no galculator window: {}", tree.describe());
         std::thread::sleep(Duration::from_millis(500));
     };
-    assert!(tree.stdout().contains("\"galculator\""), "{}", tree.describe());
+    assert!(tree.stdout().contains("(\"galculator\" \"Galculator\")"), "{}", tree.describe());
     // Mapped is not yet painted: give GTK a moment, then take the screen.
     std::thread::sleep(Duration::from_secs(3));
     let shot = sb.home.join("galculator.png");
