@@ -17,6 +17,21 @@ pub const EXEC_IN_BOX: &str = "/run/.tent/lib/tent-exec";
 /// The box's own terminfo first, then the host's.
 pub const TERMINFO_DIRS: &str = "/etc/terminfo:/lib/terminfo:/usr/share/terminfo:/run/host/etc/terminfo:/run/host/lib/terminfo:/run/host/usr/share/terminfo";
 
+/// The host's themes, icon and cursor themes, as tent-init links them in
+/// the box (to `/run/host/usr/share/{themes,icons}`): a data directory of its
+/// own rather than all of the host's /usr/share, whose menus, GSettings
+/// schemas and MIME data would mix with the box's.
+pub const HOST_SHARE_IN_BOX: &str = "/var/lib/tent/host-share";
+
+/// The box's own data directories first (the XDG defaults), the host's last:
+/// GTK finds themes in `$dir/themes` and icon themes in `$dir/icons` of each.
+pub const XDG_DATA_DIRS: &str = "/usr/local/share:/usr/share:/var/lib/tent/host-share";
+
+/// libXcursor's and wayland-cursor's default search path, then the host's
+/// cursor themes: neither looks at XDG_DATA_DIRS.
+pub const XCURSOR_PATH: &str =
+    "~/.local/share/icons:~/.icons:/usr/share/icons:/usr/share/pixmaps:/var/lib/tent/host-share/icons";
+
 /// Everything `create` needs, resolved on the host beforehand.
 #[derive(Debug, Clone)]
 pub struct CreatePlan<'a> {
@@ -203,6 +218,8 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
         // The host terminal's terminfo (kitty, foot, alacritty …) is often
         // missing in the box: fall back to the host's database.
         ("TERMINFO_DIRS", TERMINFO_DIRS.into()),
+        ("XDG_DATA_DIRS", XDG_DATA_DIRS.into()),
+        ("XCURSOR_PATH", XCURSOR_PATH.into()),
     ];
     for (key, value) in env {
         flag(&mut a, "--env", format!("{key}={value}"));
@@ -436,6 +453,8 @@ mod tests {
         assert!(has_pair(&argv, "--volume", "/media:/media:rslave"));
         assert!(has_pair(&argv, "--env", "TENT_PACKAGES=git"));
         assert!(has_pair(&argv, "--env", "TENT_SHELL=/bin/zsh"));
+        assert!(has_pair(&argv, "--env", "XDG_DATA_DIRS=/usr/local/share:/usr/share:/var/lib/tent/host-share"));
+        assert!(XDG_DATA_DIRS.ends_with(HOST_SHARE_IN_BOX) && XCURSOR_PATH.contains(HOST_SHARE_IN_BOX));
         assert!(has_pair(&argv, "--label", "tent.format=1"));
         assert!(has_pair(&argv, "--label", r#"tent.spec={"image":"debian:bookworm","packages":["git"]}"#));
         assert!(has_pair(&argv, "--entrypoint", "/bin/sh"));

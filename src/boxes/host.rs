@@ -101,7 +101,38 @@ pub const PASSTHROUGH_ENV: &[&str] = &[
     "TZ",
     "EDITOR",
     "VISUAL",
+    // The user's look: an explicit GTK theme, the cursor theme and size.
+    "GTK_THEME",
+    "XCURSOR_THEME",
+    "XCURSOR_SIZE",
+    // Startup notification: a launcher's token (X11, Wayland) must reach the
+    // app in the box, which ends the launch feedback when its window maps.
+    "DESKTOP_STARTUP_ID",
+    "XDG_ACTIVATION_TOKEN",
 ];
+
+/// The session variables for a command in the box whose state directory on
+/// the host is `state_dir`: the set ones of [`PASSTHROUGH_ENV`], with
+/// `XAUTHORITY` pointing at the box's copy of the host's cookies (brought up
+/// to date here: see [`super::xauth`]). Where no copy can be made, the host's
+/// own value goes through.
+pub fn session_env(state_dir: &Path) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = PASSTHROUGH_ENV
+        .iter()
+        .filter_map(|key| std::env::var(key).ok().map(|value| (key.to_string(), value)))
+        .collect();
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let source = super::xauth::host_source(std::env::var_os("XAUTHORITY").as_deref(), home.as_deref());
+    let copy = state_dir.join(super::xauth::COPY_NAME);
+    if let Some(source) = source
+        && super::xauth::sync(&source, &copy, &super::xauth::hostname()).is_ok()
+    {
+        let in_box = format!("{}/{}", super::container::STATE_IN_BOX, super::xauth::COPY_NAME);
+        env.retain(|(k, _)| k != "XAUTHORITY");
+        env.push(("XAUTHORITY".into(), in_box));
+    }
+    env
+}
 
 /// Host paths shared into every box when they exist (the home, /tmp and /dev
 /// are always shared).

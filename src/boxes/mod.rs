@@ -11,6 +11,7 @@ pub mod name;
 pub mod nvidia;
 pub mod spec;
 pub mod state;
+pub mod xauth;
 
 pub use host::{HostFacts, HostUser};
 pub use name::validate_name;

@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use super::Context;
 use crate::boxes::container::{self, ExecMode};
 use crate::boxes::host::ExecUser;
-use crate::boxes::host::PASSTHROUGH_ENV;
 use crate::boxes::join;
 use crate::boxes::lifecycle::BOX_HOME_FILE;
 use crate::boxes::validate_name;
@@ -54,10 +53,7 @@ fn exec_in_box(ctx: &Context<'_>, name: &str, mode: ExecMode, as_root: bool) -> 
     if tty && !as_root && matches!(mode, ExecMode::Shell) {
         boxes.set_password_if_needed(name, &user.name)?;
     }
-    let mut env: Vec<(String, String)> = PASSTHROUGH_ENV
-        .iter()
-        .filter_map(|key| std::env::var(key).ok().map(|value| (key.to_string(), value)))
-        .collect();
+    let mut env = crate::boxes::host::session_env(&state.dir);
     env.push((crate::env_vars::TENT_BOX.into(), name.into()));
     if !as_root {
         env.push(("HOME".into(), home.display().to_string()));

@@ -8,6 +8,7 @@ mod core;
 mod create_options;
 mod distro;
 mod export;
+mod gui;
 mod host;
 mod host_access;
 mod join;

@@ -54,12 +54,15 @@ tzdata  tzdata  tzdata  tzdata  tzdata  timezone  tzdata  tzdata  tzdata
 sudo  sudo  sudo  sudo  sudo  sudo  sudo  sudo  sudo
 less  less  less  less  less  less  less  less  less
 bash  bash  bash  bash  bash  bash  bash  bash  bash
+gl  libgl1-mesa-dri  mesa-dri-drivers  mesa-dri-drivers  mesa-dri-drivers  Mesa-dri  mesa  mesa-dri-gallium  mesa-dri
+vulkan  mesa-vulkan-drivers  mesa-vulkan-drivers  mesa-vulkan-drivers  mesa-vulkan-drivers  libvulkan_radeon+libvulkan_intel  vulkan-radeon+vulkan-intel  mesa-vulkan-ati+mesa-vulkan-intel  vulkan-loader+mesa-vulkan-radeon+mesa-vulkan-intel
 '
 declare -A PKG
 while read -r what rest; do
     [ -n "$what" ] || continue
     read -r -a names <<<"$rest"
-    for i in "${!FAMILIES[@]}"; do PKG[$what:${FAMILIES[$i]}]=${names[$i]}; done
+    # A + joins the packages of one entry.
+    for i in "${!FAMILIES[@]}"; do PKG[$what:${FAMILIES[$i]}]=${names[$i]//+/ }; done
 done <<<"$PKG_TABLE"
 
 # --- the harness ----------------------------------------------------------------
@@ -111,14 +114,15 @@ root_files() {
 # full_image: what plan_packages looks for, all present (with the fakes).
 full_image() {
     fakes sudo useradd awk less ps
-    root_files /usr/share/terminfo/x/xterm /etc/ssl/certs/ca-certificates.crt /usr/share/zoneinfo/
+    root_files /usr/share/terminfo/x/xterm /etc/ssl/certs/ca-certificates.crt /usr/share/zoneinfo/ \
+        /usr/lib/x86_64-linux-gnu/dri/ /usr/share/vulkan/icd.d/
 }
 
 # in_sh SNIPPET: source tent-init in a clean shell of SH, with PATH on the
 # fakes and IMG_ROOT on the image root, then run SNIPPET; prints its output.
 in_sh() {
     env -i FAKE_LOG="$C/log" TENT_INIT_SOURCE_ONLY=1 "${SH[@]}" -c \
-        '. "$1" || exit 99; PATH=$2 IMG_ROOT=$3; set --
+        '. "$1" || exit 99; PATH=$2 IMG_ROOT=$3 MACHINE=x86_64; set --
 '"$1" sh "$INIT" "$C/bin" "$C/root" 2>&1
 }
 
@@ -135,7 +139,7 @@ expected_plan() {
     for w in "$@"; do
         case $w in
         useradd) sh_has useradd || sh_has adduser && continue ;;
-        terminfo | ca-certificates | tzdata) ;;
+        terminfo | ca-certificates | tzdata | gl | vulkan) ;;
         *) sh_has "$w" && continue ;;
         esac
         out="$out ${PKG[$w:$fam]}"
@@ -256,7 +260,7 @@ $(cat "$C/log")"
     for fam in "${FAMILIES[@]}"; do
         new_case
         want='' out=''
-        for p in useradd terminfo ps awk ca-certificates tzdata sudo less bash; do
+        for p in useradd terminfo ps awk ca-certificates tzdata sudo less bash gl vulkan; do
             want="$want $p=${PKG[$p:$fam]}"
             out="$out $p=\$(pkg_name $p)"
         done
@@ -279,7 +283,8 @@ $(cat "$C/log")"
         /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/ca-bundle.pem /etc/ssl/cert.pem; do
         new_case
         fakes dnf sudo useradd awk less ps
-        root_files /usr/share/terminfo/x/xterm /etc/ssl/certs/ca-certificates.crt /usr/share/zoneinfo/
+        root_files /usr/share/terminfo/x/xterm /etc/ssl/certs/ca-certificates.crt /usr/share/zoneinfo/ \
+            /usr/lib64/dri/ /usr/share/vulkan/icd.d/
         rm "$C/root/usr/share/terminfo/x/xterm" "$C/root/etc/ssl/certs/ca-certificates.crt"
         root_files "$p" /usr/share/terminfo/x/xterm
         case $p in */terminfo/*) root_files /etc/ssl/cert.pem ;; esac
@@ -315,17 +320,19 @@ $(cat "$C/log")"
     for fam in "${FAMILIES[@]}"; do
         new_case
         fake "$fam"
-        want=$(expected_plan "$fam" bash sudo useradd awk less ps terminfo ca-certificates tzdata)
+        want=$(expected_plan "$fam" bash sudo useradd awk less ps terminfo ca-certificates tzdata gl vulkan)
         out=$(in_sh 'TENT_SHELL=/nonexistent/bin/bash; detect_pm; plan_packages; echo "[$missing]"')
         check_eq "$t plan_packages ($fam): empty image" "[$want]" "$out"
         out=$(in_sh 'TENT_SHELL=/nonexistent/bin/bash TENT_PACKAGES=" vim  git "; detect_pm; plan_packages; echo "[$missing]"')
         check_eq "$t plan_packages ($fam): empty image, TENT_PACKAGES" "[$want vim git]" "$out"
     done
-    for p in sudo useradd awk less ps terminfo ca-certificates tzdata; do
+    for p in sudo useradd awk less ps terminfo ca-certificates tzdata gl vulkan; do
         new_case
         fake dnf
         full_image
         case $p in
+        gl) rmdir "$C/root/usr/lib/x86_64-linux-gnu/dri" ;;
+        vulkan) rmdir "$C/root/usr/share/vulkan/icd.d" ;;
         terminfo) rm "$C/root/usr/share/terminfo/x/xterm" ;;
         ca-certificates) rm "$C/root/etc/ssl/certs/ca-certificates.crt" ;;
         tzdata) rmdir "$C/root/usr/share/zoneinfo" ;;
@@ -335,6 +342,30 @@ $(cat "$C/log")"
         out=$(in_sh 'TENT_SHELL=/bin/sh; detect_pm; plan_packages; echo "[$missing]"')
         check_eq "$t plan_packages (dnf): only $p missing" "[$want]" "$out"
     done
+
+    # plan_packages: Mesa's DRI drivers in each family's place are enough.
+    for p in /usr/lib/aarch64-linux-gnu/dri/ /usr/lib64/dri/ /usr/lib/dri/; do
+        new_case
+        fake zypper
+        full_image
+        rmdir "$C/root/usr/lib/x86_64-linux-gnu/dri"
+        root_files "$p"
+        out=$(in_sh 'TENT_SHELL=/bin/sh; detect_pm; plan_packages; echo "[$missing]"')
+        check_eq "$t plan_packages: $p is enough" "[]" "$out"
+    done
+    # ... and Intel's Vulkan driver only on x86.
+    while read -r fam want; do
+        new_case
+        out=$(in_sh "MACHINE=aarch64 pm=$fam; pkg_name vulkan")
+        check_eq "$t pkg_name vulkan ($fam) on aarch64" "$want" "$out"
+    done <<'EOF'
+apt-get mesa-vulkan-drivers
+dnf mesa-vulkan-drivers
+zypper libvulkan_radeon
+pacman vulkan-radeon
+apk mesa-vulkan-ati
+xbps-install vulkan-loader mesa-vulkan-radeon
+EOF
 
     # plan_packages: the user's locale (glibc images only).
     while read -r fam lc i18n want; do

@@ -160,7 +160,8 @@ start_box bb "$IMG_BUSYBOX" 'mkdir -p /run/.tent/state/hooks &&
 T_UID=0 T_GID=0 T_USER=root T_SHELL=/bin/sh start_box bbroot "$IMG_BUSYBOX"
 # Fakes: an image that has all tent looks for (busybox sh runs its applets
 # even without links, so only what busybox lacks is faked), and one without sudo.
-fakes='mkdir -p /var /usr/local/bin /usr/share/terminfo/x /etc/ssl/certs /usr/share/zoneinfo &&
+fakes='mkdir -p /var /usr/local/bin /usr/share/terminfo/x /etc/ssl/certs /usr/share/zoneinfo \
+        /usr/lib/dri /usr/share/vulkan/icd.d &&
     printf "#!/bin/sh\necho \"\$*\" >>/var/apt-calls\n" >/usr/local/bin/apt-get &&
     printf "#!/bin/sh\nexit 1\n" >/usr/local/bin/useradd &&
     printf "#!/bin/sh\nexit 0\n" >/usr/local/bin/sudo &&
