@@ -130,6 +130,18 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
     a
 }
 
+/// The create argv of the box `plan.name`, but as container `container`
+/// from `image` (a snapshot): the spec label, environment and host name stay
+/// the box's, so after a rename it is the same box on another system.
+pub fn create_as(engine: &Engine, plan: &CreatePlan<'_>, container: &str, image: &str) -> Vec<String> {
+    let mut a = create(engine, plan);
+    debug_assert_eq!(a[1], "--name");
+    a[2] = container.into();
+    let at = a.len() - 2;
+    a[at] = image.into();
+    a
+}
+
 fn flag(argv: &mut Vec<String>, name: &str, value: String) {
     argv.push(name.into());
     argv.push(value);
@@ -310,5 +322,21 @@ mod tests {
         assert_eq!(encode_arg(b"it's $HOME *"), "it's $HOME *");
         assert_eq!(encode_arg("é".as_bytes()), r"\0303\0251");
         assert_eq!(encode_arg(b""), "");
+    }
+
+    #[test]
+    fn create_as_swaps_only_the_name_and_image() {
+        let spec = BoxSpec { image: "debian:bookworm".into(), ..Default::default() };
+        let host = facts();
+        let plan = CreatePlan { name: "dev", ..small_plan(&spec, &host) };
+        let e = engine(EngineKind::Podman, true);
+        let argv = create_as(&e, &plan, "dev-tent-new-1", "localhost/tent-snapshot/podman/dev:s1");
+        let plain = create(&e, &plan);
+        assert_eq!(&argv[..3], &["create", "--name", "dev-tent-new-1"]);
+        assert_eq!(&argv[argv.len() - 2..], &["localhost/tent-snapshot/podman/dev:s1", INIT_IN_BOX]);
+        assert!(has_pair(&argv, "--hostname", "dev"));
+        assert!(has_pair(&argv, "--env", "TENT_BOX=dev"));
+        assert!(has_pair(&argv, "--label", r#"tent.spec={"image":"debian:bookworm"}"#), "the spec keeps its image");
+        assert_eq!(argv.len(), plain.len());
     }
 }

@@ -57,6 +57,12 @@ impl Boxes<'_> {
     /// Makes a box and, with `start`, starts it and waits for its init. On any
     /// failure or Ctrl-C, the half-made box is removed again.
     pub fn create(&self, name: &str, spec: &BoxSpec, start: bool) -> Result<()> {
+        self.create_from(name, spec, start, None)
+    }
+
+    /// `create`, but from `image` (a snapshot, a loaded box) instead of the
+    /// spec's image, which the box's spec keeps naming.
+    pub fn create_from(&self, name: &str, spec: &BoxSpec, start: bool, image: Option<&str>) -> Result<()> {
         super::validate_name(name)?;
         let state = self.state(name);
         // Two creates of one name: the second waits here, then finds the box.
@@ -71,7 +77,9 @@ impl Boxes<'_> {
                 is_tent: existing.label(labels::FORMAT).is_some(),
             });
         }
-        self.ensure_image(&spec.image)?;
+        if image.is_none() {
+            self.ensure_image(&spec.image)?;
+        }
 
         let host = HostFacts::read();
         if let Some(home) = &spec.home {
@@ -86,7 +94,10 @@ impl Boxes<'_> {
         interrupt::catch();
         let plan =
             container::CreatePlan { name, spec, host: &host, lib_dir: &lib, lib_hash: &hash, state_dir: &state.dir };
-        let mut args = container::create(self.engine, &plan);
+        let mut args = match image {
+            Some(image) => container::create_as(self.engine, &plan, name, image),
+            None => container::create(self.engine, &plan),
+        };
         if start {
             // One `run --detach` instead of `create` and `start`: one engine
             // client less on the way to the first command.

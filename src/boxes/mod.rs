@@ -6,6 +6,7 @@ pub mod host;
 pub mod init;
 pub mod lifecycle;
 pub mod name;
+pub mod snapshot;
 pub mod spec;
 pub mod state;
 
