@@ -234,8 +234,8 @@ pub struct Journal {
 /// What recovery did with a journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Recovery {
-    /// The box is on the snapshot: the swap was finished.
-    Finished(String),
+    /// The box is on the snapshot: the swap was finished. (box, old container id)
+    Finished(String, String),
     /// The box is as it was before: the swap was undone.
     Undone(String),
 }
@@ -582,14 +582,14 @@ impl Boxes<'_> {
                 if old.is_some() {
                     let _ = self.engine.output(&["rm", "--force", &j.old_name]);
                 }
-                Some(Recovery::Finished(j.box_name.clone()))
+                Some(Recovery::Finished(j.box_name.clone(), j.old_id.clone()))
             }
             RecoveryStep::RenameNewThenDropOld => {
                 self.engine.output(&argv::rename(&j.new_name, &j.box_name)).ok()?;
                 if old.is_some() {
                     let _ = self.engine.output(&["rm", "--force", &j.old_name]);
                 }
-                Some(Recovery::Finished(j.box_name.clone()))
+                Some(Recovery::Finished(j.box_name.clone(), j.old_id.clone()))
             }
             RecoveryStep::RenameOldBack => {
                 self.engine.output(&argv::rename(&j.old_name, &j.box_name)).ok()?;

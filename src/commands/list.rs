@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::Context;
+use crate::boxes::snapshot::snapshots_of;
 use crate::boxes::{BoxSpec, labels};
 use crate::cli::ListArgs;
 use crate::engine::json::Container;
@@ -24,6 +25,8 @@ pub struct ListEntry {
     pub rootful: bool,
     /// What the box was made with (`tent create` options), when known.
     pub spec: Option<BoxSpec>,
+    /// How many snapshots of its system the box has (`tent snapshot`).
+    pub snapshots: usize,
 }
 
 pub fn entries(ctx: &Context<'_>, containers: Vec<Container>) -> Vec<ListEntry> {
@@ -39,6 +42,7 @@ pub fn entries(ctx: &Context<'_>, containers: Vec<Container>) -> Vec<ListEntry> 
             created: c.created,
             engine: ctx.engine.scope().as_str().into(),
             rootful: ctx.engine.rootful(),
+            snapshots: 0,
         })
         .collect();
     list.sort_by(|a, b| a.name.cmp(&b.name));
@@ -46,8 +50,13 @@ pub fn entries(ctx: &Context<'_>, containers: Vec<Container>) -> Vec<ListEntry> 
 }
 
 pub fn run(ctx: &Context<'_>, args: &ListArgs) -> Result<i32> {
-    let list = entries(ctx, ctx.boxes().list()?);
+    let mut list = entries(ctx, ctx.boxes().list()?);
     if args.json {
+        // One more engine call, so only for --json: the table stays as fast as `ps`.
+        let images = ctx.boxes().snapshot_images()?;
+        for entry in &mut list {
+            entry.snapshots = snapshots_of(&images, ctx.engine.scope().as_str(), &entry.name).len();
+        }
         ctx.printer.data(serde_json::to_string_pretty(&list).expect("list serializes"));
         return Ok(0);
     }
@@ -86,6 +95,7 @@ mod tests {
             engine: "podman".into(),
             rootful,
             spec: None,
+            snapshots: 0,
         };
         let table = render_table(&[entry("dev", false), entry("longer-name", true)]);
         let lines: Vec<&str> = table.lines().collect();

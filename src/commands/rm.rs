@@ -25,7 +25,7 @@ pub fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
     }
     if !args.yes && ctx.printer.stderr_is_terminal() {
         let list = names.join(", ");
-        let question = format!("Remove {list} and its exports? Your home and files stay.");
+        let question = format!("Remove {list}, its exports and its snapshots? Your home and files stay.");
         if !ctx.printer.confirm(&question) {
             return Err(Error::Aborted("nothing was removed".into()));
         }
@@ -37,6 +37,11 @@ pub fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
         let result = boxes.remove(&name);
         spinner.finish();
         result?;
+        match boxes.remove_snapshots(&name) {
+            Ok(0) => {}
+            Ok(n) => ctx.printer.status(format!("removed {n} snapshot(s) of {name}")),
+            Err(err) => ctx.printer.warn(format!("snapshots of {name}: {err}")),
+        }
         match removed_exports {
             Ok(files) if !files.is_empty() => {
                 ctx.printer.status(format!("removed {} exported file(s) of {name}", files.len()));

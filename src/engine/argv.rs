@@ -101,13 +101,7 @@ pub fn rmi(reference: &str) -> Vec<String> {
 
 /// The full ids of the images that carry `label` (`key` or `key=value`).
 pub fn image_ids(label: &str) -> Vec<String> {
-    vec![
-        "images".into(),
-        "--quiet".into(),
-        "--no-trunc".into(),
-        "--filter".into(),
-        format!("label={label}"),
-    ]
+    vec!["images".into(), "--quiet".into(), "--no-trunc".into(), "--filter".into(), format!("label={label}")]
 }
 
 pub fn image_inspect(ids: &[String]) -> Vec<String> {
