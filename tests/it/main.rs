@@ -9,3 +9,4 @@ mod distro;
 mod export;
 mod host;
 mod manifest;
+mod snapshot;
