@@ -597,7 +597,8 @@ impl Boxes<'_> {
             }
             RecoveryStep::Nothing => None,
         };
-        self.state(&j.box_name).reset_run_files();
+        // The state's pid and ready files name one init process: an old one
+        // is never taken for the new box's, so they need no reset here.
         let _ = fs::remove_file(path);
         self.release_unused(&j.box_name);
         result

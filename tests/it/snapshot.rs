@@ -98,8 +98,8 @@ fn snapshot_rollback_keeps_home_and_exports(engine: Engine) {
         &name,
         "ls /etc/tent-it-mark /usr/share/tent-it 2>&1; test -x /usr/bin/cmp && echo cmp-back; hostname",
     );
-    assert!(check.contains("/etc/tent-it-mark: No such file"), "{check}");
-    assert!(check.contains("/usr/share/tent-it: No such file"), "{check}");
+    assert!(check.contains("'/etc/tent-it-mark': No such file"), "{check}");
+    assert!(check.contains("'/usr/share/tent-it': No such file"), "{check}");
     assert!(check.contains("cmp-back"), "{check}");
     assert_eq!(std::fs::read_to_string(sb.home.join("after-snapshot")).unwrap(), "kept\n");
     assert_ne!(container_id(&sb, &name), id_before, "a new container");
