@@ -229,6 +229,10 @@ pub struct Journal {
     pub new_name: String,
     pub old_name: String,
     pub image: String,
+    /// Recovery already told the user, and keeps the journal a while for
+    /// engine calls still landing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reported: bool,
 }
 
 /// What recovery did with a journal.
@@ -270,8 +274,8 @@ impl Boxes<'_> {
         self.paths.state.join("boxes").join(self.engine.scope().as_str())
     }
 
-    fn journal_path(&self, name: &str) -> PathBuf {
-        self.scope_dir().join("journal").join(format!("{name}.json"))
+    fn journal_path(&self, name: &str, suffix: &str) -> PathBuf {
+        self.scope_dir().join("journal").join(format!("{name}.{suffix}.json"))
     }
 
     fn box_lock(&self, name: &str) -> Result<crate::files::Lock> {
@@ -474,8 +478,9 @@ impl Boxes<'_> {
             new_name: format!("{name}-tent-new-{suffix}"),
             old_name: format!("{name}-tent-old-{suffix}"),
             image: image.into(),
+            reported: false,
         };
-        let journal_path = self.journal_path(name);
+        let journal_path = self.journal_path(name, &suffix);
         let text = serde_json::to_string_pretty(&journal).expect("a journal serializes");
         crate::files::write_atomic(&journal_path, text.as_bytes(), 0o600)?;
         crate::interrupt::catch();
@@ -575,8 +580,20 @@ impl Boxes<'_> {
         let step = recovery_step(at_name.as_ref().map(|c| c.id == j.old_id), new.is_some(), old.is_some());
         let result = match step {
             RecoveryStep::DropNew => {
-                let _ = self.engine.output(&["rm", "--force", &j.new_name]);
-                Some(Recovery::Undone(j.box_name.clone()))
+                if new.is_some() {
+                    let _ = self.engine.output(&["rm", "--force", &j.new_name]);
+                } else if journal_is_young(path) {
+                    // A daemon (Docker) may still be making the container a
+                    // killed client asked for: look again at the next commands.
+                    if j.reported {
+                        return None;
+                    }
+                    let kept = Journal { reported: true, ..j.clone() };
+                    let text = serde_json::to_string_pretty(&kept).expect("a journal serializes");
+                    let _ = crate::files::write_atomic(path, text.as_bytes(), 0o600);
+                    return Some(Recovery::Undone(j.box_name.clone()));
+                }
+                (!j.reported).then(|| Recovery::Undone(j.box_name.clone()))
             }
             RecoveryStep::DropOld => {
                 if old.is_some() {
@@ -603,6 +620,15 @@ impl Boxes<'_> {
         self.release_unused(&j.box_name);
         result
     }
+}
+
+/// A journal written in the last minute: its swap's engine calls may still be landing.
+fn journal_is_young(path: &Path) -> bool {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < std::time::Duration::from_secs(60))
 }
 
 fn try_lock(path: &Path) -> Option<fs::File> {
@@ -716,6 +742,7 @@ mod tests {
             new_name: "dev-tent-new-1".into(),
             old_name: "dev-tent-old-1".into(),
             image: "i".into(),
+            reported: false,
         };
         let text = serde_json::to_string(&j).unwrap();
         assert!(text.contains(r#""box":"dev""#));
