@@ -28,6 +28,12 @@ impl Drop for Images<'_> {
     fn drop(&mut self) {
         for name in &self.boxes {
             let _ = self.sb.engine_cmd(&["rm", "--force", name]).output();
+            // A swap's temporary containers, which a failed test may leave.
+            // (No asserting here: a panic while unwinding would abort.)
+            let all = self.sb.engine_cmd(&["ps", "--all", "--format", "{{.Names}}"]).output().stdout();
+            for leftover in all.lines().filter(|l| l.starts_with(&format!("{name}-tent-"))) {
+                let _ = self.sb.engine_cmd(&["rm", "--force", leftover]).output();
+            }
         }
         for name in &self.boxes {
             let label = format!("label=tent.snapshot.box={name}");
