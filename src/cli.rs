@@ -82,6 +82,32 @@ pub enum Command {
         after_help = "Asks first on a terminal unless --yes. Only the container, tent's state of it and its exports go: your home and files stay, and a box's own --home only with --delete-home.\n\nExamples:\n  tent rm dev\n  tent rm --all --force --yes"
     )]
     Rm(RmArgs),
+    /// Take, list or delete snapshots of a box's system (not its home or volumes)
+    #[command(
+        after_help = "A snapshot is an image in the engine's own store (localhost/tent-snapshot/...). The box may be running: it is paused only while the engine copies. At most `snapshots.keep` (config, default 3) are kept per box; the oldest go first.\n\nExamples:\n  tent snapshot dev                      a snapshot named by the time\n  tent snapshot dev before-cuda\n  tent snapshot dev --list --json\n  tent snapshot dev --delete before-cuda"
+    )]
+    Snapshot(SnapshotArgs),
+    /// Return a box's system to a snapshot; home, volumes and exports stay
+    #[command(
+        after_help = "The box keeps its name, host name, spec, home, volumes and exports; its container is made again from the snapshot. Asks first on a terminal unless --yes.\n\nExamples:\n  tent rollback dev                      the latest snapshot\n  tent rollback dev before-cuda --yes"
+    )]
+    Rollback(RollbackArgs),
+    /// Upgrade a box's packages, after a snapshot; rolled back when it fails
+    #[command(
+        after_help = "Takes a snapshot (kind upgrade), then refreshes and upgrades with the box's package manager (apt, dnf, zypper, pacman, apk, xbps). When that fails, the box is rolled back and tent exits 1; when it works, `tent rollback BOX` undoes it.\n\nExamples:\n  tent upgrade dev\n  tent upgrade --all --yes"
+    )]
+    Upgrade(UpgradeArgs),
+    /// Make a new box with the system and spec of another
+    #[command(after_help = "Examples:\n  tent clone dev dev-experiment")]
+    Clone(CloneArgs),
+    /// Write a box (its system, spec and export list) to one file
+    #[command(
+        after_help = "The file is a gzip'd tar: tent-box.json (spec, exports, checksum) and the image. Home and volumes are not in it.\n\nExamples:\n  tent save dev -o dev.tent\n  tent load dev.tent --name dev2"
+    )]
+    Save(SaveArgs),
+    /// Make a box from a file written by `tent save` (works offline)
+    #[command(after_help = "Examples:\n  tent load dev.tent\n  tent load dev.tent --name dev-copy")]
+    Load(LoadArgs),
     /// Export an app or a command of a box to the host
     Export(ExportArgs),
     /// Remove exports of a box
@@ -282,6 +308,77 @@ pub struct RmArgs {
     pub delete_home: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct SnapshotArgs {
+    /// The box
+    #[arg(value_name = "BOX")]
+    pub box_name: String,
+    /// Name of the new snapshot [default: the time, like 20261201-231700]
+    #[arg(conflicts_with_all = ["list", "delete"])]
+    pub name: Option<String>,
+    /// List the box's snapshots: name, time, size, what made it
+    #[arg(long, conflicts_with = "delete")]
+    pub list: bool,
+    /// Delete a snapshot
+    #[arg(long, value_name = "NAME")]
+    pub delete: Option<String>,
+    /// Print JSON (with --list)
+    #[arg(long, requires = "list")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The box
+    #[arg(value_name = "BOX")]
+    pub box_name: String,
+    /// The snapshot [default: the latest]
+    pub name: Option<String>,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// Boxes to upgrade
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub names: Vec<String>,
+    /// Upgrade every box, one by one
+    #[arg(long)]
+    pub all: bool,
+    /// Do not ask for confirmation
+    #[arg(short, long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CloneArgs {
+    /// The box to copy
+    pub source: String,
+    /// The new box
+    pub destination: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// The box
+    #[arg(value_name = "BOX")]
+    pub box_name: String,
+    /// The file to write
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// A file written by `tent save`
+    pub file: PathBuf,
+    /// Name of the new box [default: the saved box's name]
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
 const EXPORT_HELP: &str = "\
 Examples:
   tent export dev --app firefox            launcher + icons in your menu, Name \"Firefox (on dev)\"
@@ -451,5 +548,15 @@ mod tests {
         assert!(Cli::try_parse_from(["tent", "stop"]).is_err());
         assert!(Cli::try_parse_from(["tent", "stop", "--all"]).is_ok());
         assert!(Cli::try_parse_from(["tent", "stop", "a", "--all"]).is_err());
+    }
+
+    #[test]
+    fn snapshot_flags() {
+        assert!(Cli::try_parse_from(["tent", "snapshot", "dev", "one"]).is_ok());
+        assert!(Cli::try_parse_from(["tent", "snapshot", "dev", "--list", "--json"]).is_ok());
+        assert!(Cli::try_parse_from(["tent", "snapshot", "dev", "--json"]).is_err());
+        assert!(Cli::try_parse_from(["tent", "snapshot", "dev", "one", "--delete", "two"]).is_err());
+        assert!(Cli::try_parse_from(["tent", "upgrade"]).is_err());
+        assert!(Cli::try_parse_from(["tent", "save", "dev"]).is_err(), "save needs -o");
     }
 }

@@ -24,6 +24,7 @@ pub struct ConfigFile {
     pub export: ExportConfig,
     #[serde(default)]
     pub host: HostConfig,
+    pub snapshots: SnapshotsConfig,
 }
 
 /// `[host]`: what boxes reach on the host.
@@ -37,6 +38,16 @@ pub struct HostConfig {
 
 /// The default of `host.commands`.
 pub const DEFAULT_HOST_COMMANDS: &[&str] = &["xdg-open"];
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotsConfig {
+    /// Snapshots kept per box, the newest; default 3 (at least 1).
+    pub keep: Option<usize>,
+}
+
+/// Snapshots kept per box when the config does not say.
+pub const DEFAULT_SNAPSHOTS_KEEP: usize = 3;
 
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
@@ -55,6 +66,8 @@ pub struct Config {
     pub export: ExportConfig,
     /// `host.commands`, or its default.
     pub host_commands: Vec<String>,
+    /// `snapshots.keep`: how many snapshots a box keeps (at least 1).
+    pub snapshots_keep: usize,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -70,6 +83,16 @@ impl Config {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (ConfigFile::default(), false),
             Err(e) => return Err(Error::io(&path, e)),
         };
+        let snapshots_keep = match file.snapshots.keep {
+            None => DEFAULT_SNAPSHOTS_KEEP,
+            Some(0) => {
+                return Err(Error::Config {
+                    path,
+                    message: "snapshots.keep must be at least 1 (the snapshot just taken)".into(),
+                });
+            }
+            Some(n) => n,
+        };
         let env = |key: &str| std::env::var(key).ok().filter(|v| !v.is_empty());
         Ok(Config {
             engine: engine_flag.or_else(|| env(env_vars::TENT_ENGINE)).or(file.engine),
@@ -80,6 +103,7 @@ impl Config {
                 .host
                 .commands
                 .unwrap_or_else(|| DEFAULT_HOST_COMMANDS.iter().map(|c| c.to_string()).collect()),
+            snapshots_keep,
             file: found.then_some(path),
         })
     }
@@ -117,5 +141,18 @@ mod tests {
         let err = parse(Path::new("/x/config.toml"), "engin = \"podman\"\n").unwrap_err().to_string();
         assert!(err.contains("/x/config.toml"), "{err}");
         assert!(err.contains("engin"), "{err}");
+    }
+
+    #[test]
+    fn snapshots_keep() {
+        let file = parse(Path::new("c.toml"), "[snapshots]\nkeep = 5\n").unwrap();
+        assert_eq!(file.snapshots.keep, Some(5));
+        assert!(parse(Path::new("c.toml"), "[snapshots]\nkept = 5\n").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.toml"), "[snapshots]\nkeep = 0\n").unwrap();
+        let err = Config::load(dir.path(), None).unwrap_err().to_string();
+        assert!(err.contains("snapshots.keep"), "{err}");
+        std::fs::write(dir.path().join("config.toml"), "").unwrap();
+        assert_eq!(Config::load(dir.path(), None).unwrap().snapshots_keep, DEFAULT_SNAPSHOTS_KEEP);
     }
 }

@@ -99,6 +99,10 @@ pub enum Error {
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
 
+    /// A snapshot, rollback, upgrade, clone, save or load that failed.
+    #[error("{message}")]
+    Snapshot { message: String, hint: Option<String> },
+
     #[error("interrupted")]
     Interrupted,
 
@@ -162,7 +166,10 @@ impl Error {
             Error::EngineOutput { .. } => {
                 Some("this engine version may not be supported; please report it with `tent --version`".into())
             }
-            Error::Manifest { hint, .. } | Error::Export { hint, .. } | Error::Usage { hint, .. } => hint.clone(),
+            Error::Manifest { hint, .. }
+            | Error::Export { hint, .. }
+            | Error::Usage { hint, .. }
+            | Error::Snapshot { hint, .. } => hint.clone(),
             _ => None,
         }
     }

@@ -272,6 +272,20 @@ fn init_flags(engine: &Engine, a: &mut Vec<String>) {
     flag(a, "--env", "container=".to_string() + engine.name());
 }
 
+/// The create argv of the box `plan.name`, but as container `container`
+/// from `image` (a snapshot): the spec label, environment and host name stay
+/// the box's, so after a rename it is the same box on another system.
+pub fn create_as(engine: &Engine, plan: &CreatePlan<'_>, container: &str, image: &str) -> Vec<String> {
+    let mut a = create(engine, plan);
+    debug_assert_eq!(a[1], "--name");
+    a[2] = container.into();
+    // The image follows tent's own `--entrypoint /bin/sh`, the last one
+    // (engine arguments may not name an entry point: engine_args::check).
+    let at = a.iter().rposition(|w| w == "--entrypoint").expect("create names the entry point") + 2;
+    a[at] = image.into();
+    a
+}
+
 fn flag(argv: &mut Vec<String>, name: &str, value: String) {
     argv.push(name.into());
     argv.push(value);
@@ -616,5 +630,21 @@ mod tests {
         assert_eq!(encode_arg(b"it's $HOME *"), "it's $HOME *");
         assert_eq!(encode_arg("é".as_bytes()), r"\0303\0251");
         assert_eq!(encode_arg(b""), "");
+    }
+
+    #[test]
+    fn create_as_swaps_only_the_name_and_image() {
+        let spec = BoxSpec { image: "debian:bookworm".into(), ..Default::default() };
+        let host = facts();
+        let plan = CreatePlan { name: "dev", ..small_plan(&spec, &host) };
+        let e = engine(EngineKind::Podman, true);
+        let argv = create_as(&e, &plan, "dev-tent-new-1", "localhost/tent-snapshot/podman/dev:s1");
+        let plain = create(&e, &plan);
+        assert_eq!(&argv[..3], &["create", "--name", "dev-tent-new-1"]);
+        assert_eq!(&argv[argv.len() - 2..], &["localhost/tent-snapshot/podman/dev:s1", INIT_IN_BOX]);
+        assert!(has_pair(&argv, "--hostname", "dev"));
+        assert!(has_pair(&argv, "--env", "TENT_BOX=dev"));
+        assert!(has_pair(&argv, "--label", r#"tent.spec={"image":"debian:bookworm"}"#), "the spec keeps its image");
+        assert_eq!(argv.len(), plain.len());
     }
 }

@@ -81,6 +81,12 @@ impl Boxes<'_> {
     /// Makes a box and, with `start`, starts it and waits for its init. On any
     /// failure or Ctrl-C, the half-made box is removed again.
     pub fn create(&self, name: &str, spec: &BoxSpec, start: bool) -> Result<()> {
+        self.create_from(name, spec, start, None)
+    }
+
+    /// `create`, but from `image` (a snapshot, a loaded box) instead of the
+    /// spec's image, which the box's spec keeps naming.
+    pub fn create_from(&self, name: &str, spec: &BoxSpec, start: bool, image: Option<&str>) -> Result<()> {
         super::validate_name(name)?;
         super::spec::validate_image(&spec.image)?;
         let state = self.state(name);
@@ -98,10 +104,13 @@ impl Boxes<'_> {
         }
         self.check_options(name, spec)?;
         let nvidia = if spec.nvidia { Some(self.find_nvidia(name)?) } else { None };
-        if spec.pull {
-            self.pull(&spec.image, spec.platform.as_deref())?;
-        } else {
-            self.ensure_image_for(&spec.image, spec.platform.as_deref())?;
+        // A snapshot or a loaded box brings its own image.
+        if image.is_none() {
+            if spec.pull {
+                self.pull(&spec.image, spec.platform.as_deref())?;
+            } else {
+                self.ensure_image_for(&spec.image, spec.platform.as_deref())?;
+            }
         }
 
         let host = HostFacts::read();
@@ -130,7 +139,10 @@ impl Boxes<'_> {
             nvidia: nvidia.as_ref(),
             host_link: host_link.as_ref(),
         };
-        let mut args = container::create(self.engine, &plan);
+        let mut args = match image {
+            Some(image) => container::create_as(self.engine, &plan, name, image),
+            None => container::create(self.engine, &plan),
+        };
         if start {
             // One `run --detach` instead of `create` and `start`: one engine
             // client less on the way to the first command.
@@ -212,7 +224,7 @@ impl Boxes<'_> {
         Ok(())
     }
 
-    fn find_nvidia(&self, name: &str) -> Result<super::nvidia::Nvidia> {
+    pub(super) fn find_nvidia(&self, name: &str) -> Result<super::nvidia::Nvidia> {
         let root = super::nvidia::host_root();
         let found = super::nvidia::discover(&root);
         if !found.found() {

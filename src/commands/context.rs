@@ -52,6 +52,41 @@ impl Context<'_> {
         })
     }
 
+    /// Puts box `name` on a snapshot image (rollback, a failed upgrade), and
+    /// moves tent's records keyed to the container id to the new container.
+    pub fn rollback_box(&self, name: &str, image: &str) -> Result<()> {
+        let (old_id, new_id) = self.boxes().rollback(name, image)?;
+        self.follow_record(name, &old_id, &new_id);
+        Ok(())
+    }
+
+    fn follow_record(&self, name: &str, old_id: &str, new_id: &str) {
+        let file = crate::manifest::record::path(&self.paths, self.engine.scope().as_str(), name);
+        if let Some(mut record) = crate::manifest::record::read(&file, old_id) {
+            record.container = new_id.to_string();
+            if let Err(err) = crate::manifest::record::write(&file, &record) {
+                self.printer.warn(format!("the manifest record of {name}: {err}"));
+            }
+        }
+    }
+
+    /// Finishes or undoes rollbacks a killed tent left half-done.
+    pub fn recover(&self) {
+        for done in self.boxes().recover() {
+            match done {
+                crate::boxes::snapshot::Recovery::Finished(name, old_id) => {
+                    if let Ok(Some(new)) = self.engine.inspect(&name) {
+                        self.follow_record(&name, &old_id, &new.id);
+                    }
+                    self.printer.warn(format!("finished the rollback of {name} that an earlier tent left half-done"))
+                }
+                crate::boxes::snapshot::Recovery::Undone(name) => self.printer.warn(format!(
+                    "undid the rollback of {name} that an earlier tent left half-done: it is as it was before"
+                )),
+            }
+        }
+    }
+
     /// Checks the exports of every box (or of `only_box` on this engine),
     /// reports them and fixes them on request (`tent doctor`, `tent export --check`).
     pub fn check_exports(&self, only_box: Option<&str>, fix: bool, json: bool) -> Result<i32> {

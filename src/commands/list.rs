@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::Context;
 use crate::boxes::lifecycle::other_owner;
+use crate::boxes::snapshot::snapshots_of;
 use crate::boxes::{BoxSpec, labels};
 use crate::cli::ListArgs;
 use crate::engine::json::Container;
@@ -30,6 +31,8 @@ pub struct ListEntry {
     /// False for another user's box on a shared store (Docker, rootful
     /// podman): tent lists it but never starts, stops or removes it.
     pub yours: bool,
+    /// How many snapshots of its system the box has (`tent snapshot`).
+    pub snapshots: usize,
 }
 
 pub fn entries(ctx: &Context<'_>, containers: Vec<Container>) -> Vec<ListEntry> {
@@ -47,6 +50,7 @@ pub fn entries(ctx: &Context<'_>, containers: Vec<Container>) -> Vec<ListEntry> 
             created: c.created,
             engine: ctx.engine.scope().as_str().into(),
             rootful: ctx.engine.rootful(),
+            snapshots: 0,
         })
         .collect();
     list.sort_by(|a, b| a.name.cmp(&b.name));
@@ -54,8 +58,13 @@ pub fn entries(ctx: &Context<'_>, containers: Vec<Container>) -> Vec<ListEntry> 
 }
 
 pub fn run(ctx: &Context<'_>, args: &ListArgs) -> Result<i32> {
-    let list = entries(ctx, ctx.boxes().list_all()?);
+    let mut list = entries(ctx, ctx.boxes().list_all()?);
     if args.json {
+        // One more engine call, so only for --json: the table stays as fast as `ps`.
+        let images = ctx.boxes().snapshot_images()?;
+        for entry in &mut list {
+            entry.snapshots = snapshots_of(&images, ctx.engine.scope().as_str(), &entry.name).len();
+        }
         ctx.printer.data(serde_json::to_string_pretty(&list).expect("list serializes"));
         return Ok(0);
     }
@@ -101,6 +110,7 @@ mod tests {
             spec: None,
             owner_uid: Some(1000),
             yours: name != "theirs",
+            snapshots: 0,
         };
         let table = render_table(&[entry("dev", false), entry("longer-name", true)]);
         let lines: Vec<&str> = table.lines().collect();

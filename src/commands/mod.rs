@@ -3,6 +3,7 @@
 
 mod apply;
 mod bake;
+mod clone;
 mod context;
 mod create;
 mod doctor;
@@ -13,7 +14,11 @@ mod list;
 mod manifest;
 mod meta;
 mod rm;
+mod rollback;
+mod save;
+mod snapshot;
 mod stop;
+mod upgrade;
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
@@ -40,6 +45,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
     let config = Config::load(&paths.config, cli.engine)?;
     let engine = Engine::detect(config.engine.as_deref(), cli.root)?;
     let ctx = Context { printer, config, paths, engine };
+    ctx.recover();
     match command {
         Command::Create(args) => create::run(&ctx, args),
         Command::Enter(args) => enter::enter(&ctx, args),
@@ -47,6 +53,12 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::List(args) => list::run(&ctx, &args),
         Command::Stop(args) => stop::run(&ctx, &args),
         Command::Rm(args) => rm::run(&ctx, &args),
+        Command::Snapshot(args) => snapshot::run(&ctx, &args),
+        Command::Rollback(args) => rollback::run(&ctx, &args),
+        Command::Upgrade(args) => upgrade::run(&ctx, &args),
+        Command::Clone(args) => clone::run(&ctx, &args),
+        Command::Save(args) => save::save(&ctx, &args),
+        Command::Load(args) => save::load(&ctx, &args),
         Command::Export(args) => export::export(&ctx, args),
         Command::Unexport(args) => export::unexport(&ctx, &args),
         Command::Apply(args) => apply::apply(&ctx, &args),

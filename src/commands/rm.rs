@@ -37,10 +37,10 @@ pub fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
         let homes: Vec<String> =
             targets.iter().filter_map(|(_, h)| h.as_ref()).map(|h| h.display().to_string()).collect();
         let question = if homes.is_empty() {
-            format!("Remove {list} and its exports? Your home and files stay.")
+            format!("Remove {list}, its exports and its snapshots? Your home and files stay.")
         } else {
             format!(
-                "Remove {list} and its exports, and DELETE the box's own home {} with everything in it? \
+                "Remove {list}, its exports and its snapshots, and DELETE the box's own home {} with everything in it? \
                  Your home and other files stay.",
                 homes.join(", ")
             )
@@ -56,6 +56,11 @@ pub fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
         let result = boxes.remove(&name);
         spinner.finish();
         result?;
+        match boxes.remove_snapshots(&name) {
+            Ok(0) => {}
+            Ok(n) => ctx.printer.status(format!("removed {n} snapshot(s) of {name}")),
+            Err(err) => ctx.printer.warn(format!("snapshots of {name}: {err}")),
+        }
         match removed_exports {
             Ok(files) if !files.is_empty() => {
                 ctx.printer.status(format!("removed {} exported file(s) of {name}", files.len()));

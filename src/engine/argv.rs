@@ -56,6 +56,60 @@ pub fn exec(engine: &Engine, plan: &ExecPlan<'_>) -> Vec<String> {
     a
 }
 
+/// Commits a container's own filesystem (never its mounts) into an image,
+/// pausing it for as long as the commit takes when `pause`. Labels are
+/// `key=value` with values that need no quoting (the engines parse `--change`
+/// differently when quotes are involved).
+pub fn commit(container: &str, image: &str, labels: &[(String, String)], pause: bool) -> Vec<String> {
+    let mut a: Vec<String> = vec!["commit".into(), format!("--pause={pause}")];
+    for (key, value) in labels {
+        a.push("--change".into());
+        a.push(format!("LABEL {key}={value}"));
+    }
+    a.push(container.into());
+    a.push(image.into());
+    a
+}
+
+pub fn rename(from: &str, to: &str) -> Vec<String> {
+    vec!["rename".into(), from.into(), to.into()]
+}
+
+/// Writes an image to a docker-archive tar (the format both engines load).
+pub fn save(engine: &Engine, image: &str, file: &str) -> Vec<String> {
+    let mut a: Vec<String> = vec!["save".into()];
+    if engine.kind == super::EngineKind::Podman {
+        a.extend(["--format".into(), "docker-archive".into()]);
+    }
+    a.extend(["--output".into(), file.into(), image.into()]);
+    a
+}
+
+pub fn load(file: &str) -> Vec<String> {
+    vec!["load".into(), "--input".into(), file.into()]
+}
+
+pub fn tag(image: &str, new: &str) -> Vec<String> {
+    vec!["tag".into(), image.into(), new.into()]
+}
+
+/// Removes one image reference; never forced, so an image a container
+/// still uses is never taken from under it.
+pub fn rmi(reference: &str) -> Vec<String> {
+    vec!["rmi".into(), reference.into()]
+}
+
+/// The full ids of the images that carry `label` (`key` or `key=value`).
+pub fn image_ids(label: &str) -> Vec<String> {
+    vec!["images".into(), "--quiet".into(), "--no-trunc".into(), "--filter".into(), format!("label={label}")]
+}
+
+pub fn image_inspect(ids: &[String]) -> Vec<String> {
+    let mut a: Vec<String> = vec!["image".into(), "inspect".into()];
+    a.extend(ids.iter().cloned());
+    a
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -103,5 +157,36 @@ mod tests {
     fn ps_filters_on_the_label() {
         let argv = ps(&engine(EngineKind::Podman, true), "tent.format");
         assert!(argv.windows(2).any(|w| w[0] == "--filter" && w[1] == "label=tent.format"));
+    }
+    #[test]
+    fn commit_pauses_and_labels() {
+        let labels = vec![("tent.snapshot.kind".to_string(), "user".to_string())];
+        assert_eq!(
+            commit("dev", "localhost/tent-snapshot/podman/dev:one", &labels, true),
+            vec![
+                "commit",
+                "--pause=true",
+                "--change",
+                "LABEL tent.snapshot.kind=user",
+                "dev",
+                "localhost/tent-snapshot/podman/dev:one"
+            ]
+        );
+        assert_eq!(commit("a", "b", &[], false)[1], "--pause=false");
+    }
+
+    #[test]
+    fn image_verbs() {
+        assert_eq!(rename("a", "b"), vec!["rename", "a", "b"]);
+        assert_eq!(load("/t/i.tar"), vec!["load", "--input", "/t/i.tar"]);
+        assert_eq!(tag("x", "y"), vec!["tag", "x", "y"]);
+        assert_eq!(rmi("x:1"), vec!["rmi", "x:1"], "never --force: a used image stays");
+        assert_eq!(
+            save(&engine(EngineKind::Podman, true), "img", "/t/i.tar"),
+            vec!["save", "--format", "docker-archive", "--output", "/t/i.tar", "img"]
+        );
+        assert_eq!(save(&engine(EngineKind::Docker, false), "img", "/f"), vec!["save", "--output", "/f", "img"]);
+        assert!(image_ids("tent.snapshot.box=dev").ends_with(&["label=tent.snapshot.box=dev".to_string()]));
+        assert_eq!(image_inspect(&["a".into()]), vec!["image", "inspect", "a"]);
     }
 }

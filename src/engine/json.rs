@@ -178,6 +178,57 @@ pub fn parse_inspect(text: &str) -> Result<Vec<Container>, String> {
         .collect())
 }
 
+// ---- image inspect (both engines) -------------------------------------------
+
+/// One image as `image inspect` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Image {
+    pub id: String,
+    /// `repo:tag` names.
+    pub tags: Vec<String>,
+    /// Bytes, with the layers it shares with its base.
+    pub size: u64,
+    pub labels: BTreeMap<String, String>,
+}
+
+impl Image {
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ImageInspect {
+    id: String,
+    #[serde(default)]
+    repo_tags: Option<Vec<String>>,
+    #[serde(default)]
+    size: u64,
+    #[serde(default)]
+    config: ImageConfig,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct ImageConfig {
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+}
+
+pub fn parse_image_inspect(text: &str) -> Result<Vec<Image>, String> {
+    let rows: Vec<ImageInspect> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Image {
+            id: row.id.trim_start_matches("sha256:").to_string(),
+            tags: row.repo_tags.unwrap_or_default(),
+            size: row.size,
+            labels: row.config.labels.unwrap_or_default(),
+        })
+        .collect())
+}
+
 // ---- times -----------------------------------------------------------------
 
 /// Unix seconds as RFC 3339 in UTC. Written by hand (days-from-civil, Howard
@@ -314,5 +365,18 @@ mod tests {
         assert!(is_no_such_container("Error: inspecting object: no such container nosuch"));
         assert!(is_no_such_container("Error response from daemon: No such container: nosuch"));
         assert!(!is_no_such_container("Error: permission denied"));
+    }
+
+    #[test]
+    fn image_inspect_of_both_engines() {
+        let docker = r#"[{"Id":"sha256:e8d3","RepoTags":["localhost/tent-snapshot/docker/dev:one"],"Size":1985512,"Config":{"Labels":{"tent.snapshot.kind":"user"}}}]"#;
+        let image = &parse_image_inspect(docker).unwrap()[0];
+        assert_eq!(image.id, "e8d3");
+        assert_eq!(image.tags, vec!["localhost/tent-snapshot/docker/dev:one"]);
+        assert_eq!(image.size, 1_985_512);
+        assert_eq!(image.label("tent.snapshot.kind"), Some("user"));
+        let podman = r#"[{"Id":"fb49","RepoTags":null,"Size":5,"Config":{}}]"#;
+        let image = &parse_image_inspect(podman).unwrap()[0];
+        assert!(image.tags.is_empty() && image.labels.is_empty());
     }
 }

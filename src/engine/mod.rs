@@ -294,6 +294,23 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// Every image that carries `label` (`key` or `key=value`), inspected.
+    pub fn images_labelled(&self, label: &str) -> Result<Vec<json::Image>> {
+        let text = self.capture("could not list images", &argv::image_ids(label))?;
+        let mut ids: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
+        ids.sort();
+        ids.dedup();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let args = argv::image_inspect(&ids);
+        let text = self.capture("could not inspect images", &args)?;
+        json::parse_image_inspect(&text)
+            .map_err(|detail| Error::EngineOutput { command: self.argv(&args).join(" "), detail })
+    }
+}
+
 pub fn command_for(argv: &[String]) -> Command {
     let mut command = Command::new(&argv[0]);
     command.args(&argv[1..]);

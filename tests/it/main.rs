@@ -14,5 +14,6 @@ mod host_access;
 mod join;
 mod manifest;
 mod relay_attack;
+mod snapshot;
 mod trust;
 mod trust_export;
