@@ -24,6 +24,7 @@ pub struct ConfigFile {
     pub export: ExportConfig,
     #[serde(default)]
     pub host: HostConfig,
+    #[serde(default)]
     pub snapshots: SnapshotsConfig,
 }
 
