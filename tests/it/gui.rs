@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::engine_tests;
-use crate::harness::{BOOKWORM, Done, Engine, Run, Sandbox, TEST_USER, tent_bin};
+use crate::harness::{BOOKWORM, BOOKWORM_PLAIN, Done, Engine, Run, Sandbox, TEST_USER, tent_bin};
 
 engine_tests!(desktop_apps_reach_the_host_display_theme_and_fonts);
 
@@ -118,7 +118,8 @@ fn desktop_apps_reach_the_host_display_theme_and_fonts(engine: Engine) {
 
     let name = sb.create("gui", BOOKWORM, &["--packages", "x11-utils wayland-utils fontconfig"]);
 
-    // First start installed the distribution's Mesa and Vulkan drivers.
+    // The drivers are there (the test images carry them: see
+    // `mesa_and_vulkan_at_first_start` for the install itself).
     sb.tent(&["run", &name, "--", "dpkg", "-s", "libgl1-mesa-dri", "mesa-vulkan-drivers"]).ok();
 
     // X11 with a hostname-keyed cookie: the box's hostname is not the host's.
@@ -229,4 +230,17 @@ fn exported_galculator_opens_its_window() {
     if let Ok(dir) = std::env::var("TENT_TEST_SCREENSHOT_DIR") {
         let _ = std::fs::copy(&shot, Path::new(&dir).join("galculator-in-a-box.png"));
     }
+}
+
+/// A box from an image without Mesa and Vulkan gets the distribution's
+/// drivers at its first start, as Distrobox installs them. One engine: the
+/// install is the same everywhere and costs about a minute.
+#[test]
+fn mesa_and_vulkan_at_first_start() {
+    let Some(sb) = Sandbox::if_enabled(Engine::PodmanRoot) else { return };
+    let image =
+        sb.engine_cmd(&["run", "--rm", "--entrypoint", "/bin/sh", BOOKWORM_PLAIN, "-c", "dpkg -s libgl1-mesa-dri"]);
+    assert_ne!(image.output().code, Some(0), "the plain image must lack the drivers, or this test proves nothing");
+    let name = sb.create("mesa", BOOKWORM_PLAIN, &[]);
+    sb.tent(&["run", &name, "--", "dpkg", "-s", "libgl1-mesa-dri", "mesa-vulkan-drivers"]).ok();
 }

@@ -22,6 +22,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 pub const TEST_USER: &str = "tent-test";
 pub const BOOKWORM: &str = "tent-test/debian:bookworm";
 pub const TRIXIE: &str = "tent-test/debian:trixie";
+/// Bookworm without the Mesa and Vulkan drivers the other Debian images carry
+/// (scripts/setup-engines): for the test of their first-start install.
+pub const BOOKWORM_PLAIN: &str = "tent-test/debian:bookworm-plain";
 pub const BUSYBOX: &str = "tent-test/busybox:latest";
 pub const DOCKER: &str = "/usr/bin/docker";
 
