@@ -22,6 +22,28 @@ pub struct ConfigFile {
     pub packages: Vec<String>,
     #[serde(default)]
     pub export: ExportConfig,
+    /// The box `tent enter` and `tent run` use when no name is given.
+    pub default_box: Option<String>,
+    #[serde(default)]
+    pub env: EnvConfig,
+    #[serde(default)]
+    pub entry: EntryConfig,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct EnvConfig {
+    /// Host variables passed into every `enter`/`run` besides tent's own list.
+    #[serde(default)]
+    pub pass: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct EntryConfig {
+    /// The host's terminal for `tent entry` launchers, as words before the
+    /// command (e.g. "gnome-terminal --"); unset: the desktop's own terminal.
+    pub terminal: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -39,6 +61,9 @@ pub struct Config {
     pub image: Option<String>,
     pub packages: Vec<String>,
     pub export: ExportConfig,
+    pub default_box: Option<String>,
+    pub env: EnvConfig,
+    pub entry: EntryConfig,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -60,6 +85,9 @@ impl Config {
             image: env(env_vars::TENT_IMAGE).or(file.image),
             packages: file.packages,
             export: file.export,
+            default_box: file.default_box.filter(|b| !b.is_empty()),
+            env: file.env,
+            entry: file.entry,
             file: found.then_some(path),
         })
     }
@@ -83,6 +111,18 @@ mod tests {
         assert_eq!(file.engine.as_deref(), Some("docker"));
         assert_eq!(file.packages, vec!["git"]);
         assert_eq!(file.export.name_suffix.as_deref(), Some(" [{box}]"));
+    }
+
+    #[test]
+    fn between_keys() {
+        let file = parse(
+            Path::new("c.toml"),
+            "default_box = \"dev\"\n[env]\npass = [\"FOO\"]\n[entry]\nterminal = \"gnome-terminal --\"\n",
+        )
+        .unwrap();
+        assert_eq!(file.default_box.as_deref(), Some("dev"));
+        assert_eq!(file.env.pass, vec!["FOO"]);
+        assert_eq!(file.entry.terminal.as_deref(), Some("gnome-terminal --"));
     }
 
     #[test]

@@ -101,6 +101,22 @@ pub const PASSTHROUGH_ENV: &[&str] = &[
     "TZ",
     "EDITOR",
     "VISUAL",
+    // Proxies: a box uses the host's network, so it needs the host's way out.
+    "http_proxy",
+    "https_proxy",
+    "ftp_proxy",
+    "all_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "FTP_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    // Input methods: typing CJK (or anything composed) in a box's apps.
+    "XMODIFIERS",
+    "GTK_IM_MODULE",
+    "QT_IM_MODULE",
+    "SDL_IM_MODULE",
 ];
 
 /// Host paths shared into every box when they exist (the home, /tmp and /dev

@@ -1,17 +1,19 @@
 //! `tent create`: make a box and provision it.
 
-use std::collections::BTreeMap;
-
-use super::{Context, split_words};
-use crate::boxes::{BoxSpec, host::default_image_for};
+use super::Context;
+use crate::boxes::BoxSpec;
 use crate::cli::CreateArgs;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 pub fn run(ctx: &Context<'_>, args: CreateArgs) -> Result<i32> {
     let spec = spec_from_args(ctx, &args)?;
     let name = args.name.as_str();
     ctx.printer.step(format!("creating {name} from {} on {}", spec.image, ctx.engine.describe()));
     ctx.boxes().create(name, &spec, !args.no_start)?;
+    if args.entry {
+        // The launcher needs the box's logo, so this starts a --no-start box.
+        ctx.add_entry(name)?;
+    }
     if args.no_start {
         ctx.printer.status(format!("created {name}; it is provisioned at its first `tent enter {name}`"));
     } else {
@@ -21,34 +23,5 @@ pub fn run(ctx: &Context<'_>, args: CreateArgs) -> Result<i32> {
 }
 
 pub fn spec_from_args(ctx: &Context<'_>, args: &CreateArgs) -> Result<BoxSpec> {
-    let image = match args.image.clone().or_else(|| ctx.config.image.clone()) {
-        Some(image) => image,
-        None => default_image_for(&std::fs::read_to_string("/etc/os-release").unwrap_or_default()),
-    };
-    let mut packages = ctx.config.packages.clone();
-    packages.extend(split_words(&args.packages));
-    let mut env = BTreeMap::new();
-    for pair in &args.env {
-        let (key, value) = pair.split_once('=').ok_or_else(|| {
-            Error::usage(format!("--env {pair:?} is not KEY=VALUE"), Some("write it as --env NAME=value".to_string()))
-        })?;
-        env.insert(key.to_string(), value.to_string());
-    }
-    let home = match &args.home {
-        Some(dir) if dir.is_relative() => Some(std::env::current_dir().map_err(|e| Error::io(".", e))?.join(dir)),
-        other => other.clone(),
-    };
-    Ok(BoxSpec {
-        image,
-        packages,
-        home,
-        mount_home: args.mount_home,
-        volumes: args.volume.clone(),
-        env,
-        hostname: args.hostname.clone(),
-        root: ctx.engine.rootful() && ctx.engine.through_sudo(),
-        init_hooks: Vec::new(),
-        start_hooks: Vec::new(),
-        manifest: None,
-    })
+    ctx.spec_from_args(args)
 }

@@ -14,21 +14,79 @@ use crate::boxes::host::ExecUser;
 use crate::boxes::host::PASSTHROUGH_ENV;
 use crate::boxes::lifecycle::BOX_HOME_FILE;
 use crate::boxes::validate_name;
-use crate::cli::{EnterArgs, RunArgs};
+use crate::cli::{CreateArgs, EnterArgs, EphemeralArgs, RunArgs};
 use crate::engine::argv::{self, ExecPlan};
 use crate::engine::command_for;
 use crate::error::{Error, Result};
 
 pub fn enter(ctx: &Context<'_>, args: EnterArgs) -> Result<i32> {
+    let name = ctx.box_or_default(args.name.as_deref(), args.yes)?;
+    let extra = parse_env(&args.env)?;
     let mode = if args.command.is_empty() { ExecMode::Shell } else { ExecMode::Command(args.command) };
-    exec_in_box(ctx, &args.name, mode, false)
+    if super::terminal::tracking_wanted() {
+        let argv = exec_argv(ctx, &name, mode, false, extra)?;
+        return super::terminal::run_tracked(&name, &argv);
+    }
+    exec_in_box(ctx, &name, mode, false, extra)
 }
 
 pub fn run(ctx: &Context<'_>, args: RunArgs) -> Result<i32> {
-    exec_in_box(ctx, &args.name, ExecMode::Command(args.command), args.as_root)
+    let name = ctx.box_or_default(args.name.as_deref(), args.yes)?;
+    let extra = parse_env(&args.env)?;
+    exec_in_box(ctx, &name, ExecMode::Command(args.command), args.as_root, extra)
 }
 
-fn exec_in_box(ctx: &Context<'_>, name: &str, mode: ExecMode, as_root: bool) -> Result<i32> {
+/// `--env KEY=VALUE` flags, checked.
+pub fn parse_env(pairs: &[String]) -> Result<Vec<(String, String)>> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) if !key.is_empty() && !key.contains(char::is_whitespace) => {
+                Ok((key.to_string(), value.to_string()))
+            }
+            _ => Err(Error::usage(
+                format!("--env {pair:?} is not KEY=VALUE"),
+                Some("write it as --env NAME=value".into()),
+            )),
+        })
+        .collect()
+}
+
+/// The variables an `enter`/`run` passes from the host: tent's list, then the
+/// config's `env.pass`, each once.
+fn host_env(extra_names: &[String]) -> Vec<(String, String)> {
+    let mut names: Vec<&str> = PASSTHROUGH_ENV.to_vec();
+    for name in extra_names {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    names.iter().filter_map(|key| std::env::var(key).ok().map(|value| (key.to_string(), value))).collect()
+}
+
+/// Runs in the box: replaces tent with the engine's client, except for a
+/// shell on a terminal, where tent waits to tell the terminal the box is left.
+pub fn exec_in_box(
+    ctx: &Context<'_>,
+    name: &str,
+    mode: ExecMode,
+    as_root: bool,
+    extra_env: Vec<(String, String)>,
+) -> Result<i32> {
+    let argv = exec_argv(ctx, name, mode, as_root, extra_env)?;
+    // Only returns when the engine's client could not be started.
+    let err = command_for(&argv).exec();
+    Err(Error::spawn(&argv[0], &err))
+}
+
+/// The engine argv that runs `mode` in the box, starting the box first when needed.
+pub fn exec_argv(
+    ctx: &Context<'_>,
+    name: &str,
+    mode: ExecMode,
+    as_root: bool,
+    extra_env: Vec<(String, String)>,
+) -> Result<Vec<String>> {
     validate_name(name)?;
     let boxes = ctx.boxes();
     let state = boxes.state(name);
@@ -43,10 +101,7 @@ fn exec_in_box(ctx: &Context<'_>, name: &str, mode: ExecMode, as_root: bool) -> 
         .unwrap_or_else(|| user.home.clone());
     let cwd = std::env::current_dir().unwrap_or_else(|_| home.clone());
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let mut env: Vec<(String, String)> = PASSTHROUGH_ENV
-        .iter()
-        .filter_map(|key| std::env::var(key).ok().map(|value| (key.to_string(), value)))
-        .collect();
+    let mut env = host_env(&ctx.config.env.pass);
     env.push((crate::env_vars::TENT_BOX.into(), name.into()));
     if !as_root {
         env.push(("HOME".into(), home.display().to_string()));
@@ -54,6 +109,8 @@ fn exec_in_box(ctx: &Context<'_>, name: &str, mode: ExecMode, as_root: bool) -> 
         env.push(("LOGNAME".into(), user.name.clone()));
         env.push(("SHELL".into(), user.shell.clone()));
     }
+    // The call's own --env wins over everything above (engines take the last).
+    env.extend(extra_env);
     let plan = ExecPlan {
         name,
         user: if as_root { "root".into() } else { format!("{}:{}", user.uid, user.gid) },
@@ -66,7 +123,110 @@ fn exec_in_box(ctx: &Context<'_>, name: &str, mode: ExecMode, as_root: bool) -> 
     crate::relay::ensure_running(&ctx.paths);
     let argv = ctx.engine.argv(&argv::exec(&ctx.engine, &plan));
     ctx.printer.verbose(format!("$ {}", crate::shell::words(&argv)));
-    // Only returns when the engine's client could not be started.
-    let err = command_for(&argv).exec();
-    Err(Error::spawn(&argv[0], &err))
+    Ok(argv)
+}
+
+/// `tent ephemeral`: a box made for one shell or command and removed when it
+/// ends, on Ctrl-C and on a closed terminal. tent stays the parent of the
+/// engine's client so that it is there to remove the box.
+pub fn ephemeral(ctx: &Context<'_>, args: EphemeralArgs) -> Result<i32> {
+    let extra = parse_env(&args.env)?;
+    let name = format!("ephemeral-{}", random_suffix());
+    let create = CreateArgs { name: name.clone(), image: args.image.clone(), ..Default::default() };
+    let spec = ctx.spec_from_args(&create)?;
+    crate::interrupt::catch();
+    crate::interrupt::catch_hangup();
+    ctx.printer.step(format!("creating the throwaway box {name} from {} on {}", spec.image, ctx.engine.describe()));
+    // create removes a half-made box itself, on errors and Ctrl-C.
+    ctx.boxes().create(&name, &spec, true)?;
+    let shell = args.command.is_empty();
+    let mode = if shell { ExecMode::Shell } else { ExecMode::Command(args.command) };
+    let result = exec_argv(ctx, &name, mode, false, extra).and_then(|argv| wait_for(&name, &argv, shell));
+    let spinner = ctx.printer.spinner(format!("removing the throwaway box {name}"));
+    let removed = ctx.boxes().remove(&name);
+    let _ = crate::export::remove_box_exports(&ctx.paths, ctx.engine.scope().as_str(), &name);
+    spinner.finish();
+    match removed {
+        Ok(()) => ctx.printer.status(format!("removed {name}")),
+        Err(err) => ctx.printer.warn(format!("could not remove {name}: {err}; remove it with `tent rm -f {name}`")),
+    }
+    result
+}
+
+/// Runs the client and waits for it, ending it when tent is interrupted.
+fn wait_for(name: &str, argv: &[String], shell: bool) -> Result<i32> {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    let track = shell && super::terminal::tracking_wanted();
+    let uid = rustix::process::getuid().as_raw();
+    if track {
+        let _ = std::io::stdout().write_all(super::terminal::push_sequence(name, uid).as_bytes());
+        let _ = std::io::stdout().flush();
+    }
+    let mut child = command_for(argv).spawn().map_err(|e| Error::spawn(&argv[0], &e))?;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) => {}
+            Err(e) => return Err(Error::spawn(&argv[0], &e)),
+        }
+        if crate::interrupt::interrupted() {
+            // SIGTERM, then the box's removal ends whatever runs in it.
+            let pid = rustix::process::Pid::from_child(&child);
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    if track {
+        let _ = std::io::stdout().write_all(super::terminal::pop_sequence(uid).as_bytes());
+        let _ = std::io::stdout().flush();
+    }
+    match status {
+        None => Err(Error::Interrupted),
+        Some(status) => Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))),
+    }
+}
+
+/// Six letters and digits for a throwaway name, from the kernel's randomness.
+fn random_suffix() -> String {
+    use std::io::Read;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; 6];
+    if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).is_err() {
+        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let seed = seed ^ u128::from(std::process::id());
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (seed >> (i * 8)) as u8;
+        }
+    }
+    bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_flags_are_checked() {
+        assert_eq!(
+            parse_env(&["A=1".into(), "B=x=y".into(), "C=".into()]).unwrap(),
+            vec![
+                ("A".to_string(), "1".to_string()),
+                ("B".to_string(), "x=y".to_string()),
+                ("C".to_string(), String::new())
+            ]
+        );
+        assert!(parse_env(&["A".into()]).is_err());
+        assert!(parse_env(&["=1".into()]).is_err());
+    }
+
+    #[test]
+    fn throwaway_names_are_valid() {
+        let a = random_suffix();
+        assert_eq!(a.len(), 6);
+        assert!(validate_name(&format!("ephemeral-{a}")).is_ok());
+        assert_ne!(a, random_suffix());
+    }
 }

@@ -67,6 +67,8 @@ fn add_hand_made_exports(exports: &mut Exports, receipt: &[export::receipt::Expo
                     path: e.dir.clone().filter(|d| d != default_bin_dir),
                 });
             }
+            // Written down by the manifest work (issue 15's `entry = true`) once it lands.
+            export::receipt::Kind::Entry => {}
         }
     }
 }

@@ -7,12 +7,15 @@ mod context;
 mod create;
 mod doctor;
 mod enter;
+mod entry;
 mod export;
 mod list;
 mod manifest;
 mod meta;
 mod rm;
 mod stop;
+mod terminal;
+mod which;
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
@@ -29,6 +32,8 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Man { dir } => return meta::man(&dir, printer),
         Command::Relay { socket } => return crate::relay::serve(&socket).map(|()| 0),
         Command::RelayCall { socket, args } => return crate::relay::call(&socket, args),
+        // Reads only files: it answers a shell's command-not-found at once.
+        Command::Which(args) => return which::run(&Paths::from_env()?, &args, printer),
         command => command,
     };
     let paths = Paths::from_env()?;
@@ -39,6 +44,8 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Create(args) => create::run(&ctx, args),
         Command::Enter(args) => enter::enter(&ctx, args),
         Command::Run(args) => enter::run(&ctx, args),
+        Command::Ephemeral(args) => enter::ephemeral(&ctx, args),
+        Command::Entry(args) => entry::run(&ctx, &args),
         Command::List(args) => list::run(&ctx, &args),
         Command::Stop(args) => stop::run(&ctx, &args),
         Command::Rm(args) => rm::run(&ctx, &args),
@@ -48,7 +55,11 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Manifest(args) => manifest::run(&ctx, &args),
         Command::Bake(args) => bake::run(&ctx, &args),
         Command::Doctor(args) => doctor::run(&ctx, &args),
-        Command::Completions { .. } | Command::Man { .. } | Command::Relay { .. } | Command::RelayCall { .. } => {
+        Command::Completions { .. }
+        | Command::Man { .. }
+        | Command::Relay { .. }
+        | Command::RelayCall { .. }
+        | Command::Which(_) => {
             unreachable!("handled above")
         }
     }
