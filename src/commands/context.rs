@@ -111,56 +111,74 @@ impl Context<'_> {
     }
 
     /// The box `enter`/`run` use: the one named, else config `default_box`,
-    /// else the user's only box. With none at all, offers to create one from
-    /// the default image (asks on a terminal; `yes` skips the question).
+    /// else the user's only box. A missing default box, or none at all, is
+    /// offered for creation from the default image (asked on a terminal;
+    /// `yes` skips the question).
     pub fn box_or_default(&self, given: Option<&str>, yes: bool) -> Result<String> {
-        if let Some(name) = given.or(self.config.default_box.as_deref()) {
+        if let Some(name) = given {
             return Ok(name.to_string());
         }
+        let boxes = self.boxes();
+        if let Some(name) = self.config.default_box.as_deref() {
+            // Its state dir means tent made it: no engine call on this path.
+            if boxes.state(name).dir.is_dir() || self.engine.inspect(name)?.is_some() {
+                return Ok(name.to_string());
+            }
+            return self.offer_default_box(Some(name), yes);
+        }
+        // Yours: tent boxes of your uid that tent made from this HOME (their
+        // state is here); a test sandbox's or another login's are not.
         let me = rustix::process::getuid().as_raw().to_string();
-        let mut names: Vec<String> = self
-            .boxes()
+        let mut names: Vec<String> = boxes
             .list()?
             .into_iter()
             .filter(|c| c.label(crate::boxes::labels::UID).is_none_or(|uid| uid == me))
             .map(|c| c.name)
+            .filter(|name| boxes.state(name).dir.is_dir())
             .collect();
         names.sort();
         match names.len() {
-            1 => return Ok(names.remove(0)),
-            0 => {}
-            _ => {
-                return Err(Error::usage(
-                    format!("which box? you have {}", names.join(", ")),
-                    Some(format!(
-                        "name one (`tent enter {}`), or set `default_box = \"{}\"` in {}",
-                        names[0],
-                        names[0],
-                        self.config_file_display()
-                    )),
-                ));
-            }
+            0 => self.offer_default_box(None, yes),
+            1 => Ok(names.remove(0)),
+            _ => Err(Error::usage(
+                format!("which box? you have {}", names.join(", ")),
+                Some(format!(
+                    "name one (`tent enter {}`), or set `default_box = \"{}\"` in {}",
+                    names[0],
+                    names[0],
+                    self.config_file_display()
+                )),
+            )),
         }
+    }
+
+    /// Creates the default box (`default_box`, else one named after the
+    /// default image) once the user agrees.
+    fn offer_default_box(&self, configured: Option<&str>, yes: bool) -> Result<String> {
         let spec = self.spec_from_args(&CreateArgs::default())?;
-        let name = default_box_name(&spec.image);
+        let name = configured.map_or_else(|| default_box_name(&spec.image), str::to_string);
+        let missing = match configured {
+            Some(name) => format!("your default box {name} does not exist"),
+            None => "you have no box yet".to_string(),
+        };
         if !yes {
             let terminal = self.printer.stderr_is_terminal() && std::io::IsTerminal::is_terminal(&std::io::stdin());
             if !terminal {
                 return Err(Error::usage(
-                    "you have no box yet".to_string(),
+                    missing,
                     Some(format!(
-                        "create one with `tent create NAME`, or pass --yes to create {name} from {}",
+                        "pass --yes to create {name} from {}, or create a box with `tent create NAME`",
                         spec.image
                     )),
                 ));
             }
-            if !self.printer.confirm(&format!("You have no box yet. Create {name} from {}?", spec.image)) {
+            if !self.printer.confirm(&format!("{}. Create {name} from {}?", capitalize(&missing), spec.image)) {
                 return Err(Error::Aborted("no box was created".into()));
             }
         }
         self.printer.step(format!("creating {name} from {} on {}", spec.image, self.engine.describe()));
         self.boxes().create(&name, &spec, true)?;
-        self.printer.status(format!("{name} is ready; it is your only box, so `tent enter` uses it"));
+        self.printer.status(format!("{name} is ready"));
         Ok(name)
     }
 
@@ -176,6 +194,11 @@ impl Context<'_> {
     pub fn check_exports(&self, only_box: Option<&str>, fix: bool, json: bool) -> Result<i32> {
         check_exports(self, only_box, fix, json)
     }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
 /// The name of the box made for a user who has none: the image's name and
