@@ -83,9 +83,9 @@ fn keys_tent_cannot_honour_yet_are_notes_and_the_rest_applies() {
          unshare_netns=true\nunshare_all=false\npull=true\nreplace=true\nstart_now=false\nentry=true\nclone=other\n\
          name=another\nadditional_packages=git\n");
     assert_eq!(b.packages, ["git"]);
+    assert!(b.exports.entry, "entry=true makes the box's menu launcher");
     let expect = [
         "ignored: start_now=false (/proj/distrobox.ini:11): tent apply starts every box it makes",
-        "ignored: entry=true (/proj/distrobox.ini:12): ",
         "ignored: pull=true (/proj/distrobox.ini:9): not built yet",
         "ignored: replace=true (/proj/distrobox.ini:10): ",
         "ignored: init=1 (/proj/distrobox.ini:4): not built yet",
