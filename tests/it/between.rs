@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::engine_tests;
-use crate::harness::{BOOKWORM, Engine, Sandbox, tent_bin};
+use crate::harness::{BOOKWORM, Engine, Sandbox, bytes_contain, tent_bin};
 
 engine_tests!(entry_env_which_and_rm, default_box_and_none, ephemeral_is_removed_after_its_command);
 
@@ -104,6 +104,19 @@ fn entry_env_which_and_rm(engine: Engine) {
     assert!(found, "tent which hello: {}", sb.tent(&["which", "hello"]).output().describe());
     let hit = sb.tent(&["which", "hello"]).ok().stdout();
     assert!(hit.trim_end().ends_with(&format!("run {name} -- hello")), "{hit}");
+
+    // On a terminal, enter tells it which box the tab is in, and that it left.
+    let inner = format!("{} enter {name}", tent_bin().display());
+    let mut c = sb.command("script");
+    c.args(["-qec", &inner, "/dev/null"]);
+    let out = crate::harness::Run::from(c).stdin("exit 5\n").output();
+    assert_eq!(out.code, Some(5), "{}", out.describe());
+    let push = format!("\x1b]777;container;push;{name};tent;{}\x1b\\", sb.uid());
+    let pop = format!("\x1b]777;container;pop;;;{}\x1b\\", sb.uid());
+    assert!(bytes_contain(&out.stdout, &push) && bytes_contain(&out.stdout, &pop), "{}", out.describe());
+    // Off a terminal, nothing of the kind.
+    let out = sb.tent(&["enter", &name, "--", "true"]).ok();
+    assert!(!bytes_contain(&out.stdout, "\x1b]777"), "{}", out.describe());
 
     sb.tent(&["rm", "--force", "--yes", &name]).ok();
     assert!(!launcher.exists(), "rm left the launcher");
