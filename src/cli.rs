@@ -10,6 +10,7 @@ const AFTER_HELP: &str = "\
 Examples:
   tent create dev --image debian:bookworm   make a box
   tent enter dev                            a login shell in it, in this directory
+  tent enter                                the same, in your only (or default_box) box
   tent run dev -- make test                 one command, for scripts
   tent export dev --bin /usr/bin/rg         put a box's command on your PATH
   tent apply                                set up the boxes of ./tent.toml
@@ -69,6 +70,19 @@ pub enum Command {
         after_help = "Arguments reach the command exactly as given, including ones that are not UTF-8.\n\nExamples:\n  tent run dev -- make test\n  tent run dev --as-root -- apt-get install -y ripgrep\n  git diff | tent run dev -- delta\n\nExit status: the command's own; 125 engine error, 126 not executable, 127 not found."
     )]
     Run(RunArgs),
+    /// A throwaway box, removed when its shell or command exits
+    #[command(
+        after_help = "The box is removed when the command ends, on Ctrl-C and when the terminal closes; your home and files stay.\n\nExamples:\n  tent ephemeral\n  tent ephemeral --image fedora:41 -- dnf info htop"
+    )]
+    Ephemeral(EphemeralArgs),
+    /// Put a launcher for a box in the desktop menu, or remove it
+    #[command(
+        after_help = "The launcher opens a terminal in the box: the desktop's own, or config `entry.terminal` (e.g. \"gnome-terminal --\"). Its icon is the box's distribution logo when the box has one. `tent rm` removes it with the box.\n\nExamples:\n  tent entry dev\n  tent entry dev --remove"
+    )]
+    Entry(EntryArgs),
+    /// Which boxes have a command (for the shell's command-not-found handler)
+    #[command(hide = true)]
+    Which(WhichArgs),
     /// List the boxes
     #[command(
         alias = "ls",
@@ -239,12 +253,53 @@ pub struct CreateArgs {
     /// Keep the box's own xdg-open instead of opening files and links on the host
     #[arg(long)]
     pub own_xdg_open: bool,
+    /// Also put a launcher for the box in the desktop menu (see `tent entry`)
+    #[arg(long)]
+    pub entry: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EntryArgs {
+    /// The box
+    #[arg(value_name = "BOX")]
+    pub box_name: String,
+    /// Remove the box's launcher instead
+    #[arg(long)]
+    pub remove: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EphemeralArgs {
+    /// Image of the throwaway box [default: as for `tent create`]
+    #[arg(short, long)]
+    pub image: Option<String>,
+    /// Environment variable for the box, KEY=VALUE (repeatable)
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Command to run instead of a login shell (after --)
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct WhichArgs {
+    /// The command's name
+    pub command: String,
+    /// Print JSON: [{"box": NAME, "scope": SCOPE}]
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct EnterArgs {
-    /// The box
-    pub name: String,
+    /// The box [default: config `default_box`, else your only box]
+    pub name: Option<String>,
+    /// Environment variable for this call only, KEY=VALUE (repeatable)
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// With no box yet: create the default one without asking
+    #[arg(short, long)]
+    pub yes: bool,
     /// Command to run instead of a login shell (after --)
     #[arg(last = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
@@ -252,11 +307,17 @@ pub struct EnterArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The box
-    pub name: String,
+    /// The box [default: config `default_box`, else your only box]
+    pub name: Option<String>,
     /// Run as root in the box instead of as you
     #[arg(long)]
     pub as_root: bool,
+    /// Environment variable for this call only, KEY=VALUE (repeatable)
+    #[arg(short, long, value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// With no box yet: create the default one without asking
+    #[arg(short, long)]
+    pub yes: bool,
     /// The command and its arguments (after --)
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<OsString>,
@@ -512,6 +573,31 @@ mod tests {
     #[test]
     fn run_needs_a_command() {
         assert!(Cli::try_parse_from(["tent", "run", "dev"]).is_err());
+        assert!(Cli::try_parse_from(["tent", "run"]).is_err());
+    }
+
+    #[test]
+    fn the_box_name_is_optional() {
+        let cli = Cli::try_parse_from(["tent", "run", "--", "ls", "-l"]).unwrap();
+        match cli.command {
+            Command::Run(args) => {
+                assert_eq!(args.name, None);
+                assert_eq!(args.command, vec![OsString::from("ls"), OsString::from("-l")]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from(["tent", "run", "dev", "-e", "A=1", "--env", "B=2", "--", "ls"]).unwrap();
+        match cli.command {
+            Command::Run(args) => {
+                assert_eq!(args.name.as_deref(), Some("dev"));
+                assert_eq!(args.env, vec!["A=1", "B=2"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        let cli = Cli::try_parse_from(["tent", "enter"]).unwrap();
+        assert!(matches!(cli.command, Command::Enter(EnterArgs { name: None, .. })));
+        let cli = Cli::try_parse_from(["tent", "ephemeral", "--", "true"]).unwrap();
+        assert!(matches!(cli.command, Command::Ephemeral(EphemeralArgs { image: None, .. })));
     }
 
     #[test]

@@ -26,6 +26,28 @@ pub struct ConfigFile {
     pub host: HostConfig,
     #[serde(default)]
     pub snapshots: SnapshotsConfig,
+    /// The box `tent enter` and `tent run` use when no name is given.
+    pub default_box: Option<String>,
+    #[serde(default)]
+    pub env: EnvConfig,
+    #[serde(default)]
+    pub entry: EntryConfig,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct EnvConfig {
+    /// Host variables passed into every `enter`/`run` besides tent's own list.
+    #[serde(default)]
+    pub pass: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct EntryConfig {
+    /// The host's terminal for `tent entry` launchers, as words before the
+    /// command (e.g. "gnome-terminal --"); unset: the desktop's own terminal.
+    pub terminal: Option<String>,
 }
 
 /// `[host]`: what boxes reach on the host.
@@ -69,6 +91,9 @@ pub struct Config {
     pub host_commands: Vec<String>,
     /// `snapshots.keep`: how many snapshots a box keeps (at least 1).
     pub snapshots_keep: usize,
+    pub default_box: Option<String>,
+    pub env: EnvConfig,
+    pub entry: EntryConfig,
     /// The file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -105,6 +130,9 @@ impl Config {
                 .commands
                 .unwrap_or_else(|| DEFAULT_HOST_COMMANDS.iter().map(|c| c.to_string()).collect()),
             snapshots_keep,
+            default_box: file.default_box.filter(|b| !b.is_empty()),
+            env: file.env,
+            entry: file.entry,
             file: found.then_some(path),
         })
     }
@@ -135,6 +163,18 @@ mod tests {
         let file = parse(Path::new("c.toml"), "[host]\ncommands = [\"xdg-open\", \"flatpak\"]\n").unwrap();
         assert_eq!(file.host.commands.unwrap(), ["xdg-open", "flatpak"]);
         assert!(parse(Path::new("c.toml"), "").unwrap().host.commands.is_none());
+    }
+
+    #[test]
+    fn between_keys() {
+        let file = parse(
+            Path::new("c.toml"),
+            "default_box = \"dev\"\n[env]\npass = [\"FOO\"]\n[entry]\nterminal = \"gnome-terminal --\"\n",
+        )
+        .unwrap();
+        assert_eq!(file.default_box.as_deref(), Some("dev"));
+        assert_eq!(file.env.pass, vec!["FOO"]);
+        assert_eq!(file.entry.terminal.as_deref(), Some("gnome-terminal --"));
     }
 
     #[test]

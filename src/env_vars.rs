@@ -25,3 +25,6 @@ pub const TENT_HOST_ROOT: &str = "TENT_HOST_ROOT";
 /// `engine`: `enter`, `run` and exported commands go through the engine's
 /// exec even where tent could join the box's namespaces itself.
 pub const TENT_EXEC: &str = "TENT_EXEC";
+/// Set by `tent enter` on a terminal for the child tent it waits for (it
+/// tells the terminal the box is left): the child does not track again.
+pub const TENT_TRACKED: &str = "TENT_TRACKED";

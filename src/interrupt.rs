@@ -24,3 +24,12 @@ pub fn catch() {
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
+
+/// Also treat SIGHUP (the terminal was closed) as an interruption, for
+/// commands that must clean up after themselves (`tent ephemeral`).
+pub fn catch_hangup() {
+    // SAFETY: as in `catch`: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGHUP, on_signal as *const () as libc::sighandler_t);
+    }
+}

@@ -109,18 +109,39 @@ pub const PASSTHROUGH_ENV: &[&str] = &[
     // app in the box, which ends the launch feedback when its window maps.
     "DESKTOP_STARTUP_ID",
     "XDG_ACTIVATION_TOKEN",
+    // Proxies: a box uses the host's network, so it needs the host's way out.
+    "http_proxy",
+    "https_proxy",
+    "ftp_proxy",
+    "all_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "FTP_PROXY",
+    "ALL_PROXY",
+    "NO_PROXY",
+    // Input methods: typing CJK (or anything composed) in a box's apps.
+    "XMODIFIERS",
+    "GTK_IM_MODULE",
+    "QT_IM_MODULE",
+    "SDL_IM_MODULE",
 ];
 
 /// The session variables for a command in the box whose state directory on
-/// the host is `state_dir`: the set ones of [`PASSTHROUGH_ENV`], with
+/// the host is `state_dir`: the set ones of [`PASSTHROUGH_ENV`] and of
+/// `extra_names` (config `env.pass`), each once, with
 /// `XAUTHORITY` pointing at the box's copy of the host's cookies (brought up
 /// to date here: see [`super::xauth`]). Where no copy can be made, the host's
 /// own value goes through.
-pub fn session_env(state_dir: &Path) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = PASSTHROUGH_ENV
-        .iter()
-        .filter_map(|key| std::env::var(key).ok().map(|value| (key.to_string(), value)))
-        .collect();
+pub fn session_env(state_dir: &Path, extra_names: &[String]) -> Vec<(String, String)> {
+    let mut names: Vec<&str> = PASSTHROUGH_ENV.to_vec();
+    for name in extra_names {
+        if !names.contains(&name.as_str()) {
+            names.push(name);
+        }
+    }
+    let mut env: Vec<(String, String)> =
+        names.iter().filter_map(|key| std::env::var(key).ok().map(|value| (key.to_string(), value))).collect();
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let source = super::xauth::host_source(std::env::var_os("XAUTHORITY").as_deref(), home.as_deref());
     let copy = state_dir.join(super::xauth::COPY_NAME);

@@ -342,4 +342,14 @@ impl ExportOps for DirectExporter<'_> {
         let name = bin.exported_name();
         export::unexport(&self.ctx.paths, self.ctx.engine.scope().as_str(), box_name, Selector::Bin(name)).map(drop)
     }
+
+    fn add_entry(&self, box_name: &str) -> Result<()> {
+        let exporter = self.ctx.exporter(&self.ctx.engine, box_name, false)?;
+        exporter.export_entry(self.ctx.config.entry.terminal.as_deref()).map(drop)
+    }
+
+    fn remove_entry(&self, box_name: &str) -> Result<()> {
+        let selector = Selector::Exact(export::receipt::Kind::Entry, export::entry::ENTRY_NAME);
+        export::unexport(&self.ctx.paths, self.ctx.engine.scope().as_str(), box_name, selector).map(drop)
+    }
 }

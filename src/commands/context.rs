@@ -2,7 +2,12 @@
 //! helpers commands share. Commands reach each other's logic only through
 //! here, never by importing another command's file.
 
+use std::collections::BTreeMap;
+
+use super::split_words;
 use crate::boxes::lifecycle::Boxes;
+use crate::boxes::{BoxSpec, host::default_image_for};
+use crate::cli::CreateArgs;
 use crate::config::Config;
 use crate::engine::{Engine, Scope, current_euid};
 use crate::error::{Error, Result};
@@ -87,11 +92,187 @@ impl Context<'_> {
         }
     }
 
+    /// The spec of a new box from `tent create`'s flags and the config.
+    pub fn spec_from_args(&self, args: &CreateArgs) -> Result<BoxSpec> {
+        let ctx = self;
+        let image = match args.image.clone().or_else(|| ctx.config.image.clone()) {
+            Some(image) => image,
+            None => default_image_for(&std::fs::read_to_string("/etc/os-release").unwrap_or_default()),
+        };
+        crate::boxes::spec::validate_image(&image)?;
+        let mut packages = ctx.config.packages.clone();
+        packages.extend(split_words(&args.packages));
+        let mut env = BTreeMap::new();
+        for pair in &args.env {
+            let (key, value) = pair.split_once('=').ok_or_else(|| {
+                Error::usage(
+                    format!("--env {pair:?} is not KEY=VALUE"),
+                    Some("write it as --env NAME=value".to_string()),
+                )
+            })?;
+            env.insert(key.to_string(), value.to_string());
+        }
+        let home = match &args.home {
+            Some(dir) if dir.is_relative() => Some(std::env::current_dir().map_err(|e| Error::io(".", e))?.join(dir)),
+            other => other.clone(),
+        };
+        let mut unshare = crate::boxes::spec::Unshare {
+            netns: args.unshare_netns,
+            ipc: args.unshare_ipc,
+            process: args.unshare_process,
+            devsys: args.unshare_devsys,
+            groups: args.unshare_groups,
+        };
+        if args.unshare_all {
+            unshare = crate::boxes::spec::Unshare::all();
+        }
+        Ok(BoxSpec {
+            image,
+            packages,
+            home,
+            mount_home: args.mount_home,
+            volumes: args.volume.clone(),
+            env,
+            hostname: args.hostname.clone(),
+            root: ctx.engine.rootful() && ctx.engine.through_sudo(),
+            sudo_nopasswd: args.sudo_nopasswd,
+            init_hooks: args.init_hook.clone(),
+            start_hooks: Vec::new(),
+            pre_init_hooks: args.pre_init_hook.clone(),
+            init: args.init,
+            nvidia: args.nvidia,
+            unshare,
+            engine_args: args.engine_arg.clone(),
+            platform: args.platform.clone(),
+            pull: args.pull,
+            no_host: args.no_host,
+            own_xdg_open: args.own_xdg_open,
+            manifest: None,
+        })
+    }
+
+    /// Puts the box's launcher in the desktop menu (`tent entry`, `create
+    /// --entry`, manifests' `entry = true`); starts the box to read its logo.
+    pub fn add_entry(&self, name: &str) -> Result<()> {
+        let boxes = self.boxes();
+        let container = boxes.get(name)?;
+        boxes.start(name, Some(&container))?;
+        let exporter = self.exporter(&self.engine, name, false)?;
+        let outcome = exporter.export_entry(self.config.entry.terminal.as_deref())?;
+        for warning in &outcome.warnings {
+            self.printer.warn(warning);
+        }
+        for note in &outcome.notes {
+            self.printer.verbose(note);
+        }
+        if let Some(path) = outcome.export.files.first() {
+            self.printer.status(format!("added {name} to the menu: {}", path.display()));
+        }
+        Ok(())
+    }
+
+    /// The box `enter`/`run` use: the one named, else config `default_box`,
+    /// else the user's only box. A missing default box, or none at all, is
+    /// offered for creation from the default image (asked on a terminal;
+    /// `yes` skips the question).
+    pub fn box_or_default(&self, given: Option<&str>, yes: bool) -> Result<String> {
+        if let Some(name) = given {
+            return Ok(name.to_string());
+        }
+        let boxes = self.boxes();
+        if let Some(name) = self.config.default_box.as_deref() {
+            // Its state dir means tent made it: no engine call on this path.
+            if boxes.state(name).dir.is_dir() || self.engine.inspect(name)?.is_some() {
+                return Ok(name.to_string());
+            }
+            return self.offer_default_box(Some(name), yes);
+        }
+        // Yours: tent boxes of your uid that tent made from this HOME (their
+        // state is here); a test sandbox's or another login's are not.
+        let me = rustix::process::getuid().as_raw().to_string();
+        let mut names: Vec<String> = boxes
+            .list()?
+            .into_iter()
+            .filter(|c| c.label(crate::boxes::labels::UID).is_none_or(|uid| uid == me))
+            .map(|c| c.name)
+            .filter(|name| boxes.state(name).dir.is_dir())
+            .collect();
+        names.sort();
+        match names.len() {
+            0 => self.offer_default_box(None, yes),
+            1 => Ok(names.remove(0)),
+            _ => Err(Error::usage(
+                format!("which box? you have {}", names.join(", ")),
+                Some(format!(
+                    "name one (`tent enter {}`), or set `default_box = \"{}\"` in {}",
+                    names[0],
+                    names[0],
+                    self.config_file_display()
+                )),
+            )),
+        }
+    }
+
+    /// Creates the default box (`default_box`, else one named after the
+    /// default image) once the user agrees.
+    fn offer_default_box(&self, configured: Option<&str>, yes: bool) -> Result<String> {
+        let spec = self.spec_from_args(&CreateArgs::default())?;
+        let name = configured.map_or_else(|| default_box_name(&spec.image), str::to_string);
+        let missing = match configured {
+            Some(name) => format!("your default box {name} does not exist"),
+            None => "you have no box yet".to_string(),
+        };
+        if !yes {
+            let terminal = self.printer.stderr_is_terminal() && std::io::IsTerminal::is_terminal(&std::io::stdin());
+            if !terminal {
+                return Err(Error::usage(
+                    missing,
+                    Some(format!(
+                        "pass --yes to create {name} from {}, or create a box with `tent create NAME`",
+                        spec.image
+                    )),
+                ));
+            }
+            if !self.printer.confirm(&format!("{}. Create {name} from {}?", capitalize(&missing), spec.image)) {
+                return Err(Error::Aborted("no box was created".into()));
+            }
+        }
+        self.printer.step(format!("creating {name} from {} on {}", spec.image, self.engine.describe()));
+        self.boxes().create(&name, &spec, true)?;
+        self.printer.status(format!("{name} is ready"));
+        Ok(name)
+    }
+
+    fn config_file_display(&self) -> String {
+        match &self.config.file {
+            Some(path) => path.display().to_string(),
+            None => self.paths.config.join("config.toml").display().to_string(),
+        }
+    }
+
     /// Checks the exports of every box (or of `only_box` on this engine),
     /// reports them and fixes them on request (`tent doctor`, `tent export --check`).
     pub fn check_exports(&self, only_box: Option<&str>, fix: bool, json: bool) -> Result<i32> {
         check_exports(self, only_box, fix, json)
     }
+}
+
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// The name of the box made for a user who has none: the image's name and
+/// tag, e.g. `debian-bookworm` for `docker.io/library/debian:bookworm`.
+pub fn default_box_name(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    let last = last.split('@').next().unwrap_or(last);
+    let name: String = last
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-' { c } else { '-' })
+        .collect();
+    let name = name.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string();
+    if name.is_empty() || crate::boxes::validate_name(&name).is_err() { "tent".into() } else { name }
 }
 
 /// One finding, as printed and as `--json` (docs/exports.md).
@@ -245,5 +426,20 @@ fn repair(ctx: &Context<'_>, engine: &Engine, f: &Finding) -> Result<()> {
             let dir = f.export.dir.clone().unwrap_or_else(|| ctx.bin_dir());
             exporter.export_bin(&f.export.request, Some(&f.export.name), &dir).map(drop)
         }
+        Kind::Entry => exporter.export_entry(ctx.config.entry.terminal.as_deref()).map(drop),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_box_names_come_from_the_image() {
+        assert_eq!(default_box_name("debian:bookworm"), "debian-bookworm");
+        assert_eq!(default_box_name("registry.fedoraproject.org/fedora:41"), "fedora-41");
+        assert_eq!(default_box_name("opensuse/tumbleweed:latest"), "tumbleweed-latest");
+        assert_eq!(default_box_name("x@sha256:abc"), "x");
+        assert_eq!(default_box_name(":::"), "tent");
     }
 }

@@ -4,7 +4,9 @@
 //! command's exit status is tent's. Where it may not join (Docker as a plain
 //! user, `--root` through sudo, a refused setns, `TENT_EXEC=engine`), it
 //! replaces itself with the engine's exec instead; both keep one contract
-//! (docs/internals.md, "exec").
+//! (docs/internals.md, "exec"). On a terminal `enter` tells the terminal which
+//! box it is in (OSC 777), so it waits for a child tent that does the above.
+//! Also `tent ephemeral`, which reuses the same exec.
 
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -17,21 +19,66 @@ use crate::boxes::host::ExecUser;
 use crate::boxes::join;
 use crate::boxes::lifecycle::BOX_HOME_FILE;
 use crate::boxes::validate_name;
-use crate::cli::{EnterArgs, RunArgs};
+use crate::cli::{CreateArgs, EnterArgs, EphemeralArgs, RunArgs};
 use crate::engine::argv::{self, ExecPlan};
 use crate::engine::command_for;
 use crate::error::{Error, Result};
 
 pub fn enter(ctx: &Context<'_>, args: EnterArgs) -> Result<i32> {
+    let name = ctx.box_or_default(args.name.as_deref(), args.yes)?;
+    let extra = parse_env(&args.env)?;
     let mode = if args.command.is_empty() { ExecMode::Shell } else { ExecMode::Command(args.command) };
-    exec_in_box(ctx, &args.name, mode, false)
+    if super::terminal::tracking_wanted() && std::env::var_os(crate::env_vars::TENT_TRACKED).is_none() {
+        // The same tent again, as a child that joins or execs as always
+        // (the box is known now: a default box was made above), while this
+        // one waits to tell the terminal the box is left.
+        let exe = std::env::current_exe().map_err(|e| Error::io("/proc/self/exe", e))?;
+        let mut child = std::process::Command::new(exe);
+        child.args(std::env::args_os().skip(1)).env(crate::env_vars::TENT_TRACKED, "1");
+        return super::terminal::run_tracked(&name, child);
+    }
+    exec_in_box(ctx, &name, mode, false, extra)
 }
 
 pub fn run(ctx: &Context<'_>, args: RunArgs) -> Result<i32> {
-    exec_in_box(ctx, &args.name, ExecMode::Command(args.command), args.as_root)
+    let name = ctx.box_or_default(args.name.as_deref(), args.yes)?;
+    let extra = parse_env(&args.env)?;
+    exec_in_box(ctx, &name, ExecMode::Command(args.command), args.as_root, extra)
 }
 
-fn exec_in_box(ctx: &Context<'_>, name: &str, mode: ExecMode, as_root: bool) -> Result<i32> {
+/// `--env KEY=VALUE` flags, checked.
+pub fn parse_env(pairs: &[String]) -> Result<Vec<(String, String)>> {
+    pairs
+        .iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) if !key.is_empty() && !key.contains(char::is_whitespace) => {
+                Ok((key.to_string(), value.to_string()))
+            }
+            _ => Err(Error::usage(
+                format!("--env {pair:?} is not KEY=VALUE"),
+                Some("write it as --env NAME=value".into()),
+            )),
+        })
+        .collect()
+}
+
+/// What a command in the box runs with, on either path.
+struct Prepared<'a> {
+    state: crate::boxes::BoxState,
+    user: ExecUser,
+    cwd: PathBuf,
+    plan: ExecPlan<'a>,
+}
+
+/// Starts the box when needed and works out the user, directory and
+/// environment of the command.
+fn prepare<'a>(
+    ctx: &Context<'_>,
+    name: &'a str,
+    mode: &ExecMode,
+    as_root: bool,
+    extra_env: Vec<(String, String)>,
+) -> Result<Prepared<'a>> {
     validate_name(name)?;
     let boxes = ctx.boxes();
     let state = boxes.state(name);
@@ -53,7 +100,7 @@ fn exec_in_box(ctx: &Context<'_>, name: &str, mode: ExecMode, as_root: bool) -> 
     if tty && !as_root && matches!(mode, ExecMode::Shell) {
         boxes.set_password_if_needed(name, &user.name)?;
     }
-    let mut env = crate::boxes::host::session_env(&state.dir);
+    let mut env = crate::boxes::host::session_env(&state.dir, &ctx.config.env.pass);
     env.push((crate::env_vars::TENT_BOX.into(), name.into()));
     if !as_root {
         env.push(("HOME".into(), home.display().to_string()));
@@ -61,14 +108,28 @@ fn exec_in_box(ctx: &Context<'_>, name: &str, mode: ExecMode, as_root: bool) -> 
         env.push(("LOGNAME".into(), user.name.clone()));
         env.push(("SHELL".into(), user.shell.clone()));
     }
+    // The call's own --env wins over everything above (the last one counts).
+    env.extend(extra_env);
     let plan = ExecPlan {
         name,
         user: if as_root { "root".into() } else { format!("{}:{}", user.uid, user.gid) },
         tty,
         interactive: true,
         env,
-        command: container::exec_command(&mode, &cwd),
+        command: container::exec_command(mode, &cwd),
     };
+    Ok(Prepared { state, user, cwd, plan })
+}
+
+/// Runs in the box, replacing tent: joined where it may, else the engine's exec.
+pub fn exec_in_box(
+    ctx: &Context<'_>,
+    name: &str,
+    mode: ExecMode,
+    as_root: bool,
+    extra_env: Vec<(String, String)>,
+) -> Result<i32> {
+    let Prepared { state, user, cwd, plan } = prepare(ctx, name, &mode, as_root, extra_env)?;
     // Exported commands called from other boxes go through the relay.
     crate::relay::ensure_running(&ctx.paths);
     let why = if as_root {
@@ -82,6 +143,22 @@ fn exec_in_box(ctx: &Context<'_>, name: &str, mode: ExecMode, as_root: bool) -> 
     // Only returns when the engine's client could not be started.
     let err = command_for(&argv).exec();
     Err(Error::spawn(&argv[0], &err))
+}
+
+/// The engine argv that runs `mode` in the box, starting the box first when
+/// needed: for a tent that stays the parent (`ephemeral`).
+pub fn exec_argv(
+    ctx: &Context<'_>,
+    name: &str,
+    mode: ExecMode,
+    as_root: bool,
+    extra_env: Vec<(String, String)>,
+) -> Result<Vec<String>> {
+    let Prepared { plan, .. } = prepare(ctx, name, &mode, as_root, extra_env)?;
+    crate::relay::ensure_running(&ctx.paths);
+    let argv = ctx.engine.argv(&argv::exec(&ctx.engine, &plan));
+    ctx.printer.verbose(format!("$ {}", crate::shell::words(&argv)));
+    Ok(argv)
 }
 
 /// Joins the box and execs tent-exec in it; returns only when tent may not
@@ -126,4 +203,109 @@ fn join(
     ctx.printer.verbose(format!("joined box's namespaces (pid {})", target.pid));
     let err = command.exec();
     Err(Error::io(container::EXEC_IN_BOX, err))
+}
+
+/// `tent ephemeral`: a box made for one shell or command and removed when it
+/// ends, on Ctrl-C and on a closed terminal. tent stays the parent of the
+/// engine's client so that it is there to remove the box.
+pub fn ephemeral(ctx: &Context<'_>, args: EphemeralArgs) -> Result<i32> {
+    let extra = parse_env(&args.env)?;
+    let name = format!("ephemeral-{}", random_suffix());
+    let create = CreateArgs { name: name.clone(), image: args.image.clone(), ..Default::default() };
+    let spec = ctx.spec_from_args(&create)?;
+    crate::interrupt::catch();
+    crate::interrupt::catch_hangup();
+    ctx.printer.step(format!("creating the throwaway box {name} from {} on {}", spec.image, ctx.engine.describe()));
+    // create removes a half-made box itself, on errors and Ctrl-C.
+    ctx.boxes().create(&name, &spec, true)?;
+    let shell = args.command.is_empty();
+    let mode = if shell { ExecMode::Shell } else { ExecMode::Command(args.command) };
+    let result = exec_argv(ctx, &name, mode, false, extra).and_then(|argv| wait_for(&name, &argv, shell));
+    let spinner = ctx.printer.spinner(format!("removing the throwaway box {name}"));
+    let removed = ctx.boxes().remove(&name);
+    let _ = crate::export::remove_box_exports(&ctx.paths, ctx.engine.scope().as_str(), &name);
+    spinner.finish();
+    match removed {
+        Ok(()) => ctx.printer.status(format!("removed {name}")),
+        Err(err) => ctx.printer.warn(format!("could not remove {name}: {err}; remove it with `tent rm -f {name}`")),
+    }
+    result
+}
+
+/// Runs the client and waits for it, ending it when tent is interrupted.
+fn wait_for(name: &str, argv: &[String], shell: bool) -> Result<i32> {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    let track = shell && super::terminal::tracking_wanted();
+    let uid = rustix::process::getuid().as_raw();
+    if track {
+        let _ = std::io::stdout().write_all(super::terminal::push_sequence(name, uid).as_bytes());
+        let _ = std::io::stdout().flush();
+    }
+    let mut child = command_for(argv).spawn().map_err(|e| Error::spawn(&argv[0], &e))?;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) => {}
+            Err(e) => return Err(Error::spawn(&argv[0], &e)),
+        }
+        if crate::interrupt::interrupted() {
+            // SIGTERM, then the box's removal ends whatever runs in it.
+            let pid = rustix::process::Pid::from_child(&child);
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    if track {
+        let _ = std::io::stdout().write_all(super::terminal::pop_sequence(uid).as_bytes());
+        let _ = std::io::stdout().flush();
+    }
+    match status {
+        None => Err(Error::Interrupted),
+        Some(status) => Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0))),
+    }
+}
+
+/// Six letters and digits for a throwaway name, from the kernel's randomness.
+fn random_suffix() -> String {
+    use std::io::Read;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut bytes = [0u8; 6];
+    if std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes)).is_err() {
+        let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let seed = seed ^ u128::from(std::process::id());
+        for (i, b) in bytes.iter_mut().enumerate() {
+            *b = (seed >> (i * 8)) as u8;
+        }
+    }
+    bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_flags_are_checked() {
+        assert_eq!(
+            parse_env(&["A=1".into(), "B=x=y".into(), "C=".into()]).unwrap(),
+            vec![
+                ("A".to_string(), "1".to_string()),
+                ("B".to_string(), "x=y".to_string()),
+                ("C".to_string(), String::new())
+            ]
+        );
+        assert!(parse_env(&["A".into()]).is_err());
+        assert!(parse_env(&["=1".into()]).is_err());
+    }
+
+    #[test]
+    fn throwaway_names_are_valid() {
+        let a = random_suffix();
+        assert_eq!(a.len(), 6);
+        assert!(validate_name(&format!("ephemeral-{a}")).is_ok());
+        assert_ne!(a, random_suffix());
+    }
 }

@@ -59,6 +59,7 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
         export::receipt::Kind::Bin => {
             ctx.printer.status(format!("{verb} {} from {name} as {}", sanitize(&e.target), e.files[0].display()));
         }
+        export::receipt::Kind::Entry => ctx.printer.status(format!("{verb} the menu entry of {name}")),
     }
     Ok(0)
 }

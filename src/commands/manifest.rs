@@ -67,6 +67,7 @@ fn add_hand_made_exports(exports: &mut Exports, receipt: &[export::receipt::Expo
                     path: e.dir.clone().filter(|d| d != default_bin_dir),
                 });
             }
+            export::receipt::Kind::Entry => exports.entry = true,
         }
     }
 }
@@ -100,6 +101,7 @@ mod tests {
         let mut exports = Exports {
             apps: vec!["firefox".into()],
             bins: vec![BinExport { bin: "/usr/bin/jq".into(), name: None, path: None }],
+            entry: false,
         };
         let receipt = vec![
             receipt_export(export::receipt::Kind::App, "firefox", "firefox", None),

@@ -8,6 +8,7 @@ mod context;
 mod create;
 mod doctor;
 mod enter;
+mod entry;
 mod export;
 pub mod host;
 mod list;
@@ -18,7 +19,9 @@ mod rollback;
 mod save;
 mod snapshot;
 mod stop;
+mod terminal;
 mod upgrade;
+mod which;
 
 use crate::cli::{Cli, Command};
 use crate::config::Config;
@@ -39,6 +42,8 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::RelayCall { socket, scope, box_name, export, request_file, args } => {
             return relay_call(socket, scope, box_name, export, request_file, args);
         }
+        // Reads only files: it answers a shell's command-not-found at once.
+        Command::Which(args) => return which::run(&Paths::from_env()?, &args, printer),
         command => command,
     };
     let paths = Paths::from_env()?;
@@ -50,6 +55,8 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Create(args) => create::run(&ctx, args),
         Command::Enter(args) => enter::enter(&ctx, args),
         Command::Run(args) => enter::run(&ctx, args),
+        Command::Ephemeral(args) => enter::ephemeral(&ctx, args),
+        Command::Entry(args) => entry::run(&ctx, &args),
         Command::List(args) => list::run(&ctx, &args),
         Command::Stop(args) => stop::run(&ctx, &args),
         Command::Rm(args) => rm::run(&ctx, &args),
@@ -69,7 +76,8 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         | Command::Man { .. }
         | Command::Relay { .. }
         | Command::RelayCall { .. }
-        | Command::Host(_) => {
+        | Command::Host(_)
+        | Command::Which(_) => {
             unreachable!("handled above")
         }
     }

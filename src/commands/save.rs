@@ -152,6 +152,7 @@ fn reexport(ctx: &Context<'_>, name: &str, export: &Export) -> Result<()> {
             let dir = export.dir.clone().unwrap_or_else(|| ctx.bin_dir());
             exporter.export_bin(&export.request, Some(&export.name), &dir).map(drop)
         }
+        Kind::Entry => exporter.export_entry(ctx.config.entry.terminal.as_deref()).map(drop),
     }
 }
 

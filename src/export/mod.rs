@@ -10,6 +10,7 @@
 //! here prints: warnings travel back to the command in the results.
 
 pub mod desktop;
+pub mod entry;
 pub mod icons;
 pub mod owner;
 pub mod receipt;
@@ -517,7 +518,7 @@ pub fn unexport(paths: &Paths, scope: &str, box_name: &str, selector: Selector<'
     let mut any_app = false;
     for export in chosen {
         let (removed, kept) = remove_files(&export.files, &receipt, box_name, scope);
-        any_app |= export.kind == Kind::App;
+        any_app |= export.kind != Kind::Bin;
         removals.push(Removal { export, removed, kept });
     }
     receipt.exports = rest;

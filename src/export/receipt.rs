@@ -18,6 +18,8 @@ pub const FORMAT: u32 = 1;
 pub enum Kind {
     App,
     Bin,
+    /// The box's own launcher in the desktop menu (`tent entry`).
+    Entry,
 }
 
 impl Kind {
@@ -25,6 +27,7 @@ impl Kind {
         match self {
             Kind::App => "app",
             Kind::Bin => "bin",
+            Kind::Entry => "entry",
         }
     }
 }
@@ -129,9 +132,12 @@ impl Receipt {
                         return misplaced(first);
                     }
                 }
-                Kind::App => {
+                Kind::App | Kind::Entry => {
                     let apps = first.parent().filter(|d| d.file_name().is_some_and(|n| n == "applications"));
-                    let launcher = format!("tent-{}-{}.desktop", self.box_name, e.name);
+                    let launcher = match e.kind {
+                        Kind::Entry => super::entry::launcher_file_name(&self.box_name),
+                        _ => format!("tent-{}-{}.desktop", self.box_name, e.name),
+                    };
                     let (Some(apps), true) = (apps, first.file_name().is_some_and(|n| *n == *launcher)) else {
                         return misplaced(first);
                     };

@@ -40,6 +40,8 @@ pub trait ExportOps {
     fn export_bin(&self, box_name: &str, bin: &BinExport) -> Result<()>;
     fn unexport_app(&self, box_name: &str, app: &str) -> Result<()>;
     fn unexport_bin(&self, box_name: &str, bin: &BinExport) -> Result<()>;
+    fn add_entry(&self, box_name: &str) -> Result<()>;
+    fn remove_entry(&self, box_name: &str) -> Result<()>;
 }
 
 /// Where records are kept.
@@ -187,6 +189,11 @@ impl Executor<'_> {
                         r.exports.bins.remove(0);
                         self.records.save(name, r)?;
                     }
+                    if r.exports.entry {
+                        self.exports.remove_entry(name)?;
+                        r.exports.entry = false;
+                        self.records.save(name, r)?;
+                    }
                 }
                 self.boxes.remove(name)?;
                 self.records.remove(name)?;
@@ -240,6 +247,15 @@ impl Executor<'_> {
             Action::UnexportBin { name, bin } => {
                 self.exports.unexport_bin(name, bin)?;
                 self.update_exports(name, rec, |e| e.bins.retain(|b| b != bin))
+            }
+            Action::AddEntry { name } => {
+                self.boxes.start(name)?;
+                self.exports.add_entry(name)?;
+                self.update_exports(name, rec, |e| e.entry = true)
+            }
+            Action::RemoveEntry { name } => {
+                self.exports.remove_entry(name)?;
+                self.update_exports(name, rec, |e| e.entry = false)
             }
             Action::Remove { name } => {
                 self.progress.step(&format!("removing {name}"));
@@ -346,6 +362,12 @@ mod tests {
         fn unexport_bin(&self, box_name: &str, bin: &BinExport) -> Result<()> {
             self.call(format!("unexport-bin {box_name} {}", bin.bin))
         }
+        fn add_entry(&self, box_name: &str) -> Result<()> {
+            self.call(format!("add-entry {box_name}"))
+        }
+        fn remove_entry(&self, box_name: &str) -> Result<()> {
+            self.call(format!("remove-entry {box_name}"))
+        }
     }
 
     impl Records for Fake {
@@ -405,7 +427,7 @@ mod tests {
     fn create_then_export_records_the_box_as_the_manifest_says() {
         let fake = Fake::default();
         let bin = BinExport { bin: "/usr/bin/rg".into(), name: None, path: None };
-        let exports = Exports { apps: vec!["xterm".into()], bins: vec![bin.clone()] };
+        let exports = Exports { apps: vec!["xterm".into()], bins: vec![bin.clone()], entry: false };
         let actions = vec![
             Action::Create { name: "dev".into(), spec: spec("img") },
             Action::ExportApp { name: "dev".into(), app: "xterm".into() },
@@ -431,7 +453,7 @@ mod tests {
             container: "id-dev".into(),
             manifest: "/p/tent.toml".into(),
             spec: spec("old"),
-            exports: Exports { apps: vec!["xterm".into()], bins: vec![] },
+            exports: Exports { apps: vec!["xterm".into()], bins: vec![], entry: false },
         };
         let current = vec![Current { name: "dev".into(), tent: true, label: Some(spec("old")), record: Some(old) }];
         let actions =

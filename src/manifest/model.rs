@@ -92,11 +92,14 @@ pub struct Exports {
     pub apps: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub bins: Vec<BinExport>,
+    /// The box's own launcher in the desktop menu (`tent entry`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub entry: bool,
 }
 
 impl Exports {
     pub fn is_empty(&self) -> bool {
-        self.apps.is_empty() && self.bins.is_empty()
+        self.apps.is_empty() && self.bins.is_empty() && !self.entry
     }
 }
 

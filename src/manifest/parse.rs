@@ -35,6 +35,7 @@ pub const BOX_KEYS: &[&str] = &[
     "own_xdg_open",
     "export_apps",
     "export_bins",
+    "entry",
 ];
 const BIN_KEYS: &[&str] = &["bin", "name", "path"];
 
@@ -200,6 +201,7 @@ impl Parser<'_> {
                 "env" => entry.env = self.env(value)?,
                 "export_apps" => entry.exports.apps = self.strings(value, k)?,
                 "export_bins" => entry.exports.bins = self.bins(value)?,
+                "entry" => entry.exports.entry = self.boolean(value, k)?,
                 _ => {
                     return Err(self.unknown(
                         key,

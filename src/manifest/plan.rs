@@ -143,6 +143,15 @@ pub enum Action {
         name: String,
         bin: BinExport,
     },
+    /// The box's launcher in the desktop menu (`entry = true`).
+    AddEntry {
+        #[serde(rename = "box")]
+        name: String,
+    },
+    RemoveEntry {
+        #[serde(rename = "box")]
+        name: String,
+    },
     /// `--prune`: the manifest no longer lists the box (needs confirmation).
     Remove {
         #[serde(rename = "box")]
@@ -184,6 +193,8 @@ impl Action {
             | Action::ExportBin { name, .. }
             | Action::UnexportApp { name, .. }
             | Action::UnexportBin { name, .. }
+            | Action::AddEntry { name }
+            | Action::RemoveEntry { name }
             | Action::Remove { name }
             | Action::KeepUnlisted { name }
             | Action::Unchanged { name }
@@ -246,6 +257,8 @@ impl Action {
             Action::UnexportBin { name, bin } => {
                 format!("~ unexport {} of {name}", bin.exported_name())
             }
+            Action::AddEntry { name } => format!("~ add {name} to the desktop menu"),
+            Action::RemoveEntry { name } => format!("~ remove {name} from the desktop menu"),
             Action::Remove { name } => {
                 format!("- remove {name} (no longer in the manifest; your files stay)")
             }
@@ -407,6 +420,11 @@ fn push_exports(actions: &mut Vec<Action>, name: &str, have: &Exports, want: &Ex
     for bin in want.bins.iter().filter(|b| !have.bins.contains(b)) {
         actions.push(Action::ExportBin { name: name.into(), bin: bin.clone() });
     }
+    match (have.entry, want.entry) {
+        (true, false) => actions.push(Action::RemoveEntry { name: name.into() }),
+        (false, true) => actions.push(Action::AddEntry { name: name.into() }),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -483,10 +501,13 @@ mod tests {
 
     #[test]
     fn changed_exports_unexport_then_export() {
-        let have = Exports { apps: vec!["a".into()], bins: vec![bin("/usr/bin/rg")] };
+        let have = Exports { apps: vec!["a".into()], bins: vec![bin("/usr/bin/rg")], entry: false };
         let mut d = want("dev", spec("deb"));
-        d.exports =
-            Exports { apps: vec!["b".into()], bins: vec![BinExport { name: Some("r".into()), ..bin("/usr/bin/rg") }] };
+        d.exports = Exports {
+            apps: vec!["b".into()],
+            bins: vec![BinExport { name: Some("r".into()), ..bin("/usr/bin/rg") }],
+            entry: false,
+        };
         let actions = run(&[d.clone()], &[made("dev", d.spec.clone(), have)], false);
         assert_eq!(
             lines(&actions),
@@ -501,7 +522,7 @@ mod tests {
 
     #[test]
     fn a_new_image_recreates_and_exports_again() {
-        let exports = Exports { apps: vec!["htop".into()], bins: vec![] };
+        let exports = Exports { apps: vec!["htop".into()], bins: vec![], entry: false };
         let mut d = want("dev", BoxSpec { packages: vec!["git".into()], ..spec("trixie") });
         d.exports = exports.clone();
         let have = BoxSpec { packages: vec!["git".into()], ..spec("bookworm") };
@@ -631,5 +652,18 @@ mod tests {
         let json =
             serde_json::to_string(&Action::Install { name: "dev".into(), packages: vec!["git".into()] }).unwrap();
         assert_eq!(json, r#"{"action":"install","box":"dev","packages":["git"]}"#);
+    }
+
+    #[test]
+    fn the_menu_entry_is_added_and_removed() {
+        let mut actions = Vec::new();
+        let want = Exports { entry: true, ..Default::default() };
+        push_exports(&mut actions, "dev", &Exports::default(), &want);
+        assert!(matches!(actions.as_slice(), [Action::AddEntry { name }] if name == "dev"), "{actions:?}");
+        actions.clear();
+        push_exports(&mut actions, "dev", &want, &want);
+        assert!(actions.is_empty());
+        push_exports(&mut actions, "dev", &want, &Exports::default());
+        assert!(matches!(actions.as_slice(), [Action::RemoveEntry { .. }]), "{actions:?}");
     }
 }

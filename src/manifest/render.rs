@@ -73,6 +73,9 @@ pub fn render(name: &str, spec: &BoxSpec, exports: &Exports) -> String {
     if !exports.apps.is_empty() {
         line(&mut out, "export_apps", list(&exports.apps));
     }
+    if exports.entry {
+        line(&mut out, "entry", "true".to_string());
+    }
     if !exports.bins.is_empty() {
         let bins: Vec<String> = exports
             .bins
@@ -147,6 +150,7 @@ mod tests {
                 BinExport { bin: "/usr/bin/rg".into(), ..Default::default() },
                 BinExport { bin: "fdfind".into(), name: Some("fd".into()), path: Some("/opt/bin".into()) },
             ],
+            entry: true,
         };
         let text = render("my.box", &spec, &exports);
         let m = crate::manifest::parse::parse(Path::new("/p/tent.toml"), &text).unwrap();

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod between;
 mod cli;
 mod core;
 mod create_options;

@@ -28,11 +28,11 @@ pub fn to_box(s: &DistroboxSection, manifest: &Path, notes: &mut Vec<String>) ->
     entry.exports.bins =
         s.exported_bins.iter().map(|bin| BinExport { bin: bin.clone(), name: None, path: bins_path.clone() }).collect();
 
-    // start_now=true is what tent does anyway; entry=false likewise.
+    entry.exports.entry = s.entry.as_ref().is_some_and(|x| x.value);
+    // start_now=true is what tent does anyway.
     if let Some(x) = s.start_now.as_ref().filter(|x| !x.value) {
         ignored(notes, "start_now", x, "tent apply starts every box it makes");
     }
-    when_true(notes, "entry", &s.entry, "tent makes no desktop launcher for a box itself (export apps instead)");
     when_true(notes, "replace", &s.replace, "tent recreates a box only when its spec changes, after asking");
     let on = |x: &Option<Setting<bool>>| x.as_ref().is_some_and(|x| x.value);
     entry.pull = on(&s.pull);

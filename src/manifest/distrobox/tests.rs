@@ -83,9 +83,9 @@ fn keys_tent_cannot_honour_yet_are_notes_and_the_rest_applies() {
          unshare_netns=true\nunshare_all=false\npull=true\nreplace=true\nstart_now=false\nentry=true\nclone=other\n\
          name=another\nadditional_packages=git\nadditional_flags=--name=x\n");
     assert_eq!(b.packages, ["git"]);
+    assert!(b.exports.entry, "entry=true makes the box's menu launcher");
     let expect = [
         "ignored: start_now=false (/proj/distrobox.ini:11): tent apply starts every box it makes",
-        "ignored: entry=true (/proj/distrobox.ini:12): ",
         "ignored: replace=true (/proj/distrobox.ini:10): ",
         "ignored: additional_flags=--name=x (/proj/distrobox.ini:16): --engine-arg \"--name=x\" is refused",
         "ignored: clone=other (/proj/distrobox.ini:13): not built yet",

@@ -1,0 +1,90 @@
+//! `tent which CMD` (hidden): the boxes that have a command, for the shell's
+//! command-not-found handler (shell-integration/). It reads only the command
+//! index each box's init keeps in its state directory: no engine is asked and
+//! no box is entered, so a mistyped command answers at once.
+
+use std::path::Path;
+
+use crate::cli::WhichArgs;
+use crate::error::{Result, exit};
+use crate::export::tent_for_scope;
+use crate::output::Printer;
+use crate::paths::Paths;
+
+/// The index file in a box's state directory (docs/internals.md).
+pub const INDEX_FILE: &str = "commands";
+
+#[derive(Debug, PartialEq, Eq, serde::Serialize)]
+struct Hit {
+    #[serde(rename = "box")]
+    box_name: String,
+    scope: String,
+    /// How to run the command there.
+    run: String,
+}
+
+pub fn run(paths: &Paths, args: &WhichArgs, printer: &Printer) -> Result<i32> {
+    let hits = find(&paths.state.join("boxes"), &args.command);
+    if args.json {
+        printer.data(serde_json::to_string_pretty(&hits).expect("hits serialize"));
+    } else {
+        for hit in &hits {
+            printer.data(format!("{}\t{}\t{}", hit.box_name, hit.scope, hit.run));
+        }
+    }
+    Ok(if hits.is_empty() { exit::FAILURE } else { 0 })
+}
+
+/// Every box under `boxes_dir` (one directory per scope) whose index lists `command`.
+fn find(boxes_dir: &Path, command: &str) -> Vec<Hit> {
+    let mut hits = Vec::new();
+    if command.is_empty() || command.contains('/') {
+        return hits;
+    }
+    let Ok(scopes) = std::fs::read_dir(boxes_dir) else { return hits };
+    for scope in scopes.flatten() {
+        let scope_name = scope.file_name().to_string_lossy().into_owned();
+        let Ok(boxes) = std::fs::read_dir(scope.path()) else { continue };
+        for dir in boxes.flatten() {
+            let Ok(Some(text)) = crate::files::read_bounded(&dir.path().join(INDEX_FILE), 8 << 20) else { continue };
+            let text = String::from_utf8_lossy(&text);
+            if text.lines().any(|line| line == command) {
+                let box_name = dir.file_name().to_string_lossy().into_owned();
+                let run = format!(
+                    "{} run {box_name} -- {}",
+                    tent_for_scope(&scope_name),
+                    crate::shell::quote_if_needed(command)
+                );
+                hits.push(Hit { box_name, scope: scope_name.clone(), run });
+            }
+        }
+    }
+    hits.sort_by(|a, b| (&a.box_name, &a.scope).cmp(&(&b.box_name, &b.scope)));
+    hits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_boxes_by_their_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let boxes = dir.path();
+        for (scope, name, index) in
+            [("podman", "dev", "ls\nhello\n"), ("podman-root", "web", "hello\nnginx\n"), ("docker", "x", "ls\n")]
+        {
+            std::fs::create_dir_all(boxes.join(scope).join(name)).unwrap();
+            std::fs::write(boxes.join(scope).join(name).join(INDEX_FILE), index).unwrap();
+        }
+        std::fs::create_dir_all(boxes.join("podman/noindex")).unwrap();
+        let hits = find(boxes, "hello");
+        assert_eq!(hits.len(), 2, "{hits:?}");
+        assert_eq!(hits[0].box_name, "dev");
+        assert_eq!(hits[0].run, "tent run dev -- hello");
+        assert_eq!(hits[1].run, "tent --root run web -- hello");
+        assert!(find(boxes, "hell").is_empty());
+        assert!(find(boxes, "").is_empty());
+        assert!(find(boxes, "../x").is_empty());
+    }
+}
