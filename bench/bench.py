@@ -29,12 +29,14 @@ import time
 
 BUDGETS = {
     # case id: (limit, what the budget says)
-    "enter": (1.05, "warm enter <= 1.05x raw engine exec"),
-    "run": (1.05, "warm run <= 1.05x raw engine exec"),
+    # enter and run join the box's namespaces (src/boxes/join.rs): no engine client.
+    "enter": (0.15, "warm enter (namespace join) <= 0.15x raw engine exec"),
+    "run": (0.15, "warm run (namespace join) <= 0.15x raw engine exec"),
+    "run-engine": (1.05, "warm run through the engine (TENT_EXEC=engine) <= 1.05x raw engine exec"),
     "list-1": (1.10, "list <= 1.1x the engine's own list"),
     "list-20": (1.10, "list <= 1.1x the engine's own list"),
     "create-baked": (2.0, "create + first enter from a baked image <= 2x raw run --rm"),
-    "wrapper": (1.05, "exported wrapper <= 1.05x tent run"),
+    "wrapper": (0.2, "exported wrapper <= 0.2x raw engine exec"),
 }
 
 
@@ -380,7 +382,7 @@ def warm_cases(w, peers, results):
     # tent run and the exact argv tent execs: separates tent's own cost from
     # the cost of what it asks the engine to do (user, env, tent-exec).
     out = subprocess.run([w.tent, "-v", "run", box, "--", "true"], stdin=subprocess.DEVNULL,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=dict(os.environ, TENT_EXEC="engine"))
     argv_line = next((l[2:] for l in out.stderr.splitlines() if l.startswith("$ ")), None)
     cands = [Candidate(f"{w.kind} exec", [engine_exec(w, box)]),
              Candidate("tent run", [[w.tent, "run", box, "--", "true"]])]
@@ -391,6 +393,14 @@ def warm_cases(w, peers, results):
         cands.append(Candidate("tent's exec argv, run directly", [exact]))
         note = f"tent's exec argv: {argv_line}"
     run_case(results, "run", f"warm `run BOX -- true` vs `{w.kind} exec BOX true`",
+             cands[:2], cands[0], w.args.runs, w.args.warmup, w)
+
+    # The engine path, which stays the fallback (Docker as a plain user,
+    # --root through sudo, a refused setns): TENT_EXEC=engine forces it.
+    cands = [Candidate(f"{w.kind} exec", [engine_exec(w, box)]),
+             Candidate("tent run, TENT_EXEC=engine", [[w.tent, "run", box, "--", "true"]],
+                       env={"TENT_EXEC": "engine"})] + cands[2:]
+    run_case(results, "run-engine", f"warm `TENT_EXEC=engine run BOX -- true` vs `{w.kind} exec BOX true`",
              cands, cands[0], w.args.runs, w.args.warmup, w, note=note)
 
     # tent's own cost before the exec: the same `tent run` with the engine
@@ -402,7 +412,7 @@ def warm_cases(w, peers, results):
     shutil.copy("/bin/true", shim)
     tent_shim = [w.tent, "run", box, "--", "true"]
     cands = [Candidate("/bin/true (as the engine)", [[shim]]),
-             Candidate("tent run, engine = /bin/true", [tent_shim], env={"TENT_ENGINE": shim})]
+             Candidate("tent run, engine = /bin/true", [tent_shim], env={"TENT_ENGINE": shim, "TENT_EXEC": "engine"})]
     e = run_case(results, "startup", "tent's own work before it execs the engine (engine replaced by /bin/true)",
                  cands, cands[0], w.args.runs, w.args.warmup, w,
                  note="tent's overhead = tent row minus /bin/true row")
@@ -415,10 +425,12 @@ def warm_cases(w, peers, results):
     # tent execs the engine's client, so the peak of a whole `tent enter` is
     # max(tent, client); tent's own peak is seen with /bin/true as the client.
     if shutil.which("time") or os.path.exists("/usr/bin/time"):
-        shim_env = dict(os.environ, TENT_ENGINE=shim)
+        shim_env = dict(os.environ, TENT_ENGINE=shim, TENT_EXEC="engine")
         rss = {
             f"{w.kind} exec (whole)": peak_rss(engine_exec(w, box), w),
-            "tent enter (whole: tent, then the client)": peak_rss([w.tent, "enter", box, "--", "true"], w),
+            "tent run, joined (whole: tent, tent-exec's sh, true)": peak_rss([w.tent, "run", box, "--", "true"], w),
+            "tent enter, engine path (whole: tent, then the client)":
+                peak_rss([w.tent, "enter", box, "--", "true"], w, dict(os.environ, TENT_EXEC="engine")),
             "tent alone (engine = /bin/true)": peak_rss(tent_shim, w, shim_env),
             "/bin/true alone": peak_rss([shim], w),
         }
@@ -512,7 +524,7 @@ def create_cases(w, peers, results):
 
 
 def wrapper_case(w, results, box):
-    title = "exported wrapper vs `tent run`"
+    title = "exported wrapper vs the raw engine exec (and `tent run`)"
     if subprocess.run([w.tent, "export", "--help"], capture_output=True).returncode != 0:
         unavailable(results, "wrapper", title, "`tent export --help` fails")
         return
@@ -530,8 +542,9 @@ def wrapper_case(w, results, box):
         unavailable(results, "wrapper", title, f"export succeeded but no new file in {bindir}")
         return
     wrapper = os.path.join(bindir, new[0])
-    cands = [Candidate("tent run", [[w.tent, "run", box, "--", "/usr/bin/true"]]),
-             Candidate("exported wrapper", [[wrapper]])]
+    cands = [Candidate(f"{w.kind} exec", [engine_exec(w, box)]),
+             Candidate("exported wrapper", [[wrapper]]),
+             Candidate("tent run", [[w.tent, "run", box, "--", "/usr/bin/true"]])]
     run_case(results, "wrapper", title, cands, cands[0], w.args.runs, w.args.warmup, w)
     subprocess.run([w.tent, "unexport", box, "--bin", f"{w.tag}-true"], stdin=subprocess.DEVNULL, capture_output=True)
 
