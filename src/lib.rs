@@ -7,11 +7,13 @@
 //! - `cli`: the command line, clap only.
 //! - `commands`: one file per verb, the only code that talks to the user;
 //!   shared helpers through `commands::Context`.
+//! - `relay`: the host side of calls from inside boxes, a server that takes
+//!   requests instead of a command line (it looks exports up in the receipts).
 //! - `manifest` (parse, plan, the apply executor behind traits) and `export`
 //!   (launchers, wrappers, receipts).
-//! - `boxes` (spec, host facts, names, labels, the container's argv, the
-//!   in-box init and its readiness, lifecycle, state) and `relay` (the host
-//!   side of calls from inside boxes).
+//! - `boxes`: spec, host facts, names, labels, the container's argv, the
+//!   in-box init and its readiness, the namespace join, lifecycle, state,
+//!   snapshots.
 //! - `engine`: podman and Docker, argv from plain data, JSON shapes.
 //! - the floor, used by all and using nothing above: `paths`, `config`,
 //!   `output`, `error`, `files`, `shell`, `env_vars`, `interrupt`.
