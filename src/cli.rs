@@ -509,8 +509,14 @@ pub struct ApplyArgs {
     #[arg(long, short = 'n')]
     pub dry_run: bool,
     /// Also remove boxes that the manifest no longer lists
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["name", "remove"])]
     pub prune: bool,
+    /// Apply only this box (a section of the file); repeatable
+    #[arg(long, value_name = "BOX")]
+    pub name: Vec<String>,
+    /// Remove the boxes the file lists instead of making them (Distrobox's `assemble rm`); with --name, only those
+    #[arg(long)]
+    pub remove: bool,
     /// Do not ask before recreating or removing boxes
     #[arg(short, long)]
     pub yes: bool,

@@ -26,17 +26,22 @@ const DEFAULT_FILE: &str = "tent.toml";
 
 pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
     let file = args.file.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
-    let manifest = manifest::load(&file)?;
+    let mut manifest = manifest::load(&file)?;
     for warning in &manifest.warnings {
         ctx.printer.warn(warning);
     }
+    select(&mut manifest, &args.name)?;
     let desired = desired(ctx, &manifest);
     let (current, ids) = current(ctx, &manifest, &desired)?;
-    let actions = manifest::plan::plan(
-        &desired,
-        &current,
-        &Options { manifest: &manifest.path, mode: mode(&ctx.engine), prune: args.prune },
-    );
+    let actions = if args.remove {
+        manifest::plan::plan_removal(&desired, &current, mode(&ctx.engine))
+    } else {
+        manifest::plan::plan(
+            &desired,
+            &current,
+            &Options { manifest: &manifest.path, mode: mode(&ctx.engine), prune: args.prune },
+        )
+    };
 
     // The plan is the data of a dry run; otherwise it is status.
     for action in &actions {
@@ -113,6 +118,23 @@ pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
     }
 }
 
+/// `--name BOX`: only those boxes of the file; a name the file does not
+/// list is an error that names the ones it does.
+fn select(manifest: &mut Manifest, names: &[String]) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    if let Some(missing) = names.iter().find(|n| !manifest.boxes.iter().any(|b| &b.name == *n)) {
+        let listed: Vec<&str> = manifest.boxes.iter().map(|b| b.name.as_str()).collect();
+        return Err(Error::Manifest {
+            message: format!("{} lists no box {missing:?}", manifest.path.display()),
+            hint: Some(format!("it lists: {}", listed.join(", "))),
+        });
+    }
+    manifest.boxes.retain(|b| names.contains(&b.name));
+    Ok(())
+}
+
 /// The manifest's boxes with their specs resolved as `tent create` would.
 fn desired(ctx: &Context<'_>, manifest: &Manifest) -> Vec<Desired> {
     let default_image = ctx
@@ -177,6 +199,12 @@ fn again(args: &ApplyArgs) -> String {
     if args.prune {
         words.push("--prune".into());
     }
+    for name in &args.name {
+        words.extend(["--name".to_string(), name.clone()]);
+    }
+    if args.remove {
+        words.push("--remove".into());
+    }
     crate::shell::words(&words)
 }
 
@@ -204,11 +232,12 @@ fn confirm(ctx: &Context<'_>, args: &ApplyArgs, actions: &[Action]) -> Result<()
             hint: Some(format!("check the plan above, then run `{} --yes`", again(args))),
         });
     }
-    if ctx.printer.confirm("Go ahead? Boxes are removed and made anew; your home and files stay.") {
-        Ok(())
+    let question = if args.remove {
+        format!("Go ahead? {} will be removed, with their exports; your home and files stay.", names.join(", "))
     } else {
-        Err(Error::Aborted("nothing was changed".into()))
-    }
+        format!("Go ahead? {} will be removed or made anew; your home and files stay.", names.join(", "))
+    };
+    if ctx.printer.confirm(&question) { Ok(()) } else { Err(Error::Aborted("nothing was changed".into())) }
 }
 
 /// `tent apply --json` (docs/manifest.md).

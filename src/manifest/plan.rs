@@ -427,6 +427,30 @@ fn push_exports(actions: &mut Vec<Action>, name: &str, have: &Exports, want: &Ex
     }
 }
 
+/// `tent apply FILE --remove` (Distrobox's `assemble rm`): removes the boxes
+/// the file lists that exist and are the user's tent boxes; a container of
+/// that name that is not one is left alone and said so, as is a box for
+/// another engine mode. Boxes the file does not list are never touched.
+pub fn plan_removal(desired: &[Desired], current: &[Current], mode: Mode) -> Vec<Action> {
+    let mut actions = Vec::new();
+    for want in desired {
+        let name = want.name.clone();
+        if let Some(reason) = mode_mismatch(want.root, mode) {
+            actions.push(Action::Skip { name, reason });
+            continue;
+        }
+        match current.iter().find(|c| c.name == want.name) {
+            None => actions.push(Action::Skip { name, reason: "no such box: nothing to remove".into() }),
+            Some(have) if !have.tent => actions.push(Action::Skip {
+                name,
+                reason: "a container of that name is not one of your tent boxes; tent will not touch it".into(),
+            }),
+            Some(_) => actions.push(Action::Remove { name }),
+        }
+    }
+    actions
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -461,6 +485,24 @@ mod tests {
 
     fn bin(path: &str) -> BinExport {
         BinExport { bin: path.into(), ..Default::default() }
+    }
+
+    #[test]
+    fn removal_takes_only_the_listed_tent_boxes() {
+        let other = Current { name: "theirs".into(), tent: false, label: None, record: None };
+        let current =
+            vec![made("dev", spec("deb"), Exports::default()), made("kept", spec("deb"), Exports::default()), other];
+        let desired = vec![want("dev", spec("deb")), want("theirs", spec("deb")), want("gone", spec("deb"))];
+        let actions = plan_removal(&desired, &current, Mode::Rootless);
+        assert_eq!(actions[0], Action::Remove { name: "dev".into() });
+        assert!(
+            matches!(&actions[1], Action::Skip { name, reason } if name == "theirs" && reason.contains("not one of your"))
+        );
+        assert!(matches!(&actions[2], Action::Skip { name, .. } if name == "gone"));
+        assert!(!actions.iter().any(|a| a.box_name() == "kept"), "an unlisted box is never touched");
+        let mut root = want("dev", spec("deb"));
+        root.root = true;
+        assert!(matches!(plan_removal(&[root], &current, Mode::Rootless)[0], Action::Skip { .. }));
     }
 
     #[test]

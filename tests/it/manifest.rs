@@ -99,12 +99,12 @@ fn a_distrobox_file_with_include_hooks_packages_and_exports(engine: Engine) {
     let base = sb.name("dbxbase");
     let text = format!(
         "[{name}]\ninclude={base}\nadditional_packages=\"file\"\ninit_hooks=\"touch /var/tmp/dbx-hook\"\n\
-         exported_bins=\"/usr/bin/jq\"\nexported_bins_path=\"$HOME/.local/bin\"\npull=true\n\n\
+         exported_bins=\"/usr/bin/jq\"\nexported_bins_path=\"$HOME/.local/bin\"\nreplace=true\n\n\
          [{base}]\nimage={BOOKWORM}\nadditional_packages=\"jq\"\n"
     );
     write(&sb, "distrobox.ini", &text);
     let said = sb.tent(&["apply", "distrobox.ini"]).ok().stderr;
-    assert!(said.contains("ignored: pull=true ("), "{said}");
+    assert!(said.contains("ignored: replace=true ("), "{said}");
     assert!(in_box(&sb, &name, "command -v jq && command -v file").contains("/usr/bin/file"));
     in_box(&sb, &name, "test -e /var/tmp/dbx-hook");
     assert!(exported(&sb, "jq"));
