@@ -3,12 +3,13 @@
 //! with the user's data kept, `tent manifest` round trip, and a Distrobox file.
 
 use crate::engine_tests;
-use crate::harness::{BOOKWORM, Engine, Sandbox, TRIXIE};
+use crate::harness::{BOOKWORM, BUSYBOX, Engine, Sandbox, TRIXIE};
 
 engine_tests!(
     apply_again_change_in_place_then_recreate_keeping_data,
     a_distrobox_file_with_include_hooks_packages_and_exports,
-    real_world_distrobox_files_all_plan
+    real_world_distrobox_files_all_plan,
+    apply_one_section_then_remove_what_the_file_lists
 );
 
 fn write(sb: &Sandbox, file: &str, text: &str) {
@@ -137,4 +138,35 @@ fn real_world_distrobox_files_all_plan(engine: Engine) {
         planned += 1;
     }
     assert!(planned >= 12, "{planned}");
+}
+
+/// Issue 14: `--name BOX` applies one section; `--remove` removes the boxes
+/// the file lists (Distrobox's `assemble rm`) and nothing else, and asks
+/// first (off a terminal: refuses without --yes, naming the boxes).
+fn apply_one_section_then_remove_what_the_file_lists(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let (a, b) = (sb.name("sa"), sb.name("sb"));
+    write(&sb, "two.ini", &format!("[{a}]\nimage={BUSYBOX}\n\n[{b}]\nimage={BUSYBOX}\n"));
+    let other = sb.create("other", BUSYBOX, &["--no-start"]);
+    let missing = sb.tent(&["apply", "two.ini", "--name", "nope"]).output();
+    assert_ne!(missing.code, Some(0));
+    assert!(
+        missing.stderr.contains(&a) && missing.stderr.contains(&b),
+        "names what the file lists: {}",
+        missing.describe()
+    );
+    sb.tent(&["apply", "two.ini", "--name", &a]).ok();
+    let listed = sb.tent(&["list"]).ok().stdout();
+    assert!(listed.contains(&a) && !listed.contains(&b), "only the named section: {listed}");
+
+    let refused = sb.tent(&["apply", "two.ini", "--remove"]).output();
+    assert_ne!(refused.code, Some(0));
+    assert!(refused.stderr.contains(&a), "{}", refused.describe());
+    let plan = sb.tent(&["apply", "two.ini", "--remove", "--dry-run"]).ok().stdout();
+    assert!(plan.contains(&format!("- remove {a}")) || plan.contains(&a), "{plan}");
+    sb.tent(&["apply", "two.ini", "--remove", "--yes"]).ok();
+    let listed = sb.tent(&["list"]).ok().stdout();
+    assert!(!listed.contains(&a), "removed: {listed}");
+    let others = sb.tent(&["list", "--json"]).ok().stdout();
+    assert!(others.contains(&other), "a box the file does not list stays: {others}");
 }
