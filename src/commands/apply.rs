@@ -142,15 +142,22 @@ fn desired(ctx: &Context<'_>, manifest: &Manifest) -> Vec<Desired> {
         .image
         .clone()
         .unwrap_or_else(|| default_image_for(&std::fs::read_to_string("/etc/os-release").unwrap_or_default()));
-    manifest
+    let desired = manifest
         .boxes
         .iter()
         .map(|entry| {
             let mut spec = entry.spec(&default_image, &manifest.path);
             spec.root = ctx.engine.rootful() && ctx.engine.through_sudo();
-            Desired { name: entry.name.clone(), spec, root: entry.root, exports: entry.exports.clone() }
+            Desired {
+                name: entry.name.clone(),
+                spec,
+                clone: entry.clone.clone(),
+                root: entry.root,
+                exports: entry.exports.clone(),
+            }
         })
-        .collect()
+        .collect();
+    manifest::plan::sources_first(desired)
 }
 
 /// The containers with wanted names and the boxes this manifest made, each
@@ -258,6 +265,11 @@ struct LiveBoxes<'a> {
 }
 
 impl BoxOps for LiveBoxes<'_> {
+    fn clone_box(&self, source: &str, name: &str) -> Result<String> {
+        self.ctx.clone_box(source, name)?;
+        Ok(self.ctx.boxes().get(name)?.id)
+    }
+
     fn create(&self, name: &str, spec: &BoxSpec) -> Result<String> {
         let boxes = self.ctx.boxes();
         boxes.create(name, spec, true)?;

@@ -75,6 +75,41 @@ impl Context<'_> {
         }
     }
 
+    /// Makes box `dst` as a copy of box `src`: its system (committed to a
+    /// private image) and its spec, with its own host name and state (`tent
+    /// clone`, a manifest's `clone`). Nothing is left behind on failure.
+    pub fn clone_box(&self, src: &str, dst: &str) -> Result<()> {
+        use crate::boxes::snapshot::SnapshotKind;
+        use crate::boxes::{labels, validate_name};
+        let boxes = self.boxes();
+        let container = boxes.get(src)?;
+        validate_name(dst)?;
+        if let Some(existing) = self.engine.inspect(dst)? {
+            return Err(Error::BoxExists {
+                name: dst.into(),
+                engine: self.engine.describe(),
+                is_tent: existing.label(labels::FORMAT).is_some(),
+            });
+        }
+        let mut spec = BoxSpec::from_label(container.label(labels::SPEC)).ok_or_else(|| Error::Snapshot {
+            message: format!("box {src:?} has no readable spec label, so tent cannot copy it"),
+            hint: None,
+        })?;
+        // A new name gets its own host name; a manifest owns only the boxes it made.
+        spec.hostname = None;
+        spec.manifest = None;
+        let spinner = self.printer.spinner(format!("copying the system of {src}"));
+        let image = boxes.commit_private(src, dst, SnapshotKind::Clone);
+        spinner.finish();
+        let image = image?;
+        self.printer.step(format!("creating {dst} from {src}"));
+        if let Err(err) = boxes.create_from(dst, &spec, true, Some(&image)) {
+            let _ = self.engine.output(&crate::engine::argv::rmi(&image));
+            return Err(err);
+        }
+        Ok(())
+    }
+
     /// Finishes or undoes rollbacks a killed tent left half-done.
     pub fn recover(&self) {
         for done in self.boxes().recover() {

@@ -20,6 +20,8 @@ use crate::error::{Error, Result};
 pub trait BoxOps {
     /// Makes and starts a box; returns its container id.
     fn create(&self, name: &str, spec: &BoxSpec) -> Result<String>;
+    /// Makes and starts box `name` as a copy of box `source`; returns its container id.
+    fn clone_box(&self, source: &str, name: &str) -> Result<String>;
     /// Removes the container and tent's state of it (not its exports).
     fn remove(&self, name: &str) -> Result<()>;
     /// Starts the box when it is stopped, and waits for its init.
@@ -168,6 +170,19 @@ impl Executor<'_> {
             Action::Create { name, spec } => {
                 self.progress.step(&format!("creating {name} from {}", spec.image));
                 self.create(name, spec, rec)
+            }
+            Action::Clone { name, source } => {
+                self.progress.step(&format!("cloning {name} from {source}"));
+                let container = self.boxes.clone_box(source, name)?;
+                let r = Record {
+                    container,
+                    manifest: self.manifest.path.clone(),
+                    spec: BoxSpec::default(),
+                    exports: Exports::default(),
+                };
+                self.records.save(name, &r)?;
+                *rec = Some(r);
+                Ok(())
             }
             Action::Adopt { name, .. } => {
                 let r = rec.as_mut().ok_or_else(|| missing(name))?;
@@ -329,6 +344,9 @@ mod tests {
         fn create(&self, name: &str, spec: &BoxSpec) -> Result<String> {
             self.call(format!("create {name} {}", spec.image)).map(|()| format!("id-{name}"))
         }
+        fn clone_box(&self, source: &str, name: &str) -> Result<String> {
+            self.call(format!("clone {source} {name}")).map(|()| format!("id-{name}"))
+        }
         fn remove(&self, name: &str) -> Result<()> {
             self.call(format!("remove {name}"))
         }
@@ -420,7 +438,7 @@ mod tests {
     }
 
     fn desired(name: &str, image: &str, exports: Exports) -> Desired {
-        Desired { name: name.into(), spec: spec(image), root: false, exports }
+        Desired { name: name.into(), spec: spec(image), clone: None, root: false, exports }
     }
 
     #[test]
@@ -501,6 +519,18 @@ mod tests {
         assert!(!failed);
         assert_eq!(fake.calls(), ["hooks a echo hi", "start a", "run-hooks a"]);
         assert_eq!(fake.saved.borrow()["a"].spec.init_hooks, ["echo hi"]);
+    }
+
+    #[test]
+    fn a_clone_is_recorded_as_the_manifests_box() {
+        let fake = Fake::default();
+        let mut want = desired("copy", "img", Exports::default());
+        want.clone = Some("dev".into());
+        let actions = vec![Action::Clone { name: "copy".into(), source: "dev".into() }];
+        let (_, failed) = run(&fake, &actions, &[want], &[]);
+        assert!(!failed);
+        assert_eq!(fake.calls(), ["clone dev copy"]);
+        assert_eq!(fake.saved.borrow()["copy"].container, "id-copy");
     }
 
     #[test]

@@ -50,6 +50,8 @@ pub struct BoxEntry {
     pub no_host: bool,
     /// `own_xdg_open = true`: the box keeps its own xdg-open.
     pub own_xdg_open: bool,
+    /// Made as a copy of this box (Distrobox's `clone`) instead of from an image.
+    pub clone: Option<String>,
     pub exports: Exports,
 }
 

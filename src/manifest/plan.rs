@@ -14,6 +14,8 @@ use crate::boxes::BoxSpec;
 pub struct Desired {
     pub name: String,
     pub spec: BoxSpec,
+    /// Made as a copy of this box (Distrobox's `clone`), not from an image.
+    pub clone: Option<String>,
     /// The manifest's `root` key: which engine mode the box belongs to.
     pub root: bool,
     pub exports: Exports,
@@ -90,6 +92,12 @@ pub enum Action {
         #[serde(rename = "box")]
         name: String,
         spec: BoxSpec,
+    },
+    /// Make the box as a copy of another (`tent clone`).
+    Clone {
+        #[serde(rename = "box")]
+        name: String,
+        source: String,
     },
     /// Take over a box this manifest did not make (needs confirmation).
     Adopt {
@@ -184,6 +192,7 @@ impl Action {
     pub fn box_name(&self) -> &str {
         match self {
             Action::Create { name, .. }
+            | Action::Clone { name, .. }
             | Action::Adopt { name, .. }
             | Action::Recreate { name, .. }
             | Action::Install { name, .. }
@@ -224,6 +233,7 @@ impl Action {
     /// `-` removes, `=` leaves alone, `!` cannot proceed.
     pub fn describe(&self) -> String {
         match self {
+            Action::Clone { name, source } => format!("+ clone {name} from box {source}"),
             Action::Create { name, spec } => {
                 let mut line = format!("+ create {name} (image {})", spec.image);
                 if !spec.packages.is_empty() {
@@ -283,7 +293,10 @@ pub fn plan(desired: &[Desired], current: &[Current], opts: &Options<'_>) -> Vec
             continue;
         }
         let Some(have) = current.iter().find(|c| c.name == want.name) else {
-            actions.push(Action::Create { name: name.clone(), spec: want.spec.clone() });
+            match &want.clone {
+                Some(source) => actions.push(Action::Clone { name: name.clone(), source: source.clone() }),
+                None => actions.push(Action::Create { name: name.clone(), spec: want.spec.clone() }),
+            }
             push_exports(&mut actions, &name, &Exports::default(), &want.exports);
             continue;
         };
@@ -302,6 +315,15 @@ pub fn plan(desired: &[Desired], current: &[Current], opts: &Options<'_>) -> Vec
             actions.push(Action::Adopt { name: name.clone(), owner: have.owner().map(Path::to_path_buf) });
         }
         let before = actions.len();
+        // A copy carries its source's spec, not the file's: only its exports
+        // are the file's to keep.
+        if want.clone.is_some() {
+            push_exports(&mut actions, &name, &have.exports(), &want.exports);
+            if actions.len() == before && owned {
+                actions.push(Action::Unchanged { name });
+            }
+            continue;
+        }
         let changes = recreate_changes(spec, &want.spec);
         if !changes.is_empty() {
             actions.push(Action::Recreate { name: name.clone(), changes, spec: want.spec.clone() });
@@ -427,6 +449,20 @@ fn push_exports(actions: &mut Vec<Action>, name: &str, have: &Exports, want: &Ex
     }
 }
 
+/// The boxes in the file's order, except that a box another one is cloned
+/// from comes before it (Distrobox files may list the copy first). A cycle is
+/// left in the file's order; its clone then fails with the missing box named.
+pub fn sources_first(mut desired: Vec<Desired>) -> Vec<Desired> {
+    let mut out: Vec<Desired> = Vec::with_capacity(desired.len());
+    while !desired.is_empty() {
+        let ready = desired.iter().position(|d| {
+            d.clone.as_ref().is_none_or(|src| !desired.iter().any(|o| &o.name == src && o.name != d.name))
+        });
+        out.push(desired.remove(ready.unwrap_or(0)));
+    }
+    out
+}
+
 /// `tent apply FILE --remove` (Distrobox's `assemble rm`): removes the boxes
 /// the file lists that exist and are the user's tent boxes; a container of
 /// that name that is not one is left alone and said so, as is a box for
@@ -462,7 +498,7 @@ mod tests {
     }
 
     fn want(name: &str, spec: BoxSpec) -> Desired {
-        Desired { name: name.into(), spec, root: false, exports: Exports::default() }
+        Desired { name: name.into(), spec, clone: None, root: false, exports: Exports::default() }
     }
 
     /// A box this manifest made and recorded, exactly as `spec` and `exports`.
@@ -485,6 +521,37 @@ mod tests {
 
     fn bin(path: &str) -> BinExport {
         BinExport { bin: path.into(), ..Default::default() }
+    }
+
+    #[test]
+    fn a_clone_is_copied_once_and_then_keeps_its_source_spec() {
+        let mut d = want("copy", spec("other-image"));
+        d.clone = Some("dev".into());
+        d.exports.apps = vec!["htop".into()];
+        assert_eq!(
+            lines(&run(std::slice::from_ref(&d), &[], false)),
+            ["+ clone copy from box dev", "~ export app htop from copy"]
+        );
+        // Made: its spec is its source's (another image), which is no reason to recreate it.
+        let exports = Exports { apps: vec!["htop".into()], ..Default::default() };
+        let have = made("copy", spec("deb"), exports);
+        assert_eq!(lines(&run(&[d], &[have], false)), ["= copy unchanged"]);
+    }
+
+    #[test]
+    fn clone_sources_come_first() {
+        let mut copy = want("copy", spec("deb"));
+        copy.clone = Some("base".into());
+        let mut loop_a = want("a", spec("deb"));
+        loop_a.clone = Some("b".into());
+        let mut loop_b = want("b", spec("deb"));
+        loop_b.clone = Some("a".into());
+        let names = |v: Vec<Desired>| v.into_iter().map(|d| d.name).collect::<Vec<_>>();
+        assert_eq!(names(sources_first(vec![copy.clone(), want("base", spec("deb"))])), ["base", "copy"]);
+        assert_eq!(names(sources_first(vec![loop_a, loop_b])), ["a", "b"], "a cycle keeps the file's order");
+        let mut existing = want("c2", spec("deb"));
+        existing.clone = Some("elsewhere".into());
+        assert_eq!(names(sources_first(vec![existing, want("z", spec("deb"))])), ["c2", "z"]);
     }
 
     #[test]

@@ -9,7 +9,8 @@ engine_tests!(
     apply_again_change_in_place_then_recreate_keeping_data,
     a_distrobox_file_with_include_hooks_packages_and_exports,
     real_world_distrobox_files_all_plan,
-    apply_one_section_then_remove_what_the_file_lists
+    apply_one_section_then_remove_what_the_file_lists,
+    a_distrobox_clone_is_a_copy_of_its_source
 );
 
 fn write(sb: &Sandbox, file: &str, text: &str) {
@@ -169,4 +170,24 @@ fn apply_one_section_then_remove_what_the_file_lists(engine: Engine) {
     assert!(!listed.contains(&a), "removed: {listed}");
     let others = sb.tent(&["list", "--json"]).ok().stdout();
     assert!(others.contains(&other), "a box the file does not list stays: {others}");
+}
+
+/// Issue 14: `clone=SRC` makes the box as a copy of SRC's system (here a
+/// file SRC's start hook wrote), even when the file lists the copy first;
+/// a second apply leaves both alone.
+fn a_distrobox_clone_is_a_copy_of_its_source(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let (copy, base) = (sb.name("copy"), sb.name("base"));
+    write(
+        &sb,
+        "clone.ini",
+        &format!(
+            "[{copy}]\nclone={base}\n\n[{base}]\nimage={BUSYBOX}\ninit_hooks=\"echo from-base > /etc/tent-clone-mark\"\n"
+        ),
+    );
+    let said = sb.tent(&["apply", "clone.ini"]).ok().stderr;
+    assert!(!said.contains("ignored: clone"), "{said}");
+    assert_eq!(in_box(&sb, &copy, "cat /etc/tent-clone-mark").trim(), "from-base");
+    assert_eq!(in_box(&sb, &copy, "hostname").trim(), copy, "the copy has its own host name");
+    assert!(sb.tent(&["apply", "clone.ini"]).ok().stderr.contains("nothing to do"));
 }

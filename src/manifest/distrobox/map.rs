@@ -56,14 +56,7 @@ pub fn to_box(s: &DistroboxSection, manifest: &Path, notes: &mut Vec<String>) ->
         }
     }
     entry.pre_init_hooks = s.pre_init_hooks.iter().map(|h| h.value.clone()).collect();
-    if let Some(x) = &s.clone {
-        let why = if s.image.is_some() {
-            "not built yet: tent makes the box from its image"
-        } else {
-            "not built yet: tent makes the box from its default image"
-        };
-        ignored(notes, "clone", x, why);
-    }
+    entry.clone = s.clone.as_ref().map(|x| x.value.clone());
     if let Some(x) = s.name_key.as_ref().filter(|x| x.value != s.name) {
         ignored(notes, "name", x, &format!("the box is named after its section, {:?}", s.name));
     }

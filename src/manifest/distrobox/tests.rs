@@ -84,11 +84,11 @@ fn keys_tent_cannot_honour_yet_are_notes_and_the_rest_applies() {
          name=another\nadditional_packages=git\nadditional_flags=--name=x\n");
     assert_eq!(b.packages, ["git"]);
     assert!(b.exports.entry, "entry=true makes the box's menu launcher");
+    assert_eq!(b.clone.as_deref(), Some("other"), "clone=other makes the box as a copy of box other");
     let expect = [
         "ignored: start_now=false (/proj/distrobox.ini:11): tent apply starts every box it makes",
         "ignored: replace=true (/proj/distrobox.ini:10): ",
         "ignored: additional_flags=--name=x (/proj/distrobox.ini:16): --engine-arg \"--name=x\" is refused",
-        "ignored: clone=other (/proj/distrobox.ini:13): not built yet",
         "ignored: name=another (/proj/distrobox.ini:14): the box is named after its section, \"gpu\"",
     ];
     assert_eq!(notes.len(), expect.len(), "{notes:#?}");
