@@ -147,6 +147,13 @@ impl Error {
                 Some("set --engine, TENT_ENGINE or `engine` in the config file to podman or docker".into())
             }
             Error::EngineSpawn(_) => Some("check that the engine is installed and runs for this user".into()),
+            // Rootless podman gives a box its own network through slirp4netns
+            // or pasta, which need /dev/net/tun (`--unshare-netns`).
+            Error::Engine { failure, .. } if failure.stderr.contains("/dev/net/tun") => Some(
+                "this host does not let rootless podman open /dev/net/tun, which a box with its own network \
+                 (--unshare-netns) needs; give it no network at all with --engine-arg=--network=none, or use --root"
+                    .into(),
+            ),
             Error::ImageUnavailable { image, .. } => Some(format!(
                 "check the name with `podman images` / `docker images`, pull or import {image:?}, or pass another --image"
             )),

@@ -19,14 +19,16 @@ use rustix::thread::ThreadNameSpaceType;
 
 use super::state::{BoxState, process_start_time};
 
-/// The namespaces a box may have of its own. Boxes share the host's pid,
-/// network and (usually) IPC namespaces; those are joined only when they differ.
+/// The namespaces a box may have of its own. Boxes share the host's network
+/// and IPC namespaces unless made with `--unshare-netns`/`--unshare-ipc`;
+/// each is joined only when it differs.
 const SPACES: &[(&str, ThreadNameSpaceType)] = &[
     ("user", ThreadNameSpaceType::USER),
     ("mnt", ThreadNameSpaceType::MOUNT),
     ("uts", ThreadNameSpaceType::HOST_NAME_AND_NIS_DOMAIN_NAME),
     ("cgroup", ThreadNameSpaceType::CONTROL_GROUP),
     ("ipc", ThreadNameSpaceType::INTER_PROCESS_COMMUNICATION),
+    ("net", ThreadNameSpaceType::NETWORK),
 ];
 
 /// A box's init, pinned by a pidfd, and which of its namespaces differ from ours.
@@ -59,6 +61,15 @@ pub fn prepare(state: &BoxState) -> Result<Target, String> {
     }
     if !spaces.contains(ThreadNameSpaceType::MOUNT) {
         return Err("the box shares tent's mount namespace".into());
+    }
+    // A PID namespace of its own (`--init`, `--unshare-process`) is entered
+    // only by children, and tent execs: the command would stay outside it,
+    // where the box's /proc does not show it. The engine's exec gets it right.
+    let (theirs, ours) = (fs::metadata(format!("/proc/{pid}/ns/pid")), fs::metadata("/proc/self/ns/pid"));
+    if let (Ok(theirs), Ok(ours)) = (theirs, ours)
+        && (theirs.dev(), theirs.ino()) != (ours.dev(), ours.ino())
+    {
+        return Err("the box has a PID namespace of its own (--init or --unshare-process)".into());
     }
     // Without a user namespace of the box's own, joining takes root.
     if !spaces.contains(ThreadNameSpaceType::USER) && !rustix::process::geteuid().is_root() {

@@ -6,8 +6,12 @@ use crate::harness::{BOOKWORM, BUSYBOX, Engine, Sandbox, TRIXIE};
 
 engine_tests!(busybox_image_gets_a_working_box_without_sudo, baked_image_starts_with_no_package_work);
 
+/// The init's log of the box's starts: a rootful box starts a new
+/// `init.log` each time and keeps the one before as `init.log.1`.
 fn init_log(sb: &Sandbox, name: &str) -> String {
-    std::fs::read_to_string(sb.state_dir(name).join("init.log")).unwrap()
+    let dir = sb.state_dir(name);
+    let before = std::fs::read_to_string(dir.join("init.log.1")).unwrap_or_default();
+    before + &std::fs::read_to_string(dir.join("init.log")).unwrap()
 }
 
 #[test]
