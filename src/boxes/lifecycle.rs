@@ -343,6 +343,9 @@ impl Boxes<'_> {
         }
         // A process that joined while the init was stopping.
         ended += end(Duration::from_millis(500));
+        // The engine's exec clients of this box on the host: Docker's stays
+        // waiting for a container that is gone (`docker exec -i`).
+        ended += end_exec_clients(&self.engine.path, name);
         state.reset_run_files();
         Ok(ended)
     }
@@ -441,6 +444,41 @@ fn cgroup_v2() -> bool {
     Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
 }
 
+/// Ends the user's engine clients that run tent-exec in box `name` (`ENGINE
+/// exec … NAME /bin/sh /run/.tent/lib/tent-exec …`): what `tent enter` and
+/// `tent run` exec'd into on the engine's path. Only processes of this user,
+/// only that exact shape; returns how many were signalled.
+fn end_exec_clients(engine: &Path, name: &str) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::getuid().as_raw();
+    let engine = engine.as_os_str().as_encoded_bytes();
+    let mut ended = 0;
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else { continue };
+        if fs::metadata(entry.path()).map(|m| m.uid()).ok() != Some(me) {
+            continue;
+        }
+        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else { continue };
+        let argv: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        if is_exec_client(&argv, engine, name)
+            && let Some(pid) = rustix::process::Pid::from_raw(pid)
+            && rustix::process::kill_process(pid, rustix::process::Signal::TERM).is_ok()
+        {
+            ended += 1;
+        }
+    }
+    ended
+}
+
+/// Whether `argv` is an engine's exec of tent-exec in box `name`.
+fn is_exec_client(argv: &[&[u8]], engine: &[u8], name: &str) -> bool {
+    argv.first() == Some(&engine)
+        && argv.get(1) == Some(&&b"exec"[..])
+        && argv
+            .windows(3)
+            .any(|w| w[0] == name.as_bytes() && w[1] == b"/bin/sh" && w[2] == container::EXEC_IN_BOX.as_bytes())
+}
+
 /// Writes the hooks where the box's init runs them.
 pub fn write_hooks(state: &BoxState, spec: &BoxSpec) -> Result<()> {
     let dir = state.hooks_dir();
@@ -461,6 +499,33 @@ pub fn write_hooks(state: &BoxState, spec: &BoxSpec) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exec_clients_are_told_by_their_exact_shape() {
+        let ok: Vec<&[u8]> = [
+            "/usr/bin/docker",
+            "exec",
+            "--interactive",
+            "--user",
+            "1:1",
+            "dev",
+            "/bin/sh",
+            "/run/.tent/lib/tent-exec",
+            "cmd",
+            "/",
+            "sleep",
+            "9",
+        ]
+        .iter()
+        .map(|w| w.as_bytes())
+        .collect();
+        assert!(is_exec_client(&ok, b"/usr/bin/docker", "dev"));
+        assert!(!is_exec_client(&ok, b"/usr/bin/docker", "dev2"), "another box");
+        assert!(!is_exec_client(&ok, b"/usr/bin/podman", "dev"), "another engine");
+        let other: Vec<&[u8]> =
+            ["/usr/bin/docker", "exec", "dev", "sh", "-c", "x"].iter().map(|w| w.as_bytes()).collect();
+        assert!(!is_exec_client(&other, b"/usr/bin/docker", "dev"), "not tent's exec");
+    }
 
     #[test]
     fn hooks_are_written_and_cleared() {

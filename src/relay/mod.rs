@@ -428,6 +428,9 @@ pub struct Confirmed {
     pub name: String,
     /// The box was created with `--no-host`.
     pub no_host: bool,
+    /// The container's full id: a caller known only by its cgroup is checked
+    /// against it on every request, cached or not.
+    pub container_id: String,
 }
 
 /// The engine's verdicts, by box and init (a restarted box is asked again):
@@ -441,6 +444,11 @@ static POLICY: Mutex<Option<PolicyCache>> = Mutex::new(None);
 fn confirm(c: &Candidate, peer: (u64, u64), peer_pid: u32) -> Option<Confirmed> {
     let key = (c.scope.clone(), c.name.clone(), c.pid, c.start);
     if let Some(hit) = POLICY.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|m| m.get(&key)) {
+        // The cache knows the box, not this caller: one known by its cgroup
+        // must be in that very container (a forged pid file names another's init).
+        if c.by_cgroup && !in_container_cgroup(peer_pid, &hit.container_id) {
+            return None;
+        }
         return Some(hit.clone());
     }
     use crate::engine::{Engine, Scope};
@@ -475,7 +483,8 @@ fn confirm(c: &Candidate, peer: (u64, u64), peer_pid: u32) -> Option<Confirmed> 
         return None;
     }
     let spec = crate::boxes::BoxSpec::from_label(container.label(crate::boxes::labels::SPEC))?;
-    let confirmed = Confirmed { scope: c.scope.clone(), name: c.name.clone(), no_host: spec.no_host };
+    let confirmed =
+        Confirmed { scope: c.scope.clone(), name: c.name.clone(), no_host: spec.no_host, container_id: container.id };
     POLICY.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_default().insert(key, confirmed.clone());
     Some(confirmed)
 }

@@ -137,11 +137,16 @@ fn stop_ends_commands_of_both_paths(engine: Engine) {
     };
     assert_eq!(pids.len(), 2, "both commands run");
     let out = sb.tent(&["stop", &name]).ok();
-    assert!(
-        out.stderr.contains("commands running in it") || out.stdout().contains("commands running in it"),
-        "{}",
-        out.describe()
-    );
+    // Docker runs the box's init as root: a plain user cannot see which of
+    // its processes are the box's, and both commands went through the engine,
+    // whose stop ends them (no survivors is checked below either way).
+    if engine != Engine::Docker {
+        assert!(
+            out.stderr.contains("commands running in it") || out.stdout().contains("commands running in it"),
+            "{}",
+            out.describe()
+        );
+    }
     for mut child in children {
         let _ = child.wait();
     }
