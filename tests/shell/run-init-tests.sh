@@ -206,7 +206,10 @@ if starts_ok $box; then
     t0=$(now)
     "$ENGINE" stop "$PREFIX-$box" >/dev/null
     stop_time=$(since "$t0")
-    check "$box: stop takes under 5 s (${stop_time}s)" awk -v t="$stop_time" 'BEGIN { exit !(t < 5) }'
+    # The init ends on SIGTERM: well before the engine's 10 s fallback to
+    # SIGKILL, even on a loaded machine (this tells the two apart; it is not a
+    # speed budget, which bench/run measures).
+    check "$box: stop ends the init by SIGTERM, before the 10 s kill (${stop_time}s)" awk -v t="$stop_time" 'BEGIN { exit !(t < 9) }'
     check "$box: stop removes ready" test ! -e "$TMP/state-$box/ready"
     check_eq "$box: init exits 0 on SIGTERM" 0 "$("$ENGINE" inspect -f '{{.State.ExitCode}}' "$PREFIX-$box")"
     started[$box]=$(now)
