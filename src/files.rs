@@ -35,19 +35,34 @@ pub struct Lock {
 
 /// Takes the exclusive lock on `path` (made when missing), waiting for it.
 pub fn lock(path: &Path) -> Result<Lock> {
+    let file = lock_file(path)?;
+    file.lock().map_err(|e| Error::io(path, e))?;
+    Ok(Lock { _file: file })
+}
+
+/// The lock on `path` if nobody holds it now; None when somebody does.
+pub fn try_lock(path: &Path) -> Result<Option<Lock>> {
+    let file = lock_file(path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(Lock { _file: file })),
+        Err(fs::TryLockError::WouldBlock) => Ok(None),
+        Err(fs::TryLockError::Error(e)) => Err(Error::io(path, e)),
+    }
+}
+
+/// The lock file itself, made when missing, never through a link.
+fn lock_file(path: &Path) -> Result<fs::File> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    let file = fs::OpenOptions::new()
+    fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .mode(0o600)
         .open(path)
-        .map_err(|e| Error::io(path, e))?;
-    file.lock().map_err(|e| Error::io(path, e))?;
-    Ok(Lock { _file: file })
+        .map_err(|e| Error::io(path, e))
 }
 
 /// The lock file that guards `name` in `dir`. Lock files live in their own
@@ -131,7 +146,9 @@ mod tests {
         let held = lock(&path).unwrap();
         let other = fs::OpenOptions::new().write(true).open(&path).unwrap();
         assert!(other.try_lock().is_err(), "a second lock must wait");
+        assert!(try_lock(&path).unwrap().is_none(), "try_lock says it is held");
         drop(held);
+        assert!(try_lock(&path).unwrap().is_some());
         assert!(other.try_lock().is_ok());
         assert_ne!(lock_path(dir.path(), "dev.lock"), dir.path().join("dev.lock"));
     }

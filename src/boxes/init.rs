@@ -200,17 +200,21 @@ mod tests {
         assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
     }
 
+    fn paths_in(dir: &Path) -> Paths {
+        Paths {
+            config: dir.join("c"),
+            data: dir.join("d"),
+            state: dir.join("s"),
+            data_home: dir.join("dh"),
+            bin: dir.join("b"),
+            home: dir.to_path_buf(),
+        }
+    }
+
     #[test]
     fn ensure_lib_writes_once_and_is_reused() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            config: dir.path().join("c"),
-            data: dir.path().join("d"),
-            state: dir.path().join("s"),
-            data_home: dir.path().join("dh"),
-            bin: dir.path().join("b"),
-            home: dir.path().to_path_buf(),
-        };
+        let paths = paths_in(dir.path());
         let lib = ensure_lib(&paths, "abc").unwrap();
         assert_eq!(fs::read_to_string(lib.join("tent-init")).unwrap(), INIT_SCRIPT);
         let mode = fs::metadata(lib.join("tent-exec")).unwrap().permissions().mode();
@@ -221,14 +225,7 @@ mod tests {
     #[test]
     fn a_changed_or_linked_lib_is_written_again() {
         let dir = tempfile::tempdir().unwrap();
-        let paths = Paths {
-            config: dir.path().join("c"),
-            data: dir.path().join("d"),
-            state: dir.path().join("s"),
-            data_home: dir.path().join("dh"),
-            bin: dir.path().join("b"),
-            home: dir.path().to_path_buf(),
-        };
+        let paths = paths_in(dir.path());
         let hash = lib_hash();
         let lib = ensure_lib(&paths, &hash).unwrap();
         assert!(lib_is_intact(&lib, &hash));

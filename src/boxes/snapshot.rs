@@ -568,7 +568,9 @@ impl Boxes<'_> {
             let Some(text) = crate::files::read_text_bounded(&path, 64 * 1024) else { continue };
             let Ok(journal) = serde_json::from_str::<Journal>(&text) else { continue };
             // A swap still running in another tent holds the lock: leave it.
-            let Some(_lock) = try_lock(&crate::files::lock_path(&self.scope_dir(), &journal.box_name)) else {
+            let Ok(Some(_lock)) =
+                crate::files::try_lock(&crate::files::lock_path(&self.scope_dir(), &journal.box_name))
+            else {
                 continue;
             };
             if let Some(r) = self.recover_one(&journal, &path) {
@@ -634,21 +636,6 @@ fn journal_is_young(path: &Path) -> bool {
         .ok()
         .and_then(|t| t.elapsed().ok())
         .is_some_and(|age| age < std::time::Duration::from_secs(60))
-}
-
-fn try_lock(path: &Path) -> Option<fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    fs::create_dir_all(path.parent()?).ok()?;
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .mode(0o600)
-        .open(path)
-        .ok()?;
-    file.try_lock().ok()?;
-    Some(file)
 }
 
 #[cfg(test)]
