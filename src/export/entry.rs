@@ -167,11 +167,7 @@ impl Exporter<'_> {
             dir: None,
             tent: self.tent.clone(),
         };
-        let mut outcome = self.commit(export, writes, "")?;
-        outcome.warnings.splice(0..0, warnings);
-        outcome.notes = notes;
-        outcome.warnings.extend(super::refresh_menus(self.paths));
-        Ok(outcome)
+        self.commit_launcher(export, writes, warnings, notes)
     }
 }
 

@@ -352,6 +352,18 @@ printf '%s' "$t"
             dir: None,
             tent: self.tent.clone(),
         };
+        self.commit_launcher(export, writes, warnings, notes)
+    }
+
+    /// Records a launcher's files (an app's or a box's entry), with the
+    /// warnings and notes gathered while making them, and tells the menus.
+    fn commit_launcher(
+        &self,
+        export: Export,
+        writes: Vec<(PathBuf, Vec<u8>, u32)>,
+        warnings: Vec<String>,
+        notes: Vec<String>,
+    ) -> Result<Outcome> {
         let mut outcome = self.commit(export, writes, "")?;
         outcome.warnings.splice(0..0, warnings);
         outcome.notes = notes;
