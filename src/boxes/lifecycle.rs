@@ -117,8 +117,7 @@ impl Boxes<'_> {
         if let Some(home) = &spec.home {
             make_own_home(home, name)?;
         }
-        let hash = init::lib_hash();
-        let lib = init::ensure_lib(self.paths, &hash)?;
+        let mut args = self.container_argv(name, name, spec, image, &host, &state.dir, nvidia.as_ref())?;
         state.remove()?;
         state.create()?;
         self.write_box_files(&state, spec, &host)?;
@@ -127,22 +126,7 @@ impl Boxes<'_> {
             fs::write(&marker, "").map_err(|e| Error::io(&marker, e))?;
         }
 
-        let host_link = container::HostLink::new(self.paths, spec, self.host_commands);
         interrupt::catch();
-        let plan = container::CreatePlan {
-            name,
-            spec,
-            host: &host,
-            lib_dir: &lib,
-            lib_hash: &hash,
-            state_dir: &state.dir,
-            nvidia: nvidia.as_ref(),
-            host_link: host_link.as_ref(),
-        };
-        let mut args = match image {
-            Some(image) => container::create_as(self.engine, &plan, name, image),
-            None => container::create(self.engine, &plan),
-        };
         if start {
             // One `run --detach` instead of `create` and `start`: one engine
             // client less on the way to the first command.
@@ -176,6 +160,40 @@ impl Boxes<'_> {
             });
         }
         Ok(())
+    }
+
+    /// The engine argv that makes box `name` as container `container`: from
+    /// the spec's image, or from `image` (a snapshot, a loaded box) with the
+    /// spec still naming its own. Writes this build's init scripts where the
+    /// box mounts them. Shared by create and by the rollback's new container.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn container_argv(
+        &self,
+        name: &str,
+        container: &str,
+        spec: &BoxSpec,
+        image: Option<&str>,
+        host: &HostFacts,
+        state_dir: &Path,
+        nvidia: Option<&super::nvidia::Nvidia>,
+    ) -> Result<Vec<String>> {
+        let hash = init::lib_hash();
+        let lib = init::ensure_lib(self.paths, &hash)?;
+        let host_link = container::HostLink::new(self.paths, spec, self.host_commands);
+        let plan = container::CreatePlan {
+            name,
+            spec,
+            host,
+            lib_dir: &lib,
+            lib_hash: &hash,
+            state_dir,
+            nvidia,
+            host_link: host_link.as_ref(),
+        };
+        Ok(match image {
+            Some(image) => container::create_as(self.engine, &plan, container, image),
+            None => container::create(self.engine, &plan),
+        })
     }
 
     /// Removes a half-made box; keeps its init log for the error message.

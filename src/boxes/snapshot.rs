@@ -531,24 +531,11 @@ impl Boxes<'_> {
     /// with the box's spec, under `container`.
     fn create_container(&self, name: &str, container: &str, spec: &BoxSpec, image: &str) -> Result<()> {
         let host = super::HostFacts::read();
-        let hash = super::init::lib_hash();
-        let lib = super::init::ensure_lib(self.paths, &hash)?;
         let state = self.state(name);
         state.create()?;
         // The same options as the box was made with: its NVIDIA files and host shims too.
         let nvidia = if spec.nvidia { Some(self.find_nvidia(name)?) } else { None };
-        let host_link = super::container::HostLink::new(self.paths, spec, self.host_commands);
-        let plan = super::container::CreatePlan {
-            name,
-            spec,
-            host: &host,
-            lib_dir: &lib,
-            lib_hash: &hash,
-            state_dir: &state.dir,
-            nvidia: nvidia.as_ref(),
-            host_link: host_link.as_ref(),
-        };
-        let args = super::container::create_as(self.engine, &plan, container, image);
+        let args = self.container_argv(name, container, spec, Some(image), &host, &state.dir, nvidia.as_ref())?;
         self.printer.verbose(format!("$ {}", crate::shell::words(&self.engine.argv(&args))));
         self.engine.capture(&format!("could not make box {name:?} from {image}"), &args)?;
         Ok(())
