@@ -321,7 +321,20 @@ impl Boxes<'_> {
         state.create()?;
         state.reset_run_files();
         let follower = LogFollower::from_end(state.log_path());
-        self.engine.capture(&format!("could not start box {name:?}"), &["start", name])?;
+        let what = format!("could not start box {name:?}");
+        if let Err(err) = self.engine.capture(&what, &["start", name]) {
+            // The OCI runtime sometimes fails a start that follows a stop
+            // closely, while the engine still cleans up after the last run
+            // (runc: "error during container init: %!w(<nil>)"; podman
+            // #2112 is the same kind). One more try, a moment later, starts
+            // it; a box that fails twice reports the second failure.
+            if !transient_start_failure(&err) || self.engine.inspect(name)?.is_some_and(|c| c.running()) {
+                return Err(err);
+            }
+            self.printer.verbose(format!("{name}: the engine failed to start it; trying once more"));
+            std::thread::sleep(Duration::from_millis(500));
+            self.engine.capture(&what, &["start", name])?;
+        }
         init::wait_ready(self.engine, name, &state, follower, self.printer)
     }
 
@@ -514,9 +527,38 @@ pub fn write_hooks(state: &BoxState, spec: &BoxSpec) -> Result<()> {
     Ok(())
 }
 
+/// A start the OCI runtime failed on its own (not a missing image, name or
+/// mount the box asked for): worth one more try.
+fn transient_start_failure(err: &Error) -> bool {
+    match err {
+        Error::Engine { failure, .. } => {
+            let text = &failure.stderr;
+            text.contains("OCI runtime error") && text.contains("error during container init")
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_runtime_failing_on_its_own_is_tried_again() {
+        let failed = |stderr: &str| Error::Engine {
+            what: "could not start box".into(),
+            failure: crate::error::CommandFailure { argv: vec![], status: Some(125), stderr: stderr.into() },
+        };
+        assert!(transient_start_failure(&failed(
+            "Error: OCI runtime error: unable to start container \"80bb\": runc: runc create failed: \
+             unable to start container process: error during container init: %!w(<nil>)"
+        )));
+        assert!(!transient_start_failure(&failed("Error: no container with name or ID \"dev\" found")));
+        assert!(!transient_start_failure(&failed(
+            "Error: statfs /home/u/gone: no such file or directory"
+        )));
+        assert!(!transient_start_failure(&Error::Interrupted));
+    }
 
     #[test]
     fn exec_clients_are_told_by_their_exact_shape() {

@@ -569,14 +569,20 @@ impl Boxes<'_> {
 
     fn recover_one(&self, j: &Journal, path: &Path) -> Option<Recovery> {
         let at_name = self.engine.inspect(&j.box_name).ok()?;
-        let new = self.engine.inspect(&j.new_name).ok()?;
-        let old = self.engine.inspect(&j.old_name).ok()?;
-        let step = recovery_step(at_name.as_ref().map(|c| c.id == j.old_id), new.is_some(), old.is_some());
+        // A container whose `rm` was killed half-way stays listed as
+        // "Removing", and podman's inspect then fails ("container not known")
+        // while `rm --force` still clears it: such a one counts as there.
+        let there = |name: &str| !matches!(self.engine.inspect(name), Ok(None));
+        let (new_there, old_there) = (there(&j.new_name), there(&j.old_name));
+        let step = recovery_step(at_name.as_ref().map(|c| c.id == j.old_id), new_there, old_there);
         let result = match step {
             RecoveryStep::DropNew => {
-                if new.is_some() {
-                    let _ = self.engine.output(&["rm", "--force", &j.new_name]);
-                } else if journal_is_young(path) {
+                // Even when inspect finds none: a `create` killed half-way
+                // can leave a container in podman's storage only ("Storage"
+                // in `ps --external`), which inspect does not see, `rm
+                // --force` removes, and which would pin the snapshot image.
+                let _ = self.engine.output(&["rm", "--force", &j.new_name]);
+                if !new_there && journal_is_young(path) {
                     // A daemon (Docker) may still be making the container a
                     // killed client asked for: look again at the next commands.
                     if j.reported {
@@ -590,16 +596,12 @@ impl Boxes<'_> {
                 (!j.reported).then(|| Recovery::Undone(j.box_name.clone()))
             }
             RecoveryStep::DropOld => {
-                if old.is_some() {
-                    let _ = self.engine.output(&["rm", "--force", &j.old_name]);
-                }
+                let _ = self.engine.output(&["rm", "--force", &j.old_name]);
                 Some(Recovery::Finished(j.box_name.clone(), j.old_id.clone()))
             }
             RecoveryStep::RenameNewThenDropOld => {
                 self.engine.output(&argv::rename(&j.new_name, &j.box_name)).ok()?;
-                if old.is_some() {
-                    let _ = self.engine.output(&["rm", "--force", &j.old_name]);
-                }
+                let _ = self.engine.output(&["rm", "--force", &j.old_name]);
                 Some(Recovery::Finished(j.box_name.clone(), j.old_id.clone()))
             }
             RecoveryStep::RenameOldBack => {

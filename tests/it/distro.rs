@@ -52,6 +52,8 @@ fn baked_image_starts_with_no_package_work(engine: Engine) {
     struct Image<'a>(&'a Sandbox, &'a str);
     impl Drop for Image<'_> {
         fn drop(&mut self) {
+            // Its boxes first: an image still in use is only untagged.
+            self.0.remove_boxes();
             let _ = self.0.engine_cmd(&["rmi", "--force", self.1]).output();
         }
     }

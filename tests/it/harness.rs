@@ -278,11 +278,19 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Removes (through the engine) every box this sandbox made; an image
+    /// the test made can go after this, instead of staying behind untagged.
+    pub fn remove_boxes(&self) {
+        for name in self.boxes.lock().unwrap().drain(..) {
+            let _ = self.engine_cmd(&["rm", "--force", &name]).output();
+        }
+    }
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
-        for name in self.boxes.lock().unwrap().iter() {
-            let _ = self.engine_cmd(&["rm", "--force", name]).output();
-        }
+        self.remove_boxes();
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }

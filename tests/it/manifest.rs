@@ -190,4 +190,8 @@ fn a_distrobox_clone_is_a_copy_of_its_source(engine: Engine) {
     assert_eq!(in_box(&sb, &copy, "cat /etc/tent-clone-mark").trim(), "from-base");
     assert_eq!(in_box(&sb, &copy, "hostname").trim(), copy, "the copy has its own host name");
     assert!(sb.tent(&["apply", "clone.ini"]).ok().stderr.contains("nothing to do"));
+    // The copy's image (a snapshot tent tagged for it) goes with the boxes.
+    sb.tent(&["rm", &copy, &base, "--force", "--yes"]).ok();
+    let images = sb.engine_cmd(&["images", "--format", "{{.Repository}}:{{.Tag}}"]).ok().stdout();
+    assert!(!images.contains(&format!("tent-snapshot/{}/{copy}:", engine.scope())), "{images}");
 }

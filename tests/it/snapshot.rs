@@ -60,8 +60,14 @@ fn in_box(sb: &Sandbox, name: &str, script: &str) -> String {
     sb.tent(&["run", name, "--as-root", "--", "sh", "-c", script]).ok().stdout()
 }
 
+/// The swap's temporary containers still there; on podman also those only in
+/// its storage (a `create` killed half-way), which `ps --all` does not list.
 fn leftovers(sb: &Sandbox, name: &str) -> Vec<String> {
-    let out = sb.engine_cmd(&["ps", "--all", "--format", "{{.Names}}"]).ok();
+    let mut args = vec!["ps", "--all", "--format", "{{.Names}}"];
+    if sb.engine != Engine::Docker {
+        args.push("--external");
+    }
+    let out = sb.engine_cmd(&args).ok();
     out.stdout().lines().filter(|l| l.starts_with(&format!("{name}-tent-"))).map(str::to_string).collect()
 }
 
