@@ -172,6 +172,40 @@ fn ephemeral_is_removed_after_ctrl_c() {
     let mut c = sb.command(tent_bin());
     c.args(["ephemeral", "--image", BOOKWORM, "--", "sleep", "600"]).stdout(Stdio::null()).stderr(Stdio::piped());
     let child = c.spawn().unwrap();
+    let name = ephemeral_running_sleep(&sb);
+    // `env` execs tent, so the child's pid is tent's.
+    // SAFETY: kill has no memory preconditions; the pid is our child's.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    let inspect = sb.engine_cmd(&["container", "inspect", &name]).output();
+    assert_ne!(inspect.code, Some(0), "{name} is still there: {stderr}");
+    assert!(ephemeral_names(&sb).is_empty());
+}
+
+/// The terminal closes while the throwaway box's shell command runs: tent
+/// (in the terminal's foreground group, so hung up) still removes the box.
+/// The terminal is util-linux `script`'s; killing `script` closes its side,
+/// and the kernel hangs up the session.
+#[test]
+fn ephemeral_is_removed_when_its_terminal_closes() {
+    let Some(sb) = Sandbox::if_enabled(Engine::PodmanRoot) else { return };
+    let inner = format!("exec {} ephemeral --image {BOOKWORM} -- sleep 600", tent_bin().display());
+    let mut c = sb.command("script");
+    c.args(["-qfec", &inner, "/dev/null"]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+    let mut terminal = c.spawn().unwrap();
+    let name = ephemeral_running_sleep(&sb);
+    // SAFETY: kill has no memory preconditions; the pid is our child's.
+    unsafe { libc::kill(terminal.id() as i32, libc::SIGKILL) };
+    let _ = terminal.wait();
+    let gone = eventually(120, || sb.engine_cmd(&["container", "inspect", &name]).output().code != Some(0));
+    assert!(gone, "{name} is still there a while after its terminal closed");
+    assert!(ephemeral_names(&sb).is_empty());
+}
+
+/// Waits until a throwaway box is ready and `sleep` runs in it; its name.
+fn ephemeral_running_sleep(sb: &Sandbox) -> String {
     let state = sb.home.join(".local/state/tent/boxes").join(sb.engine.scope());
     let mut name = String::new();
     let ready = eventually(120, || {
@@ -185,7 +219,6 @@ fn ephemeral_is_removed_after_ctrl_c() {
         false
     });
     assert!(ready, "the throwaway box never became ready");
-    // Wait until sleep runs in it, then press Ctrl-C.
     let running = eventually(30, || {
         sb.engine_cmd(&[
             "exec",
@@ -199,15 +232,7 @@ fn ephemeral_is_removed_after_ctrl_c() {
             == Some(0)
     });
     assert!(running, "sleep never ran in {name}");
-    // `env` execs tent, so the child's pid is tent's.
-    // SAFETY: kill has no memory preconditions; the pid is our child's.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    let inspect = sb.engine_cmd(&["container", "inspect", &name]).output();
-    assert_ne!(inspect.code, Some(0), "{name} is still there: {stderr}");
-    assert!(ephemeral_names(&sb).is_empty());
+    name
 }
 
 /// The host's resolv.conf changes (a comment line, the nameservers kept):
