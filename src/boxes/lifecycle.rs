@@ -554,9 +554,7 @@ mod tests {
              unable to start container process: error during container init: %!w(<nil>)"
         )));
         assert!(!transient_start_failure(&failed("Error: no container with name or ID \"dev\" found")));
-        assert!(!transient_start_failure(&failed(
-            "Error: statfs /home/u/gone: no such file or directory"
-        )));
+        assert!(!transient_start_failure(&failed("Error: statfs /home/u/gone: no such file or directory")));
         assert!(!transient_start_failure(&Error::Interrupted));
     }
 

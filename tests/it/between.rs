@@ -104,6 +104,7 @@ fn entry_env_which_and_rm(engine: Engine) {
     assert!(found, "tent which hello: {}", sb.tent(&["which", "hello"]).output().describe());
     let hit = sb.tent(&["which", "hello"]).ok().stdout();
     assert!(hit.trim_end().ends_with(&format!("run {name} -- hello")), "{hit}");
+    handlers_name_the_box(&sb, &name);
 
     // On a terminal, enter tells it which box the tab is in, and that it left.
     let inner = format!("{} enter {name}", tent_bin().display());
@@ -162,6 +163,39 @@ fn ephemeral_is_removed_after_its_command(engine: Engine) {
     let inspect = sb.engine_cmd(&["container", "inspect", &name]).output();
     assert_ne!(inspect.code, Some(0), "{name} is still there");
     assert!(!sb.state_dir(&name).exists());
+}
+
+/// The host shells' command-not-found handlers (shell-integration/host), in
+/// real bash, zsh and fish: a command only a box has is named with the way
+/// to run it, status 127; any other missing command gets the shell's usual
+/// message and no box.
+fn handlers_name_the_box(sb: &Sandbox, name: &str) {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let bin = tent_bin().parent().unwrap().display().to_string();
+    for (shell, file, status) in
+        [("bash", "tent.bash", "$?"), ("zsh", "tent.zsh", "$?"), ("fish", "tent.fish", "$status")]
+    {
+        // A copy in the user's home: the checkout may be closed to the test user.
+        let handler = sb.home.join(file);
+        std::fs::copy(format!("{root}/shell-integration/host/{file}"), &handler).unwrap();
+        let handler = handler.display();
+        let script = format!(
+            "PATH={bin}:$PATH {shell} -c 'source {handler}; hello; echo status={status}; tent-it-nosuch; echo status={status}'"
+        );
+        let out = sb.sh(&script).ok();
+        let (stdout, stderr) = (out.stdout(), &out.stderr);
+        assert_eq!(stdout, "status=127\nstatus=127\n", "{shell}: {}", out.describe());
+        assert!(
+            stderr.contains(&format!("{shell}: hello: command not found on the host; it is in a tent box:")),
+            "{shell}: {}",
+            out.describe()
+        );
+        assert!(stderr.contains(&format!("run {name} -- hello\n")), "{shell}: {}", out.describe());
+        // fish adds the source line and a caret under the command.
+        assert_eq!(stderr.matches("in a tent box").count(), 1, "{shell}: {}", out.describe());
+        let usual = stderr.lines().any(|l| l.starts_with(shell) && l.contains("tent-it-nosuch"));
+        assert!(usual, "{shell}: {}", out.describe());
+    }
 }
 
 /// Ctrl-C while the throwaway box's command runs: tent ends it and removes
