@@ -192,10 +192,27 @@ fn terminal_reaches_the_command(engine: Engine) {
         c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = c.spawn().unwrap();
         let mut stdin = child.stdin.take().unwrap();
-        std::thread::sleep(Duration::from_secs(4));
+        // Ctrl-C once the trap is set (a loaded machine may take seconds to
+        // get there), read as it comes; a minute at most.
+        let mut stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let (mut all, mut buf, mut told) = (Vec::new(), [0u8; 4096], false);
+            while let Ok(n @ 1..) = std::io::Read::read(&mut stdout, &mut buf) {
+                all.extend_from_slice(&buf[..n]);
+                if !told && String::from_utf8_lossy(&all).contains("armed") {
+                    told = tx.send(()).is_ok();
+                }
+            }
+            all
+        });
+        let armed = rx.recv_timeout(Duration::from_secs(60)).is_ok();
+        // The trap is set just before "armed"; the shell then starts sleep.
+        std::thread::sleep(Duration::from_millis(300));
         stdin.write_all(b"\x03").unwrap();
-        let out = child.wait_with_output().unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
+        let _ = child.wait();
+        let text = String::from_utf8_lossy(&reader.join().unwrap()).into_owned();
+        assert!(armed, "{path:?}: the command never set its trap: {text}");
         assert!(text.contains("/dev/pts/"), "{path:?}: tty in the box: {text}");
         assert!(text.contains("got-int"), "{path:?}: Ctrl-C reaches the command: {text}");
     }
