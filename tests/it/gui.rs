@@ -218,14 +218,21 @@ fn exported_galculator_opens_its_window() {
         std::thread::sleep(Duration::from_millis(500));
     };
     assert!(tree.stdout().contains("(\"galculator\" \"Galculator\")"), "{}", tree.describe());
-    // Mapped is not yet painted: give GTK a moment, then take the screen.
-    std::thread::sleep(Duration::from_secs(3));
+    // Mapped is not yet painted: take the screen until GTK has drawn (a
+    // loaded machine takes longer), for a minute at most. An empty screen is
+    // one color; the calculator's buttons and text are many.
     let shot = sb.home.join("galculator.png");
-    let shot_out = x("import", &["-window", "root", shot.to_str().unwrap()]);
-    assert_eq!(shot_out.code, Some(0), "{}", shot_out.describe());
-    // An empty screen is one color; the calculator's buttons and text are many.
-    let colors = x("identify", &["-format", "%k", shot.to_str().unwrap()]);
-    let n: u32 = colors.stdout().trim().parse().unwrap_or(0);
+    let start = Instant::now();
+    let (n, colors) = loop {
+        std::thread::sleep(Duration::from_secs(2));
+        let shot_out = x("import", &["-window", "root", shot.to_str().unwrap()]);
+        assert_eq!(shot_out.code, Some(0), "{}", shot_out.describe());
+        let colors = x("identify", &["-format", "%k", shot.to_str().unwrap()]);
+        let n: u32 = colors.stdout().trim().parse().unwrap_or(0);
+        if n > 16 || start.elapsed() > Duration::from_secs(60) {
+            break (n, colors);
+        }
+    };
     assert!(n > 16, "the screenshot has {n} colors: no window drawn? {}", colors.describe());
     if let Ok(dir) = std::env::var("TENT_TEST_SCREENSHOT_DIR") {
         let _ = std::fs::copy(&shot, Path::new(&dir).join("galculator-in-a-box.png"));
