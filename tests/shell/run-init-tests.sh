@@ -173,6 +173,8 @@ start_box bbnosudo "$IMG_BUSYBOX" "$fakes && rm /usr/local/bin/sudo"
 start_box noawk "$IMG_BOOKWORM" 'rm -f /usr/bin/awk /usr/bin/mawk /etc/alternatives/awk /usr/bin/apt-get'
 start_box bbhook "$IMG_BUSYBOX" 'mkdir -p /run/.tent/state/hooks && echo "exit 3" >/run/.tent/state/hooks/start'
 start_box bbpkgs "$IMG_BUSYBOX" : -e TENT_PACKAGES=vim
+# An image whose / only root may enter (a tarball of a mktemp directory).
+start_box bbclosed "$IMG_BUSYBOX" 'chmod 700 /'
 if [ -z "$SKIP_NETWORK" ]; then
     start_box deb "$IMG_BOOKWORM" : -e LANG=en_US.UTF-8
     # As in a baked image (tent bake, images/*/Containerfile): provision first.
@@ -224,6 +226,13 @@ if starts_ok $box; then
         check_has "$box: the box's TENT_ variables in a hook's environment" "TENT_USER=alice" "$hook_env"
         check_has "$box: the box's name in a hook's environment" "TENT_BOX=$PREFIX-$box" "$hook_env"
     fi
+fi
+
+box=bbclosed
+if starts_ok $box; then
+    check_eq "$box: the user can run a command" "alice" "$(bx $box cmd / id -un)"
+    check_eq "$box: / is open to others" "705" "$(bx $box cmd / stat -c %a /)"
+    check_has "$box: says so in the log" "opened / to alice" "$(cat "$TMP/state-$box/init.log")"
 fi
 
 box=bbroot
