@@ -119,6 +119,29 @@ pub fn become_user(uid: u32, gid: u32, groups: &[u32]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Puts every signal back to its default and unblocks all, as the engine's
+/// exec starts a command. exec itself resets handlers, but a signal tent's
+/// caller ignored would stay ignored: a shell's background job or a script
+/// started with SIGINT ignored would give a joined command that Ctrl-C on
+/// its own terminal cannot reach, unlike the same command on the engine path.
+pub fn reset_signals() {
+    // libc: rustix has no API for signal dispositions (see interrupt.rs).
+    for sig in 1..libc::SIGRTMIN() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: setting a disposition to SIG_DFL has no memory preconditions.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    // SAFETY: the set is initialised by sigemptyset before use, and the old
+    // mask is not asked for (null).
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
 /// The gids of a user: their primary group, then every group of /etc/group
 /// (text given) that lists them as a member, in file order, without repeats.
 pub fn groups_of(user: &str, gid: u32, group_file: &str) -> Vec<u32> {

@@ -201,6 +201,7 @@ fn join(
     command.envs(environ);
     command.envs(env.iter().map(|(k, v)| (k, v)));
     ctx.printer.verbose(format!("joined box's namespaces (pid {})", target.pid));
+    join::reset_signals();
     let err = command.exec();
     Err(Error::io(container::EXEC_IN_BOX, err))
 }

@@ -190,6 +190,17 @@ fn terminal_reaches_the_command(engine: Engine) {
         let mut c = sb.command("script");
         c.args(["-qec", &inner, "/dev/null"]);
         c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        // Started as a shell starts a background job, with SIGINT and SIGQUIT
+        // ignored: the engine's exec starts the command with defaults, and
+        // the join path must too, or Ctrl-C would not reach it.
+        // SAFETY: only signal(), which is async-signal-safe, between fork and exec.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut c, || {
+                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+                Ok(())
+            });
+        }
         let mut child = c.spawn().unwrap();
         let mut stdin = child.stdin.take().unwrap();
         // Ctrl-C once the trap is set (a loaded machine may take seconds to
