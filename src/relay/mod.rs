@@ -50,8 +50,10 @@
 //!
 //! The relay is started by `tent enter`/`tent run` on the host when it is not
 //! answering (one `connect` on the warm path), in `/` with no inherited
-//! descriptors, and exits after an idle hour with no call running. It refuses
-//! a socket directory that is not the user's own with mode 0700.
+//! descriptors, and exits after an idle hour with no call running, or soon
+//! after its socket or tent's state directory is removed. Idle, it sleeps in
+//! poll(2), waking every 10 seconds. It refuses a socket directory that is
+//! not the user's own with mode 0700.
 
 mod fds;
 mod protocol;
@@ -84,6 +86,8 @@ const MAX_CALLS: usize = 32;
 
 /// How long an unused relay stays.
 const IDLE: Duration = Duration::from_secs(3600);
+/// How often an idle relay wakes to see whether it should exit.
+const WAKE: Duration = Duration::from_secs(10);
 
 /// The signals a caller forwards.
 const FORWARDED: [i32; 5] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGWINCH];
@@ -614,7 +618,14 @@ pub fn serve(path: &Path) -> Result<()> {
     listener.set_nonblocking(true).map_err(|e| Error::io(&path, e))?;
     let running = Arc::new(AtomicUsize::new(0));
     let mut idle = Instant::now();
+    let had_state = paths.state.exists();
     loop {
+        // Asleep in poll until a caller comes, or every WAKE to see whether
+        // the relay is still wanted: an idle relay costs no CPU (a laptop's
+        // battery), where a short sleep-and-retry loop woke it all the time.
+        let mut fds = [rustix::event::PollFd::new(&listener, rustix::event::PollFlags::IN)];
+        let wake = rustix::event::Timespec { tv_sec: WAKE.as_secs() as _, tv_nsec: 0 };
+        let _ = rustix::event::poll(&mut fds, Some(&wake));
         match listener.accept() {
             Ok((stream, _)) => {
                 idle = Instant::now();
@@ -635,11 +646,12 @@ pub fn serve(path: &Path) -> Result<()> {
                 if running.load(Ordering::SeqCst) > 0 {
                     idle = Instant::now();
                 }
-                if idle.elapsed() > IDLE || !path.exists() {
+                // Idle for long, its socket removed, or tent's state gone
+                // (a deleted home): nobody can call it any more.
+                if idle.elapsed() > IDLE || !path.exists() || (had_state && !paths.state.exists()) {
                     let _ = std::fs::remove_file(&path);
                     return Ok(());
                 }
-                std::thread::sleep(Duration::from_millis(50));
             }
             Err(_) => std::thread::sleep(Duration::from_millis(50)),
         }
