@@ -328,7 +328,8 @@ impl Boxes<'_> {
             // (runc: "error during container init: %!w(<nil>)"; podman
             // #2112 is the same kind). One more try, a moment later, starts
             // it; a box that fails twice reports the second failure.
-            if !transient_start_failure(&err) || self.engine.inspect(name)?.is_some_and(|c| c.running()) {
+            let running = matches!(self.engine.inspect(name), Ok(Some(c)) if c.running());
+            if !transient_start_failure(&err) || running {
                 return Err(err);
             }
             self.printer.verbose(format!("{name}: the engine failed to start it; trying once more"));
