@@ -184,11 +184,15 @@ impl Sandbox {
         let home = root.join("home");
         std::fs::create_dir_all(&home).unwrap();
         if !engine.as_root() {
-            let status = Command::new("chown")
-                .args(["-R", &format!("{TEST_USER}:"), &format!("/home/{TEST_USER}/tent-it")])
-                .status()
-                .unwrap();
-            assert!(status.success());
+            // This sandbox only: a recursive chown of all of tent-it would
+            // walk other tests' sandboxes while they are being removed, and
+            // fail on the files that vanish under it.
+            let owner = format!("{TEST_USER}:");
+            let parent = format!("/home/{TEST_USER}/tent-it");
+            let status = Command::new("chown").args([&owner, &parent]).status().unwrap();
+            assert!(status.success(), "chown {parent}");
+            let status = Command::new("chown").arg("-R").arg(&owner).arg(&root).status().unwrap();
+            assert!(status.success(), "chown -R {}", root.display());
         }
         let mut env = vec![
             ("TENT_ENGINE".to_string(), engine.tent_engine().to_string()),
