@@ -123,6 +123,9 @@ fn a_distrobox_file_with_include_hooks_packages_and_exports(engine: Engine) {
 /// published assemble files) gets a plan from `tent apply FILE --dry-run`.
 fn real_world_distrobox_files_all_plan(engine: Engine) {
     let sb = Sandbox::new(engine);
+    // Unique to this run, so the user's own boxes of the fixtures' names
+    // (`dev`, `arch`, ...) in a shared store are never seen or touched.
+    let prefix = format!("{}-", sb.name("rw"));
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/distrobox");
     let mut planned = 0;
     for file in std::fs::read_dir(&dir).unwrap() {
@@ -131,14 +134,54 @@ fn real_world_distrobox_files_all_plan(engine: Engine) {
             continue;
         }
         let file = path.file_name().unwrap().to_str().unwrap().to_string();
-        std::fs::copy(&path, sb.home.join(&file)).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(sb.home.join(&file), own_names(&text, &prefix)).unwrap();
         let out = sb.tent(&["apply", &file, "--dry-run"]).output();
         assert_eq!(out.code, Some(0), "{file}: {}", out.describe());
         let plan = out.stdout();
         assert!(plan.contains("+ create ") || plan.contains(" skipped: "), "{file}: {}", out.describe());
+        // The plan is about this run's boxes only: never a box the machine's
+        // user made (README's `dev`), which would read as "take over".
+        assert!(!plan.contains("take over"), "{file}: {}", out.describe());
         planned += 1;
     }
     assert!(planned >= 12, "{planned}");
+}
+
+/// The fixture with every box name (section headers, `name=`, `include=`,
+/// `clone=`) prefixed, so the plan names boxes of this test run only.
+fn own_names(text: &str, prefix: &str) -> String {
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix('[')
+            && let Some(end) = rest.find(']')
+        {
+            let indent = &line[..line.len() - trimmed.len()];
+            out.push_str(&format!("{indent}[{prefix}{}]{}", rest[..end].trim(), &rest[end + 1..]));
+            continue;
+        }
+        let renamed = trimmed.split_once('=').and_then(|(key, value)| {
+            let key = key.trim();
+            ["name", "include", "clone"].contains(&key).then(|| {
+                let names: Vec<String> = value.split_whitespace().map(|n| format!("{prefix}{n}")).collect();
+                let ending = if line.ends_with("\r\n") { "\r\n" } else { "\n" };
+                format!("{key}={}{ending}", names.join(" "))
+            })
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+    }
+    out
+}
+
+#[test]
+fn fixture_names_are_made_unique() {
+    let text = "[dev]\nimage=x\n[ generic1]  ; c\r\ninclude=common base\nclone=base-root\nname=vscode\nhostname=dev\n";
+    assert_eq!(
+        own_names(text, "it-1-"),
+        "[it-1-dev]\nimage=x\n[it-1-generic1]  ; c\r\ninclude=it-1-common it-1-base\nclone=it-1-base-root\n\
+         name=it-1-vscode\nhostname=dev\n"
+    );
 }
 
 /// Issue 14: `--name BOX` applies one section; `--remove` removes the boxes
