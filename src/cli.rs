@@ -5,6 +5,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use clap_complete::ArgValueCandidates;
+
+use crate::commands::complete::{box_names, export_names};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -144,6 +147,13 @@ your session's variables (terminal, display, locale...). In a box, `tent` itself
     )]
     Host(HostArgs),
     /// Print shell completions: bash, zsh, fish, elvish or powershell
+    ///
+    /// The script completes commands, flags and your box and export names
+    /// (read from tent's own state, no engine call). Load it in your shell's
+    /// start-up, or write it to the completions folder once:
+    #[command(
+        after_help = "Examples:\n  tent completions bash > ~/.local/share/bash-completion/completions/tent\n  source <(tent completions zsh)                # in ~/.zshrc, after compinit\n  tent completions fish > ~/.config/fish/completions/tent.fish\n  source <(tent completions bash)               # in ~/.bashrc\n\nThe script calls `tent` on your PATH at each TAB: write it again after upgrading tent."
+    )]
     Completions { shell: clap_complete::Shell },
     /// Write the man pages into a directory
     #[command(hide = true)]
@@ -262,6 +272,7 @@ pub struct CreateArgs {
 pub struct EntryArgs {
     /// The box
     #[arg(value_name = "BOX")]
+    #[arg(add = ArgValueCandidates::new(box_names))]
     pub box_name: String,
     /// Remove the box's launcher instead
     #[arg(long)]
@@ -293,6 +304,7 @@ pub struct WhichArgs {
 #[derive(Debug, Args)]
 pub struct EnterArgs {
     /// The box [default: config `default_box`, else your only box]
+    #[arg(add = ArgValueCandidates::new(box_names))]
     pub name: Option<String>,
     /// Environment variable for this call only, KEY=VALUE (repeatable)
     #[arg(short, long, value_name = "KEY=VALUE")]
@@ -308,6 +320,7 @@ pub struct EnterArgs {
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// The box [default: config `default_box`, else your only box]
+    #[arg(add = ArgValueCandidates::new(box_names))]
     pub name: Option<String>,
     /// Run as root in the box instead of as you
     #[arg(long)]
@@ -344,6 +357,7 @@ pub struct ListArgs {
 pub struct StopArgs {
     /// Boxes to stop
     #[arg(required_unless_present = "all", conflicts_with = "all")]
+    #[arg(add = ArgValueCandidates::new(box_names))]
     pub names: Vec<String>,
     /// Stop every running box
     #[arg(long)]
@@ -354,6 +368,7 @@ pub struct StopArgs {
 pub struct RmArgs {
     /// Boxes to remove
     #[arg(required_unless_present = "all", conflicts_with = "all")]
+    #[arg(add = ArgValueCandidates::new(box_names))]
     pub names: Vec<String>,
     /// Remove every box
     #[arg(long)]
@@ -373,6 +388,7 @@ pub struct RmArgs {
 pub struct SnapshotArgs {
     /// The box
     #[arg(value_name = "BOX")]
+    #[arg(add = ArgValueCandidates::new(box_names))]
     pub box_name: String,
     /// Name of the new snapshot [default: the time, like 20261201-231700]
     #[arg(conflicts_with_all = ["list", "delete"])]
@@ -392,6 +408,7 @@ pub struct SnapshotArgs {
 pub struct RollbackArgs {
     /// The box
     #[arg(value_name = "BOX")]
+    #[arg(add = ArgValueCandidates::new(box_names))]
     pub box_name: String,
     /// The snapshot [default: the latest]
     pub name: Option<String>,
@@ -404,6 +421,7 @@ pub struct RollbackArgs {
 pub struct UpgradeArgs {
     /// Boxes to upgrade
     #[arg(required_unless_present = "all", conflicts_with = "all")]
+    #[arg(add = ArgValueCandidates::new(box_names))]
     pub names: Vec<String>,
     /// Upgrade every box, one by one
     #[arg(long)]
@@ -416,6 +434,7 @@ pub struct UpgradeArgs {
 #[derive(Debug, Args)]
 pub struct CloneArgs {
     /// The box to copy
+    #[arg(add = ArgValueCandidates::new(box_names))]
     pub source: String,
     /// The new box
     pub destination: String,
@@ -425,6 +444,7 @@ pub struct CloneArgs {
 pub struct SaveArgs {
     /// The box
     #[arg(value_name = "BOX")]
+    #[arg(add = ArgValueCandidates::new(box_names))]
     pub box_name: String,
     /// The file to write
     #[arg(short, long, value_name = "FILE")]
@@ -456,6 +476,7 @@ never replaced without --force.";
 pub struct ExportArgs {
     /// The box
     #[arg(value_name = "BOX")]
+    #[arg(add = ArgValueCandidates::new(box_names))]
     pub box_name: String,
     /// App to export: desktop-file id, app name, or path of a .desktop file in the box
     #[arg(long, value_name = "APP", conflicts_with_all = ["bin", "list", "check"])]
@@ -489,12 +510,15 @@ replaced since is left in place, with a warning.")]
 pub struct UnexportArgs {
     /// The box
     #[arg(value_name = "BOX")]
+    #[arg(add = ArgValueCandidates::new(box_names))]
     pub box_name: String,
     /// App to unexport (as given to export, or its desktop-file id)
     #[arg(long, conflicts_with = "all")]
+    #[arg(add = ArgValueCandidates::new(export_names))]
     pub app: Option<String>,
     /// Command to unexport (its exported name)
     #[arg(long, conflicts_with = "all")]
+    #[arg(add = ArgValueCandidates::new(export_names))]
     pub bin: Option<String>,
     /// Remove every export of the box
     #[arg(long)]
@@ -528,6 +552,7 @@ pub struct ApplyArgs {
 #[derive(Debug, Args)]
 pub struct ManifestArgs {
     /// Boxes to write down [default: every box]
+    #[arg(add = ArgValueCandidates::new(box_names))]
     pub names: Vec<String>,
 }
 

@@ -36,7 +36,11 @@ pub mod shell;
 
 /// Parses the command line, runs the command and returns the exit status.
 pub fn run() -> i32 {
-    use clap::Parser;
+    use clap::{CommandFactory, Parser};
+    // A TAB in the shell: `COMPLETE=SHELL tent -- WORDS` prints candidates
+    // and exits (commands::meta::completions prints the registration).
+    // Without the variable this is one getenv.
+    clap_complete::CompleteEnv::with_factory(cli::Cli::command).var(commands::meta::COMPLETE_VAR).complete();
     // In a box the engine is out of reach: every command but the in-box ones
     // runs on the host, through the relay (`tent list`, `tent enter other`).
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();

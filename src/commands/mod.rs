@@ -4,6 +4,7 @@
 mod apply;
 mod bake;
 mod clone;
+pub mod complete;
 mod context;
 mod create;
 mod doctor;
@@ -13,7 +14,7 @@ mod export;
 pub mod host;
 mod list;
 mod manifest;
-mod meta;
+pub mod meta;
 mod rm;
 mod rollback;
 mod save;

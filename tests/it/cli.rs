@@ -96,16 +96,94 @@ fn unknown_box_names_it_and_suggests_list() {
 }
 
 #[test]
-fn completions_and_man_pages_are_generated() {
+fn man_pages_are_generated() {
     let home = tempfile::tempdir().unwrap();
-    for shell in ["bash", "zsh", "fish"] {
-        let out = tent(home.path(), &["completions", shell]);
-        assert!(out.status.success());
-        assert!(String::from_utf8_lossy(&out.stdout).contains("enter"), "{shell}");
-    }
     let dir = home.path().join("man");
     let out = tent(home.path(), &["man", dir.to_str().unwrap()]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(dir.join("tent.1").is_file());
     assert!(dir.join("tent-enter.1").is_file());
+}
+
+/// A HOME with boxes `dev` and `web` (and junk a box could plant in tent's
+/// state) and `tent` on PATH, as the completion scripts call it.
+fn completion_home() -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let boxes = home.path().join(".local/state/tent/boxes");
+    for dir in ["podman/dev", "docker/web", "podman/locks", "podman/-x", "podman/a b"] {
+        std::fs::create_dir_all(boxes.join(dir)).unwrap();
+    }
+    std::os::unix::fs::symlink("/etc", boxes.join("podman/linked")).unwrap();
+    let exports = home.path().join(".local/state/tent/exports/podman");
+    std::fs::create_dir_all(&exports).unwrap();
+    let receipt = r#"{"format":1,"box":"dev","scope":"podman","engine":"podman","exports":[
+        {"kind":"bin","name":"rg","request":"rg","target":"/usr/bin/rg","files":["/h/.local/bin/rg"],"tent":"/usr/bin/tent"}]}"#;
+    std::fs::write(exports.join("dev.json"), receipt).unwrap();
+    let bin = home.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_tent"), bin.join("tent")).unwrap();
+    home
+}
+
+fn shell(home: &std::path::Path, program: &str, script: &str) -> String {
+    let out = Command::new(program)
+        .args(["-c", script])
+        .env_clear()
+        .env("HOME", home)
+        .env("PATH", format!("{}:/usr/bin:/bin", home.join("bin").display()))
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e} (scripts/setup-engines installs bash, zsh and fish)"));
+    assert!(out.status.success(), "{program}: {}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn words(text: &str) -> Vec<&str> {
+    text.lines().map(|l| l.split('\t').next().unwrap()).collect()
+}
+
+/// Issue 22: box names complete in bash, zsh and fish from the script
+/// `tent completions SHELL` prints, read from tent's state (no engine: PATH
+/// has none here); hidden verbs are not offered; planted junk is not a box.
+#[test]
+fn completions_offer_box_and_export_names_in_real_shells() {
+    let home = completion_home();
+    let h = home.path();
+    let bash = r#"source <(tent completions bash)
+comp() { COMP_WORDS=("$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}; COMP_TYPE=9
+  COMPREPLY=(); _clap_complete_tent tent "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"; printf '%s\n' "${COMPREPLY[@]}"; }
+"#;
+    let enter = shell(h, "bash", &format!("{bash}comp tent enter ''"));
+    let names: Vec<&str> = words(&enter).into_iter().filter(|w| !w.starts_with('-')).collect();
+    assert_eq!(names, ["dev", "web"], "{enter}");
+    assert_eq!(words(&shell(h, "bash", &format!("{bash}comp tent rm w"))), ["web"]);
+    assert_eq!(words(&shell(h, "bash", &format!("{bash}comp tent --root stop d"))), ["dev"]);
+    assert_eq!(words(&shell(h, "bash", &format!("{bash}comp tent unexport dev --bin ''"))), ["rg"]);
+    let verbs = shell(h, "bash", &format!("{bash}comp tent ''"));
+    let verbs = words(&verbs);
+    assert!(verbs.contains(&"enter") && verbs.contains(&"completions"), "{verbs:?}");
+    for hidden in ["which", "relay", "relay-call", "man"] {
+        assert!(!verbs.contains(&hidden), "hidden verb {hidden} offered: {verbs:?}");
+    }
+
+    let fish = shell(h, "fish", "tent completions fish | source; complete -C 'tent enter '");
+    let names: Vec<&str> = words(&fish).into_iter().filter(|w| !w.starts_with('-')).collect();
+    assert_eq!(names, ["dev", "web"], "{fish}");
+    assert_eq!(words(&shell(h, "fish", "tent completions fish | source; complete -C 'tent snapshot w'")), ["web"]);
+
+    // zsh: the script registers its completer with compinit, and that
+    // completer, called as the script calls it, offers the boxes.
+    let zsh = shell(
+        h,
+        "zsh",
+        "autoload -U compinit && compinit -u -D && source <(tent completions zsh) && print -r -- $_comps[tent]",
+    );
+    assert_eq!(zsh.trim(), "_clap_dynamic_completer_tent");
+    let zsh = shell(
+        h,
+        "zsh",
+        "words=(tent clone ''); CURRENT=3; _CLAP_IFS=$'\\n' _CLAP_COMPLETE_INDEX=$((CURRENT - 1)) COMPLETE=zsh tent -- \"${words[@]}\"",
+    );
+    let names: Vec<&str> =
+        words(&zsh).into_iter().map(|w| w.split(':').next().unwrap()).filter(|w| !w.starts_with('-')).collect();
+    assert_eq!(names, ["dev", "web"], "{zsh}");
 }
