@@ -1,6 +1,10 @@
 //! Configuration: command-line flags, then environment variables, then the
-//! config file (`$XDG_CONFIG_HOME/tent/config.toml`), resolved once. Nothing
-//! below `commands` reads flags or the environment for these settings.
+//! config files, resolved once. The files are layered: the user's own
+//! (`$XDG_CONFIG_HOME/tent/config.toml`) over the system's defaults
+//! (`/etc/tent/config.toml`, an admin's) over the distribution's
+//! (`/usr/share/tent/config.toml`, a downstream image's such as Bluefin's).
+//! Each key set in a later file wins; tables merge key by key. Nothing below
+//! `commands` reads flags or the environment for these settings.
 
 use std::path::{Path, PathBuf};
 
@@ -32,6 +36,14 @@ pub struct ConfigFile {
     pub env: EnvConfig,
     #[serde(default)]
     pub entry: EntryConfig,
+    /// Volumes every new box gets (`tent create --volume`), before its own.
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    /// A box made without `--home` gets its own home `HOME_PREFIX/NAME`
+    /// (Distrobox's `container_home_prefix`); `~/` is your home.
+    pub home_prefix: Option<PathBuf>,
+    /// New boxes may not run host commands (`tent create --no-host`).
+    pub no_host: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -94,8 +106,70 @@ pub struct Config {
     pub default_box: Option<String>,
     pub env: EnvConfig,
     pub entry: EntryConfig,
-    /// The file that was read, if any.
+    /// `volumes`: given to every new box.
+    pub volumes: Vec<String>,
+    /// `home_prefix`, `~/` resolved: new boxes' own homes go in it.
+    pub home_prefix: Option<PathBuf>,
+    /// `no_host`: new boxes are made as with `--no-host`.
+    pub no_host: bool,
+    /// The user's file when it was read.
     pub file: Option<PathBuf>,
+    /// Every file that was read, the system's first.
+    pub files: Vec<PathBuf>,
+}
+
+/// The system's config files, least specific first: the distribution's,
+/// then the admin's. `TENT_SYSTEM_CONFIG` (paths separated by `:`) replaces
+/// the list, e.g. to build an image's defaults or to test them.
+pub fn system_files() -> Vec<PathBuf> {
+    match std::env::var_os(env_vars::TENT_SYSTEM_CONFIG) {
+        Some(list) => std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()).collect(),
+        None => vec![PathBuf::from("/usr/share/tent/config.toml"), PathBuf::from("/etc/tent/config.toml")],
+    }
+}
+
+/// Reads the layered files into one: each is checked alone (so an unknown
+/// key names its own file), then merged, later files winning key by key.
+fn load_layers(files: &[PathBuf]) -> Result<(ConfigFile, Vec<PathBuf>)> {
+    let mut merged = toml::Table::new();
+    let mut read = Vec::new();
+    for path in files {
+        // Config files are small; a bigger one is a mistake, not a config.
+        let text = match crate::files::read_bounded(path, 1 << 20) {
+            Ok(Some(bytes)) => String::from_utf8(bytes)
+                .map_err(|_| Error::Config { path: path.clone(), message: "it is not UTF-8 text".into() })?,
+            Ok(None) => continue,
+            Err(e) => return Err(e),
+        };
+        parse(path, &text)?;
+        let table: toml::Table =
+            toml::from_str(&text).map_err(|e| Error::Config { path: path.clone(), message: e.to_string() })?;
+        merge(&mut merged, table);
+        read.push(path.clone());
+    }
+    let file = ConfigFile::deserialize(merged)
+        .map_err(|e| Error::Config { path: read.last().cloned().unwrap_or_default(), message: e.to_string() })?;
+    Ok((file, read))
+}
+
+/// `over` into `base`: tables merge key by key, anything else is replaced.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(value)) => merge(inner, value),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// `~/x` as a path in `home`; other paths as they are.
+fn in_home(path: PathBuf, home: Option<&Path>) -> PathBuf {
+    match (path.strip_prefix("~"), home) {
+        (Ok(rest), Some(home)) => home.join(rest),
+        _ => path,
+    }
 }
 
 impl Config {
@@ -104,11 +178,11 @@ impl Config {
         let path = std::env::var_os(env_vars::TENT_CONFIG)
             .map(PathBuf::from)
             .unwrap_or_else(|| config_dir.join("config.toml"));
-        let (file, found) = match std::fs::read_to_string(&path) {
-            Ok(text) => (parse(&path, &text)?, true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (ConfigFile::default(), false),
-            Err(e) => return Err(Error::io(&path, e)),
-        };
+        let mut layers = system_files();
+        layers.push(path.clone());
+        let (file, files) = load_layers(&layers)?;
+        let found = files.last() == Some(&path);
+        let home = std::env::var_os("HOME").map(PathBuf::from);
         let snapshots_keep = match file.snapshots.keep {
             None => DEFAULT_SNAPSHOTS_KEEP,
             Some(0) => {
@@ -133,7 +207,11 @@ impl Config {
             default_box: file.default_box.filter(|b| !b.is_empty()),
             env: file.env,
             entry: file.entry,
+            volumes: file.volumes,
+            home_prefix: file.home_prefix.map(|p| in_home(p, home.as_deref())),
+            no_host: file.no_host.unwrap_or(false),
             file: found.then_some(path),
+            files,
         })
     }
 }
@@ -182,6 +260,43 @@ mod tests {
         let err = parse(Path::new("/x/config.toml"), "engin = \"podman\"\n").unwrap_err().to_string();
         assert!(err.contains("/x/config.toml"), "{err}");
         assert!(err.contains("engin"), "{err}");
+    }
+
+    #[test]
+    fn layers_merge_key_by_key_the_users_winning() {
+        let dir = tempfile::tempdir().unwrap();
+        let vendor = dir.path().join("usr.toml");
+        let admin = dir.path().join("etc.toml");
+        let user = dir.path().join("user.toml");
+        std::fs::write(
+            &vendor,
+            "image = \"fedora:41\"\npackages = [\"git\"]\nno_host = true\n[export]\nname_suffix = \" (v)\"\n",
+        )
+        .unwrap();
+        std::fs::write(&admin, "home_prefix = \"~/boxes\"\nvolumes = [\"/srv:/srv\"]\n[export]\nbin_dir = \"/b\"\n")
+            .unwrap();
+        std::fs::write(&user, "image = \"debian:12\"\nno_host = false\n").unwrap();
+        let (file, read) =
+            load_layers(&[vendor.clone(), dir.path().join("missing.toml"), admin.clone(), user.clone()]).unwrap();
+        assert_eq!(read, [vendor, admin, user]);
+        assert_eq!(file.image.as_deref(), Some("debian:12"), "the user's file wins");
+        assert_eq!(file.packages, ["git"], "a key only the system sets stays");
+        assert_eq!(file.no_host, Some(false), "the user can undo a system default");
+        assert_eq!(file.volumes, ["/srv:/srv"]);
+        assert_eq!(file.export.name_suffix.as_deref(), Some(" (v)"), "tables merge key by key");
+        assert_eq!(file.export.bin_dir.as_deref(), Some(Path::new("/b")));
+        assert_eq!(in_home(file.home_prefix.unwrap(), Some(Path::new("/home/u"))), Path::new("/home/u/boxes"));
+    }
+
+    #[test]
+    fn a_bad_system_file_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let admin = dir.path().join("etc.toml");
+        std::fs::write(&admin, "imagee = \"x\"\n").unwrap();
+        let err = load_layers(&[admin.clone()]).unwrap_err().to_string();
+        assert!(err.contains(&admin.display().to_string()) && err.contains("imagee"), "{err}");
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join("link.toml")).unwrap();
+        assert!(load_layers(&[dir.path().join("link.toml")]).is_err(), "a link is not followed");
     }
 
     #[test]

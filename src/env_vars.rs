@@ -6,6 +6,9 @@ pub const TENT_ENGINE: &str = "TENT_ENGINE";
 pub const TENT_IMAGE: &str = "TENT_IMAGE";
 /// Path of the config file, instead of `$XDG_CONFIG_HOME/tent/config.toml`.
 pub const TENT_CONFIG: &str = "TENT_CONFIG";
+/// The system's config files (`:`-separated), instead of
+/// `/usr/share/tent/config.toml` and `/etc/tent/config.toml`.
+pub const TENT_SYSTEM_CONFIG: &str = "TENT_SYSTEM_CONFIG";
 /// Seconds `enter`, `run` and `create` wait for a box's init (default 600).
 pub const TENT_READY_TIMEOUT: &str = "TENT_READY_TIMEOUT";
 /// Set by tent inside every box it enters: the box's name. Exported wrappers use

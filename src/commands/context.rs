@@ -149,8 +149,12 @@ impl Context<'_> {
         }
         let home = match &args.home {
             Some(dir) if dir.is_relative() => Some(std::env::current_dir().map_err(|e| Error::io(".", e))?.join(dir)),
-            other => other.clone(),
+            Some(dir) => Some(dir.clone()),
+            // Config `home_prefix`: the box's own home in it, named after it.
+            None => ctx.config.home_prefix.as_ref().map(|prefix| prefix.join(&args.name)),
         };
+        let mut volumes = ctx.config.volumes.clone();
+        volumes.extend(args.volume.iter().cloned());
         let mut unshare = crate::boxes::spec::Unshare {
             netns: args.unshare_netns,
             ipc: args.unshare_ipc,
@@ -166,7 +170,7 @@ impl Context<'_> {
             packages,
             home,
             mount_home: args.mount_home,
-            volumes: args.volume.clone(),
+            volumes,
             env,
             hostname: args.hostname.clone(),
             root: ctx.engine.rootful() && ctx.engine.through_sudo(),
@@ -180,7 +184,7 @@ impl Context<'_> {
             engine_args: args.engine_arg.clone(),
             platform: args.platform.clone(),
             pull: args.pull,
-            no_host: args.no_host,
+            no_host: args.no_host || ctx.config.no_host,
             own_xdg_open: args.own_xdg_open,
             manifest: None,
         })

@@ -10,7 +10,51 @@ engine_tests!(
     unshare_netns_gives_an_own_network,
     hooks_run_in_distrobox_order,
     engine_args_pass_and_tent_flags_are_refused,
+    system_defaults_shape_new_boxes,
 );
+
+/// Issue 22: a downstream image's defaults (`/usr/share/tent/config.toml`,
+/// `/etc/tent/config.toml`; here through `TENT_SYSTEM_CONFIG`) shape new
+/// boxes under the user's own config: volumes, a home prefix, `--no-host`;
+/// the user's file overrides a system key.
+fn system_defaults_shape_new_boxes(engine: Engine) {
+    let mut sb = Sandbox::new(engine);
+    let shared = sb.home.join("srv-data");
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::write(shared.join("hello"), "from the system volume\n").unwrap();
+    let vendor = sb.home.join("vendor.toml");
+    let admin = sb.home.join("admin.toml");
+    std::fs::write(&vendor, "no_host = true\nimage = \"nope:missing\"\n").unwrap();
+    std::fs::write(
+        &admin,
+        format!(
+            "image = \"{BOOKWORM}\"\nhome_prefix = \"~/boxes\"\nvolumes = [\"{}:/srv/data:ro\"]\n",
+            shared.display()
+        ),
+    )
+    .unwrap();
+    sb.env.push(("TENT_SYSTEM_CONFIG".into(), format!("{}:{}", vendor.display(), admin.display())));
+    let name = sb.name("sysdef");
+    sb.tent(&["create", &name]).ok();
+    let home = sb.home.join("boxes").join(&name);
+    let out = sb.tent(&["run", &name, "--", "sh", "-c", "echo $HOME; cat /srv/data/hello"]).ok();
+    assert_eq!(out.stdout(), format!("{}\nfrom the system volume\n", home.display()), "{}", out.describe());
+    assert!(home.join(".tent-home").is_file(), "tent made that home for the box");
+    let out = sb.tent(&["run", &name, "--", "tent", "host", "--", "true"]).output();
+    assert_ne!(out.code, Some(0), "no_host from the system: {}", out.describe());
+
+    // The user's own file wins over the system's.
+    std::fs::create_dir_all(sb.home.join(".config/tent")).unwrap();
+    std::fs::write(sb.home.join(".config/tent/config.toml"), "no_host = false\n").unwrap();
+    let open = sb.name("sysdef-open");
+    sb.tent(&["create", &open]).ok();
+    sb.tent(&["run", &open, "--", "tent", "host", "--", "true"]).ok();
+
+    // A mistake in a system file names that file.
+    std::fs::write(&admin, "imagee = 1\n").unwrap();
+    let out = sb.tent(&["list"]).code(1);
+    assert!(out.stderr.contains(&admin.display().to_string()) && out.stderr.contains("imagee"), "{}", out.describe());
+}
 
 /// Rootful podman: systemd is PID 1 and boots; stop is clean and the box
 /// comes back. Rootless podman on this host's hybrid cgroups: refused with
