@@ -293,7 +293,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let admin = dir.path().join("etc.toml");
         std::fs::write(&admin, "imagee = \"x\"\n").unwrap();
-        let err = load_layers(&[admin.clone()]).unwrap_err().to_string();
+        let err = load_layers(std::slice::from_ref(&admin)).unwrap_err().to_string();
         assert!(err.contains(&admin.display().to_string()) && err.contains("imagee"), "{err}");
         std::os::unix::fs::symlink("/dev/zero", dir.path().join("link.toml")).unwrap();
         assert!(load_layers(&[dir.path().join("link.toml")]).is_err(), "a link is not followed");
