@@ -146,6 +146,15 @@ your session's variables (terminal, display, locale...). In a box, `tent` itself
 --no-host may not do this.\n\nExamples:\n  tent host -- flatpak run org.gnome.Maps\n  tent host -- sh -c 'systemctl --user status'\n  tent list\n\nExit status: the command's own (128+N when a signal N ended it); 127 not found on the host."
     )]
     Host(HostArgs),
+    /// Open VS Code attached to a box, as you, in a folder
+    #[command(
+        after_help = "VS Code's Dev Containers extension attaches to a running container as its user, root for a tent box. \
+tent writes the extension's configuration for this box (remoteUser, workspaceFolder, login environment; your own keys \
+in that file stay), starts the box and opens the folder. Needs VS Code (`code` on PATH, or its Flatpak) with the Dev \
+Containers extension; with podman, set \"dev.containers.dockerPath\": \"podman\" in VS Code's settings. Other editors: \
+docs/editors.md.\n\nExamples:\n  tent code dev                 this folder\n  tent code dev ~/src/project\n  tent code dev --print         the URI to open, without starting VS Code"
+    )]
+    Code(CodeArgs),
     /// Print shell completions: bash, zsh, fish, elvish or powershell
     ///
     /// The script completes commands, flags and your box and export names
@@ -438,6 +447,23 @@ pub struct CloneArgs {
     pub source: String,
     /// The new box
     pub destination: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CodeArgs {
+    /// The box
+    #[arg(value_name = "BOX")]
+    #[arg(add = ArgValueCandidates::new(box_names))]
+    pub box_name: String,
+    /// The folder to open [default: the current one]
+    #[arg(value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub dir: Option<PathBuf>,
+    /// Write the configuration and print the URI to open; do not start VS Code
+    #[arg(long)]
+    pub print: bool,
+    /// As --print, as JSON: box, folder, uri, config, editor (the argv, or null)
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

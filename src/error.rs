@@ -99,6 +99,10 @@ pub enum Error {
     #[error("{message}")]
     Usage { message: String, hint: Option<String> },
 
+    /// An editor tent opens a box in (`tent code`) that is missing or refused.
+    #[error("{message}")]
+    Editor { message: String, hint: Option<String> },
+
     /// A snapshot, rollback, upgrade, clone, save or load that failed.
     #[error("{message}")]
     Snapshot { message: String, hint: Option<String> },
@@ -176,6 +180,7 @@ impl Error {
             Error::Manifest { hint, .. }
             | Error::Export { hint, .. }
             | Error::Usage { hint, .. }
+            | Error::Editor { hint, .. }
             | Error::Snapshot { hint, .. } => hint.clone(),
             _ => None,
         }

@@ -4,6 +4,7 @@
 mod apply;
 mod bake;
 mod clone;
+mod code;
 pub mod complete;
 mod context;
 mod create;
@@ -65,6 +66,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Rollback(args) => rollback::run(&ctx, &args),
         Command::Upgrade(args) => upgrade::run(&ctx, &args),
         Command::Clone(args) => clone::run(&ctx, &args),
+        Command::Code(args) => code::run(&ctx, &args),
         Command::Save(args) => save::save(&ctx, &args),
         Command::Load(args) => save::load(&ctx, &args),
         Command::Export(args) => export::export(&ctx, args),

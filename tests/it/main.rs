@@ -8,6 +8,7 @@ mod cli;
 mod core;
 mod create_options;
 mod distro;
+mod editors;
 mod export;
 mod gui;
 mod host;
