@@ -111,7 +111,7 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Upgrade a box's packages, after a snapshot; rolled back when it fails
     #[command(
-        after_help = "Takes a snapshot (kind upgrade), then refreshes and upgrades with the box's package manager (apt, dnf, zypper, pacman, apk, xbps). When that fails, the box is rolled back and tent exits 1; when it works, `tent rollback BOX` undoes it.\n\nExamples:\n  tent upgrade dev\n  tent upgrade --all --yes"
+        after_help = "Takes a snapshot (kind upgrade), then refreshes and upgrades with the box's package manager (apt, dnf, zypper, pacman, apk, xbps). When that fails, the box is rolled back and tent exits 1; when it works, `tent rollback BOX` undoes it.\n\nExamples:\n  tent upgrade dev\n  tent upgrade --all --yes\n  tent upgrade --running               the boxes that are running now\n  tent upgrade --schedule weekly       every box, by a systemd user timer\n  tent upgrade --schedule off"
     )]
     Upgrade(UpgradeArgs),
     /// Make a new box with the system and spec of another
@@ -429,15 +429,37 @@ pub struct RollbackArgs {
 #[derive(Debug, Args)]
 pub struct UpgradeArgs {
     /// Boxes to upgrade
-    #[arg(required_unless_present = "all", conflicts_with = "all")]
     #[arg(add = ArgValueCandidates::new(box_names))]
+    #[arg(required_unless_present_any = ["all", "running", "schedule"], conflicts_with = "all")]
     pub names: Vec<String>,
     /// Upgrade every box, one by one
     #[arg(long)]
     pub all: bool,
+    /// Only boxes that are running (without names: every running box)
+    #[arg(long)]
+    pub running: bool,
     /// Do not ask for confirmation
     #[arg(short, long)]
     pub yes: bool,
+    /// Upgrade on a schedule (a systemd user timer): daily, weekly, or off to remove it
+    ///
+    /// The timer runs `tent upgrade --all --yes --notify` (or the boxes named)
+    /// with this engine; it logs to the journal (`journalctl --user -u
+    /// tent-upgrade`) and sends a desktop notification when a box is rolled back.
+    #[arg(long, value_enum, value_name = "WHEN")]
+    pub schedule: Option<Schedule>,
+    /// Send a desktop notification when an upgrade fails and a box is rolled back
+    #[arg(long)]
+    pub notify: bool,
+}
+
+/// How often the scheduled upgrade runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Schedule {
+    Daily,
+    Weekly,
+    /// Remove the timer
+    Off,
 }
 
 #[derive(Debug, Args)]

@@ -16,7 +16,7 @@
 //!   snapshots.
 //! - `engine`: podman and Docker, argv from plain data, JSON shapes.
 //! - the floor, used by all and using nothing above: `paths`, `config`,
-//!   `output`, `error`, `files`, `shell`, `env_vars`, `interrupt`.
+//!   `output`, `error`, `files`, `shell`, `env_vars`, `interrupt`, `systemd`.
 
 pub mod boxes;
 pub mod cli;
@@ -33,6 +33,7 @@ pub mod output;
 pub mod paths;
 pub mod relay;
 pub mod shell;
+pub mod systemd;
 
 /// Parses the command line, runs the command and returns the exit status.
 pub fn run() -> i32 {

@@ -4,17 +4,31 @@
 use super::{Context, names_or_all};
 use crate::boxes::init::INIT_SCRIPT;
 use crate::boxes::snapshot::SnapshotKind;
-use crate::cli::UpgradeArgs;
+use crate::cli::{Schedule, UpgradeArgs};
 use crate::error::{Error, Result, exit};
 
+/// The scheduled upgrade's units, in the user's systemd folder.
+const UNIT: &str = "tent-upgrade";
+
 pub fn run(ctx: &Context<'_>, args: &UpgradeArgs) -> Result<i32> {
-    let names = names_or_all(ctx, &args.names, args.all)?;
+    if let Some(schedule) = args.schedule {
+        return schedule_upgrades(ctx, schedule, &args.names);
+    }
+    let mut names = names_or_all(ctx, &args.names, args.all || (args.running && args.names.is_empty()))?;
+    let mut containers = Vec::new();
+    for name in &names {
+        containers.push(ctx.boxes().get(name)?);
+    }
+    if args.running {
+        let stopped: Vec<&str> = containers.iter().filter(|c| !c.running()).map(|c| c.name.as_str()).collect();
+        if !stopped.is_empty() && !args.names.is_empty() {
+            ctx.printer.status(format!("skipping {}: not running (--running)", stopped.join(", ")));
+        }
+        names.retain(|n| !stopped.contains(&n.as_str()));
+    }
     if names.is_empty() {
         ctx.printer.status("no boxes to upgrade");
         return Ok(0);
-    }
-    for name in &names {
-        ctx.boxes().get(name)?;
     }
     if !args.yes && ctx.printer.stderr_is_terminal() {
         let question = format!(
@@ -32,6 +46,9 @@ pub fn run(ctx: &Context<'_>, args: &UpgradeArgs) -> Result<i32> {
             Ok(snapshot) => ctx.printer.status(format!("upgraded {name}; `tent rollback {name} {snapshot}` undoes it")),
             Err(err) => {
                 failed += 1;
+                if args.notify {
+                    notify(&format!("tent: upgrading {name} failed"), &err.to_string());
+                }
                 if names.len() == 1 {
                     return Err(err);
                 }
@@ -44,6 +61,101 @@ pub fn run(ctx: &Context<'_>, args: &UpgradeArgs) -> Result<i32> {
         return Ok(exit::FAILURE);
     }
     Ok(0)
+}
+
+/// A desktop notification through `notify-send` when the session has one;
+/// nothing otherwise (the journal has the whole story).
+fn notify(summary: &str, body: &str) {
+    if let Ok(program) = which::which("notify-send") {
+        let _ = std::process::Command::new(program)
+            .args(["--app-name=tent", "--icon=software-update-urgent", "--", summary, body])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// `--schedule`: writes (or, with `off`, removes) a systemd user service and
+/// timer that run this tent's upgrade with this engine, and enables them.
+fn schedule_upgrades(ctx: &Context<'_>, schedule: Schedule, names: &[String]) -> Result<i32> {
+    let dir = crate::systemd::user_unit_dir(&config_home(ctx));
+    let service = dir.join(format!("{UNIT}.service"));
+    let timer = dir.join(format!("{UNIT}.timer"));
+    if schedule == Schedule::Off {
+        let _ = crate::systemd::systemctl_user(&["disable", "--now", &format!("{UNIT}.timer")]);
+        for unit in [&timer, &service] {
+            if crate::systemd::remove_unit(unit)? {
+                ctx.printer.status(format!("removed {}", unit.display()));
+            } else if unit.exists() {
+                ctx.printer.warn(format!("left {} in place: tent did not write it", unit.display()));
+            }
+        }
+        let _ = crate::systemd::systemctl_user(&["daemon-reload"]);
+        return Ok(0);
+    }
+    if ctx.engine.through_sudo() {
+        return Err(Error::usage(
+            "rootful boxes cannot be upgraded on a schedule: sudo would ask for a password with nobody there",
+            Some("schedule the upgrades of your rootless boxes, and run `tent --root upgrade` by hand".to_string()),
+        ));
+    }
+    for name in names {
+        ctx.boxes().get(name)?;
+    }
+    let tent = std::env::current_exe().map_err(|e| Error::io("/proc/self/exe", e))?;
+    let (service_text, timer_text) =
+        upgrade_units(&tent.display().to_string(), &ctx.engine.path.display().to_string(), schedule, names)?;
+    crate::systemd::write_unit(&service, &service_text)?;
+    crate::systemd::write_unit(&timer, &timer_text)?;
+    ctx.printer.status(format!("wrote {} and {}", service.display(), timer.display()));
+    let enabled = crate::systemd::systemctl_user(&["daemon-reload"])
+        .and_then(|()| crate::systemd::systemctl_user(&["enable", "--now", &format!("{UNIT}.timer")]));
+    match enabled {
+        Ok(()) => ctx.printer.status(format!(
+            "boxes are upgraded {}; the log: `journalctl --user -u {UNIT}`",
+            if schedule == Schedule::Daily { "daily" } else { "weekly" }
+        )),
+        Err(why) => ctx.printer.warn(format!(
+            "could not enable the timer ({why}); in your desktop session run `systemctl --user enable --now {UNIT}.timer`"
+        )),
+    }
+    Ok(0)
+}
+
+/// `$XDG_CONFIG_HOME`, the parent of tent's own config folder.
+fn config_home(ctx: &Context<'_>) -> std::path::PathBuf {
+    ctx.paths.config.parent().map(std::path::Path::to_path_buf).unwrap_or_else(|| ctx.paths.home.join(".config"))
+}
+
+/// The service and timer of the scheduled upgrade: the service runs `tent`
+/// with the engine tent uses now (so the timer does not depend on the
+/// session's variables), every box or the ones named.
+pub fn upgrade_units(tent: &str, engine: &str, schedule: Schedule, names: &[String]) -> Result<(String, String)> {
+    let mut argv =
+        vec![tent.to_string(), "--engine".into(), engine.into(), "upgrade".into(), "--yes".into(), "--notify".into()];
+    if names.is_empty() {
+        argv.push("--all".into());
+    } else {
+        argv.push("--".into());
+        argv.extend(names.iter().cloned());
+    }
+    let when = match schedule {
+        Schedule::Daily => "daily",
+        Schedule::Weekly => "weekly",
+        Schedule::Off => unreachable!("off writes no units"),
+    };
+    let service = format!(
+        "[Unit]\nDescription=Upgrade tent boxes (a snapshot first; a failed upgrade is rolled back)\n\
+         \n[Service]\nType=oneshot\nExecStart={}\nNice=10\n\
+         IOSchedulingClass=idle\n",
+        crate::systemd::exec_line(&argv)?
+    );
+    let timer = format!(
+        "[Unit]\nDescription=Upgrade tent boxes {when}\n\n[Timer]\nOnCalendar={when}\nRandomizedDelaySec=1h\n\
+         Persistent=true\n\n[Install]\nWantedBy=timers.target\n"
+    );
+    Ok((service, timer))
 }
 
 /// Upgrades one box; the name of the snapshot that undoes it.
@@ -106,5 +218,22 @@ fn upgrade_one(ctx: &Context<'_>, name: &str) -> Result<String> {
             message: format!("upgrading {name} failed ({why}), and rolling it back failed too: {err}"),
             hint: Some(format!("{hint}try `tent rollback {name} {}`", snapshot.name)),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_timer_runs_this_tent_with_this_engine() {
+        let (service, timer) = upgrade_units("/opt/my tent/tent", "/usr/bin/podman", Schedule::Weekly, &[]).unwrap();
+        assert!(
+            service.contains("ExecStart=\"/opt/my tent/tent\" \"--engine\" \"/usr/bin/podman\" \"upgrade\" \"--yes\" \"--notify\" \"--all\"\n"),
+            "{service}"
+        );
+        assert!(timer.contains("OnCalendar=weekly\n") && timer.contains("Persistent=true"), "{timer}");
+        let (service, _) = upgrade_units("/t", "podman", Schedule::Daily, &["dev".into(), "web".into()]).unwrap();
+        assert!(service.contains("\"--\" \"dev\" \"web\"\n"), "{service}");
     }
 }

@@ -187,3 +187,49 @@ comp() { COMP_WORDS=("$@"); COMP_CWORD=$(( ${#COMP_WORDS[@]} - 1 )); COMP_LINE="
         words(&zsh).into_iter().map(|w| w.split(':').next().unwrap()).filter(|w| !w.starts_with('-')).collect();
     assert_eq!(names, ["dev", "web"], "{zsh}");
 }
+
+/// Issue 23: `tent upgrade --schedule` writes a systemd user service and
+/// timer that `systemd-analyze verify` accepts, running this tent with the
+/// engine it uses now; `off` removes exactly those files (a unit the user
+/// wrote stays). No user manager runs here: enabling is a warning that says
+/// what to run.
+#[test]
+fn upgrades_on_a_schedule_are_real_systemd_units() {
+    let home = tempfile::tempdir().unwrap();
+    let fake = fake_engine(home.path(), "exit 0");
+    let engine = fake.to_str().unwrap();
+    let out = tent(home.path(), &["--engine", engine, "upgrade", "--schedule", "weekly"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("systemctl --user enable --now tent-upgrade.timer"), "{}", stderr(&out));
+    let dir = home.path().join(".config/systemd/user");
+    let (service, timer) = (dir.join("tent-upgrade.service"), dir.join("tent-upgrade.timer"));
+    let text = std::fs::read_to_string(&service).unwrap();
+    let exec = format!(
+        "ExecStart=\"{}\" \"--engine\" \"{engine}\" \"upgrade\" \"--yes\" \"--notify\" \"--all\"\n",
+        env!("CARGO_BIN_EXE_tent")
+    );
+    assert!(text.contains(&exec), "{text}");
+    assert!(std::fs::read_to_string(&timer).unwrap().contains("OnCalendar=weekly\n"));
+    let verify =
+        |files: &[&std::path::Path]| Command::new("systemd-analyze").arg("verify").args(files).output().unwrap();
+    let out = verify(&[&service, &timer]);
+    assert!(out.status.success() && stderr(&out).is_empty(), "systemd-analyze verify: {}", stderr(&out));
+    // The validator is real: a copy of the service with its ExecStart quoting
+    // broken fails it.
+    let broken = home.path().join("broken.service");
+    std::fs::write(&broken, text.replace("\" \"--engine\"", " \"--engine\"")).unwrap();
+    let out = verify(&[&broken]);
+    assert!(!out.status.success() && stderr(&out).contains("quoting"), "{}", stderr(&out));
+
+    // Off removes what tent wrote, and only that.
+    std::fs::write(&timer, "[Timer]\nOnCalendar=hourly\n").unwrap();
+    let out = tent(home.path(), &["--engine", engine, "upgrade", "--schedule", "off"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!service.exists());
+    assert_eq!(std::fs::read_to_string(&timer).unwrap(), "[Timer]\nOnCalendar=hourly\n", "the user's own file stays");
+    assert!(stderr(&out).contains("left") && stderr(&out).contains("tent did not write it"), "{}", stderr(&out));
+    // Writing again over the user's timer is refused, naming it.
+    let out = tent(home.path(), &["--engine", engine, "upgrade", "--schedule", "daily"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("was not written by tent"), "{}", stderr(&out));
+}

@@ -12,6 +12,7 @@ use crate::harness::{BOOKWORM, Engine, Sandbox, tent_bin};
 engine_tests!(
     snapshot_rollback_keeps_home_and_exports,
     upgrade_rolled_back_on_failure_and_undone,
+    upgrade_running_boxes_and_notify_a_rollback,
     clone_copies_the_system,
     save_and_load_offline,
     killed_rollback_leaves_a_working_box
@@ -176,6 +177,41 @@ fn upgrade_rolled_back_on_failure_and_undone(engine: Engine) {
     assert!(json.as_array().unwrap().iter().all(|s| s["kind"] == "upgrade"), "{json}");
     sb.tent(&["rollback", &name, "--yes"]).ok();
     assert!(in_box(&sb, &name, "cat /etc/upgraded 2>&1 || true").contains("No such file"));
+}
+
+/// Issue 23: `--running` upgrades only the running boxes of those named (a
+/// stopped box is not started), and `--notify` (what the scheduled upgrade
+/// passes) sends a desktop notification when a box was rolled back; a
+/// stand-in `notify-send` records it.
+fn upgrade_running_boxes_and_notify_a_rollback(engine: Engine) {
+    let mut sb = Sandbox::new(engine);
+    let bin = sb.home.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let notified = sb.home.join("notified");
+    std::fs::write(bin.join("notify-send"), format!("#!/bin/sh\nprintf '%s|' \"$@\" >> '{}'\n", notified.display()))
+        .unwrap();
+    std::fs::set_permissions(bin.join("notify-send"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    if !engine.as_root() {
+        Command::new("chown").args(["-R", &format!("{}:", crate::harness::TEST_USER)]).arg(&sb.home).status().unwrap();
+    }
+    sb.env.push(("PATH".into(), format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display())));
+    let (good, broken) = (sb.create("upgood", BOOKWORM, &[]), sb.create("upbroken", BOOKWORM, &[]));
+    let stopped = sb.create("upstopped", BOOKWORM, &["--no-start"]);
+    let _images = Images { sb: &sb, boxes: vec![good.clone(), broken.clone(), stopped.clone()] };
+    in_box(&sb, &good, &fake_apt("echo done > /etc/upgraded", 0));
+    in_box(&sb, &broken, &fake_apt("", 100));
+
+    let out = sb.tent(&["upgrade", "--running", "--yes", "--notify", &good, &broken, &stopped]).code(1);
+    assert!(out.stderr.contains(&format!("skipping {stopped}: not running")), "{}", out.describe());
+    assert!(out.stderr.contains(&format!("upgraded {good}")), "{}", out.describe());
+    assert_eq!(in_box(&sb, &good, "cat /etc/upgraded"), "done\n");
+    let running = sb.engine_cmd(&["container", "inspect", "--format", "{{.State.Running}}", &stopped]).ok().stdout();
+    assert_eq!(running.trim(), "false", "a stopped box is not started by --running");
+    let said =
+        std::fs::read_to_string(&notified).unwrap_or_else(|e| panic!("no notification ({e}): {}", out.describe()));
+    assert!(said.contains(&format!("tent: upgrading {broken} failed|")), "{said}");
+    assert!(said.contains("rolled back"), "{said}");
+    assert!(!said.contains(&good), "only the failed box is notified: {said}");
 }
 
 fn clone_copies_the_system(engine: Engine) {
