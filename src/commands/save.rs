@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -23,6 +23,15 @@ const META: &str = "tent-box.json";
 const IMAGE: &str = "image.tar";
 /// tent-box.json is small; a bigger one is not ours.
 const META_LIMIT: u64 = 4 * 1024 * 1024;
+/// The image archive's `manifest.json` (one image: a few hundred bytes).
+const MANIFEST_LIMIT: u64 = 1024 * 1024;
+/// An image's config (its history and labels).
+const CONFIG_LIMIT: u64 = 16 * 1024 * 1024;
+/// After the image a box file holds only the tar's end (zero blocks).
+const TRAILER_LIMIT: u64 = 1024 * 1024;
+/// What an image archive may hold besides its layers and config, and that
+/// the engines read for names to give the image: never passed on.
+const NAMING_FILES: [&str; 4] = ["manifest.json", "repositories", "index.json", "oci-layout"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BoxFile {
@@ -103,9 +112,16 @@ pub fn load(ctx: &Context<'_>, args: &LoadArgs) -> Result<i32> {
     let tmp =
         tempfile::Builder::new().prefix("tent-load-").tempdir().map_err(|e| Error::io("temporary directory", e))?;
     let spinner = ctx.printer.spinner(format!("checking {}", args.file.display()));
-    let read = read_box_file(&args.file, tmp.path());
+    let read = read_box_file(&args.file, tmp.path()).and_then(|(meta, image_tar)| {
+        // The archive's one image, by id, with no name in it: nothing the
+        // file holds can name (and so re-point or untag) an image of yours.
+        let untagged = tmp.path().join("untagged.tar");
+        let id = untagged_archive(&image_tar, &untagged).map_err(|detail| damaged(&args.file, detail))?;
+        let _ = fs::remove_file(&image_tar);
+        Ok((meta, id, untagged))
+    });
     spinner.finish();
-    let (meta, image_tar) = read?;
+    let (mut meta, id, image_tar) = read?;
     let name = args.name.clone().unwrap_or_else(|| meta.box_name.clone());
     validate_name(&name)?;
     if ctx.engine.inspect(&name)?.is_some() {
@@ -114,29 +130,56 @@ pub fn load(ctx: &Context<'_>, args: &LoadArgs) -> Result<i32> {
             hint: Some(format!("load it under another name: `tent load {} --name NEW`", args.file.display())),
         });
     }
+    // A loaded box was made by hand: no manifest's `apply --prune` owns it.
+    meta.spec.manifest = None;
+    let bin_dir = ctx.bin_dir();
+    let plan = LoadPlan::new(&meta, &name, &bin_dir);
+    for refused in &plan.refused {
+        ctx.printer.warn(refused);
+    }
+    confirm(ctx, args, &name, &plan)?;
+
     let spinner = ctx.printer.spinner(format!("loading the system of {name}"));
     let tar_path =
         image_tar.to_str().ok_or_else(|| Error::usage("the temporary directory's path is not UTF-8", None))?;
+    let existed = ctx.engine.image_exists(&id)?;
     let loaded = ctx.engine.capture(&format!("could not load the image of {name}"), &argv::load(tar_path));
     spinner.finish();
     loaded?;
     drop(tmp);
+    if !ctx.engine.image_exists(&id)? {
+        return Err(Error::Snapshot {
+            message: format!(
+                "{} loaded, but {} has no image {id}, the one the file holds",
+                args.file.display(),
+                ctx.engine.describe()
+            ),
+            hint: Some("save the box again with `tent save BOX -o FILE`".into()),
+        });
+    }
     let boxes = ctx.boxes();
-    let image = boxes.adopt_image(&meta.image, &name);
-    let _ = ctx.engine.output(&argv::rmi(&meta.image));
-    let image = image?;
+    let image = match boxes.adopt_image(&id, &name) {
+        Ok(image) => image,
+        Err(err) => {
+            if !existed {
+                let _ = ctx.engine.output(&argv::rmi(&id));
+            }
+            return Err(err);
+        }
+    };
     ctx.printer.step(format!("creating {name} from {}", args.file.display()));
     if let Err(err) = boxes.create_from(&name, &meta.spec, true, Some(&image)) {
         let _ = ctx.engine.output(&argv::rmi(&image));
         return Err(err);
     }
-    let mut problems = 0;
-    for export in &meta.exports {
-        match reexport(ctx, &name, export) {
-            Ok(()) => ctx.printer.status(format!("exported {} {} again", export.kind.as_str(), export.name)),
+    let mut problems = plan.refused.len();
+    for export in &plan.exports {
+        let shown = format!("{} {}", export.kind.as_str(), sanitize(&export.name));
+        match reexport(ctx, &name, export, &bin_dir) {
+            Ok(()) => ctx.printer.status(format!("exported {shown} again")),
             Err(err) => {
                 problems += 1;
-                ctx.printer.warn(format!("could not export {} {} again: {err}", export.kind.as_str(), export.name));
+                ctx.printer.warn(format!("could not export {shown} again: {}", sanitize(&err.to_string())));
             }
         }
     }
@@ -144,16 +187,232 @@ pub fn load(ctx: &Context<'_>, args: &LoadArgs) -> Result<i32> {
     Ok(if problems == 0 { 0 } else { crate::error::exit::FAILURE })
 }
 
-fn reexport(ctx: &Context<'_>, name: &str, export: &Export) -> Result<()> {
+fn sanitize(text: &str) -> String {
+    crate::output::sanitize(text).into_owned()
+}
+
+/// What loading a box file does beyond making a plain box: what runs as root
+/// in it, what it mounts, and what it writes on the host (exports). Shown
+/// before anything is made; it needs `--yes` or a terminal's answer.
+#[derive(Debug, Default, PartialEq)]
+pub struct LoadPlan {
+    /// One line each, made safe for a terminal.
+    pub asks: Vec<String>,
+    /// The exports to make again (bins in the user's own bin directory).
+    pub exports: Vec<Export>,
+    /// Exports the file holds that tent refuses, and why.
+    pub refused: Vec<String>,
+}
+
+impl LoadPlan {
+    pub fn new(meta: &BoxFile, name: &str, bin_dir: &Path) -> Self {
+        let mut plan = LoadPlan::default();
+        let spec = &meta.spec;
+        let mut ask = |what: &str, value: &str| plan.asks.push(format!("{what}: {}", sanitize(value)));
+        for hook in &spec.pre_init_hooks {
+            ask("runs as root in the box at every start, before provisioning", hook);
+        }
+        for hook in &spec.init_hooks {
+            ask("runs as root in the box once, when it is made", hook);
+        }
+        for hook in &spec.start_hooks {
+            ask("runs as root in the box at every start", hook);
+        }
+        if !spec.packages.is_empty() {
+            ask("installs as root in the box", &spec.packages.join(" "));
+        }
+        for volume in &spec.volumes {
+            ask("mounts in the box", volume);
+        }
+        for arg in &spec.engine_args {
+            ask("passes to the engine", arg);
+        }
+        if let Some(home) = &spec.home {
+            ask("makes and mounts a home of its own", &home.display().to_string());
+        }
+        if spec.sudo_nopasswd {
+            ask("a rootful box", "sudo without a password (anything in it can become host root)");
+        }
+        for export in &meta.exports {
+            let shown = sanitize(&export.name);
+            match export.kind {
+                Kind::Bin => {
+                    if let Err(why) = crate::export::wrapper::validate_command_name(&export.name) {
+                        plan.refused.push(format!("not exporting command {shown} again: {}", sanitize(&why)));
+                        continue;
+                    }
+                    let path = bin_dir.join(&export.name);
+                    let mut line =
+                        format!("writes command {}: runs {} in {name}", path.display(), sanitize(&export.request));
+                    if export.dir.as_deref().is_some_and(|d| d != bin_dir) {
+                        line.push_str(" (the file named another folder; tent load writes commands only here)");
+                    }
+                    plan.asks.push(sanitize(&line));
+                    plan.exports.push(Export { dir: Some(bin_dir.to_path_buf()), ..export.clone() });
+                }
+                Kind::App => {
+                    plan.asks
+                        .push(format!("adds app {shown} of {name} to your menu (from {})", sanitize(&export.request)));
+                    plan.exports.push(export.clone());
+                }
+                Kind::Entry => {
+                    plan.asks.push(format!("adds {name}'s own launcher to your menu"));
+                    plan.exports.push(export.clone());
+                }
+            }
+        }
+        plan
+    }
+}
+
+/// Shows what the file asks for and gets the user's yes: `--yes`, or an
+/// answer on a terminal. Nothing is made before.
+fn confirm(ctx: &Context<'_>, args: &LoadArgs, name: &str, plan: &LoadPlan) -> Result<()> {
+    if plan.asks.is_empty() {
+        return Ok(());
+    }
+    let file = sanitize(&args.file.display().to_string());
+    ctx.printer.status(format!("{file} asks for this; what runs in the box runs as its root:"));
+    for line in &plan.asks {
+        ctx.printer.status(format!("  {line}"));
+    }
+    if args.yes {
+        return Ok(());
+    }
+    if !ctx.printer.stderr_is_terminal() {
+        return Err(Error::usage(
+            format!("not loading {file} without a confirmation of what it asks for (listed above)"),
+            Some(format!("read the list, then run it on a terminal, or pass --yes: `tent load {file} --yes`")),
+        ));
+    }
+    if !ctx.printer.confirm(&format!("Load {name} with these?")) {
+        return Err(Error::Aborted(format!("{file} was not loaded")));
+    }
+    Ok(())
+}
+
+fn reexport(ctx: &Context<'_>, name: &str, export: &Export, bin_dir: &Path) -> Result<()> {
     let exporter = ctx.exporter(&ctx.engine, name, false)?;
     match export.kind {
         Kind::App => exporter.export_app(&export.request).map(drop),
-        Kind::Bin => {
-            let dir = export.dir.clone().unwrap_or_else(|| ctx.bin_dir());
-            exporter.export_bin(&export.request, Some(&export.name), &dir).map(drop)
-        }
+        Kind::Bin => exporter.export_bin(&export.request, Some(&export.name), bin_dir).map(drop),
         Kind::Entry => exporter.export_entry(ctx.config.entry.terminal.as_deref()).map(drop),
     }
+}
+
+/// A path inside an image archive, as `a/b`: `./` dropped; absolute paths,
+/// `..` and non-UTF-8 are refused.
+fn archive_path(path: &Path) -> std::result::Result<String, String> {
+    let mut parts = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(p) => {
+                parts.push(p.to_str().ok_or_else(|| format!("the image holds a path that is not UTF-8: {path:?}"))?)
+            }
+            Component::CurDir => {}
+            _ => return Err(format!("the image holds the path {:?}", sanitize(&path.to_string_lossy()))),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+fn open_archive(path: &Path) -> std::result::Result<tar::Archive<fs::File>, String> {
+    fs::File::open(path).map(tar::Archive::new).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Reads the regular file `entry`, at most `limit` bytes.
+fn read_entry(entry: &mut tar::Entry<'_, impl Read>, what: &str, limit: u64) -> std::result::Result<Vec<u8>, String> {
+    if entry.header().entry_type() != tar::EntryType::Regular {
+        return Err(format!("the image's {what} is not a file"));
+    }
+    if entry.size() > limit {
+        return Err(format!("the image's {what} is larger than {limit} bytes"));
+    }
+    let mut bytes = Vec::new();
+    entry.take(limit).read_to_end(&mut bytes).map_err(|e| format!("the image's {what}: {e}"))?;
+    Ok(bytes)
+}
+
+/// The manifest of an image archive (docker-archive, as `podman save` and
+/// `docker save` write it): it must describe exactly one image; returns that
+/// entry and its config's path.
+pub fn parse_manifest(
+    bytes: &[u8],
+) -> std::result::Result<(serde_json::Map<String, serde_json::Value>, String), String> {
+    let list: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_slice(bytes).map_err(|e| format!("the image's manifest.json: {e}"))?;
+    let [entry] = <[_; 1]>::try_from(list)
+        .map_err(|list: Vec<_>| format!("the image archive holds {} images; a box file holds one", list.len()))?;
+    let config = entry.get("Config").and_then(|c| c.as_str()).ok_or("the image's manifest.json names no config")?;
+    let config = archive_path(Path::new(config))?;
+    Ok((entry, config))
+}
+
+/// Makes `out` from the image archive `src`: the same image with no name
+/// in it (the manifest's `RepoTags` emptied; `repositories`, `index.json`
+/// and `oci-layout`, where engines also find names, left out), so loading
+/// it tags nothing. Returns the image's id, which both engines give an
+/// image: the sha256 of its config.
+pub fn untagged_archive(src: &Path, out: &Path) -> std::result::Result<String, String> {
+    // 1. The manifest (seeking past the layers).
+    let mut manifest = None;
+    let mut archive = open_archive(src)?;
+    for entry in archive.entries_with_seek().map_err(|e| format!("the image: {e}"))? {
+        let mut entry = entry.map_err(|e| format!("the image: {e}"))?;
+        if archive_path(&entry.path().map_err(|e| e.to_string())?)? == "manifest.json" {
+            if manifest.is_some() {
+                return Err("the image holds manifest.json twice".into());
+            }
+            manifest = Some(read_entry(&mut entry, "manifest.json", MANIFEST_LIMIT)?);
+        }
+    }
+    let (mut entry, config) = parse_manifest(&manifest.ok_or("the image has no manifest.json")?)?;
+    if NAMING_FILES.contains(&config.as_str()) {
+        return Err(format!("the image's config is {config}"));
+    }
+    // 2. The config, whose sha256 is the image's id.
+    let mut id = None;
+    let mut archive = open_archive(src)?;
+    for e in archive.entries_with_seek().map_err(|e| format!("the image: {e}"))? {
+        let mut e = e.map_err(|e| format!("the image: {e}"))?;
+        if archive_path(&e.path().map_err(|e| e.to_string())?)? == config {
+            if id.is_some() {
+                return Err(format!("the image holds {config} twice"));
+            }
+            id = Some(hex(&Sha256::digest(read_entry(&mut e, "config", CONFIG_LIMIT)?)));
+        }
+    }
+    let id = id.ok_or_else(|| format!("the image has no config {config}"))?;
+    // 3. The copy, without names.
+    entry.insert("RepoTags".into(), serde_json::Value::Null);
+    let manifest = serde_json::to_vec(&[entry]).expect("a manifest serializes");
+    let written = (|| -> io::Result<()> {
+        let mut builder = tar::Builder::new(io::BufWriter::new(fs::File::create(out)?));
+        let mut archive = open_archive(src).map_err(io::Error::other)?;
+        for e in archive.entries()? {
+            let mut e = e?;
+            let path = archive_path(&e.path()?).map_err(io::Error::other)?;
+            let kind = e.header().entry_type();
+            if NAMING_FILES.contains(&path.as_str()) || kind == tar::EntryType::XGlobalHeader {
+                continue;
+            }
+            let mut header = e.header().clone();
+            header.set_size(e.size());
+            if kind.is_symlink() || kind.is_hard_link() {
+                let target = e.link_name()?.ok_or_else(|| io::Error::other(format!("link {path} has no target")))?;
+                builder.append_link(&mut header, &path, target)?;
+            } else {
+                builder.append_data(&mut header, &path, &mut e)?;
+            }
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_size(manifest.len() as u64);
+        header.set_mode(0o444);
+        builder.append_data(&mut header, "manifest.json", manifest.as_slice())?;
+        builder.into_inner()?.flush()
+    })();
+    written.map_err(|e| format!("the image: {e}"))?;
+    Ok(id)
 }
 
 fn hash_file(path: &Path) -> Result<(String, u64)> {
@@ -242,7 +501,7 @@ pub fn read_box_file(file: &Path, dir: &Path) -> Result<(BoxFile, PathBuf)> {
         return Err(damaged(file, format!("{META} is too large")));
     }
     let mut json = Vec::new();
-    first.read_to_end(&mut json).map_err(|e| damaged(file, e))?;
+    (&mut first).take(META_LIMIT).read_to_end(&mut json).map_err(|e| damaged(file, e))?;
     let meta = parse_meta(&json).map_err(|e| match e {
         MetaError::Newer(v) => Error::Snapshot {
             message: format!("{} is of box file format {v}, newer than this tent reads ({FORMAT})", file.display()),
@@ -256,14 +515,24 @@ pub fn read_box_file(file: &Path, dir: &Path) -> Result<(BoxFile, PathBuf)> {
     if second.path().map_err(|e| damaged(file, e))?.as_os_str() != IMAGE {
         return Err(damaged(file, format!("expected {IMAGE} after {META}")));
     }
+    // Before a byte is decompressed to disk: the image is as big as the
+    // metadata says, and no bigger is written.
+    if second.size() != meta.image_size {
+        return Err(damaged(file, format!("the image has {} bytes, {} expected", second.size(), meta.image_size)));
+    }
     let target = dir.join(IMAGE);
     let out = fs::File::create(&target).map_err(|e| Error::io(&target, e))?;
     let mut writer = HashingWriter { hasher: Sha256::new(), inner: io::BufWriter::new(out), len: 0 };
-    io::copy(&mut second, &mut writer).map_err(|e| damaged(file, e))?;
+    io::copy(&mut (&mut second).take(meta.image_size), &mut writer).map_err(|e| damaged(file, e))?;
     writer.flush().map_err(|e| Error::io(&target, e))?;
     drop(second);
-    // The rest, so the gzip trailer (its CRC and length) is checked too.
-    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(|e| damaged(file, e))?;
+    // The rest, so the gzip trailer (its CRC and length) is checked too:
+    // only the tar's end is left, and no more is read.
+    let rest =
+        io::copy(&mut archive.into_inner().take(TRAILER_LIMIT + 1), &mut io::sink()).map_err(|e| damaged(file, e))?;
+    if rest > TRAILER_LIMIT {
+        return Err(damaged(file, format!("more than {TRAILER_LIMIT} bytes follow the image")));
+    }
     if writer.len != meta.image_size {
         return Err(damaged(file, format!("the image has {} bytes, {} expected", writer.len, meta.image_size)));
     }

@@ -8,7 +8,7 @@ use std::process::Command;
 use crate::engine_tests;
 use crate::harness::{BUSYBOX, Engine, Sandbox, TEST_USER};
 
-engine_tests!(hostile_rollback_journals_remove_nothing);
+engine_tests!(hostile_rollback_journals_remove_nothing, hostile_box_files_tag_run_and_export_nothing_unasked);
 
 /// Removes, when the test ends, containers whose names the sandbox did not
 /// hand out (a swap's shape, or made as root for a plain user's test).
@@ -173,4 +173,134 @@ fn a_users_journal_removes_nothing_in_roots_store() {
     assert!(made.exists(&victim), "root's container was removed: {}", out.describe());
     assert!(made.exists(&held), "{}", out.describe());
     assert_left_alone(&out, &dir, &["a.json", "b.json"]);
+}
+
+/// The engine's image archive of `image` with `tags` as the names in it.
+fn image_archive(sb: &Sandbox, image: &str, tags: &[&str]) -> Vec<u8> {
+    let saved = sb.home.join("saved.tar");
+    let path = saved.to_str().unwrap();
+    let mut args = vec!["save"];
+    if sb.engine != Engine::Docker {
+        args.extend(["--format", "docker-archive"]);
+    }
+    args.extend(["--output", path, image]);
+    sb.engine_cmd(&args).ok();
+    let mut archive = tar::Archive::new(std::fs::File::open(&saved).unwrap());
+    let mut out = tar::Builder::new(Vec::new());
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().into_owned();
+        let mut header = entry.header().clone();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        if path == Path::new("manifest.json") {
+            let mut manifest: serde_json::Value = serde_json::from_slice(&data).unwrap();
+            manifest[0]["RepoTags"] = serde_json::json!(tags);
+            data = serde_json::to_vec(&manifest).unwrap();
+        }
+        if header.entry_type().is_symlink() {
+            out.append_link(&mut header, &path, entry.link_name().unwrap().unwrap()).unwrap();
+        } else {
+            header.set_size(data.len() as u64);
+            out.append_data(&mut header, &path, data.as_slice()).unwrap();
+        }
+    }
+    std::fs::remove_file(&saved).unwrap();
+    out.into_inner().unwrap()
+}
+
+/// A box file as `tent save` writes it, with `meta` and the image archive.
+fn box_file(path: &Path, mut meta: serde_json::Value, image: &[u8]) {
+    use sha2::Digest;
+    let sum: String = sha2::Sha256::digest(image).iter().map(|b| format!("{b:02x}")).collect();
+    meta["image_sha256"] = serde_json::json!(sum);
+    meta["image_size"] = serde_json::json!(image.len());
+    let json = serde_json::to_vec_pretty(&meta).unwrap();
+    let gz = flate2::write::GzEncoder::new(std::fs::File::create(path).unwrap(), flate2::Compression::fast());
+    let mut tar = tar::Builder::new(gz);
+    for (name, data) in [("tent-box.json", json.as_slice()), ("image.tar", image)] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        tar.append_data(&mut header, name, data).unwrap();
+    }
+    tar.into_inner().unwrap().finish().unwrap();
+}
+
+/// The image id a reference names, or None.
+fn image_id(sb: &Sandbox, reference: &str) -> Option<String> {
+    let done = sb.engine_cmd(&["image", "inspect", "--format", "{{.Id}}", reference]).output();
+    (done.code == Some(0)).then(|| done.stdout().trim().trim_start_matches("sha256:").to_string())
+}
+
+/// Removes the test's own image tags when it ends.
+struct Tags<'a>(&'a Sandbox, Vec<String>);
+impl Drop for Tags<'_> {
+    fn drop(&mut self) {
+        for tag in &self.1 {
+            let _ = self.0.engine_cmd(&["rmi", "--", tag]).output();
+        }
+    }
+}
+
+/// A hostile box file (finding 3): its `image` names one of the user's own
+/// tags, the archive carries another of the user's tags (which loading once
+/// re-pointed at the file's image), its spec a start hook that runs as the
+/// box's root, and it exports a command named `sudo`. Without `--yes` (and no
+/// terminal) nothing is made, tagged or untagged; with `--yes`, after the
+/// list, the box is made from the archive's image by id and still neither
+/// tag is touched.
+fn hostile_box_files_tag_run_and_export_nothing_unasked(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let unique = format!("{}-{}", engine.key(), std::process::id());
+    let mine = format!("localhost/tent-it-mine:{unique}");
+    let victim = format!("localhost/tent-it-victim:{unique}");
+    let _tags = Tags(&sb, vec![mine.clone(), victim.clone()]);
+    sb.engine_cmd(&["tag", BUSYBOX, &mine]).ok();
+    sb.engine_cmd(&["tag", crate::harness::BOOKWORM_PLAIN, &victim]).ok();
+    let victim_id = image_id(&sb, &victim).unwrap();
+
+    let name = sb.name("hload");
+    let hook_mark = format!("/tmp/tent-it-load-hook-{unique}");
+    let _ = std::fs::remove_file(&hook_mark);
+    let bin_dir = sb.home.join(".local/bin");
+    let meta = serde_json::json!({
+        "format": 1,
+        "box": name,
+        "spec": { "image": BUSYBOX, "start_hooks": [format!("touch {hook_mark}")] },
+        "exports": [{
+            "kind": "bin", "name": "sudo", "request": "/bin/busybox", "target": "/bin/busybox",
+            "files": [bin_dir.join("sudo")], "dir": bin_dir, "tent": "/usr/bin/tent",
+        }],
+        "image": mine,
+        "tent_version": "0",
+    });
+    let file = sb.home.join("hostile.tent");
+    box_file(&file, meta, &image_archive(&sb, BUSYBOX, &[victim.as_str(), "localhost/tent-it-extra:x"]));
+    let _extra = Tags(&sb, vec!["localhost/tent-it-extra:x".into()]);
+
+    let untouched = |out: &crate::harness::Done| {
+        assert_eq!(image_id(&sb, &victim).as_deref(), Some(victim_id.as_str()), "re-pointed: {}", out.describe());
+        assert!(image_id(&sb, &mine).is_some(), "the user's tag was untagged: {}", out.describe());
+        assert!(image_id(&sb, "localhost/tent-it-extra:x").is_none(), "a tag of the file: {}", out.describe());
+    };
+    let out = sb.tent(&["load", file.to_str().unwrap()]).output();
+    untouched(&out);
+    assert_eq!(out.code, Some(2), "{}", out.describe());
+    assert!(out.stderr.contains("--yes"), "{}", out.describe());
+    assert!(out.stderr.contains(&format!("touch {hook_mark}")), "the hook is shown: {}", out.describe());
+    assert!(out.stderr.contains(&format!("{}", bin_dir.join("sudo").display())), "{}", out.describe());
+    assert!(sb.engine_cmd(&["container", "inspect", &name]).output().code != Some(0), "no box without --yes");
+    assert!(!Path::new(&hook_mark).exists(), "the hook ran unasked");
+    assert!(!bin_dir.join("sudo").exists(), "exported unasked");
+
+    // Accepted: made from the archive's own image, by id; no tag touched.
+    let out = sb.tent(&["load", file.to_str().unwrap(), "--yes"]).ok();
+    untouched(&out);
+    assert!(Path::new(&hook_mark).exists(), "an accepted hook runs: {}", out.describe());
+    let _ = std::fs::remove_file(&hook_mark);
+    let box_image = sb.engine_cmd(&["container", "inspect", "--format", "{{.Image}}", &name]).ok().stdout();
+    let busybox_id = image_id(&sb, BUSYBOX).unwrap();
+    assert_eq!(box_image.trim().trim_start_matches("sha256:"), busybox_id, "{}", out.describe());
+    sb.tent(&["rm", &name, "--force", "--yes"]).ok();
 }
