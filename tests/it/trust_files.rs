@@ -233,11 +233,16 @@ fn image_id(sb: &Sandbox, reference: &str) -> Option<String> {
     (done.code == Some(0)).then(|| done.stdout().trim().trim_start_matches("sha256:").to_string())
 }
 
-/// Removes the test's own image tags when it ends.
+/// Removes the test's own image tags when it ends, and the tags tent gave
+/// the images of its boxes (a loaded image without tent's snapshot labels
+/// keeps its `tent-in-use-` tag after `tent rm`).
 struct Tags<'a>(&'a Sandbox, Vec<String>);
 impl Drop for Tags<'_> {
     fn drop(&mut self) {
-        for tag in &self.1 {
+        let all = self.0.engine_cmd(&["images", "--format", "{{.Repository}}:{{.Tag}}"]).output().stdout();
+        let boxes: Vec<String> = self.1.iter().filter(|t| !t.contains(':')).map(|b| format!("/{b}:")).collect();
+        let tent_tags = all.lines().filter(|l| l.contains("tent-snapshot/") && boxes.iter().any(|b| l.contains(b)));
+        for tag in self.1.iter().filter(|t| t.contains(':')).map(String::as_str).chain(tent_tags) {
             let _ = self.0.engine_cmd(&["rmi", "--", tag]).output();
         }
     }
@@ -261,6 +266,7 @@ fn hostile_box_files_tag_run_and_export_nothing_unasked(engine: Engine) {
     let victim_id = image_id(&sb, &victim).unwrap();
 
     let name = sb.name("hload");
+    let _box_tags = Tags(&sb, vec![name.clone()]);
     let hook_mark = format!("/tmp/tent-it-load-hook-{unique}");
     let _ = std::fs::remove_file(&hook_mark);
     let bin_dir = sb.home.join(".local/bin");
