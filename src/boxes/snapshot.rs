@@ -700,8 +700,8 @@ impl Boxes<'_> {
     fn leave_journal(&self, path: &Path, why: &str) {
         let shown = crate::output::sanitize(&path.to_string_lossy()).into_owned();
         self.printer.warn(format!(
-            "left the rollback journal {shown} alone: {}; tent did not write it as it is. \
-             Remove it (`rm {}`) once no `tent rollback` or `tent upgrade` runs",
+            "left the rollback journal {shown} alone: {}. Unless a `tent rollback` or `tent upgrade` \
+             still runs, remove it: `rm {}`",
             crate::output::sanitize(why),
             crate::shell::words(&[shown.as_str()])
         ));

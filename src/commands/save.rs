@@ -2,6 +2,13 @@
 //! of `tent-box.json` (format version, the box's spec and exports, the
 //! image's sha256 and size) followed by `image.tar` (the committed system,
 //! as `podman save`/`docker save` write it). Home and volumes are never in it.
+//!
+//! A box file is a stranger's input. `load` reads its metadata bounded,
+//! loads the archive's one image by its id from a copy that names nothing
+//! (so no tag of the user's is made, moved or removed), and shows the hooks,
+//! mounts and exports the file carries, which need `--yes` or a terminal's
+//! answer before anything is made. Commands go only into the user's bin
+//! folder, under names any export may have.
 
 use std::fs;
 use std::io::{self, Read, Write};
