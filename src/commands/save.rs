@@ -123,7 +123,7 @@ pub fn load(ctx: &Context<'_>, args: &LoadArgs) -> Result<i32> {
         // The archive's one image, by id, with no name in it: nothing the
         // file holds can name (and so re-point or untag) an image of yours.
         let untagged = tmp.path().join("untagged.tar");
-        let id = untagged_archive(&image_tar, &untagged).map_err(|detail| damaged(&args.file, detail))?;
+        let id = untagged_archive(&image_tar, &untagged).map_err(|detail| damaged(&args.file, sanitize(&detail)))?;
         let _ = fs::remove_file(&image_tar);
         Ok((meta, id, untagged))
     });
@@ -517,7 +517,7 @@ pub fn read_box_file(file: &Path, dir: &Path) -> Result<(BoxFile, PathBuf)> {
             message: format!("{} is of box file format {v}, newer than this tent reads ({FORMAT})", file.display()),
             hint: Some("load it with a newer tent".into()),
         },
-        MetaError::Bad(detail) => damaged(file, format!("{META}: {detail}")),
+        MetaError::Bad(detail) => damaged(file, format!("{META}: {}", sanitize(&detail))),
     })?;
 
     let mut second =
