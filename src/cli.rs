@@ -506,6 +506,9 @@ pub struct LoadArgs {
     /// Name of the new box [default: the saved box's name]
     #[arg(long)]
     pub name: Option<String>,
+    /// Accept the hooks, volumes and exports the file carries (listed first) without asking
+    #[arg(short, long)]
+    pub yes: bool,
 }
 
 const EXPORT_HELP: &str = "\

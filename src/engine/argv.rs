@@ -71,8 +71,20 @@ pub fn commit(container: &str, image: &str, labels: &[(String, String)], pause: 
     a
 }
 
+/// Renames a container. The names follow `--`, so none is read as an
+/// option (podman 4.3 and Docker 20.10 and later take `--` here).
 pub fn rename(from: &str, to: &str) -> Vec<String> {
-    vec!["rename".into(), from.into(), to.into()]
+    vec!["rename".into(), "--".into(), from.into(), to.into()]
+}
+
+/// Removes a container, running or not; the name follows `--`.
+pub fn rm_force(name: &str) -> Vec<String> {
+    vec!["rm".into(), "--force".into(), "--".into(), name.into()]
+}
+
+/// Inspects one container (JSON array); the name follows `--`.
+pub fn container_inspect(name: &str) -> Vec<String> {
+    vec!["container".into(), "inspect".into(), "--".into(), name.into()]
 }
 
 /// Writes an image to a docker-archive tar (the format both engines load).
@@ -89,14 +101,15 @@ pub fn load(file: &str) -> Vec<String> {
     vec!["load".into(), "--input".into(), file.into()]
 }
 
+/// Gives `image` (a reference or an id) the name `new`; both follow `--`.
 pub fn tag(image: &str, new: &str) -> Vec<String> {
-    vec!["tag".into(), image.into(), new.into()]
+    vec!["tag".into(), "--".into(), image.into(), new.into()]
 }
 
 /// Removes one image reference; never forced, so an image a container
-/// still uses is never taken from under it.
+/// still uses is never taken from under it. The reference follows `--`.
 pub fn rmi(reference: &str) -> Vec<String> {
-    vec!["rmi".into(), reference.into()]
+    vec!["rmi".into(), "--".into(), reference.into()]
 }
 
 /// The full ids of the images that carry `label` (`key` or `key=value`).
@@ -177,10 +190,10 @@ mod tests {
 
     #[test]
     fn image_verbs() {
-        assert_eq!(rename("a", "b"), vec!["rename", "a", "b"]);
+        assert_eq!(rename("a", "b"), vec!["rename", "--", "a", "b"]);
         assert_eq!(load("/t/i.tar"), vec!["load", "--input", "/t/i.tar"]);
-        assert_eq!(tag("x", "y"), vec!["tag", "x", "y"]);
-        assert_eq!(rmi("x:1"), vec!["rmi", "x:1"], "never --force: a used image stays");
+        assert_eq!(tag("x", "y"), vec!["tag", "--", "x", "y"]);
+        assert_eq!(rmi("x:1"), vec!["rmi", "--", "x:1"], "never --force: a used image stays");
         assert_eq!(
             save(&engine(EngineKind::Podman, true), "img", "/t/i.tar"),
             vec!["save", "--format", "docker-archive", "--output", "/t/i.tar", "img"]
@@ -188,5 +201,25 @@ mod tests {
         assert_eq!(save(&engine(EngineKind::Docker, false), "img", "/f"), vec!["save", "--output", "/f", "img"]);
         assert!(image_ids("tent.snapshot.box=dev").ends_with(&["label=tent.snapshot.box=dev".to_string()]));
         assert_eq!(image_inspect(&["a".into()]), vec!["image", "inspect", "a"]);
+    }
+
+    /// Every positional name a stranger's file can hold comes after `--`,
+    /// so `--filter=name=x` or `-af` is a name, never an option.
+    #[test]
+    fn names_follow_the_end_of_options() {
+        let hostile = "--filter=name=x";
+        for argv in [
+            rename(hostile, hostile),
+            rm_force(hostile),
+            container_inspect(hostile),
+            tag(hostile, hostile),
+            rmi(hostile),
+        ] {
+            let end = argv.iter().position(|w| w == "--").expect("has --");
+            assert!(argv[..end].iter().all(|w| w != hostile), "{argv:?}");
+            assert!(argv[end + 1..].iter().all(|w| w == hostile), "{argv:?}");
+        }
+        assert_eq!(rm_force("dev"), vec!["rm", "--force", "--", "dev"]);
+        assert_eq!(container_inspect("dev"), vec!["container", "inspect", "--", "dev"]);
     }
 }

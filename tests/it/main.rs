@@ -19,3 +19,4 @@ mod relay_attack;
 mod snapshot;
 mod trust;
 mod trust_export;
+mod trust_files;

@@ -273,7 +273,10 @@ fn save_and_load_offline(engine: Engine) {
     assert!(out.stderr.contains("damaged or truncated"), "{}", out.describe());
     assert!(sb.engine_cmd(&["container", "inspect", &name]).output().code != Some(0));
 
-    let out = offline(&sb, &["load", file.to_str().unwrap()]).ok();
+    // The file exports a command: shown, and made only with --yes.
+    let out = offline(&sb, &["load", file.to_str().unwrap()]).code(2);
+    assert!(out.stderr.contains("writes command") && out.stderr.contains("savedhost"), "{}", out.describe());
+    let out = offline(&sb, &["load", file.to_str().unwrap(), "--yes"]).ok();
     assert!(out.stderr.contains("exported bin savedhost again"), "{}", out.describe());
     assert_eq!(in_box(&sb, &name, "cat /etc/saved-mark"), "saved\n");
     let host = crate::harness::Run::from(sb.command(sb.home.join(".local/bin/savedhost"))).ok().stdout();
