@@ -155,6 +155,11 @@ Containers extension; with podman, set \"dev.containers.dockerPath\": \"podman\"
 docs/editors.md.\n\nExamples:\n  tent code dev                 this folder\n  tent code dev ~/src/project\n  tent code dev --print         the URI to open, without starting VS Code"
     )]
     Code(CodeArgs),
+    /// Run a command of a box as a systemd user service on the host
+    #[command(
+        after_help = "The unit runs `tent run BOX -- CMD` with this engine: the box starts when needed, the argv is kept exactly, and stopping the service ends the command. `tent rm BOX` removes the box's services.\n\nExamples:\n  tent service add dev web -- python3 -m http.server 8000\n  tent service add dev sync --restart always -- syncthing serve\n  tent service list\n  tent service remove dev web\n  systemctl --user status tent-podman-dev.web.service"
+    )]
+    Service(ServiceArgs),
     /// Print shell completions: bash, zsh, fish, elvish or powershell
     ///
     /// The script completes commands, flags and your box and export names
@@ -275,6 +280,9 @@ pub struct CreateArgs {
     /// Also put a launcher for the box in the desktop menu (see `tent entry`)
     #[arg(long)]
     pub entry: bool,
+    /// Start the box when you log in (a systemd user unit; `tent rm` removes it)
+    #[arg(long)]
+    pub start_at_login: bool,
 }
 
 #[derive(Debug, Args)]
@@ -486,6 +494,64 @@ pub struct CodeArgs {
     /// As --print, as JSON: box, folder, uri, config, editor (the argv, or null)
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    #[command(subcommand)]
+    pub action: ServiceAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ServiceAction {
+    /// Write and enable a unit that runs CMD in BOX
+    Add {
+        /// The box
+        #[arg(value_name = "BOX")]
+        #[arg(add = ArgValueCandidates::new(box_names))]
+        box_name: String,
+        /// The service's name (letters, digits, '_', '-')
+        name: String,
+        /// When systemd starts the command again
+        #[arg(long, value_enum, default_value = "on-failure")]
+        restart: Restart,
+        /// Write the unit but do not enable or start it
+        #[arg(long)]
+        no_enable: bool,
+        /// The command and its arguments (after --)
+        #[arg(last = true, required = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// List the services tent wrote (and boxes started at login)
+    List {
+        /// Only this box's
+        #[arg(value_name = "BOX")]
+        #[arg(add = ArgValueCandidates::new(box_names))]
+        box_name: Option<String>,
+        /// Print JSON: [{"box", "scope", "name", "command", "restart"}]
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop, disable and remove a box's service
+    Remove {
+        /// The box
+        #[arg(value_name = "BOX")]
+        #[arg(add = ArgValueCandidates::new(box_names))]
+        box_name: String,
+        /// The service
+        name: Option<String>,
+        /// Every service of the box
+        #[arg(long, conflicts_with = "name")]
+        all: bool,
+    },
+}
+
+/// systemd's `Restart=` for a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Restart {
+    No,
+    OnFailure,
+    Always,
 }
 
 #[derive(Debug, Args)]

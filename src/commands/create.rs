@@ -24,6 +24,16 @@ pub fn run(ctx: &Context<'_>, args: CreateArgs) -> Result<i32> {
         // The launcher needs the box's logo, so this starts a --no-start box.
         ctx.add_entry(name)?;
     }
+    if args.start_at_login {
+        let unit = super::service::Unit {
+            box_name: name.into(),
+            scope: ctx.engine.scope().as_str().into(),
+            name: None,
+            command: Vec::new(),
+            restart: None,
+        };
+        super::service::install(ctx, &unit, true)?;
+    }
     if args.no_start {
         ctx.printer.status(format!("created {name}; it is provisioned at its first `tent enter {name}`"));
     } else {

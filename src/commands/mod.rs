@@ -19,6 +19,7 @@ pub mod meta;
 mod rm;
 mod rollback;
 mod save;
+pub mod service;
 mod snapshot;
 mod stop;
 mod terminal;
@@ -66,6 +67,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Rollback(args) => rollback::run(&ctx, &args),
         Command::Upgrade(args) => upgrade::run(&ctx, &args),
         Command::Clone(args) => clone::run(&ctx, &args),
+        Command::Service(args) => service::run(&ctx, &args),
         Command::Code(args) => code::run(&ctx, &args),
         Command::Save(args) => save::save(&ctx, &args),
         Command::Load(args) => save::load(&ctx, &args),

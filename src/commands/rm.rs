@@ -37,10 +37,10 @@ pub fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
         let homes: Vec<String> =
             targets.iter().filter_map(|(_, h)| h.as_ref()).map(|h| h.display().to_string()).collect();
         let question = if homes.is_empty() {
-            format!("Remove {list}, its exports and its snapshots? Your home and files stay.")
+            format!("Remove {list}, its exports, snapshots and services? Your home and files stay.")
         } else {
             format!(
-                "Remove {list}, its exports and its snapshots, and DELETE the box's own home {} with everything in it? \
+                "Remove {list}, its exports, snapshots and services, and DELETE the box's own home {} with everything in it? \
                  Your home and other files stay.",
                 homes.join(", ")
             )
@@ -60,6 +60,13 @@ pub fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
             Ok(0) => {}
             Ok(n) => ctx.printer.status(format!("removed {n} snapshot(s) of {name}")),
             Err(err) => ctx.printer.warn(format!("snapshots of {name}: {err}")),
+        }
+        match super::service::remove_units(ctx, &name, None, true) {
+            Ok(units) if !units.is_empty() => {
+                ctx.printer.status(format!("removed {} systemd unit(s) of {name}", units.len()));
+            }
+            Ok(_) => {}
+            Err(err) => ctx.printer.warn(format!("systemd units of {name}: {err}")),
         }
         match removed_exports {
             Ok(files) if !files.is_empty() => {

@@ -16,6 +16,7 @@ mod host_access;
 mod join;
 mod manifest;
 mod relay_attack;
+mod services;
 mod snapshot;
 mod trust;
 mod trust_export;
