@@ -83,10 +83,10 @@ impl Victims {
 
     fn start(mut c: Command, named: &str, others: &[&str]) -> Victims {
         c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
-        let child = c.spawn().unwrap();
+        let mut child = c.spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         let find = |seconds: &str| pids_of(&["sleep", seconds]).first().copied();
-        loop {
+        while Instant::now() < deadline {
             let named_pid = find(named);
             let other_pids: Vec<u32> = others.iter().filter_map(|o| find(o)).collect();
             if let Some(pid) = named_pid
@@ -94,9 +94,11 @@ impl Victims {
             {
                 return Victims { child, named: pid, others: other_pids };
             }
-            assert!(Instant::now() < deadline, "the victim sleeps never started");
             std::thread::sleep(Duration::from_millis(50));
         }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the victim sleeps never started");
     }
 
     fn assert_alive(&self, after: &str) {
