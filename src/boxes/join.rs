@@ -579,6 +579,62 @@ mod tests {
         outside_boxes(std::process::id()).unwrap();
     }
 
+    /// Starts `argv` under `depth` new user namespaces (each one's parent
+    /// the one before), as a box's processes are under rootless podman's.
+    /// Returns the child and the pid of the `sleep` its monitor lookalike
+    /// started, once both run.
+    fn lookalike_monitor(depth: usize, name: &str) -> (std::process::Child, u32) {
+        let mut command = std::process::Command::new("unshare");
+        command.args(["--user", "--map-root-user"]);
+        for _ in 1..depth {
+            command.args(["unshare", "--user", "--map-root-user"]);
+        }
+        if depth == 0 {
+            command = std::process::Command::new("bash");
+        } else {
+            command.arg("bash");
+        }
+        // bash as `/usr/bin/conmon -c SCRIPT x -n NAME`, the parent of a sleep.
+        command.args(["-c", &format!("exec -a /usr/bin/conmon bash -c 'sleep 60; :' x -n {name}")]);
+        let mut child = command.spawn().expect("unshare and bash");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let found = fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+                let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+                (parent_of(pid) == Some(child.id()) && read_cmdline(pid)? == argv(&["sleep", "60"])).then_some(pid)
+            });
+            if let Some(pid) = found {
+                return (child, pid);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the lookalike monitor never started its sleep");
+    }
+
+    #[test]
+    fn a_lookalike_monitor_inside_a_nested_user_namespace_is_refused() {
+        // Where a box's processes are: two user namespaces below ours.
+        let (mut inside, pid) = lookalike_monitor(2, "dev");
+        let why = prove_init_of(pid, "dev");
+        let _ = inside.kill();
+        let _ = inside.wait();
+        let why = why.unwrap_err();
+        assert!(why.contains("nested user namespace"), "{why}");
+        // Directly below ours, as rootless podman's conmon, and in ours (a
+        // host process of the user: the limit docs/security.md names), the
+        // same argv passes; for another box it does not.
+        for depth in [1, 0] {
+            let (mut outside, pid) = lookalike_monitor(depth, "dev");
+            let verdicts = (prove_init_of(pid, "dev"), prove_init_of(pid, "other"));
+            let _ = outside.kill();
+            let _ = outside.wait();
+            assert!(verdicts.0.is_ok(), "depth {depth}: {:?}", verdicts.0);
+            assert!(verdicts.1.is_err(), "depth {depth}");
+        }
+    }
+
     #[test]
     fn our_cmdline_is_read_whole() {
         let ours = read_cmdline(std::process::id()).unwrap();
