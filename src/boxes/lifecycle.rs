@@ -362,10 +362,18 @@ impl Boxes<'_> {
     /// in the box's mount namespace, so they are ended first (SIGTERM, then
     /// SIGKILL); the engine's stop gets one retry for a process that was
     /// starting meanwhile. Returns how many processes were ended.
+    ///
+    /// The box's mount namespace is its init's as the engine reports it
+    /// (`State.Pid`), never the box's `pid` file, which the box can write:
+    /// naming a host process there must not make tent end the user's host
+    /// processes. Where tent may not see the init's namespaces (Docker runs
+    /// it as root; a rootful box through sudo is root's) only the engine
+    /// stops the box: a plain user cannot join those, so nothing of theirs
+    /// runs in them outside the container's cgroup.
     pub fn stop(&self, name: &str) -> Result<usize> {
         let state = self.state(name);
-        let init = state.live_init().and_then(|pid| Some((pid, join::mount_ns_of(pid)?)));
-        let end = |grace| init.map_or(0, |(pid, ns)| join::end_box_processes(ns, pid, grace));
+        let init = self.engine_init(name)?;
+        let end = |grace| init.as_ref().map_or(0, |init| join::end_box_processes(init, grace));
         let mut ended = end(Duration::from_secs(3));
         let args = ["stop", name];
         let output = self.engine.output(&args)?;
@@ -380,6 +388,19 @@ impl Boxes<'_> {
         ended += end_exec_clients(&self.engine.path, name);
         state.reset_run_files();
         Ok(ended)
+    }
+
+    /// The running init of box `name` as the engine reports it, when tent
+    /// may see its namespaces (see `stop`).
+    fn engine_init(&self, name: &str) -> Result<Option<join::EngineInit>> {
+        let Some(pid) = self.engine.inspect(name)?.and_then(|c| c.pid) else { return Ok(None) };
+        match join::EngineInit::new(pid) {
+            Ok(init) => Ok(Some(init)),
+            Err(why) => {
+                self.printer.verbose(format!("{name}: only the engine stops it: {why}"));
+                Ok(None)
+            }
+        }
     }
 
     /// Removes the container and tent's own state of it. Exports are the

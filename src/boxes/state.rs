@@ -57,19 +57,17 @@ impl BoxState {
         read_pid_line(&self.dir.join("ready")).is_some_and(|(pid, start)| process_start_time(pid) == Some(start))
     }
 
-    /// The ready init's `PID STARTTIME`, as written (not checked).
+    /// The ready init's `PID STARTTIME`, as written (not checked). The box
+    /// can write any pid here: the join proves it is the box's init
+    /// (`join::prove_init_of`) before it uses it.
     pub fn ready_line(&self) -> Option<(u32, u64)> {
         read_pid_line(&self.dir.join("ready"))
     }
 
-    /// The pid of the box's init when it still runs, ready or not.
-    pub fn live_init(&self) -> Option<u32> {
-        let (pid, start) = read_pid_line(&self.dir.join("pid"))?;
-        (process_start_time(pid) == Some(start)).then_some(pid)
-    }
-
     /// Whether the init that last wrote its pid is alive: None when it has not
-    /// written one yet.
+    /// written one yet. Only a hint for waiting on a start: the box can
+    /// write any pid there, so nothing is ever signalled or joined by it
+    /// (`stop` takes the init from the engine).
     pub fn init_alive(&self) -> Option<bool> {
         let (pid, start) = read_pid_line(&self.dir.join("pid"))?;
         Some(process_start_time(pid) == Some(start))

@@ -179,7 +179,7 @@ fn join(
     if ctx.engine.via == crate::engine::Via::Sudo {
         return Ok("the box is root's (reached through sudo)".into());
     }
-    let target = match join::prepare(state) {
+    let target = match join::prepare(name, state) {
         Ok(target) => target,
         Err(why) => return Ok(why),
     };

@@ -21,3 +21,4 @@ mod snapshot;
 mod trust;
 mod trust_export;
 mod trust_files;
+mod trust_stop;
