@@ -459,6 +459,9 @@ pub struct UpgradeArgs {
     /// Send a desktop notification when an upgrade fails and a box is rolled back
     #[arg(long)]
     pub notify: bool,
+    /// Leave a box alone while commands started through tent run in it (the scheduled upgrade does)
+    #[arg(long)]
+    pub skip_busy: bool,
 }
 
 /// How often the scheduled upgrade runs.

@@ -390,6 +390,25 @@ impl Boxes<'_> {
         Ok(ended)
     }
 
+    /// How many commands started in the box (through a join or the engine's
+    /// exec) run now: None when the box is not running or tent cannot tell.
+    /// Rootless podman: the processes in the init's mount namespace outside
+    /// its tree; Docker: the container's processes (`docker top`) whose
+    /// parent is outside the container, less the init.
+    pub fn commands_running(&self, name: &str) -> Result<Option<usize>> {
+        if let Some(init) = self.engine_init(name)? {
+            return Ok(Some(join::box_processes(&init).len()));
+        }
+        if self.engine.is_podman() {
+            return Ok(None);
+        }
+        let output = self.engine.output(&["top", name, "-o", "pid,ppid"])?;
+        if !output.status.success() {
+            return Ok(None);
+        }
+        Ok(Some(commands_in_top(&String::from_utf8_lossy(&output.stdout))))
+    }
+
     /// The running init of box `name` as the engine reports it, when tent
     /// may see its namespaces (see `stop`).
     fn engine_init(&self, name: &str) -> Result<Option<join::EngineInit>> {
@@ -424,6 +443,21 @@ impl Boxes<'_> {
         }
         self.state(name).remove()
     }
+}
+
+/// From `docker top NAME -o pid,ppid`: the processes whose parent is not in
+/// the container (the init and each exec'd command), less the init.
+fn commands_in_top(text: &str) -> usize {
+    let rows: Vec<(u32, u32)> = text
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
+        })
+        .collect();
+    let pids: std::collections::HashSet<u32> = rows.iter().map(|(pid, _)| *pid).collect();
+    rows.iter().filter(|(_, ppid)| !pids.contains(ppid)).count().saturating_sub(1)
 }
 
 /// The marker tent leaves in a `--home` directory it made, holding the box's
@@ -563,6 +597,15 @@ fn transient_start_failure(err: &Error) -> bool {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn commands_in_docker_top_are_roots_other_than_the_init() {
+        let top = "PID PPID\n100 90\n101 100\n102 101\n200 95\n201 200\n300 96\n";
+        assert_eq!(commands_in_top(top), 2, "the init 100 with its tree, and two exec'd commands");
+        assert_eq!(commands_in_top("PID PPID\n100 90\n101 100\n"), 0);
+        assert_eq!(commands_in_top(""), 0);
+    }
+
     use super::*;
 
     #[test]

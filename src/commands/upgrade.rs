@@ -26,6 +26,18 @@ pub fn run(ctx: &Context<'_>, args: &UpgradeArgs) -> Result<i32> {
         }
         names.retain(|n| !stopped.contains(&n.as_str()));
     }
+    if args.skip_busy {
+        let mut idle = Vec::new();
+        for name in names {
+            match ctx.boxes().commands_running(&name)? {
+                Some(n) if n > 0 => {
+                    ctx.printer.status(format!("skipping {name}: {n} command(s) run in it (--skip-busy)"))
+                }
+                _ => idle.push(name),
+            }
+        }
+        names = idle;
+    }
     if names.is_empty() {
         ctx.printer.status("no boxes to upgrade");
         return Ok(0);
@@ -229,7 +241,7 @@ mod tests {
     fn the_timer_runs_this_tent_with_this_engine() {
         let (service, timer) = upgrade_units("/opt/my tent/tent", "/usr/bin/podman", Schedule::Weekly, &[]).unwrap();
         assert!(
-            service.contains("ExecStart=\"/opt/my tent/tent\" \"--engine\" \"/usr/bin/podman\" \"upgrade\" \"--yes\" \"--notify\" \"--all\"\n"),
+            service.contains("ExecStart=\"/opt/my tent/tent\" \"--engine\" \"/usr/bin/podman\" \"upgrade\" \"--yes\" \"--notify\" \"--skip-busy\" \"--all\"\n"),
             "{service}"
         );
         assert!(timer.contains("OnCalendar=weekly\n") && timer.contains("Persistent=true"), "{timer}");

@@ -205,7 +205,7 @@ fn upgrades_on_a_schedule_are_real_systemd_units() {
     let (service, timer) = (dir.join("tent-upgrade.service"), dir.join("tent-upgrade.timer"));
     let text = std::fs::read_to_string(&service).unwrap();
     let exec = format!(
-        "ExecStart=\"{}\" \"--engine\" \"{engine}\" \"upgrade\" \"--yes\" \"--notify\" \"--all\"\n",
+        "ExecStart=\"{}\" \"--engine\" \"{engine}\" \"upgrade\" \"--yes\" \"--notify\" \"--skip-busy\" \"--all\"\n",
         env!("CARGO_BIN_EXE_tent")
     );
     assert!(text.contains(&exec), "{text}");

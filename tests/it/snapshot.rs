@@ -201,6 +201,25 @@ fn upgrade_running_boxes_and_notify_a_rollback(engine: Engine) {
     in_box(&sb, &good, &fake_apt("echo done > /etc/upgraded", 0));
     in_box(&sb, &broken, &fake_apt("", 100));
 
+    // A box with a command running is left alone by --skip-busy (the
+    // scheduled upgrade's), and upgraded once it is idle.
+    let mut busy = sb.command(tent_bin());
+    busy.args(["run", &good, "--", "sleep", "300"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    let mut busy = busy.spawn().unwrap();
+    let start = std::time::Instant::now();
+    let skipped = loop {
+        let out = sb.tent(&["upgrade", "--skip-busy", "--yes", &good]).output();
+        if out.stderr.contains(&format!("skipping {good}: 1 command(s) run in it")) {
+            break out;
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "never seen busy: {}", out.describe());
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(skipped.stderr.contains("no boxes to upgrade"), "{}", skipped.describe());
+    let _ = busy.kill();
+    let _ = busy.wait();
+    sb.tent(&["run", &good, "--", "sh", "-c", "pkill -x sleep || true"]).ok();
+
     let out = sb.tent(&["upgrade", "--running", "--yes", "--notify", &good, &broken, &stopped]).code(1);
     assert!(out.stderr.contains(&format!("skipping {stopped}: not running")), "{}", out.describe());
     assert!(out.stderr.contains(&format!("upgraded {good}")), "{}", out.describe());
