@@ -44,6 +44,9 @@ pub struct ConfigFile {
     pub home_prefix: Option<PathBuf>,
     /// New boxes may not run host commands (`tent create --no-host`).
     pub no_host: Option<bool>,
+    /// How `--root` reaches rootful podman: `sudo` (default), `doas`, `run0`,
+    /// with arguments if needed (Distrobox's DBX_SUDO_PROGRAM).
+    pub sudo_program: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -112,6 +115,8 @@ pub struct Config {
     pub home_prefix: Option<PathBuf>,
     /// `no_host`: new boxes are made as with `--no-host`.
     pub no_host: bool,
+    /// `sudo_program`, when set.
+    pub sudo_program: Option<String>,
     /// The user's file when it was read.
     pub file: Option<PathBuf>,
     /// Every file that was read, the system's first.
@@ -210,6 +215,7 @@ impl Config {
             volumes: file.volumes,
             home_prefix: file.home_prefix.map(|p| in_home(p, home.as_deref())),
             no_host: file.no_host.unwrap_or(false),
+            sudo_program: file.sudo_program.filter(|p| !p.trim().is_empty()),
             file: found.then_some(path),
             files,
         })

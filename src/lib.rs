@@ -70,6 +70,7 @@ pub fn run() -> i32 {
         Ok(code) => code,
         Err(err) => {
             printer.error(&err);
+            commands::tell_the_desktop(&err, printer.stderr_is_terminal());
             err.code()
         }
     }

@@ -390,7 +390,7 @@ mod tests {
     use crate::engine::{Engine, EngineKind};
 
     fn engine(kind: EngineKind, rootless: bool) -> Engine {
-        Engine { kind, path: PathBuf::from(kind.name()), via: crate::engine::Via::Direct, rootless }
+        Engine { kind, path: PathBuf::from(kind.name()), via: crate::engine::Via::Direct, rootless, sudo: Vec::new() }
     }
 
     fn facts() -> HostFacts {

@@ -51,7 +51,20 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
     };
     let paths = Paths::from_env()?;
     let config = Config::load(&paths.config, cli.engine)?;
-    let engine = Engine::detect(config.engine.as_deref(), cli.root)?;
+    let mut engine = Engine::detect(config.engine.as_deref(), cli.root)?;
+    if engine.through_sudo() {
+        use std::io::IsTerminal;
+        let graphical =
+            ["DISPLAY", "WAYLAND_DISPLAY"].iter().any(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty()));
+        let askpass_set = std::env::var_os("SUDO_ASKPASS").is_some_and(|v| !v.is_empty());
+        engine.sudo = crate::engine::sudo_prefix(
+            config.sudo_program.as_deref(),
+            std::io::stdin().is_terminal(),
+            graphical,
+            askpass_set,
+            &|p| ::which::which(p).ok(),
+        );
+    }
     let ctx = Context { printer, config, paths, engine };
     ctx.recover();
     match command {
@@ -110,6 +123,37 @@ fn relay_call(
         });
     };
     crate::relay::call(crate::relay::Call { socket, scope, box_name, export, args })
+}
+
+/// A desktop notification through `notify-send` when the session has one;
+/// nothing otherwise.
+pub fn notify(summary: &str, body: &str) {
+    if let Ok(program) = ::which::which("notify-send") {
+        let _ = std::process::Command::new(program)
+            .args(["--app-name=tent", "--icon=dialog-warning", "--", summary, body])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// Tells the desktop about an error nobody would see otherwise: sudo needed
+/// a password off a terminal (a menu launcher or exported app of a rootful
+/// box) and had no way to ask for it.
+pub fn tell_the_desktop(err: &crate::error::Error, stderr_is_terminal: bool) {
+    if stderr_is_terminal {
+        return;
+    }
+    if let crate::error::Error::Engine { failure, .. } = err
+        && crate::engine::is_password_refusal(&failure.stderr)
+    {
+        notify(
+            "tent: a rootful box needs your password",
+            "Nothing could ask for it here. Run the command in a terminal (e.g. `tent --root enter BOX`), or \
+             install an askpass program (ssh-askpass, ksshaskpass) or polkit's pkexec.",
+        );
+    }
 }
 
 /// Splits `--packages "a b" --packages c` into single names.

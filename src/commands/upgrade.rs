@@ -59,7 +59,7 @@ pub fn run(ctx: &Context<'_>, args: &UpgradeArgs) -> Result<i32> {
             Err(err) => {
                 failed += 1;
                 if args.notify {
-                    notify(&format!("tent: upgrading {name} failed"), &err.to_string());
+                    super::notify(&format!("tent: upgrading {name} failed"), &err.to_string());
                 }
                 if names.len() == 1 {
                     return Err(err);
@@ -73,19 +73,6 @@ pub fn run(ctx: &Context<'_>, args: &UpgradeArgs) -> Result<i32> {
         return Ok(exit::FAILURE);
     }
     Ok(0)
-}
-
-/// A desktop notification through `notify-send` when the session has one;
-/// nothing otherwise (the journal has the whole story).
-fn notify(summary: &str, body: &str) {
-    if let Ok(program) = which::which("notify-send") {
-        let _ = std::process::Command::new(program)
-            .args(["--app-name=tent", "--icon=software-update-urgent", "--", summary, body])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
 }
 
 /// `--schedule`: writes (or, with `off`, removes) a systemd user service and

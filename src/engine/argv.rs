@@ -131,7 +131,7 @@ mod tests {
     use crate::engine::EngineKind;
 
     fn engine(kind: EngineKind, rootless: bool) -> Engine {
-        Engine { kind, path: PathBuf::from(kind.name()), via: crate::engine::Via::Direct, rootless }
+        Engine { kind, path: PathBuf::from(kind.name()), via: crate::engine::Via::Direct, rootless, sudo: Vec::new() }
     }
 
     #[test]

@@ -107,6 +107,66 @@ pub struct Engine {
     pub via: Via,
     /// True when containers run in the user's own user namespace (rootless podman).
     pub rootless: bool,
+    /// With `Via::Sudo`: what comes before the engine's path (`sudo --`,
+    /// `doas --`, an askpass or pkexec off a terminal: `sudo_prefix`).
+    pub sudo: Vec<String>,
+}
+
+/// Askpass programs sudo can ask the password with off a terminal, in the
+/// order tried (GNOME's and KDE's, OpenSSH's, LXQt's).
+const ASKPASS: &[&str] = &[
+    "/usr/libexec/openssh/gnome-ssh-askpass",
+    "/usr/libexec/seahorse/ssh-askpass",
+    "ksshaskpass",
+    "ssh-askpass",
+    "/usr/lib/ssh/ssh-askpass",
+    "/usr/libexec/openssh/ssh-askpass",
+    "lxqt-openssh-askpass",
+];
+
+/// How a plain user reaches rootful podman. `program` is config
+/// `sudo_program` (default sudo; doas or run0 as Distrobox's
+/// DBX_SUDO_PROGRAM). On a terminal it asks there. Off one (a menu launcher,
+/// an exported app) sudo gets a graphical askpass (`SUDO_ASKPASS`, else one
+/// installed) in a graphical session, else pkexec where installed; failing
+/// both, `--non-interactive`, so it fails at once instead of waiting for an
+/// answer nobody can give (tent then says what to run: see
+/// `is_password_refusal`). `find` looks a program up (on PATH or absolute).
+pub fn sudo_prefix(
+    program: Option<&str>,
+    on_terminal: bool,
+    graphical: bool,
+    askpass_set: bool,
+    find: &dyn Fn(&str) -> Option<PathBuf>,
+) -> Vec<String> {
+    let mut words: Vec<String> = program.unwrap_or("sudo").split_whitespace().map(str::to_string).collect();
+    if words.is_empty() {
+        words.push("sudo".into());
+    }
+    let is_sudo = Path::new(&words[0]).file_name().is_some_and(|n| n == "sudo");
+    if is_sudo && !on_terminal {
+        if askpass_set {
+            words.push("--askpass".into());
+        } else if let Some(askpass) = graphical.then(|| ASKPASS.iter().find_map(|p| find(p))).flatten() {
+            let mut with = vec!["env".to_string(), format!("SUDO_ASKPASS={}", askpass.display())];
+            with.append(&mut words);
+            with.push("--askpass".into());
+            words = with;
+        } else if let Some(pkexec) = graphical.then(|| find("pkexec")).flatten() {
+            // pkexec takes the program's absolute path, and no `--`.
+            return vec![pkexec.display().to_string()];
+        } else {
+            words.push("--non-interactive".into());
+        }
+    }
+    words.push("--".into());
+    words
+}
+
+/// Whether an engine call failed because sudo needed a password it could
+/// not ask for (see `sudo_prefix`).
+pub fn is_password_refusal(stderr: &str) -> bool {
+    stderr.contains("a password is required") || stderr.contains("no askpass program specified")
 }
 
 impl Engine {
@@ -147,6 +207,7 @@ impl Engine {
             path,
             via: if sudo { Via::Sudo } else { Via::Direct },
             rootless: kind == EngineKind::Podman && euid != 0 && !sudo,
+            sudo: vec!["sudo".into(), "--".into()],
         })
     }
 
@@ -220,7 +281,7 @@ impl Engine {
     pub fn argv<S: AsRef<str>>(&self, args: &[S]) -> Vec<String> {
         let mut argv: Vec<String> = match self.via {
             Via::Direct => Vec::new(),
-            Via::Sudo => vec!["sudo".into(), "--".into()],
+            Via::Sudo => self.sudo.clone(),
         };
         argv.push(self.path.to_string_lossy().into_owned());
         argv.extend(args.iter().map(|a| a.as_ref().to_string()));
@@ -323,6 +384,27 @@ pub fn current_euid() -> u32 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn sudo_asks_where_someone_can_answer() {
+        let none = |_: &str| None;
+        let some = |p: &str| (p == "ssh-askpass" || p == "pkexec").then(|| PathBuf::from(format!("/usr/bin/{p}")));
+        let only_pkexec = |p: &str| (p == "pkexec").then(|| PathBuf::from("/usr/bin/pkexec"));
+        assert_eq!(sudo_prefix(None, true, true, false, &some), ["sudo", "--"]);
+        assert_eq!(sudo_prefix(Some("doas"), false, true, false, &some), ["doas", "--"]);
+        assert_eq!(
+            sudo_prefix(Some("run0 --background=0"), true, false, false, &none),
+            ["run0", "--background=0", "--"]
+        );
+        assert_eq!(sudo_prefix(None, false, true, true, &none), ["sudo", "--askpass", "--"]);
+        assert_eq!(
+            sudo_prefix(None, false, true, false, &some),
+            ["env", "SUDO_ASKPASS=/usr/bin/ssh-askpass", "sudo", "--askpass", "--"]
+        );
+        assert_eq!(sudo_prefix(None, false, true, false, &only_pkexec), ["/usr/bin/pkexec"]);
+        assert_eq!(sudo_prefix(None, false, false, false, &some), ["sudo", "--non-interactive", "--"]);
+        assert!(is_password_refusal("sudo: a password is required\n"));
+    }
     use super::*;
 
     fn engine(kind: EngineKind, rootless: bool, sudo: bool) -> Engine {
@@ -331,6 +413,7 @@ mod tests {
             path: PathBuf::from(format!("/usr/bin/{}", kind.name())),
             via: if sudo { Via::Sudo } else { Via::Direct },
             rootless,
+            sudo: vec!["sudo".into(), "--".into()],
         }
     }
 

@@ -72,3 +72,67 @@ fn vs_code_attaches_as_the_user_in_the_folder(engine: Engine) {
     assert_eq!(value["uri"], uri);
     assert!(!sb.home.join("code-argv").exists(), "--json does not start VS Code");
 }
+
+/// Issue 22: a rootful box from the desktop. Off a terminal (a menu launcher,
+/// an exported app) sudo gets a graphical askpass in a graphical session,
+/// else `--non-interactive`, so it fails at once, and the desktop is told
+/// what to do; config `sudo_program` picks doas/run0 instead. The sudo here
+/// is a stand-in that records how it was called, then runs the real sudo
+/// (tent-test may run podman without a password here).
+#[test]
+fn rootful_boxes_ask_for_the_password_where_someone_can_answer() {
+    let Some(mut sb) = Sandbox::if_enabled(Engine::PodmanRootless) else { return };
+    let bin = sb.home.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = sb.home.join("calls");
+    let script = |name: &str, body: &str| {
+        std::fs::write(bin.join(name), format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let record = format!(
+        "printf '%s ' \"$0\" \"$@\" \"askpass=$SUDO_ASKPASS\" >> '{}'; echo >> '{}'",
+        log.display(),
+        log.display()
+    );
+    script("sudo", &format!("{record}\nexec /usr/bin/sudo -n \"$@\""));
+    script("doas", &format!("{record}\nshift; exec /usr/bin/sudo -n -- \"$@\""));
+    script("ssh-askpass", "echo secret");
+    script("notify-send", &format!("printf '%s|' \"$@\" >> '{}'", sb.home.join("notified").display()));
+    let config = sb.home.join(".config/tent");
+    std::fs::create_dir_all(&config).unwrap();
+    let sudo = bin.join("sudo").display().to_string();
+    std::fs::write(config.join("config.toml"), format!("sudo_program = \"{sudo}\"\n")).unwrap();
+    std::process::Command::new("chown")
+        .args(["-R", &format!("{TEST_USER}:"), sb.home.to_str().unwrap()])
+        .status()
+        .unwrap();
+    sb.env.push(("PATH".into(), format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display())));
+    let calls = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    // A graphical session, no terminal: the askpass found on PATH.
+    sb.env.push(("DISPLAY".into(), ":99".into()));
+    sb.tent(&["--root", "list"]).ok();
+    let askpass = bin.join("ssh-askpass").display().to_string();
+    assert!(calls().contains(&format!("{sudo} --askpass -- /usr/bin/podman ")), "{}", calls());
+    assert!(calls().contains(&format!("askpass={askpass}")), "{}", calls());
+
+    // No display, no askpass: sudo may not wait for an answer.
+    sb.env.retain(|(k, _)| k != "DISPLAY");
+    std::fs::write(&log, "").unwrap();
+    sb.tent(&["--root", "list"]).ok();
+    assert!(calls().contains(&format!("{sudo} --non-interactive -- /usr/bin/podman ")), "{}", calls());
+
+    // sudo that needs a password it cannot ask for: the desktop is told.
+    script("sudo", "echo 'sudo: a password is required' >&2; exit 1");
+    let out = sb.tent(&["--root", "list"]).output();
+    assert_ne!(out.code, Some(0));
+    let notified = std::fs::read_to_string(sb.home.join("notified")).unwrap_or_default();
+    assert!(notified.contains("a rootful box needs your password|"), "{notified} / {}", out.describe());
+
+    // doas instead of sudo: as it is, with `--`.
+    let doas = bin.join("doas").display().to_string();
+    std::fs::write(config.join("config.toml"), format!("sudo_program = \"{doas}\"\n")).unwrap();
+    std::fs::write(&log, "").unwrap();
+    sb.tent(&["--root", "list"]).ok();
+    assert!(calls().starts_with(&format!("{doas} -- /usr/bin/podman ")), "{}", calls());
+}
