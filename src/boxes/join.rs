@@ -252,14 +252,22 @@ impl Target {
     }
 }
 
-/// Becomes `uid:gid` with `groups`, and drops the capabilities a user
-/// namespace gave on joining (a plain user's command has none on the engine's
-/// path either). Only for a single-threaded process: these are per thread.
-pub fn become_user(uid: u32, gid: u32, groups: &[u32]) -> std::io::Result<()> {
+/// Becomes `uid:gid`, keeping the caller's supplementary groups, and drops
+/// the capabilities a user namespace gave on joining (a plain user's command
+/// has none on the engine's path either). Only for a single-threaded
+/// process: these are per thread.
+///
+/// The groups are the ones the user has on the host (`dialout`, `kvm`,
+/// `render`, `video`, `lp`...), as with crun's
+/// `run.oci.keep_original_groups` on the engine's path: the kernel checks
+/// them whatever the box's /etc/group says, so serial ports and device
+/// nodes open in the box as on the host. tent never calls setgroups here:
+/// in a rootless user namespace the host's groups could not be named again
+/// (they are not mapped; they show as the overflow gid), and replacing them
+/// would only take access away.
+pub fn become_user(uid: u32, gid: u32) -> std::io::Result<()> {
     use rustix::process::{Gid, Uid};
     use rustix::thread::{self, CapabilitySet, CapabilitySets};
-    let gids: Vec<Gid> = groups.iter().map(|g| Gid::from_raw(*g)).collect();
-    thread::set_thread_groups(&gids)?;
     let gid = Gid::from_raw(gid);
     thread::set_thread_res_gid(gid, gid, gid)?;
     let uid = Uid::from_raw(uid);
@@ -292,25 +300,6 @@ pub fn reset_signals() {
         libc::sigemptyset(&mut set);
         libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
     }
-}
-
-/// The gids of a user: their primary group, then every group of /etc/group
-/// (text given) that lists them as a member, in file order, without repeats.
-pub fn groups_of(user: &str, gid: u32, group_file: &str) -> Vec<u32> {
-    let mut out = vec![gid];
-    for line in group_file.lines() {
-        let mut fields = line.split(':');
-        let (Some(_name), Some(_pw), Some(id), Some(members)) =
-            (fields.next(), fields.next(), fields.next(), fields.next())
-        else {
-            continue;
-        };
-        let Ok(id) = id.trim().parse::<u32>() else { continue };
-        if members.split(',').any(|m| m.trim() == user) && !out.contains(&id) {
-            out.push(id);
-        }
-    }
-    out
 }
 
 /// NUL-separated `KEY=VALUE` pairs, as in /proc/PID/environ.
@@ -472,14 +461,6 @@ fn running(pid: u32, start: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn groups_come_from_membership() {
-        let file = "root:x:0:\nsudo:x:27:alice,bob\nvideo:x:44:bob\naudio:x:29: alice \nalice:x:1000:\nbad line\n";
-        assert_eq!(groups_of("alice", 1000, file), vec![1000, 27, 29]);
-        assert_eq!(groups_of("carol", 1001, file), vec![1001]);
-        assert_eq!(groups_of("bob", 27, file), vec![27, 44]);
-    }
 
     #[test]
     fn environ_splits_on_the_first_equals() {

@@ -188,10 +188,7 @@ fn join(
     }
     // From here on tent is in the box: its /etc, its root, its hostname.
     let environ = target.environ().map_err(|e| Error::io(format!("/proc/{}/environ", target.pid), e))?;
-    let groups = std::fs::read_to_string("/etc/group")
-        .map(|text| join::groups_of(&user.name, user.gid, &text))
-        .unwrap_or_else(|_| vec![user.gid]);
-    join::become_user(user.uid, user.gid, &groups)
+    join::become_user(user.uid, user.gid)
         .map_err(|e| Error::io(format!("box {name}: becoming uid {} gid {}", user.uid, user.gid), e))?;
     let argv = container::join_command(mode, cwd);
     let mut command = std::process::Command::new(&argv[0]);

@@ -14,7 +14,44 @@ engine_tests!(
     stop_ends_commands_of_both_paths,
     login_path_finds_local_bin,
     terminal_reaches_the_command,
+    host_groups_reach_the_box,
 );
+
+/// Issue 22: the user's host supplementary groups reach commands in the box,
+/// so a `root:GROUP 0640` file (a serial port's, /dev/kvm's, render's) is
+/// readable there as on the host. The join keeps them (it never calls
+/// setgroups); on Docker the box is made with them (`--group-add`), which
+/// `docker exec` applies. Rootless podman's engine path needs crun's
+/// `run.oci.keep_original_groups` (set by tent), which runc here ignores.
+fn host_groups_reach_the_box(engine: Engine) {
+    if engine.as_root() {
+        return; // root reads any file: nothing to show
+    }
+    let group = "tent-it-dial";
+    let ok = |c: &mut std::process::Command| assert!(c.status().unwrap().success(), "{c:?}");
+    ok(std::process::Command::new("groupadd").args(["-f", group]));
+    ok(std::process::Command::new("usermod").args(["-aG", group, crate::harness::TEST_USER]));
+    // In the home, which the box shares (a box's /var/tmp is its own).
+    let sb = Sandbox::new(engine);
+    let file = sb.home.join("dial-only").display().to_string();
+    std::fs::write(&file, "dial-ok\n").unwrap();
+    ok(std::process::Command::new("chown").args([&format!("root:{group}"), &file]));
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+
+    let name = sb.create("groups", BOOKWORM, &[]);
+    let groups_line = |text: &str| text.lines().find(|l| l.starts_with("Groups:")).unwrap_or("").to_string();
+    let script = format!("grep ^Groups: /proc/self/status; cat {file}");
+    let host = sb.sh(&script).ok();
+    let host_groups = groups_line(&host.stdout()).split_whitespace().count();
+    assert!(host.stdout().contains("dial-ok"), "the host user reads it: {}", host.describe());
+    let paths: &[Path] = if joins(engine) { &[Path::Join] } else { &[Path::Engine] };
+    for path in paths {
+        let out = tent_on(&sb, *path, &[b"run", name.as_bytes(), b"--", b"sh", b"-c", script.as_bytes()]).output();
+        assert!(out.stdout().contains("dial-ok"), "{path:?}: {}", out.describe());
+        let in_box = groups_line(&out.stdout()).split_whitespace().count();
+        assert_eq!(in_box, host_groups, "{path:?}: as many groups as on the host: {}", out.describe());
+    }
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Path {
