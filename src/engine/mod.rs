@@ -285,12 +285,27 @@ impl Engine {
             .map(|mut list| list.pop())
     }
 
-    /// Every container that carries `label`.
+    /// Every container that carries `label`, less those whose `tent.*`
+    /// labels all came from their image (`json::inherited`): an image's
+    /// labels do not make a container a tent box.
     pub fn list_labelled(&self, label: &str) -> Result<Vec<json::Container>> {
         let args = argv::ps(self, label);
         let text = self.capture("could not list containers", &args)?;
         let parsed = if self.ps_prints_array() { json::parse_podman_ps(&text) } else { json::parse_docker_ps(&text) };
-        parsed.map_err(|detail| Error::EngineOutput { command: self.argv(&args).join(" "), detail })
+        let list = parsed.map_err(|detail| Error::EngineOutput { command: self.argv(&args).join(" "), detail })?;
+        let refs = json::images_to_check(&list);
+        if refs.is_empty() {
+            return Ok(list);
+        }
+        // One call for all the images; both engines print the ones they
+        // found even when another is missing (and then fail).
+        let mut args = argv::image_inspect(&[]);
+        args.push("--".into());
+        args.extend(refs);
+        let output = self.output(&args)?;
+        let images = json::parse_image_inspect(&String::from_utf8_lossy(&output.stdout)).unwrap_or_default();
+        let foreign: Vec<String> = json::inherited(&list, &images).iter().map(|c| c.id.clone()).collect();
+        Ok(list.into_iter().filter(|c| !foreign.contains(&c.id)).collect())
     }
 }
 
