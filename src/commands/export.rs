@@ -28,7 +28,8 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
     // The box is read through the engine, so it must run; its init must be
     // done too, or the app may not be installed yet.
     boxes.start(name, None)?;
-    let exporter = ctx.exporter(&ctx.engine, name, args.force)?;
+    let mut exporter = ctx.exporter(&ctx.engine, name, args.force)?;
+    exporter.mime_types = args.mime_types;
     // From here Ctrl-C sets a flag that the export checks between writes,
     // so a half-done export is put back instead of left behind.
     crate::interrupt::catch();
