@@ -18,6 +18,12 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
     if args.json {
         return Err(Error::usage("--json goes with --list or --check", None));
     }
+    if args.mime_types && args.app.is_none() {
+        return Err(Error::usage(
+            "--mime-types goes with --app: it keeps an app's MimeType in its launcher",
+            Some(format!("tent export {name} --app APP --mime-types")),
+        ));
+    }
     if args.app.is_none() && args.bin.is_none() {
         return Err(Error::usage(
             format!("say what to export from {name}"),

@@ -8,9 +8,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::engine_tests;
-use crate::harness::{BUSYBOX, Engine, Run, Sandbox, tent_bin};
+use crate::harness::{BOOKWORM, BUSYBOX, Engine, Run, Sandbox, tent_bin};
 
-engine_tests!(an_images_tent_labels_do_not_make_a_box, a_doubling_distrobox_file_fails_at_its_line);
+engine_tests!(
+    an_images_tent_labels_do_not_make_a_box,
+    a_doubling_distrobox_file_fails_at_its_line,
+    exported_launchers_claim_no_mime_types_unless_asked
+);
 
 /// Removes an image made by a test when it ends (after the sandbox's boxes).
 struct ImageGuard<'a>(&'a Sandbox, String);
@@ -174,4 +178,68 @@ fn a_doubling_distrobox_file_fails_at_its_line(engine: Engine) {
     assert!(out.stderr.contains(&at), "names FILE:LINE: {}", out.describe());
     assert!(out.stderr.contains("grows past 65536 bytes"), "{}", out.describe());
     assert!(!out.stderr.contains("memory allocation"), "{}", out.describe());
+}
+
+/// An app in a box that claims web links (`x-scheme-handler/https`): its
+/// exported launcher claims nothing unless the user passes `--mime-types`
+/// (before, every export kept MimeType, so a box's app could become what
+/// the host opens the user's links with). Both launchers pass
+/// desktop-file-validate.
+fn exported_launchers_claim_no_mime_types_unless_asked(engine: Engine) {
+    const APP: &str = "set -e; mkdir -p /usr/share/applications; \
+        printf '[Desktop Entry]\\nType=Application\\nName=Grabber\\nExec=true %%u\\n\
+MimeType=text/html;x-scheme-handler/http;x-scheme-handler/https;\\n' \
+        > /usr/share/applications/org.example.Grabber.desktop";
+    let sb = Sandbox::new(engine);
+    let name = sb.create("mime", BOOKWORM, &[]);
+    sb.tent(&["run", &name, "--as-root", "--", "sh", "-c", APP]).ok();
+    let launcher = sb.home.join(format!(".local/share/applications/tent-{name}-org.example.Grabber.desktop"));
+    let validate = |path: &Path| {
+        let check = Command::new("desktop-file-validate").arg(path).output().unwrap();
+        assert!(check.status.success() && check.stdout.is_empty(), "{}", String::from_utf8_lossy(&check.stdout));
+    };
+
+    sb.tent(&["export", &name, "--app", "org.example.Grabber"]).ok();
+    let text = std::fs::read_to_string(&launcher).unwrap();
+    assert!(!text.contains("MimeType") && !text.contains("x-scheme-handler"), "{text}");
+    validate(&launcher);
+
+    sb.tent(&["export", &name, "--app", "org.example.Grabber", "--mime-types"]).ok();
+    let text = std::fs::read_to_string(&launcher).unwrap();
+    assert!(text.contains("\nMimeType=text/html;x-scheme-handler/http;x-scheme-handler/https;\n"), "{text}");
+    validate(&launcher);
+    let refused = sb.tent(&["export", &name, "--bin", "true", "--mime-types"]).code(2);
+    assert!(refused.stderr.contains("--app"), "{}", refused.describe());
+}
+
+/// The shells' command-not-found handlers print what `tent which` finds in
+/// the state directory, where every box can write. Directories named to
+/// drive the terminal (an escape sequence, and backslash escapes that zsh's
+/// `print` would turn into one) are not box names and are not answered;
+/// a real box's name still is. No engine is needed: the state is planted.
+#[test]
+fn planted_box_names_never_reach_the_terminal() {
+    let Some(sb) = Sandbox::if_enabled(Engine::PodmanRootless) else { return };
+    let boxes = sb.home.join(".local/state/tent/boxes/podman");
+    for dir in ["evil\u{1b}]0;owned\u{7}", "evil\\e]0;owned\\a\\e[2J", "it-planted-ok"] {
+        std::fs::create_dir_all(boxes.join(dir)).unwrap();
+        std::fs::write(boxes.join(dir).join("commands"), "tent-it-planted\n").unwrap();
+    }
+    let owner = format!("{}:", crate::harness::TEST_USER);
+    assert!(Command::new("chown").arg("-R").arg(owner).arg(&sb.home).status().unwrap().success());
+
+    let which = sb.tent(&["which", "tent-it-planted"]).ok();
+    assert_eq!(which.stdout(), "it-planted-ok\tpodman\ttent run it-planted-ok -- tent-it-planted\n");
+
+    let root = env!("CARGO_MANIFEST_DIR");
+    let bin = tent_bin().parent().unwrap().display().to_string();
+    for (shell, file) in [("bash", "tent.bash"), ("zsh", "tent.zsh"), ("fish", "tent.fish")] {
+        let handler = sb.home.join(file);
+        std::fs::copy(format!("{root}/shell-integration/host/{file}"), &handler).unwrap();
+        let out =
+            sb.sh(&format!("PATH={bin}:$PATH {shell} -c 'source {}; tent-it-planted'", handler.display())).code(127);
+        assert!(!out.stderr.contains(['\u{1b}', '\u{7}']), "{shell}: {:?}", out.stderr);
+        assert!(out.stderr.contains("tent run it-planted-ok -- tent-it-planted"), "{shell}: {}", out.describe());
+        assert!(!out.stderr.contains("evil"), "{shell}: {}", out.describe());
+    }
 }
