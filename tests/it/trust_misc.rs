@@ -13,7 +13,8 @@ use crate::harness::{BOOKWORM, BUSYBOX, Engine, Run, Sandbox, tent_bin};
 engine_tests!(
     an_images_tent_labels_do_not_make_a_box,
     a_doubling_distrobox_file_fails_at_its_line,
-    exported_launchers_claim_no_mime_types_unless_asked
+    exported_launchers_claim_no_mime_types_unless_asked,
+    engine_args_in_every_spelling_are_checked
 );
 
 /// Removes an image made by a test when it ends (after the sandbox's boxes).
@@ -241,5 +242,32 @@ fn planted_box_names_never_reach_the_terminal() {
         assert!(!out.stderr.contains(['\u{1b}', '\u{7}']), "{shell}: {:?}", out.stderr);
         assert!(out.stderr.contains("tent run it-planted-ok -- tent-it-planted"), "{shell}: {}", out.describe());
         assert!(!out.stderr.contains("evil"), "{shell}: {}", out.describe());
+    }
+}
+
+/// `--engine-arg` refuses tent's own options in every form the engines
+/// read: a short option with its value attached (`-u0`), a cluster
+/// (`-itu0`), `--label-file` (labels from a file: a foreign container could
+/// be made to look like a box), a tmpfs over `/run/host`, a target spelled
+/// `//run/./host`, and a bare `--`. Nothing is made. Before, each was passed
+/// to the engine.
+fn engine_args_in_every_spelling_are_checked(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let labels = sb.home.join("labels");
+    std::fs::write(&labels, "tent.format=1\n").unwrap();
+    for arg in [
+        "-u0".to_string(),
+        "-itu0".to_string(),
+        format!("--label-file={}", labels.display()),
+        "--tmpfs=/run/host".to_string(),
+        "--volume=/tmp://run/./host".to_string(),
+        "--".to_string(),
+    ] {
+        let name = sb.name("eargs");
+        let out =
+            sb.tent(&["create", &name, "--image", BUSYBOX, "--no-start", &format!("--engine-arg={arg}")]).output();
+        assert_ne!(out.code, Some(0), "{}", out.describe());
+        assert!(out.stderr.contains(&format!("--engine-arg {arg:?} is refused")), "{}", out.describe());
+        assert_ne!(sb.engine_cmd(&["container", "inspect", &name]).output().code, Some(0), "no box was made");
     }
 }
