@@ -66,7 +66,6 @@ const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 
 /// Distrobox's config files, most specific first. They are shell for
 /// Distrobox; tent reads only their `KEY=VALUE` lines, as data.
-
 const CONFIG_FILES: &[&str] = &["~/.config/distrobox/distrobox.conf", "/etc/distrobox/distrobox.conf"];
 
 /// Parses an assemble file with variables from this process: its
