@@ -297,15 +297,31 @@ impl Engine {
         if refs.is_empty() {
             return Ok(list);
         }
-        // One call for all the images; both engines print the ones they
-        // found even when another is missing (and then fail).
+        let images = self.images_of(refs)?;
+        let foreign: Vec<String> = json::inherited(&list, &images).iter().map(|c| c.id.clone()).collect();
+        Ok(list.into_iter().filter(|c| !foreign.contains(&c.id)).collect())
+    }
+
+    /// Whether every `tent.*` label of `container` came from its image, so
+    /// that it is no tent box whatever its labels say (`json::inherited`).
+    pub fn labels_inherited(&self, container: &json::Container) -> Result<bool> {
+        let one = std::slice::from_ref(container);
+        let refs = json::images_to_check(one);
+        if refs.is_empty() {
+            return Ok(false);
+        }
+        Ok(!json::inherited(one, &self.images_of(refs)?).is_empty())
+    }
+
+    /// The images named, inspected in one call; both engines print the ones
+    /// they found even when another is missing (and then fail), and a missing
+    /// image is simply not in the answer.
+    fn images_of(&self, refs: Vec<String>) -> Result<Vec<json::Image>> {
         let mut args = argv::image_inspect(&[]);
         args.push("--".into());
         args.extend(refs);
         let output = self.output(&args)?;
-        let images = json::parse_image_inspect(&String::from_utf8_lossy(&output.stdout)).unwrap_or_default();
-        let foreign: Vec<String> = json::inherited(&list, &images).iter().map(|c| c.id.clone()).collect();
-        Ok(list.into_iter().filter(|c| !foreign.contains(&c.id)).collect())
+        Ok(json::parse_image_inspect(&String::from_utf8_lossy(&output.stdout)).unwrap_or_default())
     }
 }
 

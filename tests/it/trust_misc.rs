@@ -72,6 +72,14 @@ fn an_images_tent_labels_do_not_make_a_box(engine: Engine) {
     assert!(!names.contains(&foreign), "a container whose tent labels came from its image is no box: {names:?}");
     let table = sb.tent(&["list"]).ok().stdout();
     assert!(!table.contains(&foreign), "{table}");
+
+    // Named, it is still not tent's: neither stopped nor removed.
+    for args in [&["rm", "--force", "--yes", foreign.as_str()][..], &["stop", foreign.as_str()]] {
+        let out = sb.tent(args).code(1);
+        assert!(out.stderr.contains("not made by tent"), "{}", out.describe());
+    }
+    sb.engine_cmd(&["container", "inspect", &foreign]).ok();
+    sb.tent(&["rm", "--force", "--yes", &real]).ok();
 }
 
 /// `tent rm --all` removes the user's boxes and leaves a container whose
