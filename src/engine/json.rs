@@ -253,6 +253,12 @@ pub fn parse_image_inspect(text: &str) -> Result<Vec<Image>, String> {
 /// A container is tent's only when one of its `tent.*` labels differs from
 /// its image's, or its image carries none.
 ///
+/// Boxes made before `tent.made` from tent's own images (a rollback, clone
+/// or load of a box with the same spec) have every label of their image;
+/// they stay boxes when the image is one tent made here: tagged in tent's
+/// local snapshot repository (`localhost/tent-snapshot/…`) with tent's
+/// snapshot labels. A pulled image has no such local tag.
+///
 /// `images` are the images of `containers` as `image inspect` reports them;
 /// a container whose image is not among them (removed, not inspectable) is
 /// kept as it is.
@@ -261,13 +267,20 @@ pub fn inherited<'c>(containers: &'c [Container], images: &[Image]) -> Vec<&'c C
         .iter()
         .filter(|c| {
             let Some(image) = image_of(c, images) else { return false };
+            let tents_own_image = c.label(TENT_MADE).is_none()
+                && image.label(SNAPSHOT_KIND).is_some()
+                && image.tags.iter().any(|t| t.starts_with(SNAPSHOT_REPOSITORY));
             image.label(TENT_FORMAT).is_some()
+                && !tents_own_image
                 && c.labels.iter().filter(|(k, _)| k.starts_with("tent.")).all(|(k, v)| image.label(k) == Some(v))
         })
         .collect()
 }
 
 const TENT_FORMAT: &str = "tent.format";
+const TENT_MADE: &str = "tent.made";
+const SNAPSHOT_KIND: &str = "tent.snapshot.kind";
+const SNAPSHOT_REPOSITORY: &str = "localhost/tent-snapshot/";
 
 fn image_of<'i>(c: &Container, images: &'i [Image]) -> Option<&'i Image> {
     let id = c.image_id.trim_start_matches("sha256:");
@@ -490,11 +503,25 @@ mod tests {
         );
         let plain = container("box", "tent-test/debian:bookworm", "", &[("tent.format", "1"), ("tent.made", "3.3")]);
         let gone = container("old", "removed:img", "dddddddddddddddd", &[("tent.format", "1")]);
-        let all = [foreign, foreign_docker, restored, plain, gone];
+        // Rolled back before tent.made: every label is its snapshot's, and the
+        // snapshot is tent's own image. An image only claiming to be one is not.
+        let snapshot_labels = [("tent.format", "1"), ("tent.spec", "{}"), ("tent.snapshot.kind", "user")];
+        let images = [
+            &images[..],
+            &[
+                image("eeeeeeeeeeeeeeee", &["localhost/tent-snapshot/podman/dev:one"], &snapshot_labels),
+                image("ffffffffffffffff", &["evil/snapshot:1"], &snapshot_labels),
+            ],
+        ]
+        .concat();
+        let legacy =
+            container("legacy", "localhost/tent-snapshot/podman/dev:one", "eeeeeeeeeeeeeeee", &snapshot_labels);
+        let posing = container("posing", "evil/snapshot:1", "ffffffffffffffff", &snapshot_labels);
+        let all = [foreign, foreign_docker, restored, plain, gone, legacy, posing];
         let names: Vec<&str> = inherited(&all, &images).iter().map(|c| c.name.as_str()).collect();
-        assert_eq!(names, ["foreign", "foreign2"]);
+        assert_eq!(names, ["foreign", "foreign2", "posing"]);
         assert_eq!(
-            images_to_check(&all),
+            images_to_check(&all[..5]),
             [
                 "aaaaaaaaaaaaaaaa",
                 "bbbbbbbbbbbbbbbb",
