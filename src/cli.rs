@@ -613,6 +613,10 @@ pub struct ExportArgs {
     /// Replace a file tent did not write
     #[arg(long)]
     pub force: bool,
+    /// Keep the app's MimeType key, so the host may open those file types and
+    /// URL schemes (x-scheme-handler/…) with it; without it the launcher claims none
+    #[arg(long, requires = "app")]
+    pub mime_types: bool,
     /// List the box's exports
     #[arg(long)]
     pub list: bool,

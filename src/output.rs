@@ -36,36 +36,43 @@ impl Printer {
         let _ = writeln!(out, "{}", line.as_ref());
     }
 
+    // Everything below goes to the terminal with box text in it (names, an
+    // engine's stderr, the tail of an init log): each line is sanitized, so
+    // nothing a box wrote can drive the terminal (issue 19). tent's own
+    // colours are added after.
+
     /// A status line on stderr, hidden by --quiet.
     pub fn status(&self, line: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{}", line.as_ref());
+            eprintln!("{}", sanitize_lines(line.as_ref()));
         }
     }
 
     /// A step of a slow operation, `==> what`.
     pub fn step(&self, line: impl AsRef<str>) {
         if !self.quiet {
-            eprintln!("{} {}", self.style(Style::new().blue().bold(), "==>"), line.as_ref());
+            eprintln!("{} {}", self.style(Style::new().blue().bold(), "==>"), sanitize_lines(line.as_ref()));
         }
     }
 
     /// Detail shown only with --verbose.
     pub fn verbose(&self, line: impl AsRef<str>) {
         if self.verbose {
-            eprintln!("{}", self.style(Style::new().dim(), line.as_ref()));
+            eprintln!("{}", self.style(Style::new().dim(), &sanitize_lines(line.as_ref())));
         }
     }
 
     pub fn warn(&self, line: impl AsRef<str>) {
-        eprintln!("{} {}", self.style(Style::new().yellow().bold(), "warning:"), line.as_ref());
+        eprintln!("{} {}", self.style(Style::new().yellow().bold(), "warning:"), sanitize_lines(line.as_ref()));
     }
 
+    /// An error and its hint. The message may hold an engine's stderr
+    /// (`Error::Engine`), a box's init failure or its log's last lines.
     pub fn error(&self, err: &Error) {
-        eprintln!("{} {}", self.style(Style::new().red().bold(), "error:"), err);
+        eprintln!("{} {}", self.style(Style::new().red().bold(), "error:"), error_text(err));
         if let Some(hint) = err.hint() {
             let label = self.style(Style::new().cyan().bold(), "hint:");
-            eprintln!("{label} {hint}");
+            eprintln!("{label} {}", sanitize_lines(&hint));
         }
     }
 
@@ -76,7 +83,7 @@ impl Printer {
     /// A spinner for a slow step, or nothing off a terminal (the step line is
     /// printed instead, so logs still say what happened).
     pub fn spinner(&self, message: impl Into<String>) -> Spinner {
-        let message = message.into();
+        let message = sanitize_lines(&message.into()).into_owned();
         if self.stderr_tty && !self.verbose && !self.quiet {
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(
@@ -154,6 +161,19 @@ pub fn sanitize(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `sanitize` for each line of a text of several lines; the line breaks stay.
+pub fn sanitize_lines(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(|c| (c.is_control() && c != '\t' && c != '\n') || c == '\u{7f}') {
+        return Cow::Borrowed(s);
+    }
+    Cow::Owned(s.split('\n').map(sanitize).collect::<Vec<_>>().join("\n"))
+}
+
+/// An error as printed after `error:`, sanitized.
+pub fn error_text(err: &Error) -> String {
+    sanitize_lines(&err.to_string()).into_owned()
+}
+
 pub struct Spinner {
     bar: Option<indicatif::ProgressBar>,
 }
@@ -161,15 +181,16 @@ pub struct Spinner {
 impl Spinner {
     pub fn set_message(&self, message: impl Into<String>) {
         if let Some(bar) = &self.bar {
-            bar.set_message(message.into());
+            bar.set_message(sanitize_lines(&message.into()).into_owned());
         }
     }
 
     /// Prints a line above the spinner (or plainly without one).
     pub fn println(&self, line: impl AsRef<str>) {
+        let line = sanitize_lines(line.as_ref());
         match &self.bar {
-            Some(bar) => bar.println(line.as_ref()),
-            None => eprintln!("{}", line.as_ref()),
+            Some(bar) => bar.println(line),
+            None => eprintln!("{line}"),
         }
     }
 
@@ -258,5 +279,22 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(sanitize(input), expected, "{input:?}");
         }
+    }
+
+    #[test]
+    fn errors_with_box_text_lose_its_escapes_but_keep_their_lines() {
+        let err = Error::Engine {
+            what: "could not start \"dev\"".into(),
+            failure: crate::error::CommandFailure {
+                argv: vec!["podman".into(), "start".into(), "dev".into()],
+                status: Some(125),
+                stderr: "Error: \u{1b}]0;owned\u{7}bad\u{1b}[2J\nsecond\u{9b}line\r".into(),
+            },
+        };
+        let text = error_text(&err);
+        assert!(!text.contains(['\u{1b}', '\u{7}', '\u{9b}', '\r']), "{text:?}");
+        assert!(text.contains("\n  | Error: bad\n  | secondline"), "{text:?}");
+        assert_eq!(sanitize_lines("a\nb\tc"), "a\nb\tc");
+        assert!(matches!(sanitize_lines("a\nb"), Cow::Borrowed(_)));
     }
 }

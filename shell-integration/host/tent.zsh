@@ -11,9 +11,9 @@ if [[ -z ${TENT_BOX:-} ]] && (( $+commands[tent] )); then
         local hits box scope run
         hits=$(tent which -- "$1" 2>/dev/null)
         if [[ -n $hits ]]; then
-            print -u2 "zsh: $1: command not found on the host; it is in a tent box:"
+            print -r -u2 -- "zsh: $1: command not found on the host; it is in a tent box:"
             while IFS=$'\t' read -r box scope run; do
-                print -u2 "  $run"
+                print -r -u2 -- "  $run"
             done <<< "$hits"
             return 127
         fi
@@ -21,7 +21,7 @@ if [[ -z ${TENT_BOX:-} ]] && (( $+commands[tent] )); then
             _tent_previous_cnf "$@"
             return $?
         fi
-        print -u2 "zsh: command not found: $1"
+        print -r -u2 -- "zsh: command not found: $1"
         return 127
     }
 fi

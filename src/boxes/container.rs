@@ -150,6 +150,7 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
     flag(&mut a, "--label", format!("{}={}", labels::LIB, plan.lib_hash));
     flag(&mut a, "--label", format!("{}={}", labels::VERSION, env!("CARGO_PKG_VERSION")));
     flag(&mut a, "--label", format!("{}={}", labels::UID, user.uid));
+    flag(&mut a, "--label", format!("{}={}", labels::MADE, made()));
 
     let vol = |src: &Path, dst: &Path, opts: &str| {
         let mut v = format!("{}:{}", src.display(), dst.display());
@@ -284,6 +285,13 @@ pub fn create_as(engine: &Engine, plan: &CreatePlan<'_>, container: &str, image:
     let at = a.iter().rposition(|w| w == "--entrypoint").expect("create names the entry point") + 2;
     a[at] = image.into();
     a
+}
+
+/// The `tent.made` label's value: the time and pid of this create, unique to
+/// the container.
+fn made() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    format!("{}.{:09}.{}", now.as_secs(), now.subsec_nanos(), std::process::id())
 }
 
 fn flag(argv: &mut Vec<String>, name: &str, value: String) {

@@ -69,7 +69,8 @@ impl Boxes<'_> {
             .engine
             .inspect(name)?
             .ok_or_else(|| Error::NoSuchBox { name: name.into(), engine: self.engine.describe() })?;
-        if container.label(labels::FORMAT).is_none() {
+        // An image's labels do not make a box (engine::json::inherited).
+        if container.label(labels::FORMAT).is_none() || self.engine.labels_inherited(&container)? {
             return Err(Error::BoxExists { name: name.into(), engine: self.engine.describe(), is_tent: false });
         }
         if let Some(uid) = other_owner(&container) {

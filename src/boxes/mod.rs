@@ -33,4 +33,7 @@ pub mod labels {
     /// The uid of the user the box was made for (its state lives in that
     /// user's directories).
     pub const UID: &str = "tent.uid";
+    /// Unique to the container (time and pid at create): no image carries
+    /// it, so a box's labels always differ from its image's (`engine::json::inherited`).
+    pub const MADE: &str = "tent.made";
 }

@@ -54,6 +54,7 @@ impl Context<'_> {
             tent,
             name_suffix: self.config.export.name_suffix.clone().unwrap_or_else(|| export::DEFAULT_NAME_SUFFIX.into()),
             force,
+            mime_types: false,
         })
     }
 

@@ -18,6 +18,12 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
     if args.json {
         return Err(Error::usage("--json goes with --list or --check", None));
     }
+    if args.mime_types && args.app.is_none() {
+        return Err(Error::usage(
+            "--mime-types goes with --app: it keeps an app's MimeType in its launcher",
+            Some(format!("tent export {name} --app APP --mime-types")),
+        ));
+    }
     if args.app.is_none() && args.bin.is_none() {
         return Err(Error::usage(
             format!("say what to export from {name}"),
@@ -28,7 +34,8 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
     // The box is read through the engine, so it must run; its init must be
     // done too, or the app may not be installed yet.
     boxes.start(name, None)?;
-    let exporter = ctx.exporter(&ctx.engine, name, args.force)?;
+    let mut exporter = ctx.exporter(&ctx.engine, name, args.force)?;
+    exporter.mime_types = args.mime_types;
     // From here Ctrl-C sets a flag that the export checks between writes,
     // so a half-done export is put back instead of left behind.
     crate::interrupt::catch();

@@ -2,6 +2,11 @@
 //! command-not-found handler (shell-integration/). It reads only the command
 //! index each box's init keeps in its state directory: no engine is asked and
 //! no box is entered, so a mistyped command answers at once.
+//!
+//! Every box can write the state directory, so its directory names are a
+//! stranger's text, printed on the user's terminal by the shell's handler:
+//! only valid box names under known scopes are answered (issue 19), and what
+//! is printed goes through `output::sanitize` as well.
 
 use std::path::Path;
 
@@ -29,7 +34,8 @@ pub fn run(paths: &Paths, args: &WhichArgs, printer: &Printer) -> Result<i32> {
         printer.data(serde_json::to_string_pretty(&hits).expect("hits serialize"));
     } else {
         for hit in &hits {
-            printer.data(format!("{}\t{}\t{}", hit.box_name, hit.scope, hit.run));
+            let line = format!("{}\t{}\t{}", hit.box_name, hit.scope, hit.run);
+            printer.data(crate::output::sanitize(&line));
         }
     }
     Ok(if hits.is_empty() { exit::FAILURE } else { 0 })
@@ -44,12 +50,18 @@ fn find(boxes_dir: &Path, command: &str) -> Vec<Hit> {
     let Ok(scopes) = std::fs::read_dir(boxes_dir) else { return hits };
     for scope in scopes.flatten() {
         let scope_name = scope.file_name().to_string_lossy().into_owned();
+        if crate::engine::Scope::parse(&scope_name).is_none() {
+            continue;
+        }
         let Ok(boxes) = std::fs::read_dir(scope.path()) else { continue };
         for dir in boxes.flatten() {
+            let Some(box_name) = dir.file_name().to_str().map(str::to_string) else { continue };
+            if crate::boxes::validate_name(&box_name).is_err() {
+                continue;
+            }
             let Ok(Some(text)) = crate::files::read_bounded(&dir.path().join(INDEX_FILE), 8 << 20) else { continue };
             let text = String::from_utf8_lossy(&text);
             if text.lines().any(|line| line == command) {
-                let box_name = dir.file_name().to_string_lossy().into_owned();
                 let run = format!(
                     "{} run {box_name} -- {}",
                     tent_for_scope(&scope_name),
@@ -86,5 +98,25 @@ mod tests {
         assert!(find(boxes, "hell").is_empty());
         assert!(find(boxes, "").is_empty());
         assert!(find(boxes, "../x").is_empty());
+    }
+
+    #[test]
+    fn names_a_box_wrote_are_answered_only_when_they_are_box_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let boxes = dir.path();
+        // What a box can plant in the shared state directory.
+        for (scope, name) in [
+            ("podman", "evil\u{1b}]0;owned\u{7}"),
+            ("podman", "-rf"),
+            ("podman", "a\\e[2J"),
+            ("podman\u{1b}[31m", "dev"),
+            ("docker", "ok"),
+        ] {
+            std::fs::create_dir_all(boxes.join(scope).join(name)).unwrap();
+            std::fs::write(boxes.join(scope).join(name).join(INDEX_FILE), "sl\n").unwrap();
+        }
+        let hits = find(boxes, "sl");
+        assert_eq!(hits.len(), 1, "{hits:?}");
+        assert_eq!(hits[0].run, "tent --engine docker run ok -- sl");
     }
 }

@@ -15,6 +15,9 @@ pub struct Container {
     /// The engine's human status, like `Up 2 minutes`.
     pub status: String,
     pub image: String,
+    /// The id of the image it was made from, when the engine's list gives it
+    /// (podman's `ps`, both engines' `inspect`); empty otherwise.
+    pub image_id: String,
     /// RFC 3339.
     pub created: String,
     /// Host pid of the entry point when running (inspect only).
@@ -52,6 +55,8 @@ struct PodmanPs {
     status: String,
     #[serde(default)]
     image: String,
+    #[serde(default, rename = "ImageID")]
+    image_id: String,
     #[serde(default)]
     created: i64,
     #[serde(default)]
@@ -71,6 +76,7 @@ pub fn parse_podman_ps(text: &str) -> Result<Vec<Container>, String> {
             status: if row.status.is_empty() { row.state.clone() } else { row.status },
             state: row.state.to_ascii_lowercase(),
             image: row.image,
+            image_id: row.image_id,
             created: rfc3339_from_unix(row.created),
             pid: None,
             labels: row.labels.unwrap_or_default(),
@@ -82,7 +88,7 @@ pub fn parse_podman_ps(text: &str) -> Result<Vec<Container>, String> {
 
 /// The labels tent reads back from a list; Docker's `ps` has no JSON form with
 /// a label map, so the template asks for each one by name.
-pub const DOCKER_PS_LABELS: &[&str] = &["tent.format", "tent.spec", "tent.lib", "tent.uid"];
+pub const DOCKER_PS_LABELS: &[&str] = &["tent.format", "tent.spec", "tent.lib", "tent.uid", "tent.made"];
 
 pub fn docker_ps_template() -> String {
     let mut template = String::from(
@@ -120,6 +126,7 @@ pub fn parse_docker_ps(text: &str) -> Result<Vec<Container>, String> {
                 state: row.state,
                 status: row.status,
                 image: row.image,
+                image_id: String::new(),
                 created: rfc3339_from_docker(&row.created),
                 pid: None,
                 labels: row.labels.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
@@ -140,6 +147,9 @@ struct Inspect {
     /// podman only
     #[serde(default)]
     image_name: Option<String>,
+    /// The image's id (Docker: `sha256:…`).
+    #[serde(default)]
+    image: String,
     state: InspectState,
     config: InspectConfig,
 }
@@ -171,6 +181,7 @@ pub fn parse_inspect(text: &str) -> Result<Vec<Container>, String> {
             status: row.state.status.clone(),
             state: row.state.status.to_ascii_lowercase(),
             image: row.image_name.unwrap_or(row.config.image),
+            image_id: row.image.trim_start_matches("sha256:").to_string(),
             created: row.created,
             pid: (row.state.pid != 0).then_some(row.state.pid),
             labels: row.config.labels.unwrap_or_default(),
@@ -227,6 +238,74 @@ pub fn parse_image_inspect(text: &str) -> Result<Vec<Image>, String> {
             labels: row.config.labels.unwrap_or_default(),
         })
         .collect())
+}
+
+// ---- boxes and the labels of their images ---------------------------------
+
+/// Containers whose `tent.*` labels all came from their image, not from tent.
+///
+/// A container inherits its image's labels, so an image that carries
+/// `tent.format` (anyone's, from a registry) would make every container made
+/// from it count as a tent box: listed, and removed by `tent rm --all`. tent
+/// sets its labels on the container at create, and always one that differs
+/// from any image's (`tent.made`, unique to the container: an image made from
+/// a box carries that box's value, a box made from the image gets its own).
+/// A container is tent's only when one of its `tent.*` labels differs from
+/// its image's, or its image carries none.
+///
+/// Boxes made before `tent.made` from tent's own images (a rollback, clone
+/// or load of a box with the same spec) have every label of their image;
+/// they stay boxes when the image is one tent made here: tagged in tent's
+/// local snapshot repository (`localhost/tent-snapshot/…`) with tent's
+/// snapshot labels. A pulled image has no such local tag.
+///
+/// `images` are the images of `containers` as `image inspect` reports them;
+/// a container whose image is not among them (removed, not inspectable) is
+/// kept as it is.
+pub fn inherited<'c>(containers: &'c [Container], images: &[Image]) -> Vec<&'c Container> {
+    containers
+        .iter()
+        .filter(|c| {
+            let Some(image) = image_of(c, images) else { return false };
+            let tents_own_image = c.label(TENT_MADE).is_none()
+                && image.label(SNAPSHOT_KIND).is_some()
+                && image.tags.iter().any(|t| t.starts_with(SNAPSHOT_REPOSITORY));
+            image.label(TENT_FORMAT).is_some()
+                && !tents_own_image
+                && c.labels.iter().filter(|(k, _)| k.starts_with("tent.")).all(|(k, v)| image.label(k) == Some(v))
+        })
+        .collect()
+}
+
+const TENT_FORMAT: &str = "tent.format";
+const TENT_MADE: &str = "tent.made";
+const SNAPSHOT_KIND: &str = "tent.snapshot.kind";
+const SNAPSHOT_REPOSITORY: &str = "localhost/tent-snapshot/";
+
+fn image_of<'i>(c: &Container, images: &'i [Image]) -> Option<&'i Image> {
+    let id = c.image_id.trim_start_matches("sha256:");
+    if !id.is_empty() {
+        return images.iter().find(|i| i.id == id || (id.len() >= 12 && i.id.starts_with(id)));
+    }
+    let name = c.image.trim_start_matches("sha256:");
+    images.iter().find(|i| {
+        i.tags.iter().any(|t| t == &c.image || t.strip_prefix("localhost/") == Some(&c.image))
+            || (name.len() >= 12 && i.id.starts_with(name))
+    })
+}
+
+/// The image references `image inspect` needs to decide `inherited`: one per
+/// image of a container that carries `tent.format`.
+pub fn images_to_check(containers: &[Container]) -> Vec<String> {
+    let mut refs: Vec<String> = containers
+        .iter()
+        .filter(|c| c.label(TENT_FORMAT).is_some())
+        .map(|c| if c.image_id.is_empty() { c.image.clone() } else { c.image_id.clone() })
+        .filter(|r| !r.is_empty() && !r.starts_with('-'))
+        .collect();
+    refs.sort();
+    refs.dedup();
+    refs
 }
 
 // ---- times -----------------------------------------------------------------
@@ -378,5 +457,87 @@ mod tests {
         let podman = r#"[{"Id":"fb49","RepoTags":null,"Size":5,"Config":{}}]"#;
         let image = &parse_image_inspect(podman).unwrap()[0];
         assert!(image.tags.is_empty() && image.labels.is_empty());
+    }
+
+    fn container(name: &str, image: &str, image_id: &str, labels: &[(&str, &str)]) -> Container {
+        Container {
+            name: name.into(),
+            image: image.into(),
+            image_id: image_id.into(),
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            ..Default::default()
+        }
+    }
+
+    fn image(id: &str, tags: &[&str], labels: &[(&str, &str)]) -> Image {
+        Image {
+            id: id.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            size: 0,
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    #[test]
+    fn containers_whose_tent_labels_all_come_from_their_image_are_not_boxes() {
+        let planted = [("tent.format", "1"), ("tent.uid", "1000"), ("tent.spec", "{}"), ("other", "x")];
+        let images = [
+            image("aaaaaaaaaaaaaaaa", &["evil/img:latest"], &planted),
+            // A snapshot of a box: its labels are that box's.
+            image(
+                "bbbbbbbbbbbbbbbb",
+                &["localhost/tent-snapshot/dev:one"],
+                &[("tent.format", "1"), ("tent.made", "1.1")],
+            ),
+            image("cccccccccccccccc", &["tent-test/debian:bookworm"], &[]),
+        ];
+        let foreign = container("foreign", "evil/img:latest", "aaaaaaaaaaaaaaaa", &planted);
+        // Docker's list gives the image's name only, and only some labels.
+        let foreign_docker =
+            container("foreign2", "evil/img:latest", "", &[("tent.format", "1"), ("tent.uid", "1000")]);
+        let restored = container(
+            "dev",
+            "localhost/tent-snapshot/dev:one",
+            "bbbbbbbbbbbbbbbb",
+            &[("tent.format", "1"), ("tent.made", "2.2")],
+        );
+        let plain = container("box", "tent-test/debian:bookworm", "", &[("tent.format", "1"), ("tent.made", "3.3")]);
+        let gone = container("old", "removed:img", "dddddddddddddddd", &[("tent.format", "1")]);
+        // Rolled back before tent.made: every label is its snapshot's, and the
+        // snapshot is tent's own image. An image only claiming to be one is not.
+        let snapshot_labels = [("tent.format", "1"), ("tent.spec", "{}"), ("tent.snapshot.kind", "user")];
+        let images = [
+            &images[..],
+            &[
+                image("eeeeeeeeeeeeeeee", &["localhost/tent-snapshot/podman/dev:one"], &snapshot_labels),
+                image("ffffffffffffffff", &["evil/snapshot:1"], &snapshot_labels),
+            ],
+        ]
+        .concat();
+        let legacy =
+            container("legacy", "localhost/tent-snapshot/podman/dev:one", "eeeeeeeeeeeeeeee", &snapshot_labels);
+        let posing = container("posing", "evil/snapshot:1", "ffffffffffffffff", &snapshot_labels);
+        let all = [foreign, foreign_docker, restored, plain, gone, legacy, posing];
+        let names: Vec<&str> = inherited(&all, &images).iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["foreign", "foreign2", "posing"]);
+        assert_eq!(
+            images_to_check(&all[..5]),
+            [
+                "aaaaaaaaaaaaaaaa",
+                "bbbbbbbbbbbbbbbb",
+                "dddddddddddddddd",
+                "evil/img:latest",
+                "tent-test/debian:bookworm"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_image_id_is_read_from_ps_and_inspect() {
+        assert_eq!(
+            parse_podman_ps(PODMAN_PS).unwrap()[0].image_id,
+            "4d0fb864c551d4364e7aed66988f07fc4b6b9d806b1afa2982ba0515505ac33d"
+        );
+        assert_eq!(parse_inspect(DOCKER_INSPECT).unwrap()[0].image_id, "78326c07");
     }
 }

@@ -346,12 +346,43 @@ impl Engine {
             .map(|mut list| list.pop())
     }
 
-    /// Every container that carries `label`.
+    /// Every container that carries `label`, less those whose `tent.*`
+    /// labels all came from their image (`json::inherited`): an image's
+    /// labels do not make a container a tent box.
     pub fn list_labelled(&self, label: &str) -> Result<Vec<json::Container>> {
         let args = argv::ps(self, label);
         let text = self.capture("could not list containers", &args)?;
         let parsed = if self.ps_prints_array() { json::parse_podman_ps(&text) } else { json::parse_docker_ps(&text) };
-        parsed.map_err(|detail| Error::EngineOutput { command: self.argv(&args).join(" "), detail })
+        let list = parsed.map_err(|detail| Error::EngineOutput { command: self.argv(&args).join(" "), detail })?;
+        let refs = json::images_to_check(&list);
+        if refs.is_empty() {
+            return Ok(list);
+        }
+        let images = self.images_of(refs)?;
+        let foreign: Vec<String> = json::inherited(&list, &images).iter().map(|c| c.id.clone()).collect();
+        Ok(list.into_iter().filter(|c| !foreign.contains(&c.id)).collect())
+    }
+
+    /// Whether every `tent.*` label of `container` came from its image, so
+    /// that it is no tent box whatever its labels say (`json::inherited`).
+    pub fn labels_inherited(&self, container: &json::Container) -> Result<bool> {
+        let one = std::slice::from_ref(container);
+        let refs = json::images_to_check(one);
+        if refs.is_empty() {
+            return Ok(false);
+        }
+        Ok(!json::inherited(one, &self.images_of(refs)?).is_empty())
+    }
+
+    /// The images named, inspected in one call; both engines print the ones
+    /// they found even when another is missing (and then fail), and a missing
+    /// image is simply not in the answer.
+    fn images_of(&self, refs: Vec<String>) -> Result<Vec<json::Image>> {
+        let mut args = argv::image_inspect(&[]);
+        args.push("--".into());
+        args.extend(refs);
+        let output = self.output(&args)?;
+        Ok(json::parse_image_inspect(&String::from_utf8_lossy(&output.stdout)).unwrap_or_default())
     }
 }
 

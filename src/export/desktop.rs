@@ -31,7 +31,10 @@ pub const ACTION_PREFIX: &str = "Desktop Action ";
 /// Keys of `[Desktop Entry]` that the launcher keeps, and whether their
 /// localized variants (`Name[de]`) are kept too. Each is a description, a
 /// flag or a list that menus read; none of them makes the host run, load or
-/// trust anything. Exec is rewritten, Actions filtered; everything else goes:
+/// trust anything. `MimeType` is kept only when the user asks
+/// ([`Rewrite::mime_types`]): it makes the launcher a handler the host may
+/// pick for files and URL schemes (`x-scheme-handler/https`), so a box would
+/// otherwise choose what opens the user's links. Exec is rewritten, Actions filtered; everything else goes:
 /// TryExec and DBusActivatable (see [`rewrite`]), Path (a directory in the box
 /// that the host may lack, which would stop the launch), Implements, Hidden,
 /// and every `X-` extension, such as KDE's `X-KDE-SubstituteUID`, which runs
@@ -441,6 +444,8 @@ pub struct Rewrite<'a> {
     pub original_id: &'a str,
     /// Where the original file is in the box, for `%k`.
     pub original_path: &'a str,
+    /// Keep `MimeType` (the user asked, `tent export --mime-types`).
+    pub mime_types: bool,
 }
 
 /// Whether an action id can be written back as `[Desktop Action ID]` and in
@@ -518,6 +523,9 @@ pub fn rewrite(original: &DesktopFile, r: &Rewrite<'_>) -> Result<DesktopFile, S
     let exec = through_box(MAIN_GROUP)?
         .ok_or("it has no Exec line (an app that only starts through D-Bus cannot be run in a box)")?;
     let mut entries = copy_allowed(main, MAIN_KEYS, &exec);
+    if !r.mime_types {
+        entries.retain(|e| e.key != "MimeType");
+    }
     icon_of(&mut entries);
     let suffix = escape_chars(r.name_suffix, false);
     for e in entries.iter_mut().filter(|e| e.key == "Name") {
@@ -736,6 +744,7 @@ TryExec=firefox
 Icon=firefox
 Type=Application
 DBusActivatable=true
+MimeType=text/html;x-scheme-handler/http;x-scheme-handler/https;
 Actions=new-window;private;
 
 [Desktop Action new-window]
@@ -757,6 +766,10 @@ Icon=firefox
     }
 
     fn rewritten(text: &str) -> Result<DesktopFile, String> {
+        rewritten_with(text, false)
+    }
+
+    fn rewritten_with(text: &str, mime_types: bool) -> Result<DesktopFile, String> {
         let launch = launch();
         let icons = BTreeMap::from([("firefox".to_string(), "tent-dev-firefox".to_string())]);
         let header = vec!["# tent-export: box=dev scope=podman".to_string()];
@@ -767,6 +780,7 @@ Icon=firefox
             icons: &icons,
             original_id: "firefox",
             original_path: "/usr/share/applications/firefox.desktop",
+            mime_types,
         };
         rewrite(&DesktopFile::parse(text)?, &r)
     }
@@ -812,6 +826,31 @@ Icon=firefox
         // New keys go into the main group, not after the actions.
         let main_end = text.find("[Desktop Action").unwrap();
         assert!(text.find("X-Tent-Box=dev").unwrap() < main_end, "{text}");
+    }
+
+    /// A launcher claims no file types or URL schemes unless the user asks:
+    /// otherwise a box's app could become the host's browser.
+    #[test]
+    fn mime_types_only_when_asked() {
+        let out = rewritten(FIREFOX).unwrap();
+        assert_eq!(out.get(MAIN_GROUP, "MimeType"), None);
+        assert!(!out.render().contains("x-scheme-handler"), "{}", out.render());
+        let kept = rewritten_with(FIREFOX, true).unwrap();
+        assert_eq!(kept.get(MAIN_GROUP, "MimeType"), Some("text/html;x-scheme-handler/http;x-scheme-handler/https;"));
+        // Both are launchers desktop-file-validate accepts (where it is installed).
+        for launcher in [out, kept] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("tent-dev-firefox.desktop");
+            std::fs::write(&path, launcher.render()).unwrap();
+            match std::process::Command::new("desktop-file-validate").arg(&path).output() {
+                Ok(check) => assert!(
+                    check.status.success() && !String::from_utf8_lossy(&check.stdout).contains("error:"),
+                    "{}",
+                    String::from_utf8_lossy(&check.stdout)
+                ),
+                Err(_) => eprintln!("desktop-file-validate is not installed; skipped"),
+            }
+        }
     }
 
     #[test]

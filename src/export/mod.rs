@@ -78,6 +78,8 @@ pub struct Exporter<'a> {
     /// `export.name_suffix`, with `{box}` not yet replaced.
     pub name_suffix: String,
     pub force: bool,
+    /// Keep the app's MimeType key (`tent export --mime-types`).
+    pub mime_types: bool,
 }
 
 impl Exporter<'_> {
@@ -311,6 +313,7 @@ printf '%s' "$t"
             icons: &icon_map,
             original_id: &id,
             original_path: &app.path,
+            mime_types: self.mime_types,
         };
         let shown = sanitize(&app.path);
         let launcher = desktop::rewrite(&app.file, &rewrite).map_err(|reason| Error::Export {

@@ -17,10 +17,20 @@ pub use plan::{Action, Current, Desired, Mode, Record};
 
 use crate::error::{Error, Result};
 
+/// Largest manifest tent reads (hand-written files are a few kilobytes).
+pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
+
 /// Reads a manifest: `*.ini` is a Distrobox assemble file, anything else tent.toml.
+/// The file may sit in the home, where every box can write: it is read
+/// bounded, as a regular file only (a FIFO or a link to `/dev/zero` is an error).
 pub fn load(path: &Path) -> Result<Manifest> {
     let canonical = canonical(path)?;
-    let text = std::fs::read_to_string(&canonical).map_err(|e| Error::io(&canonical, e))?;
+    let bytes = crate::files::read_bounded(&canonical, MAX_MANIFEST_BYTES)?
+        .ok_or_else(|| Error::io(&canonical, std::io::Error::from(std::io::ErrorKind::NotFound)))?;
+    let text = String::from_utf8(bytes).map_err(|_| Error::Manifest {
+        message: format!("{}: the manifest is not UTF-8 text", canonical.display()),
+        hint: Some("save it as UTF-8".into()),
+    })?;
     if distrobox::is_distrobox_file(&canonical) {
         distrobox::parse(&canonical, &text)
     } else {

@@ -519,4 +519,142 @@ image = "tent-test/busybox:latest"
         assert_eq!(resolve_volume("named:/x", m), "named:/x");
         assert_eq!(resolve_volume("./d:/x:ro", m), "/proj/sub/d:/x:ro");
     }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+        use crate::manifest::render::render;
+
+        /// A TOML value of any of the shapes a box key takes, right or wrong.
+        fn value() -> impl Strategy<Value = String> {
+            let word = prop::sample::select(vec![
+                "\"tent-test/debian:bookworm\"",
+                "\"~/x\"",
+                "\"./v:/v:ro\"",
+                "\"named:/x\"",
+                "\"netns\"",
+                "\"ipc\"",
+                "\"--env=A=1\"",
+                "\"--name=x\"",
+                "\"-v\"",
+                "\"é \\\" \\\\ \\n\"",
+                "\"\"",
+                "''",
+                "'lit'",
+                "\"rg\"",
+            ]);
+            prop_oneof![
+                word.clone().prop_map(String::from),
+                prop::sample::select(vec!["true", "false", "1", "1.5", "{}", "[]"]).prop_map(String::from),
+                prop::collection::vec(word.clone(), 0..4).prop_map(|w| format!("[{}]", w.join(", "))),
+                (word.clone(), word).prop_map(|(a, b)| format!("{{ bin = {a}, name = {b} }}")),
+                prop::collection::vec("[A-Za-z_.]{1,5}", 0..3).prop_map(|ks| format!(
+                    "{{ {} }}",
+                    ks.iter().map(|k| format!("\"{k}\" = \"v\"")).collect::<Vec<_>>().join(", ")
+                )),
+                any::<String>().prop_map(|s| toml::Value::String(s).to_string()),
+            ]
+        }
+
+        /// A value of the type `key` takes (mostly), with strings people write.
+        fn typed(key: &'static str) -> BoxedStrategy<String> {
+            let text = prop_oneof![
+                prop::sample::select(vec![
+                    "tent-test/debian:bookworm",
+                    "~/x",
+                    "./v:/v:ro",
+                    "../up",
+                    "named:/x",
+                    "/abs/path",
+                    "--env=A=1",
+                    "-v",
+                    "é \" \\ \n\t",
+                    "rg",
+                ])
+                .prop_map(String::from),
+                "[ -~]{0,12}",
+            ]
+            .prop_map(|s| toml::Value::String(s).to_string());
+            let list = prop::collection::vec(text.clone(), 0..4).prop_map(|w| format!("[{}]", w.join(", ")));
+            let typed: BoxedStrategy<String> = match key {
+                "image" | "home" | "hostname" | "platform" => text.boxed(),
+                "mount_home" | "root" | "init" | "nvidia" | "pull" | "host" | "own_xdg_open" | "entry" => {
+                    prop::sample::select(vec!["true", "false"]).prop_map(String::from).boxed()
+                }
+                "unshare" => prop::sample::subsequence(vec!["\"netns\"", "\"ipc\"", "\"process\"", "\"devsys\""], 0..3)
+                    .prop_map(|w| format!("[{}]", w.join(", ")))
+                    .boxed(),
+                "engine_args" => prop::sample::subsequence(
+                    vec!["\"--env=A=1\"", "\"--cap-add=SYS_PTRACE\"", "\"--pid=private\"", "\"--name=x\""],
+                    0..3,
+                )
+                .prop_map(|w| format!("[{}]", w.join(", ")))
+                .boxed(),
+                "env" => prop::collection::btree_map("[A-Za-z_.]{1,5}", text.clone(), 0..3)
+                    .prop_map(|m| {
+                        format!(
+                            "{{ {} }}",
+                            m.iter().map(|(k, v)| format!("\"{k}\" = {v}")).collect::<Vec<_>>().join(", ")
+                        )
+                    })
+                    .boxed(),
+                "export_bins" => prop::collection::vec(
+                    prop_oneof![
+                        text.clone(),
+                        (text.clone(), text.clone()).prop_map(|(a, b)| format!("{{ bin = {a}, name = {b} }}")),
+                        (text.clone(), text.clone()).prop_map(|(a, b)| format!("{{ bin = {a}, path = {b} }}")),
+                    ],
+                    0..3,
+                )
+                .prop_map(|w| format!("[{}]", w.join(", ")))
+                .boxed(),
+                _ => list.boxed(),
+            };
+            prop_oneof![9 => typed, 1 => value()].boxed()
+        }
+
+        fn file() -> impl Strategy<Value = String> {
+            let mut keys: Vec<&'static str> = BOX_KEYS.to_vec();
+            keys.push("imgae");
+            let table = (
+                prop::sample::select(vec!["dev", "my.box", "a-b", "-bad", "Box"]),
+                prop::sample::subsequence(keys.clone(), 0..keys.len()).prop_flat_map(|ks| {
+                    ks.into_iter().map(|k| typed(k).prop_map(move |v| format!("{k} = {v}"))).collect::<Vec<_>>()
+                }),
+            )
+                .prop_map(|(name, lines)| format!("[box.\"{name}\"]\n{}\n", lines.join("\n")));
+            prop::collection::vec(table, 0..3).prop_map(|t| t.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            /// Any text is parsed or refused, never a panic.
+            #[test]
+            fn any_text_parses_or_fails(text in any::<String>()) {
+                let _ = parse_str(&text);
+            }
+
+            /// Any box tent accepts, written down again by `tent manifest`, is the same box.
+            #[test]
+            fn accepted_boxes_round_trip_through_the_renderer(text in file()) {
+                let path = Path::new("/proj/tent.toml");
+                let started = std::time::Instant::now();
+                if let Ok(m) = parse(path, &text) {
+                    for entry in &m.boxes {
+                        let spec = entry.spec("tent-test/debian:bookworm", path);
+                        let written = render(&entry.name, &spec, &entry.exports);
+                        let again = parse(path, &written)
+                            .unwrap_or_else(|e| panic!("{written}\nfrom\n{text}\ndoes not parse back: {e:?}"));
+                        prop_assert_eq!(again.boxes.len(), 1);
+                        prop_assert_eq!(&again.boxes[0].name, &entry.name);
+                        prop_assert_eq!(&again.boxes[0].exports, &entry.exports);
+                        prop_assert_eq!(again.boxes[0].spec("unused", path), spec);
+                    }
+                }
+                prop_assert!(started.elapsed() < std::time::Duration::from_secs(5));
+            }
+        }
+    }
 }

@@ -22,3 +22,4 @@ mod trust;
 mod trust_export;
 mod trust_files;
 mod trust_stop;
+mod trust_misc;

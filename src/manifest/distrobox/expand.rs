@@ -7,6 +7,11 @@
 //! `${NAME-default}` and a `~` at the start of a word or after `:` are replaced
 //! from a lookup the caller passes in (so this is a pure function). Anything
 //! that would run a program (`$(…)`, `` `…` ``) is an error that points at it.
+//!
+//! Issue 19: a key set earlier in a section is a variable for later keys, so
+//! `hostname=$hostname$hostname` written twenty times doubles a value twenty
+//! times (a 1 KB file asked for terabytes). Every expansion has a byte limit,
+//! checked as the value grows, so no value ever gets past it in memory.
 
 use super::syntax::Ch;
 
@@ -23,16 +28,30 @@ pub struct Expanded {
 pub struct ExpandError {
     pub col: usize,
     pub message: String,
+    /// The value passed the byte limit it was expanded with.
+    pub too_long: bool,
 }
 
 /// Expands `value`; `lookup` gives a variable's value, None when it is unset.
-pub fn expand(value: &[Ch], lookup: &dyn Fn(&str) -> Option<String>) -> Result<Expanded, ExpandError> {
+/// A value that would grow past `max` bytes is an error at the column of the
+/// reference that took it past.
+pub fn expand(value: &[Ch], lookup: &dyn Fn(&str) -> Option<String>, max: usize) -> Result<Expanded, ExpandError> {
     let mut out = Expanded::default();
+    expand_into(value, lookup, max, &mut out)?;
+    Ok(out)
+}
+
+fn expand_into(
+    value: &[Ch],
+    lookup: &dyn Fn(&str) -> Option<String>,
+    max: usize,
+    out: &mut Expanded,
+) -> Result<(), ExpandError> {
     let mut i = 0;
     while i < value.len() {
         let ch = value[i];
         if ch.escaped {
-            out.text.push(ch.c);
+            push(out, ch.c.encode_utf8(&mut [0; 4]), ch.col, max)?;
             i += 1;
             continue;
         }
@@ -40,24 +59,46 @@ pub fn expand(value: &[Ch], lookup: &dyn Fn(&str) -> Option<String>) -> Result<E
             '`' => return Err(command(ch.col)),
             '~' if at_word_start(value, i) && ends_tilde(value.get(i + 1)) => {
                 match lookup("HOME") {
-                    Some(home) => out.text.push_str(&home),
-                    None => out.text.push('~'),
+                    Some(home) => push(out, &home, ch.col, max)?,
+                    None => push(out, "~", ch.col, max)?,
                 }
                 i += 1;
             }
-            '$' => i = dollar(value, i, lookup, &mut out)?,
+            '$' => i = dollar(value, i, lookup, max, out)?,
             c => {
-                out.text.push(c);
+                push(out, c.encode_utf8(&mut [0; 4]), ch.col, max)?;
                 i += 1;
             }
         }
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Appends `s`, or fails at `col` when the value would pass `max` bytes.
+fn push(out: &mut Expanded, s: &str, col: usize, max: usize) -> Result<(), ExpandError> {
+    if out.text.len().saturating_add(s.len()) > max {
+        return Err(too_long(col, max));
+    }
+    out.text.push_str(s);
+    Ok(())
+}
+
+/// The error of a value that grows past `max` bytes.
+pub fn too_long(col: usize, max: usize) -> ExpandError {
+    ExpandError {
+        col,
+        message: format!(
+            "the value grows past {max} bytes once its variables are expanded \
+             (a key used as a variable in its own value doubles it each time)"
+        ),
+        too_long: true,
+    }
 }
 
 fn command(col: usize) -> ExpandError {
     ExpandError {
         col,
+        too_long: false,
         message:
             "command substitution (`$(…)` or a backquote) would run a program on the host; tent reads this file as data"
                 .into(),
@@ -86,15 +127,16 @@ fn dollar(
     value: &[Ch],
     i: usize,
     lookup: &dyn Fn(&str) -> Option<String>,
+    max: usize,
     out: &mut Expanded,
 ) -> Result<usize, ExpandError> {
     let col = value[i].col;
     let Some(next) = value.get(i + 1) else {
-        out.text.push('$');
+        push(out, "$", col, max)?;
         return Ok(i + 1);
     };
     if next.escaped {
-        out.text.push('$');
+        push(out, "$", col, max)?;
         return Ok(i + 1);
     }
     if next.c == '(' {
@@ -103,22 +145,22 @@ fn dollar(
     if is_name_start(next.c) {
         let end = (i + 1..value.len()).find(|&j| value[j].escaped || !is_name(value[j].c)).unwrap_or(value.len());
         let name: String = value[i + 1..end].iter().map(|ch| ch.c).collect();
-        push_var(&name, col, lookup, out);
+        push_var(&name, col, lookup, max, out)?;
         return Ok(end);
     }
     if next.c != '{' {
         // `$1`, `$$`, `$ `: no variable of a file; kept as written.
-        out.text.push('$');
+        push(out, "$", col, max)?;
         return Ok(i + 1);
     }
     let Some(close) = (i + 2..value.len()).find(|&j| value[j].c == '}' && !value[j].escaped) else {
-        return Err(ExpandError { col, message: "`${` has no closing `}`".into() });
+        return Err(ExpandError { col, message: "`${` has no closing `}`".into(), too_long: false });
     };
     let inner = &value[i + 2..close];
     let name_end = inner.iter().position(|ch| !is_name(ch.c)).unwrap_or(inner.len());
     let name: String = inner[..name_end].iter().map(|ch| ch.c).collect();
     if name.is_empty() || !is_name_start(name.chars().next().unwrap_or('0')) {
-        return Err(ExpandError { col, message: "`${…}` needs a variable name".into() });
+        return Err(ExpandError { col, message: "`${…}` needs a variable name".into(), too_long: false });
     }
     let rest = &inner[name_end..];
     let default = match rest.iter().map(|ch| ch.c).collect::<String>() {
@@ -128,6 +170,7 @@ fn dollar(
         _ => {
             return Err(ExpandError {
                 col,
+                too_long: false,
                 message: format!(
                     "`${{{name}{}}}` is shell syntax tent does not read; use $NAME, ${{NAME}} or ${{NAME:-default}}",
                     rest.iter().map(|ch| ch.c).collect::<String>()
@@ -136,9 +179,9 @@ fn dollar(
         }
     };
     match (lookup(&name), default) {
-        (Some(v), Some((_, true))) if v.is_empty() => expand_into(default_of(default), lookup, out)?,
-        (Some(v), _) => out.text.push_str(&v),
-        (None, Some(_)) => expand_into(default_of(default), lookup, out)?,
+        (Some(v), Some((_, true))) if v.is_empty() => expand_into(default_of(default), lookup, max, out)?,
+        (Some(v), _) => push(out, &v, col, max)?,
+        (None, Some(_)) => expand_into(default_of(default), lookup, max, out)?,
         (None, None) => out.unset.push((name, col)),
     }
     Ok(close + 1)
@@ -148,17 +191,19 @@ fn default_of(default: Option<(&[Ch], bool)>) -> &[Ch] {
     default.map_or(&[], |(d, _)| d)
 }
 
-fn expand_into(value: &[Ch], lookup: &dyn Fn(&str) -> Option<String>, out: &mut Expanded) -> Result<(), ExpandError> {
-    let inner = expand(value, lookup)?;
-    out.text.push_str(&inner.text);
-    out.unset.extend(inner.unset);
-    Ok(())
-}
-
-fn push_var(name: &str, col: usize, lookup: &dyn Fn(&str) -> Option<String>, out: &mut Expanded) {
+fn push_var(
+    name: &str,
+    col: usize,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    max: usize,
+    out: &mut Expanded,
+) -> Result<(), ExpandError> {
     match lookup(name) {
-        Some(v) => out.text.push_str(&v),
-        None => out.unset.push((name.to_string(), col)),
+        Some(v) => push(out, &v, col, max),
+        None => {
+            out.unset.push((name.to_string(), col));
+            Ok(())
+        }
     }
 }
 
@@ -180,8 +225,10 @@ mod tests {
         }
     }
 
+    const MAX: usize = 1 << 16;
+
     fn ok(s: &str) -> Expanded {
-        expand(&chars(s), &env).unwrap()
+        expand(&chars(s), &env, MAX).unwrap()
     }
 
     #[test]
@@ -208,17 +255,29 @@ mod tests {
     fn escaped_dollars_stay_literal() {
         let mut v = chars("a$HOME");
         v[1].escaped = true;
-        assert_eq!(expand(&v, &env).unwrap().text, "a$HOME");
+        assert_eq!(expand(&v, &env, MAX).unwrap().text, "a$HOME");
     }
 
     #[test]
     fn commands_are_errors_at_their_column() {
-        let e = expand(&chars("abc$(id)"), &env).unwrap_err();
+        let e = expand(&chars("abc$(id)"), &env, MAX).unwrap_err();
         assert_eq!(e.col, 4);
-        let e = expand(&chars("x `id`"), &env).unwrap_err();
+        let e = expand(&chars("x `id`"), &env, MAX).unwrap_err();
         assert_eq!(e.col, 3);
-        let e = expand(&chars("${HOME/a/b}"), &env).unwrap_err();
+        let e = expand(&chars("${HOME/a/b}"), &env, MAX).unwrap_err();
         assert!(e.message.contains("does not read"), "{}", e.message);
-        assert_eq!(expand(&chars("a${HOME"), &env).unwrap_err().col, 2);
+        assert_eq!(expand(&chars("a${HOME"), &env, MAX).unwrap_err().col, 2);
+    }
+
+    #[test]
+    fn a_value_never_grows_past_its_limit() {
+        let big = |n: &str| (n == "BIG").then(|| "x".repeat(1000));
+        assert_eq!(expand(&chars("$BIG"), &big, 1000).unwrap().text.len(), 1000);
+        let e = expand(&chars("ab$BIG"), &big, 1000).unwrap_err();
+        assert_eq!(e.col, 3, "the reference that took it past");
+        assert!(e.message.contains("grows past 1000 bytes"), "{}", e.message);
+        assert_eq!(expand(&chars("${NOPE:-$BIG}y"), &big, 1000).unwrap_err().col, 14);
+        assert_eq!(expand(&chars("a ~/b"), &env, 5).unwrap_err().col, 3);
+        assert!(expand(&chars("${BIG}"), &big, 999).is_err());
     }
 }

@@ -21,6 +21,10 @@ use crate::error::Result;
 pub const MAX_KEYS: usize = 4096;
 /// Deepest chain of includes.
 pub const MAX_DEPTH: usize = 32;
+/// Most keys all the boxes of a file may have together once includes are
+/// resolved: one big section included by thousands of small ones is copied
+/// into each of them.
+pub const MAX_FILE_KEYS: usize = 16 * 1024;
 
 /// A key of a box after includes, with the section it was written in.
 #[derive(Debug, Clone)]
@@ -36,8 +40,21 @@ pub fn resolve(sections: &[RawSection]) -> Result<Vec<Rc<Vec<Resolved<'_>>>>> {
         r.by_name.insert(s.name.as_str(), i);
     }
     // Count first (cheap, memoized, saturating), so a doubling file fails before it is copied.
+    let mut total: usize = 0;
     for (i, s) in sections.iter().enumerate() {
         let (count, _) = r.count(i, &mut Vec::new())?;
+        total = total.saturating_add(count);
+        if total > MAX_FILE_KEYS {
+            return Err(at_error(
+                &s.at,
+                format!(
+                    "the file's sections have more than {MAX_FILE_KEYS} keys together once their includes are \
+                     resolved (section [{}] passes it)",
+                    s.name
+                ),
+                Some("a section counts again in each section that includes it; include big sections less often".into()),
+            ));
+        }
         if count > MAX_KEYS {
             return Err(at_error(
                 &s.at,

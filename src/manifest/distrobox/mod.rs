@@ -61,6 +61,9 @@ pub const KEYS: &[&str] = &[
     "unshare_all",
 ];
 
+/// Largest Distrobox config file tent reads; a bigger one is skipped.
+const MAX_CONFIG_BYTES: u64 = 64 * 1024;
+
 /// Distrobox's config files, most specific first. They are shell for
 /// Distrobox; tent reads only their `KEY=VALUE` lines, as data.
 const CONFIG_FILES: &[&str] = &["~/.config/distrobox/distrobox.conf", "/etc/distrobox/distrobox.conf"];
@@ -75,7 +78,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest> {
             Some(rest) if !home.is_empty() => PathBuf::from(&home).join(rest),
             _ => PathBuf::from(f),
         })
-        .filter_map(|f| std::fs::read_to_string(f).ok())
+        // ~/.config is writable by every box: read as a stranger's file.
+        .filter_map(|f| crate::files::read_text_bounded(&f, MAX_CONFIG_BYTES))
         .map(|text| config_vars(&text))
         .collect();
     let cwd = std::env::current_dir().ok().map(|d| d.to_string_lossy().into_owned());
@@ -97,8 +101,9 @@ pub fn parse_with(path: &Path, text: &str, lookup: &dyn Fn(&str) -> Option<Strin
     let mut warnings = Vec::new();
     let mut notes = Vec::new();
     let mut boxes = Vec::new();
+    let mut budget = section::MAX_FILE_TEXT;
     for (raw, entries) in sections.iter().zip(&resolved) {
-        let section = section::build(&raw.name, &raw.at, entries, lookup, &mut warnings)?;
+        let section = section::build(&raw.name, &raw.at, entries, lookup, &mut warnings, &mut budget)?;
         boxes.push(map::to_box(&section, path, &mut notes));
     }
     // A section included by others is read once per includer: say things once.

@@ -13,6 +13,12 @@ use super::syntax::{RawEntry, is_hook};
 use super::{KEYS, at_error};
 use crate::error::Result;
 
+/// Most bytes one value may have once its variables are expanded.
+pub const MAX_VALUE: usize = 64 * 1024;
+/// Most bytes all the values of one file may add up to, expanded (a section
+/// included by others counts once per includer).
+pub const MAX_FILE_TEXT: usize = 1024 * 1024;
+
 /// One value and where it was written. `text` is the expanded value, as the
 /// user would recognise it in a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,13 +70,15 @@ pub struct DistroboxSection {
 
 /// Builds the section from its resolved keys. `lookup` gives environment
 /// (and Distrobox config) variables; warnings collect unknown keys, unset
-/// variables and repeated single-value keys.
+/// variables and repeated single-value keys. `budget` is what is left of the
+/// file's `MAX_FILE_TEXT`; each value is taken from it.
 pub fn build(
     name: &str,
     at: &Location,
     entries: &[Resolved<'_>],
     lookup: &dyn Fn(&str) -> Option<String>,
     warnings: &mut Vec<String>,
+    budget: &mut usize,
 ) -> Result<DistroboxSection> {
     let mut s = DistroboxSection { name: name.to_string(), at: at.clone(), ..Default::default() };
     // Keys already set in this section, usable as `$key` by later keys.
@@ -88,11 +96,19 @@ pub fn build(
             // Both Distrobox parsers skip a key with an empty value.
             continue;
         }
+        let max = MAX_VALUE.min(*budget);
         let text = if is_hook(key) {
-            e.text()
+            let text = e.text();
+            if text.len() > max {
+                return Err(too_long(e, key, &super::expand::too_long(e.at.column, max), max));
+            }
+            text
         } else {
             let var = |n: &str| vars.get(n).cloned().or_else(|| lookup(n));
-            let expanded = expand(&e.value, &var).map_err(|err| {
+            let expanded = expand(&e.value, &var, max).map_err(|err| {
+                if err.too_long {
+                    return too_long(e, key, &err, max);
+                }
                 at_error(&Location { column: err.col, ..e.at.clone() }, format!("`{key}`: {}", err.message), None)
             })?;
             for (var, col) in &expanded.unset {
@@ -103,6 +119,7 @@ pub fn build(
             }
             expanded.text
         };
+        *budget -= text.len();
         vars.insert(key.to_string(), text.clone());
         if is_single(key)
             && let Some((from, line)) = set_by.insert(key, (r.from, e.at.line))
@@ -150,6 +167,27 @@ pub fn build(
         }
     }
     Ok(s)
+}
+
+/// A value past `max`: the value's own limit, or what was left of the file's.
+fn too_long(e: &RawEntry, key: &str, err: &super::expand::ExpandError, max: usize) -> crate::error::Error {
+    let at = Location { column: err.col, ..e.at.clone() };
+    if max < MAX_VALUE {
+        at_error(
+            &at,
+            format!(
+                "`{key}`: the values of this file add up to more than {MAX_FILE_TEXT} bytes once expanded \
+                 (a section counts again for each section that includes it)"
+            ),
+            Some("write shorter values, or include big sections in fewer places".into()),
+        )
+    } else {
+        at_error(
+            &at,
+            format!("`{key}`: {}", err.message),
+            Some(format!("write the value out, or use variables that do not repeat it (at most {MAX_VALUE} bytes)")),
+        )
+    }
 }
 
 fn setting<T>(text: &str, e: &RawEntry, value: T) -> Setting<T> {

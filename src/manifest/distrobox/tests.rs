@@ -118,7 +118,8 @@ fn every_key_is_typed_in_the_section() {
     let raw = syntax::sections(path, text).unwrap();
     let resolved = include::resolve(&raw).unwrap();
     let mut warnings = Vec::new();
-    let s = section::build("s", &raw[0].at, &resolved[0], &env, &mut warnings).unwrap();
+    let s = section::build("s", &raw[0].at, &resolved[0], &env, &mut warnings, &mut section::MAX_FILE_TEXT.clone())
+        .unwrap();
     assert_eq!(s.additional_flags[0].value, ["--env", "A=b c", "--device=/dev/dri", "x y z"]);
     assert_eq!(s.unshare_ipc.as_ref().map(|x| x.value), Some(true));
     assert_eq!(s.init.as_ref().map(|x| (x.value, x.at.line)), Some((true, 4)));
@@ -330,4 +331,168 @@ fn distroboxs_example_manifest_applies_with_notes() {
     assert_eq!(m.boxes[8].volumes, ["/tmp/test:/run/a", "/tmp/test:/run/b"]);
     assert!(m.boxes.iter().any(|b| b.init), "init=true is wired");
     assert!(m.warnings.iter().all(|w| w.starts_with("ignored: ")), "{:#?}", m.warnings);
+}
+
+#[test]
+fn a_value_that_doubles_itself_fails_fast_at_its_line() {
+    // Issue 19, finding 6: 20 lines of `hostname=$hostname$hostname$hostname$hostname`
+    // (about 1 KB) asked for 4^20 bytes and aborted out of memory.
+    let mut text = String::from("[dev]\nimage=x\nhostname=a\n");
+    for _ in 0..20 {
+        text.push_str("hostname=$hostname$hostname$hostname$hostname\n");
+    }
+    assert!(text.len() < 1100, "{}", text.len());
+    let started = std::time::Instant::now();
+    let (msg, hint) = message(parse_str(&text).unwrap_err());
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    // 4^8 = 65536 bytes is the value limit: the ninth doubling line (line 12) passes it.
+    assert!(msg.starts_with("/proj/distrobox.ini:12:"), "{msg}");
+    assert!(msg.contains("`hostname`: the value grows past 65536 bytes"), "{msg}");
+    assert!(hint.contains("at most 65536 bytes"), "{hint}");
+
+    // Just under the limit is fine.
+    let mut text = String::from("[dev]\nimage=x\nhostname=a\n");
+    for _ in 0..8 {
+        text.push_str("hostname=$hostname$hostname$hostname$hostname\n");
+    }
+    let (b, _) = one(&text);
+    assert_eq!(b.hostname.map(|h| h.len()), Some(65536));
+}
+
+#[test]
+fn a_file_whose_values_add_up_past_its_limit_is_an_error() {
+    // Each value is under its own limit; the file as a whole is not.
+    let mut text = String::from("[s0]\nimage=x\nhostname=a\n");
+    for _ in 0..7 {
+        text.push_str("hostname=$hostname$hostname$hostname$hostname\n");
+    }
+    text.push_str("additional_packages=$hostname\n");
+    for i in 1..100 {
+        text.push_str(&format!("[s{i}]\ninclude=s0\n"));
+    }
+    let msg = err(&text);
+    assert!(msg.starts_with("/proj/distrobox.ini:"), "{msg}");
+    assert!(msg.contains("values of this file add up to more than 1048576 bytes"), "{msg}");
+}
+
+#[test]
+fn a_big_section_included_everywhere_is_refused_before_it_is_copied() {
+    // One section of 4000 keys, included by 5000 others: 20 million copies.
+    let mut text = String::from("[big]\nimage=x\n");
+    for i in 0..4000 {
+        text.push_str(&format!("additional_packages=p{i}\n"));
+    }
+    for i in 0..5000 {
+        text.push_str(&format!("[s{i}]\ninclude=big\n"));
+    }
+    let started = std::time::Instant::now();
+    let msg = err(&text);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert!(msg.contains("more than 16384 keys together"), "{msg}");
+    assert!(msg.starts_with("/proj/distrobox.ini:"), "{msg}");
+}
+
+#[test]
+fn hostile_config_files_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    rustix::fs::mknodat(rustix::fs::CWD, &fifo, rustix::fs::FileType::Fifo, 0o600.into(), 0).unwrap();
+    // Would block forever if opened without O_NONBLOCK, or read as a FIFO.
+    assert_eq!(crate::files::read_text_bounded(&fifo, MAX_CONFIG_BYTES), None);
+    let zero = dir.path().join("zero");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    assert_eq!(crate::files::read_text_bounded(&zero, MAX_CONFIG_BYTES), None);
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Lines shaped like assemble files, with the pieces that multiply:
+    /// self-references, includes, defaults, quotes and comments.
+    fn line() -> impl Strategy<Value = String> {
+        let key = prop::sample::select(vec![
+            "image",
+            "hostname",
+            "home",
+            "include",
+            "additional_packages",
+            "volume",
+            "init_hooks",
+            "additional_flags",
+            "init",
+            "nosuch",
+        ]);
+        let piece = prop::sample::select(vec![
+            "$hostname",
+            "$home",
+            "${image}",
+            "${NOPE:-$HOME}",
+            "~/x",
+            "a",
+            "b c",
+            "\"q\"",
+            "'s'",
+            " # c",
+            "$(id)",
+            "\\$x",
+            "true",
+            "s0",
+            "s1",
+            "s2",
+            "=",
+            "${",
+        ]);
+        prop_oneof![
+            4 => (key, prop::collection::vec(piece, 0..6)).prop_map(|(k, p)| format!("{k}={}", p.concat())),
+            1 => prop::sample::select(vec!["s0", "s1", "s2", "s3", "bad name", ""]).prop_map(|s| format!("[{s}]")),
+            1 => any::<String>(),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Never panics, and whatever it makes stays within the limits.
+        #[test]
+        fn any_file_parses_or_fails_within_bounds(lines in prop::collection::vec(line(), 0..40), repeat in 1usize..30) {
+            let mut text = lines.join("\n");
+            // Repeating the file's last lines makes doubling chains long.
+            let tail: String = lines.iter().rev().take(3).cloned().collect::<Vec<_>>().join("\n");
+            for _ in 0..repeat {
+                text.push('\n');
+                text.push_str(&tail);
+            }
+            let started = std::time::Instant::now();
+            if let Ok(m) = parse_str(&text) {
+                let bytes: usize = m
+                    .boxes
+                    .iter()
+                    .map(|b| {
+                        b.hostname.as_ref().map_or(0, String::len)
+                            + b.image.as_ref().map_or(0, String::len)
+                            + b.packages.iter().map(String::len).sum::<usize>()
+                            + b.volumes.iter().map(String::len).sum::<usize>()
+                    })
+                    .sum();
+                prop_assert!(bytes <= section::MAX_FILE_TEXT);
+            }
+            prop_assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        }
+
+        /// Plain values come back as written.
+        #[test]
+        fn plain_values_round_trip(
+            name in "[a-z][a-z0-9-]{0,20}",
+            image in "[a-z0-9./:-]{1,40}",
+            packages in prop::collection::vec("[a-z0-9+.-]{1,20}", 0..8),
+        ) {
+            let text = format!("[{name}]\nimage={image}\nadditional_packages=\"{}\"\n", packages.join(" "));
+            let (b, _) = one(&text);
+            prop_assert_eq!(b.name, name);
+            prop_assert_eq!(b.image.as_deref(), Some(image.as_str()));
+            prop_assert_eq!(b.packages, packages);
+        }
+    }
 }
