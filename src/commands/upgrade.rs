@@ -131,8 +131,15 @@ fn config_home(ctx: &Context<'_>) -> std::path::PathBuf {
 /// with the engine tent uses now (so the timer does not depend on the
 /// session's variables), every box or the ones named.
 pub fn upgrade_units(tent: &str, engine: &str, schedule: Schedule, names: &[String]) -> Result<(String, String)> {
-    let mut argv =
-        vec![tent.to_string(), "--engine".into(), engine.into(), "upgrade".into(), "--yes".into(), "--notify".into()];
+    let mut argv = vec![
+        tent.to_string(),
+        "--engine".into(),
+        engine.into(),
+        "upgrade".into(),
+        "--yes".into(),
+        "--notify".into(),
+        "--skip-busy".into(),
+    ];
     if names.is_empty() {
         argv.push("--all".into());
     } else {

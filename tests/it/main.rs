@@ -21,5 +21,5 @@ mod snapshot;
 mod trust;
 mod trust_export;
 mod trust_files;
-mod trust_stop;
 mod trust_misc;
+mod trust_stop;
