@@ -33,17 +33,17 @@ fn open_box_file(path: &Path) -> Option<fs::File> {
 
 /// A state directory (or one on its way) that is not the user's own.
 fn not_own(path: &Path, why: &str) -> Error {
-    Error::usage(
-        format!(
+    Error::Unsafe {
+        message: format!(
             "the state directory {} {why}: tent never hands the engine (root, for a rootful box) a path \
              that leads out of your own directories",
             path.display()
         ),
-        Some(format!(
+        hint: Some(format!(
             "nothing was started; remove it (`rm {}`, it is not tent's) and try again: tent makes the directory anew",
             crate::shell::words(&[path.display().to_string()])
         )),
-    )
+    }
 }
 
 /// The PATH of the user's login shell in the box, cached by tent-exec.

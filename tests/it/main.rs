@@ -18,3 +18,4 @@ mod relay_attack;
 mod snapshot;
 mod trust;
 mod trust_export;
+mod trust_rootful;

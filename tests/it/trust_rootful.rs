@@ -1,0 +1,184 @@
+//! A plain user's rootful box (issue 19, finding 1): the engine runs as root
+//! (rootful podman through sudo; Docker's daemon) and resolves the box's
+//! state directory, under the user's home, at every start. The user and every
+//! box can swap that directory for a link to one of root's; root must never
+//! write there. `tent --root bake` runs tent's own init, never the copy in
+//! the user's data directory that a loop can rewrite under it.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::harness::{BOOKWORM, BUSYBOX, DOCKER, Engine, Run, Sandbox};
+
+/// A rootful engine driven by the plain test user: `--root` (podman through
+/// sudo), or Docker.
+struct Rootful {
+    sb: Sandbox,
+    docker: bool,
+}
+
+impl Rootful {
+    fn new(docker: bool) -> Option<Self> {
+        let engine = if docker { Engine::Docker } else { Engine::PodmanRootless };
+        Sandbox::if_enabled(engine).map(|sb| Rootful { sb, docker })
+    }
+
+    fn tent(&self, args: &[&str]) -> Run {
+        let mut all = if self.docker { vec![] } else { vec!["--root"] };
+        all.extend_from_slice(args);
+        self.sb.tent(&all)
+    }
+
+    /// The engine's client as root (the test runs as root).
+    fn client(&self) -> Command {
+        Command::new(if self.docker { DOCKER } else { "podman" })
+    }
+
+    fn state_dir(&self, name: &str) -> PathBuf {
+        let scope = if self.docker { "docker" } else { "podman-root" };
+        self.sb.home.join(".local/state/tent/boxes").join(scope).join(name)
+    }
+}
+
+/// Removes a container of root's store when the test ends.
+struct Guard(Command, String);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.args(["rm", "--force", &self.1]).output();
+    }
+}
+
+/// A directory of root's, as `/etc/cron.hourly` is: root-owned, 0755.
+fn root_dir() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("tent-it-cron-").tempdir_in("/var/tmp").unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+}
+
+fn state_directory_swapped_for_a_link_is_refused(docker: bool) {
+    let Some(r) = Rootful::new(docker) else { return };
+    let name = r.sb.name("swapped");
+    let _guard = Guard(r.client(), name.clone());
+    r.tent(&["create", &name, "--image", BUSYBOX]).ok();
+    r.tent(&["stop", &name]).ok();
+    let state = r.state_dir(&name);
+    let mode = std::fs::symlink_metadata(&state).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "the state directory is the user's alone");
+
+    // The stopped box's state directory, swapped by the user for a link to root's.
+    let victim = root_dir();
+    r.sb.sh(&format!("rm -rf '{0}' && ln -s '{1}' '{0}'", state.display(), victim.path().display())).ok();
+    let refused = r.tent(&["run", &name, "--", "true"]).code(1);
+    let err = &refused.stderr;
+    assert!(err.contains(&state.display().to_string()) && err.contains("link"), "{}", refused.describe());
+    assert!(err.contains("rm "), "the error says what to do: {}", refused.describe());
+    assert_eq!(entries(victim.path()), Vec::<String>::new(), "nothing written through the link");
+    let running = r.client().args(["inspect", "--format", "{{.State.Running}}", &name]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&running.stdout).trim(), "false", "the box was not started");
+
+    // Doing what the error says brings the box back.
+    r.sb.sh(&format!("rm '{}'", state.display())).ok();
+    r.tent(&["run", &name, "--", "true"]).ok();
+    assert!(std::fs::symlink_metadata(&state).unwrap().is_dir());
+    assert_eq!(entries(victim.path()), Vec::<String>::new());
+}
+
+#[test]
+fn rootful_podman_state_directory_swapped_for_a_link_is_refused() {
+    state_directory_swapped_for_a_link_is_refused(false);
+}
+
+#[test]
+fn docker_state_directory_swapped_for_a_link_is_refused() {
+    state_directory_swapped_for_a_link_is_refused(true);
+}
+
+/// The swap made after tent's check, right before the engine's start: the
+/// engine mounts root's directory, and the box's init refuses it, writing
+/// nothing there. The engine is started here directly, past tent's check.
+fn a_swap_after_tents_check_is_caught_by_the_init(docker: bool) {
+    let Some(r) = Rootful::new(docker) else { return };
+    let name = r.sb.name("raced");
+    let _guard = Guard(r.client(), name.clone());
+    r.tent(&["create", &name, "--image", BUSYBOX]).ok();
+    r.tent(&["stop", &name]).ok();
+    let victim = root_dir();
+    let state = r.state_dir(&name);
+    r.sb.sh(&format!("rm -rf '{0}' && ln -s '{1}' '{0}'", state.display(), victim.path().display())).ok();
+
+    let started = r.client().args(["start", &name]).output().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut exited = false;
+    while Instant::now() < deadline && entries(victim.path()).is_empty() {
+        let out = r.client().args(["inspect", "--format", "{{.State.Running}}", &name]).output().unwrap();
+        if String::from_utf8_lossy(&out.stdout).trim() == "false" {
+            exited = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Give a slow init the time to write, had it gone on.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(entries(victim.path()), Vec::<String>::new(), "root wrote into the swapped-in directory");
+    assert!(exited, "the box kept running on root's directory");
+    let logs = r.client().args(["logs", &name]).output().unwrap();
+    let logs = format!("{}{}", String::from_utf8_lossy(&logs.stdout), String::from_utf8_lossy(&logs.stderr));
+    assert!(
+        logs.contains("refusing to start") && logs.contains("/run/.tent/state"),
+        "start: {}\nlogs: {logs}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+}
+
+#[test]
+fn rootful_podman_swap_after_tents_check_is_caught_by_the_init() {
+    a_swap_after_tents_check_is_caught_by_the_init(false);
+}
+
+#[test]
+fn docker_swap_after_tents_check_is_caught_by_the_init() {
+    a_swap_after_tents_check_is_caught_by_the_init(true);
+}
+
+/// `tent --root bake` while a loop of the user's rewrites every tent-init in
+/// the user's lib directory: the provisioning, root's, never runs it.
+#[test]
+fn rootful_bake_never_runs_the_users_copy_of_tent_init() {
+    let Some(r) = Rootful::new(false) else { return };
+    let tag = format!("localhost/tent-it-rootful-bake:{}", std::process::id());
+    struct Image(String);
+    impl Drop for Image {
+        fn drop(&mut self) {
+            let _ = Command::new("podman").args(["rmi", "--force", &self.0]).output();
+        }
+    }
+    let _image = Image(tag.clone());
+    let lib = r.sb.home.join(".local/share/tent/lib");
+    let stop = r.sb.home.join("stop-rewriting");
+    // Rewritten as fast as it goes, each time complete (a rename).
+    let rewrite = format!(
+        "while ! [ -e '{stop}' ]; do for d in '{lib}'/*/; do \
+         {{ printf '#!/bin/sh\\ntouch /tent-pwned\\nexit 0\\n' >\"$d.e\" && \
+         mv -f \"$d.e\" \"$d/tent-init\"; }} 2>/dev/null; done; sleep 0.01; done",
+        stop = stop.display(),
+        lib = lib.display()
+    );
+    let mut loop_ = r.sb.command("sh");
+    loop_.args(["-c", &rewrite]);
+    let mut child = loop_.spawn().unwrap();
+    let baked = r.tent(&["bake", BOOKWORM, "--tag", &tag]).output();
+    std::fs::write(&stop, "").unwrap();
+    let _ = child.wait();
+    assert_eq!(baked.code, Some(0), "{}", baked.describe());
+    let check = Command::new("podman")
+        .args(["run", "--rm", "--entrypoint", "/bin/sh", &tag, "-c", "test ! -e /tent-pwned"])
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "the user's script ran as root in the bake: {:?}", check);
+}
