@@ -68,8 +68,6 @@ fn state_directory_swapped_for_a_link_is_refused(docker: bool) {
     r.tent(&["create", &name, "--image", BUSYBOX]).ok();
     r.tent(&["stop", &name]).ok();
     let state = r.state_dir(&name);
-    let mode = std::fs::symlink_metadata(&state).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o700, "the state directory is the user's alone");
 
     // The stopped box's state directory, swapped by the user for a link to root's.
     let victim = root_dir();
@@ -87,6 +85,11 @@ fn state_directory_swapped_for_a_link_is_refused(docker: bool) {
     r.tent(&["run", &name, "--", "true"]).ok();
     assert!(std::fs::symlink_metadata(&state).unwrap().is_dir());
     assert_eq!(entries(victim.path()), Vec::<String>::new());
+    // Neither the directory nor the log is for other users to read.
+    let mode = std::fs::symlink_metadata(&state).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o700, "the state directory is the user's alone");
+    let log = std::fs::symlink_metadata(state.join("init.log")).unwrap();
+    assert_eq!(log.permissions().mode() & 0o777, 0o600, "the init log is the user's alone");
 }
 
 #[test]
