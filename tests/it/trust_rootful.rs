@@ -185,3 +185,48 @@ fn rootful_bake_never_runs_the_users_copy_of_tent_init() {
         .unwrap();
     assert!(check.status.success(), "the user's script ran as root in the bake: {:?}", check);
 }
+
+/// Root in a plain user's rootful box (`tent --root run --as-root`, `tent
+/// apply`'s package install and init hooks) runs tent's own scripts, never
+/// the copies in the user's lib directory, which a box can rewrite.
+#[test]
+fn root_in_a_rootful_box_never_runs_the_users_lib_scripts() {
+    let Some(r) = Rootful::new(false) else { return };
+    let sb = &r.sb;
+    let name = sb.name("asroot");
+    let _guard = Guard(r.client(), name.clone());
+    let manifest = |extra: &str| format!("[box.{name}]\nimage = \"{BOOKWORM}\"\nroot = true\n{extra}");
+    std::fs::write(sb.home.join("tent.toml"), manifest("")).unwrap();
+    r.tent(&["apply", "--yes"]).ok();
+
+    // Every script of the lib replaced by the user, as a box could.
+    let marker = PathBuf::from(format!("/tmp/tent-it-pwned-{}-{name}", std::process::id()));
+    let lib = sb.home.join(".local/share/tent/lib");
+    sb.sh(&format!(
+        "set -e; for d in '{}'/*/; do for f in tent-init tent-exec tent-host; do \
+         printf '#!/bin/sh\\ntouch {}\\n' >\"$d.e\"; mv -f \"$d.e\" \"$d$f\"; done; done",
+        lib.display(),
+        marker.display()
+    ))
+    .ok();
+    struct Remove(PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _marker = Remove(marker.clone());
+
+    let id = r.tent(&["run", &name, "--as-root", "--", "id", "-u"]).ok();
+    assert!(!marker.exists(), "root ran the user's tent-exec");
+    assert_eq!(id.stdout().trim(), "0", "{}", id.describe());
+
+    // apply installs a package and runs new init hooks as the box's root.
+    let hooks = "packages = [\"hello\"]\ninit_hooks = [\"touch /var/tmp/tent-hooked\"]\n";
+    std::fs::write(sb.home.join("tent.toml"), manifest(hooks)).unwrap();
+    let applied = r.tent(&["apply", "--yes"]).output();
+    assert!(!marker.exists(), "root ran the user's tent-init: {}", applied.describe());
+    assert_eq!(applied.code, Some(0), "{}", applied.describe());
+    r.tent(&["run", &name, "--as-root", "--", "sh", "-c", "hello && test -e /var/tmp/tent-hooked"]).ok();
+    assert!(!marker.exists());
+}
