@@ -176,10 +176,13 @@ start_box bbpkgs "$IMG_BUSYBOX" : -e TENT_PACKAGES=vim
 # An image whose / only root may enter (a tarball of a mktemp directory).
 start_box bbclosed "$IMG_BUSYBOX" 'chmod 700 /'
 # Rootful (TENT_ROOTFUL=1): links to a directory of root's planted at every
-# name the init moves a state file to are replaced, never followed (mv -T).
-mkdir -p "$TMP/state-bbrootful" "$TMP/victim-dir"
-for f in .pid.tmp pid .ready.tmp ready .commands.tmp commands .failed.tmp failed; do
-    ln -s "$TMP/victim-dir" "$TMP/state-bbrootful/$f"
+# name the init moves a state file to are replaced, never followed (mv -T)
+# (not at ready: the test waits for that one).
+# The directory is in the box's home, mounted at the same path.
+victim=$TMP/home-bbrootful/victim-dir
+mkdir -p "$TMP/state-bbrootful" "$victim"
+for f in .pid.tmp pid .ready.tmp .commands.tmp commands .failed.tmp; do
+    ln -s "$victim" "$TMP/state-bbrootful/$f"
 done
 chown -R 1234:1234 "$TMP/state-bbrootful"
 start_box bbrootful "$IMG_BUSYBOX" : -e TENT_ROOTFUL=1
@@ -249,7 +252,7 @@ fi
 
 box=bbrootful
 if starts_ok $box; then
-    check_eq "$box: nothing moved into a linked directory" "" "$(ls -A "$TMP/victim-dir")"
+    check_eq "$box: nothing moved into a linked directory" "" "$(ls -A "$victim")"
     check "$box: state files are files again" sh -c "cd '$TMP/state-$box' && for f in pid ready commands; do \
         test -f \$f && ! test -L \$f || exit 1; done"
     check_eq "$box: state files are the user's alone" "600 600 600 600" \
