@@ -20,7 +20,8 @@ pub const EXEC_SCRIPT: &str = include_str!("../../shell-integration/tent-exec");
 pub const HOST_SCRIPT: &str = include_str!("../../shell-integration/tent-host");
 
 /// The scripts of a lib directory, by file name.
-pub const LIB_FILES: [(&str, &str); 3] = [("tent-init", INIT_SCRIPT), ("tent-exec", EXEC_SCRIPT), ("tent-host", HOST_SCRIPT)];
+pub const LIB_FILES: [(&str, &str); 3] =
+    [("tent-init", INIT_SCRIPT), ("tent-exec", EXEC_SCRIPT), ("tent-host", HOST_SCRIPT)];
 
 /// The most tent reads of one script of a lib directory.
 const LIB_FILE_LIMIT: u64 = 1 << 20;
