@@ -107,6 +107,11 @@ pub enum Error {
     #[error("{message}")]
     Snapshot { message: String, hint: Option<String> },
 
+    /// A path tent will not hand to root or follow: a state directory
+    /// swapped for a link, or not the user's.
+    #[error("{message}")]
+    Unsafe { message: String, hint: Option<String> },
+
     #[error("interrupted")]
     Interrupted,
 
@@ -181,7 +186,8 @@ impl Error {
             | Error::Export { hint, .. }
             | Error::Usage { hint, .. }
             | Error::Editor { hint, .. }
-            | Error::Snapshot { hint, .. } => hint.clone(),
+            | Error::Snapshot { hint, .. }
+            | Error::Unsafe { hint, .. } => hint.clone(),
             _ => None,
         }
     }

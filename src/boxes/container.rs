@@ -333,6 +333,37 @@ pub fn rootful_env(spec: &BoxSpec, rootful: bool) -> Vec<(&'static str, String)>
     env
 }
 
+/// The in-box argv that runs one of tent's scripts as root in a rootful box:
+/// the script itself (`sh -c SCRIPT NAME ARGS...`), this build's, never the
+/// copy in the lib directory, which is the user's and which the user and
+/// every box can rewrite between tent's check and the engine's exec
+/// (docs/security.md).
+pub fn inline_script(script: &str, name: &str, args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut a: Vec<String> = vec!["/bin/sh".into(), "-c".into(), script.into(), name.into()];
+    a.extend(args);
+    a
+}
+
+/// `exec_command` for root in a rootful box (`tent run --as-root`): tent-exec inline.
+pub fn exec_command_as_root(mode: &ExecMode, cwd: &Path) -> Vec<String> {
+    let argv = exec_command(mode, cwd);
+    debug_assert_eq!(&argv[..2], &["/bin/sh", EXEC_IN_BOX]);
+    inline_script(super::init::EXEC_SCRIPT, "tent-exec", argv.into_iter().skip(2))
+}
+
+/// `tent-init ARGS...` (install, upgrade) for root in the box: inline in a
+/// rootful box, from the lib where root in the box is not the host's.
+pub fn init_command(rootful: bool, args: &[&str]) -> Vec<String> {
+    let args = args.iter().map(|a| a.to_string());
+    if rootful {
+        inline_script(super::init::INIT_SCRIPT, "tent-init", args)
+    } else {
+        let mut a: Vec<String> = vec!["/bin/sh".into(), INIT_IN_BOX.into()];
+        a.extend(args);
+        a
+    }
+}
+
 pub fn exec_command(mode: &ExecMode, cwd: &Path) -> Vec<String> {
     let mut a: Vec<String> = vec!["/bin/sh".into(), EXEC_IN_BOX.into()];
     match mode {
@@ -611,6 +642,22 @@ mod tests {
         let mode = ExecMode::Command(vec!["make".into(), "a b".into(), String::new().into()]);
         let argv = exec_command(&mode, cwd);
         assert_eq!(&argv[argv.len() - 5..], &["cmd", "/home/alice/src", "make", "a b", ""]);
+    }
+
+    #[test]
+    fn root_in_a_rootful_box_runs_tents_scripts_inline() {
+        let mode = ExecMode::Command(vec!["id".into(), "-u".into()]);
+        let argv = exec_command_as_root(&mode, Path::new("/root"));
+        assert_eq!(&argv[..4], &["/bin/sh", "-c", crate::boxes::init::EXEC_SCRIPT, "tent-exec"]);
+        assert_eq!(&argv[4..], &["cmd", "/root", "id", "-u"]);
+        assert!(!argv.iter().any(|a| a == EXEC_IN_BOX), "nothing from the lib directory");
+        let shell = exec_command_as_root(&ExecMode::Shell, Path::new("/"));
+        assert_eq!(&shell[3..], &["tent-exec", "shell", "/"]);
+
+        let install = init_command(true, &["install", "git"]);
+        assert_eq!(&install[..4], &["/bin/sh", "-c", crate::boxes::init::INIT_SCRIPT, "tent-init"]);
+        assert_eq!(&install[4..], &["install", "git"]);
+        assert_eq!(init_command(false, &["install", "git"]), ["/bin/sh", INIT_IN_BOX, "install", "git"]);
     }
 
     #[test]

@@ -19,17 +19,46 @@ pub const INIT_SCRIPT: &str = include_str!("../../shell-integration/tent-init");
 pub const EXEC_SCRIPT: &str = include_str!("../../shell-integration/tent-exec");
 pub const HOST_SCRIPT: &str = include_str!("../../shell-integration/tent-host");
 
+/// The scripts of a lib directory, by file name.
+pub const LIB_FILES: [(&str, &str); 3] =
+    [("tent-init", INIT_SCRIPT), ("tent-exec", EXEC_SCRIPT), ("tent-host", HOST_SCRIPT)];
+
+/// The most tent reads of one script of a lib directory.
+const LIB_FILE_LIMIT: u64 = 1 << 20;
+
 /// The content hash that names this build's lib directory.
 pub fn lib_hash() -> String {
-    let bytes: Vec<u8> =
-        INIT_SCRIPT.bytes().chain([0]).chain(EXEC_SCRIPT.bytes()).chain([0]).chain(HOST_SCRIPT.bytes()).collect();
-    format!("{:016x}", crate::paths::content_key(&bytes))
+    content_hash(LIB_FILES.map(|(_, text)| text.as_bytes()))
+}
+
+/// SHA-256 of every script of a lib (in `LIB_FILES` order, each ended by a
+/// NUL), as hex: what names a lib directory.
+fn content_hash(files: [&[u8]; 3]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut sha = Sha256::new();
+    for file in files {
+        sha.update(file);
+        sha.update([0]);
+    }
+    sha.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A lib hash as a container's label names it: hex only (FNV's 16 digits
+/// from older tents, SHA-256's 64), so it is a plain directory name.
+fn valid_hash(hash: &str) -> bool {
+    (16..=64).contains(&hash.len()) && hash.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// The lib directory for `hash`, written from this build's scripts when it is
 /// missing (first use, or the user cleaned their data directory). Written to
 /// a temporary directory and renamed, so concurrent tents never see half a lib.
 pub fn ensure_lib(paths: &Paths, hash: &str) -> Result<PathBuf> {
+    if !valid_hash(hash) {
+        return Err(Error::Unsafe {
+            message: format!("the box's lib label {hash:?} is not a content hash tent wrote"),
+            hint: Some("make the box again with `tent create` (its label cannot be changed)".into()),
+        });
+    }
     let dir = paths.data.join("lib").join(hash);
     if lib_is_intact(&dir, hash) {
         return Ok(dir);
@@ -45,7 +74,7 @@ pub fn ensure_lib(paths: &Paths, hash: &str) -> Result<PathBuf> {
     let tmp = parent.join(format!(".{hash}.{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
     fs::create_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    for (name, text) in [("tent-init", INIT_SCRIPT), ("tent-exec", EXEC_SCRIPT), ("tent-host", HOST_SCRIPT)] {
+    for (name, text) in LIB_FILES {
         let path = tmp.join(name);
         fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
         fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).map_err(|e| Error::io(&path, e))?;
@@ -63,17 +92,23 @@ pub fn ensure_lib(paths: &Paths, hash: &str) -> Result<PathBuf> {
     }
 }
 
-/// Whether `dir` holds the scripts its name promises: regular files (no
-/// links), whose content hash is the directory's name, or this build's own
-/// scripts (what tent writes for a hash it does not know).
+/// Whether `dir` holds the scripts its name promises: a directory of the
+/// user's (not a link), every script a regular file (no links), whose
+/// SHA-256 content hash is the directory's name, or this build's own scripts
+/// (what tent writes for a hash it does not know).
 pub fn lib_is_intact(dir: &Path, hash: &str) -> bool {
-    let read = |name: &str| crate::files::read_bounded(&dir.join(name), 1 << 20).ok().flatten();
-    let (Some(init), Some(exec)) = (read("tent-init"), read("tent-exec")) else { return false };
-    if init == INIT_SCRIPT.as_bytes() && exec == EXEC_SCRIPT.as_bytes() {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::getuid().as_raw();
+    match fs::symlink_metadata(dir) {
+        Ok(meta) if meta.is_dir() && meta.uid() == me => {}
+        _ => return false,
+    }
+    let read = |name: &str| crate::files::read_bounded(&dir.join(name), LIB_FILE_LIMIT).ok().flatten();
+    let [Some(init), Some(exec), Some(host)] = LIB_FILES.map(|(name, _)| read(name)) else { return false };
+    if LIB_FILES.iter().zip([&init, &exec, &host]).all(|((_, text), got)| text.as_bytes() == got.as_slice()) {
         return true;
     }
-    let bytes: Vec<u8> = init.into_iter().chain([0]).chain(exec).collect();
-    format!("{:016x}", crate::paths::content_key(&bytes)) == hash
+    content_hash([&init, &exec, &host]) == hash
 }
 
 /// Shows the init's new log lines: its `==> ` progress lines (prefixed with
@@ -196,8 +231,23 @@ mod tests {
     fn lib_hash_is_stable_and_hex() {
         let a = lib_hash();
         assert_eq!(a, lib_hash());
-        assert_eq!(a.len(), 16);
+        assert_eq!(a.len(), 64, "SHA-256");
         assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
+        // Every script counts, tent-host too.
+        assert_ne!(content_hash([b"i", b"e", b"h"]), content_hash([b"i", b"e", b"H"]));
+        assert_ne!(content_hash([b"ie", b"", b"h"]), content_hash([b"i", b"e", b"h"]), "the files are kept apart");
+    }
+
+    #[test]
+    fn only_hex_lib_labels_name_a_directory() {
+        assert!(valid_hash(&lib_hash()) && valid_hash("0123456789abcdef"));
+        for bad in ["", "abc", "../../../../etc", "0123456789abcdeg", "0123456789abcdef/..", &"a".repeat(65)] {
+            assert!(!valid_hash(bad), "{bad}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let err = ensure_lib(&paths_in(dir.path()), "../../x").unwrap_err();
+        assert!(err.to_string().contains("\"../../x\""), "{err}");
+        assert!(!dir.path().join("x").exists());
     }
 
     fn paths_in(dir: &Path) -> Paths {
@@ -215,11 +265,12 @@ mod tests {
     fn ensure_lib_writes_once_and_is_reused() {
         let dir = tempfile::tempdir().unwrap();
         let paths = paths_in(dir.path());
-        let lib = ensure_lib(&paths, "abc").unwrap();
+        // An older tent's (FNV) label: this build's scripts under that name.
+        let lib = ensure_lib(&paths, "00000000000000ab").unwrap();
         assert_eq!(fs::read_to_string(lib.join("tent-init")).unwrap(), INIT_SCRIPT);
         let mode = fs::metadata(lib.join("tent-exec")).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o755);
-        assert_eq!(ensure_lib(&paths, "abc").unwrap(), lib);
+        assert_eq!(ensure_lib(&paths, "00000000000000ab").unwrap(), lib);
     }
 
     #[test]
@@ -229,11 +280,18 @@ mod tests {
         let hash = lib_hash();
         let lib = ensure_lib(&paths, &hash).unwrap();
         assert!(lib_is_intact(&lib, &hash));
-        // A planted init: caught and replaced.
-        fs::write(lib.join("tent-init"), "#!/bin/sh\ntouch /planted\n").unwrap();
+        // A planted init, or tent-host: caught and replaced.
+        for name in ["tent-init", "tent-host"] {
+            fs::write(lib.join(name), "#!/bin/sh\ntouch /planted\n").unwrap();
+            assert!(!lib_is_intact(&lib, &hash), "{name}");
+            ensure_lib(&paths, &hash).unwrap();
+            assert_eq!(fs::read(lib.join(name)).unwrap(), LIB_FILES.iter().find(|f| f.0 == name).unwrap().1.as_bytes());
+        }
+        // A missing script.
+        fs::remove_file(lib.join("tent-host")).unwrap();
         assert!(!lib_is_intact(&lib, &hash));
         ensure_lib(&paths, &hash).unwrap();
-        assert_eq!(fs::read_to_string(lib.join("tent-init")).unwrap(), INIT_SCRIPT);
+        assert!(lib_is_intact(&lib, &hash));
         // A link to a file with the right content is not taken either.
         let elsewhere = dir.path().join("exec");
         fs::write(&elsewhere, EXEC_SCRIPT).unwrap();
@@ -242,12 +300,19 @@ mod tests {
         assert!(!lib_is_intact(&lib, &hash));
         ensure_lib(&paths, &hash).unwrap();
         assert!(!fs::symlink_metadata(lib.join("tent-exec")).unwrap().file_type().is_symlink());
-        // The whole directory replaced by a link: replaced by a real one.
+        // The whole directory replaced by a link, even to a perfect copy:
+        // not taken, replaced by a real one, the copy left alone.
         let other = dir.path().join("other");
         fs::create_dir_all(&other).unwrap();
+        for (name, text) in LIB_FILES {
+            fs::write(other.join(name), text).unwrap();
+        }
+        assert!(lib_is_intact(&other, &hash));
         fs::remove_dir_all(&lib).unwrap();
         std::os::unix::fs::symlink(&other, &lib).unwrap();
+        assert!(!lib_is_intact(&lib, &hash), "a linked lib directory");
         ensure_lib(&paths, &hash).unwrap();
         assert!(fs::symlink_metadata(&lib).unwrap().is_dir());
+        assert!(lib_is_intact(&other, &hash), "the link's target is not touched");
     }
 }

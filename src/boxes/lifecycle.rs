@@ -31,6 +31,9 @@ pub struct Boxes<'a> {
 /// which must not ask the engine (docs/internals.md).
 pub const BOX_HOME_FILE: &str = "home";
 
+/// The most of a failed box's init log kept in tent's logs.
+const FAILED_LOG_LIMIT: u64 = 4 << 20;
+
 /// Beside the state: this rootful box's user has no password yet, so the
 /// next `tent enter` on a terminal asks for one (sudo in the box needs it).
 /// Only a reminder: the box's own /etc/shadow is what counts.
@@ -120,7 +123,7 @@ impl Boxes<'_> {
         }
         let mut args = self.container_argv(name, name, spec, image, &host, &state.dir, nvidia.as_ref())?;
         state.remove()?;
-        state.create()?;
+        state.create_under(&self.paths.state)?;
         self.write_box_files(&state, spec, &host)?;
         if spec.root && !spec.sudo_nopasswd {
             let marker = state.dir.join(NEEDS_PASSWORD_FILE);
@@ -201,15 +204,32 @@ impl Boxes<'_> {
     fn discard(&self, name: &str, state: &BoxState) -> Option<PathBuf> {
         let _ = self.engine.output(&["rm", "--force", name]);
         let kept = self.paths.state.join("logs").join(format!("{name}.{}.failed.log", self.engine.scope().as_str()));
-        let saved = fs::create_dir_all(kept.parent().unwrap_or(Path::new("/")))
-            .and_then(|()| {
-                // Only a regular file (a box can plant a link to /dev/zero there).
-                if !fs::symlink_metadata(state.log_path())?.is_file() {
-                    return Err(std::io::ErrorKind::InvalidData.into());
-                }
-                fs::copy(state.log_path(), &kept)
-            })
-            .is_ok();
+        let saved = (|| {
+            use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+            let logs = kept.parent().unwrap_or(Path::new("/"));
+            fs::DirBuilder::new().recursive(true).mode(0o700).create(logs)?;
+            // Only a regular file (a box can plant a link to /dev/zero there),
+            // its last few MiB at most.
+            let mut from = fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+                .open(state.log_path())?;
+            let meta = from.metadata()?;
+            if !meta.is_file() {
+                return Err(std::io::ErrorKind::InvalidData.into());
+            }
+            std::io::Seek::seek(&mut from, std::io::SeekFrom::Start(meta.len().saturating_sub(FAILED_LOG_LIMIT)))?;
+            // The user's alone: a log may hold what the box printed.
+            let _ = fs::remove_file(&kept);
+            let mut to = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&kept)?;
+            std::io::copy(&mut std::io::Read::take(&mut from, FAILED_LOG_LIMIT), &mut to)
+        })()
+        .is_ok();
         let _ = state.remove();
         saved.then_some(kept)
     }
@@ -319,7 +339,8 @@ impl Boxes<'_> {
         if let Some(hash) = container.label(labels::LIB) {
             init::ensure_lib(self.paths, hash)?;
         }
-        state.create()?;
+        // Checked at every start: the engine resolves the path again each time.
+        state.create_under(&self.paths.state)?;
         state.reset_run_files();
         let follower = LogFollower::from_end(state.log_path());
         let what = format!("could not start box {name:?}");

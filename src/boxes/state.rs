@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -29,6 +29,21 @@ fn open_box_file(path: &Path) -> Option<fs::File> {
         .ok()?;
     file.metadata().ok().filter(fs::Metadata::is_file)?;
     Some(file)
+}
+
+/// A state directory (or one on its way) that is not the user's own.
+fn not_own(path: &Path, why: &str) -> Error {
+    Error::Unsafe {
+        message: format!(
+            "the state directory {} {why}: tent never hands the engine (root, for a rootful box) a path \
+             that leads out of your own directories",
+            path.display()
+        ),
+        hint: Some(format!(
+            "nothing was started; remove it (`rm {}`, it is not tent's) and try again: tent makes the directory anew",
+            crate::shell::words(&[path.display().to_string()])
+        )),
+    }
 }
 
 /// The PATH of the user's login shell in the box, cached by tent-exec.
@@ -78,9 +93,58 @@ impl BoxState {
         read_text_bounded(&self.dir.join("failed"), SMALL_FILE_LIMIT).map(|s| s.trim().to_string())
     }
 
-    /// Makes the directory, keeping what is there.
+    /// Makes the directory, keeping what is there, and checks it is the
+    /// user's own (see `create_under`; here only the directory itself).
     pub fn create(&self) -> Result<()> {
-        fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))
+        self.create_under(self.dir.parent().unwrap_or(Path::new("/")))
+    }
+
+    /// Makes the directory and those between `root` (tent's state directory)
+    /// and it, keeping what is there, and checks each below `root` without
+    /// following a link: a directory of this user (mode 0700, the user's
+    /// alone). The engine resolves this path at every start, as root for a
+    /// rootful box, and anything under the home can be changed by the user
+    /// and by every box: a link planted in its place, or a directory of
+    /// another user, is refused before the engine sees it (docs/security.md).
+    /// The box's init checks the directory it was given once more.
+    pub fn create_under(&self, root: &Path) -> Result<()> {
+        use rustix::fs::{Mode, OFlags};
+        let rel = self.dir.strip_prefix(root).ok().filter(|r| !r.as_os_str().is_empty());
+        let (root, rel) = match rel {
+            Some(rel) => (root, rel),
+            None => (self.dir.parent().unwrap_or(Path::new("/")), Path::new(self.dir.file_name().unwrap_or_default())),
+        };
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(root).map_err(|e| Error::io(root, e))?;
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let mut fd = rustix::fs::open(root, flags, Mode::empty()).map_err(|e| Error::io(root, e.into()))?;
+        let me = rustix::process::getuid().as_raw();
+        let mut at = root.to_path_buf();
+        for part in rel.components() {
+            let std::path::Component::Normal(name) = part else {
+                return Err(not_own(&self.dir, "is not a plain path below tent's state directory"));
+            };
+            at.push(name);
+            match rustix::fs::mkdirat(&fd, name, Mode::from_raw_mode(0o700)) {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                Err(e) => return Err(Error::io(&at, e.into())),
+            }
+            let next = match rustix::fs::openat(&fd, name, flags | OFlags::NOFOLLOW, Mode::empty()) {
+                Ok(next) => next,
+                Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR) => {
+                    return Err(not_own(&at, "is a link or not a directory"));
+                }
+                Err(e) => return Err(Error::io(&at, e.into())),
+            };
+            let stat = rustix::fs::fstat(&next).map_err(|e| Error::io(&at, e.into()))?;
+            if stat.st_uid != me {
+                return Err(not_own(&at, &format!("belongs to uid {}, not to you (uid {me})", stat.st_uid)));
+            }
+            if stat.st_mode & 0o077 != 0 {
+                rustix::fs::fchmod(&next, Mode::from_raw_mode(0o700)).map_err(|e| Error::io(&at, e.into()))?;
+            }
+            fd = next;
+        }
+        Ok(())
     }
 
     /// True when an init in a PID namespace of its own wrote `pid.ns` or
@@ -261,6 +325,61 @@ mod tests {
         assert!(state.is_ready() && state.init_alive() == Some(true));
         state.reset_run_files();
         assert!(!dir.path().join("ready.ns").exists() && !state.is_ready());
+    }
+
+    #[test]
+    fn a_state_directory_is_made_private_and_never_taken_through_a_link() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("tent");
+        let state = BoxState::new(root.join("boxes/podman-root/dev"));
+        state.create_under(&root).unwrap();
+        for d in [root.join("boxes"), root.join("boxes/podman-root"), state.dir.clone()] {
+            assert_eq!(fs::metadata(&d).unwrap().permissions().mode() & 0o777, 0o700, "{}", d.display());
+        }
+        // Made open by someone: closed again, contents kept.
+        fs::write(state.dir.join("home"), "/h").unwrap();
+        fs::set_permissions(&state.dir, fs::Permissions::from_mode(0o755)).unwrap();
+        state.create_under(&root).unwrap();
+        assert_eq!(fs::metadata(&state.dir).unwrap().permissions().mode() & 0o777, 0o700);
+        assert!(state.dir.join("home").exists());
+
+        // The box's directory swapped for a link to a directory of root's.
+        let victim = dir.path().join("cron.hourly");
+        fs::create_dir(&victim).unwrap();
+        fs::remove_dir_all(&state.dir).unwrap();
+        std::os::unix::fs::symlink(&victim, &state.dir).unwrap();
+        let err = state.create_under(&root).unwrap_err().to_string();
+        assert!(err.contains(&state.dir.display().to_string()) && err.contains("link"), "{err}");
+        assert!(state.create().is_err(), "the directory alone is checked too");
+        // A link higher up, inside tent's state directory.
+        fs::remove_file(&state.dir).unwrap();
+        let scope = root.join("boxes/podman-root");
+        fs::rename(&scope, dir.path().join("moved")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("moved"), &scope).unwrap();
+        assert!(state.create_under(&root).is_err());
+        assert_eq!(fs::read_dir(&victim).unwrap().count(), 0, "nothing was made through a link");
+        // A file in its place.
+        fs::remove_file(&scope).unwrap();
+        fs::create_dir_all(&scope).unwrap();
+        fs::write(&state.dir, "").unwrap();
+        assert!(state.create_under(&root).is_err());
+    }
+
+    #[test]
+    fn a_state_directory_of_another_user_is_refused() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let state = BoxState::new(dir.path().join("dev"));
+        fs::create_dir(&state.dir).unwrap();
+        let me = rustix::process::getuid().as_raw();
+        if me != 0 {
+            return; // only root can give a directory away
+        }
+        std::os::unix::fs::chown(&state.dir, Some(4242), None).unwrap();
+        let err = state.create_under(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("uid 4242"), "{err}");
+        assert_eq!(fs::metadata(&state.dir).unwrap().uid(), 4242);
     }
 
     #[test]

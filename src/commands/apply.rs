@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::Context;
-use crate::boxes::container::{INIT_IN_BOX, STATE_IN_BOX};
-use crate::boxes::lifecycle::{other_owner, write_hooks};
+use crate::boxes::container::{self, STATE_IN_BOX};
+use crate::boxes::lifecycle::{self, other_owner, write_hooks};
 use crate::boxes::{BoxSpec, host::default_image_for, labels};
 use crate::cli::ApplyArgs;
 use crate::engine::Engine;
@@ -84,7 +84,7 @@ pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
 
     interrupt::catch();
     let (boxes, exports, records, progress) =
-        (LiveBoxes { ctx }, DirectExporter { ctx }, RecordFiles { ctx }, Shown { ctx });
+        (LiveBoxes { ctx, init_hooks: Default::default() }, DirectExporter { ctx }, RecordFiles { ctx }, Shown { ctx });
     let mut run = Executor {
         manifest: &manifest,
         ids,
@@ -262,6 +262,9 @@ struct Report<'a> {
 /// Boxes through `boxes::lifecycle`, as `tent create` makes them.
 struct LiveBoxes<'a> {
     ctx: &'a Context<'a>,
+    /// The init hooks `write_hooks` was given, by box: what a rootful box's
+    /// root runs, inline, instead of the file in the user's state directory.
+    init_hooks: std::cell::RefCell<BTreeMap<String, Vec<String>>>,
 }
 
 impl BoxOps for LiveBoxes<'_> {
@@ -287,8 +290,11 @@ impl BoxOps for LiveBoxes<'_> {
     fn install(&self, name: &str, packages: &[String]) -> Result<()> {
         let ctx = self.ctx;
         let spinner = ctx.printer.spinner(format!("installing {} in {name}", packages.join(" ")));
-        let mut args: Vec<&str> = vec!["exec", "--user", "root", name, "/bin/sh", INIT_IN_BOX, "install"];
-        args.extend(packages.iter().map(String::as_str));
+        let mut words = vec!["install"];
+        words.extend(packages.iter().map(String::as_str));
+        // Inline in a rootful box: root never runs the user's copy in the lib.
+        let mut args: Vec<String> = ["exec", "--user", "root", name].map(String::from).to_vec();
+        args.extend(container::init_command(ctx.engine.rootful(), &words));
         let output = ctx.engine.capture(&format!("could not install packages in {name:?}"), &args);
         spinner.finish();
         ctx.printer.verbose(output?);
@@ -296,12 +302,28 @@ impl BoxOps for LiveBoxes<'_> {
     }
 
     fn write_hooks(&self, name: &str, spec: &BoxSpec) -> Result<()> {
+        self.init_hooks.borrow_mut().insert(name.to_string(), spec.init_hooks.clone());
         write_hooks(&self.ctx.boxes().state(name), spec)
     }
 
     fn run_init_hooks(&self, name: &str) -> Result<()> {
-        let hooks = format!("{STATE_IN_BOX}/hooks/init");
-        let args = ["exec", "--user", "root", name, "/bin/sh", hooks.as_str()];
+        // Root in a rootful box is the host's: the hooks go inline, never as
+        // the file in the state directory, which any of the user's boxes can
+        // rewrite before the exec (docs/security.md).
+        let file = format!("{STATE_IN_BOX}/hooks/init");
+        let inline = self.init_hooks.borrow().get(name).map(|hooks| lifecycle::hook_script(hooks));
+        let command: Vec<String> = match (self.ctx.engine.rootful(), inline) {
+            (true, Some(script)) => vec!["/bin/sh".into(), "-c".into(), script],
+            (true, None) => {
+                return Err(Error::Manifest {
+                    message: format!("the init hooks of rootful box {name:?} were not given to this run"),
+                    hint: Some("run `tent apply` again; it writes the hooks before it runs them".into()),
+                });
+            }
+            (false, _) => vec!["/bin/sh".into(), file],
+        };
+        let mut args: Vec<String> = ["exec", "--user", "root", name].map(String::from).to_vec();
+        args.extend(command);
         let output = self.ctx.engine.capture(&format!("the init hooks of {name:?} failed"), &args)?;
         self.ctx.printer.verbose(output);
         Ok(())

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::{Context, split_words};
 use crate::boxes::HostUser;
-use crate::boxes::container::{INIT_IN_BOX, LIB_IN_BOX, STATE_IN_BOX};
+use crate::boxes::container::STATE_IN_BOX;
 use crate::boxes::init;
 use crate::boxes::state::{BoxState, LogFollower};
 use crate::cli::BakeArgs;
@@ -23,16 +23,15 @@ pub fn run(ctx: &Context<'_>, args: &BakeArgs) -> Result<i32> {
     let boxes = ctx.boxes();
     boxes.ensure_image(&args.image)?;
 
-    let hash = init::lib_hash();
-    let lib = init::ensure_lib(&ctx.paths, &hash)?;
     let work = format!("tent-bake-{}", std::process::id());
     let state = BoxState::new(ctx.paths.state.join("bake").join(&work));
     state.remove()?;
-    state.create()?;
+    // The engine (root, rootful) mounts it: the user's own directory, no link.
+    state.create_under(&ctx.paths.state)?;
     interrupt::catch();
 
     let user = HostUser::current();
-    let create = bake_argv(&work, &args.image, &lib, &state.dir, &user.shell, &packages);
+    let create = bake_argv(&work, &args.image, &state.dir, &user, &packages);
     ctx.printer.step(format!("baking {tag} from {} on {}", args.image, ctx.engine.describe()));
     let result = (|| {
         ctx.engine.capture(&format!("could not create the bake container for {}", args.image), &create)?;
@@ -77,8 +76,12 @@ fn split_tag(image: &str) -> (&str, Option<&str>) {
 
 /// A plain container (no tent labels, nothing of the user's) that runs the
 /// provisioning and exits. Settings go as arguments, not environment, so
-/// nothing of this run is saved into the image's config.
-pub fn bake_argv(work: &str, image: &str, lib: &Path, state: &Path, shell: &str, packages: &[String]) -> Vec<String> {
+/// nothing of this run is saved into the image's config. The provisioning
+/// runs as root (the host's, on a rootful engine): the script is this
+/// build's tent-init itself, passed inline, never a file from the user's
+/// data directory, which the user and every box can change; the state
+/// directory is checked in the container to be `user`'s (`--owner`).
+pub fn bake_argv(work: &str, image: &str, state: &Path, user: &HostUser, packages: &[String]) -> Vec<String> {
     let mut a: Vec<String> = vec![
         "create".into(),
         "--name".into(),
@@ -90,8 +93,6 @@ pub fn bake_argv(work: &str, image: &str, lib: &Path, state: &Path, shell: &str,
         "--security-opt".into(),
         "label=disable".into(),
         "--volume".into(),
-        format!("{}:{LIB_IN_BOX}:ro", lib.display()),
-        "--volume".into(),
         format!("{}:{STATE_IN_BOX}", state.display()),
         // The host's own CA certificates are baked in too (tent-init provision).
         "--volume".into(),
@@ -99,10 +100,14 @@ pub fn bake_argv(work: &str, image: &str, lib: &Path, state: &Path, shell: &str,
         "--entrypoint".into(),
         "/bin/sh".into(),
         image.into(),
-        INIT_IN_BOX.into(),
+        "-c".into(),
+        init::INIT_SCRIPT.into(),
+        "tent-init".into(),
         "provision".into(),
+        "--owner".into(),
+        format!("{}:{}", user.uid, user.gid),
         "--shell".into(),
-        shell.into(),
+        user.shell.clone(),
     ];
     if !packages.is_empty() {
         a.push("--".into());
@@ -191,11 +196,35 @@ mod tests {
         assert_eq!(default_tag("localhost:5000/x/alpine"), "alpine-tent:latest");
     }
 
+    fn user() -> HostUser {
+        HostUser {
+            name: "alice".into(),
+            uid: 1000,
+            gid: 1001,
+            group: "alice".into(),
+            home: "/home/alice".into(),
+            shell: "/bin/zsh".into(),
+        }
+    }
+
     #[test]
     fn bake_container_carries_nothing_of_the_user() {
-        let argv = bake_argv("w", "img", Path::new("/l"), Path::new("/s"), "/bin/zsh", &["git".into()]);
+        let argv = bake_argv("w", "img", Path::new("/s"), &user(), &["git".into()]);
         assert!(!argv.iter().any(|a| a == "--env" || a == "--label"), "{argv:?}");
-        assert_eq!(&argv[argv.len() - 6..], &[INIT_IN_BOX, "provision", "--shell", "/bin/zsh", "--", "git"]);
+        let tail = &argv[argv.len() - 7..];
+        assert_eq!(&tail[..3], &["provision", "--owner", "1000:1001"]);
+        assert_eq!(&tail[3..], &["--shell", "/bin/zsh", "--", "git"]);
+    }
+
+    #[test]
+    fn bake_runs_tents_own_init_never_a_file_of_the_user() {
+        let argv = bake_argv("w", "img", Path::new("/home/alice/.local/state/tent/bake/w"), &user(), &[]);
+        let at = argv.iter().position(|a| a == "img").unwrap();
+        assert_eq!(&argv[at - 2..at + 4], &["--entrypoint", "/bin/sh", "img", "-c", init::INIT_SCRIPT, "tent-init"]);
+        // Nothing of the lib directory (the user's data directory) is mounted or named.
+        let mounts: Vec<&String> = argv.windows(2).filter(|w| w[0] == "--volume").map(|w| &w[1]).collect();
+        assert!(!mounts.iter().any(|m| m.contains(crate::boxes::container::LIB_IN_BOX)), "{mounts:?}");
+        assert!(mounts.iter().any(|m| *m == "/home/alice/.local/state/tent/bake/w:/run/.tent/state"), "{mounts:?}");
     }
 
     #[test]

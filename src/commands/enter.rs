@@ -116,7 +116,12 @@ fn prepare<'a>(
         tty,
         interactive: true,
         env,
-        command: container::exec_command(mode, &cwd),
+        // Root in a rootful box is the host's: tent-exec inline, not the user's copy.
+        command: if as_root && ctx.engine.rootful() {
+            container::exec_command_as_root(mode, &cwd)
+        } else {
+            container::exec_command(mode, &cwd)
+        },
     };
     Ok(Prepared { state, user, cwd, plan })
 }

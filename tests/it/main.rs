@@ -23,3 +23,4 @@ mod trust_export;
 mod trust_files;
 mod trust_misc;
 mod trust_stop;
+mod trust_rootful;

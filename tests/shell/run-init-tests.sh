@@ -67,7 +67,7 @@ start_box() {
     containers+=("$name")
     started[$id]=$(now)
     "$ENGINE" run -d --name "$name" --network host --pid host --user root \
-        -v "$LIB:/run/.tent/lib:ro" -v "$TMP/state-$id:/run/.tent/state" \
+        -v "${T_LIB:-$LIB}:/run/.tent/lib:ro" -v "$TMP/state-$id:/run/.tent/state" \
         -v /:/run/host:ro,rslave -v "$home:$home" \
         -e TENT_BOX="$name" -e TENT_USER="$user" -e TENT_UID="$uid" -e TENT_GID="$gid" \
         -e TENT_GROUP="${T_GROUP:-$user}" -e TENT_HOME="$home" \
@@ -175,6 +175,26 @@ start_box bbhook "$IMG_BUSYBOX" 'mkdir -p /run/.tent/state/hooks && echo "exit 3
 start_box bbpkgs "$IMG_BUSYBOX" : -e TENT_PACKAGES=vim
 # An image whose / only root may enter (a tarball of a mktemp directory).
 start_box bbclosed "$IMG_BUSYBOX" 'chmod 700 /'
+# Rootful (TENT_ROOTFUL=1): links to a directory of root's planted at every
+# name the init moves a state file to are replaced, never followed (mv -T)
+# (not at ready: the test waits for that one).
+# The directory is in the box's home, mounted at the same path.
+victim=$TMP/home-bbrootful/victim-dir
+mkdir -p "$TMP/state-bbrootful" "$victim"
+for f in .pid.tmp pid .ready.tmp .commands.tmp commands .failed.tmp; do
+    ln -s "$victim" "$TMP/state-bbrootful/$f"
+done
+chown -R 1234:1234 "$TMP/state-bbrootful"
+# A rootful box's lib, as tent writes it: the user's.
+cp -r "$LIB" "$TMP/lib-user" && chown -R 1234:1234 "$TMP/lib-user"
+T_LIB=$TMP/lib-user start_box bbrootful "$IMG_BUSYBOX" : -e TENT_ROOTFUL=1
+# Rootful, and the state directory the engine mounted is root's (the user's
+# was swapped for a link to it after tent checked): the init writes nothing.
+mkdir -p "$TMP/state-bbswapped"
+T_LIB=$TMP/lib-user start_box bbswapped "$IMG_BUSYBOX" : -e TENT_ROOTFUL=1
+# Rootful, the state directory the user's but the lib root's: refused too.
+mkdir -p "$TMP/state-bblibswap" && chown 1234:1234 "$TMP/state-bblibswap"
+start_box bblibswap "$IMG_BUSYBOX" : -e TENT_ROOTFUL=1
 if [ -z "$SKIP_NETWORK" ]; then
     start_box deb "$IMG_BOOKWORM" : -e LANG=en_US.UTF-8
     # As in a baked image (tent bake, images/*/Containerfile): provision first.
@@ -234,6 +254,30 @@ if starts_ok $box; then
     check_eq "$box: / is open to others" "705" "$(bx $box cmd / stat -c %a /)"
     check_has "$box: says so in the log" "opened / to alice" "$(cat "$TMP/state-$box/init.log")"
 fi
+
+box=bbrootful
+if starts_ok $box; then
+    check_eq "$box: nothing moved into a linked directory" "" "$(ls -A "$victim")"
+    check "$box: state files are files again" sh -c "cd '$TMP/state-$box' && for f in pid ready commands; do \
+        test -f \$f && ! test -L \$f || exit 1; done"
+    check_eq "$box: state files are the user's alone" "600 600 600 600" \
+        "$(cd "$TMP/state-$box" && stat -c %a pid ready commands init.log | tr '\n' ' ' | sed 's/ $//')"
+fi
+
+box=bbswapped
+wait_box $box
+sleep 1
+check_eq "$box: a state directory of root's gets nothing" "" "$(ls -A "$TMP/state-$box")"
+check_lacks "$box: the box stopped" "true" "$("$ENGINE" inspect -f '{{.State.Running}}' "$PREFIX-$box")"
+check_has "$box: says why" "refusing to start: /run/.tent/state is not a directory of uid 1234 (owner: 0)" \
+    "$("$ENGINE" logs "$PREFIX-$box" 2>&1)"
+
+box=bblibswap
+wait_box $box
+sleep 1
+check_eq "$box: nothing written to the state directory" "" "$(ls -A "$TMP/state-$box")"
+check_has "$box: says why" "refusing to start: /run/.tent/lib is not a directory of uid 1234 (owner: 0)" \
+    "$("$ENGINE" logs "$PREFIX-$box" 2>&1)"
 
 box=bbroot
 if T_UID=0 T_GID=0 starts_ok $box; then
