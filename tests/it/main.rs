@@ -15,6 +15,7 @@ mod host_access;
 mod join;
 mod manifest;
 mod relay_attack;
+mod relay_files;
 mod snapshot;
 mod trust;
 mod trust_export;

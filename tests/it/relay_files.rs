@@ -1,0 +1,222 @@
+//! The relay and what boxes write (issue 19, findings 4 and 7): every box can
+//! write tent's state (pid files, receipts), so
+//! - a box that turns its own pid file into a FIFO, or a link to /dev/zero,
+//!   must not stall or bloat the relay: another box's `tent host -- true`
+//!   still answers (a bounded wait here, not a timing assert);
+//! - a receipt that names an engine is never trusted for it: neither the
+//!   relay nor `tent doctor` runs an engine from a file;
+//! - a receipt any box can write names any target in any box, so a `--no-host`
+//!   box may not call exported commands through the relay either.
+
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::engine_tests;
+use crate::harness::{BOOKWORM, Engine, Sandbox, tent_bin};
+use crate::relay_attack::HOST_TENT;
+
+engine_tests!(hostile_pid_files_do_not_stall_the_relay, receipts_never_choose_the_engine);
+
+/// How long a call may take before the test calls it stuck: generous, the
+/// box's `tent run` and the engine exec are in it.
+const STUCK: Duration = Duration::from_secs(20);
+
+/// Runs `command` (in its own process group) for at most `limit`: Ok with
+/// (status, stdout, stderr), or Err when it had to be killed.
+fn within(mut command: Command, limit: Duration) -> Result<(Option<i32>, String, String), String> {
+    command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    let argv = format!("{command:?}");
+    let mut child = command.spawn().unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Ok((status.code(), out.join().unwrap(), err.join().unwrap()));
+        }
+        if start.elapsed() > limit {
+            // SAFETY: kill has no memory preconditions; the group is our child's.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            let _ = child.wait();
+            return Err(format!("{argv} did not answer within {limit:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `tent host -- true` from box `name` answers, and with status 0.
+fn host_call_answers(sb: &Sandbox, name: &str, what: &str) {
+    let mut c = sb.command(tent_bin());
+    c.args(["run", name, "--", "tent", "host", "--", "true"]);
+    match within(c, STUCK) {
+        Ok((code, out, err)) => {
+            assert_eq!(code, Some(0), "{what}: tent host -- true failed\n--- stdout\n{out}\n--- stderr\n{err}")
+        }
+        Err(stuck) => panic!("{what}: the relay is stalled: {stuck}"),
+    }
+}
+
+fn hostile_pid_files_do_not_stall_the_relay(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    // The attacker needs no host access at all.
+    let evil = sb.create("pevil", BOOKWORM, &["--no-host"]);
+    let good = sb.create("pgood", BOOKWORM, &[]);
+    host_call_answers(&sb, &good, "before the attack");
+
+    // From inside the attacking box: its own pid file, in its state dir
+    // (shared at /run/.tent/state), becomes a FIFO nobody writes.
+    sb.tent(&["run", &evil, "--", "sh", "-c", "rm -f /run/.tent/state/pid && mkfifo /run/.tent/state/pid"]).ok();
+    let pid = sb.state_dir(&evil).join("pid");
+    assert!(std::fs::symlink_metadata(&pid).unwrap().file_type().is_fifo(), "the box made its pid file a FIFO");
+    host_call_answers(&sb, &good, "pid file a FIFO");
+    host_call_answers(&sb, &good, "pid file a FIFO, again");
+
+    // A link to /dev/zero: an unbounded read would never end.
+    sb.sh(&format!("ln -sfn /dev/zero '{}'", pid.display())).ok();
+    host_call_answers(&sb, &good, "pid file a link to /dev/zero");
+
+    // A huge regular pid file.
+    sb.sh(&format!("rm -f '{0}' && head -c 8388608 /dev/zero | tr '\\0' 1 > '{0}'", pid.display())).ok();
+    host_call_answers(&sb, &good, "pid file of 8 MiB");
+}
+
+/// The socket of the sandbox's relay (`Paths::relay_socket`).
+fn relay_socket(sb: &Sandbox) -> String {
+    let runtime = sb
+        .env
+        .iter()
+        .find(|(k, _)| k == "XDG_RUNTIME_DIR")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| format!("/run/user/{}", sb.uid()));
+    let state = sb.home.join(".local/state/tent");
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for &byte in state.as_os_str().as_encoded_bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{runtime}/tent/relay-{hash:016x}.sock")
+}
+
+/// An engine binary that must never run: it leaves `marker` and succeeds.
+fn evil_engine(sb: &Sandbox, kind: &str, marker: &std::path::Path) -> String {
+    let dir = sb.home.join("evil");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(kind);
+    std::fs::write(&path, format!("#!/bin/sh\necho \"$@\" >> '{}'\nexit 0\n", marker.display())).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    if !sb.engine.as_root() {
+        Command::new("chown").arg("-R").arg(format!("{}:", crate::harness::TEST_USER)).arg(&dir).status().unwrap();
+    }
+    path.to_str().unwrap().to_string()
+}
+
+/// A receipt as a box writes it: one command export `name` of box `box_name`
+/// running `target`, recorded with engine `engine`.
+fn forged_receipt(sb: &Sandbox, scope: &str, box_name: &str, name: &str, target: &str, engine: &str) -> String {
+    let bin = sb.home.join(".local/bin");
+    serde_json::json!({
+        "format": 1,
+        "box": box_name,
+        "scope": scope,
+        "engine": engine,
+        "exports": [{
+            "kind": "bin",
+            "name": name,
+            "request": name,
+            "target": target,
+            "files": [bin.join(name)],
+            "dir": bin,
+            "tent": tent_bin(),
+        }],
+    })
+    .to_string()
+}
+
+fn receipts_never_choose_the_engine(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let open = sb.create("xopen", BOOKWORM, &[]);
+    let closed = sb.create("xclosed", BOOKWORM, &["--no-host"]);
+    sb.tent(&["run", &open, "--", "true"]).ok();
+    let scope = engine.scope();
+    let marker = sb.home.join("evil-engine-ran");
+    let kind = if engine == Engine::Docker { "docker" } else { "podman" };
+    let evil = evil_engine(&sb, kind, &marker);
+
+    // From inside the --no-host box: a receipt for the open box, naming the
+    // evil engine and a shell as the "export".
+    let receipt = sb.home.join(format!(".local/state/tent/exports/{scope}/{open}.json"));
+    let json = forged_receipt(&sb, scope, &open, "evilsh", "/bin/sh", &evil);
+    sb.tent(&[
+        "run",
+        &closed,
+        "--",
+        "sh",
+        "-c",
+        &format!("mkdir -p \"$(dirname '{0}')\" && cat > '{0}'", receipt.display()),
+    ])
+    .stdin(json)
+    .ok();
+    assert!(receipt.is_file(), "the box wrote the receipt");
+
+    let socket = relay_socket(&sb);
+    let call_from = |name: &str, file: &str| {
+        let script = format!(
+            "{HOST_TENT}\nht relay-call --socket \"$S\" --scope {scope} --box {open} --export evilsh -- -c 'echo ran > {}'",
+            sb.home.join(file).display()
+        );
+        let mut c = sb.command(tent_bin());
+        c.args(["run", name, "--", "env", &format!("TENT={}", tent_bin().display()), &format!("S={socket}")]);
+        c.args(["sh", "-c", &script]);
+        within(c, STUCK).unwrap_or_else(|stuck| panic!("{stuck}"))
+    };
+
+    // (a) From the --no-host box: refused, nothing ran in the open box.
+    let (code, out, err) = call_from(&closed, "borrowed");
+    assert_ne!(code, Some(0), "--no-host box ran an export\n{out}\n{err}");
+    assert!(err.contains("--no-host"), "{err}");
+    assert!(!sb.home.join("borrowed").exists(), "a --no-host box ran a command in another box");
+    // (b) From the open box, which may reach the host anyway: it runs, with
+    // the engine tent chose, never the receipt's.
+    let (code, out, err) = call_from(&open, "ran-in-open");
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(sb.home.join("ran-in-open").is_file(), "{out}\n{err}");
+    assert!(!marker.exists(), "the relay ran the receipt's engine: {}", std::fs::read_to_string(&marker).unwrap());
+
+    // (c) `tent doctor` checks receipts of other engines too: one naming the
+    // evil engine, in the other scope, must be checked with tent's own.
+    let (other_scope, other_kind) = if engine == Engine::Docker { ("podman", "podman") } else { ("docker", "docker") };
+    let other_evil = evil_engine(&sb, other_kind, &marker);
+    let other = sb.home.join(format!(".local/state/tent/exports/{other_scope}/{open}.json"));
+    let json = forged_receipt(&sb, other_scope, &open, "evilsh", "/bin/sh", &other_evil);
+    sb.tent(&[
+        "run",
+        &open,
+        "--",
+        "sh",
+        "-c",
+        &format!("mkdir -p \"$(dirname '{0}')\" && cat > '{0}'", other.display()),
+    ])
+    .stdin(json)
+    .ok();
+    let mut c = sb.command(tent_bin());
+    c.args(["doctor"]);
+    let (_, out, err) = within(c, Duration::from_secs(120)).unwrap_or_else(|stuck| panic!("{stuck}"));
+    assert!(
+        !marker.exists(),
+        "tent doctor ran the receipt's engine: {}\n--- stdout\n{out}\n--- stderr\n{err}",
+        std::fs::read_to_string(&marker).unwrap()
+    );
+}
