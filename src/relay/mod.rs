@@ -235,8 +235,20 @@ pub fn ensure_running(paths: &Paths, engine: &crate::engine::Engine) {
             Ok(())
         });
     }
-    let _ = command.spawn();
+    let Ok(mut child) = command.spawn() else { return };
+    // Wait (briefly) until it answers: a box's first `tent host` may come
+    // right after this tent execs into the engine.
+    let deadline = Instant::now() + RELAY_START;
+    while Instant::now() < deadline {
+        if UnixStream::connect(&path).is_ok() || child.try_wait().is_ok_and(|s| s.is_some()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
+
+/// How long `ensure_running` waits for a relay it started to answer.
+const RELAY_START: Duration = Duration::from_secs(1);
 
 /// What `tent relay-call` was asked for.
 pub struct Call {
