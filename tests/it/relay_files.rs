@@ -3,6 +3,8 @@
 //! - a box that turns its own pid file into a FIFO, or a link to /dev/zero,
 //!   must not stall or bloat the relay: another box's `tent host -- true`
 //!   still answers (a bounded wait here, not a timing assert);
+//! - callers that connect and trickle their request in a byte at a time hold
+//!   the relay's call slots no longer than the request deadline;
 //! - a receipt that names an engine is never trusted for it: neither the
 //!   relay nor `tent doctor` runs an engine from a file;
 //! - a receipt any box can write names any target in any box, so a `--no-host`
@@ -18,7 +20,11 @@ use crate::engine_tests;
 use crate::harness::{BOOKWORM, Engine, Sandbox, tent_bin};
 use crate::relay_attack::HOST_TENT;
 
-engine_tests!(hostile_pid_files_do_not_stall_the_relay, receipts_never_choose_the_engine);
+engine_tests!(
+    hostile_pid_files_do_not_stall_the_relay,
+    trickling_callers_hold_nobody_up,
+    receipts_never_choose_the_engine
+);
 
 /// How long a call may take before the test calls it stuck: generous, the
 /// box's `tent run` and the engine exec are in it.
@@ -130,6 +136,59 @@ fn hostile_pid_files_do_not_stall_the_relay(engine: Engine) {
     // A huge regular pid file.
     sb.sh(&format!("rm -f '{0}' && head -c 8388608 /dev/zero | tr '\\0' 1 > '{0}'", pid.display())).ok();
     host_call_answers(&sb, &good, "pid file of 8 MiB");
+}
+
+/// From a `--no-host` box, 40 connections to the relay (more than its 32 call
+/// slots) each send a request header announcing 64 KiB and then one byte
+/// every 2 seconds, for a minute. With only a timeout per read they would
+/// hold every slot all that time; with one deadline per request they are cut
+/// after 5 seconds, and another box's `tent host` is served.
+const TRICKLE: &str = r#"
+use IO::Socket::UNIX;
+$SIG{PIPE} = 'IGNORE';
+$| = 1;
+my @c;
+for (1..40) {
+    my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM(), Peer => $ARGV[0]) or next;
+    syswrite($s, "\x00\x00\x01\x00");
+    push @c, $s;
+}
+print scalar(@c), " connected\n";
+for (1..30) { sleep 2; syswrite($_, "T") for @c; }
+"#;
+
+fn trickling_callers_hold_nobody_up(engine: Engine) {
+    use std::io::BufRead;
+    let sb = Sandbox::new(engine);
+    let evil = sb.create("tevil", BOOKWORM, &["--no-host"]);
+    let good = sb.create("tgood", BOOKWORM, &[]);
+    sb.tent(&["run", &good, "--", "true"]).ok();
+    host_call_answers(&sb, &good, "before the attack");
+
+    let mut c = sb.command(tent_bin());
+    c.args(["run", &evil, "--", "perl", "-e", TRICKLE, &relay_socket(&sb)]);
+    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).process_group(0);
+    let mut trickler = c.spawn().unwrap();
+    let stdout = trickler.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let connected = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
+    // Past the relay's request deadline (5 s) for every one of them.
+    std::thread::sleep(Duration::from_secs(8));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        host_call_answers(&sb, &good, &format!("with {} trickling callers", connected.trim()))
+    }));
+    // SAFETY: kill has no memory preconditions; the group is our child's.
+    unsafe { libc::kill(-(trickler.id() as i32), libc::SIGKILL) };
+    let _ = trickler.wait();
+    assert!(connected.contains("40 connected"), "the trickler could not connect: {connected:?}");
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
 }
 
 /// The socket of the sandbox's relay (`Paths::relay_socket`).
