@@ -98,10 +98,28 @@ fn recv_until(stream: &UnixStream, limit: usize, deadline: Instant) -> std::io::
         }
     }
     if got.bytes == 0 {
-        return Err(std::io::ErrorKind::UnexpectedEof.into());
+        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, NothingSent));
     }
     until.read_exact(&mut header[got.bytes..])?;
     Ok((read_body(&mut until, header, limit)?, fds))
+}
+
+/// The peer closed the connection before sending a byte.
+#[derive(Debug)]
+struct NothingSent;
+
+impl std::fmt::Display for NothingSent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the caller closed the connection before sending anything")
+    }
+}
+
+impl std::error::Error for NothingSent {}
+
+/// Whether `recv_with_fds` failed because the peer sent nothing at all (a
+/// connect-only probe), not because it stopped half-way.
+pub fn closed_before_sending(e: &std::io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<NothingSent>())
 }
 
 /// Reads one length-framed message without descriptors.
@@ -184,6 +202,20 @@ mod tests {
         assert_eq!(b.read_timeout().unwrap(), None, "the timeout is cleared");
         drop(b);
         writer.join().unwrap();
+    }
+
+    #[test]
+    fn a_probe_is_told_from_a_caller_that_stopped_half_way() {
+        let (a, b) = UnixStream::pair().unwrap();
+        drop(a);
+        let err = recv_with_fds(&b, 1024, Instant::now() + Duration::from_secs(5)).unwrap_err();
+        assert!(closed_before_sending(&err), "{err}");
+        let (a, b) = UnixStream::pair().unwrap();
+        (&a).write_all(&[9, 0]).unwrap();
+        drop(a);
+        let err = recv_with_fds(&b, 1024, Instant::now() + Duration::from_secs(5)).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+        assert!(!closed_before_sending(&err), "{err}");
     }
 
     #[test]

@@ -830,11 +830,13 @@ pub struct Relay {
 
 /// Serves one call; whatever happens, the caller gets an answer when it is
 /// still there to read one (within `REQUEST_TIMEOUT`: a caller that does not
-/// read it holds nothing).
+/// read it holds nothing). A connection closed before it sent a byte is
+/// tent's own "is the relay up?" (`ensure_running`): nothing to answer or log.
 fn handle(stream: UnixStream, relay: &Relay) {
     let _ = stream.set_write_timeout(Some(REQUEST_TIMEOUT));
     let answer = match serve_call(&stream, relay) {
-        Ok(answer) => answer,
+        Ok(Some(answer)) => answer,
+        Ok(None) => return,
         Err(message) => {
             log(&relay.paths, &format!("refused: {message}"));
             FromRelay::Refused(message)
@@ -858,7 +860,7 @@ fn tell(fd: OwnedFd, text: &str) {
     }
 }
 
-fn serve_call(stream: &UnixStream, relay: &Relay) -> std::result::Result<FromRelay, String> {
+fn serve_call(stream: &UnixStream, relay: &Relay) -> std::result::Result<Option<FromRelay>, String> {
     let (exe, paths) = (relay.exe.as_path(), &relay.paths);
     let cred = rustix::net::sockopt::socket_peercred(stream).map_err(|e| format!("no peer credentials: {e}"))?;
     if cred.uid != rustix::process::getuid() {
@@ -869,8 +871,11 @@ fn serve_call(stream: &UnixStream, relay: &Relay) -> std::result::Result<FromRel
     let peer = Peer::of_stream(stream, pid).map_err(|e| format!("cannot tell who process {pid} is: {e}"))?;
     // One deadline for the whole request, however the caller trickles it in.
     let deadline = Instant::now() + REQUEST_TIMEOUT;
-    let (body, fds) =
-        recv_with_fds(stream, MAX_REQUEST, deadline).map_err(|e| format!("could not read the request: {e}"))?;
+    let (body, fds) = match recv_with_fds(stream, MAX_REQUEST, deadline) {
+        Ok(request) => request,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && fds::closed_before_sending(&e) => return Ok(None),
+        Err(e) => return Err(format!("could not read the request: {e}")),
+    };
     let request = match Request::decode(&body) {
         Ok(request) => request,
         Err(DecodeError::Unversioned) => {
@@ -930,7 +935,7 @@ fn serve_call(stream: &UnixStream, relay: &Relay) -> std::result::Result<FromRel
         Err(code) => {
             let what = if code == crate::error::exit::NOT_FOUND { "command not found" } else { "permission denied" };
             tell(stderr, &format!("tent host: {}: {what} on the host\n", program.display()));
-            return Ok(FromRelay::Exit(code));
+            return Ok(Some(FromRelay::Exit(code)));
         }
     };
     let mut command = Command::new(&program);
@@ -960,7 +965,7 @@ fn serve_call(stream: &UnixStream, relay: &Relay) -> std::result::Result<FromRel
     ) {}
     *exited.lock().unwrap_or_else(|e| e.into_inner()) = true;
     let status = child.wait().map_err(|e| format!("lost the command: {e}"))?;
-    Ok(FromRelay::Exit(status_code(status)))
+    Ok(Some(FromRelay::Exit(status_code(status))))
 }
 
 /// What a request runs: program, argv after it, cwd, the caller's
@@ -1310,6 +1315,26 @@ mod tests {
             let answer = FromRelay::decode(&read_frame(&a, 1 << 16).unwrap()).unwrap();
             assert!(matches!(&answer, FromRelay::Refused(m) if m.contains(expected)), "{answer:?}");
         }
+    }
+
+    /// tent's own "is the relay up?" connect is neither answered nor logged
+    /// as a refusal; a request that stops half-way is.
+    #[test]
+    fn probes_are_not_refusals() {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = Relay { exe: "/bin/false".into(), paths: paths(dir.path()), engines: test_engines() };
+        let log = relay.paths.state.join("relay.log");
+        let (a, b) = UnixStream::pair().unwrap();
+        drop(a);
+        handle(b, &relay);
+        assert!(!log.exists(), "a probe was logged");
+        let (a, b) = UnixStream::pair().unwrap();
+        (&a).write_all(&[9, 0]).unwrap();
+        a.shutdown(std::net::Shutdown::Write).unwrap();
+        handle(b, &relay);
+        let answer = FromRelay::decode(&read_frame(&a, 1 << 16).unwrap()).unwrap();
+        assert!(matches!(&answer, FromRelay::Refused(m) if m.contains("could not read the request")), "{answer:?}");
+        assert!(std::fs::read_to_string(&log).unwrap().contains("refused: could not read the request"));
     }
 
     /// Issue 19, finding 4: a box turns its pid file into a FIFO or a link to
