@@ -72,23 +72,38 @@ pub fn lock_path(dir: &Path, name: &str) -> PathBuf {
     dir.join("locks").join(name)
 }
 
-/// Reads a file that something other than tent may have written (a box's
-/// state, a receipt): never follows a final symlink, reads regular files
-/// only, and at most `limit` bytes. None when it is missing.
-pub fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
+/// Opens a file that something other than tent may have written (a box's
+/// state, a receipt, anything under the user's home, which every box can
+/// write): never through a final symlink, without blocking on a FIFO (or
+/// waiting for a device), and only when it is a regular file. None when it
+/// is missing. Every read of such a file starts here (`read_bounded`).
+pub fn open_untrusted(path: &Path) -> Result<Option<fs::File>> {
     let file = match fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
     {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, "is a symbolic link")));
+        }
         Err(e) => return Err(Error::io(path, e)),
     };
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
         return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular file")));
     }
+    Ok(Some(file))
+}
+
+/// Reads a file that something other than tent may have written (a box's
+/// state, a receipt): opened as `open_untrusted` does (no final symlink, no
+/// FIFO or device, no blocking), and at most `limit` bytes. None when it is
+/// missing.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
+    let Some(file) = open_untrusted(path)? else { return Ok(None) };
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     if meta.len() > limit {
         return Err(Error::io(
             path,
@@ -101,6 +116,31 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
         return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, "grew while read")));
     }
     Ok(Some(bytes))
+}
+
+/// Appends `line` and a newline to a log that boxes can reach (it lives in
+/// tent's state, under the shared home): made 0600 when missing, never
+/// through a symlink, never blocking on a FIFO, a regular file only, and
+/// started afresh once it is over `limit` bytes.
+pub fn append_line(path: &Path, line: &str, limit: u64) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular file")));
+    }
+    if meta.len() > limit {
+        file.set_len(0).map_err(|e| Error::io(path, e))?;
+    }
+    file.write_all(format!("{line}\n").as_bytes()).map_err(|e| Error::io(path, e))
 }
 
 /// `read_bounded` as text; missing, unreadable or oversized files read as None.
@@ -166,5 +206,37 @@ mod tests {
         assert!(read_bounded(&link, 100).is_err(), "a link is never followed");
         assert!(read_bounded(Path::new("/dev/zero"), 100).is_err(), "a device is not a file");
         assert_eq!(read_text_bounded(&link, 100), None);
+        let err = read_bounded(&link, 100).unwrap_err().to_string();
+        assert!(err.contains("symbolic link") && err.contains(link.to_str().unwrap()), "{err}");
+    }
+
+    #[test]
+    fn bounded_reads_never_wait_on_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pid");
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+        // No writer: a blocking open would wait for ever.
+        let err = read_bounded(&fifo, 100).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        assert!(open_untrusted(&fifo).is_err());
+        assert!(append_line(&fifo, "x", 100).is_err(), "a log that is a FIFO is refused, not waited on");
+    }
+
+    #[test]
+    fn logs_are_appended_bounded_and_never_through_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("state/relay.log");
+        append_line(&log, "one", 10).unwrap();
+        append_line(&log, "two", 10).unwrap();
+        assert_eq!(fs::read_to_string(&log).unwrap(), "one\ntwo\n");
+        assert_eq!(fs::metadata(&log).unwrap().permissions().mode() & 0o777, 0o600);
+        append_line(&log, "three", 4).unwrap();
+        assert_eq!(fs::read_to_string(&log).unwrap(), "three\n", "over the limit it starts afresh");
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        let link = dir.path().join("link.log");
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        assert!(append_line(&link, "evil", 100).is_err());
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
     }
 }

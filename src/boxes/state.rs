@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -19,16 +19,10 @@ const SMALL_FILE_LIMIT: u64 = 64 * 1024;
 /// The most of the init log read at once (a tail, or one poll of a follower).
 const LOG_CHUNK: u64 = 256 * 1024;
 
-/// Opens a file the box can write: never through a final symlink, regular
-/// files only, without blocking on a fifo.
+/// Opens a file the box can write: `files::open_untrusted` (no final
+/// symlink, regular files only, no waiting on a FIFO).
 fn open_box_file(path: &Path) -> Option<fs::File> {
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
-        .open(path)
-        .ok()?;
-    file.metadata().ok().filter(fs::Metadata::is_file)?;
-    Some(file)
+    crate::files::open_untrusted(path).ok().flatten()
 }
 
 /// A state directory (or one on its way) that is not the user's own.

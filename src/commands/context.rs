@@ -441,17 +441,18 @@ fn check_exports(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: boo
 }
 
 /// The engine a receipt's exports live on, when tent can reach it without
-/// asking for a password (rootful podman of a plain user needs sudo).
+/// asking for a password (rootful podman of a plain user needs sudo): tent's
+/// own for that scope (`Engine::for_scope` of its --engine, TENT_ENGINE or
+/// config). Never the receipt's `engine`, which any box can write.
 fn engine_for(ctx: &Context<'_>, receipt: &Receipt) -> Option<Engine> {
     if receipt.scope == ctx.engine.scope().as_str() {
         return Some(ctx.engine.clone());
     }
-    let root = Scope::parse(&receipt.scope) == Some(Scope::PodmanRoot);
-    if root && current_euid() != 0 {
+    let scope = Scope::parse(&receipt.scope)?;
+    if scope == Scope::PodmanRoot && current_euid() != 0 {
         return None;
     }
-    let engine = Engine::detect(Some(&receipt.engine), root).ok()?;
-    (engine.scope().as_str() == receipt.scope).then_some(engine)
+    Engine::for_scope(ctx.engine.path.to_str(), scope)
 }
 
 fn repair(ctx: &Context<'_>, engine: &Engine, f: &Finding) -> Result<()> {

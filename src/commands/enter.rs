@@ -136,7 +136,7 @@ pub fn exec_in_box(
 ) -> Result<i32> {
     let Prepared { state, user, cwd, plan } = prepare(ctx, name, &mode, as_root, extra_env)?;
     // Exported commands called from other boxes go through the relay.
-    crate::relay::ensure_running(&ctx.paths);
+    crate::relay::ensure_running(&ctx.paths, &ctx.engine);
     let why = if as_root {
         "--root runs as the box's root".to_string()
     } else {
@@ -160,7 +160,7 @@ pub fn exec_argv(
     extra_env: Vec<(String, String)>,
 ) -> Result<Vec<String>> {
     let Prepared { plan, .. } = prepare(ctx, name, &mode, as_root, extra_env)?;
-    crate::relay::ensure_running(&ctx.paths);
+    crate::relay::ensure_running(&ctx.paths, &ctx.engine);
     let argv = ctx.engine.argv(&argv::exec(&ctx.engine, &plan));
     ctx.printer.verbose(format!("$ {}", crate::shell::words(&argv)));
     Ok(argv)

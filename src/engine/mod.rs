@@ -215,6 +215,19 @@ impl Engine {
         self.kind.name()
     }
 
+    /// The engine tent uses for boxes of `scope`: `chosen` (tent's own
+    /// `--engine`, TENT_ENGINE or config, never a path from a file a box can
+    /// write) when it reaches that scope, else the scope's engine by name on
+    /// PATH. None when neither is there.
+    pub fn for_scope(chosen: Option<&str>, scope: Scope) -> Option<Engine> {
+        let root = scope == Scope::PodmanRoot;
+        let name = if scope == Scope::Docker { "docker" } else { "podman" };
+        chosen
+            .and_then(|c| Engine::detect(Some(c), root).ok())
+            .filter(|e| e.scope() == scope)
+            .or_else(|| Engine::detect(Some(name), root).ok().filter(|e| e.scope() == scope))
+    }
+
     /// A name for the engine and its mode, used to keep the state of a
     /// rootless and a rootful box of the same name apart.
     pub fn scope(&self) -> Scope {

@@ -441,7 +441,9 @@ printf '%s' "$t"
 fn read_existing(path: &Path) -> ExistingOwned {
     match fs::symlink_metadata(path) {
         Err(_) => ExistingOwned::Missing,
-        Ok(meta) if meta.is_file() => fs::read(path).map_or(ExistingOwned::Other, ExistingOwned::File),
+        Ok(meta) if meta.is_file() => {
+            crate::files::read_bounded(path, 64 << 20).ok().flatten().map_or(ExistingOwned::Other, ExistingOwned::File)
+        }
         Ok(_) => ExistingOwned::Other,
     }
 }

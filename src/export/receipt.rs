@@ -13,6 +13,12 @@ use crate::error::{Error, Result};
 
 pub const FORMAT: u32 = 1;
 
+/// The largest receipt tent reads: it is in the state every box can write.
+pub const MAX_RECEIPT: u64 = 4 << 20;
+
+/// The most of a file an export transaction keeps to put back.
+const MAX_BEFORE: u64 = 64 << 20;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
@@ -68,7 +74,11 @@ pub struct Receipt {
     #[serde(rename = "box")]
     pub box_name: String,
     pub scope: String,
-    /// The engine's binary the exports run, as given to `--engine`.
+    /// The engine's binary the exporting tent used, for people reading the
+    /// file. Nothing runs it: the receipt is in the state every box can
+    /// write, so the relay and `tent doctor` use the engine tent itself chose
+    /// for the scope (`Engine::for_scope`). Receipts without it still load.
+    #[serde(default)]
     pub engine: String,
     pub exports: Vec<Export>,
 }
@@ -86,12 +96,16 @@ impl Receipt {
 
     /// The receipt at `path`, or None when there is none.
     pub fn load(path: &Path) -> Result<Option<Receipt>> {
-        let text = match fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(path, e)),
+        let Some(bytes) = crate::files::read_bounded(path, MAX_RECEIPT)? else {
+            return Ok(None);
         };
-        let receipt: Receipt = serde_json::from_str(&text).map_err(|e| Error::Export {
+        Self::parse(path, &bytes).map(Some)
+    }
+
+    /// A receipt from its bytes (`path` names it in errors): well-formed JSON
+    /// of a known format, whose records name files where tent puts them.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Receipt> {
+        let receipt: Receipt = serde_json::from_slice(bytes).map_err(|e| Error::Export {
             message: format!("export receipt {} is damaged: {e}", path.display()),
             hint: Some("tent will not guess which files are its own; fix or remove that file by hand".into()),
         })?;
@@ -105,7 +119,7 @@ impl Receipt {
             message: format!("export receipt {} is damaged: {why}", path.display()),
             hint: Some("tent will not guess which files are its own; fix or remove that file by hand".into()),
         })?;
-        Ok(Some(receipt))
+        Ok(receipt)
     }
 
     /// Checks that every record names files where tent puts them, since
@@ -215,12 +229,15 @@ pub struct Transaction {
 impl Transaction {
     /// Writes `bytes` to `path`, remembering what was there.
     pub fn write(&mut self, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-        let before = match fs::read(path) {
-            Ok(old) => {
-                let old_mode = fs::metadata(path).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
+        // What is there is under the home, which boxes can write: read
+        // bounded and never through a link or from a FIFO; anything else is
+        // not put back.
+        let before = match crate::files::read_bounded(path, MAX_BEFORE) {
+            Ok(Some(old)) => {
+                let old_mode = fs::symlink_metadata(path).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0o644);
                 Some((old, old_mode))
             }
-            Err(_) => None,
+            _ => None,
         };
         crate::files::write_atomic(path, bytes, mode)?;
         self.changed.push((path.to_path_buf(), before));
@@ -366,5 +383,99 @@ mod tests {
         // No temporary files are left behind.
         let names: Vec<_> = fs::read_dir(dir.path().join("sub")).unwrap().flatten().map(|e| e.file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("new")]);
+    }
+
+    /// Issue 19: receipts are in the state every box can write. A receipt
+    /// without the engine field loads (old ones, and the field is never
+    /// used), and one that is a FIFO, a link or huge is refused at once.
+    #[test]
+    fn receipts_are_read_as_a_strangers_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dev.json");
+        let mut receipt = Receipt::new("dev", "podman", "/usr/bin/podman");
+        receipt.exports.push(export("rg", &["/h/.local/bin/rg"]));
+        let mut json: serde_json::Value = serde_json::to_value(&receipt).unwrap();
+        json.as_object_mut().unwrap().remove("engine");
+        fs::write(&path, json.to_string()).unwrap();
+        let loaded = Receipt::load(&path).unwrap().unwrap();
+        assert_eq!((loaded.engine.as_str(), loaded.exports.len()), ("", 1));
+
+        let fifo = dir.path().join("fifo.json");
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+        assert!(Receipt::load(&fifo).unwrap_err().to_string().contains("not a regular file"));
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(Receipt::load(&link).is_err(), "never through a link");
+        let big = dir.path().join("big.json");
+        fs::write(&big, vec![b' '; MAX_RECEIPT as usize + 1]).unwrap();
+        assert!(Receipt::load(&big).unwrap_err().to_string().contains("larger than"));
+    }
+
+    #[test]
+    fn a_transaction_never_waits_on_a_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("rg");
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+        let mut tx = Transaction::default();
+        tx.write(&fifo, b"#!/bin/sh\n", 0o755).unwrap();
+        tx.commit();
+        assert_eq!(fs::read(&fifo).unwrap(), b"#!/bin/sh\n");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn arb_export() -> impl Strategy<Value = Export> {
+            ("[a-z][a-z0-9_.-]{0,12}", "\\PC{0,16}", "/[a-z]{1,8}", prop::option::of("\\PC{0,10}")).prop_map(
+                |(name, request, dir, title)| Export {
+                    kind: Kind::Bin,
+                    files: vec![PathBuf::from(format!("{dir}/{name}"))],
+                    dir: Some(PathBuf::from(&dir)),
+                    name,
+                    title,
+                    request,
+                    target: "/usr/bin/x".into(),
+                    tent: "/usr/bin/tent".into(),
+                },
+            )
+        }
+
+        proptest! {
+            /// Any bytes: an error or a checked receipt, never a panic.
+            #[test]
+            fn any_bytes_parse_or_fail_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..512)) {
+                if let Ok(r) = Receipt::parse(Path::new("/r.json"), &bytes) {
+                    prop_assert!(r.check().is_ok());
+                }
+            }
+
+            /// JSON-shaped input built from receipt pieces, some of them wrong.
+            #[test]
+            fn mangled_receipts_never_panic(
+                exports in prop::collection::vec(arb_export(), 0..4),
+                engine in "\\PC{0,24}",
+                cut in 0usize..400,
+            ) {
+                let mut receipt = Receipt::new("dev", "podman", &engine);
+                receipt.exports = exports;
+                let text = serde_json::to_string(&receipt).unwrap();
+                let _ = Receipt::parse(Path::new("/r.json"), &text.as_bytes()[..cut.min(text.len())]);
+            }
+
+            /// What is accepted saves and loads as it was.
+            #[test]
+            fn accepted_receipts_round_trip(exports in prop::collection::vec(arb_export(), 1..4), engine in "\\PC{0,24}") {
+                let mut receipt = Receipt::new("dev", "podman", &engine);
+                receipt.exports = exports;
+                let text = serde_json::to_string_pretty(&receipt).unwrap();
+                let parsed = Receipt::parse(Path::new("/r.json"), text.as_bytes()).unwrap();
+                prop_assert_eq!(&parsed, &receipt);
+                let dir = tempfile::tempdir().unwrap();
+                let path = dir.path().join("dev.json");
+                receipt.save(&path).unwrap();
+                prop_assert_eq!(Receipt::load(&path).unwrap(), Some(receipt));
+            }
+        }
     }
 }

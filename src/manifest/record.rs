@@ -15,7 +15,7 @@ pub fn path(paths: &Paths, scope: &str, name: &str) -> PathBuf {
 
 /// The record of a box, when there is one for this very container.
 pub fn read(file: &Path, container_id: &str) -> Option<Record> {
-    let text = fs::read_to_string(file).ok()?;
+    let text = crate::files::read_text_bounded(file, 1 << 20)?;
     let record: Record = serde_json::from_str(&text).ok()?;
     same_container(&record.container, container_id).then_some(record)
 }

@@ -14,22 +14,30 @@
 //! a sandbox but tent never widens it, so the relay trusts nothing the caller
 //! says about what to run or how:
 //! - It takes a request kind, never an argv. `RunExport` names an export; the
-//!   relay looks it up in that box's receipt (what the user exported on the
-//!   host) and builds `tent [--engine E --root] run A -- TARGET ARGS...` itself,
-//!   with the engine recorded there. A name not in the receipts is refused.
+//!   relay looks it up in that box's receipt and builds
+//!   `tent --engine E [--root] run A -- TARGET ARGS...` itself, with E the
+//!   engine tent chose when the relay started (`Engines`: the starting tent's
+//!   own engine, else the scope's engine by name on PATH), never the engine a
+//!   receipt names. A name not in the receipts is refused.
 //!   `HostExec` (`tent host -- CMD` in a box) runs CMD on the host, and
 //!   `HostTent` (`tent ARGS` in a box) the relay's own tent in the caller's
-//!   engine scope; both only for a caller the relay has placed in a box (or
-//!   the host) *and* confirmed with the engine, whose spec label does not say
-//!   `--no-host` (`host_policy`). Nothing a box can write decides this: the
-//!   state dirs and the home are shared with boxes, the engine's label is not.
+//!   engine scope. All three only for a caller the relay has placed in a box
+//!   (or the host) *and* confirmed with the engine, whose spec label does not
+//!   say `--no-host` (`host_policy`): receipts are in the shared state, so any
+//!   box can write one naming any target in any box, which makes an export
+//!   call as strong as a host command. Nothing a box can write decides this:
+//!   the state dirs and the home are shared with boxes, the engine's label is
+//!   not.
 //! - The caller's identity comes from the kernel (SO_PEERCRED): another uid is
-//!   refused, and the caller's box is found by comparing its mount namespace
+//!   refused, and the caller is pinned at once (`Peer`: its pidfd from
+//!   SO_PEERPIDFD, and its `/proc/PID` directory opened while that pidfd says
+//!   it runs), so a caller that exits and whose pid is reused is never taken
+//!   for the new process. Its box is found by comparing its mount namespace
 //!   with each box's init (boxes run with `--pid host`, and the kernel gives
-//!   the peer's pid in the relay's namespace anyway). A caller that is neither
-//!   the host nor a tent box is refused, unless some box could not be checked
-//!   (rootful podman's init is root's, whose namespaces a user cannot read).
-//!   Docker runs every box's init as root too: for host requests a Docker
+//!   the peer's pid in the relay's namespace anyway); the pid files that name
+//!   the inits are the boxes' to write, so they are read bounded, without
+//!   following links or waiting on a FIFO. A caller that is neither the host
+//!   nor a confirmed tent box is refused. Docker runs every box's init as root: for host requests a Docker
 //!   caller is confirmed by the engine through its cgroup instead, which names
 //!   the container it was `docker exec`ed into and which a box cannot change
 //!   (Docker mounts the cgroup tree read-only without `--privileged`).
@@ -40,7 +48,10 @@
 //!   variables from `PASSTHROUGH_ENV` (terminal, display, locale...) but never
 //!   `TENT_*`, `LD_*`, `XDG_*_HOME` or `XDG_RUNTIME_DIR`, which would change what
 //!   tent runs or where it keeps its state.
-//! - Bounded: 1 MiB frames, 5 seconds to send the request, 32 calls at once.
+//! - Bounded: 1 MiB frames, 5 seconds to send the whole request (one deadline,
+//!   however it is trickled in), 32 calls at once, each in its own thread, so
+//!   a stuck caller or a hostile file holds one call, never the others; the
+//!   relay's own messages to a caller's stderr wait at most a second.
 //!
 //! During a call the caller forwards SIGINT, SIGTERM, SIGHUP, SIGQUIT and
 //! SIGWINCH (the new size itself is on the shared terminal) as small frames;
@@ -192,7 +203,7 @@ pub fn check_socket_dir(dir: &Path) -> Result<()> {
 /// Starts the relay in the background when none answers. Called on the host
 /// before `enter`/`run` exec into the engine; a failure only means exported
 /// commands will not work from other boxes, so it is not an error.
-pub fn ensure_running(paths: &Paths) {
+pub fn ensure_running(paths: &Paths, engine: &crate::engine::Engine) {
     let Some(path) = paths.relay_socket() else { return };
     if UnixStream::connect(&path).is_ok() {
         return;
@@ -206,6 +217,9 @@ pub fn ensure_running(paths: &Paths) {
         .arg("relay")
         .arg("--socket")
         .arg(&path)
+        // The engine this tent chose (its --engine, TENT_ENGINE or config):
+        // the relay's commands use it, never an engine named in a file.
+        .env(crate::env_vars::TENT_ENGINE, &engine.path)
         .current_dir("/")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -221,8 +235,20 @@ pub fn ensure_running(paths: &Paths) {
             Ok(())
         });
     }
-    let _ = command.spawn();
+    let Ok(mut child) = command.spawn() else { return };
+    // Wait (briefly) until it answers: a box's first `tent host` may come
+    // right after this tent execs into the engine.
+    let deadline = Instant::now() + RELAY_START;
+    while Instant::now() < deadline {
+        if UnixStream::connect(&path).is_ok() || child.try_wait().is_ok_and(|s| s.is_some()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
+
+/// How long `ensure_running` waits for a relay it started to answer.
+const RELAY_START: Duration = Duration::from_secs(1);
 
 /// What `tent relay-call` was asked for.
 pub struct Call {
@@ -339,22 +365,145 @@ pub fn call_raw(path: &Path, framed: &[u8]) -> Result<i32> {
     }
 }
 
-/// Who is calling, from the kernel's view of the peer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Caller {
-    /// A process on the host itself (the relay's mount namespace).
-    Host,
-    /// A process in this tent box.
-    Box { scope: String, name: String },
-    /// Neither; `unsure` when some box could not be checked.
-    Unknown { unsure: bool },
-}
-
 /// A mount namespace's identity: the device and inode of `/proc/PID/ns/mnt`.
 fn mount_ns(pid: u32) -> std::io::Result<(u64, u64)> {
     let st = rustix::fs::stat(format!("/proc/{pid}/ns/mnt"))?;
     Ok((st.st_dev, st.st_ino))
 }
+
+/// `SO_PEERPIDFD` (Linux 6.5): a pidfd of the very process that connected.
+/// The generic value; architectures with their own socket numbers fall back
+/// to `pidfd_open`.
+#[cfg(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "riscv64",
+    target_arch = "loongarch64",
+    target_arch = "s390x"
+))]
+const SO_PEERPIDFD: Option<libc::c_int> = Some(77);
+#[cfg(not(any(
+    target_arch = "x86_64",
+    target_arch = "x86",
+    target_arch = "aarch64",
+    target_arch = "arm",
+    target_arch = "riscv64",
+    target_arch = "loongarch64",
+    target_arch = "s390x"
+)))]
+const SO_PEERPIDFD: Option<libc::c_int> = None;
+
+/// The pidfd of the process at the other end of `stream`, from the kernel.
+fn peer_pidfd(stream: &UnixStream) -> std::io::Result<OwnedFd> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let option = SO_PEERPIDFD.ok_or(std::io::ErrorKind::Unsupported)?;
+    let mut fd: libc::c_int = -1;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // libc: rustix has no SO_PEERPIDFD. SAFETY: the kernel writes at most
+    // `len` bytes into `fd`, which outlives the call.
+    let r =
+        unsafe { libc::getsockopt(stream.as_raw_fd(), libc::SOL_SOCKET, option, (&raw mut fd).cast(), &raw mut len) };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if fd < 0 || len as usize != size_of::<libc::c_int>() {
+        return Err(std::io::ErrorKind::InvalidData.into());
+    }
+    // SAFETY: getsockopt made this descriptor for us alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Whether the process behind `pidfd` has ended (its pidfd is readable).
+fn pidfd_ended(pidfd: &OwnedFd) -> bool {
+    let mut fds = [rustix::event::PollFd::new(pidfd, rustix::event::PollFlags::IN)];
+    let now = rustix::event::Timespec { tv_sec: 0, tv_nsec: 0 };
+    match rustix::event::poll(&mut fds, Some(&now)) {
+        Ok(n) => n > 0 && !fds[0].revents().is_empty(),
+        Err(_) => true,
+    }
+}
+
+/// The calling process, pinned: its `/proc/PID` directory, opened while a
+/// pidfd of that very process says it still runs. Everything the relay
+/// learns about the caller (its mount namespace, its cgroup) is read through
+/// that directory, which keeps naming that process after it exits (reads then
+/// fail), so a caller that exits and whose pid is reused by another process
+/// is never mistaken for the new one.
+#[derive(Debug)]
+pub struct Peer {
+    pub pid: u32,
+    dir: OwnedFd,
+}
+
+impl Peer {
+    /// The process at the other end of `stream`, whose pid SO_PEERCRED said
+    /// is `pid`. Its pidfd comes from the kernel (SO_PEERPIDFD) where it can;
+    /// on kernels before 6.5 from `pidfd_open` at once, which leaves only the
+    /// moment between the caller's connect and the relay's accept.
+    pub fn of_stream(stream: &UnixStream, pid: u32) -> std::io::Result<Peer> {
+        let pidfd = match peer_pidfd(stream) {
+            Ok(fd) => fd,
+            Err(_) => Self::open_pidfd(pid)?,
+        };
+        Self::pin(pid, &pidfd)
+    }
+
+    /// A process by its pid (the relay itself, tests).
+    pub fn of_pid(pid: u32) -> std::io::Result<Peer> {
+        let pidfd = Self::open_pidfd(pid)?;
+        Self::pin(pid, &pidfd)
+    }
+
+    fn open_pidfd(pid: u32) -> std::io::Result<OwnedFd> {
+        let raw = rustix::process::Pid::from_raw(pid as i32).ok_or(std::io::ErrorKind::InvalidInput)?;
+        Ok(rustix::process::pidfd_open(raw, rustix::process::PidfdFlags::empty())?)
+    }
+
+    /// Opens `/proc/PID`, then checks the pidfd's process still runs: it held
+    /// `pid` all along, so the directory is its own.
+    fn pin(pid: u32, pidfd: &OwnedFd) -> std::io::Result<Peer> {
+        use rustix::fs::{Mode, OFlags};
+        let dir = rustix::fs::open(
+            format!("/proc/{pid}"),
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+        )?;
+        if pidfd_ended(pidfd) {
+            return Err(std::io::Error::new(std::io::ErrorKind::NotFound, "the calling process has ended"));
+        }
+        Ok(Peer { pid, dir })
+    }
+
+    /// The caller's mount namespace.
+    fn mount_ns(&self) -> std::io::Result<(u64, u64)> {
+        let st = rustix::fs::statat(&self.dir, "ns/mnt", rustix::fs::AtFlags::empty())?;
+        Ok((st.st_dev, st.st_ino))
+    }
+
+    /// The caller's `/proc/PID/cgroup`, bounded.
+    fn cgroup(&self) -> Option<String> {
+        use std::io::Read;
+        let fd = rustix::fs::openat(
+            &self.dir,
+            "cgroup",
+            rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .ok()?;
+        let mut text = String::new();
+        std::fs::File::from(fd).take(64 * 1024).read_to_string(&mut text).ok()?;
+        Some(text)
+    }
+}
+
+/// The most box state directories the relay looks at per engine scope: a
+/// box can make any number of them, and every request would walk them all.
+const MAX_BOXES_SCANNED: usize = 4096;
+
+/// The most of a pid file the relay reads (`PID STARTTIME`).
+const PID_FILE_LIMIT: u64 = 4096;
 
 /// A box whose init (by the pid file in its state dir) shares the caller's
 /// mount namespace. The state dirs are writable from boxes, so this is a
@@ -371,15 +520,22 @@ struct Candidate {
 }
 
 /// Every box whose init shares `peer`'s mount namespace, and whether some
-/// box could not be checked.
+/// box could not be checked. The state dirs and their pid files are the
+/// boxes' to write: pid files are read bounded and without waiting (a FIFO or
+/// a link to /dev/zero is skipped), names must be box names, and at most
+/// `MAX_BOXES_SCANNED` directories per scope are looked at.
 fn candidates(paths: &Paths, peer: (u64, u64)) -> (Vec<Candidate>, bool) {
     let mut found = Vec::new();
     let mut unsure = false;
     let boxes = paths.state.join("boxes");
-    for scope in std::fs::read_dir(&boxes).into_iter().flatten().flatten() {
-        for entry in std::fs::read_dir(scope.path()).into_iter().flatten().flatten() {
-            let Some((pid, start)) = std::fs::read_to_string(entry.path().join("pid"))
-                .ok()
+    for scope in crate::engine::Scope::ALL {
+        let dir = boxes.join(scope.as_str());
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten().take(MAX_BOXES_SCANNED) {
+            let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
+            if crate::boxes::validate_name(&name).is_err() {
+                continue;
+            }
+            let Some((pid, start)) = crate::files::read_text_bounded(&entry.path().join("pid"), PID_FILE_LIMIT)
                 .and_then(|text| crate::boxes::state::parse_pid_line(&text))
             else {
                 continue;
@@ -387,19 +543,14 @@ fn candidates(paths: &Paths, peer: (u64, u64)) -> (Vec<Candidate>, bool) {
             if crate::boxes::state::process_start_time(pid) != Some(start) {
                 continue; // not running
             }
-            let candidate = |by_cgroup| Candidate {
-                scope: scope.file_name().to_string_lossy().into_owned(),
-                name: entry.file_name().to_string_lossy().into_owned(),
-                pid,
-                start,
-                by_cgroup,
-            };
+            let candidate =
+                |by_cgroup| Candidate { scope: scope.as_str().to_string(), name: name.clone(), pid, start, by_cgroup };
             match mount_ns(pid) {
                 Ok(ns) if ns == peer => found.push(candidate(false)),
                 Ok(_) => {}
                 // Docker's init is root's: its namespaces are not ours to
                 // read, but the caller's cgroup names its container.
-                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && scope.file_name() == "docker" => {
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied && scope == crate::engine::Scope::Docker => {
                     found.push(candidate(true));
                 }
                 Err(_) => unsure = true,
@@ -407,22 +558,6 @@ fn candidates(paths: &Paths, peer: (u64, u64)) -> (Vec<Candidate>, bool) {
         }
     }
     (found, unsure)
-}
-
-/// Finds the caller's box: the box whose init shares the peer's mount
-/// namespace. Every box's init writes `PID STARTTIME` into its state dir.
-pub fn identify(paths: &Paths, peer_pid: u32) -> std::io::Result<Caller> {
-    let peer = mount_ns(peer_pid)?;
-    if mount_ns(std::process::id()).is_ok_and(|own| own == peer) {
-        return Ok(Caller::Host);
-    }
-    let (found, unsure) = candidates(paths, peer);
-    // A box known only by its cgroup is a guess until the engine confirms it.
-    let unsure = unsure || found.iter().any(|c| c.by_cgroup);
-    Ok(match found.into_iter().find(|c| !c.by_cgroup) {
-        Some(c) => Caller::Box { scope: c.scope, name: c.name },
-        None => Caller::Unknown { unsure },
-    })
 }
 
 /// What the relay knows for sure about a box that asks for the host.
@@ -445,30 +580,20 @@ static POLICY: Mutex<Option<PolicyCache>> = Mutex::new(None);
 /// Asks the engine about one candidate: is it a tent box of this user whose
 /// running init shares the caller's mount namespace (so a pid file forged by
 /// another box does not pass), and what does its spec label say?
-fn confirm(c: &Candidate, peer: (u64, u64), peer_pid: u32) -> Option<Confirmed> {
+fn confirm(c: &Candidate, peer_ns: (u64, u64), peer: &Peer, engines: &Engines) -> Option<Confirmed> {
     let key = (c.scope.clone(), c.name.clone(), c.pid, c.start);
     if let Some(hit) = POLICY.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|m| m.get(&key)) {
         // The cache knows the box, not this caller: one known by its cgroup
         // must be in that very container (a forged pid file names another's init).
-        if c.by_cgroup && !in_container_cgroup(peer_pid, &hit.container_id) {
+        if c.by_cgroup && !in_container_cgroup(peer, &hit.container_id) {
             return None;
         }
         return Some(hit.clone());
     }
-    use crate::engine::{Engine, Scope};
     crate::boxes::validate_name(&c.name).ok()?;
-    let engine = match Scope::parse(&c.scope)? {
-        Scope::Podman => Engine::detect(Some("podman"), false),
-        // Through sudo the relay would have to ask for a password; such a box
-        // is never identified anyway (root's namespaces are not readable).
-        Scope::PodmanRoot if crate::engine::current_euid() != 0 => return None,
-        Scope::PodmanRoot => Engine::detect(Some("podman"), true),
-        Scope::Docker => Engine::detect(Some("docker"), false),
-    }
-    .ok()?;
-    if engine.scope().as_str() != c.scope {
-        return None;
-    }
+    // Through sudo the relay would have to ask for a password; such a box is
+    // never identified anyway (root's namespaces are not readable).
+    let engine = engines.get(&c.scope).filter(|e| !e.through_sudo())?;
     let container = engine.inspect(&c.name).ok()??;
     container.label(crate::boxes::labels::FORMAT)?;
     let me = rustix::process::getuid().as_raw().to_string();
@@ -479,9 +604,9 @@ fn confirm(c: &Candidate, peer: (u64, u64), peer_pid: u32) -> Option<Confirmed> 
         // The engine put the caller (a `docker exec` of this container) in the
         // container's cgroup, which the box cannot leave: Docker mounts the
         // cgroup tree read-only in boxes without --privileged.
-        in_container_cgroup(peer_pid, &container.id)
+        in_container_cgroup(peer, &container.id)
     } else {
-        mount_ns(container.pid?).ok()? == peer
+        mount_ns(container.pid?).ok()? == peer_ns
     };
     if !same_box {
         return None;
@@ -495,11 +620,8 @@ fn confirm(c: &Candidate, peer: (u64, u64), peer_pid: u32) -> Option<Confirmed> 
 
 /// Whether `/proc/PID/cgroup` places the process in the container `id` (the
 /// full id, as `docker`/`podman inspect` give it).
-fn in_container_cgroup(pid: u32, id: &str) -> bool {
-    let Some(text) = crate::files::read_text_bounded(Path::new(&format!("/proc/{pid}/cgroup")), 64 * 1024) else {
-        return false;
-    };
-    cgroup_names_container(&text, id)
+fn in_container_cgroup(peer: &Peer, id: &str) -> bool {
+    peer.cgroup().is_some_and(|text| cgroup_names_container(&text, id))
 }
 
 /// Whether a cgroup file's lines name container `id`: cgroupfs drivers put it
@@ -516,19 +638,26 @@ fn cgroup_names_container(text: &str, id: &str) -> bool {
     })
 }
 
-/// Whether the process `peer_pid` may run host commands: the host may; a box
-/// may when the engine confirms it and it was not made with `--no-host`;
-/// anything else may not. Ok carries the confirmed box (None: the host).
-pub fn host_policy(paths: &Paths, peer_pid: u32) -> std::result::Result<Option<Confirmed>, String> {
-    let peer = mount_ns(peer_pid).map_err(|e| format!("cannot tell which box process {peer_pid} is in: {e}"))?;
-    if mount_ns(std::process::id()).is_ok_and(|own| own == peer) {
+/// Whether the process `peer` may run host commands, or exported commands of
+/// other boxes: the host may; a box may when the engine confirms it and it
+/// was not made with `--no-host`; anything else may not. Ok carries the
+/// confirmed box (None: the host).
+///
+/// Exported commands need this too: the receipt that names an export is in
+/// the shared state, so any box can write one for any box and target, and a
+/// call to it runs what that box wrote in another box (which may reach the
+/// host): as strong as a host command.
+pub fn host_policy(paths: &Paths, engines: &Engines, peer: &Peer) -> std::result::Result<Option<Confirmed>, String> {
+    let peer_pid = peer.pid;
+    let peer_ns = peer.mount_ns().map_err(|e| format!("cannot tell which box process {peer_pid} is in: {e}"))?;
+    if mount_ns(std::process::id()).is_ok_and(|own| own == peer_ns) {
         return Ok(None);
     }
-    let (found, _) = candidates(paths, peer);
-    let Some(confirmed) = found.iter().find_map(|c| confirm(c, peer, peer_pid)) else {
+    let (found, _) = candidates(paths, peer_ns);
+    let Some(confirmed) = found.iter().find_map(|c| confirm(c, peer_ns, peer, engines)) else {
         return Err(format!(
             "process {peer_pid} is not in a tent box the relay can confirm with its engine, so it may not run host \
-             commands (rootful boxes of a plain user cannot be confirmed)"
+             commands or other boxes' exported commands (rootful boxes of a plain user cannot be confirmed)"
         ));
     };
     if confirmed.no_host {
@@ -540,38 +669,60 @@ pub fn host_policy(paths: &Paths, peer_pid: u32) -> std::result::Result<Option<C
 /// The refusal for a box made with `--no-host`.
 pub fn no_host_message(name: &str) -> String {
     format!(
-        "box {name} was created with --no-host: it may not run host commands; recreate it without --no-host to allow it"
+        "box {name} was created with --no-host: it may not run host commands or other boxes' exported commands; \
+         recreate it without --no-host to allow it"
     )
 }
 
 /// The host tent's argv for `tent ARGS` typed in a box of `scope`: the
-/// scope's engine flags first, unless the user gave their own.
-pub fn host_tent_argv(scope: &str, args: &[OsString]) -> Vec<OsString> {
+/// scope's engine flags first (`scope_flags`), unless the user gave their own.
+pub fn host_tent_argv(scope_flags: &[OsString], args: &[OsString]) -> Vec<OsString> {
     let chose = args
         .iter()
         .take_while(|a| *a != "--")
         .any(|a| a == "--root" || a == "--engine" || a.as_encoded_bytes().starts_with(b"--engine="));
-    let scope_flags: &[&str] = match crate::engine::Scope::parse(scope) {
-        _ if chose => &[],
-        Some(crate::engine::Scope::Docker) => &["--engine", "docker"],
-        Some(crate::engine::Scope::PodmanRoot) => &["--engine", "podman", "--root"],
-        Some(crate::engine::Scope::Podman) => &["--engine", "podman"],
-        None => &[],
-    };
-    scope_flags.iter().map(OsString::from).chain(args.iter().cloned()).collect()
+    let flags = if chose { &[][..] } else { scope_flags };
+    flags.iter().cloned().chain(args.iter().cloned()).collect()
+}
+
+/// The engines the relay's commands use, one per scope, chosen once when the
+/// relay starts from what tent itself chose (the starting tent's engine,
+/// passed as TENT_ENGINE), else each scope's engine by name on the relay's
+/// PATH. Never an engine named in a receipt or any other file a box can write.
+#[derive(Debug, Clone, Default)]
+pub struct Engines(Vec<crate::engine::Engine>);
+
+impl Engines {
+    pub fn choose(chosen: Option<&str>) -> Self {
+        Engines(
+            crate::engine::Scope::ALL.into_iter().filter_map(|s| crate::engine::Engine::for_scope(chosen, s)).collect(),
+        )
+    }
+
+    pub fn get(&self, scope: &str) -> Option<&crate::engine::Engine> {
+        self.0.iter().find(|e| e.scope().as_str() == scope)
+    }
+
+    /// `--engine PATH [--root]` for tent commands in `scope`; Err says why not.
+    fn flags(&self, scope: &str) -> std::result::Result<Vec<OsString>, String> {
+        let engine = self.get(scope).ok_or_else(|| {
+            format!("the host's tent relay found no engine for {scope} boxes; is it installed on the host's PATH?")
+        })?;
+        let mut flags = vec![OsString::from("--engine"), engine.path.clone().into_os_string()];
+        if scope == crate::engine::Scope::PodmanRoot.as_str() {
+            flags.push("--root".into());
+        }
+        Ok(flags)
+    }
 }
 
 /// The bounded refusal log, `$XDG_STATE_HOME/tent/relay.log`: the relay has
-/// no terminal, and a refused call is worth finding later.
+/// no terminal, and a refused call is worth finding later. The state is the
+/// boxes' to change too: never through a link, never waiting on a FIFO.
 fn log(paths: &Paths, line: &str) {
-    let path = paths.state.join("relay.log");
-    if std::fs::metadata(&path).is_ok_and(|m| m.len() > MAX_REQUEST as u64) {
-        let _ = std::fs::remove_file(&path);
-    }
-    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(&path) {
-        let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let _ = writeln!(file, "{secs} {line}");
-    }
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let line = line.replace(['\n', '\r'], " ");
+    let _ = crate::files::append_line(&paths.state.join("relay.log"), &format!("{secs} {line}"), MAX_REQUEST as u64);
 }
 
 /// Makes this process a daemon's: in `/`, stdio on /dev/null, no other
@@ -614,7 +765,12 @@ pub fn serve(path: &Path) -> Result<()> {
     let listener = UnixListener::bind(&path).map_err(|e| Error::io(&path, e))?;
     let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
     let exe = std::env::current_exe().map_err(|e| Error::io("/proc/self/exe", e))?;
-    let paths = Arc::new(Paths::from_env()?);
+    let paths = Paths::from_env()?;
+    // The engine tent chose for the tent that started this relay; nothing a
+    // box writes later changes it.
+    let chosen = std::env::var(crate::env_vars::TENT_ENGINE).ok().filter(|v| !v.is_empty());
+    let relay = Arc::new(Relay { exe, engines: Engines::choose(chosen.as_deref()), paths });
+    let paths = &relay.paths;
     listener.set_nonblocking(true).map_err(|e| Error::io(&path, e))?;
     let running = Arc::new(AtomicUsize::new(0));
     let mut idle = Instant::now();
@@ -630,17 +786,23 @@ pub fn serve(path: &Path) -> Result<()> {
             Ok((stream, _)) => {
                 idle = Instant::now();
                 let _ = stream.set_nonblocking(false);
+                // Nothing a caller does may stall this loop: the answer is
+                // small, but a caller that never reads gets no more than this.
+                let _ = stream.set_write_timeout(Some(REQUEST_TIMEOUT));
                 if running.load(Ordering::SeqCst) >= MAX_CALLS {
                     let message = format!("the host's tent relay is busy ({MAX_CALLS} calls running); try again");
                     let _ = (&stream).write_all(&FromRelay::Refused(message).encode());
                     continue;
                 }
                 running.fetch_add(1, Ordering::SeqCst);
-                let (exe, paths, running) = (exe.clone(), paths.clone(), running.clone());
-                std::thread::spawn(move || {
-                    handle(stream, &exe, &paths);
-                    running.fetch_sub(1, Ordering::SeqCst);
+                let (relay, done) = (relay.clone(), running.clone());
+                let spawned = std::thread::Builder::new().spawn(move || {
+                    handle(stream, &relay);
+                    done.fetch_sub(1, Ordering::SeqCst);
                 });
+                if spawned.is_err() {
+                    running.fetch_sub(1, Ordering::SeqCst);
+                }
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 if running.load(Ordering::SeqCst) > 0 {
@@ -658,37 +820,72 @@ pub fn serve(path: &Path) -> Result<()> {
     }
 }
 
+/// What every call of one relay shares: its own tent, the user's paths, and
+/// the engines it chose at start.
+pub struct Relay {
+    pub exe: PathBuf,
+    pub paths: Paths,
+    pub engines: Engines,
+}
+
 /// Serves one call; whatever happens, the caller gets an answer when it is
-/// still there to read one.
-fn handle(stream: UnixStream, exe: &Path, paths: &Paths) {
-    let answer = match serve_call(&stream, exe, paths) {
-        Ok(answer) => answer,
+/// still there to read one (within `REQUEST_TIMEOUT`: a caller that does not
+/// read it holds nothing). A connection closed before it sent a byte is
+/// tent's own "is the relay up?" (`ensure_running`): nothing to answer or log.
+fn handle(stream: UnixStream, relay: &Relay) {
+    let _ = stream.set_write_timeout(Some(REQUEST_TIMEOUT));
+    let answer = match serve_call(&stream, relay) {
+        Ok(Some(answer)) => answer,
+        Ok(None) => return,
         Err(message) => {
-            log(paths, &format!("refused: {message}"));
+            log(&relay.paths, &format!("refused: {message}"));
             FromRelay::Refused(message)
         }
     };
     let _ = (&stream).write_all(&answer.encode());
 }
 
-fn serve_call(stream: &UnixStream, exe: &Path, paths: &Paths) -> std::result::Result<FromRelay, String> {
+/// Writes a short message to a descriptor the caller sent (its stderr),
+/// when it takes one within a second: a caller's full pipe or stopped
+/// terminal must not hold the relay.
+fn tell(fd: OwnedFd, text: &str) {
+    let mut fds = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::OUT)];
+    let second = rustix::event::Timespec { tv_sec: 1, tv_nsec: 0 };
+    if rustix::event::poll(&mut fds, Some(&second)).is_ok_and(|n| n > 0)
+        && fds[0].revents().contains(rustix::event::PollFlags::OUT)
+    {
+        // One write, at most PIPE_BUF bytes: a pipe that polled writable takes it whole.
+        let bytes = text.as_bytes();
+        let _ = rustix::io::write(&fd, &bytes[..bytes.len().min(4096)]);
+    }
+}
+
+fn serve_call(stream: &UnixStream, relay: &Relay) -> std::result::Result<Option<FromRelay>, String> {
+    let (exe, paths) = (relay.exe.as_path(), &relay.paths);
     let cred = rustix::net::sockopt::socket_peercred(stream).map_err(|e| format!("no peer credentials: {e}"))?;
     if cred.uid != rustix::process::getuid() {
         return Err(format!("uid {} may not use this user's tent relay", cred.uid.as_raw()));
     }
     let pid = cred.pid.as_raw_pid() as u32;
-    let _ = stream.set_read_timeout(Some(REQUEST_TIMEOUT));
-    let (body, fds) = recv_with_fds(stream, MAX_REQUEST).map_err(|e| format!("could not read the request: {e}"))?;
+    // Pinned at once: the caller may exit and its pid be reused.
+    let peer = Peer::of_stream(stream, pid).map_err(|e| format!("cannot tell who process {pid} is: {e}"))?;
+    // One deadline for the whole request, however the caller trickles it in.
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    let (body, fds) = match recv_with_fds(stream, MAX_REQUEST, deadline) {
+        Ok(request) => request,
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && fds::closed_before_sending(&e) => return Ok(None),
+        Err(e) => return Err(format!("could not read the request: {e}")),
+    };
     let request = match Request::decode(&body) {
         Ok(request) => request,
         Err(DecodeError::Unversioned) => {
             // A version 1 wrapper reads a bare status: tell its user on its
             // stderr, and end it with "cannot execute".
             if let Some(stderr) = fds.into_iter().nth(2) {
-                let _ = writeln!(
-                    std::fs::File::from(stderr),
+                tell(
+                    stderr,
                     "tent: this command was exported by an older tent, whose calls from other boxes the relay no \
-                     longer serves; on the host, export it again (`tent export BOX --bin NAME`)"
+                     longer serves; on the host, export it again (`tent export BOX --bin NAME`)\n",
                 );
             }
             log(paths, &format!("refused: pid {pid}: a version 1 request"));
@@ -701,34 +898,24 @@ fn serve_call(stream: &UnixStream, exe: &Path, paths: &Paths) -> std::result::Re
     // caller's box for TENT_CALLER_BOX).
     let (program, argv, cwd, env, caller_box): Planned = match request {
         Request::RunExport(run) => {
-            let caller = identify(paths, pid).map_err(|e| format!("cannot tell which box process {pid} is in: {e}"))?;
-            let caller_box = match caller {
-                Caller::Host => None,
-                Caller::Box { name, .. } => Some(name),
-                Caller::Unknown { unsure: true } => None,
-                Caller::Unknown { unsure: false } => {
-                    return Err(format!(
-                        "process {pid} is neither on the host nor in a tent box; tent's relay serves only those"
-                    ));
-                }
-            };
-            let argv = export_argv(paths, &run)?;
-            (exe.to_path_buf(), argv, run.cwd, run.env, caller_box)
+            let confirmed = host_policy(paths, &relay.engines, &peer)?;
+            let argv = export_argv(paths, &relay.engines, &run)?;
+            (exe.to_path_buf(), argv, run.cwd, run.env, confirmed.map(|c| c.name))
         }
         Request::HostExec(host) | Request::HostTent(host) if host.args.is_empty() => {
             let _ = host;
             return Err("no command given".into());
         }
         Request::HostExec(host) => {
-            let confirmed = host_policy(paths, pid)?;
+            let confirmed = host_policy(paths, &relay.engines, &peer)?;
             let mut args = host.args.into_iter();
             let program = PathBuf::from(args.next().expect("not empty"));
             (program, args.collect(), host.cwd, host.env, confirmed.map(|c| c.name))
         }
         Request::HostTent(host) => {
-            let confirmed = host_policy(paths, pid)?;
+            let confirmed = host_policy(paths, &relay.engines, &peer)?;
             let argv = match &confirmed {
-                Some(c) => host_tent_argv(&c.scope, &host.args),
+                Some(c) => host_tent_argv(&relay.engines.flags(&c.scope)?, &host.args),
                 None => host.args,
             };
             (exe.to_path_buf(), argv, host.cwd, host.env, confirmed.map(|c| c.name))
@@ -747,8 +934,8 @@ fn serve_call(stream: &UnixStream, exe: &Path, paths: &Paths) -> std::result::Re
         Ok(program) => program,
         Err(code) => {
             let what = if code == crate::error::exit::NOT_FOUND { "command not found" } else { "permission denied" };
-            let _ = writeln!(std::fs::File::from(stderr), "tent host: {}: {what} on the host", program.display());
-            return Ok(FromRelay::Exit(code));
+            tell(stderr, &format!("tent host: {}: {what} on the host\n", program.display()));
+            return Ok(Some(FromRelay::Exit(code)));
         }
     };
     let mut command = Command::new(&program);
@@ -778,7 +965,7 @@ fn serve_call(stream: &UnixStream, exe: &Path, paths: &Paths) -> std::result::Re
     ) {}
     *exited.lock().unwrap_or_else(|e| e.into_inner()) = true;
     let status = child.wait().map_err(|e| format!("lost the command: {e}"))?;
-    Ok(FromRelay::Exit(status_code(status)))
+    Ok(Some(FromRelay::Exit(status_code(status))))
 }
 
 /// What a request runs: program, argv after it, cwd, the caller's
@@ -814,7 +1001,7 @@ fn resolve(program: &Path, path: Option<&OsStr>) -> std::result::Result<PathBuf,
 }
 
 /// The host argv for an exported command, from the box's receipt alone.
-fn export_argv(paths: &Paths, run: &RunExport) -> std::result::Result<Vec<OsString>, String> {
+fn export_argv(paths: &Paths, engines: &Engines, run: &RunExport) -> std::result::Result<Vec<OsString>, String> {
     let refuse = || {
         format!(
             "box {:?} has no exported command {:?}; see `{} export {} --list` on the host",
@@ -838,8 +1025,9 @@ fn export_argv(paths: &Paths, run: &RunExport) -> std::result::Result<Vec<OsStri
         .iter()
         .find(|e| e.kind == crate::export::receipt::Kind::Bin && e.name == run.export)
         .ok_or_else(refuse)?;
-    let mut argv: Vec<OsString> =
-        crate::export::engine_args_for(&receipt.engine, &run.scope).into_iter().map(OsString::from).collect();
+    // The engine is the relay's own for that scope: the receipt's `engine`
+    // is a box's to write, and is never run.
+    let mut argv = engines.flags(&run.scope)?;
     argv.extend(["run".into(), run.box_name.clone().into(), "--".into(), export.target.clone().into()]);
     argv.extend(run.args.iter().cloned());
     Ok(argv)
@@ -979,7 +1167,8 @@ mod tests {
     fn only_exported_commands_run_and_the_relay_builds_the_argv() {
         let dir = tempfile::tempdir().unwrap();
         let p = paths(dir.path());
-        let mut receipt = crate::export::receipt::Receipt::new("dev", "podman-root", "/usr/bin/podman");
+        // The receipt names an engine a box put there: it is never used.
+        let mut receipt = crate::export::receipt::Receipt::new("dev", "podman-root", "/home/u/evil/podman");
         receipt.exports.push(crate::export::receipt::Export {
             kind: crate::export::receipt::Kind::Bin,
             name: "rg".into(),
@@ -998,35 +1187,75 @@ mod tests {
         receipt.exports.push(app);
         receipt.save(&p.receipt("podman-root", "dev")).unwrap();
 
-        let argv = export_argv(&p, &run_export("podman-root", "rg")).unwrap();
+        let engines = test_engines();
+        let argv = export_argv(&p, &engines, &run_export("podman-root", "rg")).unwrap();
         let expected: Vec<OsString> =
-            ["--engine", "/usr/bin/podman", "--root", "run", "dev", "--", "/usr/bin/rg", "a b"]
+            ["--engine", "/usr/lib/tent-test/podman", "--root", "run", "dev", "--", "/usr/bin/rg", "a b"]
                 .iter()
                 .map(OsString::from)
                 .chain([OsString::from_vec(vec![0xff])])
                 .collect();
         assert_eq!(argv, expected);
         for (scope, name) in [("podman-root", "cat"), ("podman-root", "xterm"), ("podman", "rg"), ("../x", "rg")] {
-            let err = export_argv(&p, &run_export(scope, name)).unwrap_err();
+            let err = export_argv(&p, &engines, &run_export(scope, name)).unwrap_err();
             assert!(err.contains("has no exported command"), "{scope} {name}: {err}");
         }
         let mut bad_box = run_export("podman-root", "rg");
         bad_box.box_name = "../dev".into();
-        assert!(export_argv(&p, &bad_box).is_err());
+        assert!(export_argv(&p, &engines, &bad_box).is_err());
+        // A relay without an engine for the scope says so.
+        let err = export_argv(&p, &Engines::default(), &run_export("podman-root", "rg")).unwrap_err();
+        assert!(err.contains("no engine for podman-root boxes"), "{err}");
+    }
+
+    /// The engines a relay chose at start, as tests need them (no PATH lookups).
+    fn test_engines() -> Engines {
+        use crate::engine::{Engine, EngineKind, Via};
+        let engine = |kind, path: &str, via| Engine {
+            kind,
+            path: path.into(),
+            via,
+            rootless: false,
+            sudo: vec!["sudo".into(), "--".into()],
+        };
+        Engines(vec![
+            engine(EngineKind::Podman, "/usr/lib/tent-test/podman", Via::Direct),
+            engine(EngineKind::Podman, "/usr/lib/tent-test/podman", Via::Sudo),
+            engine(EngineKind::Docker, "/usr/lib/tent-test/docker", Via::Direct),
+        ])
+    }
+
+    #[test]
+    fn the_relay_chooses_its_engines_once_from_tents_own_choice() {
+        let w = |s: &[&str]| s.iter().map(OsString::from).collect::<Vec<_>>();
+        let engines = test_engines();
+        assert_eq!(engines.flags("docker").unwrap(), w(&["--engine", "/usr/lib/tent-test/docker"]));
+        assert_eq!(engines.flags("podman-root").unwrap(), w(&["--engine", "/usr/lib/tent-test/podman", "--root"]));
+        assert!(engines.flags("../podman").is_err());
+        // Tent's own choice serves its scope; other scopes get their engine
+        // by name, never the chosen binary of another kind.
+        let chosen = Engines::choose(Some("/opt/tent-test/podman"));
+        assert_eq!(chosen.get("podman").unwrap().path, Path::new("/opt/tent-test/podman"));
+        assert!(chosen.get("docker").is_none_or(|e| e.kind == crate::engine::EngineKind::Docker));
     }
 
     #[test]
     fn tent_in_a_box_runs_in_the_boxs_scope() {
         let w = |s: &[&str]| s.iter().map(OsString::from).collect::<Vec<_>>();
-        assert_eq!(host_tent_argv("docker", &w(&["list"])), w(&["--engine", "docker", "list"]));
+        let e = test_engines();
+        let flags = |scope: &str| e.flags(scope).unwrap();
         assert_eq!(
-            host_tent_argv("podman-root", &w(&["stop", "x"])),
-            w(&["--engine", "podman", "--root", "stop", "x"])
+            host_tent_argv(&flags("docker"), &w(&["list"])),
+            w(&["--engine", "/usr/lib/tent-test/docker", "list"])
         );
-        assert_eq!(host_tent_argv("podman", &w(&["--engine=docker", "list"])), w(&["--engine=docker", "list"]));
         assert_eq!(
-            host_tent_argv("podman", &w(&["run", "b", "--", "--root"])),
-            w(&["--engine", "podman", "run", "b", "--", "--root"]),
+            host_tent_argv(&flags("podman-root"), &w(&["stop", "x"])),
+            w(&["--engine", "/usr/lib/tent-test/podman", "--root", "stop", "x"])
+        );
+        assert_eq!(host_tent_argv(&flags("podman"), &w(&["--engine=docker", "list"])), w(&["--engine=docker", "list"]));
+        assert_eq!(
+            host_tent_argv(&flags("podman"), &w(&["run", "b", "--", "--root"])),
+            w(&["--engine", "/usr/lib/tent-test/podman", "run", "b", "--", "--root"]),
             "words after -- are the command's"
         );
     }
@@ -1071,7 +1300,8 @@ mod tests {
     #[test]
     fn the_host_is_the_host() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(identify(&paths(dir.path()), std::process::id()).unwrap(), Caller::Host);
+        let me = Peer::of_pid(std::process::id()).unwrap();
+        assert_eq!(host_policy(&paths(dir.path()), &Engines::default(), &me), Ok(None));
     }
 
     /// A real relay on a socket pair: a host exec request and a request for a
@@ -1087,9 +1317,89 @@ mod tests {
             let (a, b) = UnixStream::pair().unwrap();
             let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
             send_with_fds(&a, &request.encode(), &[stdin.as_fd(), stdout.as_fd(), stderr.as_fd()]).unwrap();
-            handle(b, Path::new("/bin/false"), &p);
+            handle(b, &Relay { exe: "/bin/false".into(), paths: p.clone(), engines: test_engines() });
             let answer = FromRelay::decode(&read_frame(&a, 1 << 16).unwrap()).unwrap();
             assert!(matches!(&answer, FromRelay::Refused(m) if m.contains(expected)), "{answer:?}");
+        }
+    }
+
+    /// tent's own "is the relay up?" connect is neither answered nor logged
+    /// as a refusal; a request that stops half-way is.
+    #[test]
+    fn probes_are_not_refusals() {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = Relay { exe: "/bin/false".into(), paths: paths(dir.path()), engines: test_engines() };
+        let log = relay.paths.state.join("relay.log");
+        let (a, b) = UnixStream::pair().unwrap();
+        drop(a);
+        handle(b, &relay);
+        assert!(!log.exists(), "a probe was logged");
+        let (a, b) = UnixStream::pair().unwrap();
+        (&a).write_all(&[9, 0]).unwrap();
+        a.shutdown(std::net::Shutdown::Write).unwrap();
+        handle(b, &relay);
+        let answer = FromRelay::decode(&read_frame(&a, 1 << 16).unwrap()).unwrap();
+        assert!(matches!(&answer, FromRelay::Refused(m) if m.contains("could not read the request")), "{answer:?}");
+        assert!(std::fs::read_to_string(&log).unwrap().contains("refused: could not read the request"));
+    }
+
+    /// Issue 19, finding 4: a box turns its pid file into a FIFO or a link to
+    /// /dev/zero. The scan for the caller's box neither waits nor reads
+    /// without end: it skips them, and still finds the real box.
+    #[test]
+    fn hostile_pid_files_are_skipped_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = paths(dir.path());
+        let boxes = p.state.join("boxes/podman");
+        for name in ["fifo", "zero", "real", "-bad", "big"] {
+            std::fs::create_dir_all(boxes.join(name)).unwrap();
+        }
+        rustix::fs::mkfifoat(rustix::fs::CWD, boxes.join("fifo/pid"), rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", boxes.join("zero/pid")).unwrap();
+        std::fs::write(boxes.join("big/pid"), vec![b'1'; 1 << 20]).unwrap();
+        let me = std::process::id();
+        let start = crate::boxes::state::process_start_time(me).unwrap();
+        std::fs::write(boxes.join("real/pid"), format!("{me} {start}\n")).unwrap();
+        std::fs::write(boxes.join("-bad/pid"), format!("{me} {start}\n")).unwrap();
+        let ns = mount_ns(me).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(candidates(&p, ns)).unwrap());
+        let (found, _) = rx.recv_timeout(Duration::from_secs(10)).expect("the scan waited on a hostile pid file");
+        let names: Vec<&str> = found.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["real"], "only the real box; a name that is no box name is skipped");
+    }
+
+    /// Finding 8: a caller that has exited is refused, not looked up by a pid
+    /// that another process may get next.
+    #[test]
+    fn a_caller_that_has_exited_is_not_pinned() {
+        let mut child = Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let pidfd = Peer::open_pidfd(pid).unwrap();
+        assert!(!pidfd_ended(&pidfd) || child.try_wait().unwrap().is_some());
+        child.wait().unwrap();
+        assert!(pidfd_ended(&pidfd), "a reaped process's pidfd says so");
+        assert!(Peer::pin(pid, &pidfd).is_err(), "its pid is no longer its own");
+        // A live process is pinned, and read through its own /proc directory.
+        let me = Peer::of_pid(std::process::id()).unwrap();
+        assert_eq!(me.mount_ns().unwrap(), mount_ns(std::process::id()).unwrap());
+        assert!(me.cgroup().is_some_and(|c| !c.is_empty()));
+    }
+
+    /// The peer's pidfd comes from the kernel with the connection.
+    #[test]
+    fn the_peer_is_the_process_that_connected() {
+        let (a, _b) = UnixStream::pair().unwrap();
+        let peer = Peer::of_stream(&a, std::process::id()).unwrap();
+        assert_eq!(peer.pid, std::process::id());
+        if SO_PEERPIDFD.is_some() {
+            // Linux 6.5 and later give it; older kernels fall back to pidfd_open.
+            if let Ok(fd) = peer_pidfd(&a) {
+                use std::os::fd::AsRawFd;
+                let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
+                let pid = info.lines().find_map(|l| l.strip_prefix("Pid:")).map(str::trim);
+                assert_eq!(pid, Some(std::process::id().to_string().as_str()), "{info}");
+            }
         }
     }
 }

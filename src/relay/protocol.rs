@@ -361,4 +361,85 @@ mod tests {
         assert_eq!(ToRelay::decode(&ToRelay::Signal(15).encode()[4..]), Some(ToRelay::Signal(15)));
         assert_eq!(ToRelay::decode(b"S"), None);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn os() -> impl Strategy<Value = OsString> {
+            prop::collection::vec(any::<u8>(), 0..24).prop_map(OsString::from_vec)
+        }
+
+        fn env() -> impl Strategy<Value = Vec<(OsString, OsString)>> {
+            prop::collection::vec((os(), os()), 0..4)
+        }
+
+        fn request() -> impl Strategy<Value = Request> {
+            let host = || {
+                (prop::collection::vec(os(), 0..6), os(), env()).prop_map(|(args, cwd, env)| HostCommand {
+                    args,
+                    cwd,
+                    env,
+                })
+            };
+            prop_oneof![
+                ("\\PC{0,12}", "\\PC{0,12}", "\\PC{0,12}", prop::collection::vec(os(), 0..6), os(), env()).prop_map(
+                    |(scope, box_name, export, args, cwd, env)| Request::RunExport(RunExport {
+                        scope,
+                        box_name,
+                        export,
+                        args,
+                        cwd,
+                        env
+                    })
+                ),
+                host().prop_map(Request::HostExec),
+                host().prop_map(Request::HostTent),
+            ]
+        }
+
+        proptest! {
+            /// Whatever a box sends: a request or a reason, never a panic,
+            /// and nothing decoded is larger than what was sent.
+            #[test]
+            fn any_bytes_decode_or_fail_cleanly(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+                if let Ok(request) = Request::decode(&bytes) {
+                    prop_assert_eq!(&request.encode()[4..], &bytes[..], "what decodes is exactly what was sent");
+                }
+                let _ = ToRelay::decode(&bytes);
+                let _ = FromRelay::decode(&bytes);
+            }
+
+            /// The same behind a valid header, so the parser's inner paths are reached.
+            #[test]
+            fn any_body_behind_the_header_is_safe(kind in 0u8..5, tail in prop::collection::vec(any::<u8>(), 0..256)) {
+                let mut body = MAGIC.to_vec();
+                body.extend_from_slice(&VERSION.to_le_bytes());
+                body.push(kind);
+                body.extend_from_slice(&tail);
+                if let Ok(request) = Request::decode(&body) {
+                    prop_assert_eq!(&request.encode()[4..], &body[..]);
+                }
+            }
+
+            /// Every request round-trips, and any cut or extension of it is refused.
+            #[test]
+            fn requests_round_trip(request in request(), cut in any::<prop::sample::Index>()) {
+                let framed = request.encode();
+                let body = &framed[4..];
+                prop_assert_eq!(u32::from_le_bytes(framed[..4].try_into().unwrap()) as usize, body.len());
+                prop_assert_eq!(Request::decode(body), Ok(request));
+                let at = cut.index(body.len());
+                prop_assert!(Request::decode(&body[..at]).is_err());
+            }
+
+            #[test]
+            fn answers_round_trip(code in any::<i32>(), message in "\\PC{0,40}", n in any::<u8>()) {
+                prop_assert_eq!(FromRelay::decode(&FromRelay::Exit(code).encode()[4..]), Some(FromRelay::Exit(code)));
+                let refused = FromRelay::Refused(message);
+                prop_assert_eq!(FromRelay::decode(&refused.encode()[4..]), Some(refused));
+                prop_assert_eq!(ToRelay::decode(&ToRelay::Signal(n).encode()[4..]), Some(ToRelay::Signal(n)));
+            }
+        }
+    }
 }

@@ -13,7 +13,7 @@ engine_tests!(the_relay_runs_only_exports);
 
 /// Runs the host's tent in a box, as the wrapper does: the host's loader and
 /// libraries under /run/host. `$TENT` is the host path of tent.
-const HOST_TENT: &str = r#"h=/run/host
+pub(crate) const HOST_TENT: &str = r#"h=/run/host
 on_host() {
     p=$1 n=0
     while [ -L "$h$p" ] && [ "$n" -lt 20 ]; do
