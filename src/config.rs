@@ -140,7 +140,15 @@ fn load_layers(files: &[PathBuf]) -> Result<(ConfigFile, Vec<PathBuf>)> {
     let mut read = Vec::new();
     for path in files {
         // Config files are small; a bigger one is a mistake, not a config.
-        let text = match crate::files::read_bounded(path, 1 << 20) {
+        // A link (a dotfile manager's) is followed to the file it names,
+        // which is then read as any file under the home: bounded, a regular
+        // file only, never waiting on a FIFO.
+        let real = match std::fs::canonicalize(path) {
+            Ok(real) => real,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let text = match crate::files::read_bounded(&real, 1 << 20) {
             Ok(Some(bytes)) => String::from_utf8(bytes)
                 .map_err(|_| Error::Config { path: path.clone(), message: "it is not UTF-8 text".into() })?,
             Ok(None) => continue,
@@ -302,7 +310,16 @@ mod tests {
         let err = load_layers(std::slice::from_ref(&admin)).unwrap_err().to_string();
         assert!(err.contains(&admin.display().to_string()) && err.contains("imagee"), "{err}");
         std::os::unix::fs::symlink("/dev/zero", dir.path().join("link.toml")).unwrap();
-        assert!(load_layers(&[dir.path().join("link.toml")]).is_err(), "a link is not followed");
+        assert!(load_layers(&[dir.path().join("link.toml")]).is_err(), "a device is no config");
+        let fifo = dir.path().join("fifo.toml");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(load_layers(std::slice::from_ref(&fifo)).is_err(), "a FIFO is refused, never waited on");
+        // A dotfile manager's link to a real config is followed.
+        let real = dir.path().join("dotfiles.toml");
+        std::fs::write(&real, "image = \"x:1\"\n").unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("linked.toml")).unwrap();
+        let (file, _) = load_layers(&[dir.path().join("linked.toml")]).unwrap();
+        assert_eq!(file.image.as_deref(), Some("x:1"));
     }
 
     #[test]
