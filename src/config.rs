@@ -143,12 +143,7 @@ fn load_layers(files: &[PathBuf]) -> Result<(ConfigFile, Vec<PathBuf>)> {
         // A link (a dotfile manager's) is followed to the file it names,
         // which is then read as any file under the home: bounded, a regular
         // file only, never waiting on a FIFO.
-        let real = match std::fs::canonicalize(path) {
-            Ok(real) => real,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(Error::io(path, e)),
-        };
-        let text = match crate::files::read_bounded(&real, 1 << 20) {
+        let text = match crate::files::read_bounded_following(path, 1 << 20) {
             Ok(Some(bytes)) => String::from_utf8(bytes)
                 .map_err(|_| Error::Config { path: path.clone(), message: "it is not UTF-8 text".into() })?,
             Ok(None) => continue,

@@ -118,6 +118,18 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
     Ok(Some(bytes))
 }
 
+/// `read_bounded` for the user's own files that may well be links (a
+/// dotfile manager's config, `~/.Xauthority`): the link is resolved to the
+/// file it names, which is then read as any file under the home: bounded, a
+/// regular file only, never waiting on a FIFO or a device. None when missing.
+pub fn read_bounded_following(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
+    match fs::canonicalize(path) {
+        Ok(real) => read_bounded(&real, limit),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
 /// Appends `line` and a newline to a log that boxes can reach (it lives in
 /// tent's state, under the shared home): made 0600 when missing, never
 /// through a symlink, never blocking on a FIFO, a regular file only, and

@@ -138,11 +138,11 @@ pub fn sync(source: &Path, copy: &Path, hostname: &[u8]) -> std::io::Result<bool
     if fs::metadata(copy).and_then(|m| m.modified()).is_ok_and(|t| t == src_time) {
         return Ok(false);
     }
-    // The host's own file, which may well be a symlink: not read_bounded.
-    if src_meta.len() > MAX_SIZE {
-        return Err(std::io::Error::other(format!("{} is too large for an X authority file", source.display())));
-    }
-    let bytes = fs::read(source)?;
+    // The host's own file, which may well be a symlink, but in the home that
+    // every box can write: a FIFO or a device there must not hang tent.
+    let bytes = crate::files::read_bounded_following(source, MAX_SIZE)
+        .map_err(|e| std::io::Error::other(e.to_string()))?
+        .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))?;
     let data = serialize(&for_box(&parse(&bytes), hostname));
     crate::files::write_atomic(copy, &data, 0o600).map_err(|e| std::io::Error::other(e.to_string()))?;
     stamp(copy, src_time)?;
@@ -167,6 +167,18 @@ pub fn hostname() -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_fifo_or_device_in_place_of_the_hosts_file_is_refused_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("Xauthority");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        assert!(sync(&fifo, &dir.path().join("copy"), b"host").is_err(), "never waits on a FIFO");
+        let link = dir.path().join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
+        assert!(sync(&link, &dir.path().join("copy"), b"host").is_err(), "a device is no authority file");
+        assert!(!dir.path().join("copy").exists());
+    }
 
     fn entry(family: u16, address: &str, number: &str, data: &[u8]) -> Entry {
         Entry {
