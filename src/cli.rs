@@ -135,7 +135,10 @@ pub enum Command {
     Manifest(ManifestArgs),
     /// Provision an image once into a new image, so boxes from it start at once
     Bake(BakeArgs),
-    /// Find broken exports and problems with the engine
+    /// Find problems with the engine and broken exports, and say how to fix them
+    #[command(
+        after_help = "Checks the engine (it answers, its version, storage driver, cgroups; for rootless podman the subordinate ids in /etc/subuid and /etc/subgid and newuidmap/newgidmap), then every export. Exit status 1 when something keeps boxes or exports from working.\n\nExamples:\n  tent doctor\n  tent doctor --fix\n  tent doctor --engine-only --json"
+    )]
     Doctor(DoctorArgs),
     /// In a box: run a command on the host (through tent's relay)
     #[command(
@@ -700,9 +703,12 @@ pub struct DoctorArgs {
     /// Remove broken exports without asking
     #[arg(long)]
     pub fix: bool,
-    /// Print JSON
+    /// Print JSON (the export findings; with --engine-only, the engine's checks)
     #[arg(long)]
     pub json: bool,
+    /// Check only the engine: reachable, version, storage, cgroups, subordinate ids
+    #[arg(long)]
+    pub engine_only: bool,
 }
 
 #[cfg(test)]

@@ -1,13 +1,237 @@
-//! `tent doctor`: finds exports whose box or target is gone (fix: remove
-//! them) and exports whose files were deleted or whose tent moved (fix:
-//! export them again), and fixes them on request. The check itself is
-//! shared with `tent export BOX --check` through `Context`.
+//! `tent doctor`: first the engine (reachable, its version, storage driver,
+//! cgroups, and for rootless podman the subordinate ids and the uid-mapping
+//! helpers), each problem with how to fix it; then the exports: those whose
+//! box or target is gone (fix: remove them) and those whose files were
+//! deleted or whose tent moved (fix: export them again), fixed on request.
+//! The export check is shared with `tent export BOX --check` through
+//! `Context`.
+
+use serde::Serialize;
+use serde_json::Value;
 
 use super::Context;
 use crate::cli::DoctorArgs;
 use crate::error::Result;
 
+/// One thing checked about the engine. `ok: false` with `problem: true` is
+/// something that keeps boxes from working; with `problem: false`, advice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub what: String,
+    pub ok: bool,
+    pub problem: bool,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn good(what: &str, detail: impl Into<String>) -> Self {
+        Check { what: what.into(), ok: true, problem: false, detail: detail.into(), fix: None }
+    }
+    fn bad(what: &str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Check { what: what.into(), ok: false, problem: true, detail: detail.into(), fix: Some(fix.into()) }
+    }
+    fn advice(what: &str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+        Check { what: what.into(), ok: false, problem: false, detail: detail.into(), fix: Some(fix.into()) }
+    }
+}
+
 pub fn run(ctx: &Context<'_>, args: &DoctorArgs) -> Result<i32> {
-    ctx.printer.verbose(format!("engine: {} ({})", ctx.engine.describe(), ctx.engine.path.display()));
-    ctx.check_exports(None, args.fix, args.json)
+    let checks = engine_checks(ctx);
+    if args.engine_only {
+        if args.json {
+            ctx.printer.data(serde_json::to_string_pretty(&checks).expect("checks serialize"));
+        } else {
+            print_checks(ctx, &checks);
+        }
+        return Ok(if checks.iter().any(|c| c.problem) { crate::error::exit::FAILURE } else { 0 });
+    }
+    if !args.json {
+        print_checks(ctx, &checks);
+    }
+    if checks.iter().any(|c| c.problem && c.what == "engine") {
+        // Nothing below can be checked without the engine.
+        return Ok(crate::error::exit::FAILURE);
+    }
+    let exports = ctx.check_exports(None, args.fix, args.json)?;
+    Ok(if checks.iter().any(|c| c.problem) { crate::error::exit::FAILURE } else { exports })
+}
+
+fn print_checks(ctx: &Context<'_>, checks: &[Check]) {
+    for c in checks {
+        let line = format!("{}: {}", c.what, c.detail);
+        match (&c.fix, c.ok) {
+            (_, true) => ctx.printer.status(line),
+            (Some(fix), false) => ctx.printer.warn(format!("{line}\n  fix: {fix}")),
+            (None, false) => ctx.printer.warn(line),
+        }
+    }
+}
+
+/// What tent needs of the engine it uses now.
+pub fn engine_checks(ctx: &Context<'_>) -> Vec<Check> {
+    let engine = &ctx.engine;
+    let mut checks = Vec::new();
+    let info_args: &[&str] =
+        if engine.is_podman() { &["info", "--format", "json"] } else { &["info", "--format", "{{json .}}"] };
+    let info = engine
+        .output(info_args)
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| serde_json::from_slice::<Value>(&o.stdout).ok());
+    let Some(info) = info else {
+        let how = if engine.is_podman() {
+            "install podman (and uidmap for rootless use), or name another engine with --engine or TENT_ENGINE"
+        } else {
+            "start the Docker daemon (`sudo systemctl start docker`) and make sure you may use it (the docker group)"
+        };
+        checks.push(Check::bad(
+            "engine",
+            format!("{} ({}) does not answer `info`", engine.describe(), engine.path.display()),
+            how,
+        ));
+        return checks;
+    };
+    let facts = EngineFacts::from_info(engine.is_podman(), &info);
+    checks.push(Check::good("engine", format!("{} {} at {}", engine.describe(), facts.version, engine.path.display())));
+    checks.extend(facts.checks(engine.rootless));
+    if engine.rootless {
+        let user = crate::boxes::host::HostUser::current();
+        for (file, what) in [("/etc/subuid", "subordinate uids"), ("/etc/subgid", "subordinate gids")] {
+            let text = crate::files::read_text_bounded(std::path::Path::new(file), 1 << 20).unwrap_or_default();
+            checks.push(subordinate_check(what, file, &text, &user.name, user.uid));
+        }
+        for helper in ["newuidmap", "newgidmap"] {
+            checks.push(match ::which::which(helper) {
+                Ok(path) => Check::good(helper, path.display().to_string()),
+                Err(_) => Check::bad(
+                    helper,
+                    "not found: rootless podman cannot map the box's users",
+                    "install it (Debian/Ubuntu: uidmap; Fedora, openSUSE, Arch: shadow-utils or shadow)",
+                ),
+            });
+        }
+    }
+    checks
+}
+
+/// The facts of `podman info` / `docker info` tent cares about.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct EngineFacts {
+    pub version: String,
+    pub storage: String,
+    pub cgroups: String,
+    pub runtime: String,
+}
+
+impl EngineFacts {
+    pub fn from_info(podman: bool, info: &Value) -> Self {
+        let s = |v: &Value| {
+            v.as_str().map(str::to_string).or_else(|| v.as_u64().map(|n| n.to_string())).unwrap_or_default()
+        };
+        if podman {
+            EngineFacts {
+                version: s(&info["version"]["Version"]),
+                storage: s(&info["store"]["graphDriverName"]),
+                cgroups: s(&info["host"]["cgroupVersion"]).trim_start_matches('v').to_string(),
+                runtime: s(&info["host"]["ociRuntime"]["name"]),
+            }
+        } else {
+            EngineFacts {
+                version: s(&info["ServerVersion"]),
+                storage: s(&info["Driver"]),
+                cgroups: s(&info["CgroupVersion"]),
+                runtime: s(&info["DefaultRuntime"]),
+            }
+        }
+    }
+
+    pub fn checks(&self, rootless: bool) -> Vec<Check> {
+        let mut checks = Vec::new();
+        checks.push(if self.storage == "vfs" {
+            Check::advice(
+                "storage",
+                "vfs: every box copies its whole image, and first starts are slow",
+                "use overlay: `driver = \"overlay\"` in ~/.config/containers/storage.conf (native overlay needs \
+                 Linux 5.13, else install fuse-overlayfs), then `podman system reset` (it removes your containers)",
+            )
+        } else {
+            Check::good("storage", self.storage.clone())
+        });
+        checks.push(if self.cgroups == "1" && rootless {
+            Check::advice(
+                "cgroups",
+                "v1: rootless `--init` boxes (systemd as PID 1) cannot start",
+                "boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1), or use `tent --root create --init`",
+            )
+        } else {
+            Check::good("cgroups", format!("v{}", self.cgroups))
+        });
+        if !self.runtime.is_empty() {
+            checks.push(Check::good("runtime", self.runtime.clone()));
+        }
+        checks
+    }
+}
+
+/// Whether `/etc/subuid` or `/etc/subgid` (text given) gives the user a range
+/// big enough for a distribution's users (65536, as useradd gives).
+pub fn subordinate_check(what: &str, file: &str, text: &str, user: &str, uid: u32) -> Check {
+    let uid = uid.to_string();
+    let count: u64 = text
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.trim().split(':');
+            let (owner, _start, count) = (parts.next()?, parts.next()?, parts.next()?);
+            (owner == user || owner == uid).then(|| count.parse::<u64>().ok()).flatten()
+        })
+        .sum();
+    let fix = format!(
+        "sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {user}, then `podman system migrate`"
+    );
+    match count {
+        0 => Check::bad(what, format!("{file} gives {user} none: rootless podman cannot run boxes"), fix),
+        n if n < 65536 => Check::advice(what, format!("{n} in {file}: images with high uids may fail to unpack"), fix),
+        n => Check::good(what, format!("{n} in {file}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_facts_come_from_either_engines_info() {
+        let podman: Value = serde_json::from_str(
+            r#"{"version":{"Version":"4.3.1"},"store":{"graphDriverName":"vfs"},"host":{"cgroupVersion":"v1","ociRuntime":{"name":"crun"}}}"#,
+        )
+        .unwrap();
+        let facts = EngineFacts::from_info(true, &podman);
+        assert_eq!(
+            facts,
+            EngineFacts { version: "4.3.1".into(), storage: "vfs".into(), cgroups: "1".into(), runtime: "crun".into() }
+        );
+        let checks = facts.checks(true);
+        assert!(checks.iter().any(|c| c.what == "storage" && !c.ok && !c.problem), "{checks:?}");
+        assert!(checks.iter().any(|c| c.what == "cgroups" && !c.ok), "{checks:?}");
+        let docker: Value = serde_json::from_str(
+            r#"{"ServerVersion":"20.10.24","Driver":"overlay2","CgroupVersion":"2","DefaultRuntime":"runc"}"#,
+        )
+        .unwrap();
+        let facts = EngineFacts::from_info(false, &docker);
+        assert_eq!(facts.cgroups, "2");
+        assert!(facts.checks(false).iter().all(|c| c.ok));
+    }
+
+    #[test]
+    fn subordinate_ids_are_found_by_name_or_uid() {
+        let text = "alice:100000:65536\n1001:300000:65536\nbob:200000:1000\n";
+        assert!(subordinate_check("uids", "/etc/subuid", text, "alice", 1000).ok);
+        assert!(subordinate_check("uids", "/etc/subuid", text, "carol", 1001).ok, "by uid");
+        let small = subordinate_check("uids", "/etc/subuid", text, "bob", 1002);
+        assert!(!small.ok && !small.problem);
+        let none = subordinate_check("uids", "/etc/subuid", text, "dave", 1003);
+        assert!(none.problem && none.fix.as_deref().unwrap().contains("usermod --add-subuids"));
+    }
 }

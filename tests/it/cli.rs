@@ -233,3 +233,15 @@ fn upgrades_on_a_schedule_are_real_systemd_units() {
     assert!(!out.status.success());
     assert!(stderr(&out).contains("was not written by tent"), "{}", stderr(&out));
 }
+
+/// Issue 22: an engine that does not answer is a problem doctor names, with
+/// how to fix it, and exit status 1.
+#[test]
+fn doctor_names_an_engine_that_does_not_answer() {
+    let home = tempfile::tempdir().unwrap();
+    let fake = fake_engine(home.path(), "echo 'Cannot connect to Podman' >&2; exit 125");
+    let out = tent(home.path(), &["--engine", fake.to_str().unwrap(), "doctor"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("does not answer `info`") && err.contains("fix: install podman"), "{err}");
+}

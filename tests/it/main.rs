@@ -8,6 +8,7 @@ mod cli;
 mod core;
 mod create_options;
 mod distro;
+mod doctor;
 mod editors;
 mod export;
 mod gui;
