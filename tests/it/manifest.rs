@@ -10,8 +10,29 @@ engine_tests!(
     a_distrobox_file_with_include_hooks_packages_and_exports,
     real_world_distrobox_files_all_plan,
     apply_one_section_then_remove_what_the_file_lists,
-    a_distrobox_clone_is_a_copy_of_its_source
+    a_distrobox_clone_is_a_copy_of_its_source,
+    distrobox_hooks_with_inner_quotes_run_as_written
 );
+
+/// Issue 23: a distrobox.ini written for Distrobox 1's shell parser: a hook
+/// with quotes inside runs in the box as written, and an `entry` that is a
+/// path makes no launcher (with a warning) instead of refusing the file.
+fn distrobox_hooks_with_inner_quotes_run_as_written(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let name = sb.name("dq");
+    write(
+        &sb,
+        "q.ini",
+        &format!(
+            "[{name}]\nimage={BOOKWORM}\ninit_hooks=\"echo \"hi there\" > /var/tmp/q\"\n\
+             entry=/usr/share/applications/{name}.desktop\n"
+        ),
+    );
+    let out = sb.tent(&["apply", "q.ini", "--yes"]).ok();
+    assert!(out.stderr.contains("`entry` is") && out.stderr.contains("read as false"), "{}", out.describe());
+    assert_eq!(in_box(&sb, &name, "cat /var/tmp/q"), "hi there\n");
+    assert!(!sb.home.join(format!(".local/share/applications/tent-{name}.desktop")).exists());
+}
 
 fn write(sb: &Sandbox, file: &str, text: &str) {
     std::fs::write(sb.home.join(file), text).unwrap();

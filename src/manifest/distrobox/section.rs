@@ -140,7 +140,20 @@ pub fn build(
             "name" => s.name_key = nonempty(setting(&text, e, text.clone())),
             "exported_bins_path" => s.exported_bins_path = nonempty(setting(&text, e, text.clone())),
             "init" => s.init = flag()?,
-            "entry" => s.entry = flag()?,
+            // Distrobox 1 makes a launcher only for `true`; anything else
+            // (a path, say) is not an error there, so not here either.
+            "entry" => {
+                s.entry = match boolean(e, &text) {
+                    Ok(on) => Some(setting(&text, e, on)),
+                    Err(_) => {
+                        warnings.push(format!(
+                            "{}: `entry` is {text:?}, not true or false: read as false (no launcher), as Distrobox does",
+                            e.at
+                        ));
+                        Some(setting(&text, e, false))
+                    }
+                }
+            }
             "nvidia" => s.nvidia = flag()?,
             "root" => s.root = flag()?,
             "pull" => s.pull = flag()?,

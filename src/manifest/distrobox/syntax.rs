@@ -123,6 +123,32 @@ fn header(line: &[(usize, char)], at: &dyn Fn(usize) -> Location) -> Result<RawS
     Ok(RawSection { name, at, entries: Vec::new() })
 }
 
+/// A hook value as Distrobox 1's shell parser reads it when it is not one
+/// well-formed quoted string: up to an inline ` #` comment, trailing space
+/// trimmed, one leading and one trailing quote removed, and everything in
+/// between kept as written (quotes too) for the box's shell.
+fn distrobox_hook(rest: &[(usize, char)]) -> Vec<Ch> {
+    let mut out: Vec<Ch> = Vec::new();
+    let mut prev_space = false;
+    for &(col, c) in rest {
+        if c == '#' && prev_space {
+            break;
+        }
+        prev_space = c.is_whitespace();
+        out.push(Ch { c, col, escaped: false });
+    }
+    while out.last().is_some_and(|ch| ch.c.is_whitespace()) {
+        out.pop();
+    }
+    if out.first().is_some_and(|ch| ch.c == '"' || ch.c == '\'') {
+        out.remove(0);
+    }
+    if out.last().is_some_and(|ch| ch.c == '"' || ch.c == '\'') {
+        out.pop();
+    }
+    out
+}
+
 /// The value after `=`: double-quoted (with `\"` `\\` `\$` escapes),
 /// single-quoted (literal), or bare up to an inline ` #` comment. A bare
 /// value loses a trailing `;` (a shell statement end) unless it is a hook.
@@ -155,6 +181,9 @@ fn value(rest: &[(usize, char)], hook: bool) -> std::result::Result<Vec<Ch>, (us
             i += 1;
         }
         let Some(close) = closed else {
+            if hook {
+                return Ok(distrobox_hook(rest));
+            }
             return Err((open_col, format!("the value has no closing {first} (it opens here)")));
         };
         // After the closing quote: nothing, a `;`, or a comment.
@@ -166,6 +195,8 @@ fn value(rest: &[(usize, char)], hook: bool) -> std::result::Result<Vec<Ch>, (us
             }
         }
         match after.next() {
+            // Distrobox 1 keeps quotes inside a hook: `"echo "hi" > /x"`.
+            Some(&(_, c)) if hook && c != '#' => return Ok(distrobox_hook(rest)),
             Some(&(col, c)) if c != '#' => return Err((col, format!("unexpected {c:?} after the quoted value"))),
             _ => {}
         }

@@ -146,6 +146,31 @@ fn values_expand_variables_as_data() {
     assert_eq!(one("[dev]\nimage=x\nhostname=\"a\\$b\"\n").0.hostname.as_deref(), Some("a$b"));
 }
 
+/// Issue 23: hooks as Distrobox 1 reads them when they are not one quoted
+/// string: one leading and one trailing quote go, inner quotes stay.
+#[test]
+fn hooks_with_quotes_inside_are_read_as_distrobox_reads_them() {
+    let (b, warnings) =
+        one("[dev]\nimage=x\ninit_hooks=\"echo \"hi there\" > /x\"\ninit_hooks=\"touch /y\" # a comment\n\
+         init_hooks=\"sh -c 'echo a'\" && true\"\npre_init_hooks=\"unclosed one\n");
+    assert_eq!(b.start_hooks, ["echo \"hi there\" > /x", "touch /y", "sh -c 'echo a'\" && true"]);
+    assert_eq!(b.pre_init_hooks, ["unclosed one"]);
+    assert!(warnings.is_empty(), "{warnings:?}");
+    // Other keys keep refusing what a shell would not read as one value.
+    assert!(err("[dev]\nimage=\"a\" b\n").contains("unexpected 'b' after the quoted value"));
+}
+
+/// Issue 23: `entry` that is not a boolean (a path) is no error for
+/// Distrobox: no launcher, with a warning.
+#[test]
+fn entry_that_is_not_a_boolean_is_false_with_a_warning() {
+    let (b, warnings) = one("[dev]\nimage=x\nentry=/usr/share/applications/dev.desktop\n");
+    assert!(!b.exports.entry, "no launcher");
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(warnings[0].starts_with("/proj/distrobox.ini:3:") && warnings[0].contains("read as false"), "{warnings:?}");
+    assert!(one("[dev]\nimage=x\nentry=true\n").0.exports.entry);
+}
+
 #[test]
 fn hooks_keep_their_shell_text_for_the_box() {
     let (b, warnings) = one("[dev]\nimage=x\ninit_hooks=\"echo $(id -u) `date` $container_user_name > /x\"\n\
