@@ -1001,4 +1001,48 @@ Icon=firefox
             vec![candidate("/a/applications/a.desktop", "Same"), candidate("/a/applications/b.desktop", "same")];
         assert!(find_app("same", &twice).unwrap_err().contains("several"));
     }
+
+    /// Desktop files come from the box: any text parses or fails without a
+    /// panic, and what parses renders to text that parses to the same file.
+    /// Exec lines likewise.
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn desktop_text() -> impl Strategy<Value = String> {
+            let line = prop_oneof![
+                Just("[Desktop Entry]".to_string()),
+                Just("[Desktop Action new]".to_string()),
+                Just("Type=Application".to_string()),
+                "[A-Za-z]{1,8}(\\[[a-z_]{1,5}\\])?=[ -~]{0,20}",
+                "Exec=[ -~]{0,30}",
+                "#[ -~]{0,10}",
+                "[ -~\\t\\r]{0,20}",
+            ];
+            proptest::collection::vec(line, 0..12).prop_map(|lines| lines.join("\n"))
+        }
+
+        proptest! {
+            #[test]
+            fn any_text_parses_or_fails_and_what_parses_round_trips(text in desktop_text()) {
+                if let Ok(file) = DesktopFile::parse(&text) {
+                    let again = DesktopFile::parse(&file.render());
+                    prop_assert_eq!(again, Ok(file));
+                }
+            }
+
+            #[test]
+            fn any_bytes_never_panic(text in "\\PC{0,200}") {
+                let _ = DesktopFile::parse(&text);
+                let _ = parse_exec(&text);
+            }
+
+            #[test]
+            fn exec_lines_round_trip(text in "[ -~]{0,40}") {
+                if let Ok(args) = parse_exec(&text) {
+                    prop_assert_eq!(parse_exec(&render_exec(&args)), Ok(args));
+                }
+            }
+        }
+    }
 }
