@@ -374,7 +374,7 @@ fn mount_ns(pid: u32) -> std::io::Result<(u64, u64)> {
 /// `SO_PEERPIDFD` (Linux 6.5): a pidfd of the very process that connected.
 /// The generic value; architectures with their own socket numbers fall back
 /// to `pidfd_open`.
-#[cfg(any(
+const SO_PEERPIDFD: Option<libc::c_int> = if cfg!(any(
     target_arch = "x86_64",
     target_arch = "x86",
     target_arch = "aarch64",
@@ -382,18 +382,11 @@ fn mount_ns(pid: u32) -> std::io::Result<(u64, u64)> {
     target_arch = "riscv64",
     target_arch = "loongarch64",
     target_arch = "s390x"
-))]
-const SO_PEERPIDFD: Option<libc::c_int> = Some(77);
-#[cfg(not(any(
-    target_arch = "x86_64",
-    target_arch = "x86",
-    target_arch = "aarch64",
-    target_arch = "arm",
-    target_arch = "riscv64",
-    target_arch = "loongarch64",
-    target_arch = "s390x"
-)))]
-const SO_PEERPIDFD: Option<libc::c_int> = None;
+)) {
+    Some(77)
+} else {
+    None
+};
 
 /// The pidfd of the process at the other end of `stream`, from the kernel.
 fn peer_pidfd(stream: &UnixStream) -> std::io::Result<OwnedFd> {

@@ -396,6 +396,17 @@ macro_rules! engine_tests {
     };
 }
 
+/// The pids of processes running exactly `argv`.
+pub fn pids_of(argv: &[&str]) -> Vec<u32> {
+    let want = argv.join("\0") + "\0";
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want.as_bytes()))
+        .collect()
+}
+
 pub fn bytes_contain(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }

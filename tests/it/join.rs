@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::engine_tests;
-use crate::harness::{BOOKWORM, Engine, Run, Sandbox, tent_bin};
+use crate::harness::{BOOKWORM, Engine, Run, Sandbox, pids_of, tent_bin};
 
 engine_tests!(
     contract_holds_on_both_paths,
@@ -132,17 +132,6 @@ fn contract_holds_on_both_paths(engine: Engine) {
         seen.push(out.stdout());
     }
     assert_eq!(seen[0], seen[1], "the join and the engine path see the same box");
-}
-
-/// The pids of processes running exactly `argv`.
-fn pids_of(argv: &[&str]) -> Vec<u32> {
-    let want = argv.join("\0") + "\0";
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want.as_bytes()))
-        .collect()
 }
 
 fn alive(pid: u32) -> bool {

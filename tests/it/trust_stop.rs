@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::engine_tests;
-use crate::harness::{BOOKWORM, Engine, Run, Sandbox};
+use crate::harness::{BOOKWORM, Engine, Run, Sandbox, pids_of};
 
 engine_tests!(stop_ends_nothing_a_forged_pid_names, the_join_never_follows_a_forged_ready);
 
@@ -25,17 +25,6 @@ static TAG: AtomicU32 = AtomicU32::new(0);
 /// A `sleep` argument no other process has.
 fn unique_seconds() -> String {
     format!("{}{:03}", 70_000 + std::process::id() % 10_000, TAG.fetch_add(1, Ordering::SeqCst))
-}
-
-/// The pids of processes running exactly `argv`.
-fn pids_of(argv: &[&str]) -> Vec<u32> {
-    let want = argv.join("\0") + "\0";
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want.as_bytes()))
-        .collect()
 }
 
 fn stat_field(pid: u32, field: usize) -> Option<String> {
