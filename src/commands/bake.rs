@@ -30,7 +30,12 @@ pub fn run(ctx: &Context<'_>, args: &BakeArgs) -> Result<i32> {
     state.create_under(&ctx.paths.state)?;
     interrupt::catch();
 
-    let user = HostUser::current();
+    let mut user = HostUser::current();
+    if ctx.engine.rootless {
+        // The bake container has no keep-id: in its user namespace the user
+        // is root, and so is the owner of the state directory it mounts.
+        (user.uid, user.gid) = (0, 0);
+    }
     let create = bake_argv(&work, &args.image, &state.dir, &user, &packages);
     ctx.printer.step(format!("baking {tag} from {} on {}", args.image, ctx.engine.describe()));
     let result = (|| {
