@@ -18,6 +18,9 @@ pub struct Manifest {
     pub boxes: Vec<BoxEntry>,
     /// Things read but ignored (harmless Distrobox keys), to show the user.
     pub warnings: Vec<String>,
+    /// Commands to run on the host before a box is made (devcontainer.json's
+    /// `initializeCommand`): shown in the plan, run only after the user agreed.
+    pub host_commands: Vec<super::devcontainer::HostCommand>,
 }
 
 /// One box of a manifest. Paths are already absolute (`~` and paths relative
