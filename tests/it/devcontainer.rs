@@ -1,0 +1,107 @@
+//! devcontainer.json as a manifest (issue 25), on real engines: a project
+//! folder applied with `tent apply` (found without naming the file), the
+//! lifecycle in the spec's order as the user, initializeCommand on the host
+//! only with --yes, re-apply changing nothing, and a changed containerEnv
+//! recreating the box with the home kept.
+
+use crate::engine_tests;
+use crate::harness::{Engine, Run, Sandbox, tent_bin};
+
+engine_tests!(a_project_with_a_devcontainer_json_applies_in_the_spec_order);
+
+const FIXTURE: &str = include_str!("../fixtures/devcontainer/lifecycle/.devcontainer/devcontainer.json");
+
+/// `tent ARGS` in the project folder.
+fn tent_in(sb: &Sandbox, dir: &std::path::Path, args: &[&str]) -> Run {
+    let mut c = sb.command(tent_bin());
+    c.args(args).current_dir(dir);
+    Run::from(c)
+}
+
+fn read(sb: &Sandbox, file: &str) -> String {
+    std::fs::read_to_string(sb.home.join("proj").join(file)).unwrap_or_default()
+}
+
+fn run(sb: &Sandbox, name: &str, script: &str) -> String {
+    sb.tent(&["run", name, "--", "sh", "-c", script]).ok().stdout()
+}
+
+fn a_project_with_a_devcontainer_json_applies_in_the_spec_order(engine: Engine) {
+    let mut sb = Sandbox::new(engine);
+    let name = sb.name("dc");
+    sb.env.push(("TENT_IT_BOX".into(), name.clone()));
+    sb.sh("mkdir -p proj/.devcontainer proj/data && echo shared > proj/data/f").ok();
+    sb.sh("cat > proj/.devcontainer/devcontainer.json").stdin(FIXTURE).ok();
+    let proj = sb.home.join("proj");
+
+    // The plan: found in the project folder, notes for what tent does not obey.
+    let plan = tent_in(&sb, &proj, &["apply", "--dry-run"]).ok();
+    let text = format!("{}{}", plan.stdout(), plan.stderr);
+    for needle in [
+        "using .devcontainer/devcontainer.json",
+        &format!("+ create {name}"),
+        "! run on the host",
+        "initializeCommand",
+        "ignored: remoteUser",
+        "ignored: runArgs",
+        "ignored: postAttachCommand",
+        "3000 need no forwarding",
+        "unknown key `postCreateComand` skipped (did you mean `postCreateCommand`?)",
+    ] {
+        assert!(text.contains(needle), "{needle:?} in:\n{}", plan.describe());
+    }
+
+    // initializeCommand runs on the host: off a terminal, not without --yes.
+    let refused = tent_in(&sb, &proj, &["apply"]).output();
+    assert_ne!(refused.code, Some(0), "{}", refused.describe());
+    assert!(refused.stderr.contains("initializeCommand") && refused.stderr.contains("--yes"), "{}", refused.describe());
+    assert!(read(&sb, ".order").is_empty(), "nothing ran on the host");
+    assert!(sb.engine_cmd(&["container", "inspect", &name]).output().code != Some(0), "no box was made");
+
+    tent_in(&sb, &proj, &["apply", "--yes"]).ok();
+    assert_eq!(read(&sb, ".order"), "initialize\nonCreate\nupdateContent\npostStart\n");
+    assert_eq!(read(&sb, ".order-a"), "postCreate\n");
+    assert_eq!(read(&sb, ".order-b"), "postCreate\n");
+    assert_eq!(read(&sb, ".create-uid").trim(), sb.uid().to_string(), "lifecycle commands run as the user");
+    let env =
+        run(&sb, &name, "echo $PROJECT_MODE $WS; echo $GREETING; cat /data/f; touch /data/x 2>/dev/null || echo ro");
+    assert_eq!(env, format!("first {}\nhello from proj\nshared\nro\n", proj.display()));
+    run(&sb, &name, "touch /data-rw/written");
+    assert!(proj.join("data/written").exists());
+
+    // Again: nothing to do, nothing run again.
+    let again = tent_in(&sb, &proj, &["apply"]).ok();
+    assert!(again.stderr.contains("nothing to do"), "{}", again.describe());
+    assert!(!again.stderr.contains("! run on the host"), "{}", again.describe());
+    assert_eq!(read(&sb, ".order"), "initialize\nonCreate\nupdateContent\npostStart\n");
+
+    // A changed containerEnv recreates (asked: --yes), the home kept; the
+    // once-commands run again for the new container.
+    sb.sh("echo keep > proj/notes").ok();
+    sb.env.push(("TENT_IT_MODE".into(), "second".into()));
+    let plan = tent_in(&sb, &proj, &["apply", "--dry-run"]).ok();
+    assert!(
+        format!("{}{}", plan.stdout(), plan.stderr).contains(&format!("-/+ recreate {name}")),
+        "{}",
+        plan.describe()
+    );
+    tent_in(&sb, &proj, &["apply", "--yes"]).ok();
+    assert_eq!(run(&sb, &name, "echo $PROJECT_MODE; cat ~/proj/notes"), "second\nkeep\n");
+    assert_eq!(
+        read(&sb, ".order"),
+        "initialize\nonCreate\nupdateContent\npostStart\ninitialize\nonCreate\nupdateContent\npostStart\n"
+    );
+
+    // Several configurations: off a terminal tent names them and --config.
+    sb.sh("mkdir -p proj/.devcontainer/other && cp proj/.devcontainer/devcontainer.json proj/.devcontainer/other/")
+        .ok();
+    let several = tent_in(&sb, &proj, &["apply", "--dry-run"]).output();
+    assert_ne!(several.code, Some(0));
+    assert!(
+        several.stderr.contains(".devcontainer/other/devcontainer.json") && several.stderr.contains("--config"),
+        "{}",
+        several.describe()
+    );
+    let picked = tent_in(&sb, &proj, &["apply", "--config", ".devcontainer/devcontainer.json"]).ok();
+    assert!(picked.stderr.contains("nothing to do"), "{}", picked.describe());
+}
