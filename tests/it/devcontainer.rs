@@ -7,7 +7,10 @@
 use crate::engine_tests;
 use crate::harness::{Engine, Run, Sandbox, tent_bin};
 
-engine_tests!(a_project_with_a_devcontainer_json_applies_in_the_spec_order);
+engine_tests!(
+    a_project_with_a_devcontainer_json_applies_in_the_spec_order,
+    a_failing_lifecycle_command_stops_the_apply_with_its_name
+);
 
 const FIXTURE: &str = include_str!("../fixtures/devcontainer/lifecycle/.devcontainer/devcontainer.json");
 
@@ -104,4 +107,19 @@ fn a_project_with_a_devcontainer_json_applies_in_the_spec_order(engine: Engine) 
     );
     let picked = tent_in(&sb, &proj, &["apply", "--config", ".devcontainer/devcontainer.json"]).ok();
     assert!(picked.stderr.contains("nothing to do"), "{}", picked.describe());
+}
+
+fn a_failing_lifecycle_command_stops_the_apply_with_its_name(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let name = sb.name("dcfail");
+    let json = format!(
+        r#"{{ "name": "{name}", "image": "tent-test/debian:bookworm",
+             "postCreateCommand": {{ "fine": "true", "broken": ["sh", "-c", "echo oops; exit 3"] }},
+             "postStartCommand": "echo never > started" }}"#
+    );
+    sb.sh("mkdir -p proj && cat > proj/.devcontainer.json").stdin(json).ok();
+    let failed = tent_in(&sb, &sb.home.join("proj"), &["apply"]).output();
+    assert_ne!(failed.code, Some(0), "{}", failed.describe());
+    assert!(failed.stderr.contains("postCreateCommand broken failed with status 3"), "{}", failed.describe());
+    assert!(!sb.home.join("proj/started").exists(), "the commands after it did not run");
 }

@@ -326,7 +326,11 @@ pub fn manifest(
                 }
                 _ => return Err(cx.expected("mounts", item, "a string or an object")),
             };
-            match mount.and_then(|m| m.volume(&project)) {
+            // The same check as `--engine-arg --volume`: nothing over tent's own mounts.
+            let checked = mount.and_then(|m| m.volume(&project)).and_then(|volume| {
+                crate::boxes::engine_args::check(&["--volume".into(), volume.clone()], &entry.unshare).map(|()| volume)
+            });
+            match checked {
                 Ok(volume) => entry.volumes.push(volume),
                 Err(why) => cx.ignored("mounts", item.at, why),
             }

@@ -184,7 +184,9 @@ fn mounts_in_both_forms() {
             "type=volume,source=proj-node-modules,target=/home/me/proj/node_modules",
             {"source": "data", "target": "/data", "type": "bind", "readonly": true},
             "type=tmpfs,target=/tmp/x",
-            "source=/a:b,target=/x,type=bind"
+            "source=/a:b,target=/x,type=bind",
+            "source=/tmp,target=/run/host/etc,type=bind",
+            {"source": "/tmp", "target": "//run/./.tent", "type": "bind"}
         ]}"#,
     );
     let v = &m.boxes[0].volumes;
@@ -192,7 +194,8 @@ fn mounts_in_both_forms() {
     assert_eq!(v[1], "proj-node-modules:/home/me/proj/node_modules");
     assert_eq!(v[2], "/home/me/proj/data:/data:ro");
     assert_eq!(v.len(), 3, "{v:?}");
-    assert_eq!(m.warnings.iter().filter(|w| w.starts_with("ignored: mounts")).count(), 2, "{:?}", m.warnings);
+    assert_eq!(m.warnings.iter().filter(|w| w.starts_with("ignored: mounts")).count(), 4, "{:?}", m.warnings);
+    assert!(m.warnings.iter().any(|w| w.contains("tent's own mounts")), "{:?}", m.warnings);
     assert!(parse_mount_string("type=bind,source=/a,target=/b,readonly").unwrap() != Default::default());
     assert!(parse_mount_string("type=bind,source=/a,target=/b,foo=1").is_err());
 }
