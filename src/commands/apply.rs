@@ -18,7 +18,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::export::Selector;
 use crate::manifest::apply::{BoxOps, Executor, ExportOps, Progress, Records, Status, StepResult};
-use crate::manifest::devcontainer::HostCommand;
+use crate::manifest::devcontainer::{HostCommand, ImageBuild};
 use crate::manifest::plan::Options;
 use crate::manifest::{self, Action, BinExport, Current, Desired, Manifest, Mode, Record, record};
 use crate::{export, interrupt};
@@ -78,15 +78,33 @@ pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
         return Ok(0);
     }
     // devcontainer.json's initializeCommand: on the host, before its box is made.
-    let host_commands: Vec<&HostCommand> = manifest
-        .host_commands
-        .iter()
-        .filter(|c| {
-            actions.iter().any(
-                |a| matches!(a, Action::Create { name, .. } | Action::Recreate { name, .. } if *name == c.box_name),
-            )
-        })
-        .collect();
+    let made = |box_name: &str| {
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Create { name, .. } | Action::Recreate { name, .. } if name == box_name))
+    };
+    let host_commands: Vec<&HostCommand> = manifest.host_commands.iter().filter(|c| made(&c.box_name)).collect();
+    // … and `build`: the image, when the engine does not have it yet.
+    let mut builds: Vec<&ImageBuild> = Vec::new();
+    for build in manifest.builds.iter().filter(|b| made(&b.box_name)) {
+        if !ctx.engine.image_exists(&build.image)? {
+            builds.push(build);
+        }
+    }
+    for build in &builds {
+        let line = format!(
+            "+ build {} for {} from {} (context {})",
+            build.image,
+            build.box_name,
+            build.dockerfile.display(),
+            build.context.display()
+        );
+        if args.dry_run && !args.json {
+            ctx.printer.data(crate::output::sanitize_lines(&line));
+        } else {
+            ctx.printer.status(line);
+        }
+    }
     for command in &host_commands {
         let line = format!(
             "! run on the host, in {}, before {} is made: initializeCommand ({}): {}",
@@ -109,6 +127,9 @@ pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
     confirm_host_commands(ctx, args, &host_commands)?;
     for command in host_commands {
         run_on_host(ctx, args, command)?;
+    }
+    for build in builds {
+        build_image(ctx, build)?;
     }
 
     interrupt::catch();
@@ -236,6 +257,61 @@ fn run_on_host(ctx: &Context<'_>, args: &ApplyArgs, command: &HostCommand) -> Re
                 hint: Some(format!("fix the command, then run `{}` again", again(args))),
             });
         }
+    }
+    Ok(())
+}
+
+/// Builds a devcontainer.json's image with the engine's own build. The
+/// Dockerfile goes on stdin, as tent read it; the context is the project's.
+/// Under `--root` through sudo it is refused: root's engine would read a
+/// context the user can change while it builds.
+fn build_image(ctx: &Context<'_>, build: &ImageBuild) -> Result<()> {
+    if ctx.engine.through_sudo() {
+        return Err(Error::Manifest {
+            message: format!(
+                "{}: box {} needs its image built from {}, which tent does not do for a rootful box",
+                build.at,
+                build.box_name,
+                build.dockerfile.display()
+            ),
+            hint: Some(format!(
+                "build it as root yourself (`sudo podman build -t {} -f {} {}`), then apply again",
+                build.image,
+                crate::shell::quote_if_needed(&build.dockerfile.to_string_lossy()),
+                crate::shell::quote_if_needed(&build.context.to_string_lossy())
+            )),
+        });
+    }
+    let engine_args = build.engine_args();
+    let spinner = ctx.printer.spinner(format!("building {} for {}", build.image, build.box_name));
+    let mut child = ctx
+        .engine
+        .command(&engine_args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::EngineSpawn(e.to_string()))?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let text = build.text.clone();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(&text);
+    });
+    let output = child.wait_with_output().map_err(|e| Error::EngineSpawn(e.to_string()))?;
+    let _ = writer.join();
+    spinner.finish();
+    ctx.printer.verbose(String::from_utf8_lossy(&output.stderr));
+    if !output.status.success() {
+        return Err(Error::Engine {
+            what: format!(
+                "{}: could not build the image of box {} from {}",
+                build.at,
+                build.box_name,
+                build.dockerfile.display()
+            ),
+            failure: ctx.engine.failure(&engine_args, &output),
+        });
     }
     Ok(())
 }

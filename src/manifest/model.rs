@@ -21,6 +21,8 @@ pub struct Manifest {
     /// Commands to run on the host before a box is made (devcontainer.json's
     /// `initializeCommand`): shown in the plan, run only after the user agreed.
     pub host_commands: Vec<super::devcontainer::HostCommand>,
+    /// Images to build before their box is made (devcontainer.json's `build`).
+    pub builds: Vec<super::devcontainer::ImageBuild>,
 }
 
 /// One box of a manifest. Paths are already absolute (`~` and paths relative

@@ -61,6 +61,43 @@ pub struct HostCommand {
     pub command: Lifecycle,
 }
 
+/// `build` (or `dockerFile`): the image the box is made from, built with the
+/// engine's own build before the box is made, when the engine lacks it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageBuild {
+    pub box_name: String,
+    pub at: Location,
+    /// `localhost/tent-devcontainer-NAME:HASH`, the hash of everything below:
+    /// a changed Dockerfile, context, args or target is a new image (and so
+    /// recreates the box); the same inputs build nothing again.
+    pub image: String,
+    pub dockerfile: PathBuf,
+    /// The Dockerfile as read (bounded, no final link followed); the engine
+    /// gets these bytes on stdin, never the path.
+    pub text: Vec<u8>,
+    pub context: PathBuf,
+    pub args: BTreeMap<String, String>,
+    pub target: Option<String>,
+}
+
+impl ImageBuild {
+    /// The engine's build arguments; the Dockerfile comes on stdin.
+    pub fn engine_args(&self) -> Vec<String> {
+        let mut args = vec!["build".to_string(), "-t".into(), self.image.clone(), "-f".into(), "-".into()];
+        if let Some(target) = &self.target {
+            args.extend(["--target".to_string(), target.clone()]);
+        }
+        for (k, v) in &self.args {
+            args.extend(["--build-arg".to_string(), format!("{k}={v}")]);
+        }
+        args.extend(["--".to_string(), self.context.to_string_lossy().into_owned()]);
+        args
+    }
+}
+
+/// Largest Dockerfile tent reads.
+const MAX_DOCKERFILE: u64 = 1024 * 1024;
+
 /// Largest number of named commands in one lifecycle object, of runArgs, mounts …
 const MAX_ITEMS: usize = 256;
 
@@ -238,6 +275,7 @@ pub fn manifest(
     let get = |name: &str| keys.get(name).map(|(_, node)| *node);
 
     let mut entry = BoxEntry { at: cx.at(root.at), ..Default::default() };
+    let mut builds = Vec::new();
 
     // The name: `name` made a valid box name, else the project folder's.
     let wanted = match get("name") {
@@ -273,15 +311,9 @@ pub fn manifest(
             }
         }
         (None, Some(node)) => {
-            return Err(cx.error(
-                node.at,
-                "building the image (`build`, `dockerFile`) is not supported by tent yet",
-                Some(format!(
-                    "build it yourself, e.g. `podman build -t {0}-image -f .devcontainer/Dockerfile .` in {1}, then set \"image\": \"localhost/{0}-image\"",
-                    entry.name,
-                    project.display()
-                )),
-            ));
+            let build = image_build(&mut cx, node, get("context"), &entry.name)?;
+            entry.image = Some(build.image.clone());
+            builds.push(build);
         }
         (None, None) => {
             return Err(cx.error(
@@ -467,7 +499,93 @@ pub fn manifest(
         });
     }
 
-    Ok(Manifest { path: file.to_path_buf(), boxes: vec![entry], warnings: cx.notes, host_commands })
+    Ok(Manifest { path: file.to_path_buf(), boxes: vec![entry], warnings: cx.notes, host_commands, builds })
+}
+
+/// `build: { dockerfile, context, args, target }` or the older top-level
+/// `dockerFile` and `context`; paths are relative to the devcontainer.json.
+fn image_build(cx: &mut Cx<'_>, node: &Node, top_context: Option<&Node>, box_name: &str) -> Result<ImageBuild> {
+    let (mut dockerfile, mut context, mut args, mut target) = (None, None, BTreeMap::new(), None);
+    match &node.value {
+        Json::String(_) => dockerfile = Some((cx.string("dockerFile", node)?, node.at)),
+        Json::Object(props) => {
+            for (key, value) in props {
+                match key.name.as_str() {
+                    "dockerfile" | "dockerFile" => dockerfile = Some((cx.string("build.dockerfile", value)?, value.at)),
+                    "context" => context = Some(cx.string("build.context", value)?),
+                    "args" => args = cx.env("build.args", value)?,
+                    "target" => {
+                        let t = cx.string("build.target", value)?;
+                        if !t.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+                            || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+                        {
+                            return Err(cx.error(
+                                value.at,
+                                format!("`build.target` {:?} is not a stage name", short(&t)),
+                                None,
+                            ));
+                        }
+                        target = Some(t);
+                    }
+                    other => cx.ignored(
+                        &format!("build.{}", short(other)),
+                        key.at,
+                        "tent passes dockerfile, context, args and target",
+                    ),
+                }
+            }
+        }
+        _ => return Err(cx.expected("build", node, "an object")),
+    }
+    if context.is_none()
+        && let Some(node) = top_context
+    {
+        context = Some(cx.string("context", node)?);
+    }
+    let Some((dockerfile, at)) = dockerfile else {
+        return Err(cx.error(
+            node.at,
+            "`build` names no `dockerfile`",
+            Some("add \"dockerfile\": \"Dockerfile\"".into()),
+        ));
+    };
+    let dockerfile = resolve_path(&dockerfile, cx.file);
+    let context = resolve_path(context.as_deref().unwrap_or("."), cx.file);
+    let text = match crate::files::read_bounded(&dockerfile, MAX_DOCKERFILE) {
+        Ok(Some(text)) => text,
+        Ok(None) => return Err(cx.error(at, format!("no Dockerfile at {}", dockerfile.display()), None)),
+        Err(e) => {
+            return Err(cx.error(
+                at,
+                format!("cannot read the Dockerfile: {e}"),
+                Some("it must be a regular file (not a link) of at most 1 MiB".into()),
+            ));
+        }
+    };
+    let mut hash = Sha256::new();
+    for part in [&text[..], context.as_os_str().as_encoded_bytes(), target.as_deref().unwrap_or("").as_bytes()] {
+        hash.update((part.len() as u64).to_le_bytes());
+        hash.update(part);
+    }
+    for (k, v) in &args {
+        hash.update((k.len() as u64).to_le_bytes());
+        hash.update(k.as_bytes());
+        hash.update((v.len() as u64).to_le_bytes());
+        hash.update(v.as_bytes());
+    }
+    let digest: String = hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let repo: String = box_name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
+    let image = format!("localhost/tent-devcontainer-{}:{digest}", repo.trim_matches('-'));
+    Ok(ImageBuild {
+        box_name: box_name.to_string(),
+        at: cx.at(node.at),
+        image,
+        dockerfile,
+        text,
+        context,
+        args,
+        target,
+    })
 }
 
 /// A key for messages: a hostile file's 1 MB key is cut.

@@ -15,7 +15,7 @@ mod map;
 use std::path::{Path, PathBuf};
 
 pub use expand::Vars;
-pub use map::{HostCommand, Lifecycle};
+pub use map::{HostCommand, ImageBuild, Lifecycle};
 
 use super::model::Manifest;
 use crate::error::Result;

@@ -116,11 +116,62 @@ fn the_box_is_named_after_the_project_without_a_name() {
 }
 
 #[test]
-fn build_and_compose_are_refused_with_a_way_out() {
-    let (msg, hint) = message(parse_env("{\"build\": {\"dockerfile\": \"Dockerfile\"}}", &[]).unwrap_err());
-    assert!(msg.contains("not supported by tent yet") && hint.contains("podman build"), "{msg} {hint}");
+fn compose_is_refused_and_an_image_is_needed() {
     assert!(error("{\"dockerComposeFile\": \"c.yml\", \"service\": \"app\"}").contains("dockerComposeFile"));
     assert!(error("{\"name\": \"x\"}").contains("names no `image`"));
+}
+
+fn parse_in(dir: &Path, text: &str, env: &[(&str, &str)]) -> Result<Manifest> {
+    let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let file = dir.join(".devcontainer/devcontainer.json");
+    parse_with(&file, text, &|name| env.get(name).cloned(), dir)
+}
+
+#[test]
+fn build_reads_the_dockerfile_and_names_the_image_by_its_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join(".devcontainer")).unwrap();
+    std::fs::write(d.join(".devcontainer/Dockerfile"), "FROM debian\n").unwrap();
+    let json = r#"{"name": "My_App", "build": {"dockerfile": "Dockerfile", "context": "..",
+        "args": {"V": "${localEnv:V}"}, "target": "dev", "cacheFrom": "x"}}"#;
+    let m = parse_in(d, json, &[("V", "1")]).unwrap();
+    let build = &m.builds[0];
+    assert_eq!(build.dockerfile, d.join(".devcontainer/Dockerfile"));
+    assert_eq!(build.context, d);
+    assert_eq!(build.text, b"FROM debian\n");
+    assert!(
+        build.image.starts_with("localhost/tent-devcontainer-my_app:")
+            || build.image.starts_with("localhost/tent-devcontainer-my-app:"),
+        "{}",
+        build.image
+    );
+    assert_eq!(m.boxes[0].image.as_deref(), Some(build.image.as_str()));
+    let args = build.engine_args();
+    assert_eq!(&args[..5], ["build", "-t", &build.image, "-f", "-"]);
+    assert_eq!(args[args.len() - 2..], ["--".to_string(), d.display().to_string()]);
+    assert!(args.contains(&"V=1".to_string()) && args.contains(&"dev".to_string()));
+    assert!(m.warnings.iter().any(|w| w.starts_with("ignored: build.cacheFrom")), "{:?}", m.warnings);
+    // The same inputs name the same image; another arg, another image.
+    assert_eq!(parse_in(d, json, &[("V", "1")]).unwrap().builds[0].image, build.image);
+    assert_ne!(parse_in(d, json, &[("V", "2")]).unwrap().builds[0].image, build.image);
+    // The legacy form.
+    let m = parse_in(d, r#"{"dockerFile": "Dockerfile"}"#, &[]).unwrap();
+    assert_eq!(m.builds[0].context, d.join(".devcontainer"));
+}
+
+#[test]
+fn a_linked_or_missing_dockerfile_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join(".devcontainer")).unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", d.join(".devcontainer/Dockerfile")).unwrap();
+    let e = message(parse_in(d, r#"{"build": {"dockerfile": "Dockerfile"}}"#, &[]).unwrap_err()).0;
+    assert!(e.contains("cannot read the Dockerfile"), "{e}");
+    let e = message(parse_in(d, r#"{"build": {"dockerfile": "Nope"}}"#, &[]).unwrap_err()).0;
+    assert!(e.contains("no Dockerfile at"), "{e}");
+    let e = message(parse_in(d, r#"{"build": {"dockerfile": "Nope", "target": "-x"}}"#, &[]).unwrap_err()).0;
+    assert!(e.contains("not a stage name"), "{e}");
 }
 
 #[test]
