@@ -9,7 +9,8 @@ use crate::harness::{Engine, Run, Sandbox, tent_bin};
 
 engine_tests!(
     a_project_with_a_devcontainer_json_applies_in_the_spec_order,
-    a_failing_lifecycle_command_stops_the_apply_with_its_name
+    a_failing_lifecycle_command_stops_the_apply_with_its_name,
+    a_dockerfile_is_built_with_the_engine
 );
 
 const FIXTURE: &str = include_str!("../fixtures/devcontainer/lifecycle/.devcontainer/devcontainer.json");
@@ -122,4 +123,37 @@ fn a_failing_lifecycle_command_stops_the_apply_with_its_name(engine: Engine) {
     assert_ne!(failed.code, Some(0), "{}", failed.describe());
     assert!(failed.stderr.contains("postCreateCommand broken failed with status 3"), "{}", failed.describe());
     assert!(!sb.home.join("proj/started").exists(), "the commands after it did not run");
+}
+
+fn a_dockerfile_is_built_with_the_engine(engine: Engine) {
+    let mut sb = Sandbox::new(engine);
+    let name = sb.name("dcbuild");
+    sb.env.push(("TENT_IT_BOX".into(), name.clone()));
+    sb.sh("mkdir -p proj/.devcontainer && echo from-context > proj/context-file").ok();
+    sb.sh("cat > proj/.devcontainer/devcontainer.json")
+        .stdin(include_str!("../fixtures/devcontainer/build/.devcontainer/devcontainer.json"))
+        .ok();
+    sb.sh("cat > proj/.devcontainer/Dockerfile")
+        .stdin(include_str!("../fixtures/devcontainer/build/.devcontainer/Dockerfile"))
+        .ok();
+    let proj = sb.home.join("proj");
+    let plan = tent_in(&sb, &proj, &["apply", "--dry-run", "--json"]).ok();
+    let value: serde_json::Value = serde_json::from_slice(plan.stdout_bytes()).unwrap();
+    let image = value["plan"][0]["spec"]["image"].as_str().unwrap().to_string();
+    assert!(image.starts_with("localhost/tent-devcontainer-"), "{value}");
+    let plan = tent_in(&sb, &proj, &["apply", "--dry-run"]).ok();
+    assert!(plan.stdout().contains(&format!("+ build {image} for {name}")), "{}", plan.describe());
+
+    let applied = tent_in(&sb, &proj, &["apply"]).output();
+    let done = applied.code == Some(0);
+    let built = std::fs::read_to_string(proj.join("built.txt")).unwrap_or_default();
+    let in_box = if done { run(&sb, &name, "cat /etc/context-file") } else { String::new() };
+    let again = tent_in(&sb, &proj, &["apply"]).output();
+    // Clean up the image whatever happened, then check.
+    sb.remove_boxes();
+    let _ = sb.engine_cmd(&["rmi", &image]).output();
+    assert!(done, "{}", applied.describe());
+    assert_eq!(built, "hello\n", "the build arg reached the Dockerfile");
+    assert_eq!(in_box, "from-context\n");
+    assert!(again.stderr.contains("nothing to do") && !again.stderr.contains("+ build"), "{}", again.describe());
 }

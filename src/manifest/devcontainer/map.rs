@@ -81,9 +81,11 @@ pub struct ImageBuild {
 }
 
 impl ImageBuild {
-    /// The engine's build arguments; the Dockerfile comes on stdin.
+    /// The engine's build arguments; the Dockerfile comes on stdin. The
+    /// build's steps use the host's network, as the box will.
     pub fn engine_args(&self) -> Vec<String> {
         let mut args = vec!["build".to_string(), "-t".into(), self.image.clone(), "-f".into(), "-".into()];
+        args.push("--network=host".into());
         if let Some(target) = &self.target {
             args.extend(["--target".to_string(), target.clone()]);
         }
