@@ -201,6 +201,18 @@ impl Cx<'_> {
                 env.remove(&name.name);
                 continue;
             }
+            // `"PATH": "${containerEnv:PATH}:/more"` needs the image's value,
+            // which tent does not have when it makes the box: that one is noted.
+            if let Json::String(text) = &value.value
+                && let Err(Problem::ContainerEnv(var)) = expand::expand(text, &self.vars, &mut Vec::new())
+            {
+                self.ignored(
+                    &format!("{key}.{}", name.name),
+                    value.at,
+                    format!("it uses ${{containerEnv:{var}}}, the image's value, which tent does not know when it makes the box"),
+                );
+                continue;
+            }
             let value = self.string(&format!("{key}.{}", name.name), value)?;
             env.insert(name.name.clone(), value);
         }
@@ -304,7 +316,8 @@ pub fn manifest(
     match (get("image"), build) {
         (Some(node), _) => {
             let image = cx.string("image", node)?;
-            if image.is_empty() || image.starts_with('-') || image.chars().any(char::is_whitespace) {
+            let reference = |c: char| c.is_ascii_alphanumeric() || "._-/:@".contains(c);
+            if image.is_empty() || image.starts_with('-') || !image.chars().all(reference) {
                 return Err(cx.error(node.at, format!("`image` {image:?} is not an image reference"), None));
             }
             entry.image = Some(image);

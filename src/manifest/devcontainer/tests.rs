@@ -90,8 +90,10 @@ fn wrong_types_are_errors_at_their_place() {
     assert!(e.starts_with(&format!("{FILE}:2:11: `image` must be a string, not an array")), "{e}");
     let e = error("{\"image\": \"x\", \"containerEnv\": {\"1A\": \"x\"}}");
     assert!(e.contains("not a variable name"), "{e}");
-    let e = error("{\"image\": \"--help\"}");
-    assert!(e.contains("not an image reference"), "{e}");
+    for bad in ["--help", "a b", "x\\u001b[2J"] {
+        let e = error(&format!("{{\"image\": \"{bad}\"}}"));
+        assert!(e.contains("not an image reference"), "{bad}: {e}");
+    }
 }
 
 #[test]
@@ -223,7 +225,11 @@ fn remote_env_is_the_box_environment_over_container_env() {
     assert_eq!(env["PATH2"], "/opt/bin:/more");
     assert_eq!(env["Q"], "2");
     assert!(!env.contains_key("R"));
-    let e = error(r#"{"image":"x","remoteEnv":{"PATH":"${containerEnv:PATH}:/x"}}"#);
+    let m = parse_ok(r#"{"image":"x","remoteEnv":{"PATH":"${containerEnv:PATH}:/x","B":"b"}}"#);
+    assert!(!m.boxes[0].env.contains_key("PATH"));
+    assert_eq!(m.boxes[0].env["B"], "b");
+    assert!(m.warnings.iter().any(|w| w.starts_with("ignored: remoteEnv.PATH")), "{:?}", m.warnings);
+    let e = error(r#"{"image":"x","mounts":["source=${containerEnv:B},target=/b,type=bind"]}"#);
     assert!(e.contains("only the image knows"), "{e}");
 }
 
