@@ -96,6 +96,16 @@ fn a_project_with_a_devcontainer_json_applies_in_the_spec_order(engine: Engine) 
         "initialize\nonCreate\nupdateContent\npostStart\ninitialize\nonCreate\nupdateContent\npostStart\n"
     );
 
+    // `tent manifest` writes the box down as tent.toml: applying that finds
+    // the same box (only taken over by the other file), nothing recreated.
+    let toml = sb.tent(&["manifest", &name]).ok().stdout();
+    sb.sh("cat > proj/tent.toml").stdin(toml.clone()).ok();
+    let plan = tent_in(&sb, &proj, &["apply", "--dry-run", "tent.toml"]).ok();
+    let text = format!("{}{}", plan.stdout(), plan.stderr);
+    assert!(text.contains(&format!("! take over {name}")), "{toml}\n{}", plan.describe());
+    assert!(!text.contains("recreate") && !text.contains("update hooks"), "{toml}\n{}", plan.describe());
+    sb.sh("rm proj/tent.toml").ok();
+
     // Several configurations: off a terminal tent names them and --config.
     sb.sh("mkdir -p proj/.devcontainer/other && cp proj/.devcontainer/devcontainer.json proj/.devcontainer/other/")
         .ok();
