@@ -15,6 +15,10 @@ engine_tests!(
 
 const FIXTURE: &str = include_str!("../fixtures/devcontainer/lifecycle/.devcontainer/devcontainer.json");
 
+const FEATURE_JSON: &str =
+    include_str!("../fixtures/devcontainer/lifecycle/.devcontainer/greeter/devcontainer-feature.json");
+const FEATURE_SCRIPT: &str = include_str!("../fixtures/devcontainer/lifecycle/.devcontainer/greeter/install.sh");
+
 /// `tent ARGS` in the project folder.
 fn tent_in(sb: &Sandbox, dir: &std::path::Path, args: &[&str]) -> Run {
     let mut c = sb.command(tent_bin());
@@ -36,6 +40,9 @@ fn a_project_with_a_devcontainer_json_applies_in_the_spec_order(engine: Engine) 
     sb.env.push(("TENT_IT_BOX".into(), name.clone()));
     sb.sh("mkdir -p proj/.devcontainer proj/data && echo shared > proj/data/f").ok();
     sb.sh("cat > proj/.devcontainer/devcontainer.json").stdin(FIXTURE).ok();
+    sb.sh("mkdir -p proj/.devcontainer/greeter").ok();
+    sb.sh("cat > proj/.devcontainer/greeter/devcontainer-feature.json").stdin(FEATURE_JSON).ok();
+    sb.sh("cat > proj/.devcontainer/greeter/install.sh").stdin(FEATURE_SCRIPT).ok();
     let proj = sb.home.join("proj");
 
     // The plan: found in the project folder, notes for what tent does not obey.
@@ -63,13 +70,14 @@ fn a_project_with_a_devcontainer_json_applies_in_the_spec_order(engine: Engine) 
     assert!(sb.engine_cmd(&["container", "inspect", &name]).output().code != Some(0), "no box was made");
 
     tent_in(&sb, &proj, &["apply", "--yes"]).ok();
-    assert_eq!(read(&sb, ".order"), "initialize\nonCreate\nupdateContent\npostStart\n");
+    assert_eq!(read(&sb, ".order"), "initialize\nfeature hello false\nonCreate\nupdateContent\npostStart\n");
     assert_eq!(read(&sb, ".order-a"), "postCreate\n");
     assert_eq!(read(&sb, ".order-b"), "postCreate\n");
     assert_eq!(read(&sb, ".create-uid").trim(), sb.uid().to_string(), "lifecycle commands run as the user");
-    let env =
-        run(&sb, &name, "echo $PROJECT_MODE $WS; echo $GREETING; cat /data/f; touch /data/x 2>/dev/null || echo ro");
-    assert_eq!(env, format!("first {}\nhello from proj\nshared\nro\n", proj.display()));
+    let script =
+        "echo $PROJECT_MODE $WS; echo $GREETING; cat /data/f; touch /data/x 2>/dev/null || echo ro; cat /etc/greeting";
+    let env = run(&sb, &name, script);
+    assert_eq!(env, format!("first {}\nhello from proj\nshared\nro\nhello\n", proj.display()));
     run(&sb, &name, "touch /data-rw/written");
     assert!(proj.join("data/written").exists());
 
@@ -77,7 +85,7 @@ fn a_project_with_a_devcontainer_json_applies_in_the_spec_order(engine: Engine) 
     let again = tent_in(&sb, &proj, &["apply"]).ok();
     assert!(again.stderr.contains("nothing to do"), "{}", again.describe());
     assert!(!again.stderr.contains("! run on the host"), "{}", again.describe());
-    assert_eq!(read(&sb, ".order"), "initialize\nonCreate\nupdateContent\npostStart\n");
+    assert_eq!(read(&sb, ".order"), "initialize\nfeature hello false\nonCreate\nupdateContent\npostStart\n");
 
     // A changed containerEnv recreates (asked: --yes), the home kept; the
     // once-commands run again for the new container.
@@ -93,7 +101,7 @@ fn a_project_with_a_devcontainer_json_applies_in_the_spec_order(engine: Engine) 
     assert_eq!(run(&sb, &name, "echo $PROJECT_MODE; cat ~/proj/notes"), "second\nkeep\n");
     assert_eq!(
         read(&sb, ".order"),
-        "initialize\nonCreate\nupdateContent\npostStart\ninitialize\nonCreate\nupdateContent\npostStart\n"
+        "initialize\nfeature hello false\nonCreate\nupdateContent\npostStart\ninitialize\nfeature hello false\nonCreate\nupdateContent\npostStart\n"
     );
 
     // `tent manifest` writes the box down as tent.toml: applying that finds

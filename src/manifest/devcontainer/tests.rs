@@ -307,7 +307,7 @@ fn gpu_ports_and_users_are_noted() {
         "\"vscode\": the box runs as you",
         "ignored: containerUser",
         "ignored: hostRequirements.cpus",
-        "Dev Container features yet: ghcr.io/devcontainers/features/node:1",
+        "ignored: features.ghcr.io/devcontainers/features/node:1",
     ] {
         assert!(w.contains(needle), "{needle}: {w}");
     }
@@ -465,4 +465,47 @@ proptest! {
 fn deep_nesting_is_an_error_not_a_crash() {
     let text = format!("{{\"image\":\"x\",\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
     assert!(error(&text).contains("depth"));
+}
+
+#[test]
+fn local_features_run_first_with_their_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let f = d.join(".devcontainer/greeter");
+    std::fs::create_dir_all(&f).unwrap();
+    std::fs::write(
+        f.join("devcontainer-feature.json"),
+        r#"{"id": "greeter", "options": {"greeting": {"default": "hi"}, "loud": {"default": false}, "1st-thing": {"default": "x"}}}"#,
+    )
+    .unwrap();
+    std::fs::write(f.join("install.sh"), "echo \"$GREETING $LOUD $_1ST_THING\" > out.txt\n").unwrap();
+    let json = r#"{"image": "x", "onCreateCommand": "true",
+        "features": {"ghcr.io/x/y:1": {}, "./greeter": {"greeting": "hello", "loud": true}}}"#;
+    let m = parse_in(d, json, &[]).unwrap();
+    let hooks = &m.boxes[0].init_hooks;
+    assert_eq!(hooks.len(), 2);
+    assert!(hooks[0].starts_with("# devcontainer.json feature ._greeter"), "{}", hooks[0]);
+    assert!(hooks[1].contains("onCreateCommand"));
+    assert!(m.warnings.iter().any(|w| w.starts_with("ignored: features.ghcr.io/x/y:1")), "{:?}", m.warnings);
+    // The hook holds the script as read: run it here (as root would in the box).
+    std::fs::write(f.join("install.sh"), "echo changed-later > out.txt\n").unwrap();
+    let out = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(format!("set -e\n{}", hooks[0]))
+        .env("TENT_USER", "me")
+        .env("TENT_HOME", "/home/me")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read_to_string(f.join("out.txt")).unwrap(), "hello true x\n");
+    // Outside the devcontainer.json's folder, linked, or missing: errors.
+    let e = message(parse_in(d, r#"{"image": "x", "features": {"../../etc": {}}}"#, &[]).unwrap_err()).0;
+    assert!(e.contains("outside"), "{e}");
+    std::os::unix::fs::symlink("/etc/passwd", f.join("install.sh.link")).unwrap();
+    std::fs::remove_file(f.join("install.sh")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", f.join("install.sh")).unwrap();
+    let e = message(parse_in(d, r#"{"image": "x", "features": {"./greeter": {}}}"#, &[]).unwrap_err()).0;
+    assert!(e.contains("cannot read install.sh"), "{e}");
+    let e = message(parse_in(d, r#"{"image": "x", "features": {"./nope": {}}}"#, &[]).unwrap_err()).0;
+    assert!(e.contains("has no devcontainer-feature.json"), "{e}");
 }
