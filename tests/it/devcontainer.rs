@@ -104,6 +104,17 @@ fn a_project_with_a_devcontainer_json_applies_in_the_spec_order(engine: Engine) 
         "initialize\nfeature hello false\nonCreate\nupdateContent\npostStart\ninitialize\nfeature hello false\nonCreate\nupdateContent\npostStart\n"
     );
 
+    // A changed once-command is rewritten in place, and the once-commands
+    // run again in the same container.
+    let id = || sb.engine_cmd(&["container", "inspect", "--format", "{{.Id}}", &name]).ok().stdout();
+    let before = id();
+    sb.sh("sed -i 's/echo onCreate >>/echo onCreate2 >>/' proj/.devcontainer/devcontainer.json && : > proj/.order")
+        .ok();
+    let updated = tent_in(&sb, &proj, &["apply"]).ok();
+    assert!(updated.stderr.contains(&format!("~ update hooks of {name}")), "{}", updated.describe());
+    assert_eq!(id(), before);
+    assert_eq!(read(&sb, ".order"), "feature hello false\nonCreate2\nupdateContent\n");
+
     // `tent manifest` writes the box down as tent.toml: applying that finds
     // the same box (only taken over by the other file), nothing recreated.
     let toml = sb.tent(&["manifest", &name]).ok().stdout();
