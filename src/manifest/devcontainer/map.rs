@@ -100,6 +100,9 @@ impl ImageBuild {
 /// Largest Dockerfile tent reads.
 const MAX_DOCKERFILE: u64 = 1024 * 1024;
 
+/// Most notes one file gets.
+const MAX_NOTES: usize = 200;
+
 /// Largest number of named commands in one lifecycle object, of runArgs, mounts …
 const MAX_ITEMS: usize = 256;
 
@@ -119,14 +122,24 @@ impl Cx<'_> {
         Error::Manifest { message: format!("{}: {}", self.at(offset), message.as_ref()), hint }
     }
 
+    /// Adds a note; past `MAX_NOTES` one line says the rest were left out
+    /// (each note finds its line in the text: a hostile file of a million
+    /// unknown keys must not cost a million scans).
+    fn push(&mut self, offset: usize, note: impl FnOnce(Location) -> String) {
+        if self.notes.len() < MAX_NOTES {
+            let at = self.at(offset);
+            self.notes.push(note(at));
+        } else if self.notes.len() == MAX_NOTES {
+            self.notes.push(format!("{}: more notes left out", self.file.display()));
+        }
+    }
+
     fn ignored(&mut self, key: &str, offset: usize, why: impl AsRef<str>) {
-        let at = self.at(offset);
-        self.notes.push(format!("ignored: {key} ({at}): {}", why.as_ref()));
+        self.push(offset, |at| format!("ignored: {key} ({at}): {}", why.as_ref()));
     }
 
     fn note(&mut self, key: &str, offset: usize, what: impl AsRef<str>) {
-        let at = self.at(offset);
-        self.notes.push(format!("note: {key} ({at}): {}", what.as_ref()));
+        self.push(offset, |at| format!("note: {key} ({at}): {}", what.as_ref()));
     }
 
     fn expected(&self, key: &str, node: &Node, what: &str) -> Error {
@@ -158,8 +171,7 @@ impl Cx<'_> {
             }
         };
         for var in unknown {
-            let at = self.at(node.at);
-            self.notes.push(format!("{at}: unknown variable {var} in `{key}` kept as written"));
+            self.push(node.at, |at| format!("{at}: unknown variable {} in `{key}` kept as written", short(&var)));
         }
         if value.contains('\0') {
             return Err(self.error(node.at, format!("`{key}` holds a NUL character"), None));
@@ -276,14 +288,14 @@ pub fn manifest(
     let mut keys: BTreeMap<&str, (&Key, &Node)> = BTreeMap::new();
     for (key, node) in props {
         if keys.insert(&key.name, (key, node)).is_some() {
-            let at = cx.at(key.at);
-            cx.notes.push(format!("{at}: `{}` is set twice: the last one counts", key.name));
+            cx.push(key.at, |at| format!("{at}: `{}` is set twice: the last one counts", short(&key.name)));
         }
         if !KEYS.contains(&key.name.as_str()) {
-            let at = cx.at(key.at);
-            let hint = if key.name.len() <= 64 { did_you_mean(&key.name, KEYS) } else { None };
-            let hint = hint.map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default();
-            cx.notes.push(format!("{at}: unknown key `{}` skipped{hint}", short(&key.name)));
+            cx.push(key.at, |at| {
+                let hint = if key.name.len() <= 64 { did_you_mean(&key.name, KEYS) } else { None };
+                let hint = hint.map(|k| format!(" (did you mean `{k}`?)")).unwrap_or_default();
+                format!("{at}: unknown key `{}` skipped{hint}", short(&key.name))
+            });
         }
     }
     let get = |name: &str| keys.get(name).map(|(_, node)| *node);

@@ -509,3 +509,17 @@ fn local_features_run_first_with_their_options() {
     let e = message(parse_in(d, r#"{"image": "x", "features": {"./nope": {}}}"#, &[]).unwrap_err()).0;
     assert!(e.contains("has no devcontainer-feature.json"), "{e}");
 }
+
+#[test]
+fn a_file_of_many_unknown_keys_is_cheap_and_its_notes_capped() {
+    let mut text = String::from("{\"image\": \"x\"");
+    for i in 0..60_000 {
+        text.push_str(&format!(",\"k{i}\":1"));
+    }
+    text.push('}');
+    let started = std::time::Instant::now();
+    let m = parse_ok(&text);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(m.warnings.len(), 201);
+    assert!(m.warnings[200].ends_with("more notes left out"));
+}
