@@ -654,8 +654,11 @@ pub struct UnexportArgs {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// Manifest: tent.toml, or a Distrobox assemble file (*.ini) [default: ./tent.toml]
+    /// Manifest: tent.toml, a Distrobox assemble file (*.ini) or a devcontainer.json (*.json) [default: ./tent.toml, else the project's devcontainer.json]
     pub file: Option<PathBuf>,
+    /// The devcontainer.json to use when the project has several (or any manifest, as FILE)
+    #[arg(long, value_name = "PATH", conflicts_with = "file")]
+    pub config: Option<PathBuf>,
     /// Print the plan and change nothing
     #[arg(long, short = 'n')]
     pub dry_run: bool,

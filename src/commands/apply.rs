@@ -18,6 +18,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::export::Selector;
 use crate::manifest::apply::{BoxOps, Executor, ExportOps, Progress, Records, Status, StepResult};
+use crate::manifest::devcontainer::{HostCommand, ImageBuild};
 use crate::manifest::plan::Options;
 use crate::manifest::{self, Action, BinExport, Current, Desired, Manifest, Mode, Record, record};
 use crate::{export, interrupt};
@@ -25,7 +26,7 @@ use crate::{export, interrupt};
 const DEFAULT_FILE: &str = "tent.toml";
 
 pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
-    let file = args.file.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_FILE));
+    let file = manifest_file(ctx, args)?;
     let mut manifest = manifest::load(&file)?;
     for warning in &manifest.warnings {
         ctx.printer.warn(warning);
@@ -76,11 +77,60 @@ pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
         report(&[]);
         return Ok(0);
     }
+    // devcontainer.json's initializeCommand: on the host, before its box is made.
+    let made = |box_name: &str| {
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Create { name, .. } | Action::Recreate { name, .. } if name == box_name))
+    };
+    let host_commands: Vec<&HostCommand> = manifest.host_commands.iter().filter(|c| made(&c.box_name)).collect();
+    // … and `build`: the image, when the engine does not have it yet.
+    let mut builds: Vec<&ImageBuild> = Vec::new();
+    for build in manifest.builds.iter().filter(|b| made(&b.box_name)) {
+        if !ctx.engine.image_exists(&build.image)? {
+            builds.push(build);
+        }
+    }
+    for build in &builds {
+        let line = format!(
+            "+ build {} for {} from {} (context {})",
+            build.image,
+            build.box_name,
+            build.dockerfile.display(),
+            build.context.display()
+        );
+        if args.dry_run && !args.json {
+            ctx.printer.data(crate::output::sanitize_lines(&line));
+        } else {
+            ctx.printer.status(line);
+        }
+    }
+    for command in &host_commands {
+        let line = format!(
+            "! run on the host, in {}, before {} is made: initializeCommand ({}): {}",
+            command.cwd.display(),
+            command.box_name,
+            command.at,
+            command.command.describe()
+        );
+        if args.dry_run && !args.json {
+            ctx.printer.data(crate::output::sanitize_lines(&line));
+        } else {
+            ctx.printer.status(line);
+        }
+    }
     if args.dry_run {
         report(&[]);
         return Ok(0);
     }
     confirm(ctx, args, &actions)?;
+    confirm_host_commands(ctx, args, &host_commands)?;
+    for command in host_commands {
+        run_on_host(ctx, args, command)?;
+    }
+    for build in builds {
+        build_image(ctx, build)?;
+    }
 
     interrupt::catch();
     let (boxes, exports, records, progress) =
@@ -116,6 +166,154 @@ pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// The manifest to read: `--config` or FILE; else ./tent.toml; else the
+/// project's devcontainer.json (asking which when there are several).
+fn manifest_file(ctx: &Context<'_>, args: &ApplyArgs) -> Result<PathBuf> {
+    if let Some(file) = args.config.as_ref().or(args.file.as_ref()) {
+        return Ok(file.clone());
+    }
+    let default = PathBuf::from(DEFAULT_FILE);
+    if default.exists() {
+        return Ok(default);
+    }
+    let mut found = manifest::devcontainer::candidates(Path::new("."));
+    for file in &mut found {
+        if let Ok(short) = file.strip_prefix(".") {
+            *file = short.to_path_buf();
+        }
+    }
+    match found.len() {
+        0 => Ok(default),
+        1 => {
+            ctx.printer.status(format!("using {}", found[0].display()));
+            Ok(found.swap_remove(0))
+        }
+        _ => {
+            let list: Vec<String> = found.iter().map(|f| f.display().to_string()).collect();
+            if std::io::stdin().is_terminal() && !args.json {
+                for (i, file) in list.iter().enumerate() {
+                    ctx.printer.status(format!("  {}) {file}", i + 1));
+                }
+                eprint!("This project has {} dev container configurations: which one? [1-{}] ", list.len(), list.len());
+                let mut answer = String::new();
+                let _ = std::io::stdin().read_line(&mut answer);
+                if let Some(i) = answer.trim().parse::<usize>().ok().filter(|i| (1..=list.len()).contains(i)) {
+                    return Ok(found.swap_remove(i - 1));
+                }
+            }
+            Err(Error::Manifest {
+                message: format!("this project has {} dev container configurations: {}", list.len(), list.join(", ")),
+                hint: Some(format!("pick one: `tent apply --config {}`", crate::shell::quote_if_needed(&list[0]))),
+            })
+        }
+    }
+}
+
+/// initializeCommand runs on the host as you: a file from a cloned project
+/// does that only when you agree (on a terminal) or said `--yes`.
+fn confirm_host_commands(ctx: &Context<'_>, args: &ApplyArgs, commands: &[&HostCommand]) -> Result<()> {
+    if commands.is_empty() || args.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Manifest {
+            message: "the plan runs initializeCommand on the host (shown above); nothing was changed".into(),
+            hint: Some(format!("check the command, then run `{} --yes`", again(args))),
+        });
+    }
+    if ctx.printer.confirm("Run initializeCommand on the host, as you?") {
+        Ok(())
+    } else {
+        Err(Error::Aborted("nothing was changed".into()))
+    }
+}
+
+/// Runs initializeCommand in the project folder: a string through `sh -c`, an
+/// array as that argv, named commands one after the other. A failure stops
+/// the apply with the command's name and exit status.
+fn run_on_host(ctx: &Context<'_>, args: &ApplyArgs, command: &HostCommand) -> Result<()> {
+    for (name, argv) in command.command.argvs() {
+        let label = match &name {
+            Some(name) => format!("initializeCommand {name}"),
+            None => "initializeCommand".to_string(),
+        };
+        ctx.printer.step(format!("{label} (on the host): {}", crate::shell::words(&argv)));
+        let status =
+            std::process::Command::new(&argv[0]).args(&argv[1..]).current_dir(&command.cwd).status().map_err(|e| {
+                Error::Manifest {
+                    message: format!("{}: could not run {label} {:?}: {e}", command.at, argv[0]),
+                    hint: Some("check the command in the devcontainer.json".into()),
+                }
+            })?;
+        if !status.success() {
+            let code = status.code().map_or_else(|| "a signal".to_string(), |c| c.to_string());
+            return Err(Error::Manifest {
+                message: format!(
+                    "{}: {label} failed with status {code}; box {} was not made",
+                    command.at, command.box_name
+                ),
+                hint: Some(format!("fix the command, then run `{}` again", again(args))),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Builds a devcontainer.json's image with the engine's own build. The
+/// Dockerfile goes on stdin, as tent read it; the context is the project's.
+/// Under `--root` through sudo it is refused: root's engine would read a
+/// context the user can change while it builds.
+fn build_image(ctx: &Context<'_>, build: &ImageBuild) -> Result<()> {
+    if ctx.engine.through_sudo() {
+        return Err(Error::Manifest {
+            message: format!(
+                "{}: box {} needs its image built from {}, which tent does not do for a rootful box",
+                build.at,
+                build.box_name,
+                build.dockerfile.display()
+            ),
+            hint: Some(format!(
+                "build it as root yourself (`sudo podman build -t {} -f {} {}`), then apply again",
+                build.image,
+                crate::shell::quote_if_needed(&build.dockerfile.to_string_lossy()),
+                crate::shell::quote_if_needed(&build.context.to_string_lossy())
+            )),
+        });
+    }
+    let engine_args = build.engine_args();
+    let spinner = ctx.printer.spinner(format!("building {} for {}", build.image, build.box_name));
+    let mut child = ctx
+        .engine
+        .command(&engine_args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::EngineSpawn(e.to_string()))?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let text = build.text.clone();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(&text);
+    });
+    let output = child.wait_with_output().map_err(|e| Error::EngineSpawn(e.to_string()))?;
+    let _ = writer.join();
+    spinner.finish();
+    ctx.printer.verbose(String::from_utf8_lossy(&output.stderr));
+    if !output.status.success() {
+        return Err(Error::Engine {
+            what: format!(
+                "{}: could not build the image of box {} from {}",
+                build.at,
+                build.box_name,
+                build.dockerfile.display()
+            ),
+            failure: ctx.engine.failure(&engine_args, &output),
+        });
+    }
+    Ok(())
 }
 
 /// `--name BOX`: only those boxes of the file; a name the file does not
@@ -202,6 +400,9 @@ fn again(args: &ApplyArgs) -> String {
     let mut words = vec!["tent".to_string(), "apply".to_string()];
     if let Some(file) = &args.file {
         words.push(file.to_string_lossy().into_owned());
+    }
+    if let Some(file) = &args.config {
+        words.extend(["--config".to_string(), file.to_string_lossy().into_owned()]);
     }
     if args.prune {
         words.push("--prune".into());

@@ -411,7 +411,13 @@ mod tests {
     }
 
     fn manifest() -> Manifest {
-        Manifest { path: PathBuf::from("/p/tent.toml"), boxes: vec![], warnings: vec![] }
+        Manifest {
+            path: PathBuf::from("/p/tent.toml"),
+            boxes: vec![],
+            warnings: vec![],
+            host_commands: vec![],
+            builds: vec![],
+        }
     }
 
     fn spec(image: &str) -> BoxSpec {

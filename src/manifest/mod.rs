@@ -1,8 +1,9 @@
-//! Manifests: tent.toml and Distrobox assemble files, read as data, planned
+//! Manifests: tent.toml, Distrobox assemble files and devcontainer.json, read as data, planned
 //! against the boxes that exist, and recorded as they are applied. Nothing
 //! here prints; `commands::apply` talks to the user and carries plans out.
 
 pub mod apply;
+pub mod devcontainer;
 pub mod distrobox;
 pub mod model;
 pub mod parse;
@@ -20,7 +21,8 @@ use crate::error::{Error, Result};
 /// Largest manifest tent reads (hand-written files are a few kilobytes).
 pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
 
-/// Reads a manifest: `*.ini` is a Distrobox assemble file, anything else tent.toml.
+/// Reads a manifest: `*.ini` is a Distrobox assemble file, `*.json` a
+/// devcontainer.json, anything else tent.toml.
 /// The file may sit in the home, where every box can write: it is read
 /// bounded, as a regular file only (a FIFO or a link to `/dev/zero` is an error).
 pub fn load(path: &Path) -> Result<Manifest> {
@@ -33,6 +35,8 @@ pub fn load(path: &Path) -> Result<Manifest> {
     })?;
     if distrobox::is_distrobox_file(&canonical) {
         distrobox::parse(&canonical, &text)
+    } else if devcontainer::is_devcontainer_file(&canonical) {
+        devcontainer::parse(&canonical, &text)
     } else {
         parse::parse(&canonical, &text)
     }

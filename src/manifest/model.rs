@@ -18,6 +18,11 @@ pub struct Manifest {
     pub boxes: Vec<BoxEntry>,
     /// Things read but ignored (harmless Distrobox keys), to show the user.
     pub warnings: Vec<String>,
+    /// Commands to run on the host before a box is made (devcontainer.json's
+    /// `initializeCommand`): shown in the plan, run only after the user agreed.
+    pub host_commands: Vec<super::devcontainer::HostCommand>,
+    /// Images to build before their box is made (devcontainer.json's `build`).
+    pub builds: Vec<super::devcontainer::ImageBuild>,
 }
 
 /// One box of a manifest. Paths are already absolute (`~` and paths relative
@@ -136,7 +141,10 @@ pub struct Location {
 impl Location {
     /// The location of a byte offset in `text`.
     pub fn at(file: &Path, text: &str, offset: usize) -> Self {
-        let offset = offset.min(text.len());
+        let mut offset = offset.min(text.len());
+        while !text.is_char_boundary(offset) {
+            offset -= 1;
+        }
         let before = &text[..offset];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);

@@ -65,7 +65,13 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest> {
             boxes.push(p.entry(name, value)?);
         }
     }
-    Ok(Manifest { path: path.to_path_buf(), boxes, warnings: Vec::new() })
+    Ok(Manifest {
+        path: path.to_path_buf(),
+        boxes,
+        warnings: Vec::new(),
+        host_commands: Vec::new(),
+        builds: Vec::new(),
+    })
 }
 
 /// Table entries in the order of the file (the map itself is sorted by key).

@@ -7,6 +7,7 @@ mod between;
 mod cli;
 mod core;
 mod create_options;
+mod devcontainer;
 mod distro;
 mod doctor;
 mod editors;

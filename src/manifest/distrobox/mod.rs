@@ -110,7 +110,7 @@ pub fn parse_with(path: &Path, text: &str, lookup: &dyn Fn(&str) -> Option<Strin
     let mut seen = BTreeSet::new();
     warnings.extend(notes);
     warnings.retain(|w| seen.insert(w.clone()));
-    Ok(Manifest { path: path.to_path_buf(), boxes, warnings })
+    Ok(Manifest { path: path.to_path_buf(), boxes, warnings, host_commands: Vec::new(), builds: Vec::new() })
 }
 
 /// The `KEY=VALUE` lines of a Distrobox config file (also `export KEY=VALUE`),
