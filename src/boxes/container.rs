@@ -141,6 +141,13 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
         // does the same); other runtimes ignore the annotation.
         flag(&mut a, "--annotation", "run.oci.keep_original_groups=1".into());
     }
+    if !engine.is_podman() && !unshare.groups {
+        // Docker: the user's host groups by number (no user namespace, so
+        // they mean the same in the box); `docker exec --user` adds them.
+        for gid in &user.groups {
+            flag(&mut a, "--group-add", gid.to_string());
+        }
+    }
     if plan.spec.init {
         init_flags(engine, &mut a);
     }
@@ -441,6 +448,7 @@ mod tests {
                 group: "alice".into(),
                 home: "/home/alice".into(),
                 shell: "/bin/zsh".into(),
+                groups: vec![20, 27],
             },
             runtime_dir: Some("/run/user/1000".into()),
             shared_paths: vec!["/media".into()],
@@ -541,6 +549,7 @@ mod tests {
         let argv = create(&engine(EngineKind::Docker, false), &plan);
         assert!(!argv.iter().any(|a| a == "--userns" || a == "--privileged"));
         assert!(has_pair(&argv, "--device-cgroup-rule", "a *:* rwm"));
+        assert!(has_pair(&argv, "--group-add", "20") && has_pair(&argv, "--group-add", "27"), "the host groups");
     }
 
     #[test]

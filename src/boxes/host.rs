@@ -13,6 +13,8 @@ pub struct HostUser {
     pub group: String,
     pub home: PathBuf,
     pub shell: String,
+    /// The supplementary groups of this process (`dialout`, `kvm`, `render`…).
+    pub groups: Vec<u32>,
 }
 
 impl HostUser {
@@ -52,6 +54,9 @@ impl HostUser {
             // $HOME wins: it is where the user's files are for this session.
             home: env("HOME").or(home).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/")),
             shell: shell.filter(|s| !s.is_empty()).or_else(|| env("SHELL")).unwrap_or_else(|| "/bin/sh".into()),
+            groups: rustix::process::getgroups()
+                .map(|gs| gs.into_iter().map(|g| g.as_raw()).filter(|g| *g != gid).collect())
+                .unwrap_or_default(),
         }
     }
 }

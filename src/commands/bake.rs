@@ -209,6 +209,7 @@ mod tests {
             group: "alice".into(),
             home: "/home/alice".into(),
             shell: "/bin/zsh".into(),
+            groups: vec![20, 27],
         }
     }
 
