@@ -636,7 +636,7 @@ def atomic_cases(w, results):
             names[i] = w.name("rawload")
             w.made_containers.append(names[i])
             return [["sh", "-c", f"gzip -dc {raw_file} | {e} load"],
-                    [e, "create", "--network", "host", "--name", names[i], w.last_raw_image, "sleep", "infinity"],
+                    [e, "create", "--network", "host", "--entrypoint", "sleep", "--name", names[i], w.last_raw_image, "infinity"],
                     [e, "start", names[i]]]
 
         def raw_load_done(i):
@@ -688,16 +688,16 @@ def atomic_cases(w, results):
     def raw_create(i):
         rnames[i] = w.name("rawcreate")
         w.made_containers.append(rnames[i])
-        return [[e, "create", "--network", "host", "--name", rnames[i], snap_image, "sleep", "infinity"],
+        return [[e, "create", "--network", "host", "--entrypoint", "sleep", "--name", rnames[i], snap_image, "infinity"],
                 [e, "start", rnames[i]], [e, "exec", rnames[i], "true"]]
 
-    cands = [Candidate(f"{w.kind} create --network host IMAGE sleep infinity + start + exec true", raw_create,
+    cands = [Candidate(f"{w.kind} create --network host --entrypoint sleep IMAGE infinity + start + exec true", raw_create,
                        cleanup=lambda i: w.rm_container(rnames[i])),
              Candidate("tent rollback + tent run -- true",
                        [[w.tent, "rollback", box, "bench-base", "--yes"], [w.tent, "run", box, "--", "true"]])]
     run_case(results, "rollback", "`tent rollback` + first command vs create + start + first exec",
              cands, cands[0], n_atomic, 1, w,
-             note="the raw create runs `sleep infinity` in the snapshot's image, without tent's mounts and init")
+             note="the raw create runs `sleep infinity` (as the entrypoint) in the snapshot's image, without tent's mounts and init")
 
     # cold start: the first command after `tent stop`.
     stop = lambda i: sh([w.tent, "stop", box], check=False)
