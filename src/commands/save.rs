@@ -139,7 +139,8 @@ pub fn save(ctx: &Context<'_>, args: &SaveArgs) -> Result<i32> {
                 hint: Some(format!("check that `{} image inspect {image}` works, then save again", ctx.engine.name())),
             })),
             Err(StreamError::Other(err)) => Err(err),
-            Ok(()) => saved,
+            // Under its name only once the engine said its archive was whole.
+            Ok(tmp) => saved.and_then(|()| tmp.persist(out).map(drop).map_err(|e| Error::io(out, e.error))),
         }
     });
     let _ = ctx.engine.output(&argv::rmi(&image));
@@ -842,9 +843,14 @@ fn append_json<W: Write>(out: &mut tar::Builder<W>, name: &str, json: &[u8]) -> 
 }
 
 /// Writes the box file (format 2) from the engine's image archive as it
-/// streams in, through a temporary file beside it: a crash or a full disk
-/// never leaves half a file under the name.
-fn write_box_file(out: &Path, meta: &BoxFile, image: impl Read) -> std::result::Result<(), StreamError> {
+/// streams in, to a temporary file beside `out`, synced; the caller gives it
+/// the name once the engine's `save` has succeeded too. A crash, a full disk
+/// or an engine that stops half-way never leaves half a file under the name.
+fn write_box_file(
+    out: &Path,
+    meta: &BoxFile,
+    image: impl Read,
+) -> std::result::Result<tempfile::NamedTempFile, StreamError> {
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -874,8 +880,7 @@ fn write_box_file(out: &Path, meta: &BoxFile, image: impl Read) -> std::result::
     append_json(&mut tar, END, &end).map_err(sink)?;
     tar.into_inner().and_then(|zstd| zstd.finish()).and_then(|mut buffered| buffered.flush()).map_err(sink)?;
     tmp.as_file().sync_all().map_err(sink)?;
-    tmp.persist(out).map_err(|e| sink(e.error))?;
-    Ok(())
+    Ok(tmp)
 }
 
 /// Writes to the engine's stdin until poisoned: then the stream gets a
@@ -1400,7 +1405,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let src = image_archive(dir.path(), &manifest(), &[]);
         let file = dir.path().join("dev.tent");
-        write_box_file(&file, &v2_meta(), fs::File::open(&src).unwrap()).unwrap();
+        write_box_file(&file, &v2_meta(), fs::File::open(&src).unwrap()).unwrap().persist(&file).unwrap();
         assert_eq!(fs::read(&file).unwrap()[..4], ZSTD_MAGIC);
         assert_eq!(read_streamed_meta(&file).unwrap(), v2_meta());
         let (sent, id) = streamed(&file).unwrap();
@@ -1429,7 +1434,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let src = image_archive(dir.path(), &manifest(), &[("big.tar", &vec![7u8; 300_000])]);
         let file = dir.path().join("dev.tent");
-        write_box_file(&file, &v2_meta(), fs::File::open(&src).unwrap()).unwrap();
+        write_box_file(&file, &v2_meta(), fs::File::open(&src).unwrap()).unwrap().persist(&file).unwrap();
         let bytes = fs::read(&file).unwrap();
         for cut in [bytes.len() - 1, bytes.len() - 4, bytes.len() / 2, 30, 5] {
             let short = dir.path().join(format!("short-{cut}"));
@@ -1450,6 +1455,24 @@ mod tests {
         fs::write(dir.path().join("twice"), &longer).unwrap();
         let err = streamed_err(&dir.path().join("twice"));
         assert!(err.contains("follows"), "{err}");
+    }
+
+    #[test]
+    fn an_engine_archive_that_breaks_off_is_not_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = image_archive(dir.path(), &manifest(), &[("big.tar", &vec![7u8; 300_000])]);
+        let bytes = fs::read(&src).unwrap();
+        let file = dir.path().join("dev.tent");
+        // Cut inside an entry: refused as the engine's archive.
+        let err = write_box_file(&file, &v2_meta(), &bytes[..bytes.len() / 2]).unwrap_err();
+        assert!(matches!(err, StreamError::Damaged(_)), "{err:?}");
+        // Nothing is under the name until the caller (after the engine's
+        // status) gives it one.
+        let tmp = write_box_file(&file, &v2_meta(), bytes.as_slice()).unwrap();
+        assert!(!file.exists());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2, "image.tar, the temporary file and nothing else");
+        drop(tmp);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "the temporary file goes with it");
     }
 
     /// A format-2 file as a stranger may write it: any entries, with a
@@ -1600,7 +1623,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let src = image_archive(dir.path(), &manifest(), &[]);
             let file = dir.path().join("dev.tent");
-            write_box_file(&file, &v2_meta(), fs::File::open(&src).unwrap()).unwrap();
+            write_box_file(&file, &v2_meta(), fs::File::open(&src).unwrap()).unwrap().persist(&file).unwrap();
             let good = streamed(&file).unwrap();
             let mut bytes = fs::read(&file).unwrap();
             let at = at % bytes.len();
