@@ -9,6 +9,8 @@ use clap_complete::ArgValueCandidates;
 
 use crate::commands::complete::{box_names, export_names};
 
+pub mod fast;
+
 const AFTER_HELP: &str = "\
 Examples:
   tent create dev --image debian:bookworm   make a box

@@ -55,7 +55,9 @@ pub fn run() -> i32 {
             }
         };
     }
-    let cli = match cli::Cli::try_parse() {
+    // `run BOX -- CMD` (every exported command) and `enter BOX`: the same
+    // `Cli`, without building clap's command tree.
+    let cli = match cli::fast::parse(&args).map_or_else(cli::Cli::try_parse, Ok) {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();

@@ -1,18 +1,32 @@
-//! `tent save` and `tent load`: a box as one file. The file is a gzip'd tar
-//! of `tent-box.json` (format version, the box's spec and exports, the
-//! image's sha256 and size) followed by `image.tar` (the committed system,
-//! as `podman save`/`docker save` write it). Home and volumes are never in it.
+//! `tent save` and `tent load`: a box as one file. The file (format 2) is a
+//! zstd-compressed tar: `tent-box.json` first (format version, the box's
+//! spec and exports, the image's reference), then the committed system's
+//! image archive (as `podman save`/`docker save` write it) entry by entry
+//! under `image/`, then `tent-box.end`: the sha256 of those entries (their
+//! paths, kinds, link targets, sizes and each one's sha256), their total
+//! size and count. Home and volumes are never in it. `save` streams the
+//! engine's `save` through zstd into the file, and `load` streams the file
+//! into the engine's `load`: no temporary copy of the image on disk. Files
+//! of format 1 (a gzip'd tar of `tent-box.json` and `image.tar`, written by
+//! earlier tents) still load; the magic bytes tell which it is.
 //!
 //! A box file is a stranger's input. `load` reads its metadata bounded,
 //! loads the archive's one image by its id from a copy that names nothing
 //! (so no tag of the user's is made, moved or removed), and shows the hooks,
 //! mounts and exports the file carries, which need `--yes` or a terminal's
 //! answer before anything is made. Commands go only into the user's bin
-//! folder, under names any export may have.
+//! folder, under names any export may have. While a format-2 file streams
+//! into the engine, the archive's `manifest.json` (the one file that makes
+//! the engine load an image) is held back: it is written, without names,
+//! only once the whole file has checked out; a file found damaged on the way
+//! ends the engine's stream with a broken tar header instead, so nothing is
+//! loaded.
 
+use std::collections::HashSet;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Component, Path, PathBuf};
+use std::process::{Child, Stdio};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -22,12 +36,26 @@ use crate::boxes::snapshot::SnapshotKind;
 use crate::boxes::{BoxSpec, labels, validate_name};
 use crate::cli::{LoadArgs, SaveArgs};
 use crate::engine::argv;
-use crate::error::{Error, Result};
+use crate::error::{CommandFailure, Error, Result};
 use crate::export::receipt::{Export, Kind};
 
-pub const FORMAT: u32 = 1;
+/// The format `save` writes: zstd, the image's entries streamed in.
+pub const FORMAT: u32 = 2;
+/// gzip, with the image as one `image.tar` (tents before format 2).
+pub const LEGACY_FORMAT: u32 = 1;
 const META: &str = "tent-box.json";
 const IMAGE: &str = "image.tar";
+/// Format 2: the image archive's entries are under this folder.
+const IMAGE_DIR: &str = "image/";
+/// Format 2: the image's checksum, after its entries.
+const END: &str = "tent-box.end";
+const END_LIMIT: u64 = 64 * 1024;
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
+/// zstd's level for box files, chosen by measurement (docs/performance.md):
+/// with a thread per core it keeps up with the engine's `save`, and the file
+/// is smaller than `gzip -1`'s.
+const ZSTD_LEVEL: i32 = 3;
 /// tent-box.json is small; a bigger one is not ours.
 const META_LIMIT: u64 = 4 * 1024 * 1024;
 /// The image archive's `manifest.json` (one image: a few hundred bytes).
@@ -50,9 +78,17 @@ pub struct BoxFile {
     pub exports: Vec<Export>,
     /// The image's reference inside image.tar.
     pub image: String,
+    /// Format 1 only: the sha256 and size of image.tar. Format 2 has them in
+    /// `tent-box.end`, after the image.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub image_sha256: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub image_size: u64,
     pub tent_version: String,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 pub fn save(ctx: &Context<'_>, args: &SaveArgs) -> Result<i32> {
@@ -65,12 +101,6 @@ pub fn save(ctx: &Context<'_>, args: &SaveArgs) -> Result<i32> {
     })?;
     let exports = crate::export::list(&ctx.paths, ctx.engine.scope().as_str(), name)?;
     let out = &args.output;
-    let dir = match out.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = tempfile::Builder::new().prefix(".tent-save-").tempdir_in(&dir).map_err(|e| Error::io(&dir, e))?;
-    let image_tar = tmp.path().join(IMAGE);
 
     let spinner = ctx.printer.spinner(format!("copying the system of {name}"));
     let image = boxes.commit_private(name, name, SnapshotKind::Save);
@@ -81,28 +111,39 @@ pub fn save(ctx: &Context<'_>, args: &SaveArgs) -> Result<i32> {
             return Err(err);
         }
     };
-    spinner.set_message(format!("writing the image of {name}"));
-    let tar_path = image_tar.to_str().ok_or_else(|| Error::usage("the output directory's path is not UTF-8", None))?;
-    let saved =
-        ctx.engine.capture(&format!("could not save the image of {name}"), &argv::save(&ctx.engine, &image, tar_path));
-    let _ = ctx.engine.output(&argv::rmi(&image));
-    if let Err(err) = saved {
-        spinner.finish();
-        return Err(err);
-    }
     spinner.set_message(format!("writing {}", out.display()));
-    let (image_sha256, image_size) = hash_file(&image_tar)?;
     let meta = BoxFile {
         format: FORMAT,
         box_name: name.into(),
         spec,
         exports,
-        image,
-        image_sha256,
-        image_size,
+        image: image.clone(),
+        image_sha256: String::new(),
+        image_size: 0,
         tent_version: env!("CARGO_PKG_VERSION").into(),
     };
-    let written = write_box_file(out, &meta, &image_tar);
+    // The engine's archive streams through zstd into the file.
+    let written = EngineProcess::spawn(ctx, &argv::save_stream(&ctx.engine, &image), false).and_then(|mut saving| {
+        let stdout = saving.child.stdout.take().expect("stdout is piped");
+        let written = write_box_file(out, &meta, stdout);
+        let saved = saving.finish(&format!("could not save the image of {name}"));
+        match written {
+            Err(StreamError::Sink(e)) => Err(Error::io(out, e)),
+            // The engine's failure first: it is why its archive broke off.
+            Err(StreamError::Damaged(detail)) => saved.and(Err(Error::Snapshot {
+                message: format!(
+                    "the archive `{} save` wrote of {name} is not one tent reads: {}",
+                    ctx.engine.name(),
+                    sanitize(&detail)
+                ),
+                hint: Some(format!("check that `{} image inspect {image}` works, then save again", ctx.engine.name())),
+            })),
+            Err(StreamError::Other(err)) => Err(err),
+            // Under its name only once the engine said its archive was whole.
+            Ok(tmp) => saved.and_then(|()| tmp.persist(out).map(drop).map_err(|e| Error::io(out, e.error))),
+        }
+    });
+    let _ = ctx.engine.output(&argv::rmi(&image));
     spinner.finish();
     written?;
     let size = fs::metadata(out).map(|m| m.len()).unwrap_or(0);
@@ -115,11 +156,143 @@ pub fn save(ctx: &Context<'_>, args: &SaveArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// An engine client whose stdin or stdout is a pipe tent writes or reads;
+/// its stderr goes to a temporary file (no pipe to fill while tent is busy
+/// with the other one).
+struct EngineProcess {
+    child: Child,
+    stderr: fs::File,
+    argv: Vec<String>,
+}
+
+impl EngineProcess {
+    fn spawn(ctx: &Context<'_>, args: &[String], stdin: bool) -> Result<Self> {
+        let stderr = tempfile::tempfile().map_err(|e| Error::io("temporary file", e))?;
+        let argv = ctx.engine.argv(args);
+        let mut command = ctx.engine.command(args);
+        command
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(if stdin { Stdio::null() } else { Stdio::piped() })
+            .stderr(stderr.try_clone().map_err(|e| Error::io("temporary file", e))?);
+        let child = command.spawn().map_err(|e| Error::spawn(&argv[0], &e))?;
+        Ok(EngineProcess { child, stderr, argv })
+    }
+
+    /// Waits for it; a failure names `what` and carries its stderr.
+    fn finish(mut self, what: &str) -> Result<()> {
+        drop(self.child.stdin.take());
+        drop(self.child.stdout.take());
+        let status = self.child.wait().map_err(|e| Error::spawn(&self.argv[0], &e))?;
+        if status.success() {
+            return Ok(());
+        }
+        let mut stderr = Vec::new();
+        let _ = self.stderr.rewind();
+        let _ = (&mut self.stderr).take(64 * 1024).read_to_end(&mut stderr);
+        Err(Error::Engine {
+            what: what.into(),
+            failure: CommandFailure {
+                argv: self.argv,
+                status: status.code(),
+                stderr: String::from_utf8_lossy(&stderr).into_owned(),
+            },
+        })
+    }
+}
+
 pub fn load(ctx: &Context<'_>, args: &LoadArgs) -> Result<i32> {
+    let mut magic = [0u8; 4];
+    let read = fs::File::open(&args.file).and_then(|f| f.take(4).read(&mut magic));
+    let n = read.map_err(|e| Error::io(&args.file, e))?;
+    if magic[..n] == ZSTD_MAGIC {
+        load_streamed(ctx, args)
+    } else if magic[..n.min(2)] == GZIP_MAGIC {
+        load_legacy(ctx, args)
+    } else {
+        Err(not_a_box_file(&args.file))
+    }
+}
+
+fn not_a_box_file(file: &Path) -> Error {
+    Error::Snapshot {
+        message: format!("{} is not a tent box file (not zstd or gzip, with {META} at its start)", file.display()),
+        hint: Some("make one with `tent save BOX -o FILE`".into()),
+    }
+}
+
+/// A box file of format 2: its metadata first; then its image streams from
+/// the file into the engine's `load`, checked on the way.
+fn load_streamed(ctx: &Context<'_>, args: &LoadArgs) -> Result<i32> {
+    let file = &args.file;
+    let mut meta = read_streamed_meta(file)?;
+    if meta.format != FORMAT {
+        return Err(damaged(file, format!("a zstd box file of format {}", meta.format)));
+    }
+    let (name, bin_dir, plan) = prepare(ctx, args, &mut meta)?;
+    if !plan.asks.is_empty() && !args.yes && !ctx.printer.stderr_is_terminal() {
+        // Refused below for want of an answer: first say whether the file
+        // is whole (nothing goes to the engine).
+        let spinner = ctx.printer.spinner(format!("checking {}", file.display()));
+        let checked = stream_image(file, &meta, &mut tar::Builder::new(Gate::new(io::sink())));
+        spinner.finish();
+        checked.map_err(|e| e.into_error(file))?;
+    }
+    confirm(ctx, args, &name, &plan)?;
+
+    let spinner = ctx.printer.spinner(format!("loading the system of {name}"));
+    let mut loading = match EngineProcess::spawn(ctx, &argv::load_stream(), true) {
+        Ok(loading) => loading,
+        Err(err) => {
+            spinner.finish();
+            return Err(err);
+        }
+    };
+    let stdin = loading.child.stdin.take().expect("stdin is piped");
+    let mut builder = tar::Builder::new(Gate::new(BufWriter::with_capacity(1 << 20, stdin)));
+    let outcome = stream_image(file, &meta, &mut builder).and_then(|checked| {
+        // Nothing is loaded before the manifest: what is there now was there.
+        let existed = ctx.engine.image_exists(&checked.id).map_err(StreamError::Other)?;
+        let mut header = tar::Header::new_gnu();
+        header.set_size(checked.manifest.len() as u64);
+        header.set_mode(0o444);
+        builder.append_data(&mut header, "manifest.json", checked.manifest.as_slice()).map_err(StreamError::Sink)?;
+        Ok((checked.id, existed))
+    });
+    let outcome = match outcome {
+        Ok(done) => builder.into_inner().and_then(Gate::close).map(|()| done).map_err(StreamError::Sink),
+        Err(err) => {
+            builder.get_mut().poison();
+            drop(builder);
+            Err(err)
+        }
+    };
+    let loaded = loading.finish(&format!("could not load the image of {name}"));
+    spinner.finish();
+    let (id, existed) = match outcome {
+        Ok(done) => {
+            loaded?;
+            done
+        }
+        Err(StreamError::Sink(e)) => {
+            // The engine stopped reading: its own error says why.
+            loaded?;
+            return Err(Error::io(format!("the stream to `{} load`", ctx.engine.name()), e));
+        }
+        Err(err) => return Err(err.into_error(file)),
+    };
+    finish_load(ctx, args, &meta, &name, &plan, &bin_dir, &id, existed)
+}
+
+/// A box file of format 1 (gzip): checked whole into a temporary folder,
+/// then loaded from a copy without names.
+fn load_legacy(ctx: &Context<'_>, args: &LoadArgs) -> Result<i32> {
     let tmp =
         tempfile::Builder::new().prefix("tent-load-").tempdir().map_err(|e| Error::io("temporary directory", e))?;
     let spinner = ctx.printer.spinner(format!("checking {}", args.file.display()));
     let read = read_box_file(&args.file, tmp.path()).and_then(|(meta, image_tar)| {
+        if meta.format != LEGACY_FORMAT {
+            return Err(damaged(&args.file, format!("a gzip box file of format {}", meta.format)));
+        }
         // The archive's one image, by id, with no name in it: nothing the
         // file holds can name (and so re-point or untag) an image of yours.
         let untagged = tmp.path().join("untagged.tar");
@@ -129,6 +302,23 @@ pub fn load(ctx: &Context<'_>, args: &LoadArgs) -> Result<i32> {
     });
     spinner.finish();
     let (mut meta, id, image_tar) = read?;
+    let (name, bin_dir, plan) = prepare(ctx, args, &mut meta)?;
+    confirm(ctx, args, &name, &plan)?;
+
+    let spinner = ctx.printer.spinner(format!("loading the system of {name}"));
+    let tar_path =
+        image_tar.to_str().ok_or_else(|| Error::usage("the temporary directory's path is not UTF-8", None))?;
+    let existed = ctx.engine.image_exists(&id)?;
+    let loaded = ctx.engine.capture(&format!("could not load the image of {name}"), &argv::load(tar_path));
+    spinner.finish();
+    loaded?;
+    drop(tmp);
+    finish_load(ctx, args, &meta, &name, &plan, &bin_dir, &id, existed)
+}
+
+/// The new box's name (free on the engine), the bin folder and what the
+/// file asks for (its refusals shown).
+fn prepare(ctx: &Context<'_>, args: &LoadArgs, meta: &mut BoxFile) -> Result<(String, PathBuf, LoadPlan)> {
     let name = args.name.clone().unwrap_or_else(|| meta.box_name.clone());
     validate_name(&name)?;
     if ctx.engine.inspect(&name)?.is_some() {
@@ -140,21 +330,28 @@ pub fn load(ctx: &Context<'_>, args: &LoadArgs) -> Result<i32> {
     // A loaded box was made by hand: no manifest's `apply --prune` owns it.
     meta.spec.manifest = None;
     let bin_dir = ctx.bin_dir();
-    let plan = LoadPlan::new(&meta, &name, &bin_dir);
+    let plan = LoadPlan::new(meta, &name, &bin_dir);
     for refused in &plan.refused {
         ctx.printer.warn(refused);
     }
-    confirm(ctx, args, &name, &plan)?;
+    Ok((name, bin_dir, plan))
+}
 
-    let spinner = ctx.printer.spinner(format!("loading the system of {name}"));
-    let tar_path =
-        image_tar.to_str().ok_or_else(|| Error::usage("the temporary directory's path is not UTF-8", None))?;
-    let existed = ctx.engine.image_exists(&id)?;
-    let loaded = ctx.engine.capture(&format!("could not load the image of {name}"), &argv::load(tar_path));
-    spinner.finish();
-    loaded?;
-    drop(tmp);
-    if !ctx.engine.image_exists(&id)? {
+/// After the engine loaded image `id`: the box made on it, its exports made
+/// again. `existed`: the image was there before (so it is not removed when
+/// the box cannot be made).
+#[allow(clippy::too_many_arguments)]
+fn finish_load(
+    ctx: &Context<'_>,
+    args: &LoadArgs,
+    meta: &BoxFile,
+    name: &str,
+    plan: &LoadPlan,
+    bin_dir: &Path,
+    id: &str,
+    existed: bool,
+) -> Result<i32> {
+    if !ctx.engine.image_exists(id)? {
         return Err(Error::Snapshot {
             message: format!(
                 "{} loaded, but {} has no image {id}, the one the file holds",
@@ -165,24 +362,24 @@ pub fn load(ctx: &Context<'_>, args: &LoadArgs) -> Result<i32> {
         });
     }
     let boxes = ctx.boxes();
-    let image = match boxes.adopt_image(&id, &name) {
+    let image = match boxes.adopt_image(id, name) {
         Ok(image) => image,
         Err(err) => {
             if !existed {
-                let _ = ctx.engine.output(&argv::rmi(&id));
+                let _ = ctx.engine.output(&argv::rmi(id));
             }
             return Err(err);
         }
     };
     ctx.printer.step(format!("creating {name} from {}", args.file.display()));
-    if let Err(err) = boxes.create_from(&name, &meta.spec, true, Some(&image)) {
+    if let Err(err) = boxes.create_from(name, &meta.spec, true, Some(&image)) {
         let _ = ctx.engine.output(&argv::rmi(&image));
         return Err(err);
     }
     let mut problems = plan.refused.len();
     for export in &plan.exports {
         let shown = format!("{} {}", export.kind.as_str(), sanitize(&export.name));
-        match reexport(ctx, &name, export, &bin_dir) {
+        match reexport(ctx, name, export, bin_dir) {
             Ok(()) => ctx.printer.status(format!("exported {shown} again")),
             Err(err) => {
                 problems += 1;
@@ -397,7 +594,7 @@ pub fn untagged_archive(src: &Path, out: &Path) -> std::result::Result<String, S
     entry.insert("RepoTags".into(), serde_json::Value::Null);
     let manifest = serde_json::to_vec(&[entry]).expect("a manifest serializes");
     let written = (|| -> io::Result<()> {
-        let mut builder = tar::Builder::new(io::BufWriter::new(fs::File::create(out)?));
+        let mut builder = tar::Builder::new(BufWriter::new(fs::File::create(out)?));
         let mut archive = open_archive(src).map_err(io::Error::other)?;
         for e in archive.entries()? {
             let mut e = e?;
@@ -425,6 +622,7 @@ pub fn untagged_archive(src: &Path, out: &Path) -> std::result::Result<String, S
     Ok(id)
 }
 
+#[cfg(test)]
 fn hash_file(path: &Path) -> Result<(String, u64)> {
     let mut file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut hasher = HashingWriter { hasher: Sha256::new(), inner: io::sink(), len: 0 };
@@ -454,34 +652,410 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-/// Writes the box file through a temporary file beside it: a crash or a
-/// full disk never leaves half a file under the name.
-pub fn write_box_file(out: &Path, meta: &BoxFile, image_tar: &Path) -> Result<()> {
+/// What went wrong while an image streamed from one place to another.
+#[derive(Debug)]
+enum StreamError {
+    /// What was read is damaged, truncated or not what tent writes.
+    Damaged(String),
+    /// Writing failed (a full disk, or the engine stopped reading).
+    Sink(io::Error),
+    Other(Error),
+}
+
+impl StreamError {
+    fn into_error(self, file: &Path) -> Error {
+        match self {
+            StreamError::Damaged(detail) => damaged(file, sanitize(&detail)),
+            StreamError::Sink(e) => Error::io(file, e),
+            StreamError::Other(err) => err,
+        }
+    }
+}
+
+fn bad(detail: impl std::fmt::Display) -> StreamError {
+    StreamError::Damaged(detail.to_string())
+}
+
+/// The kinds of entries an image archive holds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    Link,
+}
+
+impl EntryKind {
+    /// None for what tent skips (a pax global header); an error for what
+    /// no image archive holds (devices, fifos, sparse files).
+    fn of(kind: tar::EntryType) -> std::result::Result<Option<Self>, String> {
+        Ok(Some(match kind {
+            tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File,
+            tar::EntryType::Directory => EntryKind::Dir,
+            tar::EntryType::Symlink => EntryKind::Symlink,
+            tar::EntryType::Link => EntryKind::Link,
+            tar::EntryType::XGlobalHeader => return Ok(None),
+            other => return Err(format!("the image holds an entry of type {:?}", other.as_byte() as char)),
+        }))
+    }
+
+    fn tar_type(self) -> tar::EntryType {
+        match self {
+            EntryKind::File => tar::EntryType::Regular,
+            EntryKind::Dir => tar::EntryType::Directory,
+            EntryKind::Symlink => tar::EntryType::Symlink,
+            EntryKind::Link => tar::EntryType::Link,
+        }
+    }
+
+    /// A plain header of this kind: only the mode's permission bits and the
+    /// mtime are taken from what was read.
+    fn header(self, size: u64, source: &tar::Header) -> tar::Header {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(self.tar_type());
+        header.set_size(if self == EntryKind::File { size } else { 0 });
+        header.set_mode(source.mode().map_or(0o644, |m| m & 0o777));
+        header.set_mtime(source.mtime().unwrap_or(0));
+        header
+    }
+}
+
+/// The checksum of an image's entries, written after them as `tent-box.end`:
+/// the sha256 of each entry's path, kind, link target, size and its own
+/// sha256, in order; their total size and count.
+#[derive(Default)]
+struct ImageDigest {
+    all: Sha256,
+    size: u64,
+    entries: u64,
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct EndRecord {
+    image_sha256: String,
+    image_size: u64,
+    entries: u64,
+}
+
+impl ImageDigest {
+    fn add(&mut self, path: &str, kind: EntryKind, link: &str, size: u64, sha: &[u8]) {
+        self.all.update(path.as_bytes());
+        self.all.update([0, kind.tar_type().as_byte()]);
+        self.all.update(link.as_bytes());
+        self.all.update([0]);
+        self.all.update(size.to_le_bytes());
+        self.all.update(sha);
+        self.size += size;
+        self.entries += 1;
+    }
+
+    fn end(self) -> EndRecord {
+        EndRecord { image_sha256: hex(&self.all.finalize()), image_size: self.size, entries: self.entries }
+    }
+}
+
+/// Hashes what is read through it, and remembers whether reading failed
+/// (so a failed copy says which side failed).
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+    len: u64,
+    failed: Option<String>,
+}
+
+impl<R: Read> HashingReader<R> {
+    fn new(inner: R) -> Self {
+        HashingReader { inner, hasher: Sha256::new(), len: 0, failed: None }
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.inner.read(buf) {
+            Ok(n) => {
+                self.hasher.update(&buf[..n]);
+                self.len += n as u64;
+                Ok(n)
+            }
+            Err(e) => {
+                self.failed = Some(e.to_string());
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Copies one entry read from an archive into `out` under `path`, hashing
+/// it; returns its sha256.
+fn copy_entry<W: Write>(
+    entry: &mut tar::Entry<'_, impl Read>,
+    kind: EntryKind,
+    path: &str,
+    link: &str,
+    out: &mut tar::Builder<W>,
+) -> std::result::Result<Vec<u8>, StreamError> {
+    let size = entry.size();
+    let mut header = kind.header(size, entry.header());
+    match kind {
+        EntryKind::File => {
+            let mut reader = HashingReader::new(entry);
+            let copied = out.append_data(&mut header, path, &mut reader);
+            if let Some(failed) = reader.failed {
+                return Err(bad(format_args!("{path}: {failed}")));
+            }
+            copied.map_err(StreamError::Sink)?;
+            if reader.len != size {
+                return Err(bad(format_args!("{path} has {} bytes, {size} expected", reader.len)));
+            }
+            Ok(reader.hasher.finalize().to_vec())
+        }
+        EntryKind::Dir => {
+            out.append_data(&mut header, path, io::empty()).map(|()| Vec::new()).map_err(StreamError::Sink)
+        }
+        EntryKind::Symlink | EntryKind::Link => {
+            out.append_link(&mut header, path, link).map(|()| Vec::new()).map_err(StreamError::Sink)
+        }
+    }
+}
+
+/// An entry's path (checked: relative, no `..`), kind and link target.
+fn entry_facts(entry: &tar::Entry<'_, impl Read>) -> std::result::Result<Option<(String, EntryKind, String)>, String> {
+    let Some(kind) = EntryKind::of(entry.header().entry_type())? else {
+        return Ok(None);
+    };
+    let path = archive_path(&entry.path().map_err(|e| e.to_string())?)?;
+    let link = match kind {
+        EntryKind::Symlink | EntryKind::Link => {
+            let target = entry.link_name().map_err(|e| e.to_string())?;
+            let target = target.ok_or_else(|| format!("the link {path} has no target"))?;
+            target.to_str().ok_or_else(|| format!("the link {path} has a target that is not UTF-8"))?.to_string()
+        }
+        _ => String::new(),
+    };
+    Ok(Some((path, kind, link)))
+}
+
+fn append_json<W: Write>(out: &mut tar::Builder<W>, name: &str, json: &[u8]) -> io::Result<()> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(json.len() as u64);
+    header.set_mode(0o644);
+    out.append_data(&mut header, name, json)
+}
+
+/// Writes the box file (format 2) from the engine's image archive as it
+/// streams in, to a temporary file beside `out`, synced; the caller gives it
+/// the name once the engine's `save` has succeeded too. A crash, a full disk
+/// or an engine that stops half-way never leaves half a file under the name.
+fn write_box_file(
+    out: &Path,
+    meta: &BoxFile,
+    image: impl Read,
+) -> std::result::Result<tempfile::NamedTempFile, StreamError> {
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let result = (|| -> io::Result<()> {
-        let tmp = tempfile::Builder::new().prefix(".tent-").suffix(".tmp").tempfile_in(dir)?;
-        let gz = flate2::write::GzEncoder::new(io::BufWriter::new(tmp.as_file()), flate2::Compression::fast());
-        let mut tar = tar::Builder::new(gz);
-        let json = serde_json::to_vec_pretty(meta).expect("a box file serializes");
-        let mut header = tar::Header::new_gnu();
-        header.set_size(json.len() as u64);
-        header.set_mode(0o644);
-        header.set_cksum();
-        tar.append_data(&mut header, META, json.as_slice())?;
-        let mut image = fs::File::open(image_tar)?;
-        tar.append_file(IMAGE, &mut image)?;
-        let gz = tar.into_inner()?;
-        let mut buffered = gz.finish()?;
-        buffered.flush()?;
-        drop(buffered);
-        tmp.as_file().sync_all()?;
-        tmp.persist(out).map_err(|e| e.error)?;
-        Ok(())
-    })();
-    result.map_err(|e| Error::io(out, e))
+    let sink = StreamError::Sink;
+    let tmp = tempfile::Builder::new().prefix(".tent-").suffix(".tmp").tempfile_in(dir).map_err(sink)?;
+    let mut zstd = zstd::stream::write::Encoder::new(BufWriter::with_capacity(1 << 20, tmp.as_file()), ZSTD_LEVEL)
+        .map_err(sink)?;
+    zstd.include_checksum(true).map_err(sink)?;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    zstd.multithread(threads).map_err(sink)?;
+    let mut tar = tar::Builder::new(zstd);
+    append_json(&mut tar, META, &serde_json::to_vec_pretty(meta).expect("a box file serializes")).map_err(sink)?;
+
+    let mut digest = ImageDigest::default();
+    let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 20, image));
+    for entry in archive.entries().map_err(bad)? {
+        let mut entry = entry.map_err(bad)?;
+        let Some((path, kind, link)) = entry_facts(&entry).map_err(bad)? else {
+            continue;
+        };
+        let size = if kind == EntryKind::File { entry.size() } else { 0 };
+        let sha = copy_entry(&mut entry, kind, &format!("{IMAGE_DIR}{path}"), &link, &mut tar)?;
+        digest.add(&path, kind, &link, size, &sha);
+    }
+    let end = serde_json::to_vec_pretty(&digest.end()).expect("a checksum serializes");
+    append_json(&mut tar, END, &end).map_err(sink)?;
+    tar.into_inner().and_then(|zstd| zstd.finish()).and_then(|mut buffered| buffered.flush()).map_err(sink)?;
+    tmp.as_file().sync_all().map_err(sink)?;
+    Ok(tmp)
+}
+
+/// Writes to the engine's stdin until poisoned: then the stream gets a
+/// block no tar reader accepts, and nothing more.
+struct Gate<W: Write> {
+    inner: W,
+    poisoned: bool,
+}
+
+impl<W: Write> Gate<W> {
+    fn new(inner: W) -> Self {
+        Gate { inner, poisoned: false }
+    }
+
+    /// Ends the stream so that the engine loads nothing from it: a header
+    /// block with a wrong checksum (and no manifest.json was sent).
+    fn poison(&mut self) {
+        if !self.poisoned {
+            let _ = self.inner.write_all(&[0xff; 1024]);
+            let _ = self.inner.flush();
+            self.poisoned = true;
+        }
+    }
+
+    fn close(mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W: Write> Write for Gate<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.poisoned { Ok(buf.len()) } else { self.inner.write(buf) }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        if self.poisoned { Ok(()) } else { self.inner.flush() }
+    }
+}
+
+type StreamedArchive = tar::Archive<zstd::stream::read::Decoder<'static, BufReader<fs::File>>>;
+
+fn open_streamed(file: &Path) -> Result<StreamedArchive> {
+    let input = fs::File::open(file).map_err(|e| Error::io(file, e))?;
+    let zstd = zstd::stream::read::Decoder::new(input).map_err(|e| Error::io(file, e))?;
+    Ok(tar::Archive::new(zstd))
+}
+
+/// The metadata of a format-2 box file (its first entry, bounded).
+fn read_streamed_meta(file: &Path) -> Result<BoxFile> {
+    let mut archive = open_streamed(file)?;
+    let mut entries = archive.entries().map_err(|e| damaged(file, e))?;
+    let mut first = entries.next().ok_or_else(|| damaged(file, "it is empty"))?.map_err(|e| damaged(file, e))?;
+    read_meta_entry(file, &mut first)
+}
+
+fn read_meta_entry(file: &Path, entry: &mut tar::Entry<'_, impl Read>) -> Result<BoxFile> {
+    if entry.path().map_err(|e| damaged(file, e))?.as_os_str() != META {
+        return Err(not_a_box_file(file));
+    }
+    if entry.header().entry_type() != tar::EntryType::Regular || entry.size() > META_LIMIT {
+        return Err(damaged(file, format!("{META} is not a file of at most {META_LIMIT} bytes")));
+    }
+    let mut json = Vec::new();
+    entry.take(META_LIMIT).read_to_end(&mut json).map_err(|e| damaged(file, e))?;
+    parse_meta(&json).map_err(|e| match e {
+        MetaError::Newer(v) => Error::Snapshot {
+            message: format!("{} is of box file format {v}, newer than this tent reads ({FORMAT})", file.display()),
+            hint: Some("load it with a newer tent".into()),
+        },
+        MetaError::Bad(detail) => damaged(file, format!("{META}: {}", sanitize(&detail))),
+    })
+}
+
+/// A format-2 box file's image, checked whole.
+#[derive(Debug)]
+struct Checked {
+    /// The image's id: the sha256 of its config.
+    id: String,
+    /// Its manifest.json without names, not yet written.
+    manifest: Vec<u8>,
+}
+
+/// Streams the image of format-2 box `file` into `out` as an image archive
+/// without names (no `repositories`, `index.json`, `oci-layout`; the
+/// manifest's `RepoTags` emptied), every entry but the manifest, which is
+/// returned for the caller to write once it has checked the image's id. The
+/// file must still hold `meta`, every path once, its checksum must agree
+/// and nothing but the tar's end may follow it.
+fn stream_image<W: Write>(
+    file: &Path,
+    meta: &BoxFile,
+    out: &mut tar::Builder<W>,
+) -> std::result::Result<Checked, StreamError> {
+    let mut archive = open_streamed(file).map_err(StreamError::Other)?;
+    let mut entries = archive.entries().map_err(bad)?;
+    let mut first = entries.next().ok_or_else(|| bad("it is empty"))?.map_err(bad)?;
+    if read_meta_entry(file, &mut first).map_err(StreamError::Other)? != *meta {
+        return Err(bad(format_args!("{META} changed while it was read")));
+    }
+    drop(first);
+    let mut digest = ImageDigest::default();
+    let mut seen = HashSet::new();
+    let mut files = std::collections::HashMap::new();
+    let mut manifest = None;
+    let end = loop {
+        let mut entry = entries.next().ok_or_else(|| bad(format_args!("it ends before {END}")))?.map_err(bad)?;
+        let Some((path, kind, link)) = entry_facts(&entry).map_err(bad)? else {
+            continue;
+        };
+        if path == END && kind == EntryKind::File {
+            let bytes = read_entry(&mut entry, END, END_LIMIT).map_err(bad)?;
+            break serde_json::from_slice::<EndRecord>(&bytes).map_err(|e| bad(format_args!("{END}: {e}")))?;
+        }
+        let inner = path
+            .strip_prefix(IMAGE_DIR)
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| bad(format_args!("it holds {path:?}, where the image's entries are")))?
+            .to_string();
+        if !seen.insert(inner.clone()) {
+            return Err(bad(format_args!("the image holds {inner} twice")));
+        }
+        let size = if kind == EntryKind::File { entry.size() } else { 0 };
+        let sha = if kind == EntryKind::File && inner == "manifest.json" {
+            let bytes = read_entry(&mut entry, "manifest.json", MANIFEST_LIMIT).map_err(bad)?;
+            let sha = Sha256::digest(&bytes).to_vec();
+            manifest = Some(bytes);
+            sha
+        } else if NAMING_FILES.contains(&inner.as_str()) {
+            // Hashed (it is in the checksum) but never passed on.
+            copy_entry(&mut entry, kind, &inner, &link, &mut tar::Builder::new(io::sink()))?
+        } else {
+            copy_entry(&mut entry, kind, &inner, &link, out)?
+        };
+        if kind == EntryKind::File {
+            files.insert(inner.clone(), (sha.clone(), size));
+        }
+        digest.add(&inner, kind, &link, size, &sha);
+    };
+    let sum = digest.end();
+    if sum != end {
+        return Err(bad(format_args!(
+            "its image's sha256 is {} ({} bytes, {} entries), {} ({} bytes, {} entries) expected",
+            sum.image_sha256, sum.image_size, sum.entries, end.image_sha256, end.image_size, end.entries
+        )));
+    }
+    if entries.next().is_some() {
+        return Err(bad(format_args!("more follows {END}")));
+    }
+    // The rest, so that zstd's own checksum is checked too: only the tar's
+    // end (zero blocks) is left, and no more is read.
+    let mut rest = archive.into_inner().take(TRAILER_LIMIT + 1);
+    let mut block = [0u8; 8192];
+    let mut total = 0;
+    loop {
+        let n = rest.read(&mut block).map_err(bad)?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > TRAILER_LIMIT || block[..n].iter().any(|b| *b != 0) {
+            return Err(bad(format_args!("more follows the end of the image's archive")));
+        }
+    }
+    let (mut entry, config) =
+        parse_manifest(&manifest.ok_or_else(|| bad("the image has no manifest.json"))?).map_err(bad)?;
+    if NAMING_FILES.contains(&config.as_str()) || config == "manifest.json" {
+        return Err(bad(format_args!("the image's config is {config}")));
+    }
+    let id = match files.get(&config) {
+        Some((sha, size)) if *size <= CONFIG_LIMIT => hex(sha),
+        Some(_) => return Err(bad(format_args!("the image's config is larger than {CONFIG_LIMIT} bytes"))),
+        None => return Err(bad(format_args!("the image has no config {config}"))),
+    };
+    entry.insert("RepoTags".into(), serde_json::Value::Null);
+    let manifest = serde_json::to_vec(&[entry]).expect("a manifest serializes");
+    Ok(Checked { id, manifest })
 }
 
 fn damaged(file: &Path, detail: impl std::fmt::Display) -> Error {
@@ -496,7 +1070,7 @@ fn damaged(file: &Path, detail: impl std::fmt::Display) -> Error {
 /// sha256 must all agree.
 pub fn read_box_file(file: &Path, dir: &Path) -> Result<(BoxFile, PathBuf)> {
     let input = fs::File::open(file).map_err(|e| Error::io(file, e))?;
-    let gz = flate2::read::GzDecoder::new(io::BufReader::new(input));
+    let gz = flate2::read::GzDecoder::new(BufReader::new(input));
     let mut archive = tar::Archive::new(gz);
     let mut entries = archive.entries().map_err(|e| damaged(file, e))?;
 
@@ -532,7 +1106,7 @@ pub fn read_box_file(file: &Path, dir: &Path) -> Result<(BoxFile, PathBuf)> {
     }
     let target = dir.join(IMAGE);
     let out = fs::File::create(&target).map_err(|e| Error::io(&target, e))?;
-    let mut writer = HashingWriter { hasher: Sha256::new(), inner: io::BufWriter::new(out), len: 0 };
+    let mut writer = HashingWriter { hasher: Sha256::new(), inner: BufWriter::new(out), len: 0 };
     io::copy(&mut (&mut second).take(meta.image_size), &mut writer).map_err(|e| damaged(file, e))?;
     writer.flush().map_err(|e| Error::io(&target, e))?;
     drop(second);
@@ -569,7 +1143,7 @@ fn parse_meta(json: &[u8]) -> std::result::Result<BoxFile, MetaError> {
         return Err(MetaError::Newer(version.format));
     }
     let meta: BoxFile = serde_json::from_slice(json).map_err(|e| MetaError::Bad(e.to_string()))?;
-    if meta.image_sha256.len() != 64 || meta.image.is_empty() {
+    if (meta.format <= LEGACY_FORMAT && meta.image_sha256.len() != 64) || meta.image.is_empty() {
         return Err(MetaError::Bad("no image checksum or reference".into()));
     }
     Ok(meta)
@@ -595,8 +1169,20 @@ mod tests {
             tent_version: "0".into(),
         };
         let file = dir.join("dev.tent");
-        write_box_file(&file, &meta, &image).unwrap();
+        write_legacy_box_file(&file, &meta, &image).unwrap();
         (file, meta)
+    }
+
+    /// A box file of format 1, as tents before format 2 wrote it: a gzip'd
+    /// tar of tent-box.json and image.tar.
+    fn write_legacy_box_file(out: &Path, meta: &BoxFile, image_tar: &Path) -> io::Result<()> {
+        let gz = flate2::write::GzEncoder::new(fs::File::create(out)?, flate2::Compression::fast());
+        let mut tar = tar::Builder::new(gz);
+        let mut meta = meta.clone();
+        meta.format = LEGACY_FORMAT;
+        append_json(&mut tar, META, &serde_json::to_vec_pretty(&meta).unwrap())?;
+        tar.append_file(IMAGE, &mut fs::File::open(image_tar)?)?;
+        tar.into_inner()?.finish()?.flush()
     }
 
     #[test]
@@ -605,7 +1191,7 @@ mod tests {
         let (file, meta) = sample(dir.path());
         let out = tempfile::tempdir().unwrap();
         let (read, image) = read_box_file(&file, out.path()).unwrap();
-        assert_eq!(read, meta);
+        assert_eq!(read, BoxFile { format: LEGACY_FORMAT, ..meta });
         assert_eq!(fs::read(image).unwrap(), fs::read(dir.path().join("in.tar")).unwrap());
     }
 
@@ -655,7 +1241,7 @@ mod tests {
             tent_version: "0".into(),
         };
         let file = dir.path().join("f");
-        write_box_file(&file, &meta, &image).unwrap();
+        write_legacy_box_file(&file, &meta, &image).unwrap();
         let err = read_box_file(&file, dir.path()).unwrap_err().to_string();
         assert!(err.contains("sha256"), "{err}");
     }
@@ -668,7 +1254,7 @@ mod tests {
         // would say what it likes): refused from the tar header, unwritten.
         meta.image_size += 1;
         let lying = dir.path().join("lying.tent");
-        write_box_file(&lying, &meta, &dir.path().join("in.tar")).unwrap();
+        write_legacy_box_file(&lying, &meta, &dir.path().join("in.tar")).unwrap();
         let out = tempfile::tempdir().unwrap();
         let err = read_box_file(&lying, out.path()).unwrap_err().to_string();
         assert!(err.contains("bytes") && err.contains("expected"), "{err}");
@@ -784,6 +1370,187 @@ mod tests {
         }
     }
 
+    fn v2_meta() -> BoxFile {
+        BoxFile {
+            format: FORMAT,
+            box_name: "dev".into(),
+            spec: BoxSpec { image: "debian:bookworm".into(), ..Default::default() },
+            exports: Vec::new(),
+            image: "localhost/tent-snapshot/podman/dev:tent-save-1".into(),
+            image_sha256: String::new(),
+            image_size: 0,
+            tent_version: "0".into(),
+        }
+    }
+
+    /// What `tent load` sends the engine for a format-2 file (the held-back
+    /// manifest last, as load writes it), and the image's id.
+    fn streamed(file: &Path) -> std::result::Result<(Vec<u8>, String), String> {
+        let meta = read_streamed_meta(file).map_err(|e| e.to_string())?;
+        let mut out = tar::Builder::new(Vec::new());
+        let checked = stream_image(file, &meta, &mut out).map_err(|e| e.into_error(file).to_string())?;
+        append_json(&mut out, "manifest.json", &checked.manifest).unwrap();
+        Ok((out.into_inner().unwrap(), checked.id))
+    }
+
+    fn streamed_err(file: &Path) -> String {
+        match streamed(file) {
+            Ok((_, id)) => panic!("{} streamed, as image {id}", file.display()),
+            Err(err) => err,
+        }
+    }
+
+    #[test]
+    fn a_saved_box_streams_back_without_names_and_known_by_its_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = image_archive(dir.path(), &manifest(), &[]);
+        let file = dir.path().join("dev.tent");
+        write_box_file(&file, &v2_meta(), fs::File::open(&src).unwrap()).unwrap().persist(&file).unwrap();
+        assert_eq!(fs::read(&file).unwrap()[..4], ZSTD_MAGIC);
+        assert_eq!(read_streamed_meta(&file).unwrap(), v2_meta());
+        let (sent, id) = streamed(&file).unwrap();
+        assert_eq!(id, hex(&Sha256::digest(CONFIG)), "the id is the config's sha256");
+        let out = dir.path().join("sent.tar");
+        fs::write(&out, &sent).unwrap();
+        let got = entries(&out);
+        let names: Vec<&str> = got.iter().map(|(n, _, _)| n.as_str()).collect();
+        for gone in ["repositories", "index.json", "oci-layout"] {
+            assert!(!names.contains(&gone), "{gone} is left out: {names:?}");
+        }
+        assert_eq!(names.last(), Some(&"manifest.json"), "the manifest comes last: {names:?}");
+        assert_eq!(names.iter().filter(|n| **n == "manifest.json").count(), 1);
+        let manifest: serde_json::Value = serde_json::from_slice(&got.last().unwrap().1).unwrap();
+        assert_eq!(manifest[0]["RepoTags"], serde_json::Value::Null);
+        assert_eq!(manifest[0]["Layers"][0], "abc/layer.tar");
+        let find = |n: &str| got.iter().find(|(name, _, _)| name == n).unwrap_or_else(|| panic!("{n}: {names:?}"));
+        assert_eq!(find("0123.tar").1, b"layer bytes");
+        assert_eq!(find("cfg.json").1, CONFIG);
+        assert_eq!(find(&format!("{}/VERSION", "d".repeat(120))).1, b"1.0", "long paths survive");
+        assert_eq!(find("abc/layer.tar").2.as_deref(), Some("../0123.tar"), "links survive");
+    }
+
+    #[test]
+    fn a_damaged_or_truncated_streamed_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = image_archive(dir.path(), &manifest(), &[("big.tar", &vec![7u8; 300_000])]);
+        let file = dir.path().join("dev.tent");
+        write_box_file(&file, &v2_meta(), fs::File::open(&src).unwrap()).unwrap().persist(&file).unwrap();
+        let bytes = fs::read(&file).unwrap();
+        for cut in [bytes.len() - 1, bytes.len() - 4, bytes.len() / 2, 30, 5] {
+            let short = dir.path().join(format!("short-{cut}"));
+            fs::write(&short, &bytes[..cut]).unwrap();
+            let err = streamed_err(&short);
+            assert!(err.contains("damaged or truncated"), "cut at {cut}: {err}");
+        }
+        for at in [bytes.len() / 3, bytes.len() * 2 / 3, bytes.len() - 2] {
+            let mut bad = bytes.clone();
+            bad[at] ^= 0x55;
+            let path = dir.path().join(format!("bad-{at}"));
+            fs::write(&path, &bad).unwrap();
+            let err = streamed_err(&path);
+            assert!(err.contains("damaged or truncated"), "flipped at {at}: {err}");
+        }
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(&bytes);
+        fs::write(dir.path().join("twice"), &longer).unwrap();
+        let err = streamed_err(&dir.path().join("twice"));
+        assert!(err.contains("follows"), "{err}");
+    }
+
+    #[test]
+    fn an_engine_archive_that_breaks_off_is_not_saved() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = image_archive(dir.path(), &manifest(), &[("big.tar", &vec![7u8; 300_000])]);
+        let bytes = fs::read(&src).unwrap();
+        let file = dir.path().join("dev.tent");
+        // Cut inside an entry: refused as the engine's archive.
+        let err = write_box_file(&file, &v2_meta(), &bytes[..bytes.len() / 2]).unwrap_err();
+        assert!(matches!(err, StreamError::Damaged(_)), "{err:?}");
+        // Nothing is under the name until the caller (after the engine's
+        // status) gives it one.
+        let tmp = write_box_file(&file, &v2_meta(), bytes.as_slice()).unwrap();
+        assert!(!file.exists());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2, "image.tar, the temporary file and nothing else");
+        drop(tmp);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "the temporary file goes with it");
+    }
+
+    /// A format-2 file as a stranger may write it: any entries, with a
+    /// checksum that agrees (anyone can compute it).
+    fn crafted(dir: &Path, entries: &[(&str, &[u8])], after: &[(&str, &[u8])]) -> PathBuf {
+        let path = dir.join("crafted.tent");
+        let zstd = zstd::stream::write::Encoder::new(fs::File::create(&path).unwrap(), 1).unwrap().auto_finish();
+        let mut tar = tar::Builder::new(zstd);
+        append_json(&mut tar, META, &serde_json::to_vec(&v2_meta()).unwrap()).unwrap();
+        let mut digest = ImageDigest::default();
+        for (name, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            let name = format!("{IMAGE_DIR}{name}");
+            if name.contains("..") {
+                h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+                h.set_cksum();
+                tar.append(&h, *data).unwrap();
+            } else {
+                tar.append_data(&mut h, &name, *data).unwrap();
+            }
+            let inner = name.strip_prefix(IMAGE_DIR).unwrap();
+            digest.add(inner, EntryKind::File, "", data.len() as u64, &Sha256::digest(data));
+        }
+        append_json(&mut tar, END, &serde_json::to_vec(&digest.end()).unwrap()).unwrap();
+        for (name, data) in after {
+            append_json(&mut tar, name, data).unwrap();
+        }
+        tar.finish().unwrap();
+        path
+    }
+
+    #[test]
+    fn streamed_archives_that_are_not_one_plain_image_are_refused() {
+        let m = |v: serde_json::Value| serde_json::to_vec(&v).unwrap();
+        let one = m(manifest());
+        let two = m(serde_json::json!([{"Config": "cfg.json"}, {"Config": "cfg.json"}]));
+        let named = m(serde_json::json!([{"Config": "repositories"}]));
+        let itself = m(serde_json::json!([{"Config": "manifest.json"}]));
+        let missing = m(serde_json::json!([{"Config": "nope.json"}]));
+        let big = vec![b' '; CONFIG_LIMIT as usize + 1];
+        type Case<'a> = (Vec<(&'a str, &'a [u8])>, Vec<(&'a str, &'a [u8])>, &'a str);
+        let cases: Vec<Case<'_>> = vec![
+            (vec![("cfg.json", CONFIG), ("manifest.json", &two)], vec![], "holds 2 images"),
+            (vec![("cfg.json", CONFIG)], vec![], "no manifest.json"),
+            (vec![("repositories", b"{}"), ("manifest.json", &named)], vec![], "config is repositories"),
+            (vec![("manifest.json", &itself)], vec![], "config is manifest.json"),
+            (vec![("cfg.json", CONFIG), ("manifest.json", &missing)], vec![], "no config nope.json"),
+            (vec![("cfg.json", &big), ("manifest.json", &one)], vec![], "larger than"),
+            (vec![("cfg.json", CONFIG), ("cfg.json", CONFIG), ("manifest.json", &one)], vec![], "cfg.json twice"),
+            (vec![("cfg.json", CONFIG), ("./cfg.json", CONFIG)], vec![], "cfg.json twice"),
+            (vec![("manifest.json", &one), ("manifest.json", b"[]")], vec![], "manifest.json twice"),
+            (vec![("../../etc/x", b"")], vec![], "the image holds the path"),
+            (vec![("cfg.json", CONFIG), ("manifest.json", &one)], vec![("image/extra", b"x")], "more follows"),
+        ];
+        for (entries, after, why) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let file = crafted(dir.path(), &entries, &after);
+            let err = streamed_err(&file);
+            assert!(err.contains(why), "{:?}: {err}", entries.iter().map(|e| e.0).collect::<Vec<_>>());
+        }
+        // Outside image/: refused.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outside.tent");
+        let zstd = zstd::stream::write::Encoder::new(fs::File::create(&path).unwrap(), 1).unwrap().auto_finish();
+        let mut tar = tar::Builder::new(zstd);
+        append_json(&mut tar, META, &serde_json::to_vec(&v2_meta()).unwrap()).unwrap();
+        append_json(&mut tar, "manifest.json", &one).unwrap();
+        tar.finish().unwrap();
+        drop(tar);
+        assert!(streamed_err(&path).contains("where the image's entries are"));
+        // The same, as one plain image: loads.
+        let file = crafted(dir.path(), &[("cfg.json", CONFIG), ("manifest.json", &one)], &[]);
+        let (_, id) = streamed(&file).unwrap();
+        assert_eq!(id, hex(&Sha256::digest(CONFIG)));
+    }
+
     fn hostile_meta() -> BoxFile {
         let bin = |name: &str, dir: &str| Export {
             kind: Kind::Bin,
@@ -848,6 +1615,30 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
 
+        /// Whatever byte of a saved file is changed, or wherever it is cut:
+        /// refused, or (a change zstd's framing ignores) the very same image.
+        #[test]
+        fn a_changed_or_cut_streamed_file_is_refused_or_the_same(at in 0usize..100_000, xor in 1u8..=255,
+                                                                 cut in proptest::option::of(0usize..100_000)) {
+            let dir = tempfile::tempdir().unwrap();
+            let src = image_archive(dir.path(), &manifest(), &[]);
+            let file = dir.path().join("dev.tent");
+            write_box_file(&file, &v2_meta(), fs::File::open(&src).unwrap()).unwrap().persist(&file).unwrap();
+            let good = streamed(&file).unwrap();
+            let mut bytes = fs::read(&file).unwrap();
+            let at = at % bytes.len();
+            bytes[at] ^= xor;
+            if let Some(cut) = cut {
+                bytes.truncate(cut % bytes.len());
+            }
+            fs::write(&file, &bytes).unwrap();
+            match streamed(&file) {
+                Ok(got) => proptest::prop_assert_eq!(got, good),
+                Err(err) => proptest::prop_assert!(
+                    err.contains("damaged or truncated") || err.contains("not a tent box file"), "{}", err),
+            }
+        }
+
         #[test]
         fn metadata_parsers_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
             let _ = parse_meta(&bytes);
@@ -886,7 +1677,12 @@ mod tests {
 
     #[test]
     fn meta_versions() {
-        assert_eq!(parse_meta(br#"{"format":2}"#).unwrap_err(), MetaError::Newer(2));
+        assert_eq!(parse_meta(br#"{"format":3}"#).unwrap_err(), MetaError::Newer(3));
+        // Format 1 has the image's checksum in the metadata; format 2 after the image.
+        let v2 = serde_json::to_vec(&BoxFile { image_sha256: String::new(), ..hostile_meta() }).unwrap();
+        assert!(parse_meta(&v2).is_ok());
+        let v1 = serde_json::to_vec(&BoxFile { format: 1, image_sha256: String::new(), ..hostile_meta() }).unwrap();
+        assert!(matches!(parse_meta(&v1), Err(MetaError::Bad(_))));
         assert!(matches!(parse_meta(b"nope"), Err(MetaError::Bad(_))));
         assert!(matches!(parse_meta(br#"{"format":1,"box":"d"}"#), Err(MetaError::Bad(_))));
     }

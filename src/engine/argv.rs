@@ -87,18 +87,23 @@ pub fn container_inspect(name: &str) -> Vec<String> {
     vec!["container".into(), "inspect".into(), "--".into(), name.into()]
 }
 
-/// Writes an image to a docker-archive tar (the format both engines load).
-pub fn save(engine: &Engine, image: &str, file: &str) -> Vec<String> {
+pub fn load(file: &str) -> Vec<String> {
+    vec!["load".into(), "--input".into(), file.into()]
+}
+
+/// `save` to stdout, a pipe: the archive streams into a box file.
+pub fn save_stream(engine: &Engine, image: &str) -> Vec<String> {
     let mut a: Vec<String> = vec!["save".into()];
     if engine.kind == super::EngineKind::Podman {
         a.extend(["--format".into(), "docker-archive".into()]);
     }
-    a.extend(["--output".into(), file.into(), image.into()]);
+    a.push(image.into());
     a
 }
 
-pub fn load(file: &str) -> Vec<String> {
-    vec!["load".into(), "--input".into(), file.into()]
+/// `load` from stdin, a pipe.
+pub fn load_stream() -> Vec<String> {
+    vec!["load".into()]
 }
 
 /// Gives `image` (a reference or an id) the name `new`; both follow `--`.
@@ -194,11 +199,12 @@ mod tests {
         assert_eq!(load("/t/i.tar"), vec!["load", "--input", "/t/i.tar"]);
         assert_eq!(tag("x", "y"), vec!["tag", "--", "x", "y"]);
         assert_eq!(rmi("x:1"), vec!["rmi", "--", "x:1"], "never --force: a used image stays");
+        assert_eq!(load_stream(), vec!["load"]);
         assert_eq!(
-            save(&engine(EngineKind::Podman, true), "img", "/t/i.tar"),
-            vec!["save", "--format", "docker-archive", "--output", "/t/i.tar", "img"]
+            save_stream(&engine(EngineKind::Podman, true), "img"),
+            vec!["save", "--format", "docker-archive", "img"]
         );
-        assert_eq!(save(&engine(EngineKind::Docker, false), "img", "/f"), vec!["save", "--output", "/f", "img"]);
+        assert_eq!(save_stream(&engine(EngineKind::Docker, false), "img"), vec!["save", "img"]);
         assert!(image_ids("tent.snapshot.box=dev").ends_with(&["label=tent.snapshot.box=dev".to_string()]));
         assert_eq!(image_inspect(&["a".into()]), vec!["image", "inspect", "a"]);
     }

@@ -8,7 +8,11 @@ use std::process::Command;
 use crate::engine_tests;
 use crate::harness::{BUSYBOX, Engine, Sandbox, TEST_USER};
 
-engine_tests!(hostile_rollback_journals_remove_nothing, hostile_box_files_tag_run_and_export_nothing_unasked);
+engine_tests!(
+    hostile_rollback_journals_remove_nothing,
+    hostile_box_files_tag_run_and_export_nothing_unasked,
+    streamed_box_files_load_nothing_unchecked_and_tag_nothing
+);
 
 /// Removes, when the test ends, containers whose names the sandbox did not
 /// hand out (a swap's shape, or made as root for a plain user's test).
@@ -309,4 +313,109 @@ fn hostile_box_files_tag_run_and_export_nothing_unasked(engine: Engine) {
     let busybox_id = image_id(&sb, BUSYBOX).unwrap();
     assert_eq!(box_image.trim().trim_start_matches("sha256:"), busybox_id, "{}", out.describe());
     sb.tent(&["rm", &name, "--force", "--yes"]).ok();
+}
+
+/// A box file of format 2 as a stranger can write it (the checksum is no
+/// secret): zstd, `tent-box.json`, the image archive's entries under
+/// `image/`, then `tent-box.end`; with `wrong_sum`, an end that does not
+/// agree with the entries before it.
+fn box_file_v2(path: &Path, meta: &serde_json::Value, image: &[u8], wrong_sum: bool) {
+    use sha2::Digest;
+    let zstd = zstd::stream::write::Encoder::new(std::fs::File::create(path).unwrap(), 3).unwrap().auto_finish();
+    let mut out = tar::Builder::new(zstd);
+    let add = |out: &mut tar::Builder<_>, name: &str, data: &[u8]| {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        out.append_data(&mut header, name, data).unwrap();
+    };
+    add(&mut out, "tent-box.json", &serde_json::to_vec(meta).unwrap());
+    let (mut all, mut size, mut count) = (sha2::Sha256::new(), 0u64, 0u64);
+    let mut archive = tar::Archive::new(image);
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().trim_start_matches("./").trim_end_matches('/').to_string();
+        let kind = entry.header().entry_type();
+        let link = entry.link_name().unwrap().map(|l| l.to_string_lossy().into_owned()).unwrap_or_default();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        let sha = if kind.is_file() { sha2::Sha256::digest(&data).to_vec() } else { Vec::new() };
+        if kind.is_symlink() || kind.is_hard_link() {
+            out.append_link(&mut header, format!("image/{name}"), &link).unwrap();
+        } else {
+            out.append_data(&mut header, format!("image/{name}"), data.as_slice()).unwrap();
+        }
+        all.update(name.as_bytes());
+        all.update([0, kind.as_byte()]);
+        all.update(link.as_bytes());
+        all.update([0]);
+        all.update((data.len() as u64).to_le_bytes());
+        all.update(&sha);
+        size += data.len() as u64;
+        count += 1;
+    }
+    let mut sum: String = all.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    if wrong_sum {
+        sum = sum.replace(|c| c != '0', "0");
+    }
+    let end = serde_json::json!({"image_sha256": sum, "image_size": size, "entries": count});
+    add(&mut out, "tent-box.end", &serde_json::to_vec(&end).unwrap());
+    out.into_inner().unwrap();
+}
+
+/// Format 2 streams the file into the engine's `load`: by the time the end
+/// of a file shows it damaged, the engine has had every layer. A file whose
+/// checksum does not agree loads no image (its id is nowhere after the
+/// refusal); one that does is loaded by id, and the names its archive
+/// carries (the user's tag, another one) are neither moved nor made.
+fn streamed_box_files_load_nothing_unchecked_and_tag_nothing(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let unique = format!("{}-{}", engine.key(), std::process::id());
+    let victim = format!("localhost/tent-it-victim2:{unique}");
+    let extra = format!("localhost/tent-it-extra2:{unique}");
+    let own = format!("localhost/tent-it-stream:{unique}");
+    let _tags = Tags(&sb, vec![victim.clone(), extra.clone(), own.clone()]);
+    sb.engine_cmd(&["tag", crate::harness::BOOKWORM_PLAIN, &victim]).ok();
+    let victim_id = image_id(&sb, &victim).unwrap();
+    // An image of its own (a label no other image has), saved, then removed.
+    let maker = sb.name("smake");
+    sb.engine_cmd(&["create", "--name", &maker, BUSYBOX, "true"]).ok();
+    let made = sb.engine_cmd(&["commit", "--change", &format!("LABEL tent-it={unique}"), &maker, &own]).output();
+    let _ = sb.engine_cmd(&["rm", "--force", &maker]).output();
+    assert_eq!(made.code, Some(0), "{}", made.describe());
+    let id = image_id(&sb, &own).unwrap();
+    let archive = image_archive(&sb, &own, &[victim.as_str(), extra.as_str()]);
+    sb.engine_cmd(&["rmi", "--", &own]).ok();
+    assert!(image_id(&sb, &id).is_none(), "the test's image is gone before the loads");
+
+    let name = sb.name("sload");
+    let _box_tags = Tags(&sb, vec![name.clone()]);
+    let meta = serde_json::json!({
+        "format": 2, "box": name, "spec": { "image": BUSYBOX }, "image": own, "tent_version": "0",
+    });
+    let untouched = |out: &crate::harness::Done| {
+        assert_eq!(image_id(&sb, &victim).as_deref(), Some(victim_id.as_str()), "re-pointed: {}", out.describe());
+        assert!(image_id(&sb, &extra).is_none(), "a tag of the file: {}", out.describe());
+    };
+
+    let bad = sb.home.join("bad.tent");
+    box_file_v2(&bad, &meta, &archive, true);
+    let out = sb.tent(&["load", bad.to_str().unwrap(), "--yes"]).code(1);
+    assert!(out.stderr.contains("damaged or truncated") && out.stderr.contains("sha256"), "{}", out.describe());
+    assert!(image_id(&sb, &id).is_none(), "a file that did not check out was loaded: {}", out.describe());
+    assert!(sb.engine_cmd(&["container", "inspect", &name]).output().code != Some(0), "{}", out.describe());
+    untouched(&out);
+
+    let good = sb.home.join("good.tent");
+    box_file_v2(&good, &meta, &archive, false);
+    let out = sb.tent(&["load", good.to_str().unwrap(), "--yes"]).ok();
+    untouched(&out);
+    let box_image = sb.engine_cmd(&["container", "inspect", "--format", "{{.Image}}", &name]).ok().stdout();
+    assert_eq!(box_image.trim().trim_start_matches("sha256:"), id, "{}", out.describe());
+    sb.tent(&["rm", &name, "--force", "--yes"]).ok();
+    let _ = sb.engine_cmd(&["rmi", "--", &id]).output();
 }
