@@ -108,6 +108,12 @@ fn prepare<'a>(
         env.push(("LOGNAME".into(), user.name.clone()));
         env.push(("SHELL".into(), user.shell.clone()));
     }
+    if as_root {
+        // tent-exec takes USER as "a user's login PATH, from the cache in
+        // the state directory", which every box can write: root never gets
+        // it from `env.pass` (a config file under the shared home).
+        env.retain(|(key, _)| key != "USER");
+    }
     // The call's own --env wins over everything above (the last one counts).
     env.extend(extra_env);
     let plan = ExecPlan {

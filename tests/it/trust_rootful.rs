@@ -230,3 +230,19 @@ fn root_in_a_rootful_box_never_runs_the_users_lib_scripts() {
     r.tent(&["run", &name, "--as-root", "--", "sh", "-c", "hello && test -e /var/tmp/tent-hooked"]).ok();
     assert!(!marker.exists());
 }
+
+/// Root in a box never takes USER from `env.pass` (a config file under the
+/// shared home, which a box can write): with USER, tent-exec would use the
+/// box-written login PATH cache as root's PATH.
+#[test]
+fn root_takes_no_user_from_the_shared_config() {
+    let Some(sb) = Sandbox::if_enabled(Engine::PodmanRoot) else { return };
+    let name = sb.create("asroot", BOOKWORM, &[]);
+    std::fs::create_dir_all(sb.home.join(".config/tent")).unwrap();
+    std::fs::write(sb.home.join(".config/tent/config.toml"), "[env]\npass = [\"USER\"]\n").unwrap();
+    let probe = ["run", name.as_str(), "--", "sh", "-c", "echo \"[$USER]\""];
+    assert_eq!(sb.tent(&probe).ok().stdout(), "[root]\n", "the user's own runs get it");
+    let mut as_root = probe.to_vec();
+    as_root.insert(2, "--as-root");
+    assert_eq!(sb.tent(&as_root).ok().stdout(), "[]\n", "root's do not");
+}
