@@ -23,7 +23,7 @@ use crate::manifest::plan::Options;
 use crate::manifest::{self, Action, BinExport, Current, Desired, Manifest, Mode, Record, record};
 use crate::{export, interrupt};
 
-const DEFAULT_FILE: &str = "tent.toml";
+use crate::manifest::DEFAULT_FILE;
 
 pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
     let file = manifest_file(ctx, args)?;

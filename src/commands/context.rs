@@ -219,6 +219,9 @@ impl Context<'_> {
         if let Some(name) = given {
             return Ok(name.to_string());
         }
+        if let Some(name) = project_box()? {
+            return Ok(name);
+        }
         let boxes = self.boxes();
         if let Some(name) = self.config.default_box.as_deref() {
             // Its state dir means tent made it: no engine call on this path.
@@ -300,6 +303,44 @@ impl Context<'_> {
 fn capitalize(s: &str) -> String {
     let mut chars = s.chars();
     chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// The box of the project this directory is in: the nearest manifest up the
+/// tree (`tent.toml`, or the project's devcontainer.json) that lists exactly
+/// one box, so `cd project && tent enter` works. It wins over `default_box`.
+/// A manifest of several boxes asks for a name. The search stops at `/` and
+/// after 64 folders; it reads only files, no engine.
+fn project_box() -> Result<Option<String>> {
+    let Ok(mut dir) = std::env::current_dir() else { return Ok(None) };
+    for _ in 0..64 {
+        let mut files = vec![dir.join(crate::manifest::DEFAULT_FILE)];
+        files.extend(crate::manifest::devcontainer::candidates(&dir));
+        files.retain(|f| f.is_file());
+        if let Some(file) = files.first() {
+            if files.len() > 1 && !file.ends_with(crate::manifest::DEFAULT_FILE) {
+                return Err(Error::usage(
+                    format!("which box? {} has {} dev container configurations", dir.display(), files.len()),
+                    Some("name the box: `tent enter BOX` (`tent list` shows them)".to_string()),
+                ));
+            }
+            let manifest = crate::manifest::load(file)?;
+            return match manifest.boxes.as_slice() {
+                [one] => Ok(Some(one.name.clone())),
+                [] => Ok(None),
+                many => {
+                    let names: Vec<&str> = many.iter().map(|b| b.name.as_str()).collect();
+                    Err(Error::usage(
+                        format!("which box? {} lists {}", file.display(), names.join(", ")),
+                        Some(format!("name one: `tent enter {}`", names[0])),
+                    ))
+                }
+            };
+        }
+        if !dir.pop() {
+            break;
+        }
+    }
+    Ok(None)
 }
 
 /// The name of the box made for a user who has none: the image's name and

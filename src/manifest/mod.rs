@@ -18,6 +18,9 @@ pub use plan::{Action, Current, Desired, Mode, Record};
 
 use crate::error::{Error, Result};
 
+/// The manifest `tent apply` reads when given none.
+pub const DEFAULT_FILE: &str = "tent.toml";
+
 /// Largest manifest tent reads (hand-written files are a few kilobytes).
 pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
 

@@ -11,8 +11,40 @@ engine_tests!(
     real_world_distrobox_files_all_plan,
     apply_one_section_then_remove_what_the_file_lists,
     a_distrobox_clone_is_a_copy_of_its_source,
-    distrobox_hooks_with_inner_quotes_run_as_written
+    distrobox_hooks_with_inner_quotes_run_as_written,
+    a_project_folder_names_its_box
 );
+
+/// Issue 25: `tent enter`/`tent run` without a name, in a project folder (or
+/// below it) whose manifest lists one box, use that box, over `default_box`;
+/// a manifest of several boxes asks for a name.
+fn a_project_folder_names_its_box(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let name = sb.name("proj");
+    std::fs::create_dir_all(sb.home.join("proj/src/deep")).unwrap();
+    write(&sb, "proj/tent.toml", &format!("[box.{name}]\nimage = \"{BUSYBOX}\"\n"));
+    std::fs::create_dir_all(sb.home.join(".config/tent")).unwrap();
+    write(&sb, ".config/tent/config.toml", "default_box = \"not-this-one\"\n");
+    if !engine.as_root() {
+        std::process::Command::new("chown")
+            .args(["-R", &format!("{}:", crate::harness::TEST_USER)])
+            .arg(&sb.home)
+            .status()
+            .unwrap();
+    }
+    sb.sh(&format!("cd proj && {} apply --yes", crate::harness::tent_bin().display())).ok();
+    let out = sb.sh(&format!("cd proj/src/deep && {} run -- hostname", crate::harness::tent_bin().display())).ok();
+    assert_eq!(out.stdout().trim(), name, "{}", out.describe());
+
+    let other = sb.name("proj2");
+    write(
+        &sb,
+        "proj/tent.toml",
+        &format!("[box.{name}]\nimage = \"{BUSYBOX}\"\n[box.{other}]\nimage = \"{BUSYBOX}\"\n"),
+    );
+    let out = sb.sh(&format!("cd proj && {} run -- true", crate::harness::tent_bin().display())).code(2);
+    assert!(out.stderr.contains("which box?") && out.stderr.contains(&other), "{}", out.describe());
+}
 
 /// Issue 23: a distrobox.ini written for Distrobox 1's shell parser: a hook
 /// with quotes inside runs in the box as written, and an `entry` that is a
