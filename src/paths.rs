@@ -39,6 +39,13 @@ impl Paths {
         })
     }
 
+    /// `$XDG_CONFIG_HOME` itself (`~/.config`), the parent of tent's own
+    /// folder: other programs' configuration lives there (VS Code's, the
+    /// user's systemd units).
+    pub fn config_home(&self) -> PathBuf {
+        self.config.parent().map_or_else(|| self.home.join(".config"), Path::to_path_buf)
+    }
+
     /// The directory of one box's state, shared with the box at `/run/.tent/state`.
     pub fn box_state(&self, scope: &str, name: &str) -> PathBuf {
         self.state.join("boxes").join(scope).join(name)

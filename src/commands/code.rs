@@ -159,7 +159,7 @@ pub fn run(ctx: &Context<'_>, args: &CodeArgs) -> Result<i32> {
     boxes.start(name, Some(&container))?;
 
     let user = HostUser::current();
-    let config_home = ctx.paths.config.parent().map(Path::to_path_buf).unwrap_or_else(|| home.join(".config"));
+    let config_home = ctx.paths.config_home();
     let data_dir = editor.as_ref().unwrap_or(&Editor::Code(PathBuf::from("code"))).data_dir(&home, &config_home);
     let config_path = data_dir.join(EXTENSION_STORAGE).join(format!("{name}.json"));
     let config = merged_config(read_config(&config_path)?, &user.name, &dir, name);

@@ -149,9 +149,7 @@ pub fn units_in(dir: &Path) -> Vec<(PathBuf, Unit)> {
 }
 
 fn unit_dir(ctx: &Context<'_>) -> PathBuf {
-    let config_home =
-        ctx.paths.config.parent().map(Path::to_path_buf).unwrap_or_else(|| ctx.paths.home.join(".config"));
-    systemd::user_unit_dir(&config_home)
+    systemd::user_unit_dir(&ctx.paths.config_home())
 }
 
 /// Writes a unit and asks systemd to start it now and at every login; a

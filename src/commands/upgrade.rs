@@ -78,7 +78,7 @@ pub fn run(ctx: &Context<'_>, args: &UpgradeArgs) -> Result<i32> {
 /// `--schedule`: writes (or, with `off`, removes) a systemd user service and
 /// timer that run this tent's upgrade with this engine, and enables them.
 fn schedule_upgrades(ctx: &Context<'_>, schedule: Schedule, names: &[String]) -> Result<i32> {
-    let dir = crate::systemd::user_unit_dir(&config_home(ctx));
+    let dir = crate::systemd::user_unit_dir(&ctx.paths.config_home());
     let service = dir.join(format!("{UNIT}.service"));
     let timer = dir.join(format!("{UNIT}.timer"));
     if schedule == Schedule::Off {
@@ -120,11 +120,6 @@ fn schedule_upgrades(ctx: &Context<'_>, schedule: Schedule, names: &[String]) ->
         )),
     }
     Ok(0)
-}
-
-/// `$XDG_CONFIG_HOME`, the parent of tent's own config folder.
-fn config_home(ctx: &Context<'_>) -> std::path::PathBuf {
-    ctx.paths.config.parent().map(std::path::Path::to_path_buf).unwrap_or_else(|| ctx.paths.home.join(".config"))
 }
 
 /// The service and timer of the scheduled upgrade: the service runs `tent`
