@@ -267,6 +267,39 @@ pub fn parse_stat_start_time(stat: &str) -> Option<u64> {
     after.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// Folders in a scope's state directory that are tent's, not boxes.
+const NOT_BOXES: [&str; 2] = ["locks", "journal"];
+
+/// The boxes tent keeps state for under `boxes_dir` (`boxes/SCOPE/NAME`), read
+/// with no engine call, as a stranger's folder (every box can write it):
+/// known scopes only, real directories (no links), valid box names, and at
+/// most 10000 entries a folder. Sorted by name, then scope.
+pub fn on_disk(boxes_dir: &Path) -> Vec<(String, String, PathBuf)> {
+    const MAX_ENTRIES: usize = 10_000;
+    let dirs = |dir: &Path| -> Vec<(String, PathBuf)> {
+        let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
+        entries
+            .take(MAX_ENTRIES)
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| Some((e.file_name().into_string().ok()?, e.path())))
+            .collect()
+    };
+    let mut found = Vec::new();
+    for (scope, scope_dir) in dirs(boxes_dir) {
+        if crate::engine::Scope::parse(&scope).is_none() {
+            continue;
+        }
+        for (name, dir) in dirs(&scope_dir) {
+            if !NOT_BOXES.contains(&name.as_str()) && super::validate_name(&name).is_ok() {
+                found.push((scope.clone(), name, dir));
+            }
+        }
+    }
+    found.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

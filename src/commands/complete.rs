@@ -15,10 +15,7 @@ use clap_complete::CompletionCandidate;
 use crate::boxes::name::validate_name;
 use crate::paths::Paths;
 
-/// Folders in a scope's state directory that are tent's, not boxes.
-const NOT_BOXES: [&str; 2] = ["locks", "journal"];
-
-/// At most this many entries are looked at per folder: bounded work for a
+/// At most this many receipts are looked at per scope: bounded work for a
 /// state directory a box filled with junk.
 const MAX_ENTRIES: usize = 10_000;
 
@@ -34,25 +31,17 @@ pub fn export_names() -> Vec<CompletionCandidate> {
     exports_in(&paths.state.join("exports")).into_iter().map(CompletionCandidate::new).collect()
 }
 
-/// Box names under `boxes/SCOPE/NAME`: real directories (no links) with a
-/// valid box name.
+/// Box names under `boxes/SCOPE/NAME` (`boxes::state::on_disk`).
 fn boxes_in(root: &Path) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
-    for scope in dirs_in(root) {
-        for name in dirs_in(&root.join(scope)) {
-            if !NOT_BOXES.contains(&name.as_str()) && validate_name(&name).is_ok() {
-                names.insert(name);
-            }
-        }
-    }
-    names
+    crate::boxes::state::on_disk(root).into_iter().map(|(_, name, _)| name).collect()
 }
 
 /// Export names from the receipts under `exports/SCOPE/BOX.json`.
 fn exports_in(root: &Path) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    for scope in dirs_in(root) {
-        let Ok(entries) = std::fs::read_dir(root.join(&scope)) else { continue };
+    let Ok(scopes) = std::fs::read_dir(root) else { return names };
+    for scope in scopes.take(MAX_ENTRIES).flatten().filter(|e| e.file_type().is_ok_and(|t| t.is_dir())) {
+        let Ok(entries) = std::fs::read_dir(scope.path()) else { continue };
         for entry in entries.take(MAX_ENTRIES).flatten() {
             let Ok(Some(receipt)) = crate::export::receipt::Receipt::load(&entry.path()) else { continue };
             for export in receipt.exports {
@@ -63,17 +52,6 @@ fn exports_in(root: &Path) -> BTreeSet<String> {
         }
     }
     names
-}
-
-/// The names of the real directories (not links) in `dir`.
-fn dirs_in(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    entries
-        .take(MAX_ENTRIES)
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect()
 }
 
 #[cfg(test)]

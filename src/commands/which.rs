@@ -47,31 +47,15 @@ fn find(boxes_dir: &Path, command: &str) -> Vec<Hit> {
     if command.is_empty() || command.contains('/') {
         return hits;
     }
-    let Ok(scopes) = std::fs::read_dir(boxes_dir) else { return hits };
-    for scope in scopes.flatten() {
-        let scope_name = scope.file_name().to_string_lossy().into_owned();
-        if crate::engine::Scope::parse(&scope_name).is_none() {
-            continue;
-        }
-        let Ok(boxes) = std::fs::read_dir(scope.path()) else { continue };
-        for dir in boxes.flatten() {
-            let Some(box_name) = dir.file_name().to_str().map(str::to_string) else { continue };
-            if crate::boxes::validate_name(&box_name).is_err() {
-                continue;
-            }
-            let Ok(Some(text)) = crate::files::read_bounded(&dir.path().join(INDEX_FILE), 8 << 20) else { continue };
-            let text = String::from_utf8_lossy(&text);
-            if text.lines().any(|line| line == command) {
-                let run = format!(
-                    "{} run {box_name} -- {}",
-                    tent_for_scope(&scope_name),
-                    crate::shell::quote_if_needed(command)
-                );
-                hits.push(Hit { box_name, scope: scope_name.clone(), run });
-            }
+    // Sorted by box, then scope, as `on_disk` gives them.
+    for (scope, box_name, dir) in crate::boxes::state::on_disk(boxes_dir) {
+        let Ok(Some(text)) = crate::files::read_bounded(&dir.join(INDEX_FILE), 8 << 20) else { continue };
+        if String::from_utf8_lossy(&text).lines().any(|line| line == command) {
+            let run =
+                format!("{} run {box_name} -- {}", tent_for_scope(&scope), crate::shell::quote_if_needed(command));
+            hits.push(Hit { box_name, scope, run });
         }
     }
-    hits.sort_by(|a, b| (&a.box_name, &a.scope).cmp(&(&b.box_name, &b.scope)));
     hits
 }
 
