@@ -16,6 +16,12 @@ pub const MAGIC: &[u8; 8] = b"TENTRLY\0";
 /// The protocol this tent speaks.
 pub const VERSION: u16 = 2;
 
+/// The largest frame the relay reads (and the client reads back).
+pub const MAX_REQUEST: usize = 1 << 20;
+
+/// The signals a caller forwards.
+pub const FORWARDED: [i32; 5] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGWINCH];
+
 /// Request kinds. The relay never takes an argv: each kind is a thing the
 /// relay knows how to do, and the relay builds the host command itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +43,7 @@ pub struct HostCommand {
     pub args: Vec<OsString>,
     /// The caller's directory, used on the host when it exists there.
     pub cwd: OsString,
-    /// The caller's session variables; the relay keeps only some (`super::child_env`).
+    /// The caller's session variables; the relay keeps only some (`super::env::child_env`).
     pub env: Vec<(OsString, OsString)>,
 }
 
@@ -49,7 +55,7 @@ pub struct RunExport {
     pub args: Vec<OsString>,
     /// The caller's directory, used on the host when it exists there.
     pub cwd: OsString,
-    /// The caller's session variables; the relay keeps only some (`super::child_env`).
+    /// The caller's session variables; the relay keeps only some (`super::env::child_env`).
     pub env: Vec<(OsString, OsString)>,
 }
 
