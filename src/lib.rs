@@ -16,7 +16,7 @@
 //!   snapshots.
 //! - `engine`: podman and Docker, argv from plain data, JSON shapes.
 //! - the floor, used by all and using nothing above: `paths`, `config`,
-//!   `output`, `error`, `files`, `shell`, `env_vars`, `interrupt`, `systemd`.
+//!   `output`, `text`, `error`, `files`, `shell`, `env_vars`, `interrupt`, `systemd`.
 
 pub mod boxes;
 pub mod cli;
@@ -34,6 +34,7 @@ pub mod paths;
 pub mod relay;
 pub mod shell;
 pub mod systemd;
+pub mod text;
 
 /// Parses the command line, runs the command and returns the exit status.
 pub fn run() -> i32 {

@@ -2,7 +2,6 @@
 //! NO_COLOR and terminals; spinners only appear on a terminal and never in
 //! verbose mode.
 
-use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
@@ -114,60 +113,8 @@ impl Printer {
     }
 }
 
-/// Text from a box (a desktop file's Name, a path it printed), made safe to
-/// show on a terminal: C0 controls except tab, DEL and C1 controls are
-/// dropped, and an ESC takes its whole sequence with it (CSI up to its final
-/// byte; OSC, DCS and the other strings up to BEL or ST), so a box cannot
-/// move the cursor, retitle the window or hide text (issue 9).
-pub fn sanitize(s: &str) -> Cow<'_, str> {
-    let bad = |c: char| (c.is_control() && c != '\t') || c == '\u{7f}';
-    if !s.chars().any(bad) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            match chars.next() {
-                // CSI: parameters and intermediates, then one final byte.
-                Some('[') => {
-                    for c in chars.by_ref() {
-                        if ('\u{40}'..='\u{7e}').contains(&c) {
-                            break;
-                        }
-                    }
-                }
-                // OSC, DCS, SOS, PM, APC: a string ended by BEL or ESC \.
-                Some(']' | 'P' | 'X' | '^' | '_') => {
-                    while let Some(c) = chars.next() {
-                        if c == '\u{7}' {
-                            break;
-                        }
-                        if c == '\u{1b}' {
-                            if chars.peek() == Some(&'\\') {
-                                chars.next();
-                            }
-                            break;
-                        }
-                    }
-                }
-                // Any other escape is ESC and one character.
-                _ => {}
-            }
-        } else if !bad(c) {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// `sanitize` for each line of a text of several lines; the line breaks stay.
-pub fn sanitize_lines(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(|c| (c.is_control() && c != '\t' && c != '\n') || c == '\u{7f}') {
-        return Cow::Borrowed(s);
-    }
-    Cow::Owned(s.split('\n').map(sanitize).collect::<Vec<_>>().join("\n"))
-}
+/// The floor's `text::sanitize`, kept here for the printer's callers.
+pub use crate::text::{sanitize, sanitize_lines};
 
 /// An error as printed after `error:`, sanitized.
 pub fn error_text(err: &Error) -> String {
@@ -256,30 +203,7 @@ mod table_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sanitize_keeps_plain_text_borrowed() {
-        assert!(matches!(sanitize("Firefox (on dev)\tü"), Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn sanitize_drops_controls_and_whole_escape_sequences() {
-        let cases = [
-            ("red\u{1b}[31mtext\u{1b}[0m", "redtext"),
-            ("\u{1b}]0;owned title\u{7}Name", "Name"),
-            ("\u{1b}]8;;http://x\u{1b}\\link\u{1b}]8;;\u{1b}\\", "link"),
-            ("a\u{1b}Pdcs\u{1b}\\b", "ab"),
-            ("a\u{1b}cb", "ab"),
-            ("line\nbreak\r\u{0}\u{7f}x", "linebreakx"),
-            ("c1\u{9b}31m\u{85}", "c131m"),
-            ("cursor\u{1b}[2J\u{1b}[H", "cursor"),
-            ("end\u{1b}", "end"),
-            ("\u{1b}]unterminated", ""),
-        ];
-        for (input, expected) in cases {
-            assert_eq!(sanitize(input), expected, "{input:?}");
-        }
-    }
+    use std::borrow::Cow;
 
     #[test]
     fn errors_with_box_text_lose_its_escapes_but_keep_their_lines() {

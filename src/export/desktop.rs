@@ -20,7 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::output::sanitize;
+use crate::text::sanitize;
 
 /// The group every desktop file starts with.
 pub const MAIN_GROUP: &str = "Desktop Entry";

@@ -9,7 +9,7 @@ use super::desktop::{escape_string, render_exec, text_arg};
 use super::receipt::{Export, Kind};
 use super::{Exporter, Outcome, engine_args, icons, owner, utf8, validate_desktop};
 use crate::error::{Error, Result};
-use crate::output::sanitize;
+use crate::text::sanitize;
 
 /// The name recorded for the entry in the receipt (one per box).
 pub const ENTRY_NAME: &str = "entry";

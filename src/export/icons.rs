@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use super::owner::icon_prefix;
-use crate::output::sanitize as sanitize_text;
+use crate::text::sanitize as sanitize_text;
 
 /// Shell function that writes one frame; a missing or unreadable file writes nothing.
 const EMIT: &str = r#"emit() { [ -f "$1" ] && [ -r "$1" ] || return 0; printf '%s\0%s\n' "$1" "$(wc -c < "$1")"; cat "$1"; }

@@ -24,8 +24,8 @@ use std::process::{Command, Stdio};
 use crate::boxes::HostUser;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::output::sanitize;
 use crate::paths::Paths;
+use crate::text::sanitize;
 use owner::{Existing, Verdict, verdict};
 use receipt::{Export, Kind, Receipt, Transaction};
 
