@@ -5,9 +5,13 @@
 
 use std::path::Path;
 
+use super::apps::validate_desktop;
 use super::desktop::{escape_string, render_exec, text_arg};
+use super::exporter::{Exporter, Outcome, utf8};
+use super::invoke::engine_args;
+use super::names::entry_launcher_file_name;
 use super::receipt::{Export, Kind};
-use super::{Exporter, Outcome, engine_args, icons, owner, utf8, validate_desktop};
+use super::{icons, owner};
 use crate::error::{Error, Result};
 use crate::text::sanitize;
 
@@ -16,11 +20,6 @@ pub const ENTRY_NAME: &str = "entry";
 
 /// The icon when the box's distribution has none: every icon theme has it.
 pub const FALLBACK_ICON: &str = "utilities-terminal";
-
-/// The launcher's file name in `applications/`.
-pub fn launcher_file_name(box_name: &str) -> String {
-    format!("tent-{box_name}.desktop")
-}
 
 /// What the launcher says and runs.
 #[derive(Debug, Clone)]
@@ -125,7 +124,7 @@ impl Exporter<'_> {
             }
         };
         let scope = self.scope();
-        let remove = format!("{} entry {b} --remove", super::tent_for_scope(scope));
+        let remove = format!("{} entry {b} --remove", super::invoke::tent_for_scope(scope));
         let header = owner::marker_lines(b, scope, &remove);
         let engine_args = engine_args(self.engine);
         let text = render(&EntrySpec {
@@ -137,7 +136,7 @@ impl Exporter<'_> {
             icon: &icon,
             header: &header,
         });
-        let path = self.paths.applications().join(launcher_file_name(b));
+        let path = self.paths.applications().join(entry_launcher_file_name(b));
         utf8(&path)?;
         let mut warnings = Vec::new();
         match validate_desktop(&text) {

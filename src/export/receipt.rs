@@ -149,8 +149,8 @@ impl Receipt {
                 Kind::App | Kind::Entry => {
                     let apps = first.parent().filter(|d| d.file_name().is_some_and(|n| n == "applications"));
                     let launcher = match e.kind {
-                        Kind::Entry => super::entry::launcher_file_name(&self.box_name),
-                        _ => format!("tent-{}-{}.desktop", self.box_name, e.name),
+                        Kind::Entry => super::names::entry_launcher_file_name(&self.box_name),
+                        _ => super::names::app_launcher_file_name(&self.box_name, &e.name),
                     };
                     let (Some(apps), true) = (apps, first.file_name().is_some_and(|n| *n == *launcher)) else {
                         return misplaced(first);

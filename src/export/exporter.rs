@@ -1,0 +1,183 @@
+//! The `Exporter`: one box's exports, and what every kind shares: sh in the
+//! box, reading files out of it, and writing and recording an export all or
+//! nothing (`commit`). Each kind adds its own methods (`bins`, `apps`,
+//! `entry`).
+
+use std::path::{Path, PathBuf};
+
+use super::host_files::{read_existing, refresh_menus, remove_files};
+use super::icons;
+use super::owner::{Verdict, verdict};
+use super::receipt::{self, Export, Receipt, Transaction};
+use crate::boxes::HostUser;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::paths::Paths;
+
+/// The result of one export.
+#[derive(Debug)]
+pub struct Outcome {
+    pub export: Export,
+    /// True when it replaced an earlier export of the same name.
+    pub replaced: bool,
+    pub warnings: Vec<String>,
+    /// Details for --verbose, such as files from the box that were skipped.
+    pub notes: Vec<String>,
+}
+
+/// Exports from one box. The box must be running (the command starts it).
+pub struct Exporter<'a> {
+    pub engine: &'a Engine,
+    pub paths: &'a Paths,
+    pub box_name: &'a str,
+    /// The tent binary the exported files run, absolute.
+    pub tent: String,
+    /// `export.name_suffix`, with `{box}` not yet replaced.
+    pub name_suffix: String,
+    pub force: bool,
+    /// Keep the app's MimeType key (`tent export --mime-types`).
+    pub mime_types: bool,
+}
+
+impl Exporter<'_> {
+    pub(super) fn scope(&self) -> &'static str {
+        self.engine.scope().as_str()
+    }
+
+    pub(super) fn receipt_path(&self) -> PathBuf {
+        self.paths.receipt(self.scope(), self.box_name)
+    }
+
+    /// Runs a sh script in the box as the user; returns stdout, stderr and status.
+    pub(super) fn box_sh(&self, script: &str, args: &[&str]) -> Result<std::process::Output> {
+        let user = HostUser::current();
+        let mut argv: Vec<String> = vec![
+            "exec".into(),
+            "--user".into(),
+            format!("{}:{}", user.uid, user.gid),
+            self.box_name.into(),
+            "/bin/sh".into(),
+            "-c".into(),
+            script.into(),
+            "sh".into(),
+        ];
+        argv.extend(args.iter().map(|a| a.to_string()));
+        self.engine.output(&argv)
+    }
+
+    /// Reads files out of the box with one of the `icons` scripts.
+    pub(super) fn read_files(&self, what: &str, script: &str, args: &[&str]) -> Result<Vec<(String, Vec<u8>)>> {
+        let output = self.box_sh(script, args)?;
+        if !output.status.success() {
+            return Err(Error::Engine {
+                what: format!("could not read {what} in box {:?}", self.box_name),
+                failure: self.engine.failure(&["exec", self.box_name, "/bin/sh", "-c", "…"], &output),
+            });
+        }
+        icons::parse_frames(&output.stdout).map_err(|detail| Error::Export {
+            message: format!("could not read {what} from box {:?}: {detail}", self.box_name),
+            hint: None,
+        })
+    }
+
+    /// Records a launcher's files (an app's or a box's entry), with the
+    /// warnings and notes gathered while making them, and tells the menus.
+    pub(super) fn commit_launcher(
+        &self,
+        export: Export,
+        writes: Vec<(PathBuf, Vec<u8>, u32)>,
+        warnings: Vec<String>,
+        notes: Vec<String>,
+    ) -> Result<Outcome> {
+        let mut outcome = self.commit(export, writes, "")?;
+        outcome.warnings.splice(0..0, warnings);
+        outcome.notes = notes;
+        outcome.warnings.extend(refresh_menus(self.paths));
+        Ok(outcome)
+    }
+
+    /// Writes the files of one export and records it, all or nothing. An
+    /// earlier export of the same kind and name is replaced, and its files
+    /// that the new one does not write again are removed.
+    pub(super) fn commit(
+        &self,
+        export: Export,
+        writes: Vec<(PathBuf, Vec<u8>, u32)>,
+        other_name_flag: &str,
+    ) -> Result<Outcome> {
+        let receipt_path = self.receipt_path();
+        let _lock = receipt::lock(&receipt_path)?;
+        let mut receipt = Receipt::load(&receipt_path)?
+            .unwrap_or_else(|| Receipt::new(self.box_name, self.scope(), &self.engine.path.to_string_lossy()));
+        receipt.engine = self.engine.path.to_string_lossy().into_owned();
+
+        // Check every file before writing any, so a clash changes nothing.
+        let mut clashes = Vec::new();
+        for (path, _, _) in &writes {
+            let existing = read_existing(path);
+            if verdict(path, existing.as_ref(), receipt.records(path), self.box_name, self.scope()) == Verdict::NotOurs
+            {
+                clashes.push(path.display().to_string());
+            }
+        }
+        if !clashes.is_empty() && !self.force {
+            let other = if other_name_flag.is_empty() {
+                String::new()
+            } else {
+                format!(", or choose another name with {other_name_flag}")
+            };
+            return Err(Error::Export {
+                message: match clashes.as_slice() {
+                    [one] => format!("{one} already exists, and tent did not write it for box {:?}", self.box_name),
+                    many => format!(
+                        "these files already exist, and tent did not write them for box {:?}: {}",
+                        self.box_name,
+                        many.join(", ")
+                    ),
+                },
+                hint: Some(format!("pass --force to replace what is there{other}")),
+            });
+        }
+
+        let previous = receipt.exports.iter().position(|e| e.kind == export.kind && e.name == export.name);
+        let mut tx = Transaction::default();
+        for (path, bytes, mode) in &writes {
+            if crate::interrupt::interrupted() {
+                return Err(Error::Interrupted);
+            }
+            tx.write(path, bytes, *mode)?;
+        }
+        let mut warnings = Vec::new();
+        let replaced = previous.is_some();
+        if let Some(index) = previous {
+            let old = receipt.exports.remove(index);
+            let stale: Vec<PathBuf> = old.files.into_iter().filter(|f| !export.files.contains(f)).collect();
+            let (_, kept) = remove_files(&stale, &receipt, self.box_name, self.scope());
+            warnings.extend(
+                kept.iter().map(|p| format!("left {} in place: tent did not write what is there now", p.display())),
+            );
+        }
+        receipt.exports.push(export.clone());
+        receipt.save(&receipt_path)?;
+        tx.commit();
+        Ok(Outcome { export, replaced, warnings, notes: Vec::new() })
+    }
+}
+
+pub(super) fn absolute(dir: &Path) -> PathBuf {
+    if dir.is_absolute() {
+        dir.to_path_buf()
+    } else {
+        std::env::current_dir().map(|c| c.join(dir)).unwrap_or_else(|_| dir.to_path_buf())
+    }
+}
+
+pub(super) fn utf8(path: &Path) -> Result<()> {
+    if path.to_str().is_none() {
+        return Err(Error::Export {
+            message: format!("{} is not valid UTF-8", path.display()),
+            hint: Some("receipts and launchers need UTF-8 paths: choose another directory".into()),
+        });
+    }
+    Ok(())
+}
