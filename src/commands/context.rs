@@ -1,6 +1,7 @@
 //! What every command that works with boxes needs, resolved once, and the
-//! helpers commands share. Commands reach each other's logic only through
-//! here, never by importing another command's file.
+//! helpers commands share. A verb that runs another verb's step calls that
+//! verb's file (`tent export --check` is `doctor::check_exports`); nothing of
+//! a single verb lives here.
 
 use std::collections::BTreeMap;
 
@@ -9,10 +10,9 @@ use crate::boxes::lifecycle::Boxes;
 use crate::boxes::{BoxSpec, host::default_image_for};
 use crate::cli::CreateArgs;
 use crate::config::Config;
-use crate::engine::{Engine, Scope, current_euid};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::export::receipt::{self, Export, Kind, Receipt};
-use crate::export::{self, Exporter, Problem, Selector};
+use crate::export::{self, Exporter};
 use crate::output::Printer;
 use crate::paths::Paths;
 
@@ -292,12 +292,6 @@ impl Context<'_> {
             None => self.paths.config.join("config.toml").display().to_string(),
         }
     }
-
-    /// Checks the exports of every box (or of `only_box` on this engine),
-    /// reports them and fixes them on request (`tent doctor`, `tent export --check`).
-    pub fn check_exports(&self, only_box: Option<&str>, fix: bool, json: bool) -> Result<i32> {
-        check_exports(self, only_box, fix, json)
-    }
 }
 
 fn capitalize(s: &str) -> String {
@@ -354,162 +348,6 @@ pub fn default_box_name(image: &str) -> String {
         .collect();
     let name = name.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string();
     if name.is_empty() || crate::boxes::validate_name(&name).is_err() { "tent".into() } else { name }
-}
-
-/// One finding, as printed and as `--json` (docs/exports.md).
-#[derive(Debug, serde::Serialize)]
-struct Finding {
-    #[serde(rename = "box")]
-    box_name: String,
-    scope: String,
-    kind: Kind,
-    name: String,
-    target: String,
-    problem: Problem,
-    /// "remove" or "export-again".
-    fix: &'static str,
-    fixed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-    #[serde(skip)]
-    export: Export,
-}
-
-fn check_exports(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: bool) -> Result<i32> {
-    let mut findings = Vec::new();
-    let mut unchecked = Vec::new();
-    for (scope, box_name, path) in receipt::all_receipts(&ctx.paths.state.join("exports")) {
-        if only_box.is_some_and(|b| b != box_name || scope != ctx.engine.scope().as_str()) {
-            continue;
-        }
-        let Some(receipt) = Receipt::load(&path)? else {
-            continue;
-        };
-        let Some(engine) = engine_for(ctx, &receipt) else {
-            unchecked
-                .push(format!("{box_name} ({scope}): run `{} doctor` to check it", export::tent_for_scope(&scope)));
-            continue;
-        };
-        // A container of that name that is not the user's own tent box (the
-        // box was removed and another user made one on a shared store) is
-        // never started or run in: for this receipt the box is gone.
-        let mine = |c: &crate::engine::json::Container| {
-            c.label(crate::boxes::labels::FORMAT).is_some() && crate::boxes::lifecycle::other_owner(c).is_none()
-        };
-        let problems = match engine.inspect(&box_name)?.filter(mine) {
-            None => receipt.exports.iter().map(|e| (e.clone(), Problem::BoxGone)).collect(),
-            Some(container) => {
-                let boxes = Boxes {
-                    engine: &engine,
-                    paths: &ctx.paths,
-                    printer: ctx.printer,
-                    host_commands: &ctx.config.host_commands,
-                };
-                boxes.start(&box_name, Some(&container))?;
-                export::check_exports(&engine, &box_name, &receipt.exports)?
-            }
-        };
-        for (export, problem) in problems {
-            findings.push((
-                engine.clone(),
-                Finding {
-                    box_name: box_name.clone(),
-                    scope: scope.clone(),
-                    kind: export.kind,
-                    name: export.name.clone(),
-                    target: export.target.clone(),
-                    fix: if problem.fix_is_remove() { "remove" } else { "export-again" },
-                    problem,
-                    fixed: false,
-                    error: None,
-                    export,
-                },
-            ));
-        }
-    }
-    for note in &unchecked {
-        ctx.printer.warn(format!("not checked: {note}"));
-    }
-    if !json {
-        if findings.is_empty() {
-            ctx.printer.status("exports: no problems found");
-        }
-        for (_, f) in &findings {
-            ctx.printer.data(format!(
-                "{} {} of {} ({}): {}; fix: {}",
-                f.kind.as_str(),
-                f.name,
-                f.box_name,
-                f.scope,
-                f.problem.describe(),
-                if f.fix == "remove" { "remove it" } else { "export it again" }
-            ));
-        }
-    }
-    let fix = fix
-        || (!json
-            && !findings.is_empty()
-            && ctx.printer.stderr_is_terminal()
-            && ctx.printer.confirm(&format!("Fix {} problem(s)?", findings.len())));
-    if fix {
-        for (engine, finding) in &mut findings {
-            match repair(ctx, engine, finding) {
-                Ok(()) => finding.fixed = true,
-                Err(err) => finding.error = Some(err.to_string()),
-            }
-            if !json {
-                match &finding.error {
-                    None => ctx.printer.status(format!(
-                        "fixed {} {} of {}",
-                        finding.kind.as_str(),
-                        finding.name,
-                        finding.box_name
-                    )),
-                    Some(err) => {
-                        ctx.printer.warn(format!("could not fix {} of {}: {err}", finding.name, finding.box_name))
-                    }
-                }
-            }
-        }
-    } else if !findings.is_empty() && !json {
-        ctx.printer.status("run `tent doctor --fix` to fix them");
-    }
-    if json {
-        let list: Vec<&Finding> = findings.iter().map(|(_, f)| f).collect();
-        ctx.printer.data(serde_json::to_string_pretty(&list).expect("findings serialize"));
-    }
-    Ok(if findings.iter().all(|(_, f)| f.fixed) { 0 } else { crate::error::exit::FAILURE })
-}
-
-/// The engine a receipt's exports live on, when tent can reach it without
-/// asking for a password (rootful podman of a plain user needs sudo): tent's
-/// own for that scope (`Engine::for_scope` of its --engine, TENT_ENGINE or
-/// config). Never the receipt's `engine`, which any box can write.
-fn engine_for(ctx: &Context<'_>, receipt: &Receipt) -> Option<Engine> {
-    if receipt.scope == ctx.engine.scope().as_str() {
-        return Some(ctx.engine.clone());
-    }
-    let scope = Scope::parse(&receipt.scope)?;
-    if scope == Scope::PodmanRoot && current_euid() != 0 {
-        return None;
-    }
-    Engine::for_scope(ctx.engine.path.to_str(), scope)
-}
-
-fn repair(ctx: &Context<'_>, engine: &Engine, f: &Finding) -> Result<()> {
-    if f.problem.fix_is_remove() {
-        export::unexport(&ctx.paths, &f.scope, &f.box_name, Selector::Exact(f.kind, &f.name))?;
-        return Ok(());
-    }
-    let exporter = ctx.exporter(engine, &f.box_name, false)?;
-    match f.kind {
-        Kind::App => exporter.export_app(&f.export.request).map(drop),
-        Kind::Bin => {
-            let dir = f.export.dir.clone().unwrap_or_else(|| ctx.bin_dir());
-            exporter.export_bin(&f.export.request, Some(&f.export.name), &dir).map(drop)
-        }
-        Kind::Entry => exporter.export_entry(ctx.config.entry.terminal.as_deref()).map(drop),
-    }
 }
 
 #[cfg(test)]

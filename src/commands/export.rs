@@ -13,7 +13,7 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
         return list(ctx, name, args.json);
     }
     if args.check {
-        return ctx.check_exports(Some(name), false, args.json);
+        return super::doctor::check_exports(ctx, Some(name), false, args.json);
     }
     if args.json {
         return Err(Error::usage("--json goes with --list or --check", None));
