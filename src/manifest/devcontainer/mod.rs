@@ -8,14 +8,20 @@
 //! except `initializeCommand`, and only after the user agreed (`commands::apply`).
 //! Lifecycle commands become the box's hooks, run as the user in the box.
 
+mod build;
 mod expand;
+mod features;
 mod json;
+mod lifecycle;
 mod map;
+mod mounts;
+mod reader;
 
 use std::path::{Path, PathBuf};
 
+pub use build::ImageBuild;
 pub use expand::Vars;
-pub use map::{HostCommand, ImageBuild, Lifecycle};
+pub use lifecycle::{HostCommand, Lifecycle};
 
 use super::model::Manifest;
 use crate::error::Result;

@@ -3,7 +3,9 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 
-use super::map::{Lifecycle, box_name, hook, parse_mount_string};
+use super::lifecycle::{Lifecycle, hook};
+use super::map::box_name;
+use super::mounts::parse_mount_string;
 use super::*;
 use crate::manifest::test_support::message;
 
