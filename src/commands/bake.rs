@@ -56,7 +56,7 @@ pub fn run(ctx: &Context<'_>, args: &BakeArgs) -> Result<i32> {
         ctx.engine.capture(&format!("could not save the baked image {tag}"), &commit)?;
         Ok::<(), Error>(())
     })();
-    let _ = ctx.engine.output(&["rm", "--force", &work]);
+    let _ = ctx.engine.output(&crate::engine::argv::rm_force(&work));
     let _ = state.remove();
     result?;
     ctx.printer

@@ -174,7 +174,7 @@ fn upgrade_one(ctx: &Context<'_>, name: &str) -> Result<String> {
     let spinner = ctx.printer.spinner(format!("upgrading {name}"));
     // This tent's init script, not the one the box was made with: a box made
     // by an older tent has no upgrade mode in its copy.
-    let args = ["exec", "--user", "root", name, "/bin/sh", "-c", INIT_SCRIPT, "tent-init", "upgrade"];
+    let args = crate::engine::argv::exec_sh(name, Some("root"), INIT_SCRIPT, "tent-init", &["upgrade"]);
     ctx.printer
         .verbose(format!("$ {} exec --user root {name} /bin/sh -c <tent-init> tent-init upgrade", ctx.engine.name()));
     let output = ctx.engine.output(&args);

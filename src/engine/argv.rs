@@ -56,6 +56,21 @@ pub fn exec(engine: &Engine, plan: &ExecPlan<'_>) -> Vec<String> {
     a
 }
 
+/// Runs an sh script in a running box, non-interactively: `exec [--user
+/// USER] BOX /bin/sh -c SCRIPT ARG0 ARGS...`, with `ARG0` as the script's `$0`
+/// and `ARGS` as `$1`... The script travels in the argv, never as a path in
+/// the box (which the box could change). `user` is `uid:gid` or `root`;
+/// None is the image's user.
+pub fn exec_sh(name: &str, user: Option<&str>, script: &str, arg0: &str, args: &[&str]) -> Vec<String> {
+    let mut a: Vec<String> = vec!["exec".into()];
+    if let Some(user) = user {
+        a.extend(["--user".into(), user.into()]);
+    }
+    a.extend([name.into(), "/bin/sh".into(), "-c".into(), script.into(), arg0.into()]);
+    a.extend(args.iter().map(|s| s.to_string()));
+    a
+}
+
 /// Commits a container's own filesystem (never its mounts) into an image,
 /// pausing it for as long as the commit takes when `pause`. Labels are
 /// `key=value` with values that need no quoting (the engines parse `--change`
@@ -169,6 +184,15 @@ mod tests {
         let argv = exec(&engine(EngineKind::Docker, false), &ExecPlan { tty: false, ..plan });
         assert!(!argv.contains(&"--tty".to_string()));
         assert!(!argv.contains(&"--detach-keys=".to_string()));
+    }
+
+    #[test]
+    fn sh_in_a_box_takes_the_script_inline() {
+        assert_eq!(
+            exec_sh("dev", Some("1000:1000"), "echo \"$1\"", "sh", &["a b", "-x"]),
+            ["exec", "--user", "1000:1000", "dev", "/bin/sh", "-c", "echo \"$1\"", "sh", "a b", "-x"]
+        );
+        assert_eq!(exec_sh("dev", None, "true", "sh", &[]), ["exec", "dev", "/bin/sh", "-c", "true", "sh"]);
     }
 
     #[test]

@@ -44,8 +44,7 @@ pub fn check_exports(engine: &Engine, box_name: &str, exports: &[Export]) -> Res
     let mut present = vec![true; exports.len()];
     if !targets.is_empty() {
         let script = r#"for t in "$@"; do if [ -e "$t" ]; then echo 1; else echo 0; fi; done"#;
-        let mut argv: Vec<&str> = vec!["exec", box_name, "/bin/sh", "-c", script, "sh"];
-        argv.extend(&targets);
+        let argv = crate::engine::argv::exec_sh(box_name, None, script, "sh", &targets);
         let text = engine.capture(&format!("could not check the exports of box {box_name:?}"), &argv)?;
         for (slot, line) in present.iter_mut().zip(text.lines()) {
             *slot = line.trim() == "1";

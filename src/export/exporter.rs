@@ -51,18 +51,8 @@ impl Exporter<'_> {
     /// Runs a sh script in the box as the user; returns stdout, stderr and status.
     pub(super) fn box_sh(&self, script: &str, args: &[&str]) -> Result<std::process::Output> {
         let user = HostUser::current();
-        let mut argv: Vec<String> = vec![
-            "exec".into(),
-            "--user".into(),
-            format!("{}:{}", user.uid, user.gid),
-            self.box_name.into(),
-            "/bin/sh".into(),
-            "-c".into(),
-            script.into(),
-            "sh".into(),
-        ];
-        argv.extend(args.iter().map(|a| a.to_string()));
-        self.engine.output(&argv)
+        let user = format!("{}:{}", user.uid, user.gid);
+        self.engine.output(&crate::engine::argv::exec_sh(self.box_name, Some(&user), script, "sh", args))
     }
 
     /// Reads files out of the box with one of the `icons` scripts.
