@@ -339,7 +339,7 @@ fn project_box() -> Result<Option<String>> {
 
 /// The name of the box made for a user who has none: the image's name and
 /// tag, e.g. `debian-bookworm` for `docker.io/library/debian:bookworm`.
-pub fn default_box_name(image: &str) -> String {
+fn default_box_name(image: &str) -> String {
     let last = image.rsplit('/').next().unwrap_or(image);
     let last = last.split('@').next().unwrap_or(last);
     let name: String = last

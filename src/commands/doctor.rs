@@ -20,7 +20,7 @@ use crate::export::{self, Problem, Selector};
 /// One thing checked about the engine. `ok: false` with `problem: true` is
 /// something that keeps boxes from working; with `problem: false`, advice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Check {
+struct Check {
     pub what: String,
     pub ok: bool,
     pub problem: bool,
@@ -74,7 +74,7 @@ fn print_checks(ctx: &Context<'_>, checks: &[Check]) {
 }
 
 /// What tent needs of the engine it uses now.
-pub fn engine_checks(ctx: &Context<'_>) -> Vec<Check> {
+fn engine_checks(ctx: &Context<'_>) -> Vec<Check> {
     let engine = &ctx.engine;
     let mut checks = Vec::new();
     let info_args: &[&str] =
@@ -122,7 +122,7 @@ pub fn engine_checks(ctx: &Context<'_>) -> Vec<Check> {
 
 /// The facts of `podman info` / `docker info` tent cares about.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct EngineFacts {
+struct EngineFacts {
     pub version: String,
     pub storage: String,
     pub cgroups: String,
@@ -130,7 +130,7 @@ pub struct EngineFacts {
 }
 
 impl EngineFacts {
-    pub fn from_info(podman: bool, info: &Value) -> Self {
+    fn from_info(podman: bool, info: &Value) -> Self {
         let s = |v: &Value| {
             v.as_str().map(str::to_string).or_else(|| v.as_u64().map(|n| n.to_string())).unwrap_or_default()
         };
@@ -151,7 +151,7 @@ impl EngineFacts {
         }
     }
 
-    pub fn checks(&self, rootless: bool) -> Vec<Check> {
+    fn checks(&self, rootless: bool) -> Vec<Check> {
         let mut checks = Vec::new();
         checks.push(if self.storage == "vfs" {
             Check::advice(
@@ -181,7 +181,7 @@ impl EngineFacts {
 
 /// Whether `/etc/subuid` or `/etc/subgid` (text given) gives the user a range
 /// big enough for a distribution's users (65536, as useradd gives).
-pub fn subordinate_check(what: &str, file: &str, text: &str, user: &str, uid: u32) -> Check {
+fn subordinate_check(what: &str, file: &str, text: &str, user: &str, uid: u32) -> Check {
     let uid = uid.to_string();
     let count: u64 = text
         .lines()

@@ -19,11 +19,11 @@ use crate::text::sanitize;
 pub const ENTRY_NAME: &str = "entry";
 
 /// The icon when the box's distribution has none: every icon theme has it.
-pub const FALLBACK_ICON: &str = "utilities-terminal";
+const FALLBACK_ICON: &str = "utilities-terminal";
 
 /// What the launcher says and runs.
 #[derive(Debug, Clone)]
-pub struct EntrySpec<'a> {
+struct EntrySpec<'a> {
     pub box_name: &'a str,
     /// The tent binary and the flags that reach the box's engine.
     pub tent: &'a str,
@@ -38,7 +38,7 @@ pub struct EntrySpec<'a> {
 }
 
 /// The launcher's text.
-pub fn render(e: &EntrySpec<'_>) -> String {
+fn render(e: &EntrySpec<'_>) -> String {
     let mut argv: Vec<String> =
         e.terminal.map(|t| t.split_whitespace().map(str::to_string).collect()).unwrap_or_default();
     let own_terminal = argv.is_empty();
@@ -69,7 +69,7 @@ pub fn render(e: &EntrySpec<'_>) -> String {
 }
 
 /// `KEY=value` of an os-release file, unquoted.
-pub fn os_release_field(text: &str, key: &str) -> Option<String> {
+fn os_release_field(text: &str, key: &str) -> Option<String> {
     text.lines().find_map(|line| {
         let value = line.strip_prefix(key)?.strip_prefix('=')?.trim();
         let value = value.strip_prefix('"').and_then(|v| v.strip_suffix('"')).unwrap_or(value);

@@ -17,7 +17,7 @@ const EMIT: &str = r#"emit() { [ -f "$1" ] && [ -r "$1" ] || return 0; printf '%
 
 /// Where apps keep their desktop files in a box (`$XDG_DATA_DIRS` defaults;
 /// the user's own data dir is the host's home, where our exports live).
-pub const APP_DIRS: &[&str] = &["/usr/local/share/applications", "/usr/share/applications"];
+pub(super) const APP_DIRS: &[&str] = &["/usr/local/share/applications", "/usr/share/applications"];
 
 /// Dumps the desktop files of the box (args: none) or the ones named (args: paths).
 pub fn desktop_files_script() -> String {
@@ -45,7 +45,7 @@ done
 }
 
 /// Splits the frame stream into `(path, bytes)`.
-pub fn parse_frames(mut data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
+pub(super) fn parse_frames(mut data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut files = Vec::new();
     while !data.is_empty() {
         let nul = data.iter().position(|&b| b == 0).ok_or("a frame has no path end")?;
@@ -68,7 +68,7 @@ pub fn parse_frames(mut data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
 
 /// One icon file to write, relative to the user's icons directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IconFile {
+pub(super) struct IconFile {
     pub relative: PathBuf,
     pub bytes: Vec<u8>,
 }
@@ -76,7 +76,7 @@ pub struct IconFile {
 /// Where each found icon goes, what Icon= names each original icon, and the
 /// files the box offered that were skipped, with why.
 #[derive(Debug, Default)]
-pub struct Plan {
+pub(super) struct Plan {
     pub files: Vec<IconFile>,
     pub names: Vec<(String, String)>,
     pub skipped: Vec<String>,
@@ -128,7 +128,7 @@ const ICON_EXTENSIONS: &[&str] = &["png", "svg", "svgz", "xpm"];
 /// of that name: PNGs go to the size their header says, SVGs to `scalable`,
 /// and XPMs to the top of the icons directory, where themes look for
 /// unthemed icons.
-pub fn plan(box_name: &str, wanted: &[String], found: &[(String, Vec<u8>)]) -> Plan {
+pub(super) fn plan(box_name: &str, wanted: &[String], found: &[(String, Vec<u8>)]) -> Plan {
     let prefix = icon_prefix(box_name);
     let mut files = Vec::new();
     let mut names = Vec::new();
@@ -221,7 +221,7 @@ fn sanitize(name: &str) -> String {
 }
 
 /// Width and height from a PNG's IHDR chunk.
-pub fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
+pub(super) fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
     if bytes.len() < 24 || &bytes[..8] != b"\x89PNG\r\n\x1a\n" || &bytes[12..16] != b"IHDR" {
         return None;
     }

@@ -13,7 +13,7 @@ pub fn engine_args(engine: &Engine) -> Vec<String> {
 }
 
 /// `engine_args` from what a receipt records: the engine's path and scope.
-pub fn engine_args_for(engine_path: &str, scope: &str) -> Vec<String> {
+fn engine_args_for(engine_path: &str, scope: &str) -> Vec<String> {
     let mut args = vec!["--engine".to_string(), engine_path.to_string()];
     if scope == crate::engine::Scope::PodmanRoot.as_str() {
         args.push("--root".into());

@@ -16,7 +16,7 @@
 mod apps;
 mod bins;
 mod checks;
-pub mod desktop;
+mod desktop;
 pub mod entry;
 mod exporter;
 mod host_files;
@@ -24,11 +24,11 @@ pub mod icons;
 mod invoke;
 mod listing;
 mod names;
-pub mod owner;
+mod owner;
 pub mod receipt;
 pub mod wrapper;
 
 pub use checks::{Problem, check_exports};
 pub use exporter::{Exporter, Outcome};
-pub use invoke::{DEFAULT_NAME_SUFFIX, engine_args, engine_args_for, tent_for_scope, unexport_command};
+pub use invoke::{DEFAULT_NAME_SUFFIX, engine_args, tent_for_scope, unexport_command};
 pub use listing::{Removal, Selector, list, remove_box_exports, unexport};

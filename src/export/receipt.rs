@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 pub const FORMAT: u32 = 1;
 
 /// The largest receipt tent reads: it is in the state every box can write.
-pub const MAX_RECEIPT: u64 = 4 << 20;
+const MAX_RECEIPT: u64 = 4 << 20;
 
 /// The most of a file an export transaction keeps to put back.
 const MAX_BEFORE: u64 = 64 << 20;
@@ -63,7 +63,7 @@ pub struct Export {
 
 impl Export {
     /// The id of the launcher on the host, `tent-BOX-ID` (apps only).
-    pub fn host_desktop_id(&self, box_name: &str) -> String {
+    pub(super) fn host_desktop_id(&self, box_name: &str) -> String {
         format!("tent-{box_name}-{}", self.name)
     }
 }
@@ -221,7 +221,7 @@ pub fn lock(receipt: &Path) -> Result<crate::files::Lock> {
 type Before = Option<(Vec<u8>, u32)>;
 
 #[derive(Default)]
-pub struct Transaction {
+pub(super) struct Transaction {
     changed: Vec<(PathBuf, Before)>,
     committed: bool,
 }
