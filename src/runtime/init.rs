@@ -1,47 +1,22 @@
-//! tent's in-box scripts (shell-integration/), embedded in the binary and
-//! written to a path keyed by their content, and the wait for a box's init
-//! to say it is ready (docs/internals.md).
+//! tent's in-box scripts (`boxes::scripts`) written to a path keyed by their
+//! content, and the wait for a box's init to say it is ready
+//! (docs/internals.md).
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::BoxState;
-use super::state::LogFollower;
+use super::state::{BoxState, LogFollower};
+use crate::boxes::scripts::{LIB_FILES, content_hash};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::interrupt;
 use crate::output::{Printer, Spinner};
 use crate::paths::Paths;
 
-pub const INIT_SCRIPT: &str = include_str!("../../shell-integration/tent-init");
-pub const EXEC_SCRIPT: &str = include_str!("../../shell-integration/tent-exec");
-pub const HOST_SCRIPT: &str = include_str!("../../shell-integration/tent-host");
-
-/// The scripts of a lib directory, by file name.
-pub const LIB_FILES: [(&str, &str); 3] =
-    [("tent-init", INIT_SCRIPT), ("tent-exec", EXEC_SCRIPT), ("tent-host", HOST_SCRIPT)];
-
 /// The most tent reads of one script of a lib directory.
 const LIB_FILE_LIMIT: u64 = 1 << 20;
-
-/// The content hash that names this build's lib directory.
-pub fn lib_hash() -> String {
-    content_hash(LIB_FILES.map(|(_, text)| text.as_bytes()))
-}
-
-/// SHA-256 of every script of a lib (in `LIB_FILES` order, each ended by a
-/// NUL), as hex: what names a lib directory.
-fn content_hash(files: [&[u8]; 3]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut sha = Sha256::new();
-    for file in files {
-        sha.update(file);
-        sha.update([0]);
-    }
-    sha.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// A lib hash as a container's label names it: hex only (FNV's 16 digits
 /// from older tents, SHA-256's 64), so it is a plain directory name.
@@ -226,17 +201,7 @@ pub fn wait_ready(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lib_hash_is_stable_and_hex() {
-        let a = lib_hash();
-        assert_eq!(a, lib_hash());
-        assert_eq!(a.len(), 64, "SHA-256");
-        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
-        // Every script counts, tent-host too.
-        assert_ne!(content_hash([b"i", b"e", b"h"]), content_hash([b"i", b"e", b"H"]));
-        assert_ne!(content_hash([b"ie", b"", b"h"]), content_hash([b"i", b"e", b"h"]), "the files are kept apart");
-    }
+    use crate::boxes::scripts::{EXEC_SCRIPT, INIT_SCRIPT, lib_hash};
 
     #[test]
     fn only_hex_lib_labels_name_a_directory() {
