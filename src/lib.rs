@@ -20,7 +20,8 @@
 //!   neither `runtime` nor `snapshots`.
 //! - `engine`: podman and Docker, argv from plain data, JSON shapes.
 //! - the floor, used by all and using nothing above: `paths`, `config`,
-//!   `output`, `error`, `files`, `shell`, `env_vars`, `interrupt`, `systemd`.
+//!   `output`, `progress`, `error`, `files`, `shell`, `env_vars`,
+//!   `interrupt`, `systemd`.
 
 pub mod boxes;
 pub mod cli;
@@ -35,6 +36,7 @@ pub mod interrupt;
 pub mod manifest;
 pub mod output;
 pub mod paths;
+pub mod progress;
 pub mod relay;
 pub mod runtime;
 pub mod shell;

@@ -17,7 +17,7 @@ use crate::cli::ApplyArgs;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::export::Selector;
-use crate::manifest::apply::{BoxOps, Executor, ExportOps, Progress, Records, Status, StepResult};
+use crate::manifest::apply::{BoxOps, Executor, ExportOps, Records, Status, StepResult};
 use crate::manifest::devcontainer::{HostCommand, ImageBuild};
 use crate::manifest::plan::Options;
 use crate::manifest::{self, Action, BinExport, Current, Desired, Manifest, Mode, Record, record};
@@ -134,15 +134,15 @@ pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
     }
 
     interrupt::catch();
-    let (boxes, exports, records, progress) =
-        (LiveBoxes { ctx, init_hooks: Default::default() }, DirectExporter { ctx }, RecordFiles { ctx }, Shown { ctx });
+    let (boxes, exports, records) =
+        (LiveBoxes { ctx, init_hooks: Default::default() }, DirectExporter { ctx }, RecordFiles { ctx });
     let mut run = Executor {
         manifest: &manifest,
         ids,
         boxes: &boxes,
         exports: &exports,
         records: &records,
-        progress: &progress,
+        progress: ctx.printer,
         error: None,
     };
     let results = run.run(&actions, &desired, &current);
@@ -554,29 +554,6 @@ impl Records for RecordFiles<'_> {
 
     fn remove(&self, name: &str) -> Result<()> {
         record::remove(&self.file(name))
-    }
-}
-
-/// Progress on the printer; Ctrl-C through `interrupt`.
-struct Shown<'a> {
-    ctx: &'a Context<'a>,
-}
-
-impl Progress for Shown<'_> {
-    fn step(&self, message: &str) {
-        self.ctx.printer.step(message);
-    }
-
-    fn failed(&self, action: &Action) {
-        self.ctx.printer.status(format!("failed: {}", action.describe()));
-    }
-
-    fn warn(&self, message: &str) {
-        self.ctx.printer.warn(message);
-    }
-
-    fn interrupted(&self) -> bool {
-        interrupt::interrupted()
     }
 }
 

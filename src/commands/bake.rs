@@ -140,13 +140,13 @@ fn follow_until_exit(
         .spawn()
         .map_err(|e| Error::spawn(&ctx.engine.path, &e))?;
     loop {
-        init::show_init_lines(&mut follower, "", spinner, ctx.printer);
+        init::show_init_lines(&mut follower, "", spinner);
         if interrupt::interrupted() {
             let _ = child.kill();
             return Err(Error::Interrupted);
         }
         if let Some(status) = child.try_wait().map_err(|e| Error::spawn(&ctx.engine.path, &e))? {
-            init::show_init_lines(&mut follower, "", spinner, ctx.printer);
+            init::show_init_lines(&mut follower, "", spinner);
             if status.success() {
                 return Ok(());
             }

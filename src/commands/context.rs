@@ -28,7 +28,7 @@ impl Context<'_> {
         Boxes {
             engine: &self.engine,
             paths: &self.paths,
-            printer: self.printer,
+            progress: self.printer,
             host_commands: &self.config.host_commands,
         }
     }
@@ -402,7 +402,7 @@ fn check_exports(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: boo
                 let boxes = Boxes {
                     engine: &engine,
                     paths: &ctx.paths,
-                    printer: ctx.printer,
+                    progress: ctx.printer,
                     host_commands: &ctx.config.host_commands,
                 };
                 boxes.start(&box_name, Some(&container))?;

@@ -68,7 +68,7 @@ impl Boxes<'_> {
             args[0] = "run".into();
             args.insert(1, "--detach".into());
         }
-        self.printer.verbose(format!("$ {}", crate::shell::words(&self.engine.argv(&args))));
+        self.progress.detail(&format!("$ {}", crate::shell::words(&self.engine.argv(&args))));
         let follower = LogFollower::from_end(state.log_path());
         let output = self.engine.output(&args)?;
         if !output.status.success() {
@@ -85,7 +85,7 @@ impl Boxes<'_> {
             self.discard(name, &state);
             return Err(Error::Interrupted);
         }
-        if start && let Err(err) = init::wait_ready(self.engine, name, &state, follower, self.printer) {
+        if start && let Err(err) = init::wait_ready(self.engine, name, &state, follower, self.progress) {
             let kept = self.discard(name, &state);
             return Err(match (err, kept) {
                 (Error::NotReady { name, reason, log_tail, .. }, Some(log)) => {
@@ -225,7 +225,7 @@ impl Boxes<'_> {
 
     /// Pulls the image (again), showing the engine's progress.
     pub fn pull(&self, image: &str, platform: Option<&str>) -> Result<()> {
-        self.printer.step(format!("pulling {image}"));
+        self.progress.step(&format!("pulling {image}"));
         let mut args = vec!["pull"];
         if let Some(platform) = platform {
             args.extend(["--platform", platform]);

@@ -11,9 +11,8 @@ use super::state::{BoxState, LogFollower};
 use crate::boxes::scripts::{LIB_FILES, content_hash};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::interrupt;
-use crate::output::{Printer, Spinner};
 use crate::paths::Paths;
+use crate::progress::{Activity, Progress};
 
 /// The most tent reads of one script of a lib directory.
 const LIB_FILE_LIMIT: u64 = 1 << 20;
@@ -86,19 +85,14 @@ pub fn lib_is_intact(dir: &Path, hash: &str) -> bool {
     content_hash([&init, &exec, &host]) == hash
 }
 
-/// Shows the init's new log lines: its `==> ` progress lines (prefixed with
-/// `label`) unless --quiet, everything else with --verbose.
-pub fn show_init_lines(follower: &mut LogFollower, label: &str, spinner: &Spinner, printer: &Printer) {
+/// Reports the init's new log lines: its `==> ` progress lines (prefixed
+/// with `label`) as progress, everything else as detail. The lines are the
+/// box's: whoever shows them sanitizes them (`output::Printer` does).
+pub fn show_init_lines(follower: &mut LogFollower, label: &str, activity: &dyn Activity) {
     for line in follower.new_lines() {
-        // The box wrote these lines: no terminal escapes reach the user's terminal.
-        let line = crate::output::sanitize(&line);
-        if let Some(progress) = line.strip_prefix("==> ") {
-            spinner.set_message(format!("{label}{progress}"));
-            if !printer.quiet {
-                spinner.println(format!("  {label}{progress}"));
-            }
-        } else if printer.verbose {
-            spinner.println(format!("  | {line}"));
+        match line.strip_prefix("==> ") {
+            Some(progress) => activity.progress(&format!("{label}{progress}")),
+            None => activity.detail(&line),
         }
     }
 }
@@ -117,15 +111,15 @@ pub fn wait_ready(
     name: &str,
     state: &BoxState,
     mut follower: LogFollower,
-    printer: &Printer,
+    progress: &dyn Progress,
 ) -> Result<()> {
     let started = Instant::now();
     let timeout = ready_timeout();
-    let spinner = printer.spinner(format!("starting {name}"));
+    let activity = progress.activity(&format!("starting {name}"));
     let mut last_check = Instant::now();
     let mut last_adopt: Option<Instant> = None;
     let result = loop {
-        show_init_lines(&mut follower, &format!("{name}: "), &spinner, printer);
+        show_init_lines(&mut follower, &format!("{name}: "), activity.as_ref());
         // An init in its own PID namespace: the engine knows its host pid.
         if state.needs_host_pid() && last_adopt.is_none_or(|t| t.elapsed() > Duration::from_millis(300)) {
             last_adopt = Some(Instant::now());
@@ -145,7 +139,7 @@ pub fn wait_ready(
         if let Some(reason) = state.failure() {
             break Err(not_ready(reason));
         }
-        if interrupt::interrupted() {
+        if progress.interrupted() {
             break Err(Error::Interrupted);
         }
         if started.elapsed() > timeout {
@@ -194,7 +188,7 @@ pub fn wait_ready(
         let pause = if started.elapsed() < Duration::from_secs(3) { 10 } else { 50 };
         std::thread::sleep(Duration::from_millis(pause));
     };
-    spinner.finish();
+    activity.finish();
     result
 }
 

@@ -39,7 +39,7 @@ impl Boxes<'_> {
             }
             // Running but not ready: another tent started it, or it provisions.
             let follower = LogFollower::from_end(state.log_path());
-            return init::wait_ready(self.engine, name, &state, follower, self.printer);
+            return init::wait_ready(self.engine, name, &state, follower, self.progress);
         }
         // The box's scripts must be where its mount expects them, even after
         // an upgrade of tent or a cleaned data directory.
@@ -61,11 +61,11 @@ impl Boxes<'_> {
             if !transient_start_failure(&err) || running {
                 return Err(err);
             }
-            self.printer.verbose(format!("{name}: the engine failed to start it; trying once more"));
+            self.progress.detail(&format!("{name}: the engine failed to start it; trying once more"));
             std::thread::sleep(Duration::from_millis(500));
             self.engine.capture(&what, &["start", name])?;
         }
-        init::wait_ready(self.engine, name, &state, follower, self.printer)
+        init::wait_ready(self.engine, name, &state, follower, self.progress)
     }
 
     /// For a rootful box whose user has no password yet: runs `passwd` in it
@@ -145,7 +145,7 @@ impl Boxes<'_> {
         match join::EngineInit::new(pid) {
             Ok(init) => Ok(Some(init)),
             Err(why) => {
-                self.printer.verbose(format!("{name}: only the engine stops it: {why}"));
+                self.progress.detail(&format!("{name}: only the engine stops it: {why}"));
                 Ok(None)
             }
         }

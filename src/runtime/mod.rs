@@ -25,14 +25,15 @@ use crate::boxes::labels;
 use crate::engine::Engine;
 use crate::engine::json::Container;
 use crate::error::{Error, Result};
-use crate::output::Printer;
 use crate::paths::Paths;
+use crate::progress::Progress;
 
 /// Everything box operations need.
 pub struct Boxes<'a> {
     pub engine: &'a Engine,
     pub paths: &'a Paths,
-    pub printer: &'a Printer,
+    /// Where steps, waits and engine command lines are reported (the printer).
+    pub progress: &'a dyn Progress,
     /// Commands that new boxes run on the host (config `host.commands`).
     pub host_commands: &'a [String],
 }

@@ -38,7 +38,7 @@ impl Boxes<'_> {
             (snap_labels::KIND.to_string(), kind.as_str().to_string()),
         ];
         let args = argv::commit(container, image, &labels, true);
-        self.printer.verbose(format!("$ {}", crate::shell::words(&self.engine.argv(&args))));
+        self.progress.detail(&format!("$ {}", crate::shell::words(&self.engine.argv(&args))));
         let output = self.engine.output(&args)?;
         if output.status.success() {
             return Ok(());

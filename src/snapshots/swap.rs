@@ -258,7 +258,7 @@ impl Boxes<'_> {
         // The same options as the box was made with: its NVIDIA files and host shims too.
         let nvidia = if spec.nvidia { Some(self.find_nvidia(name)?) } else { None };
         let args = self.container_argv(name, container, spec, Some(image), &host, &state.dir, nvidia.as_ref())?;
-        self.printer.verbose(format!("$ {}", crate::shell::words(&self.engine.argv(&args))));
+        self.progress.detail(&format!("$ {}", crate::shell::words(&self.engine.argv(&args))));
         self.engine.capture(&format!("could not make box {name:?} from {image}"), &args)?;
         Ok(())
     }
@@ -302,14 +302,14 @@ impl Boxes<'_> {
         done
     }
 
-    /// The warning for a journal recovery does not act on.
+    /// The warning for a journal recovery does not act on. The path and the
+    /// reason may hold what a box wrote: the printer sanitizes them.
     fn leave_journal(&self, path: &Path, why: &str) {
-        let shown = crate::output::sanitize(&path.to_string_lossy()).into_owned();
-        self.printer.warn(format!(
-            "left the rollback journal {shown} alone: {}. Unless a `tent rollback` or `tent upgrade` \
+        let shown = path.to_string_lossy();
+        self.progress.warn(&format!(
+            "left the rollback journal {shown} alone: {why}. Unless a `tent rollback` or `tent upgrade` \
              still runs, remove it: `rm {}`",
-            crate::output::sanitize(why),
-            crate::shell::words(&[shown.as_str()])
+            crate::shell::words(&[shown.as_ref()])
         ));
     }
 
