@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 
 use super::split_words;
-use crate::boxes::lifecycle::Boxes;
 use crate::boxes::{BoxSpec, host::default_image_for};
 use crate::cli::CreateArgs;
 use crate::config::Config;
@@ -15,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::export::{self, Exporter};
 use crate::output::Printer;
 use crate::paths::Paths;
+use crate::runtime::Boxes;
 
 pub struct Context<'a> {
     pub printer: &'a Printer,
@@ -28,7 +28,7 @@ impl Context<'_> {
         Boxes {
             engine: &self.engine,
             paths: &self.paths,
-            printer: self.printer,
+            progress: self.printer,
             host_commands: &self.config.host_commands,
         }
     }
@@ -115,13 +115,13 @@ impl Context<'_> {
     pub fn recover(&self) {
         for done in self.boxes().recover() {
             match done {
-                crate::boxes::snapshot::Recovery::Finished(name, old_id) => {
+                crate::snapshots::Recovery::Finished(name, old_id) => {
                     if let Ok(Some(new)) = self.engine.inspect(&name) {
                         self.follow_record(&name, &old_id, &new.id);
                     }
                     self.printer.warn(format!("finished the rollback of {name} that an earlier tent left half-done"))
                 }
-                crate::boxes::snapshot::Recovery::Undone(name) => self.printer.warn(format!(
+                crate::snapshots::Recovery::Undone(name) => self.printer.warn(format!(
                     "undid the rollback of {name} that an earlier tent left half-done: it is as it was before"
                 )),
             }

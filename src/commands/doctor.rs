@@ -10,12 +10,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::Context;
-use crate::boxes::lifecycle::Boxes;
 use crate::cli::DoctorArgs;
 use crate::engine::{Engine, Scope, current_euid};
 use crate::error::Result;
 use crate::export::receipt::{self, Export, Kind, Receipt};
 use crate::export::{self, Problem, Selector};
+use crate::runtime::Boxes;
 
 /// One thing checked about the engine. `ok: false` with `problem: true` is
 /// something that keeps boxes from working; with `problem: false`, advice.
@@ -241,7 +241,7 @@ pub(super) fn check_exports(ctx: &Context<'_>, only_box: Option<&str>, fix: bool
         // box was removed and another user made one on a shared store) is
         // never started or run in: for this receipt the box is gone.
         let mine = |c: &crate::engine::json::Container| {
-            c.label(crate::boxes::labels::FORMAT).is_some() && crate::boxes::lifecycle::other_owner(c).is_none()
+            c.label(crate::boxes::labels::FORMAT).is_some() && crate::runtime::other_owner(c).is_none()
         };
         let problems = match engine.inspect(&box_name)?.filter(mine) {
             None => receipt.exports.iter().map(|e| (e.clone(), Problem::BoxGone)).collect(),
@@ -249,7 +249,7 @@ pub(super) fn check_exports(ctx: &Context<'_>, only_box: Option<&str>, fix: bool
                 let boxes = Boxes {
                     engine: &engine,
                     paths: &ctx.paths,
-                    printer: ctx.printer,
+                    progress: ctx.printer,
                     host_commands: &ctx.config.host_commands,
                 };
                 boxes.start(&box_name, Some(&container))?;

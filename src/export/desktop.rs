@@ -177,7 +177,8 @@ impl DesktopFile {
         out
     }
 
-    /// The names of the groups, in order.
+    /// The names of the groups, in order (tests).
+    #[cfg(test)]
     pub fn group_names(&self) -> Vec<String> {
         self.groups.iter().map(|g| g.name.clone()).collect()
     }
