@@ -133,7 +133,7 @@ impl Boxes<'_> {
 
     /// Removes a half-made box; keeps its init log for the error message.
     fn discard(&self, name: &str, state: &BoxState) -> Option<PathBuf> {
-        let _ = self.engine.output(&["rm", "--force", name]);
+        let _ = self.engine.output(&crate::engine::argv::rm_force(name));
         let kept = self.paths.state.join("logs").join(format!("{name}.{}.failed.log", self.engine.scope().as_str()));
         let saved = (|| {
             use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};

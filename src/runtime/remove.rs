@@ -15,13 +15,14 @@ impl Boxes<'_> {
             Ok(_) | Err(Error::NoSuchBox { .. }) => {}
             Err(err) => return Err(err),
         }
-        let output = self.engine.output(&["rm", "--force", name])?;
+        let rm = argv::rm_force(name);
+        let output = self.engine.output(&rm)?;
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             if !crate::engine::json::is_no_such_container(&stderr) {
                 return Err(Error::Engine {
                     what: format!("could not remove box {name:?}"),
-                    failure: self.engine.failure(&["rm", "--force", name], &output),
+                    failure: self.engine.failure(&rm, &output),
                 });
             }
         }
