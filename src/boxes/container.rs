@@ -158,6 +158,10 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
     flag(&mut a, "--label", format!("{}={}", labels::VERSION, env!("CARGO_PKG_VERSION")));
     flag(&mut a, "--label", format!("{}={}", labels::UID, user.uid));
     flag(&mut a, "--label", format!("{}={}", labels::MADE, made()));
+    if engine.is_podman() {
+        // Ptyxis lists podman containers only (docs/terminals.md).
+        flag(&mut a, "--label", format!("{}={}", labels::TOOLBX, labels::TOOLBX_VALUE));
+    }
 
     let vol = |src: &Path, dst: &Path, opts: &str| {
         let mut v = format!("{}:{}", src.display(), dst.display());
@@ -518,6 +522,8 @@ mod tests {
         assert!(XDG_DATA_DIRS.ends_with(HOST_SHARE_IN_BOX) && XCURSOR_PATH.contains(HOST_SHARE_IN_BOX));
         assert!(has_pair(&argv, "--label", "tent.format=1"));
         assert!(has_pair(&argv, "--label", r#"tent.spec={"image":"debian:bookworm","packages":["git"]}"#));
+        // Ptyxis's Toolbx route, with a value `toolbox list` (`=true`) skips.
+        assert!(has_pair(&argv, "--label", "com.github.containers.toolbox=tent"));
         assert!(has_pair(&argv, "--entrypoint", "/bin/sh"));
         assert_eq!(&argv[argv.len() - 2..], &["debian:bookworm", INIT_IN_BOX]);
     }
@@ -615,6 +621,7 @@ mod tests {
         let argv = create(&engine(EngineKind::Docker, false), &plan);
         assert!(has_pair(&argv, "--cgroupns", "host") && has_pair(&argv, "--tmpfs", "/run"));
         assert!(has_pair(&argv, "--env", "container=docker"));
+        assert!(!argv.iter().any(|a| a.starts_with("com.github.containers.toolbox")), "Ptyxis lists podman's only");
     }
 
     #[test]

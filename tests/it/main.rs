@@ -17,6 +17,7 @@ mod host;
 mod host_access;
 mod join;
 mod manifest;
+mod ptyxis;
 mod relay_attack;
 mod relay_files;
 mod services;
