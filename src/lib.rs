@@ -16,9 +16,11 @@
 //!   snapshots.
 //! - `engine`: podman and Docker, argv from plain data, JSON shapes.
 //! - the floor, used by all and using nothing above: `paths`, `config`,
-//!   `output`, `error`, `files`, `shell`, `env_vars`, `interrupt`, `systemd`.
+//!   `output`, `error`, `files`, `shell`, `env_vars`, `interrupt`, `systemd`,
+//!   `catalog` (the distributions `--distro` names).
 
 pub mod boxes;
+pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;

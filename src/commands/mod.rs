@@ -8,6 +8,7 @@ mod code;
 pub mod complete;
 mod context;
 mod create;
+mod distros;
 mod doctor;
 mod enter;
 mod entry;
@@ -69,6 +70,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
     ctx.recover();
     match command {
         Command::Create(args) => create::run(&ctx, args),
+        Command::Distros(args) => distros::run(&ctx, &args),
         Command::Enter(args) => enter::enter(&ctx, args),
         Command::Run(args) => enter::run(&ctx, args),
         Command::Ephemeral(args) => enter::ephemeral(&ctx, args),

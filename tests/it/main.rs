@@ -4,6 +4,7 @@
 mod harness;
 
 mod between;
+mod catalog;
 mod cli;
 mod core;
 mod create_options;
