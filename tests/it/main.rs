@@ -17,6 +17,7 @@ mod gui;
 mod host;
 mod host_access;
 mod join;
+mod man_pages;
 mod manifest;
 mod ptyxis;
 mod relay_attack;
