@@ -244,6 +244,11 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
     for (key, value) in &plan.spec.env {
         flag(&mut a, "--env", format!("{key}={value}"));
     }
+    if !plan.spec.attach_hooks.is_empty() {
+        // Read by tent-exec, as the user, at `tent enter` (TENT_ATTACH=1).
+        let script = super::lifecycle::hook_script(&plan.spec.attach_hooks);
+        flag(&mut a, "--env", format!("{ATTACH_HOOK_ENV}={script}"));
+    }
     // A rootful box's root is the host's root: it takes nothing to run from
     // the user's writable directories (docs/security.md).
     let rootful = engine.rootful();
@@ -318,6 +323,12 @@ pub enum ExecMode {
     /// A command; arguments that are not UTF-8 are encoded for tent-exec.
     Command(Vec<std::ffi::OsString>),
 }
+
+/// The container's variable holding the attach hooks (`BoxSpec::attach_hooks`).
+pub const ATTACH_HOOK_ENV: &str = "TENT_HOOK_ATTACH";
+/// Set by `tent enter` in the exec's environment: tent-exec runs the attach
+/// hooks first.
+pub const ATTACH_ENV: &str = "TENT_ATTACH";
 
 /// The in-box argv that runs `mode` through tent-exec in `cwd`.
 /// What a rootful box's init is told: that it is rootful (no file in the
@@ -526,6 +537,19 @@ mod tests {
         assert!(has_pair(&argv, "--label", "com.github.containers.toolbox=tent"));
         assert!(has_pair(&argv, "--entrypoint", "/bin/sh"));
         assert_eq!(&argv[argv.len() - 2..], &["debian:bookworm", INIT_IN_BOX]);
+    }
+
+    #[test]
+    fn attach_hooks_ride_in_the_containers_environment() {
+        let host = facts();
+        let spec = BoxSpec { image: "img".into(), attach_hooks: vec!["echo hi".into()], ..Default::default() };
+        for rootless in [true, false] {
+            let argv = create(&engine(EngineKind::Podman, rootless), &small_plan(&spec, &host));
+            assert!(has_pair(&argv, "--env", "TENT_HOOK_ATTACH=set -e\necho hi\n"), "{argv:?}");
+        }
+        let none = BoxSpec { image: "img".into(), ..Default::default() };
+        let argv = create(&engine(EngineKind::Podman, true), &small_plan(&none, &host));
+        assert!(!argv.iter().any(|a| a.starts_with("TENT_HOOK_ATTACH")));
     }
 
     #[test]

@@ -185,6 +185,7 @@ impl Context<'_> {
             init_hooks: args.init_hook.clone(),
             start_hooks: Vec::new(),
             pre_init_hooks: args.pre_init_hook.clone(),
+            attach_hooks: Vec::new(),
             init: args.init,
             nvidia: args.nvidia,
             unshare,

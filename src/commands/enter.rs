@@ -26,7 +26,9 @@ use crate::error::{Error, Result};
 
 pub fn enter(ctx: &Context<'_>, args: EnterArgs) -> Result<i32> {
     let name = ctx.box_or_default(args.name.as_deref(), args.yes)?;
-    let extra = parse_env(&args.env)?;
+    // tent-exec runs the box's attach hooks (postAttachCommand) first.
+    let mut extra = vec![(container::ATTACH_ENV.to_string(), "1".to_string())];
+    extra.extend(parse_env(&args.env)?);
     let mode = if args.command.is_empty() { ExecMode::Shell } else { ExecMode::Command(args.command) };
     if super::terminal::tracking_wanted() && std::env::var_os(crate::env_vars::TENT_TRACKED).is_none() {
         // The same tent again, as a child that joins or execs as always

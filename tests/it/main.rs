@@ -9,6 +9,7 @@ mod cli;
 mod core;
 mod create_options;
 mod devcontainer;
+mod devcontainer_attach;
 mod distro;
 mod doctor;
 mod editors;
