@@ -80,7 +80,7 @@ impl Catalog {
     /// The distribution `name` names (its name or an alias, any case).
     pub fn find(&self, name: &str) -> Option<&Distro> {
         let name = name.to_ascii_lowercase();
-        self.distros.iter().find(|d| d.name == name || d.aliases.iter().any(|a| *a == name))
+        self.distros.iter().find(|d| d.name == name || d.aliases.contains(&name))
     }
 
     /// The image of `name` at `release` (or its default release), or an
