@@ -1,18 +1,20 @@
 //! `tent distros`: the catalog `tent create --distro` reads (built in, with
 //! the config's `[distros]` pins over it), as a table or as JSON.
 
-use super::Context;
 use crate::catalog::Catalog;
 use crate::cli::DistrosArgs;
+use crate::config::Config;
 use crate::error::Result;
+use crate::output::Printer;
 
-pub fn run(ctx: &Context<'_>, args: &DistrosArgs) -> Result<i32> {
-    let catalog = Catalog::load(&ctx.config.distros);
+/// Needs no engine: the catalog is built in, the pins are config.
+pub fn run(config: &Config, args: &DistrosArgs, printer: &Printer) -> Result<i32> {
+    let catalog = Catalog::load(&config.distros);
     if args.json {
-        ctx.printer.data(serde_json::to_string_pretty(&catalog.distros).expect("the catalog serializes"));
+        printer.data(serde_json::to_string_pretty(&catalog.distros).expect("the catalog serializes"));
         return Ok(0);
     }
-    ctx.printer.data(render_table(&catalog));
+    printer.data(render_table(&catalog));
     Ok(0)
 }
 

@@ -48,6 +48,11 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         }
         // Reads only files: it answers a shell's command-not-found at once.
         Command::Which(args) => return which::run(&Paths::from_env()?, &args, printer),
+        // Data and config only: no engine is needed to read the catalog.
+        Command::Distros(args) => {
+            let config = Config::load(&Paths::from_env()?.config, cli.engine)?;
+            return distros::run(&config, &args, printer);
+        }
         command => command,
     };
     let paths = Paths::from_env()?;
@@ -70,7 +75,6 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
     ctx.recover();
     match command {
         Command::Create(args) => create::run(&ctx, args),
-        Command::Distros(args) => distros::run(&ctx, &args),
         Command::Enter(args) => enter::enter(&ctx, args),
         Command::Run(args) => enter::run(&ctx, args),
         Command::Ephemeral(args) => enter::ephemeral(&ctx, args),
@@ -97,6 +101,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         | Command::Relay { .. }
         | Command::RelayCall { .. }
         | Command::Host(_)
+        | Command::Distros(_)
         | Command::Which(_) => {
             unreachable!("handled above")
         }

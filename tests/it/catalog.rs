@@ -57,4 +57,10 @@ fn a_pinned_distro_makes_a_box(engine: Engine) {
     assert!(out.stderr.contains("cannot be used with"), "{}", out.describe());
     let listed = sb.engine_cmd(&["ps", "--all", "--format", "{{.Names}}"]).ok().stdout();
     assert!(!listed.contains(&typo), "{listed}");
+
+    // The catalog needs no engine at all.
+    sb.env.push(("TENT_ENGINE".into(), "no-such-engine".into()));
+    sb.tent(&["list"]).code(2);
+    let out = sb.tent(&["distros"]).ok();
+    assert!(out.stdout().contains("local-busybox"), "{}", out.describe());
 }
