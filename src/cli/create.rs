@@ -1,4 +1,4 @@
-//! Making boxes: `tent create`, `tent ephemeral`, `tent clone`.
+//! Making boxes: `tent create`, `tent distros`, `tent ephemeral`, `tent clone`.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -8,6 +8,13 @@ use clap_complete::ArgValueCandidates;
 
 use crate::commands::complete::box_names;
 
+#[derive(Debug, Args)]
+pub struct DistrosArgs {
+    /// Print JSON: one object per distribution (docs/json.md)
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct CreateArgs {
     /// Name of the box (letters, digits, '_', '.', '-')
@@ -15,6 +22,12 @@ pub struct CreateArgs {
     /// Image to make it from [default: TENT_IMAGE, the config file, else one for your distro]
     #[arg(short, long)]
     pub image: Option<String>,
+    /// A distribution of tent's catalog instead of an image (`tent distros` lists them)
+    #[arg(long, value_name = "NAME", conflicts_with = "image")]
+    pub distro: Option<String>,
+    /// With --distro: its release (e.g. 41, 24.04, bookworm) [default: the catalog's]
+    #[arg(long, value_name = "RELEASE", requires = "distro")]
+    pub release: Option<String>,
     /// Extra packages to install at provisioning (repeat or separate by spaces)
     #[arg(short, long, value_name = "PACKAGES")]
     pub packages: Vec<String>,

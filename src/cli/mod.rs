@@ -20,7 +20,7 @@ mod service;
 mod snapshots;
 mod work;
 
-pub use create::{CloneArgs, CreateArgs, EphemeralArgs};
+pub use create::{CloneArgs, CreateArgs, DistrosArgs, EphemeralArgs};
 pub use exports::{EntryArgs, ExportArgs, UnexportArgs};
 pub use manage::{DoctorArgs, ListArgs, RmArgs, Schedule, StopArgs, UpgradeArgs};
 pub use manifests::{ApplyArgs, BakeArgs, ManifestArgs};
@@ -82,6 +82,11 @@ pub enum Command {
         after_help = "Examples:\n  tent create dev\n  tent create dev --image fedora:41 --packages \"git ripgrep\"\n  tent create sandbox --home ~/boxes/sandbox     # dotfiles kept apart\n  tent create web --no-start                     # provision at the first enter\n  tent --root create sys --init                  # systemd as PID 1: systemctl works\n  tent create gpu --nvidia                       # the host's NVIDIA driver, nvidia-smi\n  tent create iso --unshare-netns --unshare-ipc  # own network and IPC\n  tent create dev --pre-init-hook 'echo early' --init-hook 'apt-get -y install vim'\n  tent create dev --engine-arg=--cap-add=SYS_PTRACE --engine-arg=--env=X=1"
     )]
     Create(CreateArgs),
+    /// List the distributions `tent create --distro` knows, with their images and package managers
+    #[command(
+        after_help = "Built into tent (no network call), merged with the [distros] table of your config and of /etc/tent/config.toml, which pin a name to any image. Images are the short names your engine resolves itself; tent names no registry (docs/distros.md).\n\nExamples:\n  tent distros\n  tent distros --json\n  tent create dev --distro fedora --release 41\n  tent create web --distro ubuntu --release 24.04"
+    )]
+    Distros(DistrosArgs),
     /// Open a login shell in a box, or run one command in it with a terminal
     #[command(
         after_help = "Starts the box when it is stopped. Works in your current directory when the box has it, else in your home.\n\nExamples:\n  tent enter dev\n  tent enter dev -- htop\n\nExit status: the command's own; 125 engine error, 126 not executable, 127 not found."

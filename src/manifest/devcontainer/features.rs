@@ -36,12 +36,21 @@ pub(super) fn features(cx: &mut Cx<'_>, node: &Node, order: &[String]) -> Result
     for (key, options) in listed {
         let id = short(&key.name);
         if !(key.name.starts_with("./") || key.name.starts_with("../")) {
-            cx.ignored(
-                &format!("features.{id}"),
+            // Without it the box would lack what the project needs, and
+            // nothing would say so until a command is missing.
+            return Err(cx.error(
                 key.at,
-                "tent fetches no features by reference: install it in the image, or copy it into the project as a local feature (\"./NAME\")",
-            );
-            continue;
+                format!(
+                    "feature {id:?} is a reference to an OCI artifact: tent installs local features only, and fetches \
+                     nothing from a registry for a manifest"
+                ),
+                Some(
+                    "install what the feature gives in the image (or a Dockerfile under `build`), or copy the \
+                     feature's folder (devcontainer-feature.json, install.sh) next to devcontainer.json and name it \
+                     \"./NAME\""
+                        .into(),
+                ),
+            ));
         }
         let folder = resolve_path(&key.name, cx.file);
         if !folder.starts_with(&dir) {

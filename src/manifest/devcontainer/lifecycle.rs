@@ -56,6 +56,16 @@ pub struct HostCommand {
 /// project folder. Hooks run as root (tent-init, `set -e`); `su` drops to
 /// the user (`$TENT_USER`, from the box's environment).
 pub fn hook(key: &str, command: &Lifecycle, workspace: &str) -> String {
+    lifecycle_hook(key, command, workspace, true)
+}
+
+/// The same for a hook that runs as the user already: `postAttachCommand`,
+/// run by tent-exec at `tent enter` (`BoxSpec::attach_hooks`).
+pub fn attach_hook(command: &Lifecycle, workspace: &str) -> String {
+    lifecycle_hook("postAttachCommand", command, workspace, false)
+}
+
+fn lifecycle_hook(key: &str, command: &Lifecycle, workspace: &str, from_root: bool) -> String {
     let run = |leaf: &Lifecycle| -> String {
         let body = match leaf {
             Lifecycle::Shell(text) => text.clone(),
@@ -63,12 +73,18 @@ pub fn hook(key: &str, command: &Lifecycle, workspace: &str) -> String {
             Lifecycle::Named(_) => unreachable!("named commands hold strings and arrays only"),
         };
         let script = format!("cd -- {} || exit 1\n{body}", quote(workspace));
-        format!("su -s /bin/sh \"$TENT_USER\" -c {}", quote(&script))
+        if from_root {
+            format!("su -s /bin/sh \"$TENT_USER\" -c {}", quote(&script))
+        } else {
+            format!("sh -c {}", quote(&script))
+        }
     };
-    let mut text = format!(
-        "# devcontainer.json {key}\n\
-         command -v su >/dev/null 2>&1 || {{ echo \"tent: {key}: the image has no su to run it as $TENT_USER\" >&2; exit 1; }}\n"
-    );
+    let mut text = format!("# devcontainer.json {key}\n");
+    if from_root {
+        text.push_str(&format!(
+            "command -v su >/dev/null 2>&1 || {{ echo \"tent: {key}: the image has no su to run it as $TENT_USER\" >&2; exit 1; }}\n"
+        ));
+    }
     match command {
         Lifecycle::Named(named) => {
             text.push_str("tent_dc=$(mktemp -d)\n");

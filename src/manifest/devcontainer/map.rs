@@ -14,7 +14,7 @@ use super::build::image_build;
 use super::expand::Vars;
 use super::features::features;
 use super::json::{Json, Key, Node};
-use super::lifecycle::{HostCommand, hook};
+use super::lifecycle::{HostCommand, attach_hook, hook};
 use super::mounts::{Mount, parse_mount_string};
 use super::reader::{Cx, MAX_ITEMS, short};
 use crate::error::Result;
@@ -75,7 +75,8 @@ pub fn manifest(
     if let Some(node) = get("dockerComposeFile") {
         return Err(cx.error(
             node.at,
-            "`dockerComposeFile` is not supported: tent makes one box, not a compose project",
+            "`dockerComposeFile` is not supported: tent makes one box from an image or a Dockerfile, not the \
+             service container of a compose project",
             Some(
                 "start the services with podman-compose or docker compose yourself, and give the box an `image`".into(),
             ),
@@ -267,11 +268,9 @@ pub fn manifest(
     if let Some(node) = get("postAttachCommand")
         && let Some(command) = cx.lifecycle("postAttachCommand", node, false)?
     {
-        cx.ignored(
-            "postAttachCommand",
-            node.at,
-            format!("tent does not run commands at `tent enter` yet; run it yourself: {}", command.describe()),
-        );
+        // At each `tent enter`, as the user; a failure does not keep the
+        // shell from starting (the spec's attach commands block nothing).
+        entry.attach_hooks.push(attach_hook(&command, &workspace));
     }
     let mut host_commands = Vec::new();
     if let Some(node) = get("initializeCommand")
