@@ -147,7 +147,7 @@ fn export_wrappers() {
 
 #[test]
 fn exporter_file_reading_scripts() {
-    // Run as `/bin/sh -c SCRIPT sh ARGS...` in the box (src/export/mod.rs, box_sh).
+    // Run as `/bin/sh -c SCRIPT sh ARGS...` in the box (src/export/exporter.rs, box_sh, through engine::argv::exec_sh).
     shellcheck("desktop-files", &icons::desktop_files_script());
     shellcheck("icon-files", &icons::icon_files_script());
 }
@@ -155,9 +155,9 @@ fn exporter_file_reading_scripts() {
 #[test]
 fn exporter_inline_scripts() {
     // Export::resolve_bin: finds a command in the box.
-    shellcheck("resolve-bin", &raw_literal_after("src/export/mod.rs", "const RESOLVE: &str ="));
+    shellcheck("resolve-bin", &raw_literal_after("src/export/bins.rs", "const RESOLVE: &str ="));
     // check_exports: which export targets are still in the box.
-    shellcheck("check-exports", &raw_literal_after("src/export/mod.rs", "let script ="));
+    shellcheck("check-exports", &raw_literal_after("src/export/checks.rs", "let script ="));
 }
 
 #[test]
