@@ -168,9 +168,12 @@ impl DesktopFile {
             }
             out.push_str(&format!("[{}]\n", group.name));
             for e in &group.entries {
+                // A malformed key is written back as it was read, without the
+                // NUL that keeps it out of lookups (`parse` adds it again).
+                let key = e.key.strip_prefix('\0').unwrap_or(&e.key);
                 match &e.locale {
-                    Some(l) => out.push_str(&format!("{}[{l}]={}\n", e.key, e.value)),
-                    None => out.push_str(&format!("{}={}\n", e.key, e.value)),
+                    Some(l) => out.push_str(&format!("{key}[{l}]={}\n", e.value)),
+                    None => out.push_str(&format!("{key}={}\n", e.value)),
                 }
             }
         }
@@ -1021,6 +1024,16 @@ Icon=firefox
                 "[ -~\\t\\r]{0,20}",
             ];
             proptest::collection::vec(line, 0..12).prop_map(|lines| lines.join("\n"))
+        }
+
+        /// Found by the property below: a malformed key (`A[`, an unclosed
+        /// locale) came back from `render` with its NUL marker, and a second
+        /// parse added another.
+        #[test]
+        fn malformed_keys_round_trip() {
+            let file = DesktopFile::parse("[Desktop Entry]\nA[=").unwrap();
+            assert!(!file.render().contains('\0'), "{:?}", file.render());
+            assert_eq!(DesktopFile::parse(&file.render()), Ok(file));
         }
 
         proptest! {
