@@ -47,6 +47,8 @@ pub enum SnapshotKind {
     Upgrade,
     Clone,
     Save,
+    /// The system of a Distrobox or Toolbx container `tent adopt` took over.
+    Adopt,
 }
 
 impl SnapshotKind {
@@ -56,6 +58,7 @@ impl SnapshotKind {
             SnapshotKind::Upgrade => "upgrade",
             SnapshotKind::Clone => "clone",
             SnapshotKind::Save => "save",
+            SnapshotKind::Adopt => "adopt",
         }
     }
 
@@ -64,6 +67,7 @@ impl SnapshotKind {
             "upgrade" => SnapshotKind::Upgrade,
             "clone" => SnapshotKind::Clone,
             "save" => SnapshotKind::Save,
+            "adopt" => SnapshotKind::Adopt,
             _ => SnapshotKind::User,
         }
     }
@@ -216,6 +220,15 @@ pub fn unique_suffix() -> String {
 fn in_use_error(stderr: &str) -> bool {
     let lower = stderr.to_ascii_lowercase();
     lower.contains("in use") || lower.contains("is using") || lower.contains("being used")
+}
+
+/// What a finished swap did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Swapped {
+    pub old_id: String,
+    pub new_id: String,
+    /// The name the old container was kept under (`tent adopt --keep-old`).
+    pub kept: Option<String>,
 }
 
 /// What a swap left behind, so the next tent command can finish or undo it.
@@ -411,12 +424,26 @@ impl Boxes<'_> {
     /// box that cannot be paused (rootless podman on cgroups v1) is committed
     /// running, which is what the engine does without --pause.
     fn commit(&self, container: &str, image: &str, box_name: &str, name: &str, kind: SnapshotKind) -> Result<()> {
-        let labels = vec![
+        self.commit_labelled(container, image, box_name, name, kind, &[])
+    }
+
+    /// [`Self::commit`], with `extra` labels set on the image too.
+    fn commit_labelled(
+        &self,
+        container: &str,
+        image: &str,
+        box_name: &str,
+        name: &str,
+        kind: SnapshotKind,
+        extra: &[(String, String)],
+    ) -> Result<()> {
+        let mut labels = vec![
             (snap_labels::BOX.to_string(), box_name.to_string()),
             (snap_labels::NAME.to_string(), name.to_string()),
             (snap_labels::TIME.to_string(), now().to_string()),
             (snap_labels::KIND.to_string(), kind.as_str().to_string()),
         ];
+        labels.extend_from_slice(extra);
         let args = argv::commit(container, image, &labels, true);
         self.printer.verbose(format!("$ {}", crate::shell::words(&self.engine.argv(&args))));
         let output = self.engine.output(&args)?;
@@ -586,6 +613,53 @@ impl Boxes<'_> {
             message: format!("box {name:?} has no readable spec label, so tent cannot make it again"),
             hint: Some("make a new box from the snapshot image instead".into()),
         })?;
+        let start = old.running();
+        let swapped = self.swap(name, &old, &spec, image, start, None)?;
+        Ok((swapped.old_id, swapped.new_id))
+    }
+
+    /// Commits a container that is not (yet) a tent box, `container` (an id
+    /// the caller checked), into a fresh image of box `name`'s repository,
+    /// with `extra` labels over the ones it had (`tent adopt`).
+    pub fn commit_foreign(&self, container: &str, name: &str, extra: &[(String, String)]) -> Result<String> {
+        super::validate_name(name)?;
+        let kind = SnapshotKind::Adopt;
+        let tag = format!("{RESERVED_PREFIX}{}-{}", kind.as_str(), unique_suffix());
+        let image = format!("{}:{tag}", repository(self.engine.scope().as_str(), name));
+        self.commit_labelled(container, &image, name, &tag, kind, extra)?;
+        Ok(image)
+    }
+
+    /// Makes container `old` (a Distrobox or Toolbx container the caller
+    /// checked, named `name`) the tent box `name` with `spec`, on `image`
+    /// (its committed system), through the same journaled swap as rollback.
+    /// The new box is started and ready before the old container goes; with
+    /// `keep_old`, the old container is renamed to that name instead of removed.
+    pub fn adopt(
+        &self,
+        name: &str,
+        old: &crate::engine::json::Container,
+        spec: &BoxSpec,
+        image: &str,
+        keep_old: Option<&str>,
+    ) -> Result<Swapped> {
+        super::validate_name(name)?;
+        let _lock = self.box_lock(name)?;
+        self.swap(name, old, spec, image, true, keep_old)
+    }
+
+    /// The swap behind rollback and adopt: box `name`, now container `old`,
+    /// becomes a new container of `spec` on `image`; started when `start`.
+    fn swap(
+        &self,
+        name: &str,
+        old: &crate::engine::json::Container,
+        spec: &BoxSpec,
+        image: &str,
+        start: bool,
+        keep_old: Option<&str>,
+    ) -> Result<Swapped> {
+        let foreign = old.label(labels::FORMAT).is_none();
         let suffix = unique_suffix();
         let (new_name, old_name) = swap_names(name, &suffix);
         let journal = Journal {
@@ -602,7 +676,7 @@ impl Boxes<'_> {
         crate::interrupt::catch();
 
         // 1. The new container, under a temporary name; the old box works on.
-        let made = self.create_container(name, &journal.new_name, &spec, image);
+        let made = self.create_container(name, &journal.new_name, spec, image);
         if let Err(err) = made {
             let _ = self.engine.output(&argv::rm_force(&journal.new_name));
             let _ = fs::remove_file(&journal_path);
@@ -615,7 +689,10 @@ impl Boxes<'_> {
         }
         // 2. The swap: from here on it is finished even on Ctrl-C.
         let was_running = old.running();
-        if was_running {
+        if was_running && foreign {
+            // Not tent's: its init may not end on SIGTERM (Distrobox sleeps).
+            self.engine.capture(&format!("could not stop container {name:?}"), &["stop", "-t", "3", name])?;
+        } else if was_running {
             self.stop(name)?;
         }
         self.engine.capture("could not rename the old box aside", &argv::rename(&old.id, &journal.old_name))?;
@@ -629,18 +706,31 @@ impl Boxes<'_> {
         // old one is put back.
         let state = self.state(name);
         state.reset_run_files();
-        if was_running && let Err(err) = self.start(name, None) {
+        if start && let Err(err) = self.start(name, None) {
             let _ = self.engine.output(&argv::rm_force(name));
             let _ = self.engine.output(&argv::rename(&journal.old_name, name));
             let _ = fs::remove_file(&journal_path);
-            let _ = self.start(name, None);
+            if foreign && was_running {
+                let _ = self.engine.output(&["start", name]);
+            } else if was_running {
+                let _ = self.start(name, None);
+            }
             return Err(err);
         }
         let new = self.engine.inspect(name)?.map(|c| c.id).unwrap_or_default();
-        let _ = self.engine.output(&argv::rm_force(&old.id));
+        let kept = match keep_old {
+            Some(keep) => {
+                let renamed = self.engine.output(&argv::rename(&old.id, keep)).is_ok_and(|o| o.status.success());
+                Some(if renamed { keep.to_string() } else { journal.old_name.clone() })
+            }
+            None => {
+                let _ = self.engine.output(&argv::rm_force(&old.id));
+                None
+            }
+        };
         let _ = fs::remove_file(&journal_path);
         self.release_unused(name);
-        Ok((old.id, new))
+        Ok(Swapped { old_id: old.id.clone(), new_id: new, kept })
     }
 
     /// Makes (does not start) a container for box `name` from `image`,
