@@ -290,6 +290,9 @@ pub struct CreateArgs {
     /// Also put a launcher for the box in the desktop menu (see `tent entry`)
     #[arg(long)]
     pub entry: bool,
+    /// Stop the box once no command started through tent (run, enter, exported commands, services) has run in it for DURATION (90s, 15m, 2h); the next command starts it again [default: config `stop_when_idle`]
+    #[arg(long, value_name = "DURATION", value_parser = crate::boxes::spec::parse_duration)]
+    pub stop_when_idle: Option<u64>,
     /// Start the box when you log in (a systemd user unit; `tent rm` removes it)
     #[arg(long)]
     pub start_at_login: bool,

@@ -223,6 +223,7 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
         ("TENT_PACKAGES", plan.spec.packages.join(" ")),
         ("TENT_INIT", if plan.spec.init { "1" } else { "" }.into()),
         ("TENT_NVIDIA_LIB", if plan.spec.nvidia { nvidia::LIB_IN_BOX } else { "" }.into()),
+        ("TENT_IDLE", plan.spec.stop_when_idle.map(|s| s.to_string()).unwrap_or_default()),
         // The host terminal's terminfo (kitty, foot, alacritty …) is often
         // missing in the box: fall back to the host's database.
         ("TERMINFO_DIRS", TERMINFO_DIRS.into()),

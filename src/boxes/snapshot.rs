@@ -739,6 +739,8 @@ impl Boxes<'_> {
         let host = super::HostFacts::read();
         let state = self.state(name);
         state.create()?;
+        // Its home (the warm path reads it here) and hooks: an adopted box has none yet.
+        self.write_box_files(&state, spec, &host)?;
         // The same options as the box was made with: its NVIDIA files and host shims too.
         let nvidia = if spec.nvidia { Some(self.find_nvidia(name)?) } else { None };
         let args = self.container_argv(name, container, spec, Some(image), &host, &state.dir, nvidia.as_ref())?;

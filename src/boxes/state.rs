@@ -48,6 +48,9 @@ pub struct BoxState {
     pub dir: PathBuf,
 }
 
+/// Written by the init in place of `ready` when it stops an idle box.
+pub const IDLE_STOP_FILE: &str = "idle-stop";
+
 impl BoxState {
     pub fn new(dir: PathBuf) -> Self {
         BoxState { dir }
@@ -62,6 +65,12 @@ impl BoxState {
     }
 
     /// True when the init said it is ready and that init process still runs.
+    /// The box's init is stopping it (`--stop-when-idle`): it wrote this
+    /// in place of `ready`. Only a hint to wait for the stop and start again.
+    pub fn idle_stopping(&self) -> bool {
+        fs::symlink_metadata(self.dir.join(IDLE_STOP_FILE)).is_ok_and(|m| m.is_file())
+    }
+
     pub fn is_ready(&self) -> bool {
         read_pid_line(&self.dir.join("ready")).is_some_and(|(pid, start)| process_start_time(pid) == Some(start))
     }
@@ -171,7 +180,7 @@ impl BoxState {
     /// Forgets the last start's pid, readiness, failure and login PATH
     /// (tent-exec computes it again), before a new start.
     pub fn reset_run_files(&self) {
-        for file in ["ready", "failed", "pid", "ready.ns", "pid.ns", LOGIN_PATH_FILE] {
+        for file in ["ready", "failed", "pid", "ready.ns", "pid.ns", IDLE_STOP_FILE, LOGIN_PATH_FILE] {
             let _ = fs::remove_file(self.dir.join(file));
         }
     }

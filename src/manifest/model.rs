@@ -85,6 +85,7 @@ impl BoxEntry {
             pull: self.pull,
             no_host: self.no_host,
             own_xdg_open: self.own_xdg_open,
+            stop_when_idle: None,
             manifest: Some(manifest.to_path_buf()),
         }
     }

