@@ -583,3 +583,152 @@ fn unused(path: &Path) -> PathBuf {
         .find(|p| std::fs::symlink_metadata(p).is_err())
         .expect("some name is free")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `podman container inspect` gives for a container made by
+    /// `distrobox create --home /data/h` (trimmed to the fields read).
+    const DISTROBOX_INSPECT: &str = r#"[{"Id":"0123abcd","Name":"dev","ImageName":"localhost/debian:12",
+        "Config":{"Image":"localhost/debian:12","Labels":{"manager":"distrobox","distrobox.unshare_groups":"0"},
+        "Env":["SHELL=bash","HOME=/data/h","DISTROBOX_HOST_HOME=/home/me","CONTAINER_ID=dev","container=podman"],
+        "Cmd":["--verbose","--name","me","--user","1000","--group","1000","--home","/data/h","--init","0","--nvidia","1","--"]},
+        "Mounts":[{"Source":"/tmp","Destination":"/tmp"},{"Source":"/home/me","Destination":"/home/me"},
+        {"Source":"/data/h","Destination":"/data/h"},{"Source":"/srv/big","Destination":"/big"},
+        {"Source":"/usr/bin/distrobox-init","Destination":"/usr/bin/entrypoint"}]}]"#;
+
+    fn found() -> Found {
+        parse_found(DISTROBOX_INSPECT).unwrap()
+    }
+
+    #[test]
+    fn a_distrobox_container_is_read_from_its_inspect() {
+        let f = found();
+        assert_eq!(f.id, "0123abcd");
+        assert_eq!(f.image, "localhost/debian:12");
+        assert_eq!(f.env["HOME"], "/data/h");
+        assert_eq!(classify(&f), Ok(Maker::Distrobox));
+        assert_eq!(made_for_uid(&f, Maker::Distrobox), Some(1000));
+        let spec = spec_for(&f, Maker::Distrobox, Path::new("/home/me"), false);
+        assert_eq!(spec.home.as_deref(), Some(Path::new("/data/h")));
+        assert!(spec.mount_home, "Distrobox mounts the real home too");
+        assert!(spec.nvidia && !spec.init);
+        assert_eq!(spec.image, "localhost/debian:12");
+        let homes = [Path::new("/home/me"), Path::new("/data/h")];
+        assert_eq!(mounts_left_out(&f, &homes), ["/srv/big:/big"], "only the user's own volume is named");
+    }
+
+    #[test]
+    fn the_real_home_is_no_home_of_its_own() {
+        let mut f = found();
+        f.env.insert("HOME".into(), "/home/me".into());
+        assert_eq!(own_home(&f, Maker::Distrobox, Path::new("/home/me")), None);
+        f.env.remove("DISTROBOX_HOST_HOME");
+        f.env.insert("HOME".into(), "/data/h".into());
+        assert_eq!(own_home(&f, Maker::Distrobox, Path::new("/home/me")), None, "no --home without its variable");
+        assert_eq!(own_home(&found(), Maker::Toolbx, Path::new("/home/me")), None);
+    }
+
+    #[test]
+    fn toolbx_containers_by_either_label_and_their_uid() {
+        let mut f = Found { image: "fedora-toolbox:41".into(), ..Default::default() };
+        f.labels.insert("com.github.containers.toolbox".into(), "true".into());
+        assert_eq!(classify(&f), Ok(Maker::Toolbx));
+        f.labels.clear();
+        f.labels.insert("com.github.debarshiray.toolbox".into(), "true".into());
+        assert_eq!(classify(&f), Ok(Maker::Toolbx));
+        f.cmd =
+            ["toolbox", "init-container", "--gid", "1000", "--uid", "1000", "--user", "me"].map(String::from).into();
+        assert_eq!(made_for_uid(&f, Maker::Toolbx), Some(1000));
+        assert_eq!(made_for_uid(&f, Maker::Distrobox), None, "--user is a name for Toolbx");
+    }
+
+    #[test]
+    fn other_containers_are_refused_with_what_was_found() {
+        let mut f = Found { image: "docker.io/library/nginx:1".into(), ..Default::default() };
+        f.labels.insert("maintainer".into(), "someone".into());
+        let why = classify(&f).unwrap_err();
+        assert!(why.contains("maintainer=someone") && why.contains("nginx:1"), "{why}");
+        f.labels.insert("manager".into(), "compose".into());
+        assert!(classify(&f).is_err());
+        f.labels.insert(labels::FORMAT.into(), "1".into());
+        f.labels.insert("manager".into(), "distrobox".into());
+        assert_eq!(classify(&f).unwrap_err(), "it is a tent box already");
+        let bare = Found::default();
+        assert!(classify(&bare).unwrap_err().contains("labels: none"));
+    }
+
+    /// A wrapper as distrobox-export 1.8.2.5 writes it (generate_script).
+    fn wrapper(name: &str, sudo: &str, bin: &str) -> String {
+        format!(
+            "#!/bin/sh\n# distrobox_binary\n# name: {name}\nif [ -z \"${{CONTAINER_ID}}\" ]; then\n\
+             \texec \"distrobox-enter\"  -n {name}  --  {sudo} '{bin}' \"$@\"\n\
+             elif [ -n \"${{CONTAINER_ID}}\" ] && [ \"${{CONTAINER_ID}}\" != \"{name}\" ]; then\n\
+             \texec distrobox-host-exec '/home/me/.local/bin/x' \"$@\"\nelse\n\texec {sudo} '{bin}' \"$@\"\nfi\n"
+        )
+    }
+
+    #[test]
+    fn distrobox_export_wrappers_name_their_command() {
+        assert_eq!(bin_target(&wrapper("dev", "", "/usr/bin/jq"), "dev").as_deref(), Some("/usr/bin/jq"));
+        assert_eq!(bin_target(&wrapper("dev", "sudo", "/usr/sbin/x"), "dev").as_deref(), Some("/usr/sbin/x"));
+        assert_eq!(bin_target(&wrapper("dev", "", "/usr/bin/jq"), "dev2"), None, "another container's");
+        assert_eq!(bin_target(&wrapper("dev2", "", "/usr/bin/jq"), "dev"), None);
+        assert_eq!(bin_target("#!/bin/sh\nexec jq \"$@\"\n", "dev"), None, "not Distrobox's");
+        assert_eq!(bin_target(&wrapper("dev", "", "jq"), "dev"), None, "paths only");
+    }
+
+    #[test]
+    fn distrobox_export_launchers_name_their_app() {
+        let text = "[Desktop Entry]\nName=Calculator (on dev)\n\
+                    Exec=distrobox-enter  -n dev  --   gnome-calculator  \nIcon=calc\n";
+        assert_eq!(
+            desktop_app("dev-org.gnome.Calculator.desktop", text, "dev").as_deref(),
+            Some("org.gnome.Calculator")
+        );
+        assert_eq!(desktop_app("dev-org.gnome.Calculator.desktop", text, "de"), None);
+        assert_eq!(desktop_app("dev-x.desktop", "[Desktop Entry]\nExec=x\n", "dev"), None, "not through Distrobox");
+        let other = text.replace("-n dev ", "-n dev2 ");
+        assert_eq!(desktop_app("dev-x.desktop", &other, "dev"), None, "another container's");
+        assert_eq!(desktop_app("dev-.desktop", text, "dev"), None);
+        let rootful = "Exec=env SUDO_ASKPASS=\"/h/.local/bin/distrobox_sudo_askpass\" DBX_SUDO_PROGRAM=\"sudo --askpass\" \
+                       /usr/bin/distrobox-enter --root -n dev -- x\n";
+        assert_eq!(desktop_app("dev-x.desktop", rootful, "dev").as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn exports_are_found_in_the_users_folders_and_links_are_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (bin, apps) = (dir.path().join("bin"), dir.path().join("apps"));
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&apps).unwrap();
+        std::fs::write(bin.join("jq"), wrapper("dev", "", "/usr/bin/jq")).unwrap();
+        std::fs::write(bin.join("other"), wrapper("dev2", "", "/usr/bin/x")).unwrap();
+        std::fs::write(dir.path().join("outside"), wrapper("dev", "", "/usr/bin/evil")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("outside"), bin.join("linked")).unwrap();
+        std::fs::write(apps.join("dev-calc.desktop"), "[Desktop Entry]\nExec=distrobox-enter -n dev -- calc\n")
+            .unwrap();
+        std::fs::write(apps.join("calc.desktop"), "[Desktop Entry]\nExec=distrobox-enter -n dev -- calc\n").unwrap();
+        let found = scan_exports(&bin, &apps, "dev");
+        let got: Vec<(&str, &str)> = found.iter().map(|e| (e.kind, e.target.as_str())).collect();
+        assert_eq!(got, [("bin", "/usr/bin/jq"), ("app", "calc")]);
+        assert!(scan_exports(&dir.path().join("none"), &apps, "nobody").is_empty());
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn export_files_of_any_text_never_panic(text in ".{0,400}", name in "[a-z]{1,8}") {
+                if let Some(path) = bin_target(&text, &name) {
+                    prop_assert!(path.starts_with('/') && !path.contains('\''));
+                }
+                let _ = desktop_app(&format!("{name}-x.desktop"), &text, &name);
+                let _ = parse_found(&text);
+            }
+        }
+    }
+}
