@@ -48,6 +48,9 @@ pub struct BoxState {
     pub dir: PathBuf,
 }
 
+/// Touched by tent before each command (`BoxState::mark_busy`).
+pub const BUSY_FILE: &str = "busy";
+
 /// Written by the init in place of `ready` when it stops an idle box.
 pub const IDLE_STOP_FILE: &str = "idle-stop";
 
@@ -69,6 +72,22 @@ impl BoxState {
     /// in place of `ready`. Only a hint to wait for the stop and start again.
     pub fn idle_stopping(&self) -> bool {
         fs::symlink_metadata(self.dir.join(IDLE_STOP_FILE)).is_ok_and(|m| m.is_file())
+    }
+
+    /// Says "a command is on its way" to an init that stops the box when
+    /// idle (`--stop-when-idle`): the `busy` file's time is now. Done before
+    /// `ready` is looked at, so an init that has begun to stop sees it and
+    /// stays. Never through a link, never waiting on a FIFO; a failure only
+    /// loses the hint.
+    pub fn mark_busy(&self) {
+        use rustix::fs::{Mode, OFlags, Timespec, Timestamps};
+        let path = self.dir.join(BUSY_FILE);
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let Ok(fd) = rustix::fs::open(&path, flags, Mode::from_raw_mode(0o600)) else { return };
+        if rustix::fs::fstat(&fd).is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_file()) {
+            let now = Timespec { tv_sec: 0, tv_nsec: rustix::fs::UTIME_NOW };
+            let _ = rustix::fs::futimens(&fd, &Timestamps { last_access: now, last_modification: now });
+        }
     }
 
     pub fn is_ready(&self) -> bool {
