@@ -237,7 +237,7 @@ pub fn bin_target(text: &str, name: &str) -> Option<String> {
     if lines.next().and_then(|l| l.strip_prefix("# name:")).map(str::trim) != Some(name) {
         return None;
     }
-    let last = text.lines().map(str::trim).filter(|l| l.starts_with("exec ")).last()?;
+    let last = text.lines().map(str::trim).rfind(|l| l.starts_with("exec "))?;
     if last.contains("distrobox-enter") || last.contains("distrobox-host-exec") {
         return None;
     }
@@ -478,7 +478,7 @@ fn show(ctx: &Context<'_>, plan: &Plan<'_>, json: bool) {
         sanitize(if plan.image.is_empty() { "unknown" } else { plan.image }),
         if plan.running { ", running" } else { "" }
     ));
-    p.data(format!("  1. commit its system into an image of tent's (its home and volumes are not in it)"));
+    p.data("  1. commit its system into an image of tent's (its home and volumes are not in it)");
     p.data(format!(
         "  2. make {name} again from it as a tent box (runs as you, snapshots, upgrade), with the home {}{}",
         plan.home.display(),
