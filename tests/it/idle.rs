@@ -36,6 +36,7 @@ fn an_idle_box_stops_and_the_next_command_starts_it(engine: Engine) {
     assert!(took >= Duration::from_secs(2), "not before it was idle for 3 s: {took:?}");
     let log = std::fs::read_to_string(sb.state_dir(&name).join("init.log")).unwrap_or_default();
     assert!(log.contains("no command ran for 3 s"), "{log}");
+    assert!(!log.contains("/stat"), "the idle checks leave nothing in the log: {log}");
 
     // The next command starts it again, as usual.
     assert_eq!(sb.tent(&["run", &name, "--", "echo", "hi"]).ok().stdout(), "hi\n");
