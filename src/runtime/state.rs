@@ -333,6 +333,42 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_busy_mark_follows_no_link_and_waits_on_no_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = BoxState::new(dir.path().to_path_buf());
+        state.mark_busy();
+        let first = fs::metadata(dir.path().join(BUSY_FILE)).unwrap();
+        assert!(first.is_file());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        state.mark_busy();
+        let again = fs::metadata(dir.path().join(BUSY_FILE)).unwrap().modified().unwrap();
+        assert!(again > first.modified().unwrap(), "marked again: a newer time");
+
+        let target = dir.path().join("target");
+        fs::write(&target, "x").unwrap();
+        let before = fs::metadata(&target).unwrap().modified().unwrap();
+        fs::remove_file(dir.path().join(BUSY_FILE)).unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join(BUSY_FILE)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        state.mark_busy();
+        assert_eq!(fs::metadata(&target).unwrap().modified().unwrap(), before, "the link's target is untouched");
+
+        fs::remove_file(dir.path().join(BUSY_FILE)).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            dir.path().join(BUSY_FILE),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        state.mark_busy(); // returns at once: no reader, no wait
+        assert!(!state.idle_stopping());
+        fs::write(dir.path().join(IDLE_STOP_FILE), "1 2\n").unwrap();
+        assert!(state.idle_stopping());
+    }
+
+    #[test]
     fn stat_start_time_survives_odd_names() {
         let stat =
             "4242 (a) b (c)) S 1 4242 4242 0 -1 4194560 100 0 0 0 0 0 0 0 20 0 1 0 987654 1000 10 18446744073709551615";
