@@ -402,6 +402,12 @@ pub fn run(ctx: &Context<'_>, args: &AdoptArgs) -> Result<i32> {
     if args.dry_run {
         return Ok(0);
     }
+    if args.json && !args.yes {
+        return Err(Error::usage(
+            "--json shows no plan to answer: it goes with --dry-run or --yes",
+            Some(format!("`tent adopt {name} --dry-run --json`, then `tent adopt {name} --yes --json`")),
+        ));
+    }
     if !args.yes {
         if !ctx.printer.stderr_is_terminal() {
             return Err(Error::usage(
