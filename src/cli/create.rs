@@ -1,4 +1,5 @@
-//! Making boxes: `tent create`, `tent distros`, `tent ephemeral`, `tent clone`.
+//! Making boxes: `tent create`, `tent distros`, `tent ephemeral`, `tent clone`,
+//! `tent adopt` (a Distrobox or Toolbx container taken over).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -101,6 +102,9 @@ pub struct CreateArgs {
     /// Also put a launcher for the box in the desktop menu (see `tent entry`)
     #[arg(long)]
     pub entry: bool,
+    /// Stop the box once no command started through tent (run, enter, exported commands, services) has run in it for DURATION (90s, 15m, 2h); the next command starts it again [default: config `stop_when_idle`]
+    #[arg(long, value_name = "DURATION", value_parser = crate::boxes::spec::parse_duration)]
+    pub stop_when_idle: Option<u64>,
     /// Start the box when you log in (a systemd user unit; `tent rm` removes it)
     #[arg(long)]
     pub start_at_login: bool,
@@ -126,4 +130,26 @@ pub struct CloneArgs {
     pub source: String,
     /// The new box
     pub destination: String,
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The Distrobox or Toolbx container
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Also make its distrobox-export exports again as tent exports (the old files are moved aside)
+    #[arg(long)]
+    pub exports: bool,
+    /// Keep the old container (renamed NAME-pre-tent) instead of removing it
+    #[arg(long)]
+    pub keep_old: bool,
+    /// Print the plan and change nothing
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Do not ask
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Print the plan (and with changes, what was done) as JSON
+    #[arg(long)]
+    pub json: bool,
 }

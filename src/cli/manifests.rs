@@ -32,6 +32,9 @@ pub struct ApplyArgs {
     /// Print the plan and its result as JSON
     #[arg(long)]
     pub json: bool,
+    /// Run a Distrobox file's `$(…)` and backquote substitutions on the host through sh, each printed first (refused without it)
+    #[arg(long)]
+    pub run_substitutions: bool,
 }
 
 #[derive(Debug, Args)]

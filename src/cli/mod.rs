@@ -20,7 +20,7 @@ mod service;
 mod snapshots;
 mod work;
 
-pub use create::{CloneArgs, CreateArgs, DistrosArgs, EphemeralArgs};
+pub use create::{AdoptArgs, CloneArgs, CreateArgs, DistrosArgs, EphemeralArgs};
 pub use exports::{EntryArgs, ExportArgs, UnexportArgs};
 pub use manage::{DoctorArgs, ListArgs, RmArgs, Schedule, StopArgs, UpgradeArgs};
 pub use manifests::{ApplyArgs, BakeArgs, ManifestArgs};
@@ -133,6 +133,11 @@ pub enum Command {
         after_help = "The box keeps its name, host name, spec, home, volumes and exports; its container is made again from the snapshot. Asks first on a terminal unless --yes.\n\nExamples:\n  tent rollback dev                      the latest snapshot\n  tent rollback dev before-cuda --yes"
     )]
     Rollback(RollbackArgs),
+    /// Take over a container made by Distrobox or Toolbx as a tent box, keeping its system and home
+    #[command(
+        after_help = "Its system is committed and made again as a tent box (runs as you, snapshots, upgrade) under the same name; its home stays where it is. The old container goes once the new box is ready (--keep-old keeps it). Exports made by distrobox-export are listed; --exports makes them again as tent exports and moves the old files aside (never deletes them). Asks first unless --yes. See docs/adopt.md.\n\nExamples:\n  tent adopt fedora --dry-run\n  tent adopt fedora --exports\n  tent adopt my-toolbox --yes --keep-old"
+    )]
+    Adopt(AdoptArgs),
     /// Upgrade a box's packages, after a snapshot; rolled back when it fails
     #[command(
         after_help = "Takes a snapshot (kind upgrade), then refreshes and upgrades with the box's package manager (apt, dnf, zypper, pacman, apk, xbps). When that fails, the box is rolled back and tent exits 1; when it works, `tent rollback BOX` undoes it.\n\nExamples:\n  tent upgrade dev\n  tent upgrade --all --yes\n  tent upgrade --running               the boxes that are running now\n  tent upgrade --schedule weekly       every box, by a systemd user timer\n  tent upgrade --schedule off"
