@@ -50,7 +50,7 @@ esac"#;
 
 impl Boxes<'_> {
     pub fn state(&self, name: &str) -> BoxState {
-        BoxState::new(self.paths.box_state(self.engine.scope().as_str(), name))
+        BoxState::new(self.paths.box_state(self.engine.scope(), name))
     }
 
     /// The user's own tent boxes on the engine. On a shared store (Docker,
@@ -95,10 +95,7 @@ impl Boxes<'_> {
         super::spec::validate_image(&spec.image)?;
         let state = self.state(name);
         // Two creates of one name: the second waits here, then finds the box.
-        let _lock = crate::files::lock(&crate::files::lock_path(
-            &self.paths.state.join("boxes").join(self.engine.scope().as_str()),
-            name,
-        ))?;
+        let _lock = crate::files::lock(&crate::files::lock_path(&self.paths.scope_dir(self.engine.scope()), name))?;
         if let Some(existing) = self.engine.inspect(name)? {
             return Err(Error::BoxExists {
                 name: name.into(),
@@ -203,7 +200,7 @@ impl Boxes<'_> {
     /// Removes a half-made box; keeps its init log for the error message.
     fn discard(&self, name: &str, state: &BoxState) -> Option<PathBuf> {
         let _ = self.engine.output(&["rm", "--force", name]);
-        let kept = self.paths.state.join("logs").join(format!("{name}.{}.failed.log", self.engine.scope().as_str()));
+        let kept = self.paths.failed_log(self.engine.scope(), name);
         let saved = (|| {
             use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
             let logs = kept.parent().unwrap_or(Path::new("/"));

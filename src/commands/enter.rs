@@ -232,7 +232,7 @@ pub fn ephemeral(ctx: &Context<'_>, args: EphemeralArgs) -> Result<i32> {
     let result = exec_argv(ctx, &name, mode, false, extra).and_then(|argv| wait_for(&name, &argv, shell));
     let spinner = ctx.printer.spinner(format!("removing the throwaway box {name}"));
     let removed = ctx.boxes().remove(&name);
-    let _ = crate::export::remove_box_exports(&ctx.paths, ctx.engine.scope().as_str(), &name);
+    let _ = crate::export::remove_box_exports(&ctx.paths, ctx.engine.scope(), &name);
     spinner.finish();
     match removed {
         Ok(()) => ctx.printer.status(format!("removed {name}")),

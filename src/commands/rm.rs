@@ -52,7 +52,7 @@ pub fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
     for (container, home) in targets {
         let name = container.name.clone();
         let spinner = ctx.printer.spinner(format!("removing {name}"));
-        let removed_exports = export::remove_box_exports(&ctx.paths, ctx.engine.scope().as_str(), &name);
+        let removed_exports = export::remove_box_exports(&ctx.paths, ctx.engine.scope(), &name);
         let result = boxes.remove(&name);
         spinner.finish();
         result?;
