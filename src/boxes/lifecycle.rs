@@ -93,6 +93,8 @@ impl Boxes<'_> {
     pub fn create_from(&self, name: &str, spec: &BoxSpec, start: bool, image: Option<&str>) -> Result<()> {
         super::validate_name(name)?;
         super::spec::validate_image(&spec.image)?;
+        // Its state, init and mounts are folders on this machine (issue 21).
+        self.engine.require_local(&format!("creating box {name:?}"))?;
         let state = self.state(name);
         // Two creates of one name: the second waits here, then finds the box.
         let _lock = crate::files::lock(&crate::files::lock_path(&self.paths.scope_dir(self.engine.scope()), name))?;
@@ -178,6 +180,8 @@ impl Boxes<'_> {
         state_dir: &Path,
         nvidia: Option<&super::nvidia::Nvidia>,
     ) -> Result<Vec<String>> {
+        // Every box mounts folders of this machine: never on another endpoint.
+        self.engine.require_local(&format!("making the container of box {name:?}"))?;
         let hash = init::lib_hash();
         let lib = init::ensure_lib(self.paths, &hash)?;
         let host_link = container::HostLink::new(self.paths, spec, self.host_commands);
@@ -314,6 +318,8 @@ impl Boxes<'_> {
 
     /// Starts a box when it is stopped and waits until its init is ready.
     pub fn start(&self, name: &str, known: Option<&Container>) -> Result<()> {
+        // Readiness is told by files on this machine that the box writes.
+        self.engine.require_local(&format!("starting box {name:?}"))?;
         let fetched;
         let container = match known {
             Some(c) => c,
@@ -390,6 +396,13 @@ impl Boxes<'_> {
     /// stops the box: a plain user cannot join those, so nothing of theirs
     /// runs in them outside the container's cgroup.
     pub fn stop(&self, name: &str) -> Result<usize> {
+        if !self.engine.is_local() {
+            // Another endpoint's box: its processes, its engine's exec
+            // clients and its readiness files are not on this machine, and
+            // whatever local ones look the same belong to other boxes.
+            self.engine.capture(&format!("could not stop box {name:?}"), &["stop", name])?;
+            return Ok(0);
+        }
         let state = self.state(name);
         let init = self.engine_init(name)?;
         let end = |grace| init.as_ref().map_or(0, |init| join::end_box_processes(init, grace));
@@ -431,6 +444,10 @@ impl Boxes<'_> {
     /// The running init of box `name` as the engine reports it, when tent
     /// may see its namespaces (see `stop`).
     fn engine_init(&self, name: &str) -> Result<Option<join::EngineInit>> {
+        // A pid from another endpoint names some other process here.
+        if !self.engine.is_local() {
+            return Ok(None);
+        }
         let Some(pid) = self.engine.inspect(name)?.and_then(|c| c.pid) else { return Ok(None) };
         match join::EngineInit::new(pid) {
             Ok(init) => Ok(Some(init)),

@@ -57,6 +57,8 @@ impl Context<'_> {
 
     /// The exporter for one box, with the tent binary the exported files will run.
     pub fn exporter<'a>(&'a self, engine: &'a Engine, name: &'a str, force: bool) -> Result<Exporter<'a>> {
+        // Exported launchers and wrappers run the box from this machine.
+        engine.require_local(&format!("exporting from box {name:?}"))?;
         let tent = std::env::current_exe()
             .map_err(|e| Error::Export { message: format!("cannot tell where the tent binary is: {e}"), hint: None })?;
         let tent = tent.to_str().map(str::to_string).ok_or_else(|| Error::Export {

@@ -80,6 +80,9 @@ fn prepare<'a>(
     extra_env: Vec<(String, String)>,
 ) -> Result<Prepared<'a>> {
     validate_name(name)?;
+    // The box's state, readiness and home note are files on this machine;
+    // a box on another endpoint is never joined or waited for (issue 21).
+    ctx.engine.require_local(&format!("running a command in box {name:?}"))?;
     let boxes = ctx.boxes();
     let state = boxes.state(name);
     if !state.is_ready() {
@@ -189,6 +192,9 @@ fn join(
     }
     if ctx.engine.via == crate::engine::Via::Sudo {
         return Ok("the box is root's (reached through sudo)".into());
+    }
+    if !ctx.engine.is_local() {
+        return Ok(format!("the box is on {}", ctx.engine.describe()));
     }
     let target = match join::prepare(name, state) {
         Ok(target) => target,

@@ -155,6 +155,8 @@ fn unit_dir(ctx: &Context<'_>) -> PathBuf {
 /// Writes a unit and asks systemd to start it now and at every login; a
 /// session without a user manager gets a warning that says what to run.
 pub fn install(ctx: &Context<'_>, unit: &Unit, enable: bool) -> Result<PathBuf> {
+    // A unit runs tent with none of the endpoint's settings.
+    ctx.engine.require_local(&format!("a systemd service of box {:?}", unit.box_name))?;
     if ctx.engine.through_sudo() {
         return Err(Error::usage(
             "a rootful box's units would need sudo's password with nobody there",
