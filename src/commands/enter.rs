@@ -87,6 +87,7 @@ fn prepare<'a>(
     ctx.engine.require_local(&format!("running a command in box {name:?}"))?;
     let boxes = ctx.boxes();
     let state = boxes.state(name);
+    state.mark_busy();
     if !state.is_ready() {
         boxes.start(name, None)?;
     }
