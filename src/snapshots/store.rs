@@ -195,7 +195,7 @@ impl Boxes<'_> {
         crate::boxes::validate_name(name)?;
         let kind = SnapshotKind::Adopt;
         let tag = format!("{RESERVED_PREFIX}{}-{}", kind.as_str(), unique_suffix());
-        let image = format!("{}:{tag}", repository(self.engine.scope().as_str(), name));
+        let image = format!("{}:{tag}", repository(self.engine.scope(), name));
         self.commit_labelled(container, &image, name, &tag, kind, extra)?;
         Ok(image)
     }
