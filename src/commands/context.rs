@@ -436,7 +436,9 @@ fn check_exports(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: boo
             continue;
         };
         let Some(engine) = engine_for(ctx, &receipt) else {
-            unchecked.push(format!("{box_name} ({scope}): run `{} doctor` to check it", scope.tent_command()));
+            // With another endpoint set, this machine's boxes are out of reach.
+            let without = ctx.engine.endpoint.remote().map(|r| format!(" without {}", r.source)).unwrap_or_default();
+            unchecked.push(format!("{box_name} ({scope}): run `{} doctor`{without} to check it", scope.tent_command()));
             continue;
         };
         // A container of that name that is not the user's own tent box (the
