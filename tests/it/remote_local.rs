@@ -237,6 +237,10 @@ fn check(sb: &Sandbox, service: &Service, name: &str) {
     let out = service.tent(sb, &["doctor", "--fix"]).output();
     expect(wrapper.is_file(), &format!("doctor --fix keeps the local export\n{}", out.describe()));
     expect(receipt.is_file(), "doctor --fix keeps the local receipt");
+    expect(
+        out.stderr.contains("not checked") && out.stderr.contains("without CONTAINER_HOST"),
+        &format!("doctor says the local export was not checked, and how to: {}", out.stderr),
+    );
 
     // rm: the remote box goes; the local state and exports stay.
     let out = service.tent(sb, &["rm", "--force", "--yes", name]).output();
