@@ -45,6 +45,12 @@ pub struct Remote {
     pub address: String,
     /// What chose it, for messages: `CONTAINER_HOST`, `context "build"` …
     pub source: String,
+    /// What the engine's client is given before its command to reach it:
+    /// tent's own `--url`/`--connection` as the client spells them
+    /// (podman's `--url`/`--connection`, Docker's `--host`/`--context`);
+    /// empty when the client finds the endpoint itself (the environment,
+    /// its config).
+    pub client_args: Vec<String>,
 }
 
 impl Endpoint {
@@ -69,6 +75,10 @@ impl Endpoint {
 }
 
 impl Remote {
+    fn new(kind: EngineKind, address: String, source: String) -> Self {
+        Remote { kind, address, source, client_args: Vec::new() }
+    }
+
     /// The short, stable id of this endpoint in tent's paths: the first 12
     /// hex digits of the SHA-256 of the engine's name and the canonical
     /// address (48 bits: no two endpoints of one user meet by chance).
@@ -137,9 +147,28 @@ impl Sources<'_> {
 
 /// Works out the endpoint from `sources` (see the module's docs).
 pub fn detect(sources: &Sources<'_>) -> Endpoint {
-    match sources.kind {
+    let mut endpoint = match sources.kind {
         EngineKind::Podman => podman(sources),
         EngineKind::Docker => docker(sources),
+    };
+    // tent's own choice reaches the client as the client's own flag.
+    if let Endpoint::Remote(remote) = &mut endpoint {
+        remote.client_args = client_args(sources.kind, sources.chosen);
+    }
+    endpoint
+}
+
+/// tent's `--url`/`--connection` in the client's spelling; `--url` wins, as
+/// in detection.
+pub fn client_args(kind: EngineKind, chosen: &Chosen) -> Vec<String> {
+    let (url_flag, name_flag) = match kind {
+        EngineKind::Podman => ("--url", "--connection"),
+        EngineKind::Docker => ("--host", "--context"),
+    };
+    match (&chosen.url, &chosen.connection) {
+        (Some(url), _) => vec![url_flag.into(), url.clone()],
+        (None, Some(name)) => vec![name_flag.into(), name.clone()],
+        (None, None) => Vec::new(),
     }
 }
 
@@ -309,7 +338,7 @@ fn podman_remote(s: &Sources<'_>, address: &str, source: String) -> Endpoint {
     if is_local_podman_socket(&address, s.uid(), s.var("XDG_RUNTIME_DIR").as_deref()) {
         return Endpoint::Local;
     }
-    Endpoint::Remote(Remote { kind: EngineKind::Podman, address, source })
+    Endpoint::Remote(Remote::new(EngineKind::Podman, address, source))
 }
 
 /// podman's own service socket for this user: the same store as the
@@ -348,9 +377,7 @@ fn docker(s: &Sources<'_>) -> Endpoint {
             let meta = config_dir.join("contexts/meta").join(context_dir(&name)).join("meta.json");
             match (s.read)(&meta).and_then(|text| context_host(&text)) {
                 Some(host) => docker_host(s, &host, source),
-                None => {
-                    Endpoint::Remote(Remote { kind: EngineKind::Docker, address: format!("context {name}"), source })
-                }
+                None => Endpoint::Remote(Remote::new(EngineKind::Docker, format!("context {name}"), source)),
             }
         }
     }
@@ -361,7 +388,7 @@ fn docker_host(s: &Sources<'_>, host: &str, source: String) -> Endpoint {
     if address.is_empty() || is_local_docker_socket(&address, s.uid(), s.var("XDG_RUNTIME_DIR").as_deref()) {
         return Endpoint::Local;
     }
-    Endpoint::Remote(Remote { kind: EngineKind::Docker, address, source })
+    Endpoint::Remote(Remote::new(EngineKind::Docker, address, source))
 }
 
 /// The system daemon's socket, or the rootless daemon's in the user's
@@ -595,6 +622,22 @@ uri = "tcp://10.0.0.2:8080"
     }
 
     #[test]
+    fn tents_own_choice_reaches_the_client_in_its_spelling() {
+        let mut w = world(EngineKind::Podman).env("CONTAINER_HOST", "ssh://env");
+        assert!(w.detect().remote().unwrap().client_args.is_empty(), "the client reads the environment itself");
+        w.chosen.connection = Some("c".into());
+        assert_eq!(w.detect().remote().unwrap().client_args, ["--connection", "c"]);
+        w.chosen.url = Some("ssh://me@x".into());
+        assert_eq!(w.detect().remote().unwrap().client_args, ["--url", "ssh://me@x"]);
+        let mut d = world(EngineKind::Docker);
+        d.chosen.url = Some("tcp://1.2.3.4:2375".into());
+        assert_eq!(d.detect().remote().unwrap().client_args, ["--host", "tcp://1.2.3.4:2375"]);
+        d.chosen.url = None;
+        d.chosen.connection = Some("build".into());
+        assert_eq!(d.detect().remote().unwrap().client_args, ["--context", "build"]);
+    }
+
+    #[test]
     fn commented_settings_are_not_settings() {
         let commented = "# remote = true\n  #active_service = \"x\"\n[engine]\n";
         assert!(!names_an_endpoint_key(commented));
@@ -725,10 +768,10 @@ uri = "tcp://10.0.0.2:8080"
 
     #[test]
     fn remote_ids_differ_by_engine_and_address() {
-        let a = Remote { kind: EngineKind::Podman, address: "ssh://a".into(), source: String::new() };
+        let a = Remote::new(EngineKind::Podman, "ssh://a".into(), String::new());
         let b = Remote { address: "ssh://b".into(), ..a.clone() };
         let c = Remote { kind: EngineKind::Docker, ..a.clone() };
-        let a2 = Remote { source: "other".into(), ..a.clone() };
+        let a2 = Remote { source: "other".into(), client_args: vec!["--url".into(), "ssh://a".into()], ..a.clone() };
         assert_ne!(a.id(), b.id());
         assert_ne!(a.id(), c.id());
         assert_eq!(a.id(), a2.id());

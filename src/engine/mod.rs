@@ -284,6 +284,12 @@ impl Engine {
         self.kind.name()
     }
 
+    /// Works the endpoint out again with tent's own `--url`/`--connection`
+    /// (`endpoint::Chosen`), which the client is then given on every call.
+    pub fn choose_endpoint(&mut self, chosen: &endpoint::Chosen) {
+        self.endpoint = endpoint::from_environment(self.kind, &self.path, self.through_sudo(), chosen);
+    }
+
     /// The engine tent uses for boxes of `scope`: `chosen` (tent's own
     /// `--engine`, TENT_ENGINE or config, never a path from a file a box can
     /// write) when it reaches that scope, else the scope's engine by name on
@@ -394,6 +400,9 @@ impl Engine {
             Via::Sudo => self.sudo.clone(),
         };
         argv.push(self.path.to_string_lossy().into_owned());
+        if let Endpoint::Remote(remote) = &self.endpoint {
+            argv.extend(remote.client_args.iter().cloned());
+        }
         argv.extend(args.iter().map(|a| a.as_ref().to_string()));
         argv
     }
@@ -575,8 +584,10 @@ mod tests {
         e.endpoint = Endpoint::Remote(endpoint::Remote {
             kind: EngineKind::Podman,
             address: "unix:///tmp/other.sock".into(),
-            source: "CONTAINER_HOST".into(),
+            source: "--url".into(),
+            client_args: vec!["--url".into(), "unix:///tmp/other.sock".into()],
         });
+        assert_eq!(e.argv(&["ps"]), ["/usr/bin/podman", "--url", "unix:///tmp/other.sock", "ps"]);
         let scope = e.scope();
         assert!(scope.is_remote());
         let key = scope.key();

@@ -219,6 +219,14 @@ fn check(sb: &Sandbox, service: &Service, name: &str) {
     let table = service.tent(sb, &["list"]).output().stdout();
     expect(table.contains("ENDPOINT") && table.contains(&service.url()), &format!("the table shows it: {table}"));
 
+    // tent's own --url reaches the same box, with no variable set.
+    let out = sb.tent(&["--url", &service.url(), "list", "--json"]).output();
+    let list: serde_json::Value = serde_json::from_slice(out.stdout_bytes()).unwrap_or_default();
+    let found = list.as_array().and_then(|l| l.iter().find(|e| e["name"] == name)).cloned().unwrap_or_default();
+    expect(found["endpoint"] == service.url() && found["image"] == entry["image"], &format!("--url lists it: {found}"));
+    let out = sb.tent(&["--url", &service.url(), "run", name, "--", "true"]).output();
+    expect(out.stderr.contains("(from --url)"), &format!("--url's refusal names it: {}", out.stderr));
+
     // run: refused, naming the endpoint; never the local box.
     let out = service.tent(sb, &["run", name, "--", "sh", "-c", "echo joined-$TENT_BOX"]).output();
     expect(out.code != Some(0), &format!("run against the remote box is refused\n{}", out.describe()));
