@@ -93,6 +93,9 @@ impl Boxes<'_> {
     pub fn create_from(&self, name: &str, spec: &BoxSpec, start: bool, image: Option<&str>) -> Result<()> {
         super::validate_name(name)?;
         super::spec::validate_image(&spec.image)?;
+        if super::remote::is_remote(self.engine) {
+            return self.create_remote(name, spec, start, image);
+        }
         let state = self.state(name);
         // Two creates of one name: the second waits here, then finds the box.
         let _lock = crate::files::lock(&crate::files::lock_path(
@@ -325,6 +328,9 @@ impl Boxes<'_> {
                 &fetched
             }
         };
+        if super::remote::is_remote(self.engine) {
+            return self.start_remote(name, container.running());
+        }
         let state = self.state(name);
         if container.running() {
             if state.is_ready() {
@@ -393,6 +399,11 @@ impl Boxes<'_> {
     /// stops the box: a plain user cannot join those, so nothing of theirs
     /// runs in them outside the container's cgroup.
     pub fn stop(&self, name: &str) -> Result<usize> {
+        if super::remote::is_remote(self.engine) {
+            // Only the engine reaches a remote box's processes.
+            self.engine.capture(&format!("could not stop box {name:?}"), &["stop", "--", name])?;
+            return Ok(0);
+        }
         let state = self.state(name);
         let init = self.engine_init(name)?;
         let end = |grace| init.as_ref().map_or(0, |init| join::end_box_processes(init, grace));
@@ -434,6 +445,10 @@ impl Boxes<'_> {
     /// The running init of box `name` as the engine reports it, when tent
     /// may see its namespaces (see `stop`).
     fn engine_init(&self, name: &str) -> Result<Option<join::EngineInit>> {
+        // A remote engine's pids are another machine's.
+        if super::remote::is_remote(self.engine) {
+            return Ok(None);
+        }
         let Some(pid) = self.engine.inspect(name)?.and_then(|c| c.pid) else { return Ok(None) };
         match join::EngineInit::new(pid) {
             Ok(init) => Ok(Some(init)),
@@ -462,6 +477,10 @@ impl Boxes<'_> {
                     failure: self.engine.failure(&["rm", "--force", name], &output),
                 });
             }
+        }
+        if super::remote::is_remote(self.engine) {
+            // Its home volume stays: it is every remote box's home there.
+            return Ok(());
         }
         self.state(name).remove()
     }

@@ -9,6 +9,7 @@ pub mod join;
 pub mod lifecycle;
 pub mod name;
 pub mod nvidia;
+pub mod remote;
 pub mod snapshot;
 pub mod spec;
 pub mod state;
