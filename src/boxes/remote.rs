@@ -214,6 +214,7 @@ const READY_PROBE: &str = r#"s=/run/.tent/state
 end=$(( $(date +%s) + $1 ))
 seen=0
 while :; do
+    if [ -s "$s/ready" ] || [ -s "$s/ready.ns" ]; then echo ready; exit 0; fi
     if [ -f "$s/init.log" ]; then
         total=$(wc -l <"$s/init.log")
         if [ "$total" -gt "$seen" ]; then
@@ -221,7 +222,6 @@ while :; do
             seen=$total
         fi
     fi
-    if [ -s "$s/ready" ] || [ -s "$s/ready.ns" ]; then echo ready; exit 0; fi
     if [ -s "$s/failed" ]; then
         printf 'failed %s\n' "$(head -n 1 "$s/failed")"
         tail -n 15 "$s/init.log" 2>/dev/null
@@ -273,7 +273,8 @@ pub fn parse_probe(rest: &[String]) -> Option<Probe> {
 /// Waits until the remote box's init is ready, showing its progress lines.
 pub fn wait_ready(engine: &Engine, name: &str, printer: &Printer) -> Result<()> {
     let timeout = super::init::ready_timeout().as_secs();
-    let spinner = printer.spinner(format!("starting {name}"));
+    // Made at the first progress line: a box that is ready says nothing.
+    let mut spinner: Option<crate::output::Spinner> = None;
     let args = ready_probe(name, timeout);
     printer.verbose(format!("$ {} (the ready probe)", crate::shell::words(&engine.argv(&args[..4]))));
     let mut child = engine
@@ -290,6 +291,7 @@ pub fn wait_ready(engine: &Engine, name: &str, printer: &Printer) -> Result<()> 
             let line = crate::output::sanitize(&line);
             match line.strip_prefix("==> ") {
                 Some(progress) if rest.is_empty() => {
+                    let spinner = spinner.get_or_insert_with(|| printer.spinner(format!("starting {name}")));
                     spinner.set_message(format!("{name}: {progress}"));
                     if !printer.quiet {
                         spinner.println(format!("  {name}: {progress}"));
@@ -300,7 +302,9 @@ pub fn wait_ready(engine: &Engine, name: &str, printer: &Printer) -> Result<()> 
         }
     }
     let output = child.wait_with_output().map_err(|e| Error::spawn(&engine.path, &e))?;
-    spinner.finish();
+    if let Some(spinner) = spinner {
+        spinner.finish();
+    }
     let log = PathBuf::from(format!("{STATE_IN_BOX}/init.log in the box"));
     let not_ready = |reason: String, log_tail: String| Error::NotReady { name: name.into(), reason, log_tail, log: log.clone() };
     match parse_probe(&rest) {
@@ -452,7 +456,7 @@ mod tests {
         assert!(a.windows(2).any(|w| w[0] == "--tmpfs" && w[1].starts_with("/run/.tent:")));
         let flags = &a[..a.iter().position(|w| w == "img").unwrap()];
         assert!(!flags.iter().any(|w| w.contains(LIB_IN_BOX)), "no lib bind mount");
-        assert!(!a.iter().any(|w| w.contains("/run/host")), "the local root is not there");
+        assert!(!flags.iter().any(|w| w.contains("/run/host")), "the local root is not there");
         assert!(a.iter().any(|w| w == "TENT_ROOTFUL=1"), "tent-init trusts no state file");
         assert!(!a.iter().any(|w| w == "--userns"), "no keep-id: the uid is the user's own");
     }
