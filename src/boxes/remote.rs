@@ -306,7 +306,8 @@ pub fn wait_ready(engine: &Engine, name: &str, printer: &Printer) -> Result<()> 
         spinner.finish();
     }
     let log = PathBuf::from(format!("{STATE_IN_BOX}/init.log in the box"));
-    let not_ready = |reason: String, log_tail: String| Error::NotReady { name: name.into(), reason, log_tail, log: log.clone() };
+    let not_ready =
+        |reason: String, log_tail: String| Error::NotReady { name: name.into(), reason, log_tail, log: log.clone() };
     match parse_probe(&rest) {
         Some(Probe::Ready) => Ok(()),
         Some(Probe::Failed { reason, log_tail }) => Err(not_ready(reason, log_tail)),
@@ -355,16 +356,7 @@ impl Boxes<'_> {
                 self.ensure_image(&spec.image)?;
             }
         }
-        let user = HostUser::current();
-        let volume = home_volume(&user.name).ok_or_else(|| {
-            Error::usage(
-                format!("your user name {:?} is not a volume name, so a remote box cannot have its home", user.name),
-                Some("run tent on that machine itself (ssh to it)".into()),
-            )
-        })?;
-        let hash = super::init::lib_hash();
-        let plan = RemotePlan { name, spec, user: &user, volume: &volume, lib_hash: &hash };
-        let mut args = create_argv(self.engine, &plan, name, image);
+        let mut args = self.remote_argv(name, name, spec, image)?;
         crate::interrupt::catch();
         if start {
             args[0] = "run".into();
@@ -394,6 +386,31 @@ impl Boxes<'_> {
             });
         }
         Ok(())
+    }
+
+    /// The engine argv that makes remote box `name` as container
+    /// `container` (`create_argv`), for this user; shared by create and the
+    /// rollback's new container.
+    pub(super) fn remote_argv(
+        &self,
+        name: &str,
+        container: &str,
+        spec: &BoxSpec,
+        image: Option<&str>,
+    ) -> Result<Vec<String>> {
+        if let Some((why, instead)) = refusal(spec) {
+            return Err(Error::usage(format!("box {name:?} on {}: {why}", self.engine.describe()), Some(instead)));
+        }
+        let user = HostUser::current();
+        let volume = home_volume(&user.name).ok_or_else(|| {
+            Error::usage(
+                format!("your user name {:?} is not a volume name, so a remote box cannot have its home", user.name),
+                Some("run tent on that machine itself (ssh to it)".into()),
+            )
+        })?;
+        let hash = super::init::lib_hash();
+        let plan = RemotePlan { name, spec, user: &user, volume: &volume, lib_hash: &hash };
+        Ok(create_argv(self.engine, &plan, container, image))
     }
 
     /// `start` on a remote engine: the engine's start when stopped, then the

@@ -139,6 +139,25 @@ fn lifecycle_on_the_other_machine(engine: Engine) {
     let again = r.tent(&["run", &name, "--", "sh", "-c", &format!("cat ~/{file} && rm ~/{file}")]).ok();
     assert_eq!(again.stdout(), "kept\n", "{}", again.describe());
 
+    // A real terminal: the engine's exec gets one when tent has one.
+    let tty = r
+        .command(
+            "script",
+            &["-qec", &format!("{} run {name} -- sh -c 'tty; exit 3'", tent_bin().display()), "/dev/null"],
+        )
+        .code(3);
+    assert!(tty.stdout().contains("/dev/pts/"), "{}", tty.describe());
+
+    // A snapshot is the engine's commit there; the rollback's new container
+    // is made there too, with the same home.
+    r.tent(&["run", "--as-root", &name, "--", "sh", "-c", "echo one > /etc/marker"]).ok();
+    r.tent(&["snapshot", &name, "before"]).ok();
+    r.tent(&["run", "--as-root", &name, "--", "sh", "-c", "echo two > /etc/marker"]).ok();
+    r.tent(&["run", &name, "--", "sh", "-c", "echo home > ~/rolled"]).ok();
+    r.tent(&["rollback", &name, "before", "--yes"]).ok();
+    let back = r.tent(&["run", &name, "--", "sh", "-c", "cat /etc/marker ~/rolled && rm ~/rolled"]).ok();
+    assert_eq!(back.stdout(), "one\nhome\n", "{}", back.describe());
+
     let list = r.tent(&["list", "--json"]).ok().stdout();
     assert!(list.contains(&format!("\"{name}\"")), "{list}");
 
