@@ -50,7 +50,7 @@ esac"#;
 
 impl Boxes<'_> {
     pub fn state(&self, name: &str) -> BoxState {
-        BoxState::new(self.paths.box_state(self.engine.scope().as_str(), name))
+        BoxState::new(self.paths.box_state(self.engine.scope(), name))
     }
 
     /// The user's own tent boxes on the engine. On a shared store (Docker,
@@ -98,10 +98,7 @@ impl Boxes<'_> {
         }
         let state = self.state(name);
         // Two creates of one name: the second waits here, then finds the box.
-        let _lock = crate::files::lock(&crate::files::lock_path(
-            &self.paths.state.join("boxes").join(self.engine.scope().as_str()),
-            name,
-        ))?;
+        let _lock = crate::files::lock(&crate::files::lock_path(&self.paths.scope_dir(self.engine.scope()), name))?;
         if let Some(existing) = self.engine.inspect(name)? {
             return Err(Error::BoxExists {
                 name: name.into(),
@@ -184,6 +181,8 @@ impl Boxes<'_> {
         state_dir: &Path,
         nvidia: Option<&super::nvidia::Nvidia>,
     ) -> Result<Vec<String>> {
+        // Every box mounts folders of this machine: never on another endpoint.
+        self.engine.require_local(&format!("making the container of box {name:?}"))?;
         let hash = init::lib_hash();
         let lib = init::ensure_lib(self.paths, &hash)?;
         let host_link = container::HostLink::new(self.paths, spec, self.host_commands);
@@ -206,7 +205,7 @@ impl Boxes<'_> {
     /// Removes a half-made box; keeps its init log for the error message.
     fn discard(&self, name: &str, state: &BoxState) -> Option<PathBuf> {
         let _ = self.engine.output(&["rm", "--force", name]);
-        let kept = self.paths.state.join("logs").join(format!("{name}.{}.failed.log", self.engine.scope().as_str()));
+        let kept = self.paths.failed_log(self.engine.scope(), name);
         let saved = (|| {
             use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
             let logs = kept.parent().unwrap_or(Path::new("/"));
@@ -328,6 +327,8 @@ impl Boxes<'_> {
                 &fetched
             }
         };
+        // Readiness is told by files on this machine that a local box
+        // writes; a remote box is asked through the engine.
         if super::remote::is_remote(self.engine) {
             return self.start_remote(name, container.running());
         }
@@ -399,9 +400,11 @@ impl Boxes<'_> {
     /// stops the box: a plain user cannot join those, so nothing of theirs
     /// runs in them outside the container's cgroup.
     pub fn stop(&self, name: &str) -> Result<usize> {
-        if super::remote::is_remote(self.engine) {
-            // Only the engine reaches a remote box's processes.
-            self.engine.capture(&format!("could not stop box {name:?}"), &["stop", "--", name])?;
+        if !self.engine.is_local() {
+            // Another endpoint's box: its processes, its engine's exec
+            // clients and its readiness files are not on this machine, and
+            // whatever local ones look the same belong to other boxes.
+            self.engine.capture(&format!("could not stop box {name:?}"), &["stop", name])?;
             return Ok(0);
         }
         let state = self.state(name);
@@ -445,8 +448,8 @@ impl Boxes<'_> {
     /// The running init of box `name` as the engine reports it, when tent
     /// may see its namespaces (see `stop`).
     fn engine_init(&self, name: &str) -> Result<Option<join::EngineInit>> {
-        // A remote engine's pids are another machine's.
-        if super::remote::is_remote(self.engine) {
+        // A pid from another endpoint names some other process here.
+        if !self.engine.is_local() {
             return Ok(None);
         }
         let Some(pid) = self.engine.inspect(name)?.and_then(|c| c.pid) else { return Ok(None) };

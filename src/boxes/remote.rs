@@ -44,12 +44,7 @@ pub fn home_volume(user: &str) -> Option<String> {
 /// Whether `engine` runs its containers on another machine (or another
 /// service's disk): then nothing local may be mounted, joined or read.
 pub fn is_remote(engine: &Engine) -> bool {
-    let set = |key: &str| std::env::var_os(key).is_some_and(|v| !v.is_empty());
-    if engine.is_podman() {
-        set("CONTAINER_HOST") || set("CONTAINER_CONNECTION")
-    } else {
-        std::env::var("DOCKER_HOST").is_ok_and(|h| !h.is_empty() && !h.starts_with("unix://"))
-    }
+    !engine.is_local()
 }
 
 /// Why a remote box cannot have `spec`, and what to do instead; None when it can.

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use super::lifecycle::Boxes;
 use super::{BoxSpec, labels};
-use crate::engine::argv;
 use crate::engine::json::Image;
+use crate::engine::{Scope, argv};
 use crate::error::{Error, Result};
 
 /// Labels on snapshot images (the container's own labels, `tent.spec`
@@ -88,8 +88,8 @@ pub struct Snapshot {
 }
 
 /// The image repository of a box's snapshots.
-pub fn repository(scope: &str, box_name: &str) -> String {
-    format!("localhost/tent-snapshot/{scope}/{}", repo_component(box_name))
+pub fn repository(scope: Scope, box_name: &str) -> String {
+    format!("localhost/tent-snapshot/{}/{}", scope.image_key(), repo_component(box_name))
 }
 
 /// A box name as an image path component: itself when the engines accept
@@ -178,7 +178,7 @@ pub fn to_drop(snapshots: &[Snapshot], keep: usize) -> Vec<Snapshot> {
 }
 
 /// The snapshots of `box_name` among `images` (newest last).
-pub fn snapshots_of(images: &[Image], scope: &str, box_name: &str) -> Vec<Snapshot> {
+pub fn snapshots_of(images: &[Image], scope: Scope, box_name: &str) -> Vec<Snapshot> {
     let prefix = format!("{}:", repository(scope, box_name));
     let mut out = Vec::new();
     for image in images {
@@ -386,7 +386,7 @@ pub enum RecoveryStep {
 
 impl Boxes<'_> {
     fn scope_dir(&self) -> PathBuf {
-        self.paths.state.join("boxes").join(self.engine.scope().as_str())
+        self.paths.scope_dir(self.engine.scope())
     }
 
     fn journal_path(&self, name: &str, suffix: &str) -> PathBuf {
@@ -404,7 +404,7 @@ impl Boxes<'_> {
 
     pub fn snapshots(&self, name: &str) -> Result<Vec<Snapshot>> {
         let images = self.engine.images_labelled(&format!("{}={name}", snap_labels::BOX))?;
-        Ok(snapshots_of(&images, self.engine.scope().as_str(), name))
+        Ok(snapshots_of(&images, self.engine.scope(), name))
     }
 
     /// Commits `container` into `image`, paused while the engine copies; a
@@ -468,7 +468,7 @@ impl Boxes<'_> {
                 candidate
             }
         };
-        let image = format!("{}:{snap_name}", repository(self.engine.scope().as_str(), name));
+        let image = format!("{}:{snap_name}", repository(self.engine.scope(), name));
         self.commit(&container.id, &image, name, &snap_name, kind)?;
         let all = self.snapshots(name)?;
         let taken = all.iter().find(|s| s.name == snap_name).cloned().ok_or_else(|| Error::Usage {
@@ -535,7 +535,7 @@ impl Boxes<'_> {
     /// Drops tent's own tags of images no container uses any more.
     pub fn release_unused(&self, name: &str) {
         let Ok(images) = self.engine.images_labelled(&format!("{}={name}", snap_labels::BOX)) else { return };
-        let prefix = format!("{}:{IN_USE_PREFIX}", repository(self.engine.scope().as_str(), name));
+        let prefix = format!("{}:{IN_USE_PREFIX}", repository(self.engine.scope(), name));
         for image in images {
             for tag in image.tags.iter().filter(|t| t.starts_with(&prefix)) {
                 // Not forced: an image a container still uses stays.
@@ -548,8 +548,8 @@ impl Boxes<'_> {
     /// returns how many there were.
     pub fn remove_snapshots(&self, name: &str) -> Result<usize> {
         let images = self.engine.images_labelled(&format!("{}={name}", snap_labels::BOX))?;
-        let prefix = format!("{}:", repository(self.engine.scope().as_str(), name));
-        let count = snapshots_of(&images, self.engine.scope().as_str(), name).len();
+        let prefix = format!("{}:", repository(self.engine.scope(), name));
+        let count = snapshots_of(&images, self.engine.scope(), name).len();
         for image in &images {
             for tag in image.tags.iter().filter(|t| t.starts_with(&prefix)) {
                 let _ = self.engine.output(&argv::rmi(tag));
@@ -563,7 +563,7 @@ impl Boxes<'_> {
     pub fn commit_private(&self, name: &str, repo_box: &str, kind: SnapshotKind) -> Result<String> {
         let container = self.get(name)?;
         let tag = format!("{RESERVED_PREFIX}{}-{}", kind.as_str(), unique_suffix());
-        let image = format!("{}:{tag}", repository(self.engine.scope().as_str(), repo_box));
+        let image = format!("{}:{tag}", repository(self.engine.scope(), repo_box));
         self.commit(&container.id, &image, repo_box, &tag, kind)?;
         Ok(image)
     }
@@ -571,8 +571,7 @@ impl Boxes<'_> {
     /// Tags `image` as an image box `name` runs on, so its snapshots' cleanup
     /// owns it; returns the new reference.
     pub fn adopt_image(&self, image: &str, name: &str) -> Result<String> {
-        let reference =
-            format!("{}:{IN_USE_PREFIX}{}", repository(self.engine.scope().as_str(), name), unique_suffix());
+        let reference = format!("{}:{IN_USE_PREFIX}{}", repository(self.engine.scope(), name), unique_suffix());
         self.engine.capture("could not tag the loaded image", &argv::tag(image, &reference))?;
         Ok(reference)
     }
@@ -845,7 +844,7 @@ mod tests {
 
     #[test]
     fn repositories_are_valid_image_names() {
-        assert_eq!(repository("podman", "dev"), "localhost/tent-snapshot/podman/dev");
+        assert_eq!(repository(Scope::Podman, "dev"), "localhost/tent-snapshot/podman/dev");
         assert_eq!(repo_component("my-box.2"), "my-box.2");
         assert_eq!(repo_component("a__b"), "a__b");
         assert_eq!(repo_component("Dev"), "x-446576", "uppercase is not allowed in a repository");
@@ -895,7 +894,7 @@ mod tests {
             size: 7,
             labels,
         }];
-        let found = snapshots_of(&images, "podman", "dev");
+        let found = snapshots_of(&images, Scope::Podman, "dev");
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].name, "one");
         assert_eq!(found[0].kind, SnapshotKind::Upgrade);
@@ -920,7 +919,7 @@ mod tests {
             old_id: "ab".repeat(32),
             new_name,
             old_name,
-            image: format!("{}:s1", repository("podman", name)),
+            image: format!("{}:s1", repository(Scope::Podman, name)),
             reported: false,
         }
     }
@@ -1043,7 +1042,7 @@ mod tests {
                                        id in "[0-9a-f]{64}", reported in proptest::prelude::any::<bool>()) {
             let suffix = format!("{n:x}");
             let (new_name, old_name) = swap_names(&name, &suffix);
-            let image = format!("{}:tent-in-use-{suffix}", repository("docker", &name));
+            let image = format!("{}:tent-in-use-{suffix}", repository(Scope::Docker, &name));
             let j = Journal { box_name: name.clone(), old_id: id, new_name, old_name, image, reported };
             let text = serde_json::to_string_pretty(&j).unwrap();
             proptest::prop_assert_eq!(parse_journal(&journal_file_name(&name, &suffix), text.as_bytes()), Ok(j));

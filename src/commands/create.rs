@@ -27,7 +27,7 @@ pub fn run(ctx: &Context<'_>, args: CreateArgs) -> Result<i32> {
     if args.start_at_login {
         let unit = super::service::Unit {
             box_name: name.into(),
-            scope: ctx.engine.scope().as_str().into(),
+            scope: ctx.engine.scope().to_string(),
             name: None,
             command: Vec::new(),
             restart: None,

@@ -82,6 +82,8 @@ fn prepare<'a>(
 ) -> Result<Prepared<'a>> {
     validate_name(name)?;
     let boxes = ctx.boxes();
+    // The box's state, readiness and home note are files on this machine;
+    // a box on another endpoint is never joined or waited for here (issue 21).
     if remote::is_remote(&ctx.engine) {
         return prepare_remote(ctx, name, mode, as_root, extra_env);
     }
@@ -237,6 +239,9 @@ fn join(
     if ctx.engine.via == crate::engine::Via::Sudo {
         return Ok("the box is root's (reached through sudo)".into());
     }
+    if !ctx.engine.is_local() {
+        return Ok(format!("the box is on {}", ctx.engine.describe()));
+    }
     let target = match join::prepare(name, state) {
         Ok(target) => target,
         Err(why) => return Ok(why),
@@ -279,7 +284,7 @@ pub fn ephemeral(ctx: &Context<'_>, args: EphemeralArgs) -> Result<i32> {
     let result = exec_argv(ctx, &name, mode, false, extra).and_then(|argv| wait_for(&name, &argv, shell));
     let spinner = ctx.printer.spinner(format!("removing the throwaway box {name}"));
     let removed = ctx.boxes().remove(&name);
-    let _ = crate::export::remove_box_exports(&ctx.paths, ctx.engine.scope().as_str(), &name);
+    let _ = crate::export::remove_box_exports(&ctx.paths, ctx.engine.scope(), &name);
     spinner.finish();
     match removed {
         Ok(()) => ctx.printer.status(format!("removed {name}")),

@@ -72,7 +72,7 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
 }
 
 fn list(ctx: &Context<'_>, name: &str, json: bool) -> Result<i32> {
-    let scope = ctx.engine.scope().as_str();
+    let scope = ctx.engine.scope();
     let exports = export::list(&ctx.paths, scope, name)?;
     if json {
         ctx.printer.data(list_json(name, scope, &exports));
@@ -98,16 +98,17 @@ fn list(ctx: &Context<'_>, name: &str, json: bool) -> Result<i32> {
 }
 
 /// The `--list --json` array: each export with its box and scope (docs/exports.md).
-pub fn list_json(name: &str, scope: &str, exports: &[Export]) -> String {
+pub fn list_json(name: &str, scope: crate::engine::Scope, exports: &[Export]) -> String {
     #[derive(serde::Serialize)]
     struct Item<'a> {
         #[serde(rename = "box")]
         box_name: &'a str,
-        scope: &'a str,
+        scope: String,
         #[serde(flatten)]
         export: &'a Export,
     }
-    let items: Vec<Item<'_>> = exports.iter().map(|export| Item { box_name: name, scope, export }).collect();
+    let items: Vec<Item<'_>> =
+        exports.iter().map(|export| Item { box_name: name, scope: scope.to_string(), export }).collect();
     serde_json::to_string_pretty(&items).expect("exports serialize")
 }
 
@@ -125,7 +126,7 @@ pub fn unexport(ctx: &Context<'_>, args: &UnexportArgs) -> Result<i32> {
             ));
         }
     };
-    let scope = ctx.engine.scope().as_str();
+    let scope = ctx.engine.scope();
     let removals = export::unexport(&ctx.paths, scope, name, selector)?;
     if removals.is_empty() {
         let what = match selector {
@@ -172,7 +173,8 @@ mod tests {
             dir: Some("/h/.local/bin".into()),
             tent: "/usr/bin/tent".into(),
         };
-        let value: serde_json::Value = serde_json::from_str(&list_json("dev", "podman", &[e])).unwrap();
+        let value: serde_json::Value =
+            serde_json::from_str(&list_json("dev", crate::engine::Scope::Podman, &[e])).unwrap();
         assert_eq!(value[0]["box"], "dev");
         assert_eq!(value[0]["scope"], "podman");
         assert_eq!(value[0]["kind"], "bin");

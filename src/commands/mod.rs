@@ -66,6 +66,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         );
     }
     let ctx = Context { printer, config, paths, engine };
+    ctx.note_endpoint();
     ctx.recover();
     match command {
         Command::Create(args) => create::run(&ctx, args),

@@ -17,7 +17,7 @@ pub struct Wrapper<'a> {
     /// The exported command's name (the file name on PATH).
     pub command: &'a str,
     pub box_name: &'a str,
-    pub scope: &'a str,
+    pub scope: crate::engine::Scope,
     /// The binary's absolute path in the box.
     pub target: &'a str,
     /// The tent binary that exported it, absolute.
@@ -96,7 +96,7 @@ exec "$tent" {engine}run {box_q} -- "$target" "$@"
         tent = shell::quote(w.tent),
         unexport = shell::quote(w.unexport),
         relay = shell::quote(w.relay),
-        scope_q = shell::quote(w.scope),
+        scope_q = shell::quote(&w.scope.key()),
     ));
     s
 }
@@ -133,7 +133,7 @@ mod tests {
         render(&Wrapper {
             command: "rg",
             box_name: "dev",
-            scope: "podman",
+            scope: crate::engine::Scope::Podman,
             target,
             tent,
             engine_args: &engine,
