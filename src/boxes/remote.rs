@@ -47,6 +47,23 @@ pub fn is_remote(engine: &Engine) -> bool {
     !engine.is_local()
 }
 
+/// With `--root` (rootful podman through sudo): the endpoint the user's own
+/// environment names when it is a remote one. sudo drops that environment,
+/// so the engine tent reaches is this machine's; a box made there for a user
+/// who pointed tent elsewhere would land on the wrong machine.
+pub fn hidden_by_sudo(engine: &Engine) -> Option<String> {
+    if !engine.through_sudo() {
+        return None;
+    }
+    let own = crate::engine::endpoint::from_environment(
+        engine.kind,
+        &engine.path,
+        false,
+        &crate::engine::endpoint::Chosen::default(),
+    );
+    own.remote().map(|remote| remote.address.clone())
+}
+
 /// Why a remote box cannot have `spec`, and what to do instead; None when it can.
 pub fn refusal(spec: &BoxSpec) -> Option<(String, String)> {
     let ssh = "or run tent on that machine itself (`ssh -X HOST`, then `tent create` there)";

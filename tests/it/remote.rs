@@ -190,6 +190,9 @@ fn local_things_are_refused(engine: Engine) {
         assert_ne!(done.code, Some(0), "{flags:?} is refused: {}", done.describe());
         assert!(stderr_has(&done, why), "{flags:?} says why: {}", done.describe());
         assert!(!r.remote_box_exists(&name), "{flags:?}: nothing was made there");
+        assert!(!r.local_box_exists(&name), "{flags:?}: nor here");
+        let rootful = Command::new("podman").args(["container", "exists", &name]).status().unwrap();
+        assert!(!rootful.success(), "{flags:?}: nor in root's store here (sudo drops CONTAINER_HOST)");
     }
     assert!(!std::path::Path::new(&own_home).exists(), "--home made no folder here");
     // A named volume of that machine is fine.
