@@ -20,6 +20,7 @@ mod manifest;
 mod relay_attack;
 mod relay_files;
 mod remote;
+mod remote_local;
 mod services;
 mod snapshot;
 mod trust;
