@@ -330,7 +330,7 @@ impl Boxes<'_> {
         // Readiness is told by files on this machine that a local box
         // writes; a remote box is asked through the engine.
         if super::remote::is_remote(self.engine) {
-            return self.start_remote(name, container.running());
+            return self.start_remote(name, container);
         }
         let state = self.state(name);
         if container.running() {

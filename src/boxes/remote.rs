@@ -31,6 +31,11 @@ use crate::output::Printer;
 /// The tmpfs that holds a remote box's lib and state, fresh at every start.
 pub const RUN_IN_BOX: &str = "/run/.tent";
 
+/// The label of a box made for a remote engine, holding its home volume: a
+/// box without it (made some other way, or by a tent before phase 1) has no
+/// init tent can ask, and is refused instead of waited for.
+pub const LABEL: &str = "tent.remote-home";
+
 /// The named volume on the engine's machine that is `user`'s home in every
 /// one of their remote boxes there. None for a user name that is not a plain
 /// volume name (the engines take `[a-zA-Z0-9][a-zA-Z0-9_.-]*`).
@@ -167,6 +172,7 @@ pub fn create_argv(engine: &Engine, plan: &RemotePlan<'_>, container: &str, imag
     flag("--label", format!("{}={}", labels::VERSION, env!("CARGO_PKG_VERSION")));
     flag("--label", format!("{}={}", labels::UID, user.uid));
     flag("--label", format!("{}={}", labels::MADE, container::made()));
+    flag("--label", format!("{LABEL}={}", plan.volume));
     flag("--tmpfs", format!("{RUN_IN_BOX}:rw,exec,mode=755"));
     flag("--volume", format!("{}:{}", plan.volume, user.home.display()));
     // Named volumes only (`refusal` turned paths away).
@@ -223,9 +229,14 @@ pub fn boot_command() -> Vec<String> {
 /// `failed REASON` and the log's tail (status 3), or `timeout` and the tail
 /// (status 4).
 const READY_PROBE: &str = r#"s=/run/.tent/state
-end=$(( $(date +%s) + $1 ))
+began=$(date +%s)
+end=$((began + $1))
 seen=0
 while :; do
+    if [ ! -d "$s" ] && [ "$(date +%s)" -ge $((began + 15)) ]; then
+        echo "failed tent's init never ran in it (no $s)"
+        exit 3
+    fi
     if [ -s "$s/ready" ] || [ -s "$s/ready.ns" ]; then echo ready; exit 0; fi
     if [ -f "$s/init.log" ]; then
         total=$(wc -l <"$s/init.log")
@@ -427,8 +438,21 @@ impl Boxes<'_> {
 
     /// `start` on a remote engine: the engine's start when stopped, then the
     /// ready probe (quick when the box is ready already).
-    pub(super) fn start_remote(&self, name: &str, running: bool) -> Result<()> {
-        if !running {
+    pub(super) fn start_remote(&self, name: &str, container: &crate::engine::json::Container) -> Result<()> {
+        if container.label(LABEL).is_none() {
+            return Err(Error::usage(
+                format!(
+                    "box {name:?} on {} was not made by tent for a remote engine: tent has no init in it to ask \
+                     or to run commands through",
+                    self.engine.describe()
+                ),
+                Some(format!(
+                    "make it again there with `tent rm {name}` and `tent create {name}`, or use the engine's own \
+                     `exec` on it"
+                )),
+            ));
+        }
+        if !container.running() {
             self.engine.capture(&format!("could not start box {name:?}"), &["start", "--", name])?;
         }
         wait_ready(self.engine, name, self.printer)
@@ -487,6 +511,7 @@ mod tests {
         assert!(!flags.iter().any(|w| w.contains(LIB_IN_BOX)), "no lib bind mount");
         assert!(!flags.iter().any(|w| w.contains("/run/host")), "the local root is not there");
         assert!(a.iter().any(|w| w == "TENT_ROOTFUL=1"), "tent-init trusts no state file");
+        assert!(a.iter().any(|w| w == "tent.remote-home=tent-home-ann"), "marked as a remote box");
         assert!(!a.iter().any(|w| w == "--userns"), "no keep-id: the uid is the user's own");
     }
 
