@@ -201,7 +201,6 @@ pub fn create_argv(engine: &Engine, plan: &RemotePlan<'_>, container: &str, imag
     for (key, value) in container::rootful_env(spec, true) {
         flag("--env", format!("{key}={value}"));
     }
-    drop(flag);
     if spec.init {
         container::init_flags(engine, &mut a);
     }
