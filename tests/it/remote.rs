@@ -227,6 +227,31 @@ fn a_local_box_of_the_same_name_is_untouched(engine: Engine) {
     r.sb.tent(&["rm", "--force", &name]).ok();
 }
 
+/// `tent save` on one endpoint and `tent load` on another move a box between
+/// machines, its system with it: here to there, and back.
+fn save_here_load_there(engine: Engine) {
+    let Some(r) = Remote::new(engine) else { return };
+    let here = r.sb.name("moved-here");
+    let there = r.name("moved-there");
+    let back = r.sb.name("moved-back");
+    r.sb.tent(&["create", &here, "--image", BUSYBOX]).ok();
+    r.sb.tent(&["run", "--as-root", &here, "--", "sh", "-c", "echo made-here > /etc/moved"]).ok();
+    let archive = r.sb.home.join("moved.tar");
+    let archive = archive.to_str().unwrap();
+    r.sb.tent(&["save", &here, "-o", archive]).ok();
+    r.tent(&["load", archive, "--name", &there]).ok();
+    assert!(r.remote_box_exists(&there) && !r.local_box_exists(&there), "loaded on the other machine");
+    let moved = r.tent(&["run", &there, "--", "cat", "/etc/moved"]).ok();
+    assert_eq!(moved.stdout(), "made-here\n");
+
+    r.tent(&["run", "--as-root", &there, "--", "sh", "-c", "echo and-there >> /etc/moved"]).ok();
+    std::fs::remove_file(archive).unwrap();
+    r.tent(&["save", &there, "-o", archive]).ok();
+    r.sb.tent(&["load", archive, "--name", &back]).ok();
+    let moved = r.sb.tent(&["run", &back, "--", "cat", "/etc/moved"]).ok();
+    assert_eq!(moved.stdout(), "made-here\nand-there\n");
+}
+
 macro_rules! remote_tests {
     ($($test:ident),* $(,)?) => {
         mod from_root {
@@ -238,4 +263,9 @@ macro_rules! remote_tests {
     };
 }
 
-remote_tests!(lifecycle_on_the_other_machine, local_things_are_refused, a_local_box_of_the_same_name_is_untouched);
+remote_tests!(
+    lifecycle_on_the_other_machine,
+    local_things_are_refused,
+    a_local_box_of_the_same_name_is_untouched,
+    save_here_load_there,
+);
