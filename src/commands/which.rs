@@ -48,7 +48,8 @@ fn find(boxes_dir: &Path, command: &str) -> Vec<Hit> {
     }
     // Sorted by box, then scope, as `on_disk` gives them.
     // A remote endpoint's boxes need its settings, which no file here records.
-    for (scope, box_name, dir) in crate::boxes::state::on_disk(boxes_dir).into_iter().filter(|(s, ..)| !s.is_remote()) {
+    for (scope, box_name, dir) in crate::runtime::state::on_disk(boxes_dir).into_iter().filter(|(s, ..)| !s.is_remote())
+    {
         let Ok(Some(text)) = crate::files::read_bounded(&dir.join(INDEX_FILE), 8 << 20) else { continue };
         if String::from_utf8_lossy(&text).lines().any(|line| line == command) {
             let run = format!("{} run {box_name} -- {}", scope.tent_command(), crate::shell::quote_if_needed(command));

@@ -289,7 +289,7 @@ pub fn on_disk(boxes_dir: &Path) -> Vec<(crate::engine::Scope, String, PathBuf)>
     for (scope, scope_dir) in dirs(boxes_dir) {
         let Some(scope) = crate::engine::Scope::parse(&scope) else { continue };
         for (name, dir) in dirs(&scope_dir) {
-            if !NOT_BOXES.contains(&name.as_str()) && super::validate_name(&name).is_ok() {
+            if !NOT_BOXES.contains(&name.as_str()) && crate::boxes::validate_name(&name).is_ok() {
                 found.push((scope, name, dir));
             }
         }
