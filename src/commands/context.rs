@@ -42,7 +42,14 @@ impl Context<'_> {
         let text = format!("{} {}\n", remote.kind.name(), remote.address);
         let current = crate::files::read_bounded(&note, 4096).ok().flatten();
         if current.as_deref() != Some(text.as_bytes()) {
-            let _ = note.parent().map(std::fs::create_dir_all);
+            // A box can write tent's state: the folder must be a real one,
+            // not a link a box put there (the file itself is replaced, never
+            // followed, by write_atomic's rename).
+            let Some(dir) = note.parent() else { return };
+            let _ = std::fs::create_dir_all(dir);
+            if !std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+                return;
+            }
             if let Err(err) = crate::files::write_atomic(&note, text.as_bytes(), 0o600) {
                 self.printer.verbose(format!("could not note the endpoint's address: {err}"));
             }

@@ -159,12 +159,24 @@ fn check(sb: &Sandbox, service: &Service, name: &str) {
     job.args(["run", name, "--", "sleep", &seconds]);
     job.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     let mut job = job.spawn().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while pids_of(&["sleep", &seconds]).is_empty() {
         assert!(Instant::now() < deadline, "the local job did not start");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let job_alive = || !pids_of(&["sleep", &seconds]).is_empty();
+    // A second command through the engine's exec: its client runs on the
+    // host, where a stop that took it for the remote box's would end it.
+    let exec_seconds = format!("{}{:03}", 90_000 + std::process::id() % 10_000, name.len());
+    let mut exec_job = sb.command("env");
+    exec_job.args(["TENT_EXEC=engine"]).arg(tent_bin()).args(["run", name, "--", "sleep", &exec_seconds]);
+    exec_job.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    let mut exec_job = exec_job.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pids_of(&["sleep", &exec_seconds]).is_empty() {
+        assert!(Instant::now() < deadline, "the local exec job did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let job_alive = || !pids_of(&["sleep", &seconds]).is_empty() && !pids_of(&["sleep", &exec_seconds]).is_empty();
 
     // The remote box of the same name: a tent box as far as labels go.
     let uid = sb.uid().to_string();
@@ -218,7 +230,7 @@ fn check(sb: &Sandbox, service: &Service, name: &str) {
     expect(out.code == Some(0), &format!("stop works on the remote box\n{}", out.describe()));
     expect(remote_state() == "exited", "the remote box is stopped");
     expect(local_state() == "running", "the local box still runs after stop");
-    expect(job_alive(), "the local job survives stop");
+    expect(job_alive(), "the local jobs (joined and through the engine's exec) survive stop");
     expect(state.join("ready").is_file(), "the local readiness survives stop");
 
     // doctor --fix: the local box's export is not the remote's business.
@@ -233,13 +245,15 @@ fn check(sb: &Sandbox, service: &Service, name: &str) {
     expect(local_state() == "running", "the local box still runs after rm");
     expect(state.join("ready").is_file(), "the local state survives rm");
     expect(wrapper.is_file() && receipt.is_file(), "the local export survives rm");
-    expect(job_alive(), "the local job survives rm");
+    expect(job_alive(), "the local jobs survive rm");
 
     // And the local box still answers, through its own tent.
     let out = sb.tent(&["run", name, "--", "cat", "/etc/hostname"]).output();
     expect(out.code == Some(0), &format!("the local box still runs commands\n{}", out.describe()));
 
-    let _ = job.kill();
-    let _ = job.wait();
+    for job in [&mut job, &mut exec_job] {
+        let _ = job.kill();
+        let _ = job.wait();
+    }
     assert!(failures.is_empty(), "{} failure(s):\n- {}", failures.len(), failures.join("\n- "));
 }
