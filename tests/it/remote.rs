@@ -158,6 +158,13 @@ fn lifecycle_on_the_other_machine(engine: Engine) {
     let back = r.tent(&["run", &name, "--", "sh", "-c", "cat /etc/marker ~/rolled && rm ~/rolled"]).ok();
     assert_eq!(back.stdout(), "one\nhome\n", "{}", back.describe());
 
+    // A clone is made there from the box's commit.
+    let copy = r.name("remote-copy");
+    r.tent(&["clone", &name, &copy]).ok();
+    assert!(r.remote_box_exists(&copy) && !r.local_box_exists(&copy), "the clone is there too");
+    assert_eq!(r.tent(&["run", &copy, "--", "cat", "/etc/marker"]).ok().stdout(), "one\n");
+    r.tent(&["rm", "--force", &copy]).ok();
+
     let list = r.tent(&["list", "--json"]).ok().stdout();
     assert!(list.contains(&format!("\"{name}\"")), "{list}");
 
