@@ -198,6 +198,11 @@ pub fn create_argv(engine: &Engine, plan: &RemotePlan<'_>, container: &str, imag
     for (key, value) in container::rootful_env(spec, true) {
         flag("--env", format!("{key}={value}"));
     }
+    if !spec.attach_hooks.is_empty() {
+        // Read by tent-exec, as the user, at `tent enter` (TENT_ATTACH=1).
+        let script = super::scripts::hook_script(&spec.attach_hooks);
+        flag("--env", format!("{}={script}", container::ATTACH_HOOK_ENV));
+    }
     if spec.init {
         container::init_flags(engine, &mut a);
     }
@@ -343,6 +348,8 @@ mod tests {
         assert!(a.iter().any(|w| w == "TENT_ROOTFUL=1"), "tent-init trusts no state file");
         assert!(a.iter().any(|w| w == "tent.remote-home=tent-home-ann"), "marked as a remote box");
         assert!(!a.iter().any(|w| w == "--userns"), "no keep-id: the uid is the user's own");
+        let hooked = argv(&BoxSpec { image: "img".into(), attach_hooks: vec!["echo hi".into()], ..Default::default() });
+        assert!(hooked.iter().any(|w| w == "TENT_HOOK_ATTACH=set -e\necho hi\n"), "attach hooks ride along");
     }
 
     #[test]
