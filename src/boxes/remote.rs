@@ -66,6 +66,24 @@ pub fn hidden_by_sudo(engine: &Engine) -> Option<String> {
     own.remote().map(|remote| remote.address.clone())
 }
 
+/// The variables set now that point the engine's client at a remote
+/// endpoint (none for a local one), for what must reach the same box later
+/// from a plain shell (an exported command's wrapper). Secrets (a key's
+/// passphrase) are never among them.
+pub fn endpoint_env(engine: &Engine) -> Vec<(String, String)> {
+    if engine.is_local() {
+        return Vec::new();
+    }
+    let keys: &[&str] = if engine.is_podman() {
+        &["CONTAINER_HOST", "CONTAINER_CONNECTION", "CONTAINER_SSHKEY", "CONTAINERS_CONF"]
+    } else {
+        &["DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"]
+    };
+    keys.iter()
+        .filter_map(|key| std::env::var(key).ok().filter(|v| !v.is_empty()).map(|v| (key.to_string(), v)))
+        .collect()
+}
+
 /// Why a remote box cannot have `spec`, and what to do instead; None when it can.
 pub fn refusal(spec: &BoxSpec) -> Option<(String, String)> {
     let ssh = "or run tent on that machine itself (`ssh -X HOST`, then `tent create` there)";

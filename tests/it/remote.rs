@@ -259,6 +259,32 @@ fn save_here_load_there(engine: Engine) {
     assert_eq!(moved.stdout(), "made-here\nand-there\n");
 }
 
+/// `tent export --bin` from a remote box writes a wrapper that records the
+/// endpoint: from a plain shell with no variable set it reaches that box,
+/// with stdin, stdout and the exit status. App exports are refused with the
+/// way out (ssh -X).
+fn an_exported_command_reaches_the_box_from_a_plain_shell(engine: Engine) {
+    let Some(r) = Remote::new(engine) else { return };
+    let name = r.name("exported");
+    r.tent(&["create", &name, "--image", BUSYBOX, "--env", "WHERE=remote"]).ok();
+    let command = format!("{name}-sh");
+    r.tent(&["export", &name, "--bin", "sh", "--name", &command]).ok();
+    let wrapper = r.sb.home.join(".local/bin").join(&command);
+    let wrapper = wrapper.to_str().unwrap();
+    // The sandbox's own environment: no CONTAINER_HOST, no key.
+    let mut plain = r.sb.command(wrapper);
+    plain.args(["-c", "cat; echo \"$WHERE\"; exit 5"]);
+    let done = Run::from(plain).stdin("from a plain shell\n").code(5);
+    assert_eq!(done.stdout(), "from a plain shell\nremote\n", "{}", done.describe());
+
+    let app = r.tent(&["export", &name, "--app", "sh"]).output();
+    assert_ne!(app.code, Some(0), "{}", app.describe());
+    assert!(stderr_has(&app, "ssh -X"), "says what to do: {}", app.describe());
+
+    r.tent(&["unexport", &name, "--bin", &command]).ok();
+    assert!(!std::path::Path::new(wrapper).exists(), "unexport removes the wrapper");
+}
+
 macro_rules! remote_tests {
     ($($test:ident),* $(,)?) => {
         mod from_root {
@@ -275,4 +301,5 @@ remote_tests!(
     local_things_are_refused,
     a_local_box_of_the_same_name_is_untouched,
     save_here_load_there,
+    an_exported_command_reaches_the_box_from_a_plain_shell,
 );
