@@ -16,7 +16,7 @@ pub mod snap_labels {
     pub const NAME: &str = "tent.snapshot.name";
     /// Unix seconds.
     pub const TIME: &str = "tent.snapshot.time";
-    /// `user`, `upgrade`, `clone` or `save`.
+    /// `user`, `upgrade`, `clone`, `save` or `adopt`.
     pub const KIND: &str = "tent.snapshot.kind";
 }
 
@@ -32,6 +32,8 @@ pub enum SnapshotKind {
     Upgrade,
     Clone,
     Save,
+    /// The system of a Distrobox or Toolbx container `tent adopt` took over.
+    Adopt,
 }
 
 impl SnapshotKind {
@@ -41,6 +43,7 @@ impl SnapshotKind {
             SnapshotKind::Upgrade => "upgrade",
             SnapshotKind::Clone => "clone",
             SnapshotKind::Save => "save",
+            SnapshotKind::Adopt => "adopt",
         }
     }
 
@@ -49,6 +52,7 @@ impl SnapshotKind {
             "upgrade" => SnapshotKind::Upgrade,
             "clone" => SnapshotKind::Clone,
             "save" => SnapshotKind::Save,
+            "adopt" => SnapshotKind::Adopt,
             _ => SnapshotKind::User,
         }
     }

@@ -90,6 +90,7 @@ fn prepare<'a>(
         return prepare_remote(ctx, name, mode, as_root, extra_env);
     }
     let state = boxes.state(name);
+    state.mark_busy();
     if !state.is_ready() {
         boxes.start(name, None)?;
     }
