@@ -243,7 +243,10 @@ fn podman_conf(s: &Sources<'_>) -> PodmanConf {
     }
     let mut conf = PodmanConf::default();
     for file in files.iter().filter(|f| f.extension().is_none_or(|e| e == "conf")) {
-        if let Some(text) = (s.read)(file) {
+        // Every tent call reads these (`tent run` too): a file that names
+        // none of the keys is not parsed (the packaged one is 24 KiB of
+        // comments).
+        if let Some(text) = (s.read)(file).filter(|t| names_an_endpoint_key(t)) {
             conf.merge(parse_containers_conf(&text));
         }
     }
@@ -258,17 +261,28 @@ fn podman_conf(s: &Sources<'_>) -> PodmanConf {
     conf
 }
 
+/// Whether a containers.conf may set what `parse_containers_conf` reads: a
+/// line, not a comment, that names one of its keys.
+fn names_an_endpoint_key(text: &str) -> bool {
+    text.lines().map(str::trim_start).filter(|l| !l.starts_with('#')).any(|l| {
+        l.contains("remote") || l.contains("active_service") || l.contains("service_destinations") || l.contains("uri")
+    })
+}
+
 fn podman(s: &Sources<'_>) -> Endpoint {
     let remote_binary = s.binary.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("podman-remote"));
-    let conf = podman_conf(s);
     let host = s.var("CONTAINER_HOST");
     let connection_var = s.var("CONTAINER_CONNECTION");
-    let remote = remote_binary
-        || s.chosen.url.is_some()
-        || s.chosen.connection.is_some()
-        || host.is_some()
-        || connection_var.is_some()
-        || conf.remote == Some(true);
+    // An address that needs no config file: no file is read.
+    if let Some(url) = &s.chosen.url {
+        return podman_remote(s, url, "--url".into());
+    }
+    if let (None, Some(host)) = (&s.chosen.connection, &host) {
+        return podman_remote(s, host, "CONTAINER_HOST".into());
+    }
+    let conf = podman_conf(s);
+    let remote =
+        remote_binary || s.chosen.connection.is_some() || connection_var.is_some() || conf.remote == Some(true);
     if !remote {
         return Endpoint::Local;
     }
@@ -276,12 +290,8 @@ fn podman(s: &Sources<'_>) -> Endpoint {
         Some(uri) => (uri.to_string(), source),
         None => (format!("connection {name}"), source),
     };
-    let (address, source) = if let Some(url) = &s.chosen.url {
-        (url.clone(), "--url".to_string())
-    } else if let Some(name) = &s.chosen.connection {
+    let (address, source) = if let Some(name) = &s.chosen.connection {
         named(name, format!("--connection {name}"))
-    } else if let Some(host) = host {
-        (host, "CONTAINER_HOST".to_string())
     } else if let Some(name) = connection_var {
         named(&name, format!("CONTAINER_CONNECTION={name}"))
     } else if let Some(name) = conf.active_service.clone() {
@@ -290,7 +300,12 @@ fn podman(s: &Sources<'_>) -> Endpoint {
         // Remote mode with no destination: podman's own service socket.
         return Endpoint::Local;
     };
-    let address = canonical(&address);
+    podman_remote(s, &address, source)
+}
+
+/// The endpoint at `address`: local when it is podman's own socket.
+fn podman_remote(s: &Sources<'_>, address: &str, source: String) -> Endpoint {
+    let address = canonical(address);
     if is_local_podman_socket(&address, s.uid(), s.var("XDG_RUNTIME_DIR").as_deref()) {
         return Endpoint::Local;
     }
@@ -576,6 +591,24 @@ uri = "tcp://10.0.0.2:8080"
             .file("/home/u/.config/containers/containers.conf", CONF)
             .file("/tmp/only.conf", "")
             .env("CONTAINERS_CONF", "/tmp/only.conf");
+        assert_eq!(w.address(), "local");
+    }
+
+    #[test]
+    fn commented_settings_are_not_settings() {
+        let commented = "# remote = true\n  #active_service = \"x\"\n[engine]\n";
+        assert!(!names_an_endpoint_key(commented));
+        assert!(names_an_endpoint_key("[engine]\n  remote=true\n"));
+        let w = world(EngineKind::Podman).file("/etc/containers/containers.conf", commented);
+        assert_eq!(w.address(), "local");
+        let w = w.file(
+            "/etc/containers/containers.conf.d/10-remote.conf",
+            "[engine]\nremote = true\nactive_service = \"b\"\n[engine.service_destinations.b]\nuri = \"ssh://b\"\n",
+        );
+        assert_eq!(w.address(), "ssh://b");
+        // Only .conf files in a drop-in folder count.
+        let w = world(EngineKind::Podman)
+            .file("/etc/containers/containers.conf.d/10-remote.conf.bak", "[engine]\nremote = true\n");
         assert_eq!(w.address(), "local");
     }
 
