@@ -66,6 +66,12 @@ impl Context<'_> {
     pub fn exporter<'a>(&'a self, engine: &'a Engine, name: &'a str, force: bool) -> Result<Exporter<'a>> {
         // Exported launchers and wrappers run the box from this machine.
         engine.require_local(&format!("exporting from box {name:?}"))?;
+        self.exporter_anywhere(engine, name, force)
+    }
+
+    /// `exporter` for a box on any endpoint: only `tent export --bin` takes
+    /// it, whose wrapper records the endpoint (`boxes::remote::endpoint_env`).
+    pub fn exporter_anywhere<'a>(&'a self, engine: &'a Engine, name: &'a str, force: bool) -> Result<Exporter<'a>> {
         let tent = std::env::current_exe()
             .map_err(|e| Error::Export { message: format!("cannot tell where the tent binary is: {e}"), hint: None })?;
         let tent = tent.to_str().map(str::to_string).ok_or_else(|| Error::Export {

@@ -30,11 +30,26 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
             Some(format!("tent export {name} --app APP, --bin COMMAND, or --list")),
         ));
     }
+    if args.app.is_some() && !ctx.engine.is_local() {
+        return Err(Error::usage(
+            format!(
+                "box {name:?} is on {}: its apps cannot show on this machine's display, nor its launchers \
+                 run from this machine's menu",
+                ctx.engine.describe()
+            ),
+            Some("run apps on that machine (`ssh -X HOST`, then tent there), or export a command with --bin".into()),
+        ));
+    }
     let boxes = ctx.boxes();
     // The box is read through the engine, so it must run; its init must be
     // done too, or the app may not be installed yet.
     boxes.start(name, None)?;
-    let mut exporter = ctx.exporter(&ctx.engine, name, args.force)?;
+    // A command's wrapper records a remote endpoint; everything else is this machine's.
+    let mut exporter = if args.app.is_none() {
+        ctx.exporter_anywhere(&ctx.engine, name, args.force)?
+    } else {
+        ctx.exporter(&ctx.engine, name, args.force)?
+    };
     exporter.mime_types = args.mime_types;
     // From here Ctrl-C sets a flag that the export checks between writes,
     // so a half-done export is put back instead of left behind.

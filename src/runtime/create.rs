@@ -27,8 +27,9 @@ impl Boxes<'_> {
     pub fn create_from(&self, name: &str, spec: &BoxSpec, start: bool, image: Option<&str>) -> Result<()> {
         crate::boxes::validate_name(name)?;
         crate::boxes::spec::validate_image(&spec.image)?;
-        // Its state, init and mounts are folders on this machine (issue 21).
-        self.engine.require_local(&format!("creating box {name:?}"))?;
+        if crate::boxes::remote::is_remote(self.engine) {
+            return self.create_remote(name, spec, start, image);
+        }
         let state = self.state(name);
         // Two creates of one name: the second waits here, then finds the box.
         let _lock = self.box_lock(name)?;

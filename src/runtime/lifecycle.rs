@@ -24,8 +24,6 @@ esac"#;
 impl Boxes<'_> {
     /// Starts a box when it is stopped and waits until its init is ready.
     pub fn start(&self, name: &str, known: Option<&Container>) -> Result<()> {
-        // Readiness is told by files on this machine that the box writes.
-        self.engine.require_local(&format!("starting box {name:?}"))?;
         let fetched;
         let container = match known {
             Some(c) => c,
@@ -34,6 +32,11 @@ impl Boxes<'_> {
                 &fetched
             }
         };
+        // Readiness is told by files on this machine that a local box
+        // writes; a remote box is asked through the engine.
+        if crate::boxes::remote::is_remote(self.engine) {
+            return self.start_remote(name, container);
+        }
         let state = self.state(name);
         if container.running() {
             if state.is_ready() {

@@ -12,6 +12,7 @@ mod home;
 pub mod init;
 pub mod join;
 mod lifecycle;
+mod remote;
 mod remove;
 pub mod state;
 

@@ -25,6 +25,10 @@ impl Boxes<'_> {
                 });
             }
         }
+        if crate::boxes::remote::is_remote(self.engine) {
+            // Its home volume stays: it is every remote box's home there.
+            return Ok(());
+        }
         self.state(name).remove()
     }
 
