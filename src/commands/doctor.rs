@@ -206,7 +206,7 @@ fn subordinate_check(what: &str, file: &str, text: &str, user: &str, uid: u32) -
 struct Finding {
     #[serde(rename = "box")]
     box_name: String,
-    scope: String,
+    scope: Scope,
     kind: Kind,
     name: String,
     target: String,
@@ -225,16 +225,17 @@ struct Finding {
 pub(super) fn check_exports(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: bool) -> Result<i32> {
     let mut findings = Vec::new();
     let mut unchecked = Vec::new();
-    for (scope, box_name, path) in receipt::all_receipts(&ctx.paths.state.join("exports")) {
-        if only_box.is_some_and(|b| b != box_name || scope != ctx.engine.scope().as_str()) {
+    for (scope, box_name, path) in receipt::all_receipts(&ctx.paths.receipts_root()) {
+        if only_box.is_some_and(|b| b != box_name || scope != ctx.engine.scope()) {
             continue;
         }
         let Some(receipt) = Receipt::load(&path)? else {
             continue;
         };
         let Some(engine) = engine_for(ctx, &receipt) else {
-            unchecked
-                .push(format!("{box_name} ({scope}): run `{} doctor` to check it", export::tent_for_scope(&scope)));
+            // With another endpoint set, this machine's boxes are out of reach.
+            let without = ctx.engine.endpoint.remote().map(|r| format!(" without {}", r.source)).unwrap_or_default();
+            unchecked.push(format!("{box_name} ({scope}): run `{} doctor`{without} to check it", scope.tent_command()));
             continue;
         };
         // A container of that name that is not the user's own tent box (the
@@ -261,7 +262,7 @@ pub(super) fn check_exports(ctx: &Context<'_>, only_box: Option<&str>, fix: bool
                 engine.clone(),
                 Finding {
                     box_name: box_name.clone(),
-                    scope: scope.clone(),
+                    scope,
                     kind: export.kind,
                     name: export.name.clone(),
                     target: export.target.clone(),
@@ -333,10 +334,10 @@ pub(super) fn check_exports(ctx: &Context<'_>, only_box: Option<&str>, fix: bool
 /// own for that scope (`Engine::for_scope` of its --engine, TENT_ENGINE or
 /// config). Never the receipt's `engine`, which any box can write.
 fn engine_for(ctx: &Context<'_>, receipt: &Receipt) -> Option<Engine> {
-    if receipt.scope == ctx.engine.scope().as_str() {
+    let scope = Scope::parse(&receipt.scope)?;
+    if scope == ctx.engine.scope() {
         return Some(ctx.engine.clone());
     }
-    let scope = Scope::parse(&receipt.scope)?;
     if scope == Scope::PodmanRoot && current_euid() != 0 {
         return None;
     }
@@ -345,7 +346,7 @@ fn engine_for(ctx: &Context<'_>, receipt: &Receipt) -> Option<Engine> {
 
 fn repair(ctx: &Context<'_>, engine: &Engine, f: &Finding) -> Result<()> {
     if f.problem.fix_is_remove() {
-        export::unexport(&ctx.paths, &f.scope, &f.box_name, Selector::Exact(f.kind, &f.name))?;
+        export::unexport(&ctx.paths, f.scope, &f.box_name, Selector::Exact(f.kind, &f.name))?;
         return Ok(());
     }
     let exporter = ctx.exporter(engine, &f.box_name, false)?;

@@ -85,6 +85,7 @@ printf '%s' "$t"
             engine_args: &engine_args,
             unexport: &unexport,
             relay: &relay,
+            env: &crate::boxes::remote::endpoint_env(self.engine),
         });
         let export = Export {
             kind: Kind::Bin,

@@ -10,7 +10,7 @@ use super::icons;
 use super::owner::{Verdict, verdict};
 use super::receipt::{self, Export, Receipt, Transaction};
 use crate::boxes::HostUser;
-use crate::engine::Engine;
+use crate::engine::{Engine, Scope};
 use crate::error::{Error, Result};
 use crate::paths::Paths;
 
@@ -40,8 +40,8 @@ pub struct Exporter<'a> {
 }
 
 impl Exporter<'_> {
-    pub(super) fn scope(&self) -> &'static str {
-        self.engine.scope().as_str()
+    pub(super) fn scope(&self) -> Scope {
+        self.engine.scope()
     }
 
     pub(super) fn receipt_path(&self) -> PathBuf {

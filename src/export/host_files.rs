@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 
 use super::owner::{Existing, Verdict, verdict};
 use super::receipt::Receipt;
+use crate::engine::Scope;
 use crate::paths::Paths;
 
 /// What is at `path`, for the ownership check.
@@ -42,7 +43,7 @@ pub(super) fn remove_files(
     files: &[PathBuf],
     receipt: &Receipt,
     box_name: &str,
-    scope: &str,
+    scope: Scope,
 ) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let mut removed = Vec::new();
     let mut kept = Vec::new();

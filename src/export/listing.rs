@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::host_files::{refresh_menus, remove_files};
 use super::receipt::{self, Export, Kind, Receipt};
+use crate::engine::Scope;
 use crate::error::Result;
 use crate::paths::Paths;
 
@@ -48,7 +49,7 @@ pub struct Removal {
 
 /// Removes the selected exports of one box: exactly their recorded files
 /// that still carry this box's marker (icons: name), then their records.
-pub fn unexport(paths: &Paths, scope: &str, box_name: &str, selector: Selector<'_>) -> Result<Vec<Removal>> {
+pub fn unexport(paths: &Paths, scope: Scope, box_name: &str, selector: Selector<'_>) -> Result<Vec<Removal>> {
     let receipt_path = paths.receipt(scope, box_name);
     let _lock = receipt::lock(&receipt_path)?;
     let Some(mut receipt) = Receipt::load(&receipt_path)? else {
@@ -72,13 +73,13 @@ pub fn unexport(paths: &Paths, scope: &str, box_name: &str, selector: Selector<'
 }
 
 /// The exports of one box.
-pub fn list(paths: &Paths, scope: &str, box_name: &str) -> Result<Vec<Export>> {
+pub fn list(paths: &Paths, scope: Scope, box_name: &str) -> Result<Vec<Export>> {
     Ok(Receipt::load(&paths.receipt(scope, box_name))?.map(|r| r.exports).unwrap_or_default())
 }
 
 /// Removes every file recorded in the export receipt of one box; returns the
 /// removed paths. Files tent did not write are never touched.
-pub fn remove_box_exports(paths: &Paths, scope: &str, name: &str) -> Result<Vec<PathBuf>> {
+pub fn remove_box_exports(paths: &Paths, scope: Scope, name: &str) -> Result<Vec<PathBuf>> {
     Ok(unexport(paths, scope, name, Selector::All)?.into_iter().flat_map(|r| r.removed).collect())
 }
 
@@ -118,7 +119,7 @@ mod tests {
     fn unexport_removes_only_files_tent_wrote_for_this_box() {
         let dir = tempfile::tempdir().unwrap();
         let p = paths(dir.path());
-        let marker = owner::marker_lines("dev", "podman", "x").join("\n");
+        let marker = owner::marker_lines("dev", Scope::Podman, "x").join("\n");
         let launcher = p.applications().join("tent-dev-debian-xterm.desktop");
         let icon = p.icons().join("hicolor/48x48/apps/tent-dev-xterm.png");
         let replaced = p.bin.join("rg");
@@ -134,23 +135,23 @@ mod tests {
             fs::create_dir_all(path.parent().unwrap()).unwrap();
             fs::write(path, text).unwrap();
         }
-        let mut receipt = Receipt::new("dev", "podman", "/usr/bin/podman");
+        let mut receipt = Receipt::new("dev", Scope::Podman, "/usr/bin/podman");
         receipt.exports.push(app_export(vec![launcher.clone(), icon.clone(), users.clone()]));
         let mut bin = app_export(vec![replaced.clone()]);
         bin.kind = Kind::Bin;
         bin.name = "rg".into();
         receipt.exports.push(bin);
-        receipt.save(&p.receipt("podman", "dev")).unwrap();
+        receipt.save(&p.receipt(Scope::Podman, "dev")).unwrap();
 
-        let removed = remove_box_exports(&p, "podman", "dev").unwrap();
+        let removed = remove_box_exports(&p, Scope::Podman, "dev").unwrap();
         assert_eq!(removed, vec![launcher.clone(), icon.clone()]);
         assert!(!launcher.exists() && !icon.exists());
         assert!(replaced.exists(), "a recorded file the user replaced stays");
         assert!(users.exists(), "an icon not named tent-dev-* stays even when recorded");
         assert!(unrelated.exists());
-        assert!(!p.receipt("podman", "dev").exists(), "the receipt goes with the last export");
+        assert!(!p.receipt(Scope::Podman, "dev").exists(), "the receipt goes with the last export");
         // Nothing recorded: nothing to do.
-        assert!(remove_box_exports(&p, "podman", "dev").unwrap().is_empty());
+        assert!(remove_box_exports(&p, Scope::Podman, "dev").unwrap().is_empty());
     }
 
     #[test]

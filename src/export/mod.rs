@@ -30,5 +30,5 @@ pub mod wrapper;
 
 pub use checks::{Problem, check_exports};
 pub use exporter::{Exporter, Outcome};
-pub use invoke::{DEFAULT_NAME_SUFFIX, engine_args, tent_for_scope, unexport_command};
+pub use invoke::{DEFAULT_NAME_SUFFIX, engine_args, unexport_command};
 pub use listing::{Removal, Selector, list, remove_box_exports, unexport};

@@ -148,7 +148,7 @@ const PID_FILE_LIMIT: u64 = 4096;
 /// claim until the engine confirms it (`host_policy`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Candidate {
-    scope: String,
+    scope: crate::engine::Scope,
     name: String,
     pid: u32,
     start: u64,
@@ -165,9 +165,9 @@ struct Candidate {
 fn candidates(paths: &Paths, peer: (u64, u64)) -> (Vec<Candidate>, bool) {
     let mut found = Vec::new();
     let mut unsure = false;
-    let boxes = paths.state.join("boxes");
+    // The local scopes only: a remote endpoint's boxes are on another machine.
     for scope in crate::engine::Scope::ALL {
-        let dir = boxes.join(scope.as_str());
+        let dir = paths.scope_dir(scope);
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten().take(MAX_BOXES_SCANNED) {
             let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
             if crate::boxes::validate_name(&name).is_err() {
@@ -181,8 +181,7 @@ fn candidates(paths: &Paths, peer: (u64, u64)) -> (Vec<Candidate>, bool) {
             if crate::runtime::state::process_start_time(pid) != Some(start) {
                 continue; // not running
             }
-            let candidate =
-                |by_cgroup| Candidate { scope: scope.as_str().to_string(), name: name.clone(), pid, start, by_cgroup };
+            let candidate = |by_cgroup| Candidate { scope, name: name.clone(), pid, start, by_cgroup };
             match mount_ns(pid) {
                 Ok(ns) if ns == peer => found.push(candidate(false)),
                 Ok(_) => {}
@@ -201,7 +200,7 @@ fn candidates(paths: &Paths, peer: (u64, u64)) -> (Vec<Candidate>, bool) {
 /// What the relay knows for sure about a box that asks for the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Confirmed {
-    pub(super) scope: String,
+    pub(super) scope: crate::engine::Scope,
     pub(super) name: String,
     /// The box was created with `--no-host`.
     pub(super) no_host: bool,
@@ -212,14 +211,14 @@ pub(super) struct Confirmed {
 
 /// The engine's verdicts, by box and init (a restarted box is asked again):
 /// one engine call per box start, not per request.
-type PolicyCache = std::collections::HashMap<(String, String, u32, u64), Confirmed>;
+type PolicyCache = std::collections::HashMap<(crate::engine::Scope, String, u32, u64), Confirmed>;
 static POLICY: Mutex<Option<PolicyCache>> = Mutex::new(None);
 
 /// Asks the engine about one candidate: is it a tent box of this user whose
 /// running init shares the caller's mount namespace (so a pid file forged by
 /// another box does not pass), and what does its spec label say?
 fn confirm(c: &Candidate, peer_ns: (u64, u64), peer: &Peer, engines: &Engines) -> Option<Confirmed> {
-    let key = (c.scope.clone(), c.name.clone(), c.pid, c.start);
+    let key = (c.scope, c.name.clone(), c.pid, c.start);
     if let Some(hit) = POLICY.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|m| m.get(&key)) {
         // The cache knows the box, not this caller: one known by its cgroup
         // must be in that very container (a forged pid file names another's init).
@@ -231,7 +230,7 @@ fn confirm(c: &Candidate, peer_ns: (u64, u64), peer: &Peer, engines: &Engines) -
     crate::boxes::validate_name(&c.name).ok()?;
     // Through sudo the relay would have to ask for a password; such a box is
     // never identified anyway (root's namespaces are not readable).
-    let engine = engines.get(&c.scope).filter(|e| !e.through_sudo())?;
+    let engine = engines.get(c.scope).filter(|e| !e.through_sudo())?;
     let container = engine.inspect(&c.name).ok()??;
     container.label(crate::boxes::labels::FORMAT)?;
     let me = rustix::process::getuid().as_raw().to_string();
@@ -251,7 +250,7 @@ fn confirm(c: &Candidate, peer_ns: (u64, u64), peer: &Peer, engines: &Engines) -
     }
     let spec = crate::boxes::BoxSpec::from_label(container.label(crate::boxes::labels::SPEC))?;
     let confirmed =
-        Confirmed { scope: c.scope.clone(), name: c.name.clone(), no_host: spec.no_host, container_id: container.id };
+        Confirmed { scope: c.scope, name: c.name.clone(), no_host: spec.no_host, container_id: container.id };
     POLICY.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_default().insert(key, confirmed.clone());
     Some(confirmed)
 }

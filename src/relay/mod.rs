@@ -126,6 +126,7 @@ mod test_support {
             via,
             rootless: false,
             sudo: vec!["sudo".into(), "--".into()],
+            endpoint: Default::default(),
         };
         Engines(vec![
             engine(EngineKind::Podman, "/usr/lib/tent-test/podman", Via::Direct),

@@ -55,7 +55,7 @@ pub(super) fn host_tent(relay: &Relay, peer: &Peer, host: HostCommand) -> Result
     }
     let confirmed = host_policy(&relay.paths, &relay.engines, peer)?;
     let argv = match &confirmed {
-        Some(c) => host_tent_argv(&relay.engines.flags(&c.scope)?, &host.args),
+        Some(c) => host_tent_argv(&relay.engines.flags(c.scope)?, &host.args),
         None => host.args,
     };
     Ok(Planned {
@@ -108,22 +108,24 @@ pub(super) fn resolve(program: &Path, path: Option<&OsStr>) -> Result<PathBuf, i
 
 /// The host argv for an exported command, from the box's receipt alone.
 fn export_argv(paths: &Paths, engines: &Engines, run: &RunExport) -> Result<Vec<OsString>, String> {
+    let scope = crate::engine::Scope::parse(&run.scope);
     let refuse = || {
         format!(
             "box {:?} has no exported command {:?}; see `{} export {} --list` on the host",
             run.box_name,
             run.export,
-            crate::export::tent_for_scope(&run.scope),
+            scope.map_or("tent", |s| s.tent_command()),
             run.box_name
         )
     };
-    if crate::engine::Scope::parse(&run.scope).is_none()
-        || crate::boxes::validate_name(&run.box_name).is_err()
+    // Only a local scope's: a remote endpoint's boxes are not this relay's.
+    let Some(scope) = scope.filter(|s| !s.is_remote()) else { return Err(refuse()) };
+    if crate::boxes::validate_name(&run.box_name).is_err()
         || crate::export::wrapper::validate_command_name(&run.export).is_err()
     {
         return Err(refuse());
     }
-    let receipt = crate::export::receipt::Receipt::load(&paths.receipt(&run.scope, &run.box_name))
+    let receipt = crate::export::receipt::Receipt::load(&paths.receipt(scope, &run.box_name))
         .map_err(|e| e.to_string())?
         .ok_or_else(refuse)?;
     let export = receipt
@@ -133,7 +135,7 @@ fn export_argv(paths: &Paths, engines: &Engines, run: &RunExport) -> Result<Vec<
         .ok_or_else(refuse)?;
     // The engine is the relay's own for that scope: the receipt's `engine`
     // is a box's to write, and is never run.
-    let mut argv = engines.flags(&run.scope)?;
+    let mut argv = engines.flags(scope)?;
     argv.extend(["run".into(), run.box_name.clone().into(), "--".into(), export.target.clone().into()]);
     argv.extend(run.args.iter().cloned());
     Ok(argv)
@@ -150,7 +152,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = paths(dir.path());
         // The receipt names an engine a box put there: it is never used.
-        let mut receipt = crate::export::receipt::Receipt::new("dev", "podman-root", "/home/u/evil/podman");
+        let mut receipt =
+            crate::export::receipt::Receipt::new("dev", crate::engine::Scope::PodmanRoot, "/home/u/evil/podman");
         receipt.exports.push(crate::export::receipt::Export {
             kind: crate::export::receipt::Kind::Bin,
             name: "rg".into(),
@@ -167,7 +170,7 @@ mod tests {
         app.files = vec!["/h/.local/share/applications/tent-dev-xterm.desktop".into()];
         app.dir = None;
         receipt.exports.push(app);
-        receipt.save(&p.receipt("podman-root", "dev")).unwrap();
+        receipt.save(&p.receipt(crate::engine::Scope::PodmanRoot, "dev")).unwrap();
 
         let engines = test_engines();
         let argv = export_argv(&p, &engines, &run_export("podman-root", "rg")).unwrap();
@@ -194,7 +197,7 @@ mod tests {
     fn tent_in_a_box_runs_in_the_boxs_scope() {
         let w = |s: &[&str]| s.iter().map(OsString::from).collect::<Vec<_>>();
         let e = test_engines();
-        let flags = |scope: &str| e.flags(scope).unwrap();
+        let flags = |scope: &str| e.flags(crate::engine::Scope::parse(scope).unwrap()).unwrap();
         assert_eq!(
             host_tent_argv(&flags("docker"), &w(&["list"])),
             w(&["--engine", "/usr/lib/tent-test/docker", "list"])
