@@ -11,12 +11,17 @@
 //!   requests instead of a command line (it looks exports up in the receipts).
 //! - `manifest` (parse, plan, the apply executor behind traits) and `export`
 //!   (launchers, wrappers, receipts).
-//! - `boxes`: spec, host facts, names, labels, the container's argv, the
-//!   in-box init and its readiness, the namespace join, lifecycle, state,
-//!   snapshots.
+//! - `snapshots`: taking, deleting and swapping a box's snapshots (rollback,
+//!   upgrade's undo) and the journals that make a killed swap recoverable.
+//! - `runtime`: a box at run time: create, start, readiness, state on the
+//!   host, the in-box scripts on disk, the namespace join, stop, remove.
+//! - `boxes`: what a box is: spec, host facts, names, labels, the
+//!   container's argv, the in-box scripts as data, snapshot names; imports
+//!   neither `runtime` nor `snapshots`.
 //! - `engine`: podman and Docker, argv from plain data, JSON shapes.
 //! - the floor, used by all and using nothing above: `paths`, `config`,
-//!   `output`, `error`, `files`, `shell`, `env_vars`, `interrupt`, `systemd`.
+//!   `output`, `progress`, `error`, `files`, `shell`, `env_vars`,
+//!   `interrupt`, `systemd`.
 
 pub mod boxes;
 pub mod cli;
@@ -31,8 +36,11 @@ pub mod interrupt;
 pub mod manifest;
 pub mod output;
 pub mod paths;
+pub mod progress;
 pub mod relay;
+pub mod runtime;
 pub mod shell;
+pub mod snapshots;
 pub mod systemd;
 
 /// Parses the command line, runs the command and returns the exit status.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use console::Style;
 
 use crate::error::Error;
+use crate::progress::{Activity, Progress};
 
 #[derive(Debug, Clone)]
 pub struct Printer {
@@ -92,10 +93,10 @@ impl Printer {
             );
             bar.set_message(message);
             bar.enable_steady_tick(Duration::from_millis(100));
-            Spinner { bar: Some(bar) }
+            Spinner { bar: Some(bar), quiet: self.quiet, verbose: self.verbose }
         } else {
             self.step(&message);
-            Spinner { bar: None }
+            Spinner { bar: None, quiet: self.quiet, verbose: self.verbose }
         }
     }
 
@@ -176,6 +177,8 @@ pub fn error_text(err: &Error) -> String {
 
 pub struct Spinner {
     bar: Option<indicatif::ProgressBar>,
+    quiet: bool,
+    verbose: bool,
 }
 
 impl Spinner {
@@ -198,6 +201,51 @@ impl Spinner {
         if let Some(bar) = self.bar {
             bar.finish_and_clear();
         }
+    }
+}
+
+/// Library code reports through the printer: steps and status hidden by
+/// --quiet, details shown with --verbose, every line sanitized.
+impl Progress for Printer {
+    fn step(&self, message: &str) {
+        Printer::step(self, message);
+    }
+
+    fn warn(&self, message: &str) {
+        Printer::warn(self, message);
+    }
+
+    fn status(&self, message: &str) {
+        Printer::status(self, message);
+    }
+
+    fn detail(&self, message: &str) {
+        self.verbose(message);
+    }
+
+    fn activity(&self, message: &str) -> Box<dyn Activity + '_> {
+        Box::new(self.spinner(message))
+    }
+}
+
+/// A wait on the spinner: its progress lines stay above it unless --quiet
+/// (indented), its details (`  | line`) only with --verbose.
+impl Activity for Spinner {
+    fn progress(&self, message: &str) {
+        self.set_message(message);
+        if !self.quiet {
+            self.println(format!("  {message}"));
+        }
+    }
+
+    fn detail(&self, line: &str) {
+        if self.verbose {
+            self.println(format!("  | {line}"));
+        }
+    }
+
+    fn finish(self: Box<Self>) {
+        Spinner::finish(*self);
     }
 }
 

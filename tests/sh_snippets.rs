@@ -13,13 +13,13 @@
 use std::path::Path;
 use std::process::Command;
 
-use tent::boxes::lifecycle::write_hooks;
 use tent::boxes::spec::BoxSpec;
-use tent::boxes::state::BoxState;
 use tent::export::icons;
 use tent::export::receipt::Kind;
 use tent::export::unexport_command;
 use tent::export::wrapper::{self, Wrapper};
+use tent::runtime::BoxState;
+use tent::runtime::write_hooks;
 
 fn source(rel: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);

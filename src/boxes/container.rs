@@ -255,7 +255,7 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
     if rootful {
         // The init script itself, not a path into the user's data directory:
         // it is kept in the container's configuration, which only root can change.
-        a.extend(["-c".into(), super::init::INIT_SCRIPT.into(), "tent-init".into()]);
+        a.extend(["-c".into(), super::scripts::INIT_SCRIPT.into(), "tent-init".into()]);
     } else {
         a.push(INIT_IN_BOX.into());
     }
@@ -329,13 +329,13 @@ pub fn rootful_env(spec: &BoxSpec, rootful: bool) -> Vec<(&'static str, String)>
         env.push(("TENT_SUDO_PASSWORD", "1".into()));
     }
     if !spec.pre_init_hooks.is_empty() {
-        env.push(("TENT_HOOK_PRE_INIT", super::lifecycle::hook_script(&spec.pre_init_hooks)));
+        env.push(("TENT_HOOK_PRE_INIT", super::scripts::hook_script(&spec.pre_init_hooks)));
     }
     if !spec.init_hooks.is_empty() {
-        env.push(("TENT_HOOK_INIT", super::lifecycle::hook_script(&spec.init_hooks)));
+        env.push(("TENT_HOOK_INIT", super::scripts::hook_script(&spec.init_hooks)));
     }
     if !spec.start_hooks.is_empty() {
-        env.push(("TENT_HOOK_START", super::lifecycle::hook_script(&spec.start_hooks)));
+        env.push(("TENT_HOOK_START", super::scripts::hook_script(&spec.start_hooks)));
     }
     env
 }
@@ -355,7 +355,7 @@ pub fn inline_script(script: &str, name: &str, args: impl IntoIterator<Item = St
 pub fn exec_command_as_root(mode: &ExecMode, cwd: &Path) -> Vec<String> {
     let argv = exec_command(mode, cwd);
     debug_assert_eq!(&argv[..2], &["/bin/sh", EXEC_IN_BOX]);
-    inline_script(super::init::EXEC_SCRIPT, "tent-exec", argv.into_iter().skip(2))
+    inline_script(super::scripts::EXEC_SCRIPT, "tent-exec", argv.into_iter().skip(2))
 }
 
 /// `tent-init ARGS...` (install, upgrade) for root in the box: inline in a
@@ -363,7 +363,7 @@ pub fn exec_command_as_root(mode: &ExecMode, cwd: &Path) -> Vec<String> {
 pub fn init_command(rootful: bool, args: &[&str]) -> Vec<String> {
     let args = args.iter().map(|a| a.to_string());
     if rootful {
-        inline_script(super::init::INIT_SCRIPT, "tent-init", args)
+        inline_script(super::scripts::INIT_SCRIPT, "tent-init", args)
     } else {
         let mut a: Vec<String> = vec!["/bin/sh".into(), INIT_IN_BOX.into()];
         a.extend(args);
@@ -529,7 +529,7 @@ mod tests {
         let host = facts();
         let argv = create(&engine(EngineKind::Podman, false), &small_plan(&spec, &host));
         assert_eq!(&argv[argv.len() - 4..argv.len() - 2], &["img", "-c"]);
-        assert_eq!(argv[argv.len() - 2], crate::boxes::init::INIT_SCRIPT, "the init comes inline");
+        assert_eq!(argv[argv.len() - 2], crate::boxes::scripts::INIT_SCRIPT, "the init comes inline");
         assert!(has_pair(&argv, "--env", "TENT_ROOTFUL=1"));
         assert!(has_pair(&argv, "--env", "TENT_SUDO_PASSWORD=1"), "a plain user's rootful box: sudo asks");
         assert!(has_pair(&argv, "--env", "TENT_HOOK_START=set -e\necho hi\n"));
@@ -657,14 +657,14 @@ mod tests {
     fn root_in_a_rootful_box_runs_tents_scripts_inline() {
         let mode = ExecMode::Command(vec!["id".into(), "-u".into()]);
         let argv = exec_command_as_root(&mode, Path::new("/root"));
-        assert_eq!(&argv[..4], &["/bin/sh", "-c", crate::boxes::init::EXEC_SCRIPT, "tent-exec"]);
+        assert_eq!(&argv[..4], &["/bin/sh", "-c", crate::boxes::scripts::EXEC_SCRIPT, "tent-exec"]);
         assert_eq!(&argv[4..], &["cmd", "/root", "id", "-u"]);
         assert!(!argv.iter().any(|a| a == EXEC_IN_BOX), "nothing from the lib directory");
         let shell = exec_command_as_root(&ExecMode::Shell, Path::new("/"));
         assert_eq!(&shell[3..], &["tent-exec", "shell", "/"]);
 
         let install = init_command(true, &["install", "git"]);
-        assert_eq!(&install[..4], &["/bin/sh", "-c", crate::boxes::init::INIT_SCRIPT, "tent-init"]);
+        assert_eq!(&install[..4], &["/bin/sh", "-c", crate::boxes::scripts::INIT_SCRIPT, "tent-init"]);
         assert_eq!(&install[4..], &["install", "git"]);
         assert_eq!(init_command(false, &["install", "git"]), ["/bin/sh", INIT_IN_BOX, "install", "git"]);
     }

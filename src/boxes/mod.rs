@@ -1,23 +1,23 @@
 //! What a box is: the spec the user asked for, the host user it mirrors, its
-//! name rules, the labels that mark it, and its readiness state on the host.
+//! name rules, the labels that mark it, the container's argv, the scripts it
+//! runs and what its snapshots are called. Pure descriptions from plain data
+//! (reading host facts aside): making, starting and stopping a box is
+//! `runtime`, taking and swapping snapshots `snapshots`, and this part
+//! imports neither.
 
 pub mod container;
 pub mod engine_args;
 pub mod host;
-pub mod init;
-pub mod join;
-pub mod lifecycle;
 pub mod name;
 pub mod nvidia;
+pub mod scripts;
 pub mod snapshot;
 pub mod spec;
-pub mod state;
 pub mod xauth;
 
 pub use host::{HostFacts, HostUser};
 pub use name::validate_name;
 pub use spec::BoxSpec;
-pub use state::BoxState;
 
 /// Labels on every tent box.
 pub mod labels {

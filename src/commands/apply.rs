@@ -11,16 +11,17 @@ use serde::Serialize;
 
 use super::Context;
 use crate::boxes::container::{self, STATE_IN_BOX};
-use crate::boxes::lifecycle::{self, other_owner, write_hooks};
+use crate::boxes::scripts::hook_script;
 use crate::boxes::{BoxSpec, host::default_image_for, labels};
 use crate::cli::ApplyArgs;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::export::Selector;
-use crate::manifest::apply::{BoxOps, Executor, ExportOps, Progress, Records, Status, StepResult};
+use crate::manifest::apply::{BoxOps, Executor, ExportOps, Records, Status, StepResult};
 use crate::manifest::devcontainer::{HostCommand, ImageBuild};
 use crate::manifest::plan::Options;
 use crate::manifest::{self, Action, BinExport, Current, Desired, Manifest, Mode, Record, record};
+use crate::runtime::{other_owner, write_hooks};
 use crate::{export, interrupt};
 
 use crate::manifest::DEFAULT_FILE;
@@ -133,15 +134,15 @@ pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
     }
 
     interrupt::catch();
-    let (boxes, exports, records, progress) =
-        (LiveBoxes { ctx, init_hooks: Default::default() }, DirectExporter { ctx }, RecordFiles { ctx }, Shown { ctx });
+    let (boxes, exports, records) =
+        (LiveBoxes { ctx, init_hooks: Default::default() }, DirectExporter { ctx }, RecordFiles { ctx });
     let mut run = Executor {
         manifest: &manifest,
         ids,
         boxes: &boxes,
         exports: &exports,
         records: &records,
-        progress: &progress,
+        progress: ctx.printer,
         error: None,
     };
     let results = run.run(&actions, &desired, &current);
@@ -460,7 +461,7 @@ struct Report<'a> {
 
 // ---- the executor's operations, over the real boxes and exports -----------------
 
-/// Boxes through `boxes::lifecycle`, as `tent create` makes them.
+/// Boxes through `runtime`, as `tent create` makes them.
 struct LiveBoxes<'a> {
     ctx: &'a Context<'a>,
     /// The init hooks `write_hooks` was given, by box: what a rootful box's
@@ -512,7 +513,7 @@ impl BoxOps for LiveBoxes<'_> {
         // the file in the state directory, which any of the user's boxes can
         // rewrite before the exec (docs/security.md).
         let file = format!("{STATE_IN_BOX}/hooks/init");
-        let inline = self.init_hooks.borrow().get(name).map(|hooks| lifecycle::hook_script(hooks));
+        let inline = self.init_hooks.borrow().get(name).map(|hooks| hook_script(hooks));
         let command: Vec<String> = match (self.ctx.engine.rootful(), inline) {
             (true, Some(script)) => vec!["/bin/sh".into(), "-c".into(), script],
             (true, None) => {
@@ -553,29 +554,6 @@ impl Records for RecordFiles<'_> {
 
     fn remove(&self, name: &str) -> Result<()> {
         record::remove(&self.file(name))
-    }
-}
-
-/// Progress on the printer; Ctrl-C through `interrupt`.
-struct Shown<'a> {
-    ctx: &'a Context<'a>,
-}
-
-impl Progress for Shown<'_> {
-    fn step(&self, message: &str) {
-        self.ctx.printer.step(message);
-    }
-
-    fn failed(&self, action: &Action) {
-        self.ctx.printer.status(format!("failed: {}", action.describe()));
-    }
-
-    fn warn(&self, message: &str) {
-        self.ctx.printer.warn(message);
-    }
-
-    fn interrupted(&self) -> bool {
-        interrupt::interrupted()
     }
 }
 

@@ -8,11 +8,12 @@ use std::path::Path;
 use super::{Context, split_words};
 use crate::boxes::HostUser;
 use crate::boxes::container::STATE_IN_BOX;
-use crate::boxes::init;
-use crate::boxes::state::{BoxState, LogFollower};
+use crate::boxes::scripts::INIT_SCRIPT;
 use crate::cli::BakeArgs;
 use crate::error::{Error, Result};
 use crate::interrupt;
+use crate::runtime::init;
+use crate::runtime::state::{BoxState, LogFollower};
 
 /// The label a baked image carries: the image it was baked from.
 pub const BAKED_FROM: &str = "tent.baked-from";
@@ -106,7 +107,7 @@ pub fn bake_argv(work: &str, image: &str, state: &Path, user: &HostUser, package
         "/bin/sh".into(),
         image.into(),
         "-c".into(),
-        init::INIT_SCRIPT.into(),
+        INIT_SCRIPT.into(),
         "tent-init".into(),
         "provision".into(),
         "--owner".into(),
@@ -139,13 +140,13 @@ fn follow_until_exit(
         .spawn()
         .map_err(|e| Error::spawn(&ctx.engine.path, &e))?;
     loop {
-        init::show_init_lines(&mut follower, "", spinner, ctx.printer);
+        init::show_init_lines(&mut follower, "", spinner);
         if interrupt::interrupted() {
             let _ = child.kill();
             return Err(Error::Interrupted);
         }
         if let Some(status) = child.try_wait().map_err(|e| Error::spawn(&ctx.engine.path, &e))? {
-            init::show_init_lines(&mut follower, "", spinner, ctx.printer);
+            init::show_init_lines(&mut follower, "", spinner);
             if status.success() {
                 return Ok(());
             }
@@ -226,7 +227,7 @@ mod tests {
     fn bake_runs_tents_own_init_never_a_file_of_the_user() {
         let argv = bake_argv("w", "img", Path::new("/home/alice/.local/state/tent/bake/w"), &user(), &[]);
         let at = argv.iter().position(|a| a == "img").unwrap();
-        assert_eq!(&argv[at - 2..at + 4], &["--entrypoint", "/bin/sh", "img", "-c", init::INIT_SCRIPT, "tent-init"]);
+        assert_eq!(&argv[at - 2..at + 4], &["--entrypoint", "/bin/sh", "img", "-c", INIT_SCRIPT, "tent-init"]);
         // Nothing of the lib directory (the user's data directory) is mounted or named.
         let mounts: Vec<&String> = argv.windows(2).filter(|w| w[0] == "--volume").map(|w| &w[1]).collect();
         assert!(!mounts.iter().any(|m| m.contains(crate::boxes::container::LIB_IN_BOX)), "{mounts:?}");

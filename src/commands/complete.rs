@@ -33,7 +33,7 @@ pub fn export_names() -> Vec<CompletionCandidate> {
 
 /// Box names under `boxes/SCOPE/NAME` (`boxes::state::on_disk`).
 fn boxes_in(root: &Path) -> BTreeSet<String> {
-    crate::boxes::state::on_disk(root).into_iter().map(|(_, name, _)| name).collect()
+    crate::runtime::state::on_disk(root).into_iter().map(|(_, name, _)| name).collect()
 }
 
 /// Export names from the receipts under `exports/SCOPE/BOX.json`.

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use super::split_words;
-use crate::boxes::lifecycle::Boxes;
 use crate::boxes::{BoxSpec, host::default_image_for};
 use crate::cli::CreateArgs;
 use crate::config::Config;
@@ -15,6 +14,7 @@ use crate::export::receipt::{self, Export, Kind, Receipt};
 use crate::export::{self, Exporter, Problem, Selector};
 use crate::output::Printer;
 use crate::paths::Paths;
+use crate::runtime::Boxes;
 
 pub struct Context<'a> {
     pub printer: &'a Printer,
@@ -28,7 +28,7 @@ impl Context<'_> {
         Boxes {
             engine: &self.engine,
             paths: &self.paths,
-            printer: self.printer,
+            progress: self.printer,
             host_commands: &self.config.host_commands,
         }
     }
@@ -115,13 +115,13 @@ impl Context<'_> {
     pub fn recover(&self) {
         for done in self.boxes().recover() {
             match done {
-                crate::boxes::snapshot::Recovery::Finished(name, old_id) => {
+                crate::snapshots::Recovery::Finished(name, old_id) => {
                     if let Ok(Some(new)) = self.engine.inspect(&name) {
                         self.follow_record(&name, &old_id, &new.id);
                     }
                     self.printer.warn(format!("finished the rollback of {name} that an earlier tent left half-done"))
                 }
-                crate::boxes::snapshot::Recovery::Undone(name) => self.printer.warn(format!(
+                crate::snapshots::Recovery::Undone(name) => self.printer.warn(format!(
                     "undid the rollback of {name} that an earlier tent left half-done: it is as it was before"
                 )),
             }
@@ -394,7 +394,7 @@ fn check_exports(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: boo
         // box was removed and another user made one on a shared store) is
         // never started or run in: for this receipt the box is gone.
         let mine = |c: &crate::engine::json::Container| {
-            c.label(crate::boxes::labels::FORMAT).is_some() && crate::boxes::lifecycle::other_owner(c).is_none()
+            c.label(crate::boxes::labels::FORMAT).is_some() && crate::runtime::other_owner(c).is_none()
         };
         let problems = match engine.inspect(&box_name)?.filter(mine) {
             None => receipt.exports.iter().map(|e| (e.clone(), Problem::BoxGone)).collect(),
@@ -402,7 +402,7 @@ fn check_exports(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: boo
                 let boxes = Boxes {
                     engine: &engine,
                     paths: &ctx.paths,
-                    printer: ctx.printer,
+                    progress: ctx.printer,
                     host_commands: &ctx.config.host_commands,
                 };
                 boxes.start(&box_name, Some(&container))?;

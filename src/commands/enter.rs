@@ -16,13 +16,13 @@ use std::path::PathBuf;
 use super::Context;
 use crate::boxes::container::{self, ExecMode};
 use crate::boxes::host::ExecUser;
-use crate::boxes::join;
-use crate::boxes::lifecycle::BOX_HOME_FILE;
 use crate::boxes::validate_name;
 use crate::cli::{CreateArgs, EnterArgs, EphemeralArgs, RunArgs};
 use crate::engine::argv::{self, ExecPlan};
 use crate::engine::command_for;
 use crate::error::{Error, Result};
+use crate::runtime::BOX_HOME_FILE;
+use crate::runtime::join;
 
 pub fn enter(ctx: &Context<'_>, args: EnterArgs) -> Result<i32> {
     let name = ctx.box_or_default(args.name.as_deref(), args.yes)?;
@@ -64,7 +64,7 @@ pub fn parse_env(pairs: &[String]) -> Result<Vec<(String, String)>> {
 
 /// What a command in the box runs with, on either path.
 struct Prepared<'a> {
-    state: crate::boxes::BoxState,
+    state: crate::runtime::BoxState,
     user: ExecUser,
     cwd: PathBuf,
     plan: ExecPlan<'a>,
@@ -178,7 +178,7 @@ pub fn exec_argv(
 fn join(
     ctx: &Context<'_>,
     name: &str,
-    state: &crate::boxes::BoxState,
+    state: &crate::runtime::BoxState,
     user: &ExecUser,
     mode: &ExecMode,
     cwd: &std::path::Path,

@@ -3,12 +3,12 @@
 use serde::Serialize;
 
 use super::Context;
-use crate::boxes::lifecycle::other_owner;
 use crate::boxes::snapshot::snapshots_of;
 use crate::boxes::{BoxSpec, labels};
 use crate::cli::ListArgs;
 use crate::engine::json::Container;
 use crate::error::Result;
+use crate::runtime::other_owner;
 
 /// One box in `tent list --json`. Stable: fields are only ever added.
 #[derive(Debug, Serialize)]

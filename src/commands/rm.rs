@@ -2,11 +2,11 @@
 //! user's files are never touched; a box's own `--home` only on request.
 
 use super::{Context, names_or_all};
-use crate::boxes::lifecycle::check_own_home;
 use crate::boxes::{BoxSpec, labels};
 use crate::cli::RmArgs;
 use crate::error::{Error, Result};
 use crate::export;
+use crate::runtime::check_own_home;
 
 pub fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
     let boxes = ctx.boxes();

@@ -2,7 +2,7 @@
 //! everything; a failed upgrade is rolled back.
 
 use super::{Context, names_or_all};
-use crate::boxes::init::INIT_SCRIPT;
+use crate::boxes::scripts::INIT_SCRIPT;
 use crate::boxes::snapshot::SnapshotKind;
 use crate::cli::{Schedule, UpgradeArgs};
 use crate::error::{Error, Result, exit};

@@ -48,7 +48,7 @@ fn find(boxes_dir: &Path, command: &str) -> Vec<Hit> {
         return hits;
     }
     // Sorted by box, then scope, as `on_disk` gives them.
-    for (scope, box_name, dir) in crate::boxes::state::on_disk(boxes_dir) {
+    for (scope, box_name, dir) in crate::runtime::state::on_disk(boxes_dir) {
         let Ok(Some(text)) = crate::files::read_bounded(&dir.join(INDEX_FILE), 8 << 20) else { continue };
         if String::from_utf8_lossy(&text).lines().any(|line| line == command) {
             let run =

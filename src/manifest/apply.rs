@@ -15,6 +15,7 @@ use super::model::Exports;
 use super::{Action, BinExport, Current, Desired, Manifest, Record};
 use crate::boxes::BoxSpec;
 use crate::error::{Error, Result};
+use crate::progress::Progress;
 
 /// What apply needs from boxes.
 pub trait BoxOps {
@@ -50,17 +51,6 @@ pub trait ExportOps {
 pub trait Records {
     fn save(&self, name: &str, record: &Record) -> Result<()>;
     fn remove(&self, name: &str) -> Result<()>;
-}
-
-/// How the executor reports while it works; only the command decides what is shown.
-pub trait Progress {
-    /// A slow step begins.
-    fn step(&self, message: &str);
-    /// A step failed (its error travels back in the results).
-    fn failed(&self, action: &Action);
-    fn warn(&self, message: &str);
-    /// Whether the user asked to stop (Ctrl-C).
-    fn interrupted(&self) -> bool;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -135,7 +125,7 @@ impl Executor<'_> {
                         results.push(result(action, status, None));
                     }
                     Err(err) => {
-                        self.progress.failed(action);
+                        self.progress.status(&format!("failed: {}", action.describe()));
                         results.push(result(action, Status::Failed, Some(err.to_string())));
                         results.extend(group[n + 1..].iter().map(|a| result(a, Status::NotRun, None)));
                         self.error = Some(err);
@@ -403,7 +393,6 @@ mod tests {
         fn step(&self, message: &str) {
             self.calls.borrow_mut().push(format!("step {message}"));
         }
-        fn failed(&self, _action: &Action) {}
         fn warn(&self, _message: &str) {}
         fn interrupted(&self) -> bool {
             self.interrupt_after.is_some_and(|n| self.calls().len() >= n)

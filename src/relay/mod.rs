@@ -529,11 +529,11 @@ fn candidates(paths: &Paths, peer: (u64, u64)) -> (Vec<Candidate>, bool) {
                 continue;
             }
             let Some((pid, start)) = crate::files::read_text_bounded(&entry.path().join("pid"), PID_FILE_LIMIT)
-                .and_then(|text| crate::boxes::state::parse_pid_line(&text))
+                .and_then(|text| crate::runtime::state::parse_pid_line(&text))
             else {
                 continue;
             };
-            if crate::boxes::state::process_start_time(pid) != Some(start) {
+            if crate::runtime::state::process_start_time(pid) != Some(start) {
                 continue; // not running
             }
             let candidate =
@@ -1351,7 +1351,7 @@ mod tests {
         std::os::unix::fs::symlink("/dev/zero", boxes.join("zero/pid")).unwrap();
         std::fs::write(boxes.join("big/pid"), vec![b'1'; 1 << 20]).unwrap();
         let me = std::process::id();
-        let start = crate::boxes::state::process_start_time(me).unwrap();
+        let start = crate::runtime::state::process_start_time(me).unwrap();
         std::fs::write(boxes.join("real/pid"), format!("{me} {start}\n")).unwrap();
         std::fs::write(boxes.join("-bad/pid"), format!("{me} {start}\n")).unwrap();
         let ns = mount_ns(me).unwrap();

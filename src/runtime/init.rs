@@ -1,47 +1,21 @@
-//! tent's in-box scripts (shell-integration/), embedded in the binary and
-//! written to a path keyed by their content, and the wait for a box's init
-//! to say it is ready (docs/internals.md).
+//! tent's in-box scripts (`boxes::scripts`) written to a path keyed by their
+//! content, and the wait for a box's init to say it is ready
+//! (docs/internals.md).
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::BoxState;
-use super::state::LogFollower;
+use super::state::{BoxState, LogFollower};
+use crate::boxes::scripts::{LIB_FILES, content_hash};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::interrupt;
-use crate::output::{Printer, Spinner};
 use crate::paths::Paths;
-
-pub const INIT_SCRIPT: &str = include_str!("../../shell-integration/tent-init");
-pub const EXEC_SCRIPT: &str = include_str!("../../shell-integration/tent-exec");
-pub const HOST_SCRIPT: &str = include_str!("../../shell-integration/tent-host");
-
-/// The scripts of a lib directory, by file name.
-pub const LIB_FILES: [(&str, &str); 3] =
-    [("tent-init", INIT_SCRIPT), ("tent-exec", EXEC_SCRIPT), ("tent-host", HOST_SCRIPT)];
+use crate::progress::{Activity, Progress};
 
 /// The most tent reads of one script of a lib directory.
 const LIB_FILE_LIMIT: u64 = 1 << 20;
-
-/// The content hash that names this build's lib directory.
-pub fn lib_hash() -> String {
-    content_hash(LIB_FILES.map(|(_, text)| text.as_bytes()))
-}
-
-/// SHA-256 of every script of a lib (in `LIB_FILES` order, each ended by a
-/// NUL), as hex: what names a lib directory.
-fn content_hash(files: [&[u8]; 3]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut sha = Sha256::new();
-    for file in files {
-        sha.update(file);
-        sha.update([0]);
-    }
-    sha.finalize().iter().map(|b| format!("{b:02x}")).collect()
-}
 
 /// A lib hash as a container's label names it: hex only (FNV's 16 digits
 /// from older tents, SHA-256's 64), so it is a plain directory name.
@@ -111,19 +85,14 @@ pub fn lib_is_intact(dir: &Path, hash: &str) -> bool {
     content_hash([&init, &exec, &host]) == hash
 }
 
-/// Shows the init's new log lines: its `==> ` progress lines (prefixed with
-/// `label`) unless --quiet, everything else with --verbose.
-pub fn show_init_lines(follower: &mut LogFollower, label: &str, spinner: &Spinner, printer: &Printer) {
+/// Reports the init's new log lines: its `==> ` progress lines (prefixed
+/// with `label`) as progress, everything else as detail. The lines are the
+/// box's: whoever shows them sanitizes them (`output::Printer` does).
+pub fn show_init_lines(follower: &mut LogFollower, label: &str, activity: &dyn Activity) {
     for line in follower.new_lines() {
-        // The box wrote these lines: no terminal escapes reach the user's terminal.
-        let line = crate::output::sanitize(&line);
-        if let Some(progress) = line.strip_prefix("==> ") {
-            spinner.set_message(format!("{label}{progress}"));
-            if !printer.quiet {
-                spinner.println(format!("  {label}{progress}"));
-            }
-        } else if printer.verbose {
-            spinner.println(format!("  | {line}"));
+        match line.strip_prefix("==> ") {
+            Some(progress) => activity.progress(&format!("{label}{progress}")),
+            None => activity.detail(&line),
         }
     }
 }
@@ -142,15 +111,15 @@ pub fn wait_ready(
     name: &str,
     state: &BoxState,
     mut follower: LogFollower,
-    printer: &Printer,
+    progress: &dyn Progress,
 ) -> Result<()> {
     let started = Instant::now();
     let timeout = ready_timeout();
-    let spinner = printer.spinner(format!("starting {name}"));
+    let activity = progress.activity(&format!("starting {name}"));
     let mut last_check = Instant::now();
     let mut last_adopt: Option<Instant> = None;
     let result = loop {
-        show_init_lines(&mut follower, &format!("{name}: "), &spinner, printer);
+        show_init_lines(&mut follower, &format!("{name}: "), activity.as_ref());
         // An init in its own PID namespace: the engine knows its host pid.
         if state.needs_host_pid() && last_adopt.is_none_or(|t| t.elapsed() > Duration::from_millis(300)) {
             last_adopt = Some(Instant::now());
@@ -170,7 +139,7 @@ pub fn wait_ready(
         if let Some(reason) = state.failure() {
             break Err(not_ready(reason));
         }
-        if interrupt::interrupted() {
+        if progress.interrupted() {
             break Err(Error::Interrupted);
         }
         if started.elapsed() > timeout {
@@ -219,24 +188,14 @@ pub fn wait_ready(
         let pause = if started.elapsed() < Duration::from_secs(3) { 10 } else { 50 };
         std::thread::sleep(Duration::from_millis(pause));
     };
-    spinner.finish();
+    activity.finish();
     result
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lib_hash_is_stable_and_hex() {
-        let a = lib_hash();
-        assert_eq!(a, lib_hash());
-        assert_eq!(a.len(), 64, "SHA-256");
-        assert!(a.bytes().all(|b| b.is_ascii_hexdigit()));
-        // Every script counts, tent-host too.
-        assert_ne!(content_hash([b"i", b"e", b"h"]), content_hash([b"i", b"e", b"H"]));
-        assert_ne!(content_hash([b"ie", b"", b"h"]), content_hash([b"i", b"e", b"h"]), "the files are kept apart");
-    }
+    use crate::boxes::scripts::{EXEC_SCRIPT, INIT_SCRIPT, lib_hash};
 
     #[test]
     fn only_hex_lib_labels_name_a_directory() {

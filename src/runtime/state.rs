@@ -291,7 +291,7 @@ pub fn on_disk(boxes_dir: &Path) -> Vec<(String, String, PathBuf)> {
             continue;
         }
         for (name, dir) in dirs(&scope_dir) {
-            if !NOT_BOXES.contains(&name.as_str()) && super::validate_name(&name).is_ok() {
+            if !NOT_BOXES.contains(&name.as_str()) && crate::boxes::validate_name(&name).is_ok() {
                 found.push((scope.clone(), name, dir));
             }
         }

@@ -1,0 +1,289 @@
+//! Making a box: checks, the image, the container's argv with this build's
+//! scripts, the state folder and the hooks; a failed or interrupted create
+//! removes what it made again.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use super::state::LogFollower;
+use super::{BOX_HOME_FILE, BoxState, Boxes, NEEDS_PASSWORD_FILE, init};
+use crate::boxes::scripts::{hook_script, lib_hash};
+use crate::boxes::{BoxSpec, HostFacts, container, labels, nvidia};
+use crate::error::{Error, Result};
+use crate::interrupt;
+
+/// The most of a failed box's init log kept in tent's logs.
+const FAILED_LOG_LIMIT: u64 = 4 << 20;
+
+impl Boxes<'_> {
+    /// Makes a box and, with `start`, starts it and waits for its init. On any
+    /// failure or Ctrl-C, the half-made box is removed again.
+    pub fn create(&self, name: &str, spec: &BoxSpec, start: bool) -> Result<()> {
+        self.create_from(name, spec, start, None)
+    }
+
+    /// `create`, but from `image` (a snapshot, a loaded box) instead of the
+    /// spec's image, which the box's spec keeps naming.
+    pub fn create_from(&self, name: &str, spec: &BoxSpec, start: bool, image: Option<&str>) -> Result<()> {
+        crate::boxes::validate_name(name)?;
+        crate::boxes::spec::validate_image(&spec.image)?;
+        let state = self.state(name);
+        // Two creates of one name: the second waits here, then finds the box.
+        let _lock = self.box_lock(name)?;
+        if let Some(existing) = self.engine.inspect(name)? {
+            return Err(Error::BoxExists {
+                name: name.into(),
+                engine: self.engine.describe(),
+                is_tent: existing.label(labels::FORMAT).is_some(),
+            });
+        }
+        self.check_options(name, spec)?;
+        let nvidia = if spec.nvidia { Some(self.find_nvidia(name)?) } else { None };
+        // A snapshot or a loaded box brings its own image.
+        if image.is_none() {
+            if spec.pull {
+                self.pull(&spec.image, spec.platform.as_deref())?;
+            } else {
+                self.ensure_image_for(&spec.image, spec.platform.as_deref())?;
+            }
+        }
+
+        let host = HostFacts::read();
+        if let Some(home) = &spec.home {
+            super::make_own_home(home, name)?;
+        }
+        let mut args = self.container_argv(name, name, spec, image, &host, &state.dir, nvidia.as_ref())?;
+        state.remove()?;
+        state.create_under(&self.paths.state)?;
+        self.write_box_files(&state, spec, &host)?;
+        if spec.root && !spec.sudo_nopasswd {
+            let marker = state.dir.join(NEEDS_PASSWORD_FILE);
+            fs::write(&marker, "").map_err(|e| Error::io(&marker, e))?;
+        }
+
+        interrupt::catch();
+        if start {
+            // One `run --detach` instead of `create` and `start`: one engine
+            // client less on the way to the first command.
+            args[0] = "run".into();
+            args.insert(1, "--detach".into());
+        }
+        self.progress.detail(&format!("$ {}", crate::shell::words(&self.engine.argv(&args))));
+        let follower = LogFollower::from_end(state.log_path());
+        let output = self.engine.output(&args)?;
+        if !output.status.success() {
+            let failure = self.engine.failure(&args, &output);
+            if failure.stderr.contains("already in use") {
+                let _ = state.remove();
+                return Err(Error::BoxExists { name: name.into(), engine: self.engine.describe(), is_tent: true });
+            }
+            // The name was free under our lock: whatever `run` made is ours.
+            self.discard(name, &state);
+            return Err(Error::Engine { what: format!("could not create box {name:?}"), failure });
+        }
+        if interrupt::interrupted() {
+            self.discard(name, &state);
+            return Err(Error::Interrupted);
+        }
+        if start && let Err(err) = init::wait_ready(self.engine, name, &state, follower, self.progress) {
+            let kept = self.discard(name, &state);
+            return Err(match (err, kept) {
+                (Error::NotReady { name, reason, log_tail, .. }, Some(log)) => {
+                    Error::NotReady { name, reason: format!("{reason}; the box was removed again"), log_tail, log }
+                }
+                (err, _) => err,
+            });
+        }
+        Ok(())
+    }
+
+    /// The engine argv that makes box `name` as container `container`: from
+    /// the spec's image, or from `image` (a snapshot, a loaded box) with the
+    /// spec still naming its own. Writes this build's init scripts where the
+    /// box mounts them. Shared by create and by the rollback's new container.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn container_argv(
+        &self,
+        name: &str,
+        container: &str,
+        spec: &BoxSpec,
+        image: Option<&str>,
+        host: &HostFacts,
+        state_dir: &Path,
+        nvidia: Option<&nvidia::Nvidia>,
+    ) -> Result<Vec<String>> {
+        let hash = lib_hash();
+        let lib = init::ensure_lib(self.paths, &hash)?;
+        let host_link = container::HostLink::new(self.paths, spec, self.host_commands);
+        let plan = container::CreatePlan {
+            name,
+            spec,
+            host,
+            lib_dir: &lib,
+            lib_hash: &hash,
+            state_dir,
+            nvidia,
+            host_link: host_link.as_ref(),
+        };
+        Ok(match image {
+            Some(image) => container::create_as(self.engine, &plan, container, image),
+            None => container::create(self.engine, &plan),
+        })
+    }
+
+    /// Removes a half-made box; keeps its init log for the error message.
+    fn discard(&self, name: &str, state: &BoxState) -> Option<PathBuf> {
+        let _ = self.engine.output(&["rm", "--force", name]);
+        let kept = self.paths.state.join("logs").join(format!("{name}.{}.failed.log", self.engine.scope().as_str()));
+        let saved = (|| {
+            use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+            let logs = kept.parent().unwrap_or(Path::new("/"));
+            fs::DirBuilder::new().recursive(true).mode(0o700).create(logs)?;
+            // Only a regular file (a box can plant a link to /dev/zero there),
+            // its last few MiB at most.
+            let mut from = fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+                .open(state.log_path())?;
+            let meta = from.metadata()?;
+            if !meta.is_file() {
+                return Err(std::io::ErrorKind::InvalidData.into());
+            }
+            std::io::Seek::seek(&mut from, std::io::SeekFrom::Start(meta.len().saturating_sub(FAILED_LOG_LIMIT)))?;
+            // The user's alone: a log may hold what the box printed.
+            let _ = fs::remove_file(&kept);
+            let mut to = fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&kept)?;
+            std::io::copy(&mut std::io::Read::take(&mut from, FAILED_LOG_LIMIT), &mut to)
+        })()
+        .is_ok();
+        let _ = state.remove();
+        saved.then_some(kept)
+    }
+
+    fn write_box_files(&self, state: &BoxState, spec: &BoxSpec, host: &HostFacts) -> Result<()> {
+        let home = spec.home.clone().unwrap_or_else(|| host.user.home.clone());
+        let path = state.dir.join(BOX_HOME_FILE);
+        fs::write(&path, home.as_os_str().as_encoded_bytes()).map_err(|e| Error::io(&path, e))?;
+        write_hooks(state, spec)
+    }
+
+    /// Refuses, before anything is made, the options this engine or host
+    /// cannot give the box, with the reason.
+    fn check_options(&self, name: &str, spec: &BoxSpec) -> Result<()> {
+        crate::boxes::engine_args::check(&spec.engine_args, &spec.unshare).map_err(|why| {
+            Error::usage(why, Some("see `tent create --help` for what --engine-arg may carry".to_string()))
+        })?;
+        if spec.init && self.engine.is_podman() && !self.engine.rootful() && !cgroup_v2() {
+            return Err(Error::usage(
+                format!(
+                    "box {name:?}: --init needs the unified cgroup hierarchy (cgroup v2) with rootless podman, \
+                     and this host mounts cgroup v1 (hybrid): systemd cannot run as PID 1 in a rootless box here"
+                ),
+                Some(
+                    "make it rootful with `tent --root create --init ...`, or boot the host with \
+                     systemd.unified_cgroup_hierarchy=1"
+                        .to_string(),
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn find_nvidia(&self, name: &str) -> Result<nvidia::Nvidia> {
+        let root = nvidia::host_root();
+        let found = nvidia::discover(&root);
+        if !found.found() {
+            return Err(Error::usage(
+                format!(
+                    "box {name:?}: --nvidia found no NVIDIA driver on the host (no CDI spec in /etc/cdi or /var/run/cdi, \
+                     no libnvidia-*/libcuda* under {}usr/lib*)",
+                    root.display().to_string().trim_end_matches('/').to_string() + "/"
+                ),
+                Some("install the NVIDIA driver on the host, or create the box without --nvidia".to_string()),
+            ));
+        }
+        Ok(found)
+    }
+
+    /// Pulls the image when the engine does not have it, showing the engine's progress.
+    pub fn ensure_image(&self, image: &str) -> Result<()> {
+        self.ensure_image_for(image, None)
+    }
+
+    fn ensure_image_for(&self, image: &str, platform: Option<&str>) -> Result<()> {
+        crate::boxes::spec::validate_image(image)?;
+        if self.engine.image_exists(image)? {
+            return Ok(());
+        }
+        self.pull(image, platform)
+    }
+
+    /// Pulls the image (again), showing the engine's progress.
+    pub fn pull(&self, image: &str, platform: Option<&str>) -> Result<()> {
+        self.progress.step(&format!("pulling {image}"));
+        let mut args = vec!["pull"];
+        if let Some(platform) = platform {
+            args.extend(["--platform", platform]);
+        }
+        args.push(image);
+        let status = self.engine.command(&args).stdin(std::process::Stdio::null()).status();
+        match status {
+            Ok(s) if s.success() => Ok(()),
+            Ok(s) => Err(Error::ImageUnavailable {
+                image: image.into(),
+                failure: crate::error::CommandFailure {
+                    argv: self.engine.argv(&args),
+                    status: s.code(),
+                    stderr: "(the engine's message is above)".into(),
+                },
+            }),
+            Err(e) => Err(Error::spawn(&self.engine.path, &e)),
+        }
+    }
+}
+
+/// True when the host mounts the unified cgroup hierarchy only (v2), which
+/// rootless systemd needs.
+fn cgroup_v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// Writes the hooks where the box's init runs them.
+pub fn write_hooks(state: &BoxState, spec: &BoxSpec) -> Result<()> {
+    let dir = state.hooks_dir();
+    for (file, hooks) in [("pre-init", &spec.pre_init_hooks), ("init", &spec.init_hooks), ("start", &spec.start_hooks)]
+    {
+        let path = dir.join(file);
+        if hooks.is_empty() {
+            let _ = fs::remove_file(&path);
+            continue;
+        }
+        fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let text = format!("#!/bin/sh\n# Written by tent from the box's manifest.\n{}", hook_script(hooks));
+        fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hooks_are_written_and_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = BoxState::new(dir.path().to_path_buf());
+        let spec = BoxSpec { init_hooks: vec!["echo hi > /x".into()], ..Default::default() };
+        write_hooks(&state, &spec).unwrap();
+        let text = fs::read_to_string(dir.path().join("hooks/init")).unwrap();
+        assert!(text.ends_with("set -e\necho hi > /x\n"), "{text}");
+        assert!(!dir.path().join("hooks/start").exists());
+        write_hooks(&state, &BoxSpec::default()).unwrap();
+        assert!(!dir.path().join("hooks/init").exists());
+    }
+}

@@ -1,0 +1,269 @@
+//! A made box at run time: starting it (and waiting for its init), the
+//! first password of a rootful box, stopping it with every process started
+//! in it, and counting the commands that run in it.
+
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+use super::state::LogFollower;
+use super::{Boxes, NEEDS_PASSWORD_FILE, init, join};
+use crate::boxes::{container, labels};
+use crate::engine::json::Container;
+use crate::error::{Error, Result};
+
+/// Run as root in the box: sets the user's password with `passwd` when the
+/// user has none (a locked or empty /etc/shadow entry); exits 0 when one is set.
+const SET_PASSWORD: &str = r#"p=$(awk -F: -v u="$1" '$1 == u { print $2 }' /etc/shadow 2>/dev/null)
+case $p in
+'' | '!'* | '*'*)
+    echo "$1 has no password in this rootful box yet: sudo in it asks for one. Set it now."
+    exec passwd "$1" ;;
+esac"#;
+
+impl Boxes<'_> {
+    /// Starts a box when it is stopped and waits until its init is ready.
+    pub fn start(&self, name: &str, known: Option<&Container>) -> Result<()> {
+        let fetched;
+        let container = match known {
+            Some(c) => c,
+            None => {
+                fetched = self.get(name)?;
+                &fetched
+            }
+        };
+        let state = self.state(name);
+        if container.running() {
+            if state.is_ready() {
+                return Ok(());
+            }
+            // Running but not ready: another tent started it, or it provisions.
+            let follower = LogFollower::from_end(state.log_path());
+            return init::wait_ready(self.engine, name, &state, follower, self.progress);
+        }
+        // The box's scripts must be where its mount expects them, even after
+        // an upgrade of tent or a cleaned data directory.
+        if let Some(hash) = container.label(labels::LIB) {
+            init::ensure_lib(self.paths, hash)?;
+        }
+        // Checked at every start: the engine resolves the path again each time.
+        state.create_under(&self.paths.state)?;
+        state.reset_run_files();
+        let follower = LogFollower::from_end(state.log_path());
+        let what = format!("could not start box {name:?}");
+        if let Err(err) = self.engine.capture(&what, &["start", name]) {
+            // The OCI runtime sometimes fails a start that follows a stop
+            // closely, while the engine still cleans up after the last run
+            // (runc: "error during container init: %!w(<nil>)"; podman
+            // #2112 is the same kind). One more try, a moment later, starts
+            // it; a box that fails twice reports the second failure.
+            let running = matches!(self.engine.inspect(name), Ok(Some(c)) if c.running());
+            if !transient_start_failure(&err) || running {
+                return Err(err);
+            }
+            self.progress.detail(&format!("{name}: the engine failed to start it; trying once more"));
+            std::thread::sleep(Duration::from_millis(500));
+            self.engine.capture(&what, &["start", name])?;
+        }
+        init::wait_ready(self.engine, name, &state, follower, self.progress)
+    }
+
+    /// For a rootful box whose user has no password yet: runs `passwd` in it
+    /// as root, on the user's terminal (as Distrobox does at the first enter).
+    /// Returns whether it asked; the reminder stays until a password is set.
+    pub fn set_password_if_needed(&self, name: &str, user: &str) -> Result<bool> {
+        let state = self.state(name);
+        let marker = state.dir.join(NEEDS_PASSWORD_FILE);
+        if fs::symlink_metadata(&marker).is_err() {
+            return Ok(false);
+        }
+        let args = ["exec", "-it", "--user", "root", name, "sh", "-c", SET_PASSWORD, "sh", user];
+        let status = self.engine.command(&args).status().map_err(|e| Error::spawn(&self.engine.path, &e))?;
+        if status.success() {
+            let _ = fs::remove_file(&marker);
+        }
+        Ok(true)
+    }
+
+    /// Stops a box and every process started in it through tent, whichever
+    /// way: joined processes are not in the container's cgroup, and podman
+    /// refuses to stop a container while an exec it started runs. Both live
+    /// in the box's mount namespace, so they are ended first (SIGTERM, then
+    /// SIGKILL); the engine's stop gets one retry for a process that was
+    /// starting meanwhile. Returns how many processes were ended.
+    ///
+    /// The box's mount namespace is its init's as the engine reports it
+    /// (`State.Pid`), never the box's `pid` file, which the box can write:
+    /// naming a host process there must not make tent end the user's host
+    /// processes. Where tent may not see the init's namespaces (Docker runs
+    /// it as root; a rootful box through sudo is root's) only the engine
+    /// stops the box: a plain user cannot join those, so nothing of theirs
+    /// runs in them outside the container's cgroup.
+    pub fn stop(&self, name: &str) -> Result<usize> {
+        let state = self.state(name);
+        let init = self.engine_init(name)?;
+        let end = |grace| init.as_ref().map_or(0, |init| join::end_box_processes(init, grace));
+        let mut ended = end(Duration::from_secs(3));
+        let args = ["stop", name];
+        let output = self.engine.output(&args)?;
+        if !output.status.success() {
+            ended += end(Duration::from_secs(3));
+            self.engine.capture(&format!("could not stop box {name:?}"), &args)?;
+        }
+        // A process that joined while the init was stopping.
+        ended += end(Duration::from_millis(500));
+        // The engine's exec clients of this box on the host: Docker's stays
+        // waiting for a container that is gone (`docker exec -i`).
+        ended += end_exec_clients(&self.engine.path, name);
+        state.reset_run_files();
+        Ok(ended)
+    }
+
+    /// How many commands started in the box (through a join or the engine's
+    /// exec) run now: None when the box is not running or tent cannot tell.
+    /// Rootless podman: the processes in the init's mount namespace outside
+    /// its tree; Docker: the container's processes (`docker top`) whose
+    /// parent is outside the container, less the init.
+    pub fn commands_running(&self, name: &str) -> Result<Option<usize>> {
+        if let Some(init) = self.engine_init(name)? {
+            return Ok(Some(join::box_processes(&init).len()));
+        }
+        if self.engine.is_podman() {
+            return Ok(None);
+        }
+        let output = self.engine.output(&["top", name, "-o", "pid,ppid"])?;
+        if !output.status.success() {
+            return Ok(None);
+        }
+        Ok(Some(commands_in_top(&String::from_utf8_lossy(&output.stdout))))
+    }
+
+    /// The running init of box `name` as the engine reports it, when tent
+    /// may see its namespaces (see `stop`).
+    fn engine_init(&self, name: &str) -> Result<Option<join::EngineInit>> {
+        let Some(pid) = self.engine.inspect(name)?.and_then(|c| c.pid) else { return Ok(None) };
+        match join::EngineInit::new(pid) {
+            Ok(init) => Ok(Some(init)),
+            Err(why) => {
+                self.progress.detail(&format!("{name}: only the engine stops it: {why}"));
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// From `docker top NAME -o pid,ppid`: the processes whose parent is not in
+/// the container (the init and each exec'd command), less the init.
+fn commands_in_top(text: &str) -> usize {
+    let rows: Vec<(u32, u32)> = text
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut words = line.split_whitespace();
+            Some((words.next()?.parse().ok()?, words.next()?.parse().ok()?))
+        })
+        .collect();
+    let pids: std::collections::HashSet<u32> = rows.iter().map(|(pid, _)| *pid).collect();
+    rows.iter().filter(|(_, ppid)| !pids.contains(ppid)).count().saturating_sub(1)
+}
+
+/// Ends the user's engine clients that run tent-exec in box `name` (`ENGINE
+/// exec … NAME /bin/sh /run/.tent/lib/tent-exec …`): what `tent enter` and
+/// `tent run` exec'd into on the engine's path. Only processes of this user,
+/// only that exact shape; returns how many were signalled.
+fn end_exec_clients(engine: &Path, name: &str) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::getuid().as_raw();
+    let engine = engine.as_os_str().as_encoded_bytes();
+    let mut ended = 0;
+    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|p| p.parse::<i32>().ok()) else { continue };
+        if fs::metadata(entry.path()).map(|m| m.uid()).ok() != Some(me) {
+            continue;
+        }
+        let Ok(cmdline) = fs::read(entry.path().join("cmdline")) else { continue };
+        let argv: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        if is_exec_client(&argv, engine, name)
+            && let Some(pid) = rustix::process::Pid::from_raw(pid)
+            && rustix::process::kill_process(pid, rustix::process::Signal::TERM).is_ok()
+        {
+            ended += 1;
+        }
+    }
+    ended
+}
+
+/// Whether `argv` is an engine's exec of tent-exec in box `name`.
+fn is_exec_client(argv: &[&[u8]], engine: &[u8], name: &str) -> bool {
+    argv.first() == Some(&engine)
+        && argv.get(1) == Some(&&b"exec"[..])
+        && argv
+            .windows(3)
+            .any(|w| w[0] == name.as_bytes() && w[1] == b"/bin/sh" && w[2] == container::EXEC_IN_BOX.as_bytes())
+}
+
+/// A start the OCI runtime failed on its own (not a missing image, name or
+/// mount the box asked for): worth one more try.
+fn transient_start_failure(err: &Error) -> bool {
+    match err {
+        Error::Engine { failure, .. } => {
+            let text = &failure.stderr;
+            text.contains("OCI runtime error") && text.contains("error during container init")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn commands_in_docker_top_are_roots_other_than_the_init() {
+        let top = "PID PPID\n100 90\n101 100\n102 101\n200 95\n201 200\n300 96\n";
+        assert_eq!(commands_in_top(top), 2, "the init 100 with its tree, and two exec'd commands");
+        assert_eq!(commands_in_top("PID PPID\n100 90\n101 100\n"), 0);
+        assert_eq!(commands_in_top(""), 0);
+    }
+
+    #[test]
+    fn only_the_runtime_failing_on_its_own_is_tried_again() {
+        let failed = |stderr: &str| Error::Engine {
+            what: "could not start box".into(),
+            failure: crate::error::CommandFailure { argv: vec![], status: Some(125), stderr: stderr.into() },
+        };
+        assert!(transient_start_failure(&failed(
+            "Error: OCI runtime error: unable to start container \"80bb\": runc: runc create failed: \
+             unable to start container process: error during container init: %!w(<nil>)"
+        )));
+        assert!(!transient_start_failure(&failed("Error: no container with name or ID \"dev\" found")));
+        assert!(!transient_start_failure(&failed("Error: statfs /home/u/gone: no such file or directory")));
+        assert!(!transient_start_failure(&Error::Interrupted));
+    }
+
+    #[test]
+    fn exec_clients_are_told_by_their_exact_shape() {
+        let ok: Vec<&[u8]> = [
+            "/usr/bin/docker",
+            "exec",
+            "--interactive",
+            "--user",
+            "1:1",
+            "dev",
+            "/bin/sh",
+            "/run/.tent/lib/tent-exec",
+            "cmd",
+            "/",
+            "sleep",
+            "9",
+        ]
+        .iter()
+        .map(|w| w.as_bytes())
+        .collect();
+        assert!(is_exec_client(&ok, b"/usr/bin/docker", "dev"));
+        assert!(!is_exec_client(&ok, b"/usr/bin/docker", "dev2"), "another box");
+        assert!(!is_exec_client(&ok, b"/usr/bin/podman", "dev"), "another engine");
+        let other: Vec<&[u8]> =
+            ["/usr/bin/docker", "exec", "dev", "sh", "-c", "x"].iter().map(|w| w.as_bytes()).collect();
+        assert!(!is_exec_client(&other, b"/usr/bin/docker", "dev"), "not tent's exec");
+    }
+}

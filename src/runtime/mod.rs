@@ -1,0 +1,101 @@
+//! A box at run time: making it (`create.rs`), starting and stopping it and
+//! the commands in it (`lifecycle.rs`), removing it (`remove.rs`), its own
+//! home (`home.rs`), the in-box scripts on disk and the wait for its init
+//! (`init.rs`), its state on the host (`state.rs`), and joining its
+//! namespaces without the engine (`join.rs`). The steps shared by `create`,
+//! `enter`, `rm`, `apply` and `bake`; a failed or interrupted create removes
+//! what it made; nothing here touches the user's files. What a box is comes
+//! from `boxes`; snapshots and their swap build on this part (`snapshots`).
+
+mod create;
+mod home;
+pub mod init;
+pub mod join;
+mod lifecycle;
+mod remove;
+pub mod state;
+
+use std::path::PathBuf;
+
+pub use create::write_hooks;
+pub use home::{HOME_MARKER, check_own_home, make_own_home};
+pub use state::BoxState;
+
+use crate::boxes::labels;
+use crate::engine::Engine;
+use crate::engine::json::Container;
+use crate::error::{Error, Result};
+use crate::paths::Paths;
+use crate::progress::Progress;
+
+/// Everything box operations need.
+pub struct Boxes<'a> {
+    pub engine: &'a Engine,
+    pub paths: &'a Paths,
+    /// Where steps, waits and engine command lines are reported (the printer).
+    pub progress: &'a dyn Progress,
+    /// Commands that new boxes run on the host (config `host.commands`).
+    pub host_commands: &'a [String],
+}
+
+/// Facts about a box kept beside its state, for the warm path of `enter`,
+/// which must not ask the engine (docs/internals.md).
+pub const BOX_HOME_FILE: &str = "home";
+
+/// Beside the state: this rootful box's user has no password yet, so the
+/// next `tent enter` on a terminal asks for one (sudo in the box needs it).
+/// Only a reminder: the box's own /etc/shadow is what counts.
+pub const NEEDS_PASSWORD_FILE: &str = "needs-password";
+
+impl Boxes<'_> {
+    pub fn state(&self, name: &str) -> BoxState {
+        BoxState::new(self.paths.box_state(self.engine.scope().as_str(), name))
+    }
+
+    /// This engine scope's folder of box states, journals and locks.
+    pub(crate) fn scope_dir(&self) -> PathBuf {
+        self.paths.state.join("boxes").join(self.engine.scope().as_str())
+    }
+
+    /// The lock that one create, rollback or recovery of box `name` holds.
+    pub(crate) fn box_lock(&self, name: &str) -> Result<crate::files::Lock> {
+        crate::files::lock(&crate::files::lock_path(&self.scope_dir(), name))
+    }
+
+    /// The user's own tent boxes on the engine. On a shared store (Docker,
+    /// rootful podman) other users' boxes are left out: `--all`, `apply` and
+    /// `doctor` never see, stop or remove them.
+    pub fn list(&self) -> Result<Vec<Container>> {
+        Ok(self.list_all()?.into_iter().filter(|c| other_owner(c).is_none()).collect())
+    }
+
+    /// Every tent box on the engine, other users' too (`tent list` marks those).
+    pub fn list_all(&self) -> Result<Vec<Container>> {
+        self.engine.list_labelled(labels::FORMAT)
+    }
+
+    /// The tent box of that name; errors when it is missing or not tent's.
+    pub fn get(&self, name: &str) -> Result<Container> {
+        crate::boxes::validate_name(name)?;
+        let container = self
+            .engine
+            .inspect(name)?
+            .ok_or_else(|| Error::NoSuchBox { name: name.into(), engine: self.engine.describe() })?;
+        // An image's labels do not make a box (engine::json::inherited).
+        if container.label(labels::FORMAT).is_none() || self.engine.labels_inherited(&container)? {
+            return Err(Error::BoxExists { name: name.into(), engine: self.engine.describe(), is_tent: false });
+        }
+        if let Some(uid) = other_owner(&container) {
+            return Err(Error::OtherUsersBox { name: name.into(), uid: uid.into() });
+        }
+        Ok(container)
+    }
+}
+
+/// The uid a box was made for, when that is not the user running tent (a
+/// box on a shared store: Docker, rootful podman). A box without the label
+/// counts as the user's own, as `get` always did.
+pub fn other_owner(container: &Container) -> Option<&str> {
+    let me = rustix::process::getuid().as_raw().to_string();
+    container.label(labels::UID).filter(|uid| *uid != me)
+}

@@ -1,0 +1,185 @@
+//! Taking, listing and deleting a box's snapshots: commits of its container
+//! into the engine's store (`boxes::snapshot` names and labels them).
+
+use super::{now, unique_suffix};
+use crate::boxes::snapshot::{
+    IN_USE_PREFIX, RESERVED_PREFIX, Snapshot, SnapshotKind, default_name, repository, snap_labels, snapshots_of,
+    to_drop, validate_snapshot_name,
+};
+use crate::engine::argv;
+use crate::engine::json::Image;
+use crate::error::{Error, Result};
+use crate::runtime::Boxes;
+
+fn in_use_error(stderr: &str) -> bool {
+    let lower = stderr.to_ascii_lowercase();
+    lower.contains("in use") || lower.contains("is using") || lower.contains("being used")
+}
+
+impl Boxes<'_> {
+    /// Every image of this scope's snapshot repositories, in one listing.
+    pub fn snapshot_images(&self) -> Result<Vec<Image>> {
+        self.engine.images_labelled(snap_labels::BOX)
+    }
+
+    pub fn snapshots(&self, name: &str) -> Result<Vec<Snapshot>> {
+        let images = self.engine.images_labelled(&format!("{}={name}", snap_labels::BOX))?;
+        Ok(snapshots_of(&images, self.engine.scope().as_str(), name))
+    }
+
+    /// Commits `container` into `image`, paused while the engine copies; a
+    /// box that cannot be paused (rootless podman on cgroups v1) is committed
+    /// running, which is what the engine does without --pause.
+    fn commit(&self, container: &str, image: &str, box_name: &str, name: &str, kind: SnapshotKind) -> Result<()> {
+        let labels = vec![
+            (snap_labels::BOX.to_string(), box_name.to_string()),
+            (snap_labels::NAME.to_string(), name.to_string()),
+            (snap_labels::TIME.to_string(), now().to_string()),
+            (snap_labels::KIND.to_string(), kind.as_str().to_string()),
+        ];
+        let args = argv::commit(container, image, &labels, true);
+        self.progress.detail(&format!("$ {}", crate::shell::words(&self.engine.argv(&args))));
+        let output = self.engine.output(&args)?;
+        if output.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr).to_ascii_lowercase();
+        if stderr.contains("pause") || stderr.contains("cgroup") || stderr.contains("freez") {
+            let args = argv::commit(container, image, &labels, false);
+            self.engine.capture(&format!("could not snapshot box {box_name:?}"), &args)?;
+            return Ok(());
+        }
+        Err(Error::Engine {
+            what: format!("could not snapshot box {box_name:?}"),
+            failure: self.engine.failure(&args, &output),
+        })
+    }
+
+    /// Takes a snapshot of a box's system; returns it and the old ones
+    /// dropped to keep at most `keep`.
+    pub fn take_snapshot(
+        &self,
+        name: &str,
+        snapshot: Option<&str>,
+        kind: SnapshotKind,
+        keep: usize,
+    ) -> Result<(Snapshot, Vec<Snapshot>)> {
+        let container = self.get(name)?;
+        let existing = self.snapshots(name)?;
+        let snap_name = match snapshot {
+            Some(s) => {
+                validate_snapshot_name(s)?;
+                if existing.iter().any(|e| e.name == s) {
+                    return Err(Error::usage(
+                        format!("{name} already has a snapshot named {s:?}"),
+                        Some(format!("choose another name, or delete it with `tent snapshot {name} --delete {s}`")),
+                    ));
+                }
+                s.to_string()
+            }
+            None => {
+                let base = default_name(kind, now());
+                let mut candidate = base.clone();
+                let mut n = 2;
+                while existing.iter().any(|e| e.name == candidate) {
+                    candidate = format!("{base}-{n}");
+                    n += 1;
+                }
+                candidate
+            }
+        };
+        let image = format!("{}:{snap_name}", repository(self.engine.scope().as_str(), name));
+        self.commit(&container.id, &image, name, &snap_name, kind)?;
+        let all = self.snapshots(name)?;
+        let taken = all.iter().find(|s| s.name == snap_name).cloned().ok_or_else(|| Error::Usage {
+            message: format!("the snapshot {image} was made but the engine does not list it"),
+            hint: Some(format!("see `{} images`", self.engine.name())),
+        })?;
+        let mut dropped = Vec::new();
+        // The new one is never dropped: it is the newest.
+        for old in to_drop(&all, keep) {
+            if old.name == taken.name {
+                continue;
+            }
+            self.delete_snapshot_image(&old)?;
+            dropped.push(old);
+        }
+        Ok((taken, dropped))
+    }
+
+    pub fn find_snapshot(&self, name: &str, snapshot: Option<&str>) -> Result<Snapshot> {
+        let all = self.snapshots(name)?;
+        let found = match snapshot {
+            Some(s) => all.into_iter().find(|e| e.name == s),
+            None => all.into_iter().last(),
+        };
+        found.ok_or_else(|| {
+            Error::usage(
+                match snapshot {
+                    Some(s) => format!("{name} has no snapshot named {s:?}"),
+                    None => format!("{name} has no snapshots"),
+                },
+                Some(format!("see them with `tent snapshot {name} --list`, take one with `tent snapshot {name}`")),
+            )
+        })
+    }
+
+    pub fn delete_snapshot(&self, name: &str, snapshot: &str) -> Result<Snapshot> {
+        let found = self.find_snapshot(name, Some(snapshot))?;
+        self.delete_snapshot_image(&found)?;
+        Ok(found)
+    }
+
+    /// Removes a snapshot's tag. When the box runs on that very image (it was
+    /// rolled back to it), the image stays under a tag of tent's own until
+    /// the box leaves it.
+    fn delete_snapshot_image(&self, snapshot: &Snapshot) -> Result<()> {
+        let args = argv::rmi(&snapshot.image);
+        let output = self.engine.output(&args)?;
+        if output.status.success() {
+            return Ok(());
+        }
+        if in_use_error(&String::from_utf8_lossy(&output.stderr)) {
+            let repo = snapshot.image.rsplit_once(':').map_or(snapshot.image.as_str(), |(r, _)| r);
+            let keep = format!("{repo}:{IN_USE_PREFIX}{}", &snapshot.id[..snapshot.id.len().min(12)]);
+            self.engine.capture("could not tag an image in use", &argv::tag(&snapshot.id, &keep))?;
+            self.engine.capture(&format!("could not delete snapshot {}", snapshot.image), &args)?;
+            return Ok(());
+        }
+        Err(Error::Engine {
+            what: format!("could not delete snapshot {}", snapshot.image),
+            failure: self.engine.failure(&args, &output),
+        })
+    }
+
+    /// Drops tent's own tags of images no container uses any more.
+    pub fn release_unused(&self, name: &str) {
+        let Ok(images) = self.engine.images_labelled(&format!("{}={name}", snap_labels::BOX)) else { return };
+        let prefix = format!("{}:{IN_USE_PREFIX}", repository(self.engine.scope().as_str(), name));
+        for image in images {
+            for tag in image.tags.iter().filter(|t| t.starts_with(&prefix)) {
+                // Not forced: an image a container still uses stays.
+                let _ = self.engine.output(&argv::rmi(tag));
+            }
+        }
+    }
+
+    /// Commits a box's system into a fresh image of `repo_box`'s repository,
+    /// under one of tent's own tags (clone, save).
+    pub fn commit_private(&self, name: &str, repo_box: &str, kind: SnapshotKind) -> Result<String> {
+        let container = self.get(name)?;
+        let tag = format!("{RESERVED_PREFIX}{}-{}", kind.as_str(), unique_suffix());
+        let image = format!("{}:{tag}", repository(self.engine.scope().as_str(), repo_box));
+        self.commit(&container.id, &image, repo_box, &tag, kind)?;
+        Ok(image)
+    }
+
+    /// Tags `image` as an image box `name` runs on, so its snapshots' cleanup
+    /// owns it; returns the new reference.
+    pub fn adopt_image(&self, image: &str, name: &str) -> Result<String> {
+        let reference =
+            format!("{}:{IN_USE_PREFIX}{}", repository(self.engine.scope().as_str(), name), unique_suffix());
+        self.engine.capture("could not tag the loaded image", &argv::tag(image, &reference))?;
+        Ok(reference)
+    }
+}

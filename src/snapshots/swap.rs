@@ -1,0 +1,594 @@
+//! The swap that puts a box on a snapshot (rollback, upgrade's undo), its
+//! journal, and the recovery of a swap a killed tent left half-way.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::unique_suffix;
+use crate::boxes::{BoxSpec, labels};
+use crate::engine::argv;
+use crate::error::{Error, Result};
+use crate::runtime::Boxes;
+
+/// What a swap left behind, so the next tent command can finish or undo it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Journal {
+    #[serde(rename = "box")]
+    pub box_name: String,
+    /// The container the box was before the swap.
+    pub old_id: String,
+    /// The temporary names of the new container and of the old one.
+    pub new_name: String,
+    pub old_name: String,
+    pub image: String,
+    /// Recovery already told the user, and keeps the journal a while for
+    /// engine calls still landing.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reported: bool,
+}
+
+/// The most a journal file may hold: it is a few hundred bytes, and anything
+/// (every box) can write into the state directory.
+pub const JOURNAL_LIMIT: u64 = 16 * 1024;
+
+/// The temporary container names of a swap of box `name`.
+pub fn swap_names(name: &str, suffix: &str) -> (String, String) {
+    (format!("{name}-tent-new-{suffix}"), format!("{name}-tent-old-{suffix}"))
+}
+
+/// The file name of a swap's journal.
+pub fn journal_file_name(name: &str, suffix: &str) -> String {
+    format!("{name}.{suffix}.json")
+}
+
+/// A swap's suffix as [`unique_suffix`] makes it: 1 to 6 lowercase hex digits.
+fn is_swap_suffix(s: &str) -> bool {
+    (1..=6).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A full container id as both engines print it: 64 lowercase hex digits.
+fn is_container_id(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Reads a journal file's bytes, named `file_name`, as tent wrote it, or
+/// says why it is not one: the journal folder is writable by every box, so
+/// a journal is a stranger's input until each name in it has the exact shape
+/// tent gives it: the box's name is a box name, the temporary names are
+/// `BOX-tent-new-SUFFIX` and `BOX-tent-old-SUFFIX`, the file is
+/// `BOX.SUFFIX.json`, the old id is a full container id. (Whether the
+/// engine's containers of those names are the user's is checked against the
+/// engine, in recovery.)
+pub fn parse_journal(file_name: &str, bytes: &[u8]) -> std::result::Result<Journal, String> {
+    if bytes.len() as u64 > JOURNAL_LIMIT {
+        return Err(format!("it is larger than {JOURNAL_LIMIT} bytes"));
+    }
+    let j: Journal = serde_json::from_slice(bytes).map_err(|e| format!("it is not a journal: {e}"))?;
+    crate::boxes::validate_name(&j.box_name).map_err(|e| format!("its box name is not one: {e}"))?;
+    let b = &j.box_name;
+    let suffix = j
+        .new_name
+        .strip_prefix(&format!("{b}-tent-new-"))
+        .filter(|s| is_swap_suffix(s))
+        .ok_or_else(|| format!("its new container {:?} is not named {b}-tent-new-SUFFIX", j.new_name))?;
+    let (_, old_name) = swap_names(b, suffix);
+    if j.old_name != old_name {
+        return Err(format!("its old container {:?} is not {old_name:?}", j.old_name));
+    }
+    let expected = journal_file_name(b, suffix);
+    if file_name != expected {
+        return Err(format!("a journal of box {b:?} is named {expected:?}"));
+    }
+    if !is_container_id(&j.old_id) {
+        return Err(format!("its old container id {:?} is not a full container id", j.old_id));
+    }
+    crate::boxes::spec::validate_image(&j.image).map_err(|e| format!("its image is not one: {e}"))?;
+    Ok(j)
+}
+
+/// Why a container a journal names may not be touched by its recovery, or
+/// None when it is one tent made for box `box_name` of this user: it carries
+/// tent's label, the user's uid (a rootless store is the user's own, so
+/// there a box made before the uid label counts too), and the box's name in
+/// its environment (`TENT_BOX`), which a box merely named like a swap's
+/// temporary container does not have.
+pub fn not_a_swap_container(
+    container: &crate::engine::json::Container,
+    tent_box: Option<&str>,
+    box_name: &str,
+    my_uid: u32,
+    private_store: bool,
+) -> Option<String> {
+    let what = format!("container {:?}", container.name.trim_start_matches('/'));
+    if container.label(labels::FORMAT).is_none() {
+        return Some(format!("{what} is not a tent box"));
+    }
+    match container.label(labels::UID) {
+        Some(uid) if uid == my_uid.to_string() => {}
+        None if private_store => {}
+        Some(uid) => return Some(format!("{what} belongs to uid {uid}, not to you (uid {my_uid})")),
+        None => return Some(format!("{what} carries no owner label")),
+    }
+    if tent_box != Some(box_name) {
+        return Some(format!("{what} was not made for box {box_name:?}"));
+    }
+    None
+}
+
+/// What the engine has under a name a journal gives.
+#[derive(Debug)]
+enum Seen {
+    /// No container of that name.
+    Missing,
+    /// One of the user's boxes, made for the journal's box.
+    Ours(crate::engine::json::Container),
+    /// The engine could not say (podman's inspect fails on a container whose
+    /// removal was killed half-way; `rm --force` still clears it).
+    Unknown,
+    /// Something recovery must never touch, and why.
+    Foreign(String),
+}
+
+impl Seen {
+    fn there(&self) -> bool {
+        !matches!(self, Seen::Missing)
+    }
+}
+
+/// The `TENT_BOX` value in a container's `inspect` JSON (`Config.Env`).
+fn tent_box_env(inspect_json: &str) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(inspect_json).ok()?;
+    let env = value.get(0)?.get("Config")?.get("Env")?.as_array()?;
+    env.iter().filter_map(|v| v.as_str()).find_map(|e| e.strip_prefix("TENT_BOX=")).map(str::to_string)
+}
+
+/// What recovery did with a journal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recovery {
+    /// The box is on the snapshot: the swap was finished. (box, old container id)
+    Finished(String, String),
+    /// The box is as it was before: the swap was undone.
+    Undone(String),
+}
+
+/// Which way to take a half-done swap, from which containers exist:
+/// `at_name_is_old` is None when no container has the box's name.
+pub fn recovery_step(at_name_is_old: Option<bool>, new_exists: bool, old_exists: bool) -> RecoveryStep {
+    match at_name_is_old {
+        Some(true) => RecoveryStep::DropNew,
+        Some(false) => RecoveryStep::DropOld,
+        None if new_exists => RecoveryStep::RenameNewThenDropOld,
+        None if old_exists => RecoveryStep::RenameOldBack,
+        None => RecoveryStep::Nothing,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecoveryStep {
+    /// The old box still has the name: remove the unfinished new one.
+    DropNew,
+    /// The new box has the name: remove the old one.
+    DropOld,
+    /// Nobody has the name, the new one is made: put it in place.
+    RenameNewThenDropOld,
+    /// Nobody has the name and there is no new one: put the old one back.
+    RenameOldBack,
+    Nothing,
+}
+
+impl Boxes<'_> {
+    fn journal_path(&self, name: &str, suffix: &str) -> PathBuf {
+        self.scope_dir().join("journal").join(journal_file_name(name, suffix))
+    }
+
+    /// Puts box `name` on `snapshot`'s system: same name, spec, home,
+    /// volumes, state and exports; a new container. Returns (old id, new id).
+    pub fn rollback(&self, name: &str, image: &str) -> Result<(String, String)> {
+        let _lock = self.box_lock(name)?;
+        let old = self.get(name)?;
+        let spec = BoxSpec::from_label(old.label(labels::SPEC)).ok_or_else(|| Error::Usage {
+            message: format!("box {name:?} has no readable spec label, so tent cannot make it again"),
+            hint: Some("make a new box from the snapshot image instead".into()),
+        })?;
+        let suffix = unique_suffix();
+        let (new_name, old_name) = swap_names(name, &suffix);
+        let journal = Journal {
+            box_name: name.into(),
+            old_id: old.id.clone(),
+            new_name,
+            old_name,
+            image: image.into(),
+            reported: false,
+        };
+        let journal_path = self.journal_path(name, &suffix);
+        let text = serde_json::to_string_pretty(&journal).expect("a journal serializes");
+        crate::files::write_atomic(&journal_path, text.as_bytes(), 0o600)?;
+        crate::interrupt::catch();
+
+        // 1. The new container, under a temporary name; the old box works on.
+        let made = self.create_container(name, &journal.new_name, &spec, image);
+        if let Err(err) = made {
+            let _ = self.engine.output(&argv::rm_force(&journal.new_name));
+            let _ = fs::remove_file(&journal_path);
+            return Err(err);
+        }
+        if crate::interrupt::interrupted() {
+            let _ = self.engine.output(&argv::rm_force(&journal.new_name));
+            let _ = fs::remove_file(&journal_path);
+            return Err(Error::Interrupted);
+        }
+        // 2. The swap: from here on it is finished even on Ctrl-C.
+        let was_running = old.running();
+        if was_running {
+            self.stop(name)?;
+        }
+        self.engine.capture("could not rename the old box aside", &argv::rename(&old.id, &journal.old_name))?;
+        if let Err(err) = self.engine.capture("could not rename the new box", &argv::rename(&journal.new_name, name)) {
+            let _ = self.engine.output(&argv::rename(&journal.old_name, name));
+            let _ = self.engine.output(&argv::rm_force(&journal.new_name));
+            let _ = fs::remove_file(&journal_path);
+            return Err(err);
+        }
+        // 3. The new box starts before the old one goes: when it cannot, the
+        // old one is put back.
+        let state = self.state(name);
+        state.reset_run_files();
+        if was_running && let Err(err) = self.start(name, None) {
+            let _ = self.engine.output(&argv::rm_force(name));
+            let _ = self.engine.output(&argv::rename(&journal.old_name, name));
+            let _ = fs::remove_file(&journal_path);
+            let _ = self.start(name, None);
+            return Err(err);
+        }
+        let new = self.engine.inspect(name)?.map(|c| c.id).unwrap_or_default();
+        let _ = self.engine.output(&argv::rm_force(&old.id));
+        let _ = fs::remove_file(&journal_path);
+        self.release_unused(name);
+        Ok((old.id, new))
+    }
+
+    /// Makes (does not start) a container for box `name` from `image`,
+    /// with the box's spec, under `container`.
+    fn create_container(&self, name: &str, container: &str, spec: &BoxSpec, image: &str) -> Result<()> {
+        let host = crate::boxes::HostFacts::read();
+        let state = self.state(name);
+        state.create()?;
+        // The same options as the box was made with: its NVIDIA files and host shims too.
+        let nvidia = if spec.nvidia { Some(self.find_nvidia(name)?) } else { None };
+        let args = self.container_argv(name, container, spec, Some(image), &host, &state.dir, nvidia.as_ref())?;
+        self.progress.detail(&format!("$ {}", crate::shell::words(&self.engine.argv(&args))));
+        self.engine.capture(&format!("could not make box {name:?} from {image}"), &args)?;
+        Ok(())
+    }
+
+    /// Finishes or undoes swaps a killed tent left (their journals). Quiet
+    /// and cheap when there are none: one directory read. A journal is acted
+    /// on only when every name in it has tent's shape ([`parse_journal`]) and
+    /// every container it names is one tent made for that box of this user
+    /// ([`not_a_swap_container`]); any other is left alone, with a warning
+    /// naming the file.
+    pub fn recover(&self) -> Vec<Recovery> {
+        let dir = self.scope_dir().join("journal");
+        let Ok(entries) = fs::read_dir(&dir) else { return Vec::new() };
+        let mut done = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_none_or(|e| e != "json") {
+                continue;
+            }
+            let journal = crate::files::read_bounded(&path, JOURNAL_LIMIT)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| bytes.ok_or_else(|| "it is gone".to_string()))
+                .and_then(|bytes| parse_journal(&entry.file_name().to_string_lossy(), &bytes));
+            let journal = match journal {
+                Ok(journal) => journal,
+                Err(why) => {
+                    self.leave_journal(&path, &why);
+                    continue;
+                }
+            };
+            // A swap still running in another tent holds the lock: leave it.
+            let Ok(Some(_lock)) =
+                crate::files::try_lock(&crate::files::lock_path(&self.scope_dir(), &journal.box_name))
+            else {
+                continue;
+            };
+            if let Some(r) = self.recover_one(&journal, &path) {
+                done.push(r);
+            }
+        }
+        done
+    }
+
+    /// The warning for a journal recovery does not act on. The path and the
+    /// reason may hold what a box wrote: the printer sanitizes them.
+    fn leave_journal(&self, path: &Path, why: &str) {
+        let shown = path.to_string_lossy();
+        self.progress.warn(&format!(
+            "left the rollback journal {shown} alone: {why}. Unless a `tent rollback` or `tent upgrade` \
+             still runs, remove it: `rm {}`",
+            crate::shell::words(&[shown.as_ref()])
+        ));
+    }
+
+    /// What the engine has under `name`, checked as a container of box
+    /// `j.box_name`'s swap.
+    fn seen(&self, name: &str, j: &Journal) -> Seen {
+        let args = argv::container_inspect(name);
+        let output = match self.engine.output(&args) {
+            Ok(output) => output,
+            Err(_) => return Seen::Unknown,
+        };
+        if !output.status.success() {
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            return if crate::engine::json::is_no_such_container(&stderr) { Seen::Missing } else { Seen::Unknown };
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        let Some(container) = crate::engine::json::parse_inspect(&text).ok().and_then(|mut l| l.pop()) else {
+            return Seen::Unknown;
+        };
+        let uid = rustix::process::getuid().as_raw();
+        let env = tent_box_env(&text);
+        match not_a_swap_container(&container, env.as_deref(), &j.box_name, uid, self.engine.rootless) {
+            Some(why) => Seen::Foreign(why),
+            None => Seen::Ours(container),
+        }
+    }
+
+    fn recover_one(&self, j: &Journal, path: &Path) -> Option<Recovery> {
+        // A container whose `rm` was killed half-way stays listed as
+        // "Removing", and podman's inspect then fails ("container not known")
+        // while `rm --force` still clears it: such a one counts as there.
+        let at_name = self.seen(&j.box_name, j);
+        let new = self.seen(&j.new_name, j);
+        let mut old = self.seen(&j.old_name, j);
+        if let Seen::Ours(c) = &old
+            && c.id != j.old_id
+        {
+            old = Seen::Foreign(format!("container {:?} is not the box the journal names", j.old_name));
+        }
+        for seen in [&at_name, &new, &old] {
+            if let Seen::Foreign(why) = seen {
+                self.leave_journal(path, why);
+                return None;
+            }
+        }
+        if matches!(at_name, Seen::Unknown) {
+            return None;
+        }
+        let at_name = match &at_name {
+            Seen::Ours(c) => Some(c.id == j.old_id),
+            _ => None,
+        };
+        let step = recovery_step(at_name, new.there(), old.there());
+        // Only a container checked as the swap's own is renamed into the
+        // box's name; a rename that fails keeps the journal for the next try.
+        let renamed = |from: &str, seen: &Seen| {
+            matches!(seen, Seen::Ours(_))
+                && self.engine.output(&argv::rename(from, &j.box_name)).is_ok_and(|o| o.status.success())
+        };
+        let result = match step {
+            RecoveryStep::DropNew => {
+                // Even when inspect finds none: a `create` killed half-way
+                // can leave a container in podman's storage only ("Storage"
+                // in `ps --external`), which inspect does not see, `rm
+                // --force` removes, and which would pin the snapshot image.
+                let _ = self.engine.output(&argv::rm_force(&j.new_name));
+                if !new.there() && journal_is_young(path) {
+                    // A daemon (Docker) may still be making the container a
+                    // killed client asked for: look again at the next commands.
+                    if j.reported {
+                        return None;
+                    }
+                    let kept = Journal { reported: true, ..j.clone() };
+                    let text = serde_json::to_string_pretty(&kept).expect("a journal serializes");
+                    let _ = crate::files::write_atomic(path, text.as_bytes(), 0o600);
+                    return Some(Recovery::Undone(j.box_name.clone()));
+                }
+                (!j.reported).then(|| Recovery::Undone(j.box_name.clone()))
+            }
+            RecoveryStep::DropOld => {
+                let _ = self.engine.output(&argv::rm_force(&j.old_name));
+                Some(Recovery::Finished(j.box_name.clone(), j.old_id.clone()))
+            }
+            RecoveryStep::RenameNewThenDropOld => {
+                if !renamed(&j.new_name, &new) {
+                    return None;
+                }
+                let _ = self.engine.output(&argv::rm_force(&j.old_name));
+                Some(Recovery::Finished(j.box_name.clone(), j.old_id.clone()))
+            }
+            RecoveryStep::RenameOldBack => {
+                if !renamed(&j.old_name, &old) {
+                    return None;
+                }
+                Some(Recovery::Undone(j.box_name.clone()))
+            }
+            RecoveryStep::Nothing => None,
+        };
+        // The state's pid and ready files name one init process: an old one
+        // is never taken for the new box's, so they need no reset here.
+        let _ = fs::remove_file(path);
+        self.release_unused(&j.box_name);
+        result
+    }
+}
+
+/// A journal written in the last minute: its swap's engine calls may still be landing.
+fn journal_is_young(path: &Path) -> bool {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.elapsed().ok())
+        .is_some_and(|age| age < std::time::Duration::from_secs(60))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::boxes::snapshot::repository;
+
+    #[test]
+    fn recovery_keeps_a_box_under_the_name() {
+        use RecoveryStep::*;
+        assert_eq!(recovery_step(Some(true), true, false), DropNew, "killed before the swap: undo");
+        assert_eq!(recovery_step(Some(false), false, true), DropOld, "killed after the swap: finish");
+        assert_eq!(recovery_step(None, true, true), RenameNewThenDropOld, "killed between the renames");
+        assert_eq!(recovery_step(None, false, true), RenameOldBack);
+        assert_eq!(recovery_step(None, false, false), Nothing);
+    }
+
+    fn journal(name: &str, suffix: &str) -> Journal {
+        let (new_name, old_name) = swap_names(name, suffix);
+        Journal {
+            box_name: name.into(),
+            old_id: "ab".repeat(32),
+            new_name,
+            old_name,
+            image: format!("{}:s1", repository("podman", name)),
+            reported: false,
+        }
+    }
+
+    fn parse(j: &Journal, file: &str) -> std::result::Result<Journal, String> {
+        parse_journal(file, serde_json::to_string_pretty(j).unwrap().as_bytes())
+    }
+
+    #[test]
+    fn journals_tent_wrote_are_read() {
+        let j = journal("dev", "1a2b3c");
+        assert_eq!(parse(&j, "dev.1a2b3c.json").unwrap(), j);
+        let reported = Journal { reported: true, ..journal("My_Box.2", "0") };
+        assert_eq!(parse(&reported, "My_Box.2.0.json").unwrap(), reported);
+        // What rollback writes is what recovery reads.
+        let suffix = unique_suffix();
+        let (new_name, old_name) = swap_names("dev", &suffix);
+        let written = Journal { new_name, old_name, ..journal("dev", "1") };
+        assert_eq!(parse(&written, &journal_file_name("dev", &suffix)).unwrap(), written);
+    }
+
+    /// Finding 2 of issue 19: journals a box wrote name engine options,
+    /// containers tent never made, or paths; none is acted on.
+    #[test]
+    fn hostile_journals_are_refused_with_the_reason() {
+        let good = journal("dev", "abc");
+        let cases: Vec<(Journal, &str, &str)> = vec![
+            (Journal { old_name: "--filter=name=x".into(), ..good.clone() }, "dev.abc.json", "old container"),
+            (Journal { new_name: "--all".into(), ..good.clone() }, "dev.abc.json", "new container"),
+            (Journal { old_name: "victim".into(), ..good.clone() }, "dev.abc.json", "old container"),
+            (Journal { old_name: "dev-tent-old-abd".into(), ..good.clone() }, "dev.abc.json", "old container"),
+            (Journal { new_name: "dev-tent-new-ABC".into(), ..good.clone() }, "dev.abc.json", "new container"),
+            (Journal { new_name: "dev-tent-new-1234567".into(), ..good.clone() }, "dev.abc.json", "new container"),
+            (Journal { new_name: "dev-tent-new-".into(), ..good.clone() }, "dev.abc.json", "new container"),
+            (Journal { box_name: "--all".into(), ..good.clone() }, "dev.abc.json", "box name"),
+            (Journal { box_name: "../../x".into(), ..good.clone() }, "dev.abc.json", "box name"),
+            (Journal { old_id: "--force".into(), ..good.clone() }, "dev.abc.json", "container id"),
+            (Journal { old_id: "AB".repeat(32), ..good.clone() }, "dev.abc.json", "container id"),
+            (Journal { image: "-af".into(), ..good.clone() }, "dev.abc.json", "image"),
+            (good.clone(), "other.abc.json", "named \"dev.abc.json\""),
+            (good.clone(), "dev.abd.json", "named"),
+        ];
+        for (j, file, why) in cases {
+            let err = parse(&j, file).expect_err(&format!("{j:?} in {file} was accepted"));
+            assert!(err.contains(why), "{j:?}: {err}");
+        }
+        assert!(parse_journal("dev.abc.json", b"{").unwrap_err().contains("not a journal"));
+        let big = vec![b' '; JOURNAL_LIMIT as usize + 1];
+        assert!(parse_journal("dev.abc.json", &big).unwrap_err().contains("larger"));
+    }
+
+    fn container(labels: &[(&str, &str)]) -> crate::engine::json::Container {
+        crate::engine::json::Container {
+            name: "dev-tent-old-abc".into(),
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_the_users_own_swap_containers_are_touched() {
+        let ours = container(&[(labels::FORMAT, "1"), (labels::UID, "1000")]);
+        assert_eq!(not_a_swap_container(&ours, Some("dev"), "dev", 1000, false), None);
+        let why = |c: &crate::engine::json::Container, env: Option<&str>, private: bool| {
+            not_a_swap_container(c, env, "dev", 1000, private).unwrap_or_default()
+        };
+        assert!(why(&container(&[]), Some("dev"), true).contains("not a tent box"));
+        assert!(
+            why(&container(&[(labels::FORMAT, "1"), (labels::UID, "1001")]), Some("dev"), true)
+                .contains("belongs to uid 1001")
+        );
+        let unlabelled = container(&[(labels::FORMAT, "1")]);
+        assert!(why(&unlabelled, Some("dev"), false).contains("no owner label"), "a shared store needs the label");
+        assert_eq!(not_a_swap_container(&unlabelled, Some("dev"), "dev", 1000, true), None, "a private store");
+        // A box of the user merely named like a swap's container.
+        assert!(why(&ours, Some("dev-tent-old-abc"), false).contains("not made for box \"dev\""));
+        assert!(why(&ours, None, false).contains("not made for box"));
+    }
+
+    #[test]
+    fn the_box_a_container_was_made_for_is_read_from_its_environment() {
+        let text = r#"[{"Id":"x","Config":{"Env":["PATH=/bin","TENT_BOX=dev","X=TENT_BOX=no"]}}]"#;
+        assert_eq!(tent_box_env(text).as_deref(), Some("dev"));
+        assert_eq!(tent_box_env(r#"[{"Config":{"Env":null}}]"#), None);
+        assert_eq!(tent_box_env("[]"), None);
+        assert_eq!(tent_box_env("nope"), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any bytes: no panic, and what is accepted has tent's shape.
+        #[test]
+        fn journal_parser_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600),
+                                       file in "[ -~]{0,40}") {
+            if let Ok(j) = parse_journal(&file, &bytes) {
+                proptest::prop_assert!(crate::boxes::validate_name(&j.box_name).is_ok());
+                let prefix = format!("{}-tent-new-", j.box_name);
+                proptest::prop_assert!(j.new_name.starts_with(&prefix), "{:?}", j);
+                proptest::prop_assert!(!j.old_name.starts_with('-') && !j.new_name.starts_with('-'));
+            }
+        }
+
+        /// JSON-shaped input with hostile strings in every field.
+        #[test]
+        fn journal_fields_are_checked(name in "[-a-zA-Z0-9_.]{0,70}", new_name in "[-a-z0-9]{0,30}",
+                                      old_name in "[-=a-z0-9]{0,30}", id in "[0-9a-fA-F-]{0,70}") {
+            let j = Journal { box_name: name, old_id: id, new_name, old_name, image: "i".into(), reported: false };
+            let text = serde_json::to_string(&j).unwrap();
+            if let Ok(read) = parse_journal(&format!("{}.x.json", j.box_name), text.as_bytes()) {
+                let suffix = read.new_name.rsplit('-').next().unwrap().to_string();
+                proptest::prop_assert_eq!(&read.old_name, &swap_names(&read.box_name, &suffix).1);
+                proptest::prop_assert_eq!(read, j);
+            }
+        }
+
+        /// What tent writes is read back as it was (round trip).
+        #[test]
+        fn written_journals_round_trip(name in "[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}", n in 0u32..0xff_ffff,
+                                       id in "[0-9a-f]{64}", reported in proptest::prelude::any::<bool>()) {
+            let suffix = format!("{n:x}");
+            let (new_name, old_name) = swap_names(&name, &suffix);
+            let image = format!("{}:tent-in-use-{suffix}", repository("docker", &name));
+            let j = Journal { box_name: name.clone(), old_id: id, new_name, old_name, image, reported };
+            let text = serde_json::to_string_pretty(&j).unwrap();
+            proptest::prop_assert_eq!(parse_journal(&journal_file_name(&name, &suffix), text.as_bytes()), Ok(j));
+        }
+    }
+
+    #[test]
+    fn journal_round_trip() {
+        let j = Journal {
+            box_name: "dev".into(),
+            old_id: "abc".into(),
+            new_name: "dev-tent-new-1".into(),
+            old_name: "dev-tent-old-1".into(),
+            image: "i".into(),
+            reported: false,
+        };
+        let text = serde_json::to_string(&j).unwrap();
+        assert!(text.contains(r#""box":"dev""#));
+        assert_eq!(serde_json::from_str::<Journal>(&text).unwrap(), j);
+    }
+}
