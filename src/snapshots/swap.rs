@@ -235,14 +235,19 @@ impl Boxes<'_> {
         // old one is put back.
         let state = self.state(name);
         state.reset_run_files();
-        if was_running && let Err(err) = self.start(name, None) {
+        // The container tent just made, under the box's name now: one
+        // inspect gives both what `start` needs and the new id (`start`
+        // would otherwise fetch it again, with its image, issue 24).
+        let made = self.engine.inspect(name);
+        let known = made.as_ref().ok().and_then(Option::as_ref);
+        if was_running && let Err(err) = self.start(name, known) {
             let _ = self.engine.output(&argv::rm_force(name));
             let _ = self.engine.output(&argv::rename(&journal.old_name, name));
             let _ = fs::remove_file(&journal_path);
             let _ = self.start(name, None);
             return Err(err);
         }
-        let new = self.engine.inspect(name)?.map(|c| c.id).unwrap_or_default();
+        let new = made?.map(|c| c.id).unwrap_or_default();
         let _ = self.engine.output(&argv::rm_force(&old.id));
         let _ = fs::remove_file(&journal_path);
         self.release_unused(name);
