@@ -65,6 +65,11 @@ pub enum Command {
         after_help = "Examples:\n  tent create dev\n  tent create dev --image fedora:41 --packages \"git ripgrep\"\n  tent create sandbox --home ~/boxes/sandbox     # dotfiles kept apart\n  tent create web --no-start                     # provision at the first enter\n  tent --root create sys --init                  # systemd as PID 1: systemctl works\n  tent create gpu --nvidia                       # the host's NVIDIA driver, nvidia-smi\n  tent create iso --unshare-netns --unshare-ipc  # own network and IPC\n  tent create dev --pre-init-hook 'echo early' --init-hook 'apt-get -y install vim'\n  tent create dev --engine-arg=--cap-add=SYS_PTRACE --engine-arg=--env=X=1"
     )]
     Create(CreateArgs),
+    /// List the distributions `tent create --distro` knows, with their images and package managers
+    #[command(
+        after_help = "Built into tent (no network call), merged with the [distros] table of your config and of /etc/tent/config.toml, which pin a name to any image. Images are the short names your engine resolves itself; tent names no registry (docs/distros.md).\n\nExamples:\n  tent distros\n  tent distros --json\n  tent create dev --distro fedora --release 41\n  tent create web --distro ubuntu --release 24.04"
+    )]
+    Distros(DistrosArgs),
     /// Open a login shell in a box, or run one command in it with a terminal
     #[command(
         after_help = "Starts the box when it is stopped. Works in your current directory when the box has it, else in your home.\n\nExamples:\n  tent enter dev\n  tent enter dev -- htop\n\nExit status: the command's own; 125 engine error, 126 not executable, 127 not found."
@@ -111,6 +116,11 @@ pub enum Command {
         after_help = "The box keeps its name, host name, spec, home, volumes and exports; its container is made again from the snapshot. Asks first on a terminal unless --yes.\n\nExamples:\n  tent rollback dev                      the latest snapshot\n  tent rollback dev before-cuda --yes"
     )]
     Rollback(RollbackArgs),
+    /// Take over a container made by Distrobox or Toolbx as a tent box, keeping its system and home
+    #[command(
+        after_help = "Its system is committed and made again as a tent box (runs as you, snapshots, upgrade) under the same name; its home stays where it is. The old container goes once the new box is ready (--keep-old keeps it). Exports made by distrobox-export are listed; --exports makes them again as tent exports and moves the old files aside (never deletes them). Asks first unless --yes. See docs/adopt.md.\n\nExamples:\n  tent adopt fedora --dry-run\n  tent adopt fedora --exports\n  tent adopt my-toolbox --yes --keep-old"
+    )]
+    Adopt(AdoptArgs),
     /// Upgrade a box's packages, after a snapshot; rolled back when it fails
     #[command(
         after_help = "Takes a snapshot (kind upgrade), then refreshes and upgrades with the box's package manager (apt, dnf, zypper, pacman, apk, xbps). When that fails, the box is rolled back and tent exits 1; when it works, `tent rollback BOX` undoes it.\n\nExamples:\n  tent upgrade dev\n  tent upgrade --all --yes\n  tent upgrade --running               the boxes that are running now\n  tent upgrade --schedule weekly       every box, by a systemd user timer\n  tent upgrade --schedule off"
@@ -205,6 +215,13 @@ docs/editors.md.\n\nExamples:\n  tent code dev                 this folder\n  te
     },
 }
 
+#[derive(Debug, Args)]
+pub struct DistrosArgs {
+    /// Print JSON: one object per distribution (docs/json.md)
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct CreateArgs {
     /// Name of the box (letters, digits, '_', '.', '-')
@@ -212,6 +229,12 @@ pub struct CreateArgs {
     /// Image to make it from [default: TENT_IMAGE, the config file, else one for your distro]
     #[arg(short, long)]
     pub image: Option<String>,
+    /// A distribution of tent's catalog instead of an image (`tent distros` lists them)
+    #[arg(long, value_name = "NAME", conflicts_with = "image")]
+    pub distro: Option<String>,
+    /// With --distro: its release (e.g. 41, 24.04, bookworm) [default: the catalog's]
+    #[arg(long, value_name = "RELEASE", requires = "distro")]
+    pub release: Option<String>,
     /// Extra packages to install at provisioning (repeat or separate by spaces)
     #[arg(short, long, value_name = "PACKAGES")]
     pub packages: Vec<String>,
@@ -285,6 +308,9 @@ pub struct CreateArgs {
     /// Also put a launcher for the box in the desktop menu (see `tent entry`)
     #[arg(long)]
     pub entry: bool,
+    /// Stop the box once no command started through tent (run, enter, exported commands, services) has run in it for DURATION (90s, 15m, 2h); the next command starts it again [default: config `stop_when_idle`]
+    #[arg(long, value_name = "DURATION", value_parser = crate::boxes::spec::parse_duration)]
+    pub stop_when_idle: Option<u64>,
     /// Start the box when you log in (a systemd user unit; `tent rm` removes it)
     #[arg(long)]
     pub start_at_login: bool,
@@ -423,6 +449,28 @@ pub struct SnapshotArgs {
     pub delete: Option<String>,
     /// Print JSON (with --list)
     #[arg(long, requires = "list")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The Distrobox or Toolbx container
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Also make its distrobox-export exports again as tent exports (the old files are moved aside)
+    #[arg(long)]
+    pub exports: bool,
+    /// Keep the old container (renamed NAME-pre-tent) instead of removing it
+    #[arg(long)]
+    pub keep_old: bool,
+    /// Print the plan and change nothing
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Do not ask
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Print the plan (and with changes, what was done) as JSON
+    #[arg(long)]
     pub json: bool,
 }
 
@@ -679,6 +727,9 @@ pub struct ApplyArgs {
     /// Print the plan and its result as JSON
     #[arg(long)]
     pub json: bool,
+    /// Run a Distrobox file's `$(…)` and backquote substitutions on the host through sh, each printed first (refused without it)
+    #[arg(long)]
+    pub run_substitutions: bool,
 }
 
 #[derive(Debug, Args)]

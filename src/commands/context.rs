@@ -131,7 +131,13 @@ impl Context<'_> {
     /// The spec of a new box from `tent create`'s flags and the config.
     pub fn spec_from_args(&self, args: &CreateArgs) -> Result<BoxSpec> {
         let ctx = self;
-        let image = match args.image.clone().or_else(|| ctx.config.image.clone()) {
+        let from_distro = match &args.distro {
+            Some(distro) => {
+                Some(crate::catalog::Catalog::load(&ctx.config.distros).image(distro, args.release.as_deref())?)
+            }
+            None => None,
+        };
+        let image = match from_distro.or_else(|| args.image.clone()).or_else(|| ctx.config.image.clone()) {
             Some(image) => image,
             None => default_image_for(&std::fs::read_to_string("/etc/os-release").unwrap_or_default()),
         };
@@ -179,6 +185,7 @@ impl Context<'_> {
             init_hooks: args.init_hook.clone(),
             start_hooks: Vec::new(),
             pre_init_hooks: args.pre_init_hook.clone(),
+            attach_hooks: Vec::new(),
             init: args.init,
             nvidia: args.nvidia,
             unshare,
@@ -187,6 +194,24 @@ impl Context<'_> {
             pull: args.pull,
             no_host: args.no_host || ctx.config.no_host,
             own_xdg_open: args.own_xdg_open,
+            stop_when_idle: match (args.stop_when_idle, &ctx.config.stop_when_idle) {
+                (Some(_), _) if args.init => {
+                    return Err(Error::usage(
+                        "--stop-when-idle does not go with --init: the image's init (systemd) runs the box, not tent's",
+                        Some("leave out one of them".to_string()),
+                    ));
+                }
+                (Some(secs), _) => Some(secs),
+                // The config's default is for boxes tent's init runs.
+                (None, Some(_)) if args.init => None,
+                (None, Some(text)) => Some(crate::boxes::spec::parse_duration(text).map_err(|why| {
+                    Error::usage(
+                        format!("config stop_when_idle: {why}"),
+                        Some("fix it in ~/.config/tent/config.toml, e.g. stop_when_idle = \"30m\"".into()),
+                    )
+                })?),
+                (None, None) => None,
+            },
             manifest: None,
         })
     }

@@ -1,6 +1,7 @@
 //! One file per verb. Commands are the only code that talks to the user
 //! (through the `Printer`) and the only code that sees clap's structs.
 
+mod adopt;
 mod apply;
 mod bake;
 mod clone;
@@ -8,6 +9,7 @@ mod code;
 pub mod complete;
 mod context;
 mod create;
+mod distros;
 mod doctor;
 mod enter;
 mod entry;
@@ -47,6 +49,11 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         }
         // Reads only files: it answers a shell's command-not-found at once.
         Command::Which(args) => return which::run(&Paths::from_env()?, &args, printer),
+        // Data and config only: no engine is needed to read the catalog.
+        Command::Distros(args) => {
+            let config = Config::load(&Paths::from_env()?.config, cli.engine)?;
+            return distros::run(&config, &args, printer);
+        }
         command => command,
     };
     let paths = Paths::from_env()?;
@@ -78,6 +85,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Rm(args) => rm::run(&ctx, &args),
         Command::Snapshot(args) => snapshot::run(&ctx, &args),
         Command::Rollback(args) => rollback::run(&ctx, &args),
+        Command::Adopt(args) => adopt::run(&ctx, &args),
         Command::Upgrade(args) => upgrade::run(&ctx, &args),
         Command::Clone(args) => clone::run(&ctx, &args),
         Command::Service(args) => service::run(&ctx, &args),
@@ -95,6 +103,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         | Command::Relay { .. }
         | Command::RelayCall { .. }
         | Command::Host(_)
+        | Command::Distros(_)
         | Command::Which(_) => {
             unreachable!("handled above")
         }

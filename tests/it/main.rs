@@ -3,11 +3,14 @@
 
 mod harness;
 
+mod adopt;
 mod between;
+mod catalog;
 mod cli;
 mod core;
 mod create_options;
 mod devcontainer;
+mod devcontainer_attach;
 mod distro;
 mod doctor;
 mod editors;
@@ -15,8 +18,11 @@ mod export;
 mod gui;
 mod host;
 mod host_access;
+mod idle;
 mod join;
+mod man_pages;
 mod manifest;
+mod ptyxis;
 mod relay_attack;
 mod relay_files;
 mod services;

@@ -469,6 +469,59 @@ apt-get -s -o Debug::NoLocking=1 dist-upgrade" "$(cat "$C/log")"
     check_eq "$t pm_upgrade after the check (apt-get): no second refresh" \
         "apt-get -q -y -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold dist-upgrade" \
         "$(head -n 1 "$C/log")"
+
+    # box_commands (--stop-when-idle), in a mount namespace of its own: a
+    # process of another process group (a command tent started) counts, the
+    # init's own children do not.
+    if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v setsid >/dev/null; then
+        out=$(env -i PATH=/usr/bin:/bin TENT_INIT_SOURCE_ONLY=1 unshare -m --propagation private "${SH[@]}" -c \
+            '. "$1" || exit 99; sleep 5 & own=$!; a=$(box_commands); setsid sleep 5 & cmd=$!; sleep 0.3
+            b=$(box_commands); kill "$cmd" 2>/dev/null; pkill -s 0 -x -f "sleep 5" 2>/dev/null; sleep 0.3
+            c=$(box_commands); kill "$own" 2>/dev/null; echo "$a $b $c"' sh "$INIT" 2>&1)
+        check_eq "$t box_commands: another process group counts, the init's children do not" "0 1 0" "$out"
+    fi
+
+    # keep_docs: what minimal images strip is installed again (issue 22).
+    new_case
+    tools sed grep cat
+    mkdir -p "$C/root/etc/dpkg/dpkg.cfg.d" "$C/root/etc/dnf" "$C/root/etc/zypp"
+    # Ubuntu's minimal images, as shipped.
+    printf '%s\n' '# Drop all man pages' 'path-exclude=/usr/share/man/*' \
+        'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*/copyright' >"$C/root/etc/dpkg/dpkg.cfg.d/excludes"
+    printf '%s\n' '[main]' 'gpgcheck=1' 'tsflags=nodocs' 'best=False' >"$C/root/etc/dnf/dnf.conf"
+    printf '%s\n' '[main]' 'tsflags = nodocs' >"$C/root/etc/yum.conf"
+    printf '%s\n' '[options]' 'NoExtract  = usr/share/man/* usr/share/doc/*' '  NoExtract = usr/share/help/*' \
+        'NoUpgrade = etc/passwd' >"$C/root/etc/pacman.conf"
+    printf '%s\n' '[main]' 'rpm.install.excludedocs = yes' 'solver.onlyRequires = true' >"$C/root/etc/zypp/zypp.conf"
+    out=$(in_sh 'keep_docs; echo "rc=$?"')
+    check_eq "$t keep_docs: runs quietly" "rc=0" "$out"
+    check_eq "$t keep_docs: dpkg's excludes stay as the image has them" \
+        "# Drop all man pages|path-exclude=/usr/share/man/*|path-exclude=/usr/share/doc/*|path-include=/usr/share/doc/*/copyright" \
+        "$(paste -sd'|' "$C/root/etc/dpkg/dpkg.cfg.d/excludes")"
+    check_eq "$t keep_docs: tent's dpkg file, read last, re-includes the docs" \
+        "path-include=/usr/share/man/*|path-include=/usr/share/doc/*|path-include=/usr/share/info/*" \
+        "$(grep -v '^#' "$C/root/etc/dpkg/dpkg.cfg.d/zz-tent-docs" | paste -sd'|')"
+    check_eq "$t keep_docs: dnf's tsflags=nodocs goes, the rest stays" "[main]|gpgcheck=1|best=False" \
+        "$(paste -sd'|' "$C/root/etc/dnf/dnf.conf")"
+    check_eq "$t keep_docs: yum's too" "[main]" "$(paste -sd'|' "$C/root/etc/yum.conf")"
+    check_eq "$t keep_docs: pacman's NoExtract lines are commented out" \
+        "[options]|#NoExtract  = usr/share/man/* usr/share/doc/*|#  NoExtract = usr/share/help/*|NoUpgrade = etc/passwd" \
+        "$(paste -sd'|' "$C/root/etc/pacman.conf")"
+    check_eq "$t keep_docs: zypper installs docs" "[main]|rpm.install.excludedocs = no|solver.onlyRequires = true" \
+        "$(paste -sd'|' "$C/root/etc/zypp/zypp.conf")"
+    before=$(ls -l --time-style=+%s.%N "$C/root/etc/dnf/dnf.conf" "$C/root/etc/dpkg/dpkg.cfg.d/zz-tent-docs")
+    out=$(in_sh 'keep_docs; echo "rc=$?"')
+    check_eq "$t keep_docs: again, nothing to undo and nothing written" "rc=0|$before" \
+        "$out|$(ls -l --time-style=+%s.%N "$C/root/etc/dnf/dnf.conf" "$C/root/etc/dpkg/dpkg.cfg.d/zz-tent-docs")"
+
+    # An image that strips nothing gets no file of tent's.
+    new_case
+    tools sed grep cat
+    mkdir -p "$C/root/etc/dpkg/dpkg.cfg.d"
+    echo 'force-unsafe-io' >"$C/root/etc/dpkg/dpkg.cfg.d/docker-apt-speedup"
+    out=$(in_sh 'keep_docs; echo "rc=$?"')
+    check_eq "$t keep_docs: nothing stripped, nothing written" "rc=0|docker-apt-speedup" \
+        "$out|$(ls "$C/root/etc/dpkg/dpkg.cfg.d" | paste -sd'|')"
 }
 
 # --- the shells -------------------------------------------------------------------
