@@ -45,7 +45,7 @@ pub fn run(ctx: &Context<'_>, args: &UpgradeArgs) -> Result<i32> {
     }
     if !args.yes && ctx.printer.stderr_is_terminal() {
         let question = format!(
-            "Upgrade the packages of {}? A snapshot is taken first; `tent rollback BOX` undoes it.",
+            "Upgrade the packages of {}? A box with something to upgrade gets a snapshot first; `tent rollback BOX` undoes it.",
             names.join(", ")
         );
         if !ctx.printer.confirm(&question) {
