@@ -28,6 +28,8 @@ pub fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
             None
         };
         if let Some(home) = &home {
+            // The label names a folder on the box's machine, not on this one.
+            ctx.engine.require_local(&format!("deleting the own home of box {name:?}"))?;
             check_own_home(home, name, &ctx.paths.home)?;
         }
         targets.push((container, home));
@@ -52,7 +54,7 @@ pub fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
     for (container, home) in targets {
         let name = container.name.clone();
         let spinner = ctx.printer.spinner(format!("removing {name}"));
-        let removed_exports = export::remove_box_exports(&ctx.paths, ctx.engine.scope().as_str(), &name);
+        let removed_exports = export::remove_box_exports(&ctx.paths, ctx.engine.scope(), &name);
         let result = boxes.remove(&name);
         spinner.finish();
         result?;

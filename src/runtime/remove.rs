@@ -25,6 +25,10 @@ impl Boxes<'_> {
                 });
             }
         }
+        if crate::boxes::remote::is_remote(self.engine) {
+            // Its home volume stays: it is every remote box's home there.
+            return Ok(());
+        }
         self.state(name).remove()
     }
 
@@ -32,8 +36,8 @@ impl Boxes<'_> {
     /// returns how many there were.
     pub fn remove_snapshots(&self, name: &str) -> Result<usize> {
         let images = self.engine.images_labelled(&format!("{}={name}", snap_labels::BOX))?;
-        let prefix = format!("{}:", repository(self.engine.scope().as_str(), name));
-        let count = snapshots_of(&images, self.engine.scope().as_str(), name).len();
+        let prefix = format!("{}:", repository(self.engine.scope(), name));
+        let count = snapshots_of(&images, self.engine.scope(), name).len();
         for image in &images {
             for tag in image.tags.iter().filter(|t| t.starts_with(&prefix)) {
                 let _ = self.engine.output(&argv::rmi(tag));

@@ -39,7 +39,7 @@ impl Boxes<'_> {
 
     pub fn snapshots(&self, name: &str) -> Result<Vec<Snapshot>> {
         let images = self.engine.images_labelled(&format!("{}={name}", snap_labels::BOX))?;
-        Ok(snapshots_of(&images, self.engine.scope().as_str(), name))
+        Ok(snapshots_of(&images, self.engine.scope(), name))
     }
 
     /// Commits `container` into `image`, paused while the engine copies; a
@@ -66,7 +66,10 @@ impl Boxes<'_> {
             (snap_labels::KIND.to_string(), kind.as_str().to_string()),
         ];
         labels.extend_from_slice(extra);
-        let pause = can_pause(self.engine.is_podman(), self.engine.rootful(), cgroup_v2());
+        // This host's cgroups say nothing of another machine's engine: there
+        // the pause is tried (and retried without, as before).
+        let local = !crate::boxes::remote::is_remote(self.engine);
+        let pause = !local || can_pause(self.engine.is_podman(), self.engine.rootful(), cgroup_v2());
         let args = argv::commit(container, image, &labels, pause);
         self.progress.detail(&format!("$ {}", crate::shell::words(&self.engine.argv(&args))));
         let output = self.engine.output(&args)?;
@@ -118,7 +121,7 @@ impl Boxes<'_> {
                 candidate
             }
         };
-        let image = format!("{}:{snap_name}", repository(self.engine.scope().as_str(), name));
+        let image = format!("{}:{snap_name}", repository(self.engine.scope(), name));
         self.commit(&container.id, &image, name, &snap_name, kind)?;
         // The new image alone (one engine call, not a second listing): the
         // others are `existing`, and this box's lock-free listing above is
@@ -129,11 +132,9 @@ impl Boxes<'_> {
             .map_err(|detail| Error::EngineOutput { command: self.engine.argv(&args).join(" "), detail })?;
         let scope = self.engine.scope();
         let taken =
-            snapshots_of(&new, scope.as_str(), name).into_iter().find(|s| s.name == snap_name).ok_or_else(|| {
-                Error::Usage {
-                    message: format!("the snapshot {image} was made but the engine does not list it"),
-                    hint: Some(format!("see `{} images`", self.engine.name())),
-                }
+            snapshots_of(&new, scope, name).into_iter().find(|s| s.name == snap_name).ok_or_else(|| Error::Usage {
+                message: format!("the snapshot {image} was made but the engine does not list it"),
+                hint: Some(format!("see `{} images`", self.engine.name())),
             })?;
         let mut all = existing;
         all.push(taken.clone());
@@ -197,7 +198,7 @@ impl Boxes<'_> {
     /// Drops tent's own tags of images no container uses any more.
     pub fn release_unused(&self, name: &str) {
         let Ok(images) = self.engine.images_labelled(&format!("{}={name}", snap_labels::BOX)) else { return };
-        let prefix = format!("{}:{IN_USE_PREFIX}", repository(self.engine.scope().as_str(), name));
+        let prefix = format!("{}:{IN_USE_PREFIX}", repository(self.engine.scope(), name));
         for image in images {
             for tag in image.tags.iter().filter(|t| t.starts_with(&prefix)) {
                 // Not forced: an image a container still uses stays.
@@ -211,7 +212,7 @@ impl Boxes<'_> {
     pub fn commit_private(&self, name: &str, repo_box: &str, kind: SnapshotKind) -> Result<String> {
         let container = self.get(name)?;
         let tag = format!("{RESERVED_PREFIX}{}-{}", kind.as_str(), unique_suffix());
-        let image = format!("{}:{tag}", repository(self.engine.scope().as_str(), repo_box));
+        let image = format!("{}:{tag}", repository(self.engine.scope(), repo_box));
         self.commit(&container.id, &image, repo_box, &tag, kind)?;
         Ok(image)
     }
@@ -223,7 +224,7 @@ impl Boxes<'_> {
         crate::boxes::validate_name(name)?;
         let kind = SnapshotKind::Adopt;
         let tag = format!("{RESERVED_PREFIX}{}-{}", kind.as_str(), unique_suffix());
-        let image = format!("{}:{tag}", repository(self.engine.scope().as_str(), name));
+        let image = format!("{}:{tag}", repository(self.engine.scope(), name));
         self.commit_labelled(container, &image, name, &tag, kind, extra)?;
         Ok(image)
     }
@@ -231,8 +232,7 @@ impl Boxes<'_> {
     /// Tags `image` as an image box `name` runs on, so its snapshots' cleanup
     /// owns it; returns the new reference.
     pub fn adopt_image(&self, image: &str, name: &str) -> Result<String> {
-        let reference =
-            format!("{}:{IN_USE_PREFIX}{}", repository(self.engine.scope().as_str(), name), unique_suffix());
+        let reference = format!("{}:{IN_USE_PREFIX}{}", repository(self.engine.scope(), name), unique_suffix());
         self.engine.capture("could not tag the loaded image", &argv::tag(image, &reference))?;
         Ok(reference)
     }

@@ -280,8 +280,9 @@ impl Boxes<'_> {
         }
         // 3. The new box starts before the old one goes: when it cannot, the
         // old one is put back.
-        let state = self.state(name);
-        state.reset_run_files();
+        if !crate::boxes::remote::is_remote(self.engine) {
+            self.state(name).reset_run_files();
+        }
         // The container tent just made, under the box's name now: one
         // inspect gives both what `start` needs and the new id (`start`
         // would otherwise fetch it again, with its image, issue 24).
@@ -317,6 +318,11 @@ impl Boxes<'_> {
     /// Makes (does not start) a container for box `name` from `image`,
     /// with the box's spec, under `container`.
     fn create_container(&self, name: &str, container: &str, spec: &BoxSpec, image: &str) -> Result<()> {
+        if crate::boxes::remote::is_remote(self.engine) {
+            let args = self.remote_argv(name, container, spec, Some(image))?;
+            self.engine.capture(&format!("could not make box {name:?} from {image}"), &args)?;
+            return Ok(());
+        }
         let host = crate::boxes::HostFacts::read();
         let state = self.state(name);
         state.create()?;
@@ -514,7 +520,7 @@ mod tests {
             old_id: "ab".repeat(32),
             new_name,
             old_name,
-            image: format!("{}:s1", repository("podman", name)),
+            image: format!("{}:s1", repository(crate::engine::Scope::Podman, name)),
             reported: false,
         }
     }
@@ -637,7 +643,7 @@ mod tests {
                                        id in "[0-9a-f]{64}", reported in proptest::prelude::any::<bool>()) {
             let suffix = format!("{n:x}");
             let (new_name, old_name) = swap_names(&name, &suffix);
-            let image = format!("{}:tent-in-use-{suffix}", repository("docker", &name));
+            let image = format!("{}:tent-in-use-{suffix}", repository(crate::engine::Scope::Docker, &name));
             let j = Journal { box_name: name.clone(), old_id: id, new_name, old_name, image, reported };
             let text = serde_json::to_string_pretty(&j).unwrap();
             proptest::prop_assert_eq!(parse_journal(&journal_file_name(&name, &suffix), text.as_bytes()), Ok(j));
