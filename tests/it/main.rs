@@ -19,6 +19,7 @@ mod join;
 mod manifest;
 mod relay_attack;
 mod relay_files;
+mod remove;
 mod services;
 mod snapshot;
 mod trust;
