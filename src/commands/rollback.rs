@@ -8,7 +8,7 @@ pub fn run(ctx: &Context<'_>, args: &RollbackArgs) -> Result<i32> {
     let boxes = ctx.boxes();
     let name = args.box_name.as_str();
     boxes.get(name)?;
-    let snapshot = boxes.find_snapshot(name, args.name.as_deref())?;
+    let snapshot = ctx.snapshots().find(name, args.name.as_deref())?;
     if !args.yes {
         if !ctx.printer.stderr_is_terminal() {
             return Err(Error::usage(
