@@ -65,6 +65,11 @@ pub enum Command {
         after_help = "Examples:\n  tent create dev\n  tent create dev --image fedora:41 --packages \"git ripgrep\"\n  tent create sandbox --home ~/boxes/sandbox     # dotfiles kept apart\n  tent create web --no-start                     # provision at the first enter\n  tent --root create sys --init                  # systemd as PID 1: systemctl works\n  tent create gpu --nvidia                       # the host's NVIDIA driver, nvidia-smi\n  tent create iso --unshare-netns --unshare-ipc  # own network and IPC\n  tent create dev --pre-init-hook 'echo early' --init-hook 'apt-get -y install vim'\n  tent create dev --engine-arg=--cap-add=SYS_PTRACE --engine-arg=--env=X=1"
     )]
     Create(CreateArgs),
+    /// List the distributions `tent create --distro` knows, with their images and package managers
+    #[command(
+        after_help = "Built into tent (no network call), merged with the [distros] table of your config and of /etc/tent/config.toml, which pin a name to any image. Images are the short names your engine resolves itself; tent names no registry (docs/distros.md).\n\nExamples:\n  tent distros\n  tent distros --json\n  tent create dev --distro fedora --release 41\n  tent create web --distro ubuntu --release 24.04"
+    )]
+    Distros(DistrosArgs),
     /// Open a login shell in a box, or run one command in it with a terminal
     #[command(
         after_help = "Starts the box when it is stopped. Works in your current directory when the box has it, else in your home.\n\nExamples:\n  tent enter dev\n  tent enter dev -- htop\n\nExit status: the command's own; 125 engine error, 126 not executable, 127 not found."
@@ -205,6 +210,13 @@ docs/editors.md.\n\nExamples:\n  tent code dev                 this folder\n  te
     },
 }
 
+#[derive(Debug, Args)]
+pub struct DistrosArgs {
+    /// Print JSON: one object per distribution (docs/json.md)
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Args, Clone, Default)]
 pub struct CreateArgs {
     /// Name of the box (letters, digits, '_', '.', '-')
@@ -212,6 +224,12 @@ pub struct CreateArgs {
     /// Image to make it from [default: TENT_IMAGE, the config file, else one for your distro]
     #[arg(short, long)]
     pub image: Option<String>,
+    /// A distribution of tent's catalog instead of an image (`tent distros` lists them)
+    #[arg(long, value_name = "NAME", conflicts_with = "image")]
+    pub distro: Option<String>,
+    /// With --distro: its release (e.g. 41, 24.04, bookworm) [default: the catalog's]
+    #[arg(long, value_name = "RELEASE", requires = "distro")]
+    pub release: Option<String>,
     /// Extra packages to install at provisioning (repeat or separate by spaces)
     #[arg(short, long, value_name = "PACKAGES")]
     pub packages: Vec<String>,

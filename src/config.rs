@@ -47,6 +47,10 @@ pub struct ConfigFile {
     /// How `--root` reaches rootful podman: `sudo` (default), `doas`, `run0`,
     /// with arguments if needed (Distrobox's DBX_SUDO_PROGRAM).
     pub sudo_program: Option<String>,
+    /// `tent create --distro NAME`: NAME's image, over tent's catalog
+    /// (docs/distros.md); `{release}` takes `--release`.
+    #[serde(default)]
+    pub distros: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -117,6 +121,8 @@ pub struct Config {
     pub no_host: bool,
     /// `sudo_program`, when set.
     pub sudo_program: Option<String>,
+    /// `[distros]`: images pinned to catalog names, every file's merged.
+    pub distros: std::collections::BTreeMap<String, String>,
     /// The user's file when it was read.
     pub file: Option<PathBuf>,
     /// Every file that was read, the system's first.
@@ -219,6 +225,7 @@ impl Config {
             home_prefix: file.home_prefix.map(|p| in_home(p, home.as_deref())),
             no_host: file.no_host.unwrap_or(false),
             sudo_program: file.sudo_program.filter(|p| !p.trim().is_empty()),
+            distros: file.distros,
             file: found.then_some(path),
             files,
         })

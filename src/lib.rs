@@ -22,9 +22,10 @@
 //! - `engine`: podman and Docker, argv from plain data, JSON shapes.
 //! - the floor, used by all and using nothing above: `paths`, `config`,
 //!   `output`, `progress`, `error`, `files`, `shell`, `env_vars`,
-//!   `interrupt`, `systemd`.
+//!   `interrupt`, `systemd`, `catalog` (the distributions `--distro` names).
 
 pub mod boxes;
+pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -154,6 +154,10 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
     flag(&mut a, "--label", format!("{}={}", labels::VERSION, env!("CARGO_PKG_VERSION")));
     flag(&mut a, "--label", format!("{}={}", labels::UID, user.uid));
     flag(&mut a, "--label", format!("{}={}", labels::MADE, made()));
+    if engine.is_podman() {
+        // Ptyxis lists podman containers only (docs/terminals.md).
+        flag(&mut a, "--label", format!("{}={}", labels::TOOLBX, labels::TOOLBX_VALUE));
+    }
 
     let vol = |src: &Path, dst: &Path, opts: &str| {
         let mut v = format!("{}:{}", src.display(), dst.display());
@@ -236,6 +240,11 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
     for (key, value) in &plan.spec.env {
         flag(&mut a, "--env", format!("{key}={value}"));
     }
+    if !plan.spec.attach_hooks.is_empty() {
+        // Read by tent-exec, as the user, at `tent enter` (TENT_ATTACH=1).
+        let script = super::scripts::hook_script(&plan.spec.attach_hooks);
+        flag(&mut a, "--env", format!("{ATTACH_HOOK_ENV}={script}"));
+    }
     // A rootful box's root is the host's root: it takes nothing to run from
     // the user's writable directories (docs/security.md).
     let rootful = engine.rootful();
@@ -310,6 +319,12 @@ pub enum ExecMode {
     /// A command; arguments that are not UTF-8 are encoded for tent-exec.
     Command(Vec<std::ffi::OsString>),
 }
+
+/// The container's variable holding the attach hooks (`BoxSpec::attach_hooks`).
+pub const ATTACH_HOOK_ENV: &str = "TENT_HOOK_ATTACH";
+/// Set by `tent enter` in the exec's environment: tent-exec runs the attach
+/// hooks first.
+pub const ATTACH_ENV: &str = "TENT_ATTACH";
 
 /// The in-box argv that runs `mode` through tent-exec in `cwd`.
 /// What a rootful box's init is told: that it is rootful (no file in the
@@ -514,8 +529,23 @@ mod tests {
         assert!(XDG_DATA_DIRS.ends_with(HOST_SHARE_IN_BOX) && XCURSOR_PATH.contains(HOST_SHARE_IN_BOX));
         assert!(has_pair(&argv, "--label", "tent.format=1"));
         assert!(has_pair(&argv, "--label", r#"tent.spec={"image":"debian:bookworm","packages":["git"]}"#));
+        // Ptyxis's Toolbx route, with a value `toolbox list` (`=true`) skips.
+        assert!(has_pair(&argv, "--label", "com.github.containers.toolbox=tent"));
         assert!(has_pair(&argv, "--entrypoint", "/bin/sh"));
         assert_eq!(&argv[argv.len() - 2..], &["debian:bookworm", INIT_IN_BOX]);
+    }
+
+    #[test]
+    fn attach_hooks_ride_in_the_containers_environment() {
+        let host = facts();
+        let spec = BoxSpec { image: "img".into(), attach_hooks: vec!["echo hi".into()], ..Default::default() };
+        for rootless in [true, false] {
+            let argv = create(&engine(EngineKind::Podman, rootless), &small_plan(&spec, &host));
+            assert!(has_pair(&argv, "--env", "TENT_HOOK_ATTACH=set -e\necho hi\n"), "{argv:?}");
+        }
+        let none = BoxSpec { image: "img".into(), ..Default::default() };
+        let argv = create(&engine(EngineKind::Podman, true), &small_plan(&none, &host));
+        assert!(!argv.iter().any(|a| a.starts_with("TENT_HOOK_ATTACH")));
     }
 
     #[test]
@@ -611,6 +641,7 @@ mod tests {
         let argv = create(&engine(EngineKind::Docker, false), &plan);
         assert!(has_pair(&argv, "--cgroupns", "host") && has_pair(&argv, "--tmpfs", "/run"));
         assert!(has_pair(&argv, "--env", "container=docker"));
+        assert!(!argv.iter().any(|a| a.starts_with("com.github.containers.toolbox")), "Ptyxis lists podman's only");
     }
 
     #[test]

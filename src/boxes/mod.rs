@@ -36,4 +36,12 @@ pub mod labels {
     /// Unique to the container (time and pid at create): no image carries
     /// it, so a box's labels always differ from its image's (`engine::json::inherited`).
     pub const MADE: &str = "tent.made";
+    /// Ptyxis (the GNOME terminal of Fedora's desktops) takes a podman
+    /// container with this label, whatever its value, for a Toolbx box and
+    /// opens it as the user in the tab's folder (`--user`, `--workdir`)
+    /// instead of a root shell in `/` (docs/terminals.md). The value is not
+    /// Toolbx's `true`: `toolbox list` filters on `=true`, so Toolbx's own
+    /// tools do not take tent boxes for theirs.
+    pub const TOOLBX: &str = "com.github.containers.toolbox";
+    pub const TOOLBX_VALUE: &str = "tent";
 }

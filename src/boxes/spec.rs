@@ -44,6 +44,11 @@ pub struct BoxSpec {
     /// (Distrobox's pre-init hooks).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pre_init_hooks: Vec<String>,
+    /// Shell commands run as the user in the box at each `tent enter`,
+    /// before the shell or command (devcontainer.json `postAttachCommand`);
+    /// a failure is reported and the shell starts anyway.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attach_hooks: Vec<String>,
     /// The image's init (systemd) runs as PID 1 (`--init`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub init: bool,

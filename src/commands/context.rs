@@ -137,7 +137,13 @@ impl Context<'_> {
     /// The spec of a new box from `tent create`'s flags and the config.
     pub fn spec_from_args(&self, args: &CreateArgs) -> Result<BoxSpec> {
         let ctx = self;
-        let image = match args.image.clone().or_else(|| ctx.config.image.clone()) {
+        let from_distro = match &args.distro {
+            Some(distro) => {
+                Some(crate::catalog::Catalog::load(&ctx.config.distros).image(distro, args.release.as_deref())?)
+            }
+            None => None,
+        };
+        let image = match from_distro.or_else(|| args.image.clone()).or_else(|| ctx.config.image.clone()) {
             Some(image) => image,
             None => default_image_for(&std::fs::read_to_string("/etc/os-release").unwrap_or_default()),
         };
@@ -185,6 +191,7 @@ impl Context<'_> {
             init_hooks: args.init_hook.clone(),
             start_hooks: Vec::new(),
             pre_init_hooks: args.pre_init_hook.clone(),
+            attach_hooks: Vec::new(),
             init: args.init,
             nvidia: args.nvidia,
             unshare,

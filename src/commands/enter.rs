@@ -26,7 +26,9 @@ use crate::runtime::join;
 
 pub fn enter(ctx: &Context<'_>, args: EnterArgs) -> Result<i32> {
     let name = ctx.box_or_default(args.name.as_deref(), args.yes)?;
-    let extra = parse_env(&args.env)?;
+    // tent-exec runs the box's attach hooks (postAttachCommand) first.
+    let mut extra = vec![(container::ATTACH_ENV.to_string(), "1".to_string())];
+    extra.extend(parse_env(&args.env)?);
     let mode = if args.command.is_empty() { ExecMode::Shell } else { ExecMode::Command(args.command) };
     if super::terminal::tracking_wanted() && std::env::var_os(crate::env_vars::TENT_TRACKED).is_none() {
         // The same tent again, as a child that joins or execs as always
@@ -35,7 +37,7 @@ pub fn enter(ctx: &Context<'_>, args: EnterArgs) -> Result<i32> {
         let exe = std::env::current_exe().map_err(|e| Error::io("/proc/self/exe", e))?;
         let mut child = std::process::Command::new(exe);
         child.args(std::env::args_os().skip(1)).env(crate::env_vars::TENT_TRACKED, "1");
-        return super::terminal::run_tracked(&name, child);
+        return super::terminal::run_tracked(&name, super::terminal::runtime_for(&ctx.engine), child);
     }
     exec_in_box(ctx, &name, mode, false, extra)
 }
@@ -229,7 +231,8 @@ pub fn ephemeral(ctx: &Context<'_>, args: EphemeralArgs) -> Result<i32> {
     ctx.boxes().create(&name, &spec, true)?;
     let shell = args.command.is_empty();
     let mode = if shell { ExecMode::Shell } else { ExecMode::Command(args.command) };
-    let result = exec_argv(ctx, &name, mode, false, extra).and_then(|argv| wait_for(&name, &argv, shell));
+    let result = exec_argv(ctx, &name, mode, false, extra)
+        .and_then(|argv| wait_for(&name, super::terminal::runtime_for(&ctx.engine), &argv, shell));
     let spinner = ctx.printer.spinner(format!("removing the throwaway box {name}"));
     let removed = ctx.boxes().remove(&name);
     spinner.finish();
@@ -244,13 +247,13 @@ pub fn ephemeral(ctx: &Context<'_>, args: EphemeralArgs) -> Result<i32> {
 }
 
 /// Runs the client and waits for it, ending it when tent is interrupted.
-fn wait_for(name: &str, argv: &[String], shell: bool) -> Result<i32> {
+fn wait_for(name: &str, runtime: &str, argv: &[String], shell: bool) -> Result<i32> {
     use std::io::Write;
     use std::os::unix::process::ExitStatusExt;
     let track = shell && super::terminal::tracking_wanted();
     let uid = rustix::process::getuid().as_raw();
     if track {
-        let _ = std::io::stdout().write_all(super::terminal::push_sequence(name, uid).as_bytes());
+        let _ = std::io::stdout().write_all(super::terminal::push_sequence(name, runtime, uid).as_bytes());
         let _ = std::io::stdout().flush();
     }
     let mut child = command_for(argv).spawn().map_err(|e| Error::spawn(&argv[0], &e))?;

@@ -8,6 +8,7 @@ mod code;
 pub mod complete;
 mod context;
 mod create;
+mod distros;
 mod doctor;
 mod enter;
 mod entry;
@@ -47,6 +48,11 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         }
         // Reads only files: it answers a shell's command-not-found at once.
         Command::Which(args) => return which::run(&Paths::from_env()?, &args, printer),
+        // Data and config only: no engine is needed to read the catalog.
+        Command::Distros(args) => {
+            let config = Config::load(&Paths::from_env()?.config, cli.engine)?;
+            return distros::run(&config, &args, printer);
+        }
         command => command,
     };
     let paths = Paths::from_env()?;
@@ -95,6 +101,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         | Command::Relay { .. }
         | Command::RelayCall { .. }
         | Command::Host(_)
+        | Command::Distros(_)
         | Command::Which(_) => {
             unreachable!("handled above")
         }

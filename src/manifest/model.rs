@@ -45,6 +45,8 @@ pub struct BoxEntry {
     pub init_hooks: Vec<String>,
     pub start_hooks: Vec<String>,
     pub pre_init_hooks: Vec<String>,
+    /// Run as the user at each `tent enter` (devcontainer.json `postAttachCommand`).
+    pub attach_hooks: Vec<String>,
     pub init: bool,
     pub nvidia: bool,
     pub unshare: crate::boxes::spec::Unshare,
@@ -77,6 +79,7 @@ impl BoxEntry {
             init_hooks: self.init_hooks.clone(),
             start_hooks: self.start_hooks.clone(),
             pre_init_hooks: self.pre_init_hooks.clone(),
+            attach_hooks: self.attach_hooks.clone(),
             init: self.init,
             nvidia: self.nvidia,
             unshare: self.unshare,

@@ -420,6 +420,10 @@ pub fn recreate_changes(have: &BoxSpec, want: &BoxSpec) -> Vec<String> {
         // They run before provisioning, which only a new container does again.
         changes.push("pre_init_hooks".into());
     }
+    if have.attach_hooks != want.attach_hooks {
+        // Kept in the container's environment, set at create.
+        changes.push("attach_hooks".into());
+    }
     if have.hostname != want.hostname {
         let show = |h: &Option<String>| h.clone().unwrap_or_else(|| "(default)".into());
         changes.push(format!("hostname {} → {}", show(&have.hostname), show(&want.hostname)));
@@ -671,6 +675,7 @@ mod tests {
         want_spec.engine_args = vec!["--env=X=1".into()];
         want_spec.platform = Some("linux/arm64".into());
         want_spec.pre_init_hooks = vec!["echo pre".into()];
+        want_spec.attach_hooks = vec!["echo attach".into()];
         let changes = recreate_changes(&spec("deb"), &want_spec);
         assert_eq!(
             changes,
@@ -681,6 +686,7 @@ mod tests {
                 "engine_args [] → [--env=X=1]",
                 "platform (default) → linux/arm64",
                 "pre_init_hooks",
+                "attach_hooks",
             ]
         );
         let pulled = BoxSpec { pull: true, ..spec("deb") };

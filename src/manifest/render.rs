@@ -39,6 +39,9 @@ pub fn render(name: &str, spec: &BoxSpec, exports: &Exports) -> String {
     if !spec.pre_init_hooks.is_empty() {
         line(&mut out, "pre_init_hooks", list(&spec.pre_init_hooks));
     }
+    if !spec.attach_hooks.is_empty() {
+        line(&mut out, "attach_hooks", list(&spec.attach_hooks));
+    }
     if !spec.init_hooks.is_empty() {
         line(&mut out, "init_hooks", list(&spec.init_hooks));
     }
@@ -135,6 +138,7 @@ mod tests {
         spec.init_hooks = vec!["echo \"once\"\\n".into()];
         spec.start_hooks = vec!["true".into()];
         spec.pre_init_hooks = vec!["echo pre".into()];
+        spec.attach_hooks = vec!["# devcontainer.json postAttachCommand\nif sh -c 'echo hi'; then :; fi\n".into()];
         spec.init = true;
         spec.no_host = true;
         spec.own_xdg_open = true;

@@ -55,7 +55,6 @@ fn a_project_with_a_devcontainer_json_applies_in_the_spec_order(engine: Engine) 
         "initializeCommand",
         "ignored: remoteUser",
         "ignored: runArgs",
-        "ignored: postAttachCommand",
         "3000 need no forwarding",
         "unknown key `postCreateComand` skipped (did you mean `postCreateCommand`?)",
     ] {

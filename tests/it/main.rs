@@ -4,10 +4,12 @@
 mod harness;
 
 mod between;
+mod catalog;
 mod cli;
 mod core;
 mod create_options;
 mod devcontainer;
+mod devcontainer_attach;
 mod distro;
 mod doctor;
 mod editors;
@@ -16,7 +18,9 @@ mod gui;
 mod host;
 mod host_access;
 mod join;
+mod man_pages;
 mod manifest;
+mod ptyxis;
 mod relay_attack;
 mod relay_files;
 mod remove;

@@ -429,6 +429,48 @@ EOF
     check_eq "$t provision (apk): a failing install fails init" \
         "error: installing packages with apk failed (sudo): see init.log|rc=1|installing packages with apk failed (sudo): see init.log|no marker" \
         "$out|$(cat "$C/root/state/failed")|$(if [ -e "$C/root/marks/provisioned" ]; then echo marker; else echo no marker; fi)"
+
+    # keep_docs: what minimal images strip is installed again (issue 22).
+    new_case
+    tools sed grep cat
+    mkdir -p "$C/root/etc/dpkg/dpkg.cfg.d" "$C/root/etc/dnf" "$C/root/etc/zypp"
+    # Ubuntu's minimal images, as shipped.
+    printf '%s\n' '# Drop all man pages' 'path-exclude=/usr/share/man/*' \
+        'path-exclude=/usr/share/doc/*' 'path-include=/usr/share/doc/*/copyright' >"$C/root/etc/dpkg/dpkg.cfg.d/excludes"
+    printf '%s\n' '[main]' 'gpgcheck=1' 'tsflags=nodocs' 'best=False' >"$C/root/etc/dnf/dnf.conf"
+    printf '%s\n' '[main]' 'tsflags = nodocs' >"$C/root/etc/yum.conf"
+    printf '%s\n' '[options]' 'NoExtract  = usr/share/man/* usr/share/doc/*' '  NoExtract = usr/share/help/*' \
+        'NoUpgrade = etc/passwd' >"$C/root/etc/pacman.conf"
+    printf '%s\n' '[main]' 'rpm.install.excludedocs = yes' 'solver.onlyRequires = true' >"$C/root/etc/zypp/zypp.conf"
+    out=$(in_sh 'keep_docs; echo "rc=$?"')
+    check_eq "$t keep_docs: runs quietly" "rc=0" "$out"
+    check_eq "$t keep_docs: dpkg's excludes stay as the image has them" \
+        "# Drop all man pages|path-exclude=/usr/share/man/*|path-exclude=/usr/share/doc/*|path-include=/usr/share/doc/*/copyright" \
+        "$(paste -sd'|' "$C/root/etc/dpkg/dpkg.cfg.d/excludes")"
+    check_eq "$t keep_docs: tent's dpkg file, read last, re-includes the docs" \
+        "path-include=/usr/share/man/*|path-include=/usr/share/doc/*|path-include=/usr/share/info/*" \
+        "$(grep -v '^#' "$C/root/etc/dpkg/dpkg.cfg.d/zz-tent-docs" | paste -sd'|')"
+    check_eq "$t keep_docs: dnf's tsflags=nodocs goes, the rest stays" "[main]|gpgcheck=1|best=False" \
+        "$(paste -sd'|' "$C/root/etc/dnf/dnf.conf")"
+    check_eq "$t keep_docs: yum's too" "[main]" "$(paste -sd'|' "$C/root/etc/yum.conf")"
+    check_eq "$t keep_docs: pacman's NoExtract lines are commented out" \
+        "[options]|#NoExtract  = usr/share/man/* usr/share/doc/*|#  NoExtract = usr/share/help/*|NoUpgrade = etc/passwd" \
+        "$(paste -sd'|' "$C/root/etc/pacman.conf")"
+    check_eq "$t keep_docs: zypper installs docs" "[main]|rpm.install.excludedocs = no|solver.onlyRequires = true" \
+        "$(paste -sd'|' "$C/root/etc/zypp/zypp.conf")"
+    before=$(ls -l --time-style=+%s.%N "$C/root/etc/dnf/dnf.conf" "$C/root/etc/dpkg/dpkg.cfg.d/zz-tent-docs")
+    out=$(in_sh 'keep_docs; echo "rc=$?"')
+    check_eq "$t keep_docs: again, nothing to undo and nothing written" "rc=0|$before" \
+        "$out|$(ls -l --time-style=+%s.%N "$C/root/etc/dnf/dnf.conf" "$C/root/etc/dpkg/dpkg.cfg.d/zz-tent-docs")"
+
+    # An image that strips nothing gets no file of tent's.
+    new_case
+    tools sed grep cat
+    mkdir -p "$C/root/etc/dpkg/dpkg.cfg.d"
+    echo 'force-unsafe-io' >"$C/root/etc/dpkg/dpkg.cfg.d/docker-apt-speedup"
+    out=$(in_sh 'keep_docs; echo "rc=$?"')
+    check_eq "$t keep_docs: nothing stripped, nothing written" "rc=0|docker-apt-speedup" \
+        "$out|$(ls "$C/root/etc/dpkg/dpkg.cfg.d" | paste -sd'|')"
 }
 
 # --- the shells -------------------------------------------------------------------

@@ -318,7 +318,8 @@ pub fn manifest(
     if let Some(node) = get("dockerComposeFile") {
         return Err(cx.error(
             node.at,
-            "`dockerComposeFile` is not supported: tent makes one box, not a compose project",
+            "`dockerComposeFile` is not supported: tent makes one box from an image or a Dockerfile, not the \
+             service container of a compose project",
             Some(
                 "start the services with podman-compose or docker compose yourself, and give the box an `image`".into(),
             ),
@@ -510,11 +511,9 @@ pub fn manifest(
     if let Some(node) = get("postAttachCommand")
         && let Some(command) = cx.lifecycle("postAttachCommand", node, false)?
     {
-        cx.ignored(
-            "postAttachCommand",
-            node.at,
-            format!("tent does not run commands at `tent enter` yet; run it yourself: {}", command.describe()),
-        );
+        // At each `tent enter`, as the user; a failure does not keep the
+        // shell from starting (the spec's attach commands block nothing).
+        entry.attach_hooks.push(attach_hook(&command, &workspace));
     }
     let mut host_commands = Vec::new();
     if let Some(node) = get("initializeCommand")
@@ -643,12 +642,21 @@ fn features(cx: &mut Cx<'_>, node: &Node, order: &[String]) -> Result<Vec<String
     for (key, options) in listed {
         let id = short(&key.name);
         if !(key.name.starts_with("./") || key.name.starts_with("../")) {
-            cx.ignored(
-                &format!("features.{id}"),
+            // Without it the box would lack what the project needs, and
+            // nothing would say so until a command is missing.
+            return Err(cx.error(
                 key.at,
-                "tent fetches no features by reference: install it in the image, or copy it into the project as a local feature (\"./NAME\")",
-            );
-            continue;
+                format!(
+                    "feature {id:?} is a reference to an OCI artifact: tent installs local features only, and fetches \
+                     nothing from a registry for a manifest"
+                ),
+                Some(
+                    "install what the feature gives in the image (or a Dockerfile under `build`), or copy the \
+                     feature's folder (devcontainer-feature.json, install.sh) next to devcontainer.json and name it \
+                     \"./NAME\""
+                        .into(),
+                ),
+            ));
         }
         let folder = resolve_path(&key.name, cx.file);
         if !folder.starts_with(&dir) {
@@ -881,6 +889,16 @@ impl Mount {
 /// project folder. Hooks run as root (tent-init, `set -e`); `su` drops to
 /// the user (`$TENT_USER`, from the box's environment).
 pub fn hook(key: &str, command: &Lifecycle, workspace: &str) -> String {
+    lifecycle_hook(key, command, workspace, true)
+}
+
+/// The same for a hook that runs as the user already: `postAttachCommand`,
+/// run by tent-exec at `tent enter` (`BoxSpec::attach_hooks`).
+pub fn attach_hook(command: &Lifecycle, workspace: &str) -> String {
+    lifecycle_hook("postAttachCommand", command, workspace, false)
+}
+
+fn lifecycle_hook(key: &str, command: &Lifecycle, workspace: &str, from_root: bool) -> String {
     let run = |leaf: &Lifecycle| -> String {
         let body = match leaf {
             Lifecycle::Shell(text) => text.clone(),
@@ -888,12 +906,18 @@ pub fn hook(key: &str, command: &Lifecycle, workspace: &str) -> String {
             Lifecycle::Named(_) => unreachable!("named commands hold strings and arrays only"),
         };
         let script = format!("cd -- {} || exit 1\n{body}", quote(workspace));
-        format!("su -s /bin/sh \"$TENT_USER\" -c {}", quote(&script))
+        if from_root {
+            format!("su -s /bin/sh \"$TENT_USER\" -c {}", quote(&script))
+        } else {
+            format!("sh -c {}", quote(&script))
+        }
     };
-    let mut text = format!(
-        "# devcontainer.json {key}\n\
-         command -v su >/dev/null 2>&1 || {{ echo \"tent: {key}: the image has no su to run it as $TENT_USER\" >&2; exit 1; }}\n"
-    );
+    let mut text = format!("# devcontainer.json {key}\n");
+    if from_root {
+        text.push_str(&format!(
+            "command -v su >/dev/null 2>&1 || {{ echo \"tent: {key}: the image has no su to run it as $TENT_USER\" >&2; exit 1; }}\n"
+        ));
+    }
     match command {
         Lifecycle::Named(named) => {
             text.push_str("tent_dc=$(mktemp -d)\n");

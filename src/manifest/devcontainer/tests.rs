@@ -119,7 +119,9 @@ fn the_box_is_named_after_the_project_without_a_name() {
 
 #[test]
 fn compose_is_refused_and_an_image_is_needed() {
-    assert!(error("{\"dockerComposeFile\": \"c.yml\", \"service\": \"app\"}").contains("dockerComposeFile"));
+    let (e, hint) = message(parse_env("{\"dockerComposeFile\": \"c.yml\", \"service\": \"app\"}", &[]).unwrap_err());
+    assert!(e.contains(":1:") && e.contains("`dockerComposeFile` is not supported"), "{e}");
+    assert!(hint.contains("podman-compose or docker compose"), "{hint}");
     assert!(error("{\"name\": \"x\"}").contains("names no `image`"));
 }
 
@@ -293,10 +295,20 @@ fn run_args_pass_the_engine_arg_check() {
 }
 
 #[test]
+fn features_by_reference_are_refused_with_their_name_and_the_way_out() {
+    let json = r#"{"image": "x", "features": {"ghcr.io/devcontainers/features/node:1": {"version": "20"}}}"#;
+    let (e, hint) = message(parse_env(json, &[]).unwrap_err());
+    assert!(e.contains("feature \"ghcr.io/devcontainers/features/node:1\" is a reference to an OCI artifact"), "{e}");
+    assert!(e.contains("tent installs local features only"), "{e}");
+    assert!(e.starts_with(&format!("{FILE}:1:")), "FILE:LINE:COL: {e}");
+    assert!(hint.contains("\"./NAME\"") && hint.contains("in the image"), "{hint}");
+}
+
+#[test]
 fn gpu_ports_and_users_are_noted() {
     let m = parse_ok(
         r#"{"image":"x","hostRequirements":{"gpu":true,"cpus":4},"forwardPorts":[3000,"db:5432"],"appPort":8080,
-            "remoteUser":"vscode","containerUser":"root","features":{"ghcr.io/devcontainers/features/node:1":{}}}"#,
+            "remoteUser":"vscode","containerUser":"root"}"#,
     );
     assert!(m.boxes[0].nvidia);
     let w = m.warnings.join("\n");
@@ -307,7 +319,6 @@ fn gpu_ports_and_users_are_noted() {
         "\"vscode\": the box runs as you",
         "ignored: containerUser",
         "ignored: hostRequirements.cpus",
-        "ignored: features.ghcr.io/devcontainers/features/node:1",
     ] {
         assert!(w.contains(needle), "{needle}: {w}");
     }
@@ -332,7 +343,12 @@ fn lifecycle_commands_in_the_spec_order_and_forms() {
     assert!(b.init_hooks[2].starts_with("# devcontainer.json postCreateCommand\n"));
     assert!(b.init_hooks[2].contains(r"exec '\''touch'\'' '\''a b'\''"), "{}", b.init_hooks[2]);
     assert_eq!(b.start_hooks.len(), 1);
-    assert!(m.warnings.iter().any(|w| w.starts_with("ignored: postAttachCommand")));
+    assert!(!m.warnings.iter().any(|w| w.contains("postAttachCommand")), "{:?}", m.warnings);
+    assert_eq!(b.attach_hooks.len(), 1);
+    let attach = &b.attach_hooks[0];
+    assert!(attach.starts_with("# devcontainer.json postAttachCommand\n"), "{attach}");
+    assert!(!attach.contains("su "), "tent-exec runs it as the user already: {attach}");
+    assert!(attach.contains("/home/me/proj") && attach.contains("echo attach"), "{attach}");
     assert_eq!(m.host_commands.len(), 1);
     assert_eq!(m.host_commands[0].command, Lifecycle::Argv(vec!["git".into(), "submodule".into(), "update".into()]));
     assert_eq!(m.host_commands[0].cwd, PathBuf::from("/home/me/proj"));
@@ -480,13 +496,12 @@ fn local_features_run_first_with_their_options() {
     .unwrap();
     std::fs::write(f.join("install.sh"), "echo \"$GREETING $LOUD $_1ST_THING\" > out.txt\n").unwrap();
     let json = r#"{"image": "x", "onCreateCommand": "true",
-        "features": {"ghcr.io/x/y:1": {}, "./greeter": {"greeting": "hello", "loud": true}}}"#;
+        "features": {"./greeter": {"greeting": "hello", "loud": true}}}"#;
     let m = parse_in(d, json, &[]).unwrap();
     let hooks = &m.boxes[0].init_hooks;
     assert_eq!(hooks.len(), 2);
     assert!(hooks[0].starts_with("# devcontainer.json feature ._greeter"), "{}", hooks[0]);
     assert!(hooks[1].contains("onCreateCommand"));
-    assert!(m.warnings.iter().any(|w| w.starts_with("ignored: features.ghcr.io/x/y:1")), "{:?}", m.warnings);
     // The hook holds the script as read: run it here (as root would in the box).
     std::fs::write(f.join("install.sh"), "echo changed-later > out.txt\n").unwrap();
     let out = std::process::Command::new("/bin/sh")
