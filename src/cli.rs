@@ -116,6 +116,11 @@ pub enum Command {
         after_help = "The box keeps its name, host name, spec, home, volumes and exports; its container is made again from the snapshot. Asks first on a terminal unless --yes.\n\nExamples:\n  tent rollback dev                      the latest snapshot\n  tent rollback dev before-cuda --yes"
     )]
     Rollback(RollbackArgs),
+    /// Take over a container made by Distrobox or Toolbx as a tent box, keeping its system and home
+    #[command(
+        after_help = "Its system is committed and made again as a tent box (runs as you, snapshots, upgrade) under the same name; its home stays where it is. The old container goes once the new box is ready (--keep-old keeps it). Exports made by distrobox-export are listed; --exports makes them again as tent exports and moves the old files aside (never deletes them). Asks first unless --yes. See docs/adopt.md.\n\nExamples:\n  tent adopt fedora --dry-run\n  tent adopt fedora --exports\n  tent adopt my-toolbox --yes --keep-old"
+    )]
+    Adopt(AdoptArgs),
     /// Upgrade a box's packages, after a snapshot; rolled back when it fails
     #[command(
         after_help = "Takes a snapshot (kind upgrade), then refreshes and upgrades with the box's package manager (apt, dnf, zypper, pacman, apk, xbps). When that fails, the box is rolled back and tent exits 1; when it works, `tent rollback BOX` undoes it.\n\nExamples:\n  tent upgrade dev\n  tent upgrade --all --yes\n  tent upgrade --running               the boxes that are running now\n  tent upgrade --schedule weekly       every box, by a systemd user timer\n  tent upgrade --schedule off"
@@ -303,6 +308,9 @@ pub struct CreateArgs {
     /// Also put a launcher for the box in the desktop menu (see `tent entry`)
     #[arg(long)]
     pub entry: bool,
+    /// Stop the box once no command started through tent (run, enter, exported commands, services) has run in it for DURATION (90s, 15m, 2h); the next command starts it again [default: config `stop_when_idle`]
+    #[arg(long, value_name = "DURATION", value_parser = crate::boxes::spec::parse_duration)]
+    pub stop_when_idle: Option<u64>,
     /// Start the box when you log in (a systemd user unit; `tent rm` removes it)
     #[arg(long)]
     pub start_at_login: bool,
@@ -441,6 +449,28 @@ pub struct SnapshotArgs {
     pub delete: Option<String>,
     /// Print JSON (with --list)
     #[arg(long, requires = "list")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// The Distrobox or Toolbx container
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Also make its distrobox-export exports again as tent exports (the old files are moved aside)
+    #[arg(long)]
+    pub exports: bool,
+    /// Keep the old container (renamed NAME-pre-tent) instead of removing it
+    #[arg(long)]
+    pub keep_old: bool,
+    /// Print the plan and change nothing
+    #[arg(long, short = 'n')]
+    pub dry_run: bool,
+    /// Do not ask
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Print the plan (and with changes, what was done) as JSON
+    #[arg(long)]
     pub json: bool,
 }
 
@@ -697,6 +727,9 @@ pub struct ApplyArgs {
     /// Print the plan and its result as JSON
     #[arg(long)]
     pub json: bool,
+    /// Run a Distrobox file's `$(…)` and backquote substitutions on the host through sh, each printed first (refused without it)
+    #[arg(long)]
+    pub run_substitutions: bool,
 }
 
 #[derive(Debug, Args)]

@@ -44,6 +44,8 @@ pub struct ConfigFile {
     pub home_prefix: Option<PathBuf>,
     /// New boxes may not run host commands (`tent create --no-host`).
     pub no_host: Option<bool>,
+    /// New boxes stop when idle this long (`tent create --stop-when-idle`), e.g. "30m".
+    pub stop_when_idle: Option<String>,
     /// How `--root` reaches rootful podman: `sudo` (default), `doas`, `run0`,
     /// with arguments if needed (Distrobox's DBX_SUDO_PROGRAM).
     pub sudo_program: Option<String>,
@@ -113,6 +115,8 @@ pub struct Config {
     pub default_box: Option<String>,
     pub env: EnvConfig,
     pub entry: EntryConfig,
+    /// `stop_when_idle`: new boxes stop when idle this long (as written, e.g. "30m").
+    pub stop_when_idle: Option<String>,
     /// `volumes`: given to every new box.
     pub volumes: Vec<String>,
     /// `home_prefix`, `~/` resolved: new boxes' own homes go in it.
@@ -224,6 +228,7 @@ impl Config {
             volumes: file.volumes,
             home_prefix: file.home_prefix.map(|p| in_home(p, home.as_deref())),
             no_host: file.no_host.unwrap_or(false),
+            stop_when_idle: file.stop_when_idle.filter(|d| !d.trim().is_empty()),
             sudo_program: file.sudo_program.filter(|p| !p.trim().is_empty()),
             distros: file.distros,
             file: found.then_some(path),

@@ -223,6 +223,10 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
         ("TENT_PACKAGES", plan.spec.packages.join(" ")),
         ("TENT_INIT", if plan.spec.init { "1" } else { "" }.into()),
         ("TENT_NVIDIA_LIB", if plan.spec.nvidia { nvidia::LIB_IN_BOX } else { "" }.into()),
+        ("TENT_IDLE", plan.spec.stop_when_idle.map(|s| s.to_string()).unwrap_or_default()),
+        // Docker's init (root without CAP_SYS_PTRACE) cannot read the user's
+        // namespaces; `docker exec` puts every command in the box's cgroup.
+        ("TENT_IDLE_BY", if engine.is_podman() { "mnt" } else { "cgroup" }.into()),
         // The host terminal's terminfo (kitty, foot, alacritty …) is often
         // missing in the box: fall back to the host's database.
         ("TERMINFO_DIRS", TERMINFO_DIRS.into()),

@@ -15,7 +15,7 @@ pub mod snap_labels {
     pub const NAME: &str = "tent.snapshot.name";
     /// Unix seconds.
     pub const TIME: &str = "tent.snapshot.time";
-    /// `user`, `upgrade`, `clone` or `save`.
+    /// `user`, `upgrade`, `clone`, `save` or `adopt`.
     pub const KIND: &str = "tent.snapshot.kind";
 }
 
@@ -31,6 +31,8 @@ pub enum SnapshotKind {
     Upgrade,
     Clone,
     Save,
+    /// The system of a Distrobox or Toolbx container `tent adopt` took over.
+    Adopt,
 }
 
 impl SnapshotKind {
@@ -40,6 +42,7 @@ impl SnapshotKind {
             SnapshotKind::Upgrade => "upgrade",
             SnapshotKind::Clone => "clone",
             SnapshotKind::Save => "save",
+            SnapshotKind::Adopt => "adopt",
         }
     }
 
@@ -48,6 +51,7 @@ impl SnapshotKind {
             "upgrade" => SnapshotKind::Upgrade,
             "clone" => SnapshotKind::Clone,
             "save" => SnapshotKind::Save,
+            "adopt" => SnapshotKind::Adopt,
             _ => SnapshotKind::User,
         }
     }

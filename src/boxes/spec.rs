@@ -76,10 +76,34 @@ pub struct BoxSpec {
     /// The box keeps its own `xdg-open` instead of the host's (`--own-xdg-open`).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub own_xdg_open: bool,
+    /// The box stops once no command started through tent has run in it
+    /// for this many seconds (`--stop-when-idle`); its init watches.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_when_idle: Option<u64>,
     /// The manifest (canonical path) that made the box, so `tent apply --prune`
     /// only ever removes boxes of that manifest. None for boxes made by hand.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub manifest: Option<PathBuf>,
+}
+
+/// Reads a duration such as `90`, `90s`, `15m`, `2h` or `1d` into seconds
+/// (`tent create --stop-when-idle`, config `stop_when_idle`).
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let (digits, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = digits.parse().map_err(|_| format!("{text:?} is not a duration such as 90s, 15m or 2h"))?;
+    let scale = match unit {
+        "" | "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return Err(format!("{text:?} has an unknown unit: use s, m, h or d (e.g. 15m)")),
+    };
+    match n.checked_mul(scale) {
+        Some(0) => Err(format!("{text:?} is no time at all: give at least 1s")),
+        Some(secs) => Ok(secs),
+        None => Err(format!("{text:?} is too long")),
+    }
 }
 
 /// Refuses an image string the engine would take for something else: one
@@ -170,6 +194,18 @@ impl BoxSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_as_seconds() {
+        assert_eq!(parse_duration("90"), Ok(90));
+        assert_eq!(parse_duration("3s"), Ok(3));
+        assert_eq!(parse_duration("15m"), Ok(900));
+        assert_eq!(parse_duration(" 2h "), Ok(7200));
+        assert_eq!(parse_duration("1d"), Ok(86400));
+        for bad in ["", "m", "0s", "1.5h", "-3", "3 weeks", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn images_that_would_be_engine_options_are_refused() {

@@ -28,7 +28,22 @@ use crate::manifest::DEFAULT_FILE;
 
 pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
     let file = manifest_file(ctx, args)?;
-    let mut manifest = manifest::load(&file)?;
+    let mut manifest = if args.run_substitutions {
+        let done = std::cell::RefCell::new(std::collections::HashMap::<String, String>::new());
+        // A section included by several is read once per includer: each
+        // command runs once.
+        let run = |command: &str| -> std::result::Result<String, String> {
+            if let Some(output) = done.borrow().get(command) {
+                return Ok(output.clone());
+            }
+            let output = run_substitution(ctx, command)?;
+            done.borrow_mut().insert(command.to_string(), output.clone());
+            Ok(output)
+        };
+        manifest::load_running(&file, Some(&run))?
+    } else {
+        manifest::load(&file)?
+    };
     for warning in &manifest.warnings {
         ctx.printer.warn(warning);
     }
@@ -229,6 +244,41 @@ fn confirm_host_commands(ctx: &Context<'_>, args: &ApplyArgs, commands: &[&HostC
     } else {
         Err(Error::Aborted("nothing was changed".into()))
     }
+}
+
+/// The most output a command substitution may give (a value's own limit).
+const MAX_SUBSTITUTION_OUTPUT: u64 = 64 * 1024;
+
+/// Runs a distrobox.ini command substitution on the host through `sh -c`, as
+/// Distrobox 1 does when it sources the file, after printing it (the user's
+/// own file and choice: `--run-substitutions`). Its output (bounded) is the
+/// value; a failure is an error naming the command.
+fn run_substitution(ctx: &Context<'_>, command: &str) -> std::result::Result<String, String> {
+    use std::io::Read;
+    ctx.printer.step(format!("running on the host (--run-substitutions): sh -c {}", crate::shell::words(&[command])));
+    let mut child = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("could not run `sh -c {command}`: {e}"))?;
+    let mut bytes = Vec::new();
+    let read = child.stdout.take().map(|out| out.take(MAX_SUBSTITUTION_OUTPUT + 1).read_to_end(&mut bytes));
+    if bytes.len() as u64 > MAX_SUBSTITUTION_OUTPUT {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("`{command}` printed more than {MAX_SUBSTITUTION_OUTPUT} bytes"));
+    }
+    let status = child.wait().map_err(|e| format!("could not wait for `{command}`: {e}"))?;
+    if let Some(Err(e)) = read {
+        return Err(format!("could not read the output of `{command}`: {e}"));
+    }
+    if !status.success() {
+        let code = status.code().map_or_else(|| "a signal".to_string(), |c| c.to_string());
+        return Err(format!("`{command}` failed on the host with status {code}; nothing was applied"));
+    }
+    String::from_utf8(bytes).map_err(|_| format!("`{command}` printed something that is not UTF-8 text"))
 }
 
 /// Runs initializeCommand in the project folder: a string through `sh -c`, an

@@ -200,6 +200,24 @@ impl Context<'_> {
             pull: args.pull,
             no_host: args.no_host || ctx.config.no_host,
             own_xdg_open: args.own_xdg_open,
+            stop_when_idle: match (args.stop_when_idle, &ctx.config.stop_when_idle) {
+                (Some(_), _) if args.init => {
+                    return Err(Error::usage(
+                        "--stop-when-idle does not go with --init: the image's init (systemd) runs the box, not tent's",
+                        Some("leave out one of them".to_string()),
+                    ));
+                }
+                (Some(secs), _) => Some(secs),
+                // The config's default is for boxes tent's init runs.
+                (None, Some(_)) if args.init => None,
+                (None, Some(text)) => Some(crate::boxes::spec::parse_duration(text).map_err(|why| {
+                    Error::usage(
+                        format!("config stop_when_idle: {why}"),
+                        Some("fix it in ~/.config/tent/config.toml, e.g. stop_when_idle = \"30m\"".into()),
+                    )
+                })?),
+                (None, None) => None,
+            },
             manifest: None,
         })
     }

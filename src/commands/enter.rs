@@ -84,6 +84,7 @@ fn prepare<'a>(
     validate_name(name)?;
     let boxes = ctx.boxes();
     let state = boxes.state(name);
+    state.mark_busy();
     if !state.is_ready() {
         boxes.start(name, None)?;
     }

@@ -1,6 +1,7 @@
 //! One file per verb. Commands are the only code that talks to the user
 //! (through the `Printer`) and the only code that sees clap's structs.
 
+mod adopt;
 mod apply;
 mod bake;
 mod clone;
@@ -84,6 +85,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Rm(args) => rm::run(&ctx, &args),
         Command::Snapshot(args) => snapshot::run(&ctx, &args),
         Command::Rollback(args) => rollback::run(&ctx, &args),
+        Command::Adopt(args) => adopt::run(&ctx, &args),
         Command::Upgrade(args) => upgrade::run(&ctx, &args),
         Command::Clone(args) => clone::run(&ctx, &args),
         Command::Service(args) => service::run(&ctx, &args),

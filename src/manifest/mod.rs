@@ -29,6 +29,12 @@ pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
 /// The file may sit in the home, where every box can write: it is read
 /// bounded, as a regular file only (a FIFO or a link to `/dev/zero` is an error).
 pub fn load(path: &Path) -> Result<Manifest> {
+    load_running(path, None)
+}
+
+/// [`load`]; a Distrobox file's command substitutions are run by `run` when
+/// there is one (`tent apply --run-substitutions`), else they are errors.
+pub fn load_running(path: &Path, run: Option<distrobox::Run<'_>>) -> Result<Manifest> {
     let canonical = canonical(path)?;
     let bytes = crate::files::read_bounded(&canonical, MAX_MANIFEST_BYTES)?
         .ok_or_else(|| Error::io(&canonical, std::io::Error::from(std::io::ErrorKind::NotFound)))?;
@@ -37,7 +43,7 @@ pub fn load(path: &Path) -> Result<Manifest> {
         hint: Some("save it as UTF-8".into()),
     })?;
     if distrobox::is_distrobox_file(&canonical) {
-        distrobox::parse(&canonical, &text)
+        distrobox::parse_running(&canonical, &text, run)
     } else if devcontainer::is_devcontainer_file(&canonical) {
         devcontainer::parse(&canonical, &text)
     } else {

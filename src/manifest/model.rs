@@ -57,6 +57,8 @@ pub struct BoxEntry {
     pub no_host: bool,
     /// `own_xdg_open = true`: the box keeps its own xdg-open.
     pub own_xdg_open: bool,
+    /// `stop_when_idle = "30m"`, in seconds.
+    pub stop_when_idle: Option<u64>,
     /// Made as a copy of this box (Distrobox's `clone`) instead of from an image.
     pub clone: Option<String>,
     pub exports: Exports,
@@ -88,6 +90,7 @@ impl BoxEntry {
             pull: self.pull,
             no_host: self.no_host,
             own_xdg_open: self.own_xdg_open,
+            stop_when_idle: self.stop_when_idle,
             manifest: Some(manifest.to_path_buf()),
         }
     }

@@ -34,6 +34,7 @@ pub const BOX_KEYS: &[&str] = &[
     "pull",
     "host",
     "own_xdg_open",
+    "stop_when_idle",
     "export_apps",
     "export_bins",
     "entry",
@@ -190,6 +191,12 @@ impl Parser<'_> {
                 "pull" => entry.pull = self.boolean(value, k)?,
                 "host" => entry.no_host = !self.boolean(value, k)?,
                 "own_xdg_open" => entry.own_xdg_open = self.boolean(value, k)?,
+                "stop_when_idle" => {
+                    let text = self.string(value, k)?;
+                    let secs = crate::boxes::spec::parse_duration(&text)
+                        .map_err(|why| self.error(value.span(), format!("stop_when_idle: {why}"), None))?;
+                    entry.stop_when_idle = Some(secs);
+                }
                 "platform" => entry.platform = Some(self.string(value, k)?),
                 "unshare" => {
                     for name in self.strings(value, k)? {
@@ -587,6 +594,11 @@ image = "tent-test/busybox:latest"
             let list = prop::collection::vec(text.clone(), 0..4).prop_map(|w| format!("[{}]", w.join(", ")));
             let typed: BoxedStrategy<String> = match key {
                 "image" | "home" | "hostname" | "platform" => text.boxed(),
+                "stop_when_idle" => {
+                    prop::sample::select(vec!["\"90\"", "\"3s\"", "\"15m\"", "\"2h\"", "\"0s\"", "\"x\""])
+                        .prop_map(String::from)
+                        .boxed()
+                }
                 "mount_home" | "root" | "init" | "nvidia" | "pull" | "host" | "own_xdg_open" | "entry" => {
                     prop::sample::select(vec!["true", "false"]).prop_map(String::from).boxed()
                 }

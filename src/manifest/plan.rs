@@ -412,6 +412,10 @@ pub fn recreate_changes(have: &BoxSpec, want: &BoxSpec) -> Vec<String> {
     if have.engine_args != want.engine_args {
         changes.push(format!("engine_args [{}] → [{}]", have.engine_args.join(" "), want.engine_args.join(" ")));
     }
+    if have.stop_when_idle != want.stop_when_idle {
+        let show = |s: Option<u64>| s.map_or("never".to_string(), |s| format!("{s}s"));
+        changes.push(format!("stop_when_idle {} → {}", show(have.stop_when_idle), show(want.stop_when_idle)));
+    }
     if have.platform != want.platform {
         let show = |p: &Option<String>| p.clone().unwrap_or_else(|| "(default)".into());
         changes.push(format!("platform {} → {}", show(&have.platform), show(&want.platform)));

@@ -60,6 +60,9 @@ pub fn render(name: &str, spec: &BoxSpec, exports: &Exports) -> String {
     if spec.own_xdg_open {
         line(&mut out, "own_xdg_open", "true".into());
     }
+    if let Some(secs) = spec.stop_when_idle {
+        line(&mut out, "stop_when_idle", string(&format!("{secs}s")));
+    }
     if !spec.unshare.is_empty() {
         let names: Vec<String> = spec.unshare.names().into_iter().map(String::from).collect();
         line(&mut out, "unshare", list(&names));
@@ -142,6 +145,7 @@ mod tests {
         spec.init = true;
         spec.no_host = true;
         spec.own_xdg_open = true;
+        spec.stop_when_idle = Some(1800);
         spec.nvidia = true;
         spec.unshare.netns = true;
         spec.unshare.process = true;

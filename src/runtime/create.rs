@@ -165,7 +165,7 @@ impl Boxes<'_> {
         saved.then_some(kept)
     }
 
-    fn write_box_files(&self, state: &BoxState, spec: &BoxSpec, host: &HostFacts) -> Result<()> {
+    pub(crate) fn write_box_files(&self, state: &BoxState, spec: &BoxSpec, host: &HostFacts) -> Result<()> {
         let home = spec.home.clone().unwrap_or_else(|| host.user.home.clone());
         let path = state.dir.join(BOX_HOME_FILE);
         fs::write(&path, home.as_os_str().as_encoded_bytes()).map_err(|e| Error::io(&path, e))?;

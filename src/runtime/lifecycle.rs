@@ -37,9 +37,17 @@ impl Boxes<'_> {
             if state.is_ready() {
                 return Ok(());
             }
-            // Running but not ready: another tent started it, or it provisions.
-            let follower = LogFollower::from_end(state.log_path());
-            return init::wait_ready(self.engine, name, &state, follower, self.progress);
+            // Running but not ready: another tent started it, or it
+            // provisions; or its init is stopping it (--stop-when-idle), and
+            // then it is started again once it has stopped.
+            if !state.idle_stopping() {
+                let follower = LogFollower::from_end(state.log_path());
+                match init::wait_ready(self.engine, name, &state, follower, self.progress) {
+                    Err(Error::NotReady { .. }) if state.idle_stopping() => {}
+                    done => return done,
+                }
+            }
+            self.wait_stopped(name)?;
         }
         // The box's scripts must be where its mount expects them, even after
         // an upgrade of tent or a cleaned data directory.
@@ -66,6 +74,22 @@ impl Boxes<'_> {
             self.engine.capture(&what, &["start", name])?;
         }
         init::wait_ready(self.engine, name, &state, follower, self.progress)
+    }
+
+    /// Waits (at most 20 s) for a box whose init is stopping it to stop.
+    fn wait_stopped(&self, name: &str) -> Result<()> {
+        self.progress.detail(&format!("{name}: it stops after being idle; starting it again once it has"));
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < until {
+            if !self.engine.inspect(name)?.is_some_and(|c| c.running()) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(Error::usage(
+            format!("box {name:?} is stopping (--stop-when-idle) and has not stopped after 20 s"),
+            Some(format!("try again, or stop it with `tent stop {name}`")),
+        ))
     }
 
     /// For a rootful box whose user has no password yet: runs `passwd` in it

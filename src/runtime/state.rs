@@ -48,6 +48,12 @@ pub struct BoxState {
     pub dir: PathBuf,
 }
 
+/// Touched by tent before each command (`BoxState::mark_busy`).
+pub const BUSY_FILE: &str = "busy";
+
+/// Written by the init in place of `ready` when it stops an idle box.
+pub const IDLE_STOP_FILE: &str = "idle-stop";
+
 impl BoxState {
     pub fn new(dir: PathBuf) -> Self {
         BoxState { dir }
@@ -62,6 +68,28 @@ impl BoxState {
     }
 
     /// True when the init said it is ready and that init process still runs.
+    /// The box's init is stopping it (`--stop-when-idle`): it wrote this
+    /// in place of `ready`. Only a hint to wait for the stop and start again.
+    pub fn idle_stopping(&self) -> bool {
+        fs::symlink_metadata(self.dir.join(IDLE_STOP_FILE)).is_ok_and(|m| m.is_file())
+    }
+
+    /// Says "a command is on its way" to an init that stops the box when
+    /// idle (`--stop-when-idle`): the `busy` file's time is now. Done before
+    /// `ready` is looked at, so an init that has begun to stop sees it and
+    /// stays. Never through a link, never waiting on a FIFO; a failure only
+    /// loses the hint.
+    pub fn mark_busy(&self) {
+        use rustix::fs::{Mode, OFlags, Timespec, Timestamps};
+        let path = self.dir.join(BUSY_FILE);
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let Ok(fd) = rustix::fs::open(&path, flags, Mode::from_raw_mode(0o600)) else { return };
+        if rustix::fs::fstat(&fd).is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_file()) {
+            let now = Timespec { tv_sec: 0, tv_nsec: rustix::fs::UTIME_NOW };
+            let _ = rustix::fs::futimens(&fd, &Timestamps { last_access: now, last_modification: now });
+        }
+    }
+
     pub fn is_ready(&self) -> bool {
         read_pid_line(&self.dir.join("ready")).is_some_and(|(pid, start)| process_start_time(pid) == Some(start))
     }
@@ -171,7 +199,7 @@ impl BoxState {
     /// Forgets the last start's pid, readiness, failure and login PATH
     /// (tent-exec computes it again), before a new start.
     pub fn reset_run_files(&self) {
-        for file in ["ready", "failed", "pid", "ready.ns", "pid.ns", LOGIN_PATH_FILE] {
+        for file in ["ready", "failed", "pid", "ready.ns", "pid.ns", IDLE_STOP_FILE, LOGIN_PATH_FILE] {
             let _ = fs::remove_file(self.dir.join(file));
         }
     }
@@ -303,6 +331,42 @@ pub fn on_disk(boxes_dir: &Path) -> Vec<(String, String, PathBuf)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_busy_mark_follows_no_link_and_waits_on_no_fifo() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = BoxState::new(dir.path().to_path_buf());
+        state.mark_busy();
+        let first = fs::metadata(dir.path().join(BUSY_FILE)).unwrap();
+        assert!(first.is_file());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        state.mark_busy();
+        let again = fs::metadata(dir.path().join(BUSY_FILE)).unwrap().modified().unwrap();
+        assert!(again > first.modified().unwrap(), "marked again: a newer time");
+
+        let target = dir.path().join("target");
+        fs::write(&target, "x").unwrap();
+        let before = fs::metadata(&target).unwrap().modified().unwrap();
+        fs::remove_file(dir.path().join(BUSY_FILE)).unwrap();
+        std::os::unix::fs::symlink(&target, dir.path().join(BUSY_FILE)).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        state.mark_busy();
+        assert_eq!(fs::metadata(&target).unwrap().modified().unwrap(), before, "the link's target is untouched");
+
+        fs::remove_file(dir.path().join(BUSY_FILE)).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            dir.path().join(BUSY_FILE),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        state.mark_busy(); // returns at once: no reader, no wait
+        assert!(!state.idle_stopping());
+        fs::write(dir.path().join(IDLE_STOP_FILE), "1 2\n").unwrap();
+        assert!(state.idle_stopping());
+    }
 
     #[test]
     fn stat_start_time_survives_odd_names() {

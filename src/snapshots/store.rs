@@ -31,12 +31,26 @@ impl Snapshots<'_> {
     /// box that cannot be paused (rootless podman on cgroups v1) is committed
     /// running, which is what the engine does without --pause.
     fn commit(&self, container: &str, image: &str, box_name: &str, name: &str, kind: SnapshotKind) -> Result<()> {
-        let labels = vec![
+        self.commit_labelled(container, image, box_name, name, kind, &[])
+    }
+
+    /// [`Self::commit`], with `extra` labels set on the image too.
+    fn commit_labelled(
+        &self,
+        container: &str,
+        image: &str,
+        box_name: &str,
+        name: &str,
+        kind: SnapshotKind,
+        extra: &[(String, String)],
+    ) -> Result<()> {
+        let mut labels = vec![
             (snap_labels::BOX.to_string(), box_name.to_string()),
             (snap_labels::NAME.to_string(), name.to_string()),
             (snap_labels::TIME.to_string(), now().to_string()),
             (snap_labels::KIND.to_string(), kind.as_str().to_string()),
         ];
+        labels.extend_from_slice(extra);
         let args = argv::commit(container, image, &labels, true);
         self.boxes.progress.detail(&format!("$ {}", crate::shell::words(&self.boxes.engine.argv(&args))));
         let output = self.boxes.engine.output(&args)?;
@@ -171,6 +185,18 @@ impl Snapshots<'_> {
         let tag = format!("{RESERVED_PREFIX}{}-{}", kind.as_str(), unique_suffix());
         let image = format!("{}:{tag}", repository(self.boxes.engine.scope().as_str(), repo_box));
         self.commit(&container.id, &image, repo_box, &tag, kind)?;
+        Ok(image)
+    }
+
+    /// Commits a container that is not (yet) a tent box, `container` (an id
+    /// the caller checked), into a fresh image of box `name`'s repository,
+    /// with `extra` labels over the ones it had (`tent adopt`).
+    pub fn commit_foreign(&self, container: &str, name: &str, extra: &[(String, String)]) -> Result<String> {
+        crate::boxes::validate_name(name)?;
+        let kind = SnapshotKind::Adopt;
+        let tag = format!("{RESERVED_PREFIX}{}-{}", kind.as_str(), unique_suffix());
+        let image = format!("{}:{tag}", repository(self.boxes.engine.scope().as_str(), name));
+        self.commit_labelled(container, &image, name, &tag, kind, extra)?;
         Ok(image)
     }
 

@@ -12,6 +12,15 @@ use crate::boxes::{BoxSpec, labels};
 use crate::engine::argv;
 use crate::error::{Error, Result};
 
+/// What a finished swap did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Swapped {
+    pub old_id: String,
+    pub new_id: String,
+    /// The name the old container was kept under (`tent adopt --keep-old`).
+    pub kept: Option<String>,
+}
+
 /// What a swap left behind, so the next tent command can finish or undo it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Journal {
@@ -192,6 +201,41 @@ impl Snapshots<'_> {
             message: format!("box {name:?} has no readable spec label, so tent cannot make it again"),
             hint: Some("make a new box from the snapshot image instead".into()),
         })?;
+        let start = old.running();
+        let swapped = self.swap(name, &old, &spec, image, start, None)?;
+        Ok((swapped.old_id, swapped.new_id))
+    }
+
+    /// Makes container `old` (a Distrobox or Toolbx container the caller
+    /// checked, named `name`) the tent box `name` with `spec`, on `image`
+    /// (its committed system), through the same journaled swap as rollback.
+    /// The new box is started and ready before the old container goes; with
+    /// `keep_old`, the old container is renamed to that name instead of removed.
+    pub fn adopt(
+        &self,
+        name: &str,
+        old: &crate::engine::json::Container,
+        spec: &BoxSpec,
+        image: &str,
+        keep_old: Option<&str>,
+    ) -> Result<Swapped> {
+        crate::boxes::validate_name(name)?;
+        let _lock = self.boxes.box_lock(name)?;
+        self.swap(name, old, spec, image, true, keep_old)
+    }
+
+    /// The swap behind rollback and adopt: box `name`, now container `old`,
+    /// becomes a new container of `spec` on `image`; started when `start`.
+    fn swap(
+        &self,
+        name: &str,
+        old: &crate::engine::json::Container,
+        spec: &BoxSpec,
+        image: &str,
+        start: bool,
+        keep_old: Option<&str>,
+    ) -> Result<Swapped> {
+        let foreign = old.label(labels::FORMAT).is_none();
         let suffix = unique_suffix();
         let (new_name, old_name) = swap_names(name, &suffix);
         let journal = Journal {
@@ -208,7 +252,7 @@ impl Snapshots<'_> {
         crate::interrupt::catch();
 
         // 1. The new container, under a temporary name; the old box works on.
-        let made = self.create_container(name, &journal.new_name, &spec, image);
+        let made = self.create_container(name, &journal.new_name, spec, image);
         if let Err(err) = made {
             let _ = self.boxes.engine.output(&argv::rm_force(&journal.new_name));
             let _ = fs::remove_file(&journal_path);
@@ -221,7 +265,10 @@ impl Snapshots<'_> {
         }
         // 2. The swap: from here on it is finished even on Ctrl-C.
         let was_running = old.running();
-        if was_running {
+        if was_running && foreign {
+            // Not tent's: its init may not end on SIGTERM (Distrobox sleeps).
+            self.boxes.engine.capture(&format!("could not stop container {name:?}"), &["stop", "-t", "3", name])?;
+        } else if was_running {
             self.boxes.stop(name)?;
         }
         self.boxes.engine.capture("could not rename the old box aside", &argv::rename(&old.id, &journal.old_name))?;
@@ -237,18 +284,31 @@ impl Snapshots<'_> {
         // old one is put back.
         let state = self.boxes.state(name);
         state.reset_run_files();
-        if was_running && let Err(err) = self.boxes.start(name, None) {
+        if start && let Err(err) = self.boxes.start(name, None) {
             let _ = self.boxes.engine.output(&argv::rm_force(name));
             let _ = self.boxes.engine.output(&argv::rename(&journal.old_name, name));
             let _ = fs::remove_file(&journal_path);
-            let _ = self.boxes.start(name, None);
+            if foreign && was_running {
+                let _ = self.boxes.engine.output(&["start", name]);
+            } else if was_running {
+                let _ = self.boxes.start(name, None);
+            }
             return Err(err);
         }
         let new = self.boxes.engine.inspect(name)?.map(|c| c.id).unwrap_or_default();
-        let _ = self.boxes.engine.output(&argv::rm_force(&old.id));
+        let kept = match keep_old {
+            Some(keep) => {
+                let renamed = self.boxes.engine.output(&argv::rename(&old.id, keep)).is_ok_and(|o| o.status.success());
+                Some(if renamed { keep.to_string() } else { journal.old_name.clone() })
+            }
+            None => {
+                let _ = self.boxes.engine.output(&argv::rm_force(&old.id));
+                None
+            }
+        };
         let _ = fs::remove_file(&journal_path);
         self.release_unused(name);
-        Ok((old.id, new))
+        Ok(Swapped { old_id: old.id.clone(), new_id: new, kept })
     }
 
     /// Makes (does not start) a container for box `name` from `image`,
@@ -257,6 +317,8 @@ impl Snapshots<'_> {
         let host = crate::boxes::HostFacts::read();
         let state = self.boxes.state(name);
         state.create()?;
+        // Its home (the warm path reads it here) and hooks: an adopted box has none yet.
+        self.boxes.write_box_files(&state, spec, &host)?;
         // The same options as the box was made with: its NVIDIA files and host shims too.
         let nvidia = if spec.nvidia { Some(self.boxes.find_nvidia(name)?) } else { None };
         let args = self.boxes.container_argv(name, container, spec, Some(image), &host, &state.dir, nvidia.as_ref())?;

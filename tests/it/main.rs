@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod adopt;
 mod between;
 mod catalog;
 mod cli;
@@ -17,6 +18,7 @@ mod export;
 mod gui;
 mod host;
 mod host_access;
+mod idle;
 mod join;
 mod man_pages;
 mod manifest;

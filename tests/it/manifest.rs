@@ -12,8 +12,34 @@ engine_tests!(
     apply_one_section_then_remove_what_the_file_lists,
     a_distrobox_clone_is_a_copy_of_its_source,
     distrobox_hooks_with_inner_quotes_run_as_written,
-    a_project_folder_names_its_box
+    a_project_folder_names_its_box,
+    substitutions_run_on_the_host_only_when_asked
 );
+
+/// Issue 23: `$(…)` in a distrobox.ini is refused by default, the error
+/// naming `--run-substitutions`; with it, each runs on the host through sh
+/// (printed first) and its output is the value.
+fn substitutions_run_on_the_host_only_when_asked(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let name = sb.name("subst");
+    write(
+        &sb,
+        "s.ini",
+        &format!("[{name}]\nimage={BUSYBOX}\nhostname=$(touch \"$HOME/ran-on-host\"; echo subst-host)\n"),
+    );
+    let refused = sb.tent(&["apply", "s.ini", "--yes"]).output();
+    assert_ne!(refused.code, Some(0), "{}", refused.describe());
+    assert!(
+        refused.stderr.contains("s.ini:3:10") && refused.stderr.contains("--run-substitutions"),
+        "{}",
+        refused.describe()
+    );
+    assert!(!sb.home.join("ran-on-host").exists(), "nothing ran without the flag");
+    let out = sb.tent(&["apply", "s.ini", "--yes", "--run-substitutions"]).ok();
+    assert!(out.stderr.contains("running on the host") && out.stderr.contains("echo subst-host"), "{}", out.describe());
+    assert!(sb.home.join("ran-on-host").exists(), "it ran on the host, as the user, in the home");
+    assert_eq!(in_box(&sb, &name, "hostname"), "subst-host\n");
+}
 
 /// Issue 25: `tent enter`/`tent run` without a name, in a project folder (or
 /// below it) whose manifest lists one box, use that box, over `default_box`;

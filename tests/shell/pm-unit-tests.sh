@@ -430,6 +430,17 @@ EOF
         "error: installing packages with apk failed (sudo): see init.log|rc=1|installing packages with apk failed (sudo): see init.log|no marker" \
         "$out|$(cat "$C/root/state/failed")|$(if [ -e "$C/root/marks/provisioned" ]; then echo marker; else echo no marker; fi)"
 
+    # box_commands (--stop-when-idle), in a mount namespace of its own: a
+    # process of another process group (a command tent started) counts, the
+    # init's own children do not.
+    if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null && command -v setsid >/dev/null; then
+        out=$(env -i PATH=/usr/bin:/bin TENT_INIT_SOURCE_ONLY=1 unshare -m --propagation private "${SH[@]}" -c \
+            '. "$1" || exit 99; sleep 5 & own=$!; a=$(box_commands); setsid sleep 5 & cmd=$!; sleep 0.3
+            b=$(box_commands); kill "$cmd" 2>/dev/null; pkill -s 0 -x -f "sleep 5" 2>/dev/null; sleep 0.3
+            c=$(box_commands); kill "$own" 2>/dev/null; echo "$a $b $c"' sh "$INIT" 2>&1)
+        check_eq "$t box_commands: another process group counts, the init's children do not" "0 1 0" "$out"
+    fi
+
     # keep_docs: what minimal images strip is installed again (issue 22).
     new_case
     tools sed grep cat

@@ -6,7 +6,9 @@
 //! gives the same text without a shell: `$NAME`, `${NAME}`, `${NAME:-default}`,
 //! `${NAME-default}` and a `~` at the start of a word or after `:` are replaced
 //! from a lookup the caller passes in (so this is a pure function). Anything
-//! that would run a program (`$(…)`, `` `…` ``) is an error that points at it.
+//! that would run a program (`$(…)`, `` `…` ``) is an error that points at it,
+//! unless the caller passes a runner ([`Run`]: `tent apply --run-substitutions`),
+//! which then gives each substitution's output.
 //!
 //! Issue 19: a key set earlier in a section is a variable for later keys, so
 //! `hostname=$hostname$hostname` written twenty times doubles a value twenty
@@ -32,18 +34,35 @@ pub struct ExpandError {
     pub too_long: bool,
 }
 
+/// Runs one command substitution's text (what is inside `$(…)` or the
+/// backquotes) and gives its output, or says why it could not.
+pub type Run<'a> = &'a dyn Fn(&str) -> Result<String, String>;
+
 /// Expands `value`; `lookup` gives a variable's value, None when it is unset.
 /// A value that would grow past `max` bytes is an error at the column of the
-/// reference that took it past.
+/// reference that took it past. Command substitutions are errors.
+#[cfg(test)]
 pub fn expand(value: &[Ch], lookup: &dyn Fn(&str) -> Option<String>, max: usize) -> Result<Expanded, ExpandError> {
+    expand_running(value, lookup, None, max)
+}
+
+/// [`expand`], with command substitutions given by `run` when there is one
+/// (their output, trailing newlines removed, as a shell gives it).
+pub fn expand_running(
+    value: &[Ch],
+    lookup: &dyn Fn(&str) -> Option<String>,
+    run: Option<Run<'_>>,
+    max: usize,
+) -> Result<Expanded, ExpandError> {
     let mut out = Expanded::default();
-    expand_into(value, lookup, max, &mut out)?;
+    expand_into(value, lookup, run, max, &mut out)?;
     Ok(out)
 }
 
 fn expand_into(
     value: &[Ch],
     lookup: &dyn Fn(&str) -> Option<String>,
+    run: Option<Run<'_>>,
     max: usize,
     out: &mut Expanded,
 ) -> Result<(), ExpandError> {
@@ -56,7 +75,14 @@ fn expand_into(
             continue;
         }
         match ch.c {
-            '`' => return Err(command(ch.col)),
+            '`' if run.is_none() => return Err(command(ch.col)),
+            '`' => {
+                let close = (i + 1..value.len())
+                    .find(|&j| value[j].c == '`' && !value[j].escaped)
+                    .ok_or_else(|| unclosed(ch.col, "a backquote has no closing backquote"))?;
+                substitute(&value[i + 1..close], ch.col, run, max, out)?;
+                i = close + 1;
+            }
             '~' if at_word_start(value, i) && ends_tilde(value.get(i + 1)) => {
                 match lookup("HOME") {
                     Some(home) => push(out, &home, ch.col, max)?,
@@ -64,7 +90,7 @@ fn expand_into(
                 }
                 i += 1;
             }
-            '$' => i = dollar(value, i, lookup, max, out)?,
+            '$' => i = dollar(value, i, lookup, run, max, out)?,
             c => {
                 push(out, c.encode_utf8(&mut [0; 4]), ch.col, max)?;
                 i += 1;
@@ -99,10 +125,62 @@ fn command(col: usize) -> ExpandError {
     ExpandError {
         col,
         too_long: false,
-        message:
-            "command substitution (`$(…)` or a backquote) would run a program on the host; tent reads this file as data"
-                .into(),
+        message: "command substitution (`$(…)` or a backquote) would run a program on the host; tent reads this \
+                  file as data (`tent apply --run-substitutions` runs each on the host after printing it)"
+            .into(),
     }
+}
+
+fn unclosed(col: usize, what: &str) -> ExpandError {
+    ExpandError { col, too_long: false, message: what.into() }
+}
+
+/// The command inside a substitution as it was written (escapes kept).
+pub fn command_text(inner: &[Ch]) -> String {
+    let mut text = String::new();
+    for ch in inner {
+        if ch.escaped {
+            text.push('\\');
+        }
+        text.push(ch.c);
+    }
+    text
+}
+
+/// Runs the substitution whose inside is `inner` (at `col`), or refuses it
+/// when there is no runner.
+fn substitute(
+    inner: &[Ch],
+    col: usize,
+    run: Option<Run<'_>>,
+    max: usize,
+    out: &mut Expanded,
+) -> Result<(), ExpandError> {
+    let Some(run) = run else { return Err(command(col)) };
+    let text = command_text(inner);
+    let output = run(&text).map_err(|why| ExpandError { col, too_long: false, message: why })?;
+    push(out, output.trim_end_matches('\n'), col, max)
+}
+
+/// The index of the `)` that closes the `$(` whose `(` is at `open`.
+fn closing_paren(value: &[Ch], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (j, ch) in value.iter().enumerate().skip(open) {
+        if ch.escaped {
+            continue;
+        }
+        match ch.c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(j);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A `~` expands at the start of the value, of a space-separated word, or after `:`.
@@ -127,6 +205,7 @@ fn dollar(
     value: &[Ch],
     i: usize,
     lookup: &dyn Fn(&str) -> Option<String>,
+    run: Option<Run<'_>>,
     max: usize,
     out: &mut Expanded,
 ) -> Result<usize, ExpandError> {
@@ -140,7 +219,12 @@ fn dollar(
         return Ok(i + 1);
     }
     if next.c == '(' {
-        return Err(command(col));
+        if run.is_none() {
+            return Err(command(col));
+        }
+        let close = closing_paren(value, i + 1).ok_or_else(|| unclosed(col, "`$(` has no closing `)`"))?;
+        substitute(&value[i + 2..close], col, run, max, out)?;
+        return Ok(close + 1);
     }
     if is_name_start(next.c) {
         let end = (i + 1..value.len()).find(|&j| value[j].escaped || !is_name(value[j].c)).unwrap_or(value.len());
@@ -179,9 +263,9 @@ fn dollar(
         }
     };
     match (lookup(&name), default) {
-        (Some(v), Some((_, true))) if v.is_empty() => expand_into(default_of(default), lookup, max, out)?,
+        (Some(v), Some((_, true))) if v.is_empty() => expand_into(default_of(default), lookup, run, max, out)?,
         (Some(v), _) => push(out, &v, col, max)?,
-        (None, Some(_)) => expand_into(default_of(default), lookup, max, out)?,
+        (None, Some(_)) => expand_into(default_of(default), lookup, run, max, out)?,
         (None, None) => out.unset.push((name, col)),
     }
     Ok(close + 1)
@@ -267,6 +351,31 @@ mod tests {
         let e = expand(&chars("${HOME/a/b}"), &env, MAX).unwrap_err();
         assert!(e.message.contains("does not read"), "{}", e.message);
         assert_eq!(expand(&chars("a${HOME"), &env, MAX).unwrap_err().col, 2);
+        assert!(expand(&chars("$(id"), &env, MAX).unwrap_err().message.contains("--run-substitutions"));
+        assert!(expand(&chars("`id"), &env, MAX).unwrap_err().message.contains("--run-substitutions"));
+    }
+
+    #[test]
+    fn substitutions_are_given_by_the_runner_when_there_is_one() {
+        let ran = std::cell::RefCell::new(Vec::new());
+        let run = |c: &str| -> Result<String, String> {
+            ran.borrow_mut().push(c.to_string());
+            Ok(format!("<{c}>\n\n"))
+        };
+        let got = expand_running(&chars("a$(echo (x) $HOME)b `id -u`:$HOME"), &env, Some(&run), MAX).unwrap();
+        assert_eq!(got.text, "a<echo (x) $HOME>b <id -u>:/home/me", "trailing newlines go, as in sh");
+        assert_eq!(*ran.borrow(), ["echo (x) $HOME", "id -u"], "the command as written, variables left to sh");
+        let mut v = chars("$(printf %s $HOME)");
+        v[12].escaped = true;
+        expand_running(&v, &env, Some(&run), MAX).unwrap();
+        assert_eq!(ran.borrow()[2], "printf %s \\$HOME", "escapes are kept for sh");
+        assert_eq!(expand_running(&chars("ab$(x"), &env, Some(&run), MAX).unwrap_err().col, 3);
+        assert_eq!(expand_running(&chars("ab `x"), &env, Some(&run), MAX).unwrap_err().col, 4);
+        let failing = |_: &str| -> Result<String, String> { Err("it failed".into()) };
+        let e = expand_running(&chars("x$(false)"), &env, Some(&failing), MAX).unwrap_err();
+        assert_eq!((e.col, e.message.as_str()), (2, "it failed"));
+        let long = |_: &str| -> Result<String, String> { Ok("y".repeat(10)) };
+        assert!(expand_running(&chars("$(x)"), &env, Some(&long), 5).unwrap_err().too_long);
     }
 
     #[test]

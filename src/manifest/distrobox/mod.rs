@@ -23,6 +23,7 @@ mod syntax;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
+pub use expand::Run;
 pub use section::{DistroboxSection, Setting};
 
 use super::model::{Location, Manifest};
@@ -70,7 +71,14 @@ const CONFIG_FILES: &[&str] = &["~/.config/distrobox/distrobox.conf", "/etc/dist
 
 /// Parses an assemble file with variables from this process: its
 /// environment, `$PWD` as the directory tent runs in, then Distrobox's config files.
+/// Command substitutions are errors.
 pub fn parse(path: &Path, text: &str) -> Result<Manifest> {
+    parse_running(path, text, None)
+}
+
+/// [`parse`], with command substitutions outside hooks given by `run` when
+/// there is one (`tent apply --run-substitutions`).
+pub fn parse_running(path: &Path, text: &str, run: Option<Run<'_>>) -> Result<Manifest> {
     let home = std::env::var("HOME").unwrap_or_default();
     let configs: Vec<HashMap<String, String>> = CONFIG_FILES
         .iter()
@@ -91,11 +99,21 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest> {
         }
         std::env::var(name).ok().or_else(|| configs.iter().find_map(|c| c.get(name).cloned()))
     };
-    parse_with(path, text, &lookup)
+    parse_with_running(path, text, &lookup, run)
 }
 
 /// Parses an assemble file; `lookup` gives the variables values may use.
 pub fn parse_with(path: &Path, text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Manifest> {
+    parse_with_running(path, text, lookup, None)
+}
+
+/// [`parse_with`], with command substitutions given by `run` when there is one.
+pub fn parse_with_running(
+    path: &Path,
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    run: Option<Run<'_>>,
+) -> Result<Manifest> {
     let sections = syntax::sections(path, text)?;
     let resolved = include::resolve(&sections)?;
     let mut warnings = Vec::new();
@@ -103,7 +121,7 @@ pub fn parse_with(path: &Path, text: &str, lookup: &dyn Fn(&str) -> Option<Strin
     let mut boxes = Vec::new();
     let mut budget = section::MAX_FILE_TEXT;
     for (raw, entries) in sections.iter().zip(&resolved) {
-        let section = section::build(&raw.name, &raw.at, entries, lookup, &mut warnings, &mut budget)?;
+        let section = section::build(&raw.name, &raw.at, entries, lookup, run, &mut warnings, &mut budget)?;
         boxes.push(map::to_box(&section, path, &mut notes));
     }
     // A section included by others is read once per includer: say things once.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::super::model::Location;
 use super::super::parse::did_you_mean;
-use super::expand::expand;
+
 use super::include::Resolved;
 use super::syntax::{RawEntry, is_hook};
 use super::{KEYS, at_error};
@@ -77,6 +77,7 @@ pub fn build(
     at: &Location,
     entries: &[Resolved<'_>],
     lookup: &dyn Fn(&str) -> Option<String>,
+    run: Option<super::expand::Run<'_>>,
     warnings: &mut Vec<String>,
     budget: &mut usize,
 ) -> Result<DistroboxSection> {
@@ -105,7 +106,7 @@ pub fn build(
             text
         } else {
             let var = |n: &str| vars.get(n).cloned().or_else(|| lookup(n));
-            let expanded = expand(&e.value, &var, max).map_err(|err| {
+            let expanded = super::expand::expand_running(&e.value, &var, run, max).map_err(|err| {
                 if err.too_long {
                     return too_long(e, key, &err, max);
                 }

@@ -118,8 +118,9 @@ fn every_key_is_typed_in_the_section() {
     let raw = syntax::sections(path, text).unwrap();
     let resolved = include::resolve(&raw).unwrap();
     let mut warnings = Vec::new();
-    let s = section::build("s", &raw[0].at, &resolved[0], &env, &mut warnings, &mut section::MAX_FILE_TEXT.clone())
-        .unwrap();
+    let s =
+        section::build("s", &raw[0].at, &resolved[0], &env, None, &mut warnings, &mut section::MAX_FILE_TEXT.clone())
+            .unwrap();
     assert_eq!(s.additional_flags[0].value, ["--env", "A=b c", "--device=/dev/dri", "x y z"]);
     assert_eq!(s.unshare_ipc.as_ref().map(|x| x.value), Some(true));
     assert_eq!(s.init.as_ref().map(|x| (x.value, x.at.line)), Some((true, 4)));
@@ -186,7 +187,8 @@ fn hooks_keep_their_shell_text_for_the_box() {
 fn commands_outside_hooks_are_errors_at_their_column() {
     assert_eq!(
         err("[dev]\nimage=$(curl evil)\n"),
-        "/proj/distrobox.ini:2:7: `image`: command substitution (`$(…)` or a backquote) would run a program on the host; tent reads this file as data"
+        "/proj/distrobox.ini:2:7: `image`: command substitution (`$(…)` or a backquote) would run a program on the host; \
+         tent reads this file as data (`tent apply --run-substitutions` runs each on the host after printing it)"
     );
     assert!(err("[dev]\nimage=x\nadditional_packages=\"git `id`\"\n").starts_with("/proj/distrobox.ini:3:26: "));
     assert!(err("[dev]\nhome='${HOME/a/b}'\n").starts_with("/proj/distrobox.ini:2:7: `home`: `${HOME/a/b}`"));
