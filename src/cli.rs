@@ -46,6 +46,17 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub root: bool,
 
+    /// Use this podman connection (`podman system connection`) or Docker context, as CONTAINER_CONNECTION or DOCKER_CONTEXT do
+    ///
+    /// A box on another endpoint is kept apart from local boxes of the same
+    /// name, and what needs this machine's files is refused: docs/remote.md.
+    #[arg(long, global = true, value_name = "NAME", conflicts_with = "url")]
+    pub connection: Option<String>,
+
+    /// Use the engine at this address (ssh://USER@HOST/SOCKET, unix:///SOCKET, tcp://HOST:PORT), as CONTAINER_HOST or DOCKER_HOST do
+    #[arg(long, global = true, value_name = "URL")]
+    pub url: Option<String>,
+
     /// Show everything: the engine commands and the box's package manager output
     #[arg(short, long, global = true)]
     pub verbose: bool,

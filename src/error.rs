@@ -112,6 +112,11 @@ pub enum Error {
     #[error("{message}")]
     Unsafe { message: String, hint: Option<String> },
 
+    /// What needs this machine's own engine store (joining a box, its
+    /// files, the relay) asked of a box on another endpoint.
+    #[error("{what} needs a box on this machine, and {engine} talks to {endpoint} (from {set_by})")]
+    RemoteEndpoint { what: String, engine: String, endpoint: String, set_by: String },
+
     #[error("interrupted")]
     Interrupted,
 
@@ -179,6 +184,10 @@ impl Error {
                 hint.push_str(&format!("the whole log is {}", log.display()));
                 Some(hint)
             }
+            Error::RemoteEndpoint { set_by, .. } => Some(format!(
+                "tent cannot do this with a box on another endpoint yet (docs/remote.md); \
+                 for the boxes on this machine, run tent without {set_by}"
+            )),
             Error::EngineOutput { .. } => {
                 Some("this engine version may not be supported; please report it with `tent --version`".into())
             }

@@ -5,6 +5,13 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// What keys tent's state: the engine's scope (`engine::Scope`), kept typed
+/// on its way here (the floor does not import the engine, so a trait).
+pub trait ScopeKey {
+    /// The scope's folder name: `podman`, `podman-root`, `docker`, `podman@ID`.
+    fn scope_key(&self) -> std::borrow::Cow<'static, str>;
+}
+
 #[derive(Debug, Clone)]
 pub struct Paths {
     /// `$XDG_CONFIG_HOME/tent`
@@ -46,14 +53,58 @@ impl Paths {
         self.config.parent().map_or_else(|| self.home.join(".config"), Path::to_path_buf)
     }
 
+    // ---- the layout of tent's state (`$XDG_STATE_HOME/tent`), in one place ----
+    //
+    //   boxes/SCOPE/NAME/          one box's state, shared with the box
+    //   boxes/SCOPE/locks/, journal/   locks and snapshot journals of a scope
+    //   exports/SCOPE/NAME.json    export receipts
+    //   manifests/SCOPE/NAME.json  what a manifest made
+    //   logs/NAME.SCOPE.failed.log the init log of a box that failed to start
+    //   endpoints/SCOPE            the address of a remote scope, for humans
+    //
+    // SCOPE is `podman`, `podman-root`, `docker`, or `ENGINE@ID` for a remote
+    // endpoint (`engine::Scope`): a local and a remote box of the same name
+    // never share a file.
+
+    /// `boxes/`: every scope's boxes.
+    pub fn boxes_root(&self) -> PathBuf {
+        self.state.join("boxes")
+    }
+
+    /// `boxes/SCOPE`: the boxes of one scope, with its locks and journals.
+    pub fn scope_dir(&self, scope: impl ScopeKey) -> PathBuf {
+        self.boxes_root().join(&*scope.scope_key())
+    }
+
     /// The directory of one box's state, shared with the box at `/run/.tent/state`.
-    pub fn box_state(&self, scope: &str, name: &str) -> PathBuf {
-        self.state.join("boxes").join(scope).join(name)
+    pub fn box_state(&self, scope: impl ScopeKey, name: &str) -> PathBuf {
+        self.scope_dir(scope).join(name)
+    }
+
+    /// `exports/`: every scope's receipts.
+    pub fn receipts_root(&self) -> PathBuf {
+        self.state.join("exports")
     }
 
     /// The export receipt of one box.
-    pub fn receipt(&self, scope: &str, name: &str) -> PathBuf {
-        self.state.join("exports").join(scope).join(format!("{name}.json"))
+    pub fn receipt(&self, scope: impl ScopeKey, name: &str) -> PathBuf {
+        self.receipts_root().join(&*scope.scope_key()).join(format!("{name}.json"))
+    }
+
+    /// What a manifest made of one box (`manifest::record`).
+    pub fn manifest_record(&self, scope: impl ScopeKey, name: &str) -> PathBuf {
+        self.state.join("manifests").join(&*scope.scope_key()).join(format!("{name}.json"))
+    }
+
+    /// Where the init log of a box that failed to start is kept.
+    pub fn failed_log(&self, scope: impl ScopeKey, name: &str) -> PathBuf {
+        self.state.join("logs").join(format!("{name}.{}.failed.log", scope.scope_key()))
+    }
+
+    /// The note of a remote scope's address (`endpoints/SCOPE`), so that a
+    /// human can tell which folder is which machine.
+    pub fn endpoint_note(&self, scope: impl ScopeKey) -> PathBuf {
+        self.state.join("endpoints").join(&*scope.scope_key())
     }
 
     pub fn applications(&self) -> PathBuf {

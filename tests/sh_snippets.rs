@@ -130,16 +130,18 @@ fn export_wrappers() {
         },
     ];
     for c in cases {
-        let unexport = unexport_command("podman", c.box_name, Kind::Bin, c.command);
+        let unexport = unexport_command(tent::engine::Scope::Podman, c.box_name, Kind::Bin, c.command);
         let text = wrapper::render(&Wrapper {
             command: c.command,
             box_name: c.box_name,
-            scope: "podman",
+            scope: tent::engine::Scope::Podman,
             target: c.target,
             tent: c.tent,
             engine_args: c.engine_args,
             unexport: &unexport,
             relay: c.relay,
+            // A remote box's endpoint, set before tent runs, is checked too.
+            env: &[("CONTAINER_HOST".to_string(), "ssh://me@build/run/user/1000/podman/podman.sock".to_string())],
         });
         shellcheck_with(c.file, &text, c.extra);
     }

@@ -274,7 +274,7 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
 /// What the image's init (systemd) needs as PID 1: podman's systemd mode
 /// (tmpfs /run, /run/lock, /tmp unless mounted, writable cgroups, the stop
 /// signal), or its flags spelled out for Docker, as Distrobox does.
-fn init_flags(engine: &Engine, a: &mut Vec<String>) {
+pub(super) fn init_flags(engine: &Engine, a: &mut Vec<String>) {
     if engine.is_podman() {
         flag(a, "--systemd", "always".into());
     } else {
@@ -305,7 +305,7 @@ pub fn create_as(engine: &Engine, plan: &CreatePlan<'_>, container: &str, image:
 
 /// The `tent.made` label's value: the time and pid of this create, unique to
 /// the container.
-fn made() -> String {
+pub(super) fn made() -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     format!("{}.{:09}.{}", now.as_secs(), now.subsec_nanos(), std::process::id())
 }
@@ -451,7 +451,14 @@ mod tests {
     use crate::engine::{Engine, EngineKind};
 
     fn engine(kind: EngineKind, rootless: bool) -> Engine {
-        Engine { kind, path: PathBuf::from(kind.name()), via: crate::engine::Via::Direct, rootless, sudo: Vec::new() }
+        Engine {
+            kind,
+            path: PathBuf::from(kind.name()),
+            via: crate::engine::Via::Direct,
+            rootless,
+            sudo: Vec::new(),
+            endpoint: Default::default(),
+        }
     }
 
     fn facts() -> HostFacts {

@@ -10,6 +10,7 @@ pub mod engine_args;
 pub mod host;
 pub mod name;
 pub mod nvidia;
+pub mod remote;
 pub mod scripts;
 pub mod snapshot;
 pub mod spec;

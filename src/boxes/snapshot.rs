@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::engine::Scope;
 use crate::engine::json::Image;
 use crate::error::{Error, Result};
 
@@ -76,8 +77,8 @@ pub struct Snapshot {
 }
 
 /// The image repository of a box's snapshots.
-pub fn repository(scope: &str, box_name: &str) -> String {
-    format!("localhost/tent-snapshot/{scope}/{}", repo_component(box_name))
+pub fn repository(scope: Scope, box_name: &str) -> String {
+    format!("localhost/tent-snapshot/{}/{}", scope.image_key(), repo_component(box_name))
 }
 
 /// A box name as an image path component: itself when the engines accept
@@ -166,7 +167,7 @@ pub fn to_drop(snapshots: &[Snapshot], keep: usize) -> Vec<Snapshot> {
 }
 
 /// The snapshots of `box_name` among `images` (newest last).
-pub fn snapshots_of(images: &[Image], scope: &str, box_name: &str) -> Vec<Snapshot> {
+pub fn snapshots_of(images: &[Image], scope: Scope, box_name: &str) -> Vec<Snapshot> {
     let prefix = format!("{}:", repository(scope, box_name));
     let mut out = Vec::new();
     for image in images {
@@ -211,7 +212,7 @@ mod tests {
 
     #[test]
     fn repositories_are_valid_image_names() {
-        assert_eq!(repository("podman", "dev"), "localhost/tent-snapshot/podman/dev");
+        assert_eq!(repository(Scope::Podman, "dev"), "localhost/tent-snapshot/podman/dev");
         assert_eq!(repo_component("my-box.2"), "my-box.2");
         assert_eq!(repo_component("a__b"), "a__b");
         assert_eq!(repo_component("Dev"), "x-446576", "uppercase is not allowed in a repository");
@@ -261,7 +262,7 @@ mod tests {
             size: 7,
             labels,
         }];
-        let found = snapshots_of(&images, "podman", "dev");
+        let found = snapshots_of(&images, Scope::Podman, "dev");
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].name, "one");
         assert_eq!(found[0].kind, SnapshotKind::Upgrade);

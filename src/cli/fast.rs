@@ -40,7 +40,7 @@ pub fn parse(args: &[OsString]) -> Option<Cli> {
     } else {
         Command::Enter(EnterArgs { name, env: Vec::new(), yes: false, command })
     };
-    Some(Cli { engine, root, verbose: false, quiet: false, command })
+    Some(Cli { engine, root, connection: None, url: None, verbose: false, quiet: false, command })
 }
 
 /// A value clap takes as it is: UTF-8, not empty, not like an option.

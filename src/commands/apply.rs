@@ -416,7 +416,7 @@ fn current(
     manifest: &Manifest,
     desired: &[Desired],
 ) -> Result<(Vec<Current>, BTreeMap<String, String>)> {
-    let scope = ctx.engine.scope().as_str();
+    let scope = ctx.engine.scope();
     let mut current = Vec::new();
     let mut ids = BTreeMap::new();
     for container in ctx.boxes().list()? {
@@ -603,7 +603,7 @@ struct RecordFiles<'a> {
 
 impl RecordFiles<'_> {
     fn file(&self, name: &str) -> PathBuf {
-        record::path(&self.ctx.paths, self.ctx.engine.scope().as_str(), name)
+        record::path(&self.ctx.paths, self.ctx.engine.scope(), name)
     }
 }
 
@@ -637,12 +637,12 @@ impl ExportOps for DirectExporter<'_> {
     }
 
     fn unexport_app(&self, box_name: &str, app: &str) -> Result<()> {
-        export::unexport(&self.ctx.paths, self.ctx.engine.scope().as_str(), box_name, Selector::App(app)).map(drop)
+        export::unexport(&self.ctx.paths, self.ctx.engine.scope(), box_name, Selector::App(app)).map(drop)
     }
 
     fn unexport_bin(&self, box_name: &str, bin: &BinExport) -> Result<()> {
         let name = bin.exported_name();
-        export::unexport(&self.ctx.paths, self.ctx.engine.scope().as_str(), box_name, Selector::Bin(name)).map(drop)
+        export::unexport(&self.ctx.paths, self.ctx.engine.scope(), box_name, Selector::Bin(name)).map(drop)
     }
 
     fn add_entry(&self, box_name: &str) -> Result<()> {
@@ -652,6 +652,6 @@ impl ExportOps for DirectExporter<'_> {
 
     fn remove_entry(&self, box_name: &str) -> Result<()> {
         let selector = Selector::Exact(export::receipt::Kind::Entry, export::entry::ENTRY_NAME);
-        export::unexport(&self.ctx.paths, self.ctx.engine.scope().as_str(), box_name, selector).map(drop)
+        export::unexport(&self.ctx.paths, self.ctx.engine.scope(), box_name, selector).map(drop)
     }
 }

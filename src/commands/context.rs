@@ -39,6 +39,29 @@ impl Context<'_> {
         Snapshots { boxes: self.boxes() }
     }
 
+    /// For a remote endpoint, writes its address next to tent's state
+    /// (`Paths::endpoint_note`), so that a human can tell which folder is
+    /// which machine. Only when it is missing or says something else.
+    pub fn note_endpoint(&self) {
+        let Some(remote) = self.engine.endpoint.remote() else { return };
+        let note = self.paths.endpoint_note(self.engine.scope());
+        let text = format!("{} {}\n", remote.kind.name(), remote.address);
+        let current = crate::files::read_bounded(&note, 4096).ok().flatten();
+        if current.as_deref() != Some(text.as_bytes()) {
+            // A box can write tent's state: the folder must be a real one,
+            // not a link a box put there (the file itself is replaced, never
+            // followed, by write_atomic's rename).
+            let Some(dir) = note.parent() else { return };
+            let _ = std::fs::create_dir_all(dir);
+            if !std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
+                return;
+            }
+            if let Err(err) = crate::files::write_atomic(&note, text.as_bytes(), 0o600) {
+                self.printer.verbose(format!("could not note the endpoint's address: {err}"));
+            }
+        }
+    }
+
     /// Where exported commands go by default (config `export.bin_dir`, else
     /// `$XDG_BIN_HOME` or ~/.local/bin).
     pub fn bin_dir(&self) -> std::path::PathBuf {
@@ -47,6 +70,14 @@ impl Context<'_> {
 
     /// The exporter for one box, with the tent binary the exported files will run.
     pub fn exporter<'a>(&'a self, engine: &'a Engine, name: &'a str, force: bool) -> Result<Exporter<'a>> {
+        // Exported launchers and wrappers run the box from this machine.
+        engine.require_local(&format!("exporting from box {name:?}"))?;
+        self.exporter_anywhere(engine, name, force)
+    }
+
+    /// `exporter` for a box on any endpoint: only `tent export --bin` takes
+    /// it, whose wrapper records the endpoint (`boxes::remote::endpoint_env`).
+    pub fn exporter_anywhere<'a>(&'a self, engine: &'a Engine, name: &'a str, force: bool) -> Result<Exporter<'a>> {
         let tent = std::env::current_exe()
             .map_err(|e| Error::Export { message: format!("cannot tell where the tent binary is: {e}"), hint: None })?;
         let tent = tent.to_str().map(str::to_string).ok_or_else(|| Error::Export {
@@ -73,7 +104,7 @@ impl Context<'_> {
     }
 
     fn follow_record(&self, name: &str, old_id: &str, new_id: &str) {
-        let file = crate::manifest::record::path(&self.paths, self.engine.scope().as_str(), name);
+        let file = crate::manifest::record::path(&self.paths, self.engine.scope(), name);
         if let Some(mut record) = crate::manifest::record::read(&file, old_id) {
             record.container = new_id.to_string();
             if let Err(err) = crate::manifest::record::write(&file, &record) {
@@ -392,7 +423,7 @@ pub fn default_box_name(image: &str) -> String {
 struct Finding {
     #[serde(rename = "box")]
     box_name: String,
-    scope: String,
+    scope: Scope,
     kind: Kind,
     name: String,
     target: String,
@@ -409,16 +440,17 @@ struct Finding {
 fn check_exports(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: bool) -> Result<i32> {
     let mut findings = Vec::new();
     let mut unchecked = Vec::new();
-    for (scope, box_name, path) in receipt::all_receipts(&ctx.paths.state.join("exports")) {
-        if only_box.is_some_and(|b| b != box_name || scope != ctx.engine.scope().as_str()) {
+    for (scope, box_name, path) in receipt::all_receipts(&ctx.paths.receipts_root()) {
+        if only_box.is_some_and(|b| b != box_name || scope != ctx.engine.scope()) {
             continue;
         }
         let Some(receipt) = Receipt::load(&path)? else {
             continue;
         };
         let Some(engine) = engine_for(ctx, &receipt) else {
-            unchecked
-                .push(format!("{box_name} ({scope}): run `{} doctor` to check it", export::tent_for_scope(&scope)));
+            // With another endpoint set, this machine's boxes are out of reach.
+            let without = ctx.engine.endpoint.remote().map(|r| format!(" without {}", r.source)).unwrap_or_default();
+            unchecked.push(format!("{box_name} ({scope}): run `{} doctor`{without} to check it", scope.tent_command()));
             continue;
         };
         // A container of that name that is not the user's own tent box (the
@@ -445,7 +477,7 @@ fn check_exports(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: boo
                 engine.clone(),
                 Finding {
                     box_name: box_name.clone(),
-                    scope: scope.clone(),
+                    scope,
                     kind: export.kind,
                     name: export.name.clone(),
                     target: export.target.clone(),
@@ -517,10 +549,10 @@ fn check_exports(ctx: &Context<'_>, only_box: Option<&str>, fix: bool, json: boo
 /// own for that scope (`Engine::for_scope` of its --engine, TENT_ENGINE or
 /// config). Never the receipt's `engine`, which any box can write.
 fn engine_for(ctx: &Context<'_>, receipt: &Receipt) -> Option<Engine> {
-    if receipt.scope == ctx.engine.scope().as_str() {
+    let scope = Scope::parse(&receipt.scope)?;
+    if scope == ctx.engine.scope() {
         return Some(ctx.engine.clone());
     }
-    let scope = Scope::parse(&receipt.scope)?;
     if scope == Scope::PodmanRoot && current_euid() != 0 {
         return None;
     }
@@ -529,7 +561,7 @@ fn engine_for(ctx: &Context<'_>, receipt: &Receipt) -> Option<Engine> {
 
 fn repair(ctx: &Context<'_>, engine: &Engine, f: &Finding) -> Result<()> {
     if f.problem.fix_is_remove() {
-        export::unexport(&ctx.paths, &f.scope, &f.box_name, Selector::Exact(f.kind, &f.name))?;
+        export::unexport(&ctx.paths, f.scope, &f.box_name, Selector::Exact(f.kind, &f.name))?;
         return Ok(());
     }
     let exporter = ctx.exporter(engine, &f.box_name, false)?;

@@ -8,6 +8,19 @@ use crate::error::Result;
 pub fn run(ctx: &Context<'_>, args: CreateArgs) -> Result<i32> {
     let spec = spec_from_args(ctx, &args)?;
     let name = args.name.as_str();
+    if let Some(address) = crate::boxes::remote::hidden_by_sudo(&ctx.engine) {
+        return Err(crate::error::Error::usage(
+            format!(
+                "box {name:?}: --root reaches rootful podman through sudo on this machine, and your environment \
+                 points tent at {address}"
+            ),
+            Some(
+                "point the connection at that machine's rootful service instead \
+                 (ssh://root@HOST/run/podman/podman.sock), or run `tent --root` on that machine"
+                    .into(),
+            ),
+        ));
+    }
     if spec.root && spec.sudo_nopasswd {
         ctx.printer.warn(format!(
             "{name}: sudo in this rootful box asks for no password: anything you run in it can become root \
@@ -27,7 +40,7 @@ pub fn run(ctx: &Context<'_>, args: CreateArgs) -> Result<i32> {
     if args.start_at_login {
         let unit = super::service::Unit {
             box_name: name.into(),
-            scope: ctx.engine.scope().as_str().into(),
+            scope: ctx.engine.scope().to_string(),
             name: None,
             command: Vec::new(),
             restart: None,

@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use super::Context;
 use crate::boxes::container::{self, ExecMode};
 use crate::boxes::host::ExecUser;
+use crate::boxes::remote;
 use crate::boxes::validate_name;
 use crate::cli::{CreateArgs, EnterArgs, EphemeralArgs, RunArgs};
 use crate::engine::argv::{self, ExecPlan};
@@ -83,6 +84,11 @@ fn prepare<'a>(
 ) -> Result<Prepared<'a>> {
     validate_name(name)?;
     let boxes = ctx.boxes();
+    // The box's state, readiness and home note are files on this machine;
+    // a box on another endpoint is never joined or waited for here (issue 21).
+    if remote::is_remote(&ctx.engine) {
+        return prepare_remote(ctx, name, mode, as_root, extra_env);
+    }
     let state = boxes.state(name);
     state.mark_busy();
     if !state.is_ready() {
@@ -135,6 +141,42 @@ fn prepare<'a>(
     Ok(Prepared { state, user, cwd, plan })
 }
 
+/// `prepare` for a box on a remote engine: started (or asked whether it is
+/// ready) through the engine, the command in the home unless the local
+/// directory is under it, only the terminal's and language's environment.
+fn prepare_remote<'a>(
+    ctx: &Context<'_>,
+    name: &'a str,
+    mode: &ExecMode,
+    as_root: bool,
+    extra_env: Vec<(String, String)>,
+) -> Result<Prepared<'a>> {
+    ctx.boxes().start(name, None)?;
+    let user = ExecUser::current();
+    let home = user.home.clone();
+    let cwd = remote::start_dir(&std::env::current_dir().unwrap_or_else(|_| home.clone()), &home);
+    let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let mut env = remote::session_env();
+    env.push((crate::env_vars::TENT_BOX.into(), name.into()));
+    if !as_root {
+        env.push(("HOME".into(), home.display().to_string()));
+        env.push(("USER".into(), user.name.clone()));
+        env.push(("LOGNAME".into(), user.name.clone()));
+        env.push(("SHELL".into(), user.shell.clone()));
+    }
+    env.extend(extra_env);
+    let plan = ExecPlan {
+        name,
+        user: if as_root { "root".into() } else { format!("{}:{}", user.uid, user.gid) },
+        tty,
+        interactive: true,
+        env,
+        // The box's own tmpfs copy: nothing of this machine's is in it.
+        command: container::exec_command(mode, &cwd),
+    };
+    Ok(Prepared { state: ctx.boxes().state(name), user, cwd, plan })
+}
+
 /// Runs in the box, replacing tent: joined where it may, else the engine's exec.
 pub fn exec_in_box(
     ctx: &Context<'_>,
@@ -144,9 +186,14 @@ pub fn exec_in_box(
     extra_env: Vec<(String, String)>,
 ) -> Result<i32> {
     let Prepared { state, user, cwd, plan } = prepare(ctx, name, &mode, as_root, extra_env)?;
+    let remote = remote::is_remote(&ctx.engine);
     // Exported commands called from other boxes go through the relay.
-    crate::relay::ensure_running(&ctx.paths, &ctx.engine);
-    let why = if as_root {
+    if !remote {
+        crate::relay::ensure_running(&ctx.paths, &ctx.engine);
+    }
+    let why = if remote {
+        "the box is on a remote engine".to_string()
+    } else if as_root {
         "--root runs as the box's root".to_string()
     } else {
         join(ctx, name, &state, &user, &mode, &cwd, &plan.env)?
@@ -169,7 +216,9 @@ pub fn exec_argv(
     extra_env: Vec<(String, String)>,
 ) -> Result<Vec<String>> {
     let Prepared { plan, .. } = prepare(ctx, name, &mode, as_root, extra_env)?;
-    crate::relay::ensure_running(&ctx.paths, &ctx.engine);
+    if !remote::is_remote(&ctx.engine) {
+        crate::relay::ensure_running(&ctx.paths, &ctx.engine);
+    }
     let argv = ctx.engine.argv(&argv::exec(&ctx.engine, &plan));
     ctx.printer.verbose(format!("$ {}", crate::shell::words(&argv)));
     Ok(argv)
@@ -192,6 +241,9 @@ fn join(
     }
     if ctx.engine.via == crate::engine::Via::Sudo {
         return Ok("the box is root's (reached through sudo)".into());
+    }
+    if !ctx.engine.is_local() {
+        return Ok(format!("the box is on {}", ctx.engine.describe()));
     }
     let target = match join::prepare(name, state) {
         Ok(target) => target,

@@ -8,7 +8,7 @@ use crate::export::{self, Selector, receipt::Kind};
 pub fn run(ctx: &Context<'_>, args: &EntryArgs) -> Result<i32> {
     let name = args.box_name.as_str();
     if args.remove {
-        let scope = ctx.engine.scope().as_str();
+        let scope = ctx.engine.scope();
         let removals =
             export::unexport(&ctx.paths, scope, name, Selector::Exact(Kind::Entry, export::entry::ENTRY_NAME))?;
         if removals.is_empty() {

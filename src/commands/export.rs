@@ -30,11 +30,26 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
             Some(format!("tent export {name} --app APP, --bin COMMAND, or --list")),
         ));
     }
+    if args.app.is_some() && !ctx.engine.is_local() {
+        return Err(Error::usage(
+            format!(
+                "box {name:?} is on {}: its apps cannot show on this machine's display, nor its launchers \
+                 run from this machine's menu",
+                ctx.engine.describe()
+            ),
+            Some("run apps on that machine (`ssh -X HOST`, then tent there), or export a command with --bin".into()),
+        ));
+    }
     let boxes = ctx.boxes();
     // The box is read through the engine, so it must run; its init must be
     // done too, or the app may not be installed yet.
     boxes.start(name, None)?;
-    let mut exporter = ctx.exporter(&ctx.engine, name, args.force)?;
+    // A command's wrapper records a remote endpoint; everything else is this machine's.
+    let mut exporter = if args.app.is_none() {
+        ctx.exporter_anywhere(&ctx.engine, name, args.force)?
+    } else {
+        ctx.exporter(&ctx.engine, name, args.force)?
+    };
     exporter.mime_types = args.mime_types;
     // From here Ctrl-C sets a flag that the export checks between writes,
     // so a half-done export is put back instead of left behind.
@@ -72,7 +87,7 @@ pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
 }
 
 fn list(ctx: &Context<'_>, name: &str, json: bool) -> Result<i32> {
-    let scope = ctx.engine.scope().as_str();
+    let scope = ctx.engine.scope();
     let exports = export::list(&ctx.paths, scope, name)?;
     if json {
         ctx.printer.data(list_json(name, scope, &exports));
@@ -98,16 +113,17 @@ fn list(ctx: &Context<'_>, name: &str, json: bool) -> Result<i32> {
 }
 
 /// The `--list --json` array: each export with its box and scope (docs/exports.md).
-pub fn list_json(name: &str, scope: &str, exports: &[Export]) -> String {
+pub fn list_json(name: &str, scope: crate::engine::Scope, exports: &[Export]) -> String {
     #[derive(serde::Serialize)]
     struct Item<'a> {
         #[serde(rename = "box")]
         box_name: &'a str,
-        scope: &'a str,
+        scope: String,
         #[serde(flatten)]
         export: &'a Export,
     }
-    let items: Vec<Item<'_>> = exports.iter().map(|export| Item { box_name: name, scope, export }).collect();
+    let items: Vec<Item<'_>> =
+        exports.iter().map(|export| Item { box_name: name, scope: scope.to_string(), export }).collect();
     serde_json::to_string_pretty(&items).expect("exports serialize")
 }
 
@@ -125,7 +141,7 @@ pub fn unexport(ctx: &Context<'_>, args: &UnexportArgs) -> Result<i32> {
             ));
         }
     };
-    let scope = ctx.engine.scope().as_str();
+    let scope = ctx.engine.scope();
     let removals = export::unexport(&ctx.paths, scope, name, selector)?;
     if removals.is_empty() {
         let what = match selector {
@@ -172,7 +188,8 @@ mod tests {
             dir: Some("/h/.local/bin".into()),
             tent: "/usr/bin/tent".into(),
         };
-        let value: serde_json::Value = serde_json::from_str(&list_json("dev", "podman", &[e])).unwrap();
+        let value: serde_json::Value =
+            serde_json::from_str(&list_json("dev", crate::engine::Scope::Podman, &[e])).unwrap();
         assert_eq!(value[0]["box"], "dev");
         assert_eq!(value[0]["scope"], "podman");
         assert_eq!(value[0]["kind"], "bin");

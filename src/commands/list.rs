@@ -22,6 +22,9 @@ pub struct ListEntry {
     pub created: String,
     /// `podman`, `podman-root` or `docker`.
     pub engine: String,
+    /// Where the box lives: `local` (this machine's store), or the address
+    /// of the engine's endpoint (`ssh://…`, `unix://…`; docs/remote.md).
+    pub endpoint: String,
     /// True when the box runs as real root on the host.
     pub rootful: bool,
     /// What the box was made with (`tent create` options), when known.
@@ -48,7 +51,8 @@ pub fn entries(ctx: &Context<'_>, containers: Vec<Container>) -> Vec<ListEntry> 
             status: c.status,
             image: c.image,
             created: c.created,
-            engine: ctx.engine.scope().as_str().into(),
+            engine: ctx.engine.scope().image_key().into(),
+            endpoint: ctx.engine.endpoint.describe(),
             rootful: ctx.engine.rootful(),
             snapshots: 0,
         })
@@ -63,7 +67,7 @@ pub fn run(ctx: &Context<'_>, args: &ListArgs) -> Result<i32> {
         // One more engine call, so only for --json: the table stays as fast as `ps`.
         let images = ctx.snapshots().images()?;
         for entry in &mut list {
-            entry.snapshots = snapshots_of(&images, ctx.engine.scope().as_str(), &entry.name).len();
+            entry.snapshots = snapshots_of(&images, ctx.engine.scope(), &entry.name).len();
         }
         ctx.printer.data(serde_json::to_string_pretty(&list).expect("list serializes"));
         return Ok(0);
@@ -76,7 +80,9 @@ pub fn run(ctx: &Context<'_>, args: &ListArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// The table; an ENDPOINT column when any box lives elsewhere than here.
 pub fn render_table(list: &[ListEntry]) -> String {
+    let any_remote = list.iter().any(|e| e.endpoint != "local");
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|e| {
@@ -86,10 +92,19 @@ pub fn render_table(list: &[ListEntry]) -> String {
                 (false, Some(uid)) => format!("not yours (uid {uid})"),
                 (false, None) => "not yours".into(),
             };
-            vec![e.name.clone(), status, e.image.clone(), e.created.clone(), format!("{} ({mode})", e.engine)]
+            let mut row =
+                vec![e.name.clone(), status, e.image.clone(), e.created.clone(), format!("{} ({mode})", e.engine)];
+            if any_remote {
+                row.push(e.endpoint.clone());
+            }
+            row
         })
         .collect();
-    crate::output::table(&["NAME", "STATUS", "IMAGE", "CREATED", "ENGINE"], &rows)
+    if any_remote {
+        crate::output::table(&["NAME", "STATUS", "IMAGE", "CREATED", "ENGINE", "ENDPOINT"], &rows)
+    } else {
+        crate::output::table(&["NAME", "STATUS", "IMAGE", "CREATED", "ENGINE"], &rows)
+    }
 }
 
 #[cfg(test)]
@@ -106,6 +121,7 @@ mod tests {
             image: "debian:bookworm".into(),
             created: "2026-11-25T22:16:29Z".into(),
             engine: "podman".into(),
+            endpoint: "local".into(),
             rootful,
             spec: None,
             owner_uid: Some(1000),
@@ -121,5 +137,12 @@ mod tests {
         let table = render_table(&[entry("theirs", true)]);
         assert!(table.contains("not yours (uid 1000)"), "{table}");
         assert!(!table.contains("Up 2 minutes"), "{table}");
+        assert!(!table.contains("ENDPOINT"), "{table}");
+        let mut far = entry("far", false);
+        far.endpoint = "ssh://me@build".into();
+        let table = render_table(&[entry("dev", false), far]);
+        assert!(table.lines().next().unwrap().ends_with("ENDPOINT"), "{table}");
+        assert!(table.lines().nth(1).unwrap().ends_with("local"), "{table}");
+        assert!(table.lines().nth(2).unwrap().ends_with("ssh://me@build"), "{table}");
     }
 }

@@ -24,7 +24,7 @@ pub fn run(ctx: &Context<'_>, args: &ManifestArgs) -> Result<i32> {
     let mut out = vec![format!("# tent.toml: boxes on {}, written by `tent manifest`", ctx.engine.describe())];
     for container in containers {
         let name = &container.name;
-        let record = record::read(&record::path(&ctx.paths, ctx.engine.scope().as_str(), name), &container.id);
+        let record = record::read(&record::path(&ctx.paths, ctx.engine.scope(), name), &container.id);
         let (spec, exports) = match (record, BoxSpec::from_label(container.label(labels::SPEC))) {
             (Some(r), _) => (r.spec, r.exports),
             (None, Some(spec)) => (spec, Default::default()),
@@ -34,11 +34,7 @@ pub fn run(ctx: &Context<'_>, args: &ManifestArgs) -> Result<i32> {
             }
         };
         let mut exports = exports;
-        add_hand_made_exports(
-            &mut exports,
-            &export::list(&ctx.paths, ctx.engine.scope().as_str(), name)?,
-            &ctx.paths.bin,
-        );
+        add_hand_made_exports(&mut exports, &export::list(&ctx.paths, ctx.engine.scope(), name)?, &ctx.paths.bin);
         out.push(manifest::render::render(name, &spec, &exports));
     }
     ctx.printer.data(out.join("\n"));

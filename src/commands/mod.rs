@@ -59,6 +59,9 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
     let paths = Paths::from_env()?;
     let config = Config::load(&paths.config, cli.engine)?;
     let mut engine = Engine::detect(config.engine.as_deref(), cli.root)?;
+    if cli.connection.is_some() || cli.url.is_some() {
+        engine.choose_endpoint(&crate::engine::endpoint::Chosen { url: cli.url, connection: cli.connection });
+    }
     if engine.through_sudo() {
         use std::io::IsTerminal;
         let graphical =
@@ -73,6 +76,7 @@ pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         );
     }
     let ctx = Context { printer, config, paths, engine };
+    ctx.note_endpoint();
     ctx.recover();
     match command {
         Command::Create(args) => create::run(&ctx, args),

@@ -27,6 +27,8 @@ pub fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
             None
         };
         if let Some(home) = &home {
+            // The label names a folder on the box's machine, not on this one.
+            ctx.engine.require_local(&format!("deleting the own home of box {name:?}"))?;
             check_own_home(home, name, &ctx.paths.home)?;
         }
         targets.push((container, home));

@@ -99,7 +99,7 @@ pub fn save(ctx: &Context<'_>, args: &SaveArgs) -> Result<i32> {
         message: format!("box {name:?} has no readable spec label, so tent cannot save it"),
         hint: None,
     })?;
-    let exports = crate::export::list(&ctx.paths, ctx.engine.scope().as_str(), name)?;
+    let exports = crate::export::list(&ctx.paths, ctx.engine.scope(), name)?;
     let out = &args.output;
 
     let spinner = ctx.printer.spinner(format!("copying the system of {name}"));

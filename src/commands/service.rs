@@ -155,6 +155,8 @@ fn unit_dir(ctx: &Context<'_>) -> PathBuf {
 /// Writes a unit and asks systemd to start it now and at every login; a
 /// session without a user manager gets a warning that says what to run.
 pub fn install(ctx: &Context<'_>, unit: &Unit, enable: bool) -> Result<PathBuf> {
+    // A unit runs tent with none of the endpoint's settings.
+    ctx.engine.require_local(&format!("a systemd service of box {:?}", unit.box_name))?;
     if ctx.engine.through_sudo() {
         return Err(Error::usage(
             "a rootful box's units would need sudo's password with nobody there",
@@ -189,7 +191,7 @@ pub fn install(ctx: &Context<'_>, unit: &Unit, enable: bool) -> Result<PathBuf> 
 /// Stops, disables and removes units tent wrote for `box_name` (and `name`,
 /// when given); the paths removed.
 pub fn remove_units(ctx: &Context<'_>, box_name: &str, name: Option<&str>, login_too: bool) -> Result<Vec<PathBuf>> {
-    let scope = ctx.engine.scope().as_str().to_string();
+    let scope = ctx.engine.scope().to_string();
     let mut removed = Vec::new();
     for (path, unit) in units_in(&unit_dir(ctx)) {
         let wanted = unit.box_name == box_name
@@ -219,7 +221,7 @@ pub fn run(ctx: &Context<'_>, args: &ServiceArgs) -> Result<i32> {
             ctx.boxes().get(box_name)?;
             let unit = Unit {
                 box_name: box_name.clone(),
-                scope: ctx.engine.scope().as_str().into(),
+                scope: ctx.engine.scope().to_string(),
                 name: Some(name.clone()),
                 command: command.clone(),
                 restart: Some(restart_value(*restart).into()),

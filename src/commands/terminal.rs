@@ -83,6 +83,7 @@ mod tests {
             via: Via::Direct,
             rootless: kind == EngineKind::Podman,
             sudo: Vec::new(),
+            endpoint: Default::default(),
         };
         let mut engine = make(EngineKind::Podman);
         assert_eq!(runtime_for(&engine), "toolbox", "the user's own podman: Ptyxis's Toolbx route");

@@ -12,7 +12,6 @@ use std::path::Path;
 
 use crate::cli::WhichArgs;
 use crate::error::{Result, exit};
-use crate::export::tent_for_scope;
 use crate::output::Printer;
 use crate::paths::Paths;
 
@@ -29,7 +28,7 @@ struct Hit {
 }
 
 pub fn run(paths: &Paths, args: &WhichArgs, printer: &Printer) -> Result<i32> {
-    let hits = find(&paths.state.join("boxes"), &args.command);
+    let hits = find(&paths.boxes_root(), &args.command);
     if args.json {
         printer.data(serde_json::to_string_pretty(&hits).expect("hits serialize"));
     } else {
@@ -48,12 +47,13 @@ fn find(boxes_dir: &Path, command: &str) -> Vec<Hit> {
         return hits;
     }
     // Sorted by box, then scope, as `on_disk` gives them.
-    for (scope, box_name, dir) in crate::runtime::state::on_disk(boxes_dir) {
+    // A remote endpoint's boxes need its settings, which no file here records.
+    for (scope, box_name, dir) in crate::runtime::state::on_disk(boxes_dir).into_iter().filter(|(s, ..)| !s.is_remote())
+    {
         let Ok(Some(text)) = crate::files::read_bounded(&dir.join(INDEX_FILE), 8 << 20) else { continue };
         if String::from_utf8_lossy(&text).lines().any(|line| line == command) {
-            let run =
-                format!("{} run {box_name} -- {}", tent_for_scope(&scope), crate::shell::quote_if_needed(command));
-            hits.push(Hit { box_name, scope, run });
+            let run = format!("{} run {box_name} -- {}", scope.tent_command(), crate::shell::quote_if_needed(command));
+            hits.push(Hit { box_name, scope: scope.to_string(), run });
         }
     }
     hits

@@ -136,7 +136,14 @@ mod tests {
     use crate::engine::EngineKind;
 
     fn engine(kind: EngineKind, rootless: bool) -> Engine {
-        Engine { kind, path: PathBuf::from(kind.name()), via: crate::engine::Via::Direct, rootless, sudo: Vec::new() }
+        Engine {
+            kind,
+            path: PathBuf::from(kind.name()),
+            via: crate::engine::Via::Direct,
+            rootless,
+            sudo: Vec::new(),
+            endpoint: Default::default(),
+        }
     }
 
     #[test]

@@ -13,14 +13,16 @@
 //! built by pure functions in [`argv`] so it is unit-tested without an engine.
 
 pub mod argv;
+pub mod endpoint;
 pub mod json;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use crate::error::{CommandFailure, Error, Result};
+pub use endpoint::Endpoint;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineKind {
     Podman,
@@ -57,7 +59,9 @@ pub enum Via {
 }
 
 /// Which store a box lives in: keeps the state of a rootless and a rootful
-/// box of the same name apart, and names the tent command that reaches it.
+/// box of the same name apart, and of a local and a remote one (what tent
+/// keeps on disk is keyed by it: `paths::Paths`), and names the tent command
+/// that reaches it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Scope {
     /// Podman as the user tent runs as (rootless, or rootful when tent is root).
@@ -65,37 +69,98 @@ pub enum Scope {
     /// Rootful podman through sudo.
     PodmanRoot,
     Docker,
+    /// An engine at another endpoint (`endpoint::Remote::id`): another
+    /// machine, or a service with a store of its own.
+    Remote {
+        kind: EngineKind,
+        id: [u8; 6],
+    },
 }
 
 impl Scope {
+    /// The local scopes (a remote one is only ever the current endpoint's).
     pub const ALL: [Scope; 3] = [Scope::Podman, Scope::PodmanRoot, Scope::Docker];
 
-    /// The scope's name in paths and receipts.
-    pub fn as_str(self) -> &'static str {
+    /// The scope's name in paths and receipts: `podman`, `podman-root`,
+    /// `docker` as always, `podman@0123456789ab` for a remote endpoint.
+    pub fn key(self) -> std::borrow::Cow<'static, str> {
         match self {
-            Scope::Podman => "podman",
-            Scope::PodmanRoot => "podman-root",
-            Scope::Docker => "docker",
+            Scope::Podman => "podman".into(),
+            Scope::PodmanRoot => "podman-root".into(),
+            Scope::Docker => "docker".into(),
+            Scope::Remote { kind, id } => {
+                let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
+                format!("{}@{hex}", kind.name()).into()
+            }
         }
     }
 
+    /// A scope from its key (a folder name in tent's state, a receipt's
+    /// field): None for anything else.
     pub fn parse(value: &str) -> Option<Scope> {
-        Scope::ALL.into_iter().find(|s| s.as_str() == value)
+        if let Some(scope) = Scope::ALL.into_iter().find(|s| s.key() == value) {
+            return Some(scope);
+        }
+        let (kind, hex) = value.split_once('@')?;
+        let kind = match kind {
+            "podman" => EngineKind::Podman,
+            "docker" => EngineKind::Docker,
+            _ => return None,
+        };
+        if hex.len() != 12 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return None;
+        }
+        let mut id = [0u8; 6];
+        for (i, byte) in id.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(Scope::Remote { kind, id })
     }
 
-    /// The tent command line that reaches this store, for hints and markers.
+    /// The scope's name in image repositories (`tent-snapshot/SCOPE/…`),
+    /// which live in the engine's own store: a remote store's are its
+    /// engine's name (`@` is no repository character).
+    pub fn image_key(self) -> &'static str {
+        match self {
+            Scope::Podman | Scope::Remote { kind: EngineKind::Podman, .. } => "podman",
+            Scope::PodmanRoot => "podman-root",
+            Scope::Docker | Scope::Remote { kind: EngineKind::Docker, .. } => "docker",
+        }
+    }
+
+    pub fn is_remote(self) -> bool {
+        matches!(self, Scope::Remote { .. })
+    }
+
+    /// The tent command line that reaches this store, for hints and markers
+    /// (a remote one: tent with the same endpoint settings).
     pub fn tent_command(self) -> &'static str {
         match self {
             Scope::PodmanRoot => "tent --root",
             Scope::Docker => "tent --engine docker",
             Scope::Podman => "tent",
+            Scope::Remote { kind: EngineKind::Docker, .. } => "tent --engine docker",
+            Scope::Remote { .. } => "tent",
         }
+    }
+}
+
+/// In JSON a scope is its key (`"podman"`, `"podman@0123456789ab"`).
+impl serde::Serialize for Scope {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.key())
+    }
+}
+
+impl crate::paths::ScopeKey for Scope {
+    fn scope_key(&self) -> std::borrow::Cow<'static, str> {
+        self.key()
     }
 }
 
 impl std::fmt::Display for Scope {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(&self.key())
     }
 }
 
@@ -110,6 +175,8 @@ pub struct Engine {
     /// With `Via::Sudo`: what comes before the engine's path (`sudo --`,
     /// `doas --`, an askpass or pkexec off a terminal: `sudo_prefix`).
     pub sudo: Vec<String>,
+    /// Where the client sends its calls (`endpoint::detect`, no engine call).
+    pub endpoint: Endpoint,
 }
 
 /// Askpass programs sudo can ask the password with off a terminal, in the
@@ -202,17 +269,25 @@ impl Engine {
             }
         };
         let sudo = root && euid != 0 && kind == EngineKind::Podman;
+        let endpoint = endpoint::from_environment(kind, &path, sudo, &endpoint::Chosen::default());
         Ok(Engine {
             kind,
             path,
             via: if sudo { Via::Sudo } else { Via::Direct },
             rootless: kind == EngineKind::Podman && euid != 0 && !sudo,
             sudo: vec!["sudo".into(), "--".into()],
+            endpoint,
         })
     }
 
     pub fn name(&self) -> &'static str {
         self.kind.name()
+    }
+
+    /// Works the endpoint out again with tent's own `--url`/`--connection`
+    /// (`endpoint::Chosen`), which the client is then given on every call.
+    pub fn choose_endpoint(&mut self, chosen: &endpoint::Chosen) {
+        self.endpoint = endpoint::from_environment(self.kind, &self.path, self.through_sudo(), chosen);
     }
 
     /// The engine tent uses for boxes of `scope`: `chosen` (tent's own
@@ -231,6 +306,9 @@ impl Engine {
     /// A name for the engine and its mode, used to keep the state of a
     /// rootless and a rootful box of the same name apart.
     pub fn scope(&self) -> Scope {
+        if let Endpoint::Remote(remote) = &self.endpoint {
+            return Scope::Remote { kind: self.kind, id: remote.id() };
+        }
         match (self.kind, self.via) {
             (EngineKind::Podman, Via::Direct) => Scope::Podman,
             (EngineKind::Podman, Via::Sudo) => Scope::PodmanRoot,
@@ -248,8 +326,33 @@ impl Engine {
         !self.rootless
     }
 
-    /// How the engine is named in messages: "rootless podman", "docker" …
+    /// Whether the engine is this user's own store on this machine, where
+    /// tent may join namespaces, look in `/proc`, share files and folders
+    /// with a box and run the relay (`endpoint`).
+    pub fn is_local(&self) -> bool {
+        self.endpoint.is_local()
+    }
+
+    /// Refuses what only works on the local store, naming the endpoint and
+    /// `what` was asked (until boxes on remote engines do it their own way).
+    pub fn require_local(&self, what: &str) -> Result<()> {
+        match &self.endpoint {
+            Endpoint::Local => Ok(()),
+            Endpoint::Remote(remote) => Err(Error::RemoteEndpoint {
+                what: what.into(),
+                engine: self.kind.name().into(),
+                endpoint: remote.address.clone(),
+                set_by: remote.source.clone(),
+            }),
+        }
+    }
+
+    /// How the engine is named in messages: "rootless podman", "docker",
+    /// "podman at ssh://build" …
     pub fn describe(&self) -> String {
+        if let Endpoint::Remote(remote) = &self.endpoint {
+            return format!("{} at {}", self.kind.name(), remote.address);
+        }
         match self.kind {
             EngineKind::Podman if self.rootless => "rootless podman".into(),
             EngineKind::Podman => "rootful podman".into(),
@@ -297,6 +400,9 @@ impl Engine {
             Via::Sudo => self.sudo.clone(),
         };
         argv.push(self.path.to_string_lossy().into_owned());
+        if let Endpoint::Remote(remote) = &self.endpoint {
+            argv.extend(remote.client_args.iter().cloned());
+        }
         argv.extend(args.iter().map(|a| a.as_ref().to_string()));
         argv
     }
@@ -458,6 +564,7 @@ mod tests {
             via: if sudo { Via::Sudo } else { Via::Direct },
             rootless,
             sudo: vec!["sudo".into(), "--".into()],
+            endpoint: Endpoint::Local,
         }
     }
 
@@ -467,7 +574,33 @@ mod tests {
         assert_eq!(engine(EngineKind::Podman, false, true).scope(), Scope::PodmanRoot);
         assert_eq!(engine(EngineKind::Docker, false, false).scope(), Scope::Docker);
         for scope in Scope::ALL {
-            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
+            assert_eq!(Scope::parse(&scope.key()), Some(scope));
+        }
+    }
+
+    #[test]
+    fn a_remote_endpoint_has_a_scope_of_its_own() {
+        let mut e = engine(EngineKind::Podman, true, false);
+        e.endpoint = Endpoint::Remote(endpoint::Remote {
+            kind: EngineKind::Podman,
+            address: "unix:///tmp/other.sock".into(),
+            source: "--url".into(),
+            client_args: vec!["--url".into(), "unix:///tmp/other.sock".into()],
+        });
+        assert_eq!(e.argv(&["ps"]), ["/usr/bin/podman", "--url", "unix:///tmp/other.sock", "ps"]);
+        let scope = e.scope();
+        assert!(scope.is_remote());
+        let key = scope.key();
+        assert!(key.starts_with("podman@") && key.len() == "podman@".len() + 12, "{key}");
+        assert_eq!(Scope::parse(&key), Some(scope));
+        assert!(Scope::ALL.iter().all(|s| *s != scope));
+        assert!(matches!(e.require_local("joining"), Err(Error::RemoteEndpoint { .. })));
+        assert!(engine(EngineKind::Podman, true, false).require_local("joining").is_ok());
+        assert_eq!(e.describe(), "podman at unix:///tmp/other.sock");
+        for bad in
+            ["podman@", "podman@0123456789aB", "podman@0123456789abc", "lxc@0123456789ab", "podman-root@x", "../podman"]
+        {
+            assert_eq!(Scope::parse(bad), None, "{bad}");
         }
     }
 

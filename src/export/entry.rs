@@ -125,7 +125,7 @@ impl Exporter<'_> {
             }
         };
         let scope = self.scope();
-        let remove = format!("{} entry {b} --remove", super::tent_for_scope(scope));
+        let remove = format!("{} entry {b} --remove", scope.tent_command());
         let header = owner::marker_lines(b, scope, &remove);
         let engine_args = engine_args(self.engine);
         let text = render(&EntrySpec {

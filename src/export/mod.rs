@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::boxes::HostUser;
-use crate::engine::Engine;
+use crate::engine::{Engine, Scope};
 use crate::error::{Error, Result};
 use crate::output::sanitize;
 use crate::paths::Paths;
@@ -34,27 +34,21 @@ pub const DEFAULT_NAME_SUFFIX: &str = " (on {box})";
 
 /// The flags that make a later tent talk to the same engine in the same mode.
 pub fn engine_args(engine: &Engine) -> Vec<String> {
-    engine_args_for(&engine.path.to_string_lossy(), engine.scope().as_str())
+    engine_args_for(&engine.path.to_string_lossy(), engine.scope())
 }
 
 /// `engine_args` from what a receipt records: the engine's path and scope.
-pub fn engine_args_for(engine_path: &str, scope: &str) -> Vec<String> {
+pub fn engine_args_for(engine_path: &str, scope: Scope) -> Vec<String> {
     let mut args = vec!["--engine".to_string(), engine_path.to_string()];
-    if scope == crate::engine::Scope::PodmanRoot.as_str() {
+    if scope == Scope::PodmanRoot {
         args.push("--root".into());
     }
     args
 }
 
-/// The tent command line that reaches the same engine as `scope`, for the
-/// hints and markers: `tent`, `tent --root` or `tent --engine docker`.
-pub fn tent_for_scope(scope: &str) -> &'static str {
-    crate::engine::Scope::parse(scope).unwrap_or(crate::engine::Scope::Podman).tent_command()
-}
-
 /// How to remove one export, as a command line.
-pub fn unexport_command(scope: &str, box_name: &str, kind: Kind, name: &str) -> String {
-    format!("{} unexport {box_name} --{} {}", tent_for_scope(scope), kind.as_str(), crate::shell::quote_if_needed(name))
+pub fn unexport_command(scope: Scope, box_name: &str, kind: Kind, name: &str) -> String {
+    format!("{} unexport {box_name} --{} {}", scope.tent_command(), kind.as_str(), crate::shell::quote_if_needed(name))
 }
 
 /// The result of one export.
@@ -83,8 +77,8 @@ pub struct Exporter<'a> {
 }
 
 impl Exporter<'_> {
-    fn scope(&self) -> &'static str {
-        self.engine.scope().as_str()
+    fn scope(&self) -> Scope {
+        self.engine.scope()
     }
 
     fn receipt_path(&self) -> PathBuf {
@@ -198,6 +192,7 @@ printf '%s' "$t"
             engine_args: &engine_args,
             unexport: &unexport,
             relay: &relay,
+            env: &crate::boxes::remote::endpoint_env(self.engine),
         });
         let export = Export {
             kind: Kind::Bin,
@@ -466,7 +461,7 @@ impl ExistingOwned {
 
 /// Removes the files that are this box's own (recorded and marked); returns
 /// `(removed, kept)`. Files already gone are in neither list.
-fn remove_files(files: &[PathBuf], receipt: &Receipt, box_name: &str, scope: &str) -> (Vec<PathBuf>, Vec<PathBuf>) {
+fn remove_files(files: &[PathBuf], receipt: &Receipt, box_name: &str, scope: Scope) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let mut removed = Vec::new();
     let mut kept = Vec::new();
     for path in files {
@@ -523,7 +518,7 @@ pub struct Removal {
 
 /// Removes the selected exports of one box: exactly their recorded files
 /// that still carry this box's marker (icons: name), then their records.
-pub fn unexport(paths: &Paths, scope: &str, box_name: &str, selector: Selector<'_>) -> Result<Vec<Removal>> {
+pub fn unexport(paths: &Paths, scope: Scope, box_name: &str, selector: Selector<'_>) -> Result<Vec<Removal>> {
     let receipt_path = paths.receipt(scope, box_name);
     let _lock = receipt::lock(&receipt_path)?;
     let Some(mut receipt) = Receipt::load(&receipt_path)? else {
@@ -547,13 +542,13 @@ pub fn unexport(paths: &Paths, scope: &str, box_name: &str, selector: Selector<'
 }
 
 /// The exports of one box.
-pub fn list(paths: &Paths, scope: &str, box_name: &str) -> Result<Vec<Export>> {
+pub fn list(paths: &Paths, scope: Scope, box_name: &str) -> Result<Vec<Export>> {
     Ok(Receipt::load(&paths.receipt(scope, box_name))?.map(|r| r.exports).unwrap_or_default())
 }
 
 /// Removes every file recorded in the export receipt of one box; returns the
 /// removed paths. Files tent did not write are never touched.
-pub fn remove_box_exports(paths: &Paths, scope: &str, name: &str) -> Result<Vec<PathBuf>> {
+pub fn remove_box_exports(paths: &Paths, scope: Scope, name: &str) -> Result<Vec<PathBuf>> {
     Ok(unexport(paths, scope, name, Selector::All)?.into_iter().flat_map(|r| r.removed).collect())
 }
 
@@ -766,7 +761,7 @@ mod tests {
     fn unexport_removes_only_files_tent_wrote_for_this_box() {
         let dir = tempfile::tempdir().unwrap();
         let p = paths(dir.path());
-        let marker = owner::marker_lines("dev", "podman", "x").join("\n");
+        let marker = owner::marker_lines("dev", Scope::Podman, "x").join("\n");
         let launcher = p.applications().join("tent-dev-debian-xterm.desktop");
         let icon = p.icons().join("hicolor/48x48/apps/tent-dev-xterm.png");
         let replaced = p.bin.join("rg");
@@ -782,23 +777,23 @@ mod tests {
             fs::create_dir_all(path.parent().unwrap()).unwrap();
             fs::write(path, text).unwrap();
         }
-        let mut receipt = Receipt::new("dev", "podman", "/usr/bin/podman");
+        let mut receipt = Receipt::new("dev", Scope::Podman, "/usr/bin/podman");
         receipt.exports.push(app_export(vec![launcher.clone(), icon.clone(), users.clone()]));
         let mut bin = app_export(vec![replaced.clone()]);
         bin.kind = Kind::Bin;
         bin.name = "rg".into();
         receipt.exports.push(bin);
-        receipt.save(&p.receipt("podman", "dev")).unwrap();
+        receipt.save(&p.receipt(Scope::Podman, "dev")).unwrap();
 
-        let removed = remove_box_exports(&p, "podman", "dev").unwrap();
+        let removed = remove_box_exports(&p, Scope::Podman, "dev").unwrap();
         assert_eq!(removed, vec![launcher.clone(), icon.clone()]);
         assert!(!launcher.exists() && !icon.exists());
         assert!(replaced.exists(), "a recorded file the user replaced stays");
         assert!(users.exists(), "an icon not named tent-dev-* stays even when recorded");
         assert!(unrelated.exists());
-        assert!(!p.receipt("podman", "dev").exists(), "the receipt goes with the last export");
+        assert!(!p.receipt(Scope::Podman, "dev").exists(), "the receipt goes with the last export");
         // Nothing recorded: nothing to do.
-        assert!(remove_box_exports(&p, "podman", "dev").unwrap().is_empty());
+        assert!(remove_box_exports(&p, Scope::Podman, "dev").unwrap().is_empty());
     }
 
     /// Issue 9: the default name is the request's, whatever path the box
@@ -868,11 +863,11 @@ mod tests {
 
     #[test]
     fn unexport_commands_name_the_engine() {
-        assert_eq!(unexport_command("podman", "dev", Kind::Bin, "rg"), "tent unexport dev --bin rg");
+        assert_eq!(unexport_command(Scope::Podman, "dev", Kind::Bin, "rg"), "tent unexport dev --bin rg");
         assert_eq!(
-            unexport_command("docker", "dev", Kind::App, "a b"),
+            unexport_command(Scope::Docker, "dev", Kind::App, "a b"),
             "tent --engine docker unexport dev --app 'a b'"
         );
-        assert_eq!(tent_for_scope("podman-root"), "tent --root");
+        assert_eq!(unexport_command(Scope::PodmanRoot, "dev", Kind::Bin, "rg"), "tent --root unexport dev --bin rg");
     }
 }

@@ -13,7 +13,7 @@ use std::path::Path;
 const MARKER_PREFIX: &str = "# tent-export: ";
 
 /// The comment lines put near the top of every text file tent writes.
-pub fn marker_lines(box_name: &str, scope: &str, unexport: &str) -> Vec<String> {
+pub fn marker_lines(box_name: &str, scope: crate::engine::Scope, unexport: &str) -> Vec<String> {
     vec![
         format!("# Exported by tent from box \"{box_name}\" ({scope}); remove with: {unexport}"),
         format!("{MARKER_PREFIX}box={box_name} scope={scope}"),
@@ -67,14 +67,20 @@ pub enum Existing<'a> {
 
 /// Decides whether `path` may be written or removed for `box_name` in `scope`.
 /// `recorded`: the path is in this box's receipt.
-pub fn verdict(path: &Path, existing: Existing<'_>, recorded: bool, box_name: &str, scope: &str) -> Verdict {
+pub fn verdict(
+    path: &Path,
+    existing: Existing<'_>,
+    recorded: bool,
+    box_name: &str,
+    scope: crate::engine::Scope,
+) -> Verdict {
     let bytes = match existing {
         Existing::Missing => return Verdict::Free,
         Existing::Other => return Verdict::NotOurs,
         Existing::File(bytes) => bytes,
     };
     if let Some((b, s)) = read_marker(bytes) {
-        return if b == box_name && s == scope { Verdict::Ours } else { Verdict::NotOurs };
+        return if b == box_name && s == scope.key() { Verdict::Ours } else { Verdict::NotOurs };
     }
     // No marker: only an icon tent named and recorded for this box is ours.
     let named = path
@@ -94,7 +100,7 @@ mod tests {
 
     #[test]
     fn marker_round_trips() {
-        let lines = marker_lines("dev", "podman", "tent unexport dev --bin rg").join("\n");
+        let lines = marker_lines("dev", crate::engine::Scope::Podman, "tent unexport dev --bin rg").join("\n");
         let text = format!("#!/bin/sh\n{lines}\necho hi\n");
         assert_eq!(read_marker(text.as_bytes()), Some(("dev".into(), "podman".into())));
         assert_eq!(read_marker(b"#!/bin/sh\necho hi\n"), None);
@@ -102,29 +108,44 @@ mod tests {
 
     #[test]
     fn text_files_are_ours_by_marker_only() {
-        let ours = format!("#!/bin/sh\n{}\n", marker_lines("dev", "podman", "x").join("\n"));
-        let other_box = format!("#!/bin/sh\n{}\n", marker_lines("web", "podman", "x").join("\n"));
-        let other_scope = format!("#!/bin/sh\n{}\n", marker_lines("dev", "docker", "x").join("\n"));
+        let ours = format!("#!/bin/sh\n{}\n", marker_lines("dev", crate::engine::Scope::Podman, "x").join("\n"));
+        let other_box = format!("#!/bin/sh\n{}\n", marker_lines("web", crate::engine::Scope::Podman, "x").join("\n"));
+        let other_scope = format!("#!/bin/sh\n{}\n", marker_lines("dev", crate::engine::Scope::Docker, "x").join("\n"));
         let p = Path::new("/h/.local/bin/rg");
-        assert_eq!(verdict(p, Existing::File(ours.as_bytes()), true, "dev", "podman"), Verdict::Ours);
-        assert_eq!(verdict(p, Existing::File(ours.as_bytes()), false, "dev", "podman"), Verdict::Ours);
-        assert_eq!(verdict(p, Existing::File(other_box.as_bytes()), true, "dev", "podman"), Verdict::NotOurs);
-        assert_eq!(verdict(p, Existing::File(other_scope.as_bytes()), true, "dev", "podman"), Verdict::NotOurs);
+        assert_eq!(
+            verdict(p, Existing::File(ours.as_bytes()), true, "dev", crate::engine::Scope::Podman),
+            Verdict::Ours
+        );
+        assert_eq!(
+            verdict(p, Existing::File(ours.as_bytes()), false, "dev", crate::engine::Scope::Podman),
+            Verdict::Ours
+        );
+        assert_eq!(
+            verdict(p, Existing::File(other_box.as_bytes()), true, "dev", crate::engine::Scope::Podman),
+            Verdict::NotOurs
+        );
+        assert_eq!(
+            verdict(p, Existing::File(other_scope.as_bytes()), true, "dev", crate::engine::Scope::Podman),
+            Verdict::NotOurs
+        );
         // Recorded, but the user put their own script there since.
-        assert_eq!(verdict(p, Existing::File(b"#!/bin/sh\nmine\n"), true, "dev", "podman"), Verdict::NotOurs);
-        assert_eq!(verdict(p, Existing::Missing, false, "dev", "podman"), Verdict::Free);
-        assert_eq!(verdict(p, Existing::Other, true, "dev", "podman"), Verdict::NotOurs);
+        assert_eq!(
+            verdict(p, Existing::File(b"#!/bin/sh\nmine\n"), true, "dev", crate::engine::Scope::Podman),
+            Verdict::NotOurs
+        );
+        assert_eq!(verdict(p, Existing::Missing, false, "dev", crate::engine::Scope::Podman), Verdict::Free);
+        assert_eq!(verdict(p, Existing::Other, true, "dev", crate::engine::Scope::Podman), Verdict::NotOurs);
     }
 
     #[test]
     fn icons_are_ours_by_name_and_receipt() {
         let icon = Path::new("/h/.local/share/icons/hicolor/48x48/apps/tent-dev-xterm.png");
         let png = b"\x89PNG\r\n\x1a\n";
-        assert_eq!(verdict(icon, Existing::File(png), true, "dev", "podman"), Verdict::Ours);
-        assert_eq!(verdict(icon, Existing::File(png), false, "dev", "podman"), Verdict::NotOurs);
+        assert_eq!(verdict(icon, Existing::File(png), true, "dev", crate::engine::Scope::Podman), Verdict::Ours);
+        assert_eq!(verdict(icon, Existing::File(png), false, "dev", crate::engine::Scope::Podman), Verdict::NotOurs);
         let users = Path::new("/h/.local/share/icons/hicolor/48x48/apps/xterm.png");
-        assert_eq!(verdict(users, Existing::File(png), true, "dev", "podman"), Verdict::NotOurs);
+        assert_eq!(verdict(users, Existing::File(png), true, "dev", crate::engine::Scope::Podman), Verdict::NotOurs);
         // Box "de" must not claim box "dev"'s icons... and vice versa by prefix.
-        assert_eq!(verdict(icon, Existing::File(png), true, "de", "podman"), Verdict::NotOurs);
+        assert_eq!(verdict(icon, Existing::File(png), true, "de", crate::engine::Scope::Podman), Verdict::NotOurs);
     }
 }

@@ -84,11 +84,11 @@ pub struct Receipt {
 }
 
 impl Receipt {
-    pub fn new(box_name: &str, scope: &str, engine: &str) -> Self {
+    pub fn new(box_name: &str, scope: crate::engine::Scope, engine: &str) -> Self {
         Receipt {
             format: FORMAT,
             box_name: box_name.into(),
-            scope: scope.into(),
+            scope: scope.key().into_owned(),
             engine: engine.into(),
             exports: vec![],
         }
@@ -183,8 +183,9 @@ impl Receipt {
     }
 }
 
-/// Every receipt under the state directory: `(scope, box, path)`.
-pub fn all_receipts(exports_dir: &Path) -> Vec<(String, String, PathBuf)> {
+/// Every receipt under the state directory: `(scope, box, path)`; folders
+/// that name no scope are not tent's and are skipped.
+pub fn all_receipts(exports_dir: &Path) -> Vec<(crate::engine::Scope, String, PathBuf)> {
     let mut found = Vec::new();
     let Ok(scopes) = fs::read_dir(exports_dir) else {
         return found;
@@ -196,9 +197,12 @@ pub fn all_receipts(exports_dir: &Path) -> Vec<(String, String, PathBuf)> {
         for file in files.flatten() {
             let path = file.path();
             if path.extension().is_some_and(|e| e == "json")
-                && let (Some(s), Some(b)) = (scope.file_name().to_str(), path.file_stem().and_then(|s| s.to_str()))
+                && let (Some(s), Some(b)) = (
+                    scope.file_name().to_str().and_then(crate::engine::Scope::parse),
+                    path.file_stem().and_then(|s| s.to_str()),
+                )
             {
-                found.push((s.to_string(), b.to_string(), path.clone()));
+                found.push((s, b.to_string(), path.clone()));
             }
         }
     }
@@ -289,7 +293,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("exports/podman/dev.json");
         assert_eq!(Receipt::load(&path).unwrap(), None);
-        let mut receipt = Receipt::new("dev", "podman", "/usr/bin/podman");
+        let mut receipt = Receipt::new("dev", crate::engine::Scope::Podman, "/usr/bin/podman");
         receipt.exports.push(export("rg", &["/h/.local/bin/rg"]));
         receipt.save(&path).unwrap();
         let loaded = Receipt::load(&path).unwrap().unwrap();
@@ -297,7 +301,10 @@ mod tests {
         assert!(loaded.records(Path::new("/h/.local/bin/rg")));
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.contains("\"box\": \"dev\""), "{text}");
-        assert_eq!(all_receipts(&dir.path().join("exports")), vec![("podman".into(), "dev".into(), path.clone())]);
+        assert_eq!(
+            all_receipts(&dir.path().join("exports")),
+            vec![(crate::engine::Scope::Podman, "dev".into(), path.clone())]
+        );
         receipt.exports.clear();
         receipt.save(&path).unwrap();
         assert!(!path.exists());
@@ -345,7 +352,7 @@ mod tests {
             app(&[launcher, "/h/.local/share/icons/../../../.bashrc"]),
         ];
         for e in bad {
-            let mut receipt = Receipt::new("dev", "podman", "/usr/bin/podman");
+            let mut receipt = Receipt::new("dev", crate::engine::Scope::Podman, "/usr/bin/podman");
             receipt.exports.push(e.clone());
             fs::write(&path, serde_json::to_string(&receipt).unwrap()).unwrap();
             let err = Receipt::load(&path).unwrap_err();
@@ -353,7 +360,7 @@ mod tests {
             assert!(text.contains(&path.display().to_string()) && text.contains("damaged"), "{e:?}: {text}");
             assert!(err.hint().unwrap().contains("remove that file"), "{e:?}");
         }
-        let mut receipt = Receipt::new("dev", "podman", "/usr/bin/podman");
+        let mut receipt = Receipt::new("dev", crate::engine::Scope::Podman, "/usr/bin/podman");
         receipt.exports.push(app(&[launcher, "/h/.local/share/icons/hicolor/48x48/apps/tent-dev-xterm.png"]));
         fs::write(&path, serde_json::to_string(&receipt).unwrap()).unwrap();
         assert_eq!(Receipt::load(&path).unwrap(), Some(receipt));
@@ -392,7 +399,7 @@ mod tests {
     fn receipts_are_read_as_a_strangers_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("dev.json");
-        let mut receipt = Receipt::new("dev", "podman", "/usr/bin/podman");
+        let mut receipt = Receipt::new("dev", crate::engine::Scope::Podman, "/usr/bin/podman");
         receipt.exports.push(export("rg", &["/h/.local/bin/rg"]));
         let mut json: serde_json::Value = serde_json::to_value(&receipt).unwrap();
         json.as_object_mut().unwrap().remove("engine");
@@ -457,7 +464,7 @@ mod tests {
                 engine in "\\PC{0,24}",
                 cut in 0usize..400,
             ) {
-                let mut receipt = Receipt::new("dev", "podman", &engine);
+                let mut receipt = Receipt::new("dev", crate::engine::Scope::Podman, &engine);
                 receipt.exports = exports;
                 let text = serde_json::to_string(&receipt).unwrap();
                 let _ = Receipt::parse(Path::new("/r.json"), &text.as_bytes()[..cut.min(text.len())]);
@@ -466,7 +473,7 @@ mod tests {
             /// What is accepted saves and loads as it was.
             #[test]
             fn accepted_receipts_round_trip(exports in prop::collection::vec(arb_export(), 1..4), engine in "\\PC{0,24}") {
-                let mut receipt = Receipt::new("dev", "podman", &engine);
+                let mut receipt = Receipt::new("dev", crate::engine::Scope::Podman, &engine);
                 receipt.exports = exports;
                 let text = serde_json::to_string_pretty(&receipt).unwrap();
                 let parsed = Receipt::parse(Path::new("/r.json"), text.as_bytes()).unwrap();

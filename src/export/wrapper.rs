@@ -17,7 +17,7 @@ pub struct Wrapper<'a> {
     /// The exported command's name (the file name on PATH).
     pub command: &'a str,
     pub box_name: &'a str,
-    pub scope: &'a str,
+    pub scope: crate::engine::Scope,
     /// The binary's absolute path in the box.
     pub target: &'a str,
     /// The tent binary that exported it, absolute.
@@ -29,6 +29,10 @@ pub struct Wrapper<'a> {
     /// The host's relay socket for calls from other boxes (src/relay/);
     /// empty when the session has no runtime directory.
     pub relay: &'a str,
+    /// The variables that point the engine's client at the box's endpoint
+    /// when it is another machine's (`boxes::remote::endpoint_env`), set
+    /// before tent runs, so the wrapper works from a plain shell.
+    pub env: &'a [(String, String)],
 }
 
 pub fn render(w: &Wrapper<'_>) -> String {
@@ -39,6 +43,13 @@ pub fn render(w: &Wrapper<'_>) -> String {
     }
     let engine: Vec<String> = w.engine_args.iter().map(|a| shell::quote(a)).collect();
     let engine = if engine.is_empty() { String::new() } else { format!("{} ", engine.join(" ")) };
+    let mut endpoint = String::new();
+    for (key, value) in w.env {
+        endpoint.push_str(&format!("{key}={}\nexport {key}\n", shell::quote(value)));
+    }
+    if !endpoint.is_empty() {
+        endpoint.insert_str(0, "# The box lives on another machine's engine: how to reach it.\n");
+    }
     s.push_str(&format!(
         r#"#
 # Runs {target_text} in box {box} with exactly the arguments given, and with
@@ -86,7 +97,7 @@ if [ ! -x "$tent" ]; then
         exit 127
     }}
 fi
-exec "$tent" {engine}run {box_q} -- "$target" "$@"
+{endpoint}exec "$tent" {engine}run {box_q} -- "$target" "$@"
 "#,
         target_text = w.target.replace('\n', "?"),
         box = w.box_name,
@@ -96,7 +107,7 @@ exec "$tent" {engine}run {box_q} -- "$target" "$@"
         tent = shell::quote(w.tent),
         unexport = shell::quote(w.unexport),
         relay = shell::quote(w.relay),
-        scope_q = shell::quote(w.scope),
+        scope_q = shell::quote(&w.scope.key()),
     ));
     s
 }
@@ -133,13 +144,36 @@ mod tests {
         render(&Wrapper {
             command: "rg",
             box_name: "dev",
-            scope: "podman",
+            scope: crate::engine::Scope::Podman,
             target,
             tent,
             engine_args: &engine,
             unexport: "tent unexport dev --bin rg",
             relay: "/run/user/1000/tent/relay-0123456789abcdef.sock",
+            env: &[],
         })
+    }
+
+    #[test]
+    fn a_remote_boxs_wrapper_sets_the_endpoint_before_tent() {
+        let engine = vec!["--engine".to_string(), "/usr/bin/podman".to_string()];
+        let env = vec![("CONTAINER_HOST".to_string(), "ssh://me@build/run/user/1000/podman/podman.sock".to_string())];
+        let text = render(&Wrapper {
+            command: "rg",
+            box_name: "dev",
+            scope: crate::engine::Scope::Podman,
+            target: "/usr/bin/rg",
+            tent: "/usr/bin/tent",
+            engine_args: &engine,
+            unexport: "tent unexport dev --bin rg",
+            relay: "",
+            env: &env,
+        });
+        let set =
+            text.find("\nCONTAINER_HOST='ssh://me@build/run/user/1000/podman/podman.sock'\nexport CONTAINER_HOST\n");
+        let exec = text.rfind("\nexec \"$tent\"");
+        assert!(set.is_some() && set < exec, "{text}");
+        assert!(!render_for("/usr/bin/tent", "/usr/bin/rg").contains("CONTAINER_HOST"), "a local box's has none");
     }
 
     #[test]

@@ -9,8 +9,8 @@ use super::plan::Record;
 use crate::error::{Error, Result};
 use crate::paths::Paths;
 
-pub fn path(paths: &Paths, scope: &str, name: &str) -> PathBuf {
-    paths.state.join("manifests").join(scope).join(format!("{name}.json"))
+pub fn path(paths: &Paths, scope: impl crate::paths::ScopeKey, name: &str) -> PathBuf {
+    paths.manifest_record(scope, name)
 }
 
 /// The record of a box, when there is one for this very container.

@@ -503,7 +503,7 @@ const PID_FILE_LIMIT: u64 = 4096;
 /// claim until the engine confirms it (`host_policy`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Candidate {
-    scope: String,
+    scope: crate::engine::Scope,
     name: String,
     pid: u32,
     start: u64,
@@ -520,9 +520,9 @@ struct Candidate {
 fn candidates(paths: &Paths, peer: (u64, u64)) -> (Vec<Candidate>, bool) {
     let mut found = Vec::new();
     let mut unsure = false;
-    let boxes = paths.state.join("boxes");
+    // The local scopes only: a remote endpoint's boxes are on another machine.
     for scope in crate::engine::Scope::ALL {
-        let dir = boxes.join(scope.as_str());
+        let dir = paths.scope_dir(scope);
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten().take(MAX_BOXES_SCANNED) {
             let Some(name) = entry.file_name().to_str().map(str::to_string) else { continue };
             if crate::boxes::validate_name(&name).is_err() {
@@ -536,8 +536,7 @@ fn candidates(paths: &Paths, peer: (u64, u64)) -> (Vec<Candidate>, bool) {
             if crate::runtime::state::process_start_time(pid) != Some(start) {
                 continue; // not running
             }
-            let candidate =
-                |by_cgroup| Candidate { scope: scope.as_str().to_string(), name: name.clone(), pid, start, by_cgroup };
+            let candidate = |by_cgroup| Candidate { scope, name: name.clone(), pid, start, by_cgroup };
             match mount_ns(pid) {
                 Ok(ns) if ns == peer => found.push(candidate(false)),
                 Ok(_) => {}
@@ -556,7 +555,7 @@ fn candidates(paths: &Paths, peer: (u64, u64)) -> (Vec<Candidate>, bool) {
 /// What the relay knows for sure about a box that asks for the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Confirmed {
-    pub scope: String,
+    pub scope: crate::engine::Scope,
     pub name: String,
     /// The box was created with `--no-host`.
     pub no_host: bool,
@@ -567,14 +566,14 @@ pub struct Confirmed {
 
 /// The engine's verdicts, by box and init (a restarted box is asked again):
 /// one engine call per box start, not per request.
-type PolicyCache = std::collections::HashMap<(String, String, u32, u64), Confirmed>;
+type PolicyCache = std::collections::HashMap<(crate::engine::Scope, String, u32, u64), Confirmed>;
 static POLICY: Mutex<Option<PolicyCache>> = Mutex::new(None);
 
 /// Asks the engine about one candidate: is it a tent box of this user whose
 /// running init shares the caller's mount namespace (so a pid file forged by
 /// another box does not pass), and what does its spec label say?
 fn confirm(c: &Candidate, peer_ns: (u64, u64), peer: &Peer, engines: &Engines) -> Option<Confirmed> {
-    let key = (c.scope.clone(), c.name.clone(), c.pid, c.start);
+    let key = (c.scope, c.name.clone(), c.pid, c.start);
     if let Some(hit) = POLICY.lock().unwrap_or_else(|e| e.into_inner()).as_ref().and_then(|m| m.get(&key)) {
         // The cache knows the box, not this caller: one known by its cgroup
         // must be in that very container (a forged pid file names another's init).
@@ -586,7 +585,7 @@ fn confirm(c: &Candidate, peer_ns: (u64, u64), peer: &Peer, engines: &Engines) -
     crate::boxes::validate_name(&c.name).ok()?;
     // Through sudo the relay would have to ask for a password; such a box is
     // never identified anyway (root's namespaces are not readable).
-    let engine = engines.get(&c.scope).filter(|e| !e.through_sudo())?;
+    let engine = engines.get(c.scope).filter(|e| !e.through_sudo())?;
     let container = engine.inspect(&c.name).ok()??;
     container.label(crate::boxes::labels::FORMAT)?;
     let me = rustix::process::getuid().as_raw().to_string();
@@ -606,7 +605,7 @@ fn confirm(c: &Candidate, peer_ns: (u64, u64), peer: &Peer, engines: &Engines) -
     }
     let spec = crate::boxes::BoxSpec::from_label(container.label(crate::boxes::labels::SPEC))?;
     let confirmed =
-        Confirmed { scope: c.scope.clone(), name: c.name.clone(), no_host: spec.no_host, container_id: container.id };
+        Confirmed { scope: c.scope, name: c.name.clone(), no_host: spec.no_host, container_id: container.id };
     POLICY.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert_default().insert(key, confirmed.clone());
     Some(confirmed)
 }
@@ -692,17 +691,17 @@ impl Engines {
         )
     }
 
-    pub fn get(&self, scope: &str) -> Option<&crate::engine::Engine> {
-        self.0.iter().find(|e| e.scope().as_str() == scope)
+    pub fn get(&self, scope: crate::engine::Scope) -> Option<&crate::engine::Engine> {
+        self.0.iter().find(|e| e.scope() == scope)
     }
 
     /// `--engine PATH [--root]` for tent commands in `scope`; Err says why not.
-    fn flags(&self, scope: &str) -> std::result::Result<Vec<OsString>, String> {
+    fn flags(&self, scope: crate::engine::Scope) -> std::result::Result<Vec<OsString>, String> {
         let engine = self.get(scope).ok_or_else(|| {
             format!("the host's tent relay found no engine for {scope} boxes; is it installed on the host's PATH?")
         })?;
         let mut flags = vec![OsString::from("--engine"), engine.path.clone().into_os_string()];
-        if scope == crate::engine::Scope::PodmanRoot.as_str() {
+        if scope == crate::engine::Scope::PodmanRoot {
             flags.push("--root".into());
         }
         Ok(flags)
@@ -908,7 +907,7 @@ fn serve_call(stream: &UnixStream, relay: &Relay) -> std::result::Result<Option<
         Request::HostTent(host) => {
             let confirmed = host_policy(paths, &relay.engines, &peer)?;
             let argv = match &confirmed {
-                Some(c) => host_tent_argv(&relay.engines.flags(&c.scope)?, &host.args),
+                Some(c) => host_tent_argv(&relay.engines.flags(c.scope)?, &host.args),
                 None => host.args,
             };
             (exe.to_path_buf(), argv, host.cwd, host.env, confirmed.map(|c| c.name))
@@ -995,22 +994,24 @@ fn resolve(program: &Path, path: Option<&OsStr>) -> std::result::Result<PathBuf,
 
 /// The host argv for an exported command, from the box's receipt alone.
 fn export_argv(paths: &Paths, engines: &Engines, run: &RunExport) -> std::result::Result<Vec<OsString>, String> {
+    let scope = crate::engine::Scope::parse(&run.scope);
     let refuse = || {
         format!(
             "box {:?} has no exported command {:?}; see `{} export {} --list` on the host",
             run.box_name,
             run.export,
-            crate::export::tent_for_scope(&run.scope),
+            scope.map_or("tent", |s| s.tent_command()),
             run.box_name
         )
     };
-    if crate::engine::Scope::parse(&run.scope).is_none()
-        || crate::boxes::validate_name(&run.box_name).is_err()
+    // Only a local scope's: a remote endpoint's boxes are not this relay's.
+    let Some(scope) = scope.filter(|s| !s.is_remote()) else { return Err(refuse()) };
+    if crate::boxes::validate_name(&run.box_name).is_err()
         || crate::export::wrapper::validate_command_name(&run.export).is_err()
     {
         return Err(refuse());
     }
-    let receipt = crate::export::receipt::Receipt::load(&paths.receipt(&run.scope, &run.box_name))
+    let receipt = crate::export::receipt::Receipt::load(&paths.receipt(scope, &run.box_name))
         .map_err(|e| e.to_string())?
         .ok_or_else(refuse)?;
     let export = receipt
@@ -1020,7 +1021,7 @@ fn export_argv(paths: &Paths, engines: &Engines, run: &RunExport) -> std::result
         .ok_or_else(refuse)?;
     // The engine is the relay's own for that scope: the receipt's `engine`
     // is a box's to write, and is never run.
-    let mut argv = engines.flags(&run.scope)?;
+    let mut argv = engines.flags(scope)?;
     argv.extend(["run".into(), run.box_name.clone().into(), "--".into(), export.target.clone().into()]);
     argv.extend(run.args.iter().cloned());
     Ok(argv)
@@ -1161,7 +1162,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = paths(dir.path());
         // The receipt names an engine a box put there: it is never used.
-        let mut receipt = crate::export::receipt::Receipt::new("dev", "podman-root", "/home/u/evil/podman");
+        let mut receipt =
+            crate::export::receipt::Receipt::new("dev", crate::engine::Scope::PodmanRoot, "/home/u/evil/podman");
         receipt.exports.push(crate::export::receipt::Export {
             kind: crate::export::receipt::Kind::Bin,
             name: "rg".into(),
@@ -1178,7 +1180,7 @@ mod tests {
         app.files = vec!["/h/.local/share/applications/tent-dev-xterm.desktop".into()];
         app.dir = None;
         receipt.exports.push(app);
-        receipt.save(&p.receipt("podman-root", "dev")).unwrap();
+        receipt.save(&p.receipt(crate::engine::Scope::PodmanRoot, "dev")).unwrap();
 
         let engines = test_engines();
         let argv = export_argv(&p, &engines, &run_export("podman-root", "rg")).unwrap();
@@ -1210,6 +1212,7 @@ mod tests {
             via,
             rootless: false,
             sudo: vec!["sudo".into(), "--".into()],
+            endpoint: Default::default(),
         };
         Engines(vec![
             engine(EngineKind::Podman, "/usr/lib/tent-test/podman", Via::Direct),
@@ -1222,21 +1225,35 @@ mod tests {
     fn the_relay_chooses_its_engines_once_from_tents_own_choice() {
         let w = |s: &[&str]| s.iter().map(OsString::from).collect::<Vec<_>>();
         let engines = test_engines();
-        assert_eq!(engines.flags("docker").unwrap(), w(&["--engine", "/usr/lib/tent-test/docker"]));
-        assert_eq!(engines.flags("podman-root").unwrap(), w(&["--engine", "/usr/lib/tent-test/podman", "--root"]));
-        assert!(engines.flags("../podman").is_err());
+        assert_eq!(
+            engines.flags(crate::engine::Scope::parse("docker").unwrap()).unwrap(),
+            w(&["--engine", "/usr/lib/tent-test/docker"])
+        );
+        assert_eq!(
+            engines.flags(crate::engine::Scope::parse("podman-root").unwrap()).unwrap(),
+            w(&["--engine", "/usr/lib/tent-test/podman", "--root"])
+        );
+        // A remote endpoint's scope is never the relay's.
+        assert!(engines.flags(crate::engine::Scope::parse("podman@0123456789ab").unwrap()).is_err());
         // Tent's own choice serves its scope; other scopes get their engine
         // by name, never the chosen binary of another kind.
         let chosen = Engines::choose(Some("/opt/tent-test/podman"));
-        assert_eq!(chosen.get("podman").unwrap().path, Path::new("/opt/tent-test/podman"));
-        assert!(chosen.get("docker").is_none_or(|e| e.kind == crate::engine::EngineKind::Docker));
+        assert_eq!(
+            chosen.get(crate::engine::Scope::parse("podman").unwrap()).unwrap().path,
+            Path::new("/opt/tent-test/podman")
+        );
+        assert!(
+            chosen
+                .get(crate::engine::Scope::parse("docker").unwrap())
+                .is_none_or(|e| e.kind == crate::engine::EngineKind::Docker)
+        );
     }
 
     #[test]
     fn tent_in_a_box_runs_in_the_boxs_scope() {
         let w = |s: &[&str]| s.iter().map(OsString::from).collect::<Vec<_>>();
         let e = test_engines();
-        let flags = |scope: &str| e.flags(scope).unwrap();
+        let flags = |scope: &str| e.flags(crate::engine::Scope::parse(scope).unwrap()).unwrap();
         assert_eq!(
             host_tent_argv(&flags("docker"), &w(&["list"])),
             w(&["--engine", "/usr/lib/tent-test/docker", "list"])

@@ -27,6 +27,9 @@ impl Boxes<'_> {
     pub fn create_from(&self, name: &str, spec: &BoxSpec, start: bool, image: Option<&str>) -> Result<()> {
         crate::boxes::validate_name(name)?;
         crate::boxes::spec::validate_image(&spec.image)?;
+        if crate::boxes::remote::is_remote(self.engine) {
+            return self.create_remote(name, spec, start, image);
+        }
         let state = self.state(name);
         // Two creates of one name: the second waits here, then finds the box.
         let _lock = self.box_lock(name)?;
@@ -112,6 +115,8 @@ impl Boxes<'_> {
         state_dir: &Path,
         nvidia: Option<&nvidia::Nvidia>,
     ) -> Result<Vec<String>> {
+        // Every box mounts folders of this machine: never on another endpoint.
+        self.engine.require_local(&format!("making the container of box {name:?}"))?;
         let hash = lib_hash();
         let lib = init::ensure_lib(self.paths, &hash)?;
         let host_link = container::HostLink::new(self.paths, spec, self.host_commands);
@@ -134,7 +139,7 @@ impl Boxes<'_> {
     /// Removes a half-made box; keeps its init log for the error message.
     fn discard(&self, name: &str, state: &BoxState) -> Option<PathBuf> {
         let _ = self.engine.output(&["rm", "--force", name]);
-        let kept = self.paths.state.join("logs").join(format!("{name}.{}.failed.log", self.engine.scope().as_str()));
+        let kept = self.paths.failed_log(self.engine.scope(), name);
         let saved = (|| {
             use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
             let logs = kept.parent().unwrap_or(Path::new("/"));

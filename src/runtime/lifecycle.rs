@@ -32,6 +32,11 @@ impl Boxes<'_> {
                 &fetched
             }
         };
+        // Readiness is told by files on this machine that a local box
+        // writes; a remote box is asked through the engine.
+        if crate::boxes::remote::is_remote(self.engine) {
+            return self.start_remote(name, container);
+        }
         let state = self.state(name);
         if container.running() {
             if state.is_ready() {
@@ -124,6 +129,13 @@ impl Boxes<'_> {
     /// stops the box: a plain user cannot join those, so nothing of theirs
     /// runs in them outside the container's cgroup.
     pub fn stop(&self, name: &str) -> Result<usize> {
+        if !self.engine.is_local() {
+            // Another endpoint's box: its processes, its engine's exec
+            // clients and its readiness files are not on this machine, and
+            // whatever local ones look the same belong to other boxes.
+            self.engine.capture(&format!("could not stop box {name:?}"), &["stop", name])?;
+            return Ok(0);
+        }
         let state = self.state(name);
         let init = self.engine_init(name)?;
         let end = |grace| init.as_ref().map_or(0, |init| join::end_box_processes(init, grace));
@@ -165,6 +177,10 @@ impl Boxes<'_> {
     /// The running init of box `name` as the engine reports it, when tent
     /// may see its namespaces (see `stop`).
     fn engine_init(&self, name: &str) -> Result<Option<join::EngineInit>> {
+        // A pid from another endpoint names some other process here.
+        if !self.engine.is_local() {
+            return Ok(None);
+        }
         let Some(pid) = self.engine.inspect(name)?.and_then(|c| c.pid) else { return Ok(None) };
         match join::EngineInit::new(pid) {
             Ok(init) => Ok(Some(init)),

@@ -12,6 +12,7 @@ mod home;
 pub mod init;
 pub mod join;
 mod lifecycle;
+mod remote;
 mod remove;
 pub mod state;
 
@@ -50,12 +51,12 @@ pub const NEEDS_PASSWORD_FILE: &str = "needs-password";
 
 impl Boxes<'_> {
     pub fn state(&self, name: &str) -> BoxState {
-        BoxState::new(self.paths.box_state(self.engine.scope().as_str(), name))
+        BoxState::new(self.paths.box_state(self.engine.scope(), name))
     }
 
     /// This engine scope's folder of box states, journals and locks.
     pub(crate) fn scope_dir(&self) -> PathBuf {
-        self.paths.state.join("boxes").join(self.engine.scope().as_str())
+        self.paths.scope_dir(self.engine.scope())
     }
 
     /// The lock that one create, rollback or recovery of box `name` holds.

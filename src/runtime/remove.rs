@@ -33,7 +33,7 @@ impl Boxes<'_> {
             Ok(_) | Err(Error::NoSuchBox { .. }) => {}
             Err(err) => return Err(err),
         }
-        let exports = crate::export::remove_box_exports(self.paths, self.engine.scope().as_str(), name);
+        let exports = crate::export::remove_box_exports(self.paths, self.engine.scope(), name);
         self.remove_container(name)?;
         let snapshots = self.remove_snapshots(name);
         Ok(Removed { exports, snapshots })
@@ -59,6 +59,10 @@ impl Boxes<'_> {
                 });
             }
         }
+        if crate::boxes::remote::is_remote(self.engine) {
+            // Its home volume stays: it is every remote box's home there.
+            return Ok(());
+        }
         self.state(name).remove()
     }
 
@@ -66,8 +70,8 @@ impl Boxes<'_> {
     /// returns how many there were.
     fn remove_snapshots(&self, name: &str) -> Result<usize> {
         let images = self.engine.images_labelled(&format!("{}={name}", snap_labels::BOX))?;
-        let prefix = format!("{}:", repository(self.engine.scope().as_str(), name));
-        let count = snapshots_of(&images, self.engine.scope().as_str(), name).len();
+        let prefix = format!("{}:", repository(self.engine.scope(), name));
+        let count = snapshots_of(&images, self.engine.scope(), name).len();
         for image in &images {
             for tag in image.tags.iter().filter(|t| t.starts_with(&prefix)) {
                 let _ = self.engine.output(&argv::rmi(tag));

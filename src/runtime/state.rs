@@ -302,7 +302,7 @@ const NOT_BOXES: [&str; 2] = ["locks", "journal"];
 /// with no engine call, as a stranger's folder (every box can write it):
 /// known scopes only, real directories (no links), valid box names, and at
 /// most 10000 entries a folder. Sorted by name, then scope.
-pub fn on_disk(boxes_dir: &Path) -> Vec<(String, String, PathBuf)> {
+pub fn on_disk(boxes_dir: &Path) -> Vec<(crate::engine::Scope, String, PathBuf)> {
     const MAX_ENTRIES: usize = 10_000;
     let dirs = |dir: &Path| -> Vec<(String, PathBuf)> {
         let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
@@ -315,12 +315,10 @@ pub fn on_disk(boxes_dir: &Path) -> Vec<(String, String, PathBuf)> {
     };
     let mut found = Vec::new();
     for (scope, scope_dir) in dirs(boxes_dir) {
-        if crate::engine::Scope::parse(&scope).is_none() {
-            continue;
-        }
+        let Some(scope) = crate::engine::Scope::parse(&scope) else { continue };
         for (name, dir) in dirs(&scope_dir) {
             if !NOT_BOXES.contains(&name.as_str()) && crate::boxes::validate_name(&name).is_ok() {
-                found.push((scope.clone(), name, dir));
+                found.push((scope, name, dir));
             }
         }
     }

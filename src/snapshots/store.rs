@@ -24,7 +24,7 @@ impl Snapshots<'_> {
 
     pub fn list(&self, name: &str) -> Result<Vec<Snapshot>> {
         let images = self.boxes.engine.images_labelled(&format!("{}={name}", snap_labels::BOX))?;
-        Ok(snapshots_of(&images, self.boxes.engine.scope().as_str(), name))
+        Ok(snapshots_of(&images, self.boxes.engine.scope(), name))
     }
 
     /// Commits `container` into `image`, paused while the engine copies; a
@@ -102,7 +102,7 @@ impl Snapshots<'_> {
                 candidate
             }
         };
-        let image = format!("{}:{snap_name}", repository(self.boxes.engine.scope().as_str(), name));
+        let image = format!("{}:{snap_name}", repository(self.boxes.engine.scope(), name));
         self.commit(&container.id, &image, name, &snap_name, kind)?;
         let all = self.list(name)?;
         let taken = all.iter().find(|s| s.name == snap_name).cloned().ok_or_else(|| Error::Usage {
@@ -169,7 +169,7 @@ impl Snapshots<'_> {
     /// Drops tent's own tags of images no container uses any more.
     pub fn release_unused(&self, name: &str) {
         let Ok(images) = self.boxes.engine.images_labelled(&format!("{}={name}", snap_labels::BOX)) else { return };
-        let prefix = format!("{}:{IN_USE_PREFIX}", repository(self.boxes.engine.scope().as_str(), name));
+        let prefix = format!("{}:{IN_USE_PREFIX}", repository(self.boxes.engine.scope(), name));
         for image in images {
             for tag in image.tags.iter().filter(|t| t.starts_with(&prefix)) {
                 // Not forced: an image a container still uses stays.
@@ -183,7 +183,7 @@ impl Snapshots<'_> {
     pub fn commit_private(&self, name: &str, repo_box: &str, kind: SnapshotKind) -> Result<String> {
         let container = self.boxes.get(name)?;
         let tag = format!("{RESERVED_PREFIX}{}-{}", kind.as_str(), unique_suffix());
-        let image = format!("{}:{tag}", repository(self.boxes.engine.scope().as_str(), repo_box));
+        let image = format!("{}:{tag}", repository(self.boxes.engine.scope(), repo_box));
         self.commit(&container.id, &image, repo_box, &tag, kind)?;
         Ok(image)
     }
@@ -195,7 +195,7 @@ impl Snapshots<'_> {
         crate::boxes::validate_name(name)?;
         let kind = SnapshotKind::Adopt;
         let tag = format!("{RESERVED_PREFIX}{}-{}", kind.as_str(), unique_suffix());
-        let image = format!("{}:{tag}", repository(self.boxes.engine.scope().as_str(), name));
+        let image = format!("{}:{tag}", repository(self.boxes.engine.scope(), name));
         self.commit_labelled(container, &image, name, &tag, kind, extra)?;
         Ok(image)
     }
@@ -203,8 +203,7 @@ impl Snapshots<'_> {
     /// Tags `image` as an image box `name` runs on, so its snapshots' cleanup
     /// owns it; returns the new reference.
     pub fn adopt_image(&self, image: &str, name: &str) -> Result<String> {
-        let reference =
-            format!("{}:{IN_USE_PREFIX}{}", repository(self.boxes.engine.scope().as_str(), name), unique_suffix());
+        let reference = format!("{}:{IN_USE_PREFIX}{}", repository(self.boxes.engine.scope(), name), unique_suffix());
         self.boxes.engine.capture("could not tag the loaded image", &argv::tag(image, &reference))?;
         Ok(reference)
     }

@@ -282,8 +282,9 @@ impl Snapshots<'_> {
         }
         // 3. The new box starts before the old one goes: when it cannot, the
         // old one is put back.
-        let state = self.boxes.state(name);
-        state.reset_run_files();
+        if !crate::boxes::remote::is_remote(self.boxes.engine) {
+            self.boxes.state(name).reset_run_files();
+        }
         if start && let Err(err) = self.boxes.start(name, None) {
             let _ = self.boxes.engine.output(&argv::rm_force(name));
             let _ = self.boxes.engine.output(&argv::rename(&journal.old_name, name));
@@ -314,6 +315,11 @@ impl Snapshots<'_> {
     /// Makes (does not start) a container for box `name` from `image`,
     /// with the box's spec, under `container`.
     fn create_container(&self, name: &str, container: &str, spec: &BoxSpec, image: &str) -> Result<()> {
+        if crate::boxes::remote::is_remote(self.boxes.engine) {
+            let args = self.boxes.remote_argv(name, container, spec, Some(image))?;
+            self.boxes.engine.capture(&format!("could not make box {name:?} from {image}"), &args)?;
+            return Ok(());
+        }
         let host = crate::boxes::HostFacts::read();
         let state = self.boxes.state(name);
         state.create()?;
@@ -511,7 +517,7 @@ mod tests {
             old_id: "ab".repeat(32),
             new_name,
             old_name,
-            image: format!("{}:s1", repository("podman", name)),
+            image: format!("{}:s1", repository(crate::engine::Scope::Podman, name)),
             reported: false,
         }
     }
@@ -634,7 +640,7 @@ mod tests {
                                        id in "[0-9a-f]{64}", reported in proptest::prelude::any::<bool>()) {
             let suffix = format!("{n:x}");
             let (new_name, old_name) = swap_names(&name, &suffix);
-            let image = format!("{}:tent-in-use-{suffix}", repository("docker", &name));
+            let image = format!("{}:tent-in-use-{suffix}", repository(crate::engine::Scope::Docker, &name));
             let j = Journal { box_name: name.clone(), old_id: id, new_name, old_name, image, reported };
             let text = serde_json::to_string_pretty(&j).unwrap();
             proptest::prop_assert_eq!(parse_journal(&journal_file_name(&name, &suffix), text.as_bytes()), Ok(j));

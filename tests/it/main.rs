@@ -25,6 +25,8 @@ mod manifest;
 mod ptyxis;
 mod relay_attack;
 mod relay_files;
+mod remote;
+mod remote_local;
 mod remove;
 mod services;
 mod snapshot;
