@@ -348,10 +348,10 @@ impl Engine {
     }
 
     /// How the engine is named in messages: "rootless podman", "docker",
-    /// "podman at ssh://build" …
+    /// "podman at ssh://build (from CONTAINER_HOST)" …
     pub fn describe(&self) -> String {
         if let Endpoint::Remote(remote) = &self.endpoint {
-            return format!("{} at {}", self.kind.name(), remote.address);
+            return format!("{} at {} (from {})", self.kind.name(), remote.address, remote.source);
         }
         match self.kind {
             EngineKind::Podman if self.rootless => "rootless podman".into(),
@@ -596,7 +596,7 @@ mod tests {
         assert!(Scope::ALL.iter().all(|s| *s != scope));
         assert!(matches!(e.require_local("joining"), Err(Error::RemoteEndpoint { .. })));
         assert!(engine(EngineKind::Podman, true, false).require_local("joining").is_ok());
-        assert_eq!(e.describe(), "podman at unix:///tmp/other.sock");
+        assert_eq!(e.describe(), "podman at unix:///tmp/other.sock (from --url)");
         for bad in
             ["podman@", "podman@0123456789aB", "podman@0123456789abc", "lxc@0123456789ab", "podman-root@x", "../podman"]
         {
