@@ -10,7 +10,7 @@ pub fn run(ctx: &Context<'_>, args: &RollbackArgs) -> Result<i32> {
     // The box itself is fetched (and checked) once, by the rollback under
     // its lock; here only when there is no snapshot, for the better error.
     crate::boxes::validate_name(name)?;
-    let snapshot = match boxes.find_snapshot(name, args.name.as_deref()) {
+    let snapshot = match ctx.snapshots().find(name, args.name.as_deref()) {
         Ok(snapshot) => snapshot,
         Err(err) => {
             boxes.get(name)?;

@@ -115,7 +115,7 @@ pub fn save(ctx: &Context<'_>, args: &SaveArgs) -> Result<i32> {
     let out = &args.output;
 
     let spinner = ctx.printer.spinner(format!("copying the system of {name}"));
-    let image = boxes.commit_private(name, name, SnapshotKind::Save);
+    let image = ctx.snapshots().commit_private(name, name, SnapshotKind::Save);
     let image = match image {
         Ok(image) => image,
         Err(err) => {
@@ -374,7 +374,7 @@ fn finish_load(
         });
     }
     let boxes = ctx.boxes();
-    let image = match boxes.adopt_image(id, name) {
+    let image = match ctx.snapshots().adopt_image(id, name) {
         Ok(image) => image,
         Err(err) => {
             if !existed {

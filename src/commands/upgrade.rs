@@ -242,7 +242,7 @@ fn upgrade_one(ctx: &Context<'_>, name: &str, known: Option<&Container>) -> Resu
         return Ok(None);
     }
     ctx.printer.step(format!("taking a snapshot of {name}"));
-    let (snapshot, dropped) = boxes.take_snapshot(name, None, SnapshotKind::Upgrade, ctx.config.snapshots_keep)?;
+    let (snapshot, dropped) = ctx.snapshots().take(name, None, SnapshotKind::Upgrade, ctx.config.snapshots_keep)?;
     for old in dropped {
         ctx.printer.status(format!(
             "deleted the oldest snapshot {} of {name} (snapshots.keep = {})",
