@@ -29,7 +29,7 @@ import time
 
 BUDGETS = {
     # case id: (limit, what the budget says)
-    # enter and run join the box's namespaces (src/boxes/join.rs): no engine client.
+    # enter and run join the box's namespaces (src/runtime/join.rs): no engine client.
     "enter": (0.15, "warm enter (namespace join) <= 0.15x raw engine exec"),
     "run": (0.15, "warm run (namespace join) <= 0.15x raw engine exec"),
     "run-engine": (1.05, "warm run through the engine (TENT_EXEC=engine) <= 1.05x raw engine exec"),
