@@ -29,7 +29,7 @@ import time
 
 BUDGETS = {
     # case id: (limit, what the budget says)
-    # enter and run join the box's namespaces (src/boxes/join.rs): no engine client.
+    # enter and run join the box's namespaces (src/runtime/join.rs): no engine client.
     "enter": (0.15, "warm enter (namespace join) <= 0.15x raw engine exec"),
     "run": (0.15, "warm run (namespace join) <= 0.15x raw engine exec"),
     "run-engine": (1.05, "warm run through the engine (TENT_EXEC=engine) <= 1.05x raw engine exec"),
@@ -281,7 +281,8 @@ class World:
         else:
             v["docker"] = sh([self.engine, "version", "--format", "client {{.Client.Version}} server {{.Server.Version}}"], check=False).strip()
             v["docker_info"] = sh([self.engine, "info", "--format", "{{.DefaultRuntime}} {{.Driver}} cgroup={{.CgroupDriver}}"], check=False).strip()
-        for peer, cmd in (("distrobox", ["distrobox", "version"]), ("toolbox", ["toolbox", "--version"])):
+        for peer, cmd in (("distrobox", ["distrobox", "version"]), ("toolbox", ["toolbox", "--version"]),
+                          ("distrobox-1.8", [self.args.distrobox18 or "distrobox-1.8", "version"])):
             if shutil.which(cmd[0]):
                 last = (sh(cmd, check=False).strip().splitlines() or [""])[-1]
                 v[peer] = last.split()[-1] if last else ""
@@ -297,9 +298,13 @@ class Peer:
         self.key = key
         self.w = world
         self.why_not = None
-        exe = "distrobox" if key == "distrobox" else "toolbox"
-        if not shutil.which(exe):
-            self.why_not = f"{exe} is not installed (bench/setup-peers installs it)"
+        # distrobox-1.8: Distrobox 1.8.2.5's scripts from ../shared/peers
+        # (bench/run copies them), next to Debian's 1.4 from bench/setup-peers.
+        self.exe = {"distrobox": "distrobox", "toolbox": "toolbox",
+                    "distrobox-1.8": world.args.distrobox18 or "distrobox-1.8"}[key]
+        if not shutil.which(self.exe):
+            self.why_not = (f"{self.exe} is not there (../shared/peers/distrobox-1.8.2.5, copied by bench/run)"
+                            if key == "distrobox-1.8" else f"{self.exe} is not installed (bench/setup-peers installs it)")
         elif key == "toolbox" and world.kind != "podman":
             self.why_not = "Toolbx works with podman only"
         elif key == "toolbox" and os.geteuid() == 0:
@@ -312,31 +317,39 @@ class Peer:
                             "`podman system migrate`, which stops every running container of the user; "
                             "run `toolbox list` once yourself, then benchmark again")
 
+    def is_distrobox(self):
+        return self.key.startswith("distrobox")
+
     def env_prefix(self):
-        # Distrobox picks its engine from DBX_CONTAINER_MANAGER.
-        if self.key == "distrobox":
-            return ["env", f"DBX_CONTAINER_MANAGER={self.w.kind}"] + (
-                [f"PATH={os.path.dirname(self.w.engine)}:{os.environ.get('PATH', '')}"] if "/" in self.w.engine else [])
+        # Distrobox picks its engine from DBX_CONTAINER_MANAGER, and runs its
+        # other scripts (distrobox-enter ...) from PATH.
+        if self.is_distrobox():
+            path = os.environ.get("PATH", "")
+            if "/" in self.exe:
+                path = f"{os.path.dirname(self.exe)}:{path}"
+            if "/" in self.w.engine:
+                path = f"{os.path.dirname(self.w.engine)}:{path}"
+            return ["env", f"DBX_CONTAINER_MANAGER={self.w.kind}", f"PATH={path}"]
         return []
 
     def create(self, name, image):
-        if self.key == "distrobox":
-            return self.env_prefix() + ["distrobox", "create", "--yes", "--name", name, "--image", image]
+        if self.is_distrobox():
+            return self.env_prefix() + [self.exe, "create", "--yes", "--name", name, "--image", image]
         return ["toolbox", "create", "--image", image, name]
 
     def enter(self, name):
-        if self.key == "distrobox":
-            return self.env_prefix() + ["distrobox", "enter", name, "--", "true"]
+        if self.is_distrobox():
+            return self.env_prefix() + [self.exe, "enter", name, "--", "true"]
         return ["toolbox", "run", "--container", name, "true"]
 
     def list(self):
-        if self.key == "distrobox":
-            return self.env_prefix() + ["distrobox", "list"]
+        if self.is_distrobox():
+            return self.env_prefix() + [self.exe, "list"]
         return ["toolbox", "list", "--containers"]
 
     def rm(self, name):
-        if self.key == "distrobox":
-            return self.env_prefix() + ["distrobox", "rm", "--force", name]
+        if self.is_distrobox():
+            return self.env_prefix() + [self.exe, "rm", "--force", name]
         return ["toolbox", "rm", "--force", name]
 
 
@@ -564,6 +577,7 @@ def atomic_cases(w, results):
     """Issue 24: save, load, snapshot, rollback, cold start and a no-op
     upgrade, each against doing the same by hand with the engine."""
     e = w.engine
+    which = set(w.args.atomic.split(","))
     box = w.name("atomic")
     w.tent_create(box)
     sh([w.tent, "enter", box, "--", "true"])
@@ -608,13 +622,13 @@ def atomic_cases(w, results):
         if os.path.exists(f"{data}/plain-{i}.tar"):
             os.remove(f"{data}/plain-{i}.tar")
 
-    cands = [Candidate(f"{w.kind} commit + save | gzip -1", raw_save, cleanup=raw_save_done),
+    cands = [] if "save" not in which else [Candidate(f"{w.kind} commit + save | gzip -1", raw_save, cleanup=raw_save_done),
              Candidate("tent save", lambda i: [[w.tent, "save", box, "-o", f"{data}/tent-{i}.tent"]],
                        cleanup=tent_save_done),
              # The floor: the engine's own commit and save, nothing compressed.
              Candidate(f"{w.kind} commit + save > file (uncompressed)", plain_save, cleanup=plain_save_done)]
-    entry = run_case(results, "save", "`tent save` vs commit + save | gzip -1 (the box's whole system)",
-                     cands, cands[0], runs, 0, w)
+    entry = cands and run_case(results, "save", "`tent save` vs commit + save | gzip -1 (the box's whole system)",
+                               cands, cands[0], runs, 0, w)
     if entry and sizes["raw"] and sizes["tent"]:
         raw_mb = statistics.median(sizes["raw"]) / 2**20
         tent_mb = statistics.median(sizes["tent"]) / 2**20
@@ -626,7 +640,9 @@ def atomic_cases(w, results):
 
     # load, the box (and its image) removed before each sample.
     raw_file, tent_file = f"{data}/raw.tar.gz", f"{data}/tent.tent"
-    if os.path.exists(raw_file) and os.path.exists(tent_file):
+    if "load" not in which:
+        pass
+    elif os.path.exists(raw_file) and os.path.exists(tent_file):
         names = {}
 
         def image_of(name):
@@ -672,13 +688,28 @@ def atomic_cases(w, results):
         w.made_images.append(img)
         return [[e, "commit", box, img]]
 
+    if "snapshot" in which:
+        snapshot_case(w, results, box, raw_commit, n_atomic)
+    if "rollback" in which:
+        rollback_case(w, results, box, n_atomic)
+    if "cold" in which:
+        cold_case(w, results, box, n_atomic)
+    if "upgrade" in which:
+        upgrade_case(w, results, box, n_atomic)
+
+
+def snapshot_case(w, results, box, raw_commit, n_atomic):
+    e = w.engine
     cands = [Candidate(f"{w.kind} commit", raw_commit,
                        cleanup=lambda i: sh([e, "rmi", "--force", f"localhost/{w.tag}-commit:{i}"], check=False, quiet=True)),
              Candidate("tent snapshot", lambda i: [[w.tent, "snapshot", box, f"bench-{i}"]],
                        cleanup=lambda i: sh([w.tent, "snapshot", box, "--delete", f"bench-{i}"], check=False))]
     run_case(results, "snapshot", "`tent snapshot` of a running box vs commit", cands, cands[0], n_atomic, 1, w)
 
-    # rollback vs create + start + first exec on the snapshot's image.
+
+def rollback_case(w, results, box, n_atomic):
+    """rollback vs create + start + first exec on the snapshot's image."""
+    e = w.engine
     sh([w.tent, "snapshot", box, "bench-base"])
     snap_image = f"localhost/{w.tag}-rollback:base"
     w.made_images.append(snap_image)
@@ -699,21 +730,27 @@ def atomic_cases(w, results):
              cands, cands[0], n_atomic, 1, w,
              note="the raw create runs `sleep infinity` (as the entrypoint) in the snapshot's image, without tent's mounts and init")
 
-    # cold start: the first command after `tent stop`.
+
+def cold_case(w, results, box, n_atomic):
+    """cold start: the first command after `tent stop`."""
+    e = w.engine
     stop = lambda i: sh([w.tent, "stop", box], check=False)
     cands = [Candidate(f"{w.kind} start + exec true", [[e, "start", box], [e, "exec", box, "true"]], prepare=stop),
              Candidate("tent run -- true (box stopped)", [[w.tent, "run", box, "--", "true"]], prepare=stop)]
     run_case(results, "cold", "first command after `tent stop` vs start + exec", cands, cands[0], n_atomic, 1, w)
     sh([w.tent, "enter", box, "--", "true"])
 
-    # A no-op upgrade vs the package manager's own no-op (Debian: apt).
+
+def upgrade_case(w, results, box, n_atomic):
+    """A no-op upgrade vs the package manager's own no-op (Debian: apt)."""
+    e = w.engine
     raw_upgrade = [e, "exec", "--user", "root", box, "sh", "-c",
                    "apt-get -q update && DEBIAN_FRONTEND=noninteractive apt-get -q -y dist-upgrade"]
     cands = [Candidate("apt-get update && apt-get dist-upgrade (in the box)", [raw_upgrade]),
              Candidate("tent upgrade --yes", [[w.tent, "upgrade", box, "--yes"]])]
     run_case(results, "upgrade", "`tent upgrade` with nothing to upgrade vs apt's own no-op",
              cands, cands[0], n_atomic, 1, w,
-             note="tent upgrade takes a snapshot first; snapshots.keep drops the oldest")
+             note="tent upgrade asks apt first (update + simulate) and takes a snapshot only when there is something to upgrade")
 
 
 def doctor_case(w, results):
@@ -832,6 +869,9 @@ def main():
     ap.add_argument("--save-data", default="/usr/lib/x86_64-linux-gnu",
                     help="a folder in the box copied into its system before save (real files)")
     ap.add_argument("--peers", default="distrobox,toolbox")
+    ap.add_argument("--distrobox18", default="", help="Distrobox 1.8.2.5's `distrobox` script (peer distrobox-1.8)")
+    ap.add_argument("--atomic", default="save,load,snapshot,rollback,cold,upgrade",
+                    help="which of the atomic cases run (save and load take minutes)")
     ap.add_argument("--json", required=True)
     ap.add_argument("--commit", default="")
     args = ap.parse_args()

@@ -9,12 +9,13 @@
 //!   shared helpers through `commands::Context`.
 //! - `relay`: the host side of calls from inside boxes, a server that takes
 //!   requests instead of a command line (it looks exports up in the receipts).
-//! - `manifest` (parse, plan, the apply executor behind traits) and `export`
-//!   (launchers, wrappers, receipts).
+//! - `manifest`: parse, plan, the apply executor behind traits.
 //! - `snapshots`: taking, deleting and swapping a box's snapshots (rollback,
 //!   upgrade's undo) and the journals that make a killed swap recoverable.
 //! - `runtime`: a box at run time: create, start, readiness, state on the
-//!   host, the in-box scripts on disk, the namespace join, stop, remove.
+//!   host, the in-box scripts on disk, the namespace join, stop, and the one
+//!   removal (with the box's exports and snapshots).
+//! - `export`: launchers, wrappers, receipts.
 //! - `boxes`: what a box is: spec, host facts, names, labels, the
 //!   container's argv, the in-box scripts as data, snapshot names; imports
 //!   neither `runtime` nor `snapshots`.

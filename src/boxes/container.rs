@@ -8,11 +8,7 @@ use super::nvidia::{self, Nvidia};
 use super::{BoxSpec, HostFacts, labels, name::hostname_for};
 use crate::engine::Engine;
 
-/// Where the box's scripts live inside it (docs/internals.md).
-pub const LIB_IN_BOX: &str = "/run/.tent/lib";
-pub const STATE_IN_BOX: &str = "/run/.tent/state";
-pub const INIT_IN_BOX: &str = "/run/.tent/lib/tent-init";
-pub const EXEC_IN_BOX: &str = "/run/.tent/lib/tent-exec";
+pub use super::scripts::{EXEC_IN_BOX, INIT_IN_BOX, LIB_IN_BOX, STATE_IN_BOX};
 
 /// The box's own terminfo first, then the host's.
 pub const TERMINFO_DIRS: &str = "/etc/terminfo:/lib/terminfo:/usr/share/terminfo:/run/host/etc/terminfo:/run/host/lib/terminfo:/run/host/usr/share/terminfo";

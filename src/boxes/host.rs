@@ -153,7 +153,7 @@ pub fn session_env(state_dir: &Path, extra_names: &[String]) -> Vec<(String, Str
     if let Some(source) = source
         && super::xauth::sync(&source, &copy, &super::xauth::hostname()).is_ok()
     {
-        let in_box = format!("{}/{}", super::container::STATE_IN_BOX, super::xauth::COPY_NAME);
+        let in_box = format!("{}/{}", super::scripts::STATE_IN_BOX, super::xauth::COPY_NAME);
         env.retain(|(k, _)| k != "XAUTHORITY");
         env.push(("XAUTHORITY".into(), in_box));
     }

@@ -1,7 +1,14 @@
-//! tent's in-box scripts (shell-integration/) as this build embeds them, the
-//! content hash that names their lib directory, and the shell text of a
-//! box's hooks: plain data that the container's argv carries and that the
+//! tent's in-box scripts (shell-integration/) as this build embeds them and
+//! where a box sees them, the content hash that names their lib directory,
+//! and the shell text of a box's hooks: plain data that the container's argv carries and that the
 //! runtime writes to disk (`runtime::init`).
+
+/// Where the box's scripts and its state folder are inside it
+/// (docs/internals.md); `container` mounts them there.
+pub const LIB_IN_BOX: &str = "/run/.tent/lib";
+pub const STATE_IN_BOX: &str = "/run/.tent/state";
+pub const INIT_IN_BOX: &str = "/run/.tent/lib/tent-init";
+pub const EXEC_IN_BOX: &str = "/run/.tent/lib/tent-exec";
 
 pub const INIT_SCRIPT: &str = include_str!("../../shell-integration/tent-init");
 pub const EXEC_SCRIPT: &str = include_str!("../../shell-integration/tent-exec");

@@ -151,7 +151,7 @@ pub enum Command {
     Adopt(AdoptArgs),
     /// Upgrade a box's packages, after a snapshot; rolled back when it fails
     #[command(
-        after_help = "Takes a snapshot (kind upgrade), then refreshes and upgrades with the box's package manager (apt, dnf, zypper, pacman, apk, xbps). When that fails, the box is rolled back and tent exits 1; when it works, `tent rollback BOX` undoes it.\n\nExamples:\n  tent upgrade dev\n  tent upgrade --all --yes\n  tent upgrade --running               the boxes that are running now\n  tent upgrade --schedule weekly       every box, by a systemd user timer\n  tent upgrade --schedule off"
+        after_help = "Asks the box's package manager first (it refreshes its index, changes nothing): a box with nothing to upgrade is left as it is, with no snapshot. Otherwise takes a snapshot (kind upgrade), then upgrades with the box's package manager (apt, dnf, zypper, pacman, apk, xbps). When that fails, the box is rolled back and tent exits 1; when it works, `tent rollback BOX` undoes it.\n\nExamples:\n  tent upgrade dev\n  tent upgrade --all --yes\n  tent upgrade --running               the boxes that are running now\n  tent upgrade --schedule weekly       every box, by a systemd user timer\n  tent upgrade --schedule off"
     )]
     Upgrade(UpgradeArgs),
     /// Make a new box with the system and spec of another

@@ -2,7 +2,7 @@
 //!
 //! Its system (the container's own filesystem) is committed into an image of
 //! tent's and made again as a tent box of the same name, through the same
-//! journaled swap as `tent rollback` (`Boxes::adopt`): the new box is made
+//! journaled swap as `tent rollback` (`Snapshots::adopt`): the new box is made
 //! under a temporary name while the old container stays, and the old one goes
 //! (or, with `--keep-old`, is renamed `NAME-pre-tent`) only once the new box
 //! has started and its init is done. Its home stays where it was: the real
@@ -420,7 +420,7 @@ pub fn run(ctx: &Context<'_>, args: &AdoptArgs) -> Result<i32> {
         }
     }
 
-    let boxes = ctx.boxes();
+    let snapshots = ctx.snapshots();
     let spinner = ctx.printer.spinner(format!("committing the system of {name}"));
     let overrides = match maker {
         // The image keeps the container's labels: without these, the tools
@@ -431,7 +431,7 @@ pub fn run(ctx: &Context<'_>, args: &AdoptArgs) -> Result<i32> {
             ("com.github.debarshiray.toolbox".to_string(), "false".to_string()),
         ],
     };
-    let image = boxes.commit_foreign(&found.id, name, &overrides);
+    let image = snapshots.commit_foreign(&found.id, name, &overrides);
     spinner.finish();
     let image = image?;
     let mut spec = spec;
@@ -439,7 +439,7 @@ pub fn run(ctx: &Context<'_>, args: &AdoptArgs) -> Result<i32> {
         spec.image = image.clone();
     }
     let spinner = ctx.printer.spinner(format!("making {name} again as a tent box"));
-    let swapped = boxes.adopt(name, &container, &spec, &image, args.keep_old.then_some(keep_name.as_str()));
+    let swapped = snapshots.adopt(name, &container, &spec, &image, args.keep_old.then_some(keep_name.as_str()));
     spinner.finish();
     let swapped = match swapped {
         Ok(s) => s,

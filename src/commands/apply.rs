@@ -492,9 +492,16 @@ fn confirm(ctx: &Context<'_>, args: &ApplyArgs, actions: &[Action]) -> Result<()
         });
     }
     let question = if args.remove {
-        format!("Go ahead? {} will be removed, with their exports; your home and files stay.", names.join(", "))
+        format!(
+            "Go ahead? {} will be removed, with their exports, snapshots and services; your home and files stay.",
+            names.join(", ")
+        )
     } else {
-        format!("Go ahead? {} will be removed or made anew; your home and files stay.", names.join(", "))
+        format!(
+            "Go ahead? {} will be removed (with their exports, snapshots and services) or made anew; \
+             your home and files stay.",
+            names.join(", ")
+        )
     };
     if ctx.printer.confirm(&question) { Ok(()) } else { Err(Error::Aborted("nothing was changed".into())) }
 }
@@ -531,8 +538,15 @@ impl BoxOps for LiveBoxes<'_> {
         Ok(boxes.get(name)?.id)
     }
 
-    fn remove(&self, name: &str) -> Result<()> {
-        self.ctx.boxes().remove(name)
+    fn remove_container(&self, name: &str) -> Result<()> {
+        self.ctx.boxes().remove_container(name)
+    }
+
+    /// As `tent rm` removes a box (`rm::finish_removal` says what went with it).
+    fn remove_box(&self, name: &str) -> Result<()> {
+        let removed = self.ctx.boxes().remove(name)?;
+        super::rm::finish_removal(self.ctx, name, removed);
+        Ok(())
     }
 
     fn start(&self, name: &str) -> Result<()> {
@@ -579,10 +593,6 @@ impl BoxOps for LiveBoxes<'_> {
         let output = self.ctx.engine.capture(&format!("the init hooks of {name:?} failed"), &args)?;
         self.ctx.printer.verbose(output);
         Ok(())
-    }
-
-    fn remove_exports(&self, name: &str) -> Result<()> {
-        export::remove_box_exports(&self.ctx.paths, self.ctx.engine.scope(), name).map(drop)
     }
 }
 

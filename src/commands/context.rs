@@ -15,6 +15,7 @@ use crate::export::{self, Exporter};
 use crate::output::Printer;
 use crate::paths::Paths;
 use crate::runtime::Boxes;
+use crate::snapshots::Snapshots;
 
 pub struct Context<'a> {
     pub printer: &'a Printer,
@@ -31,6 +32,11 @@ impl Context<'_> {
             progress: self.printer,
             host_commands: &self.config.host_commands,
         }
+    }
+
+    /// The snapshots of the boxes on this engine (`snapshots`).
+    pub fn snapshots(&self) -> Snapshots<'_> {
+        Snapshots { boxes: self.boxes() }
     }
 
     /// For a remote endpoint, writes its address next to tent's state
@@ -92,7 +98,7 @@ impl Context<'_> {
     /// Puts box `name` on a snapshot image (rollback, a failed upgrade), and
     /// moves tent's records keyed to the container id to the new container.
     pub fn rollback_box(&self, name: &str, image: &str) -> Result<()> {
-        let (old_id, new_id) = self.boxes().rollback(name, image)?;
+        let (old_id, new_id) = self.snapshots().rollback(name, image)?;
         self.follow_record(name, &old_id, &new_id);
         Ok(())
     }
@@ -131,7 +137,7 @@ impl Context<'_> {
         spec.hostname = None;
         spec.manifest = None;
         let spinner = self.printer.spinner(format!("copying the system of {src}"));
-        let image = boxes.commit_private(src, dst, SnapshotKind::Clone);
+        let image = self.snapshots().commit_private(src, dst, SnapshotKind::Clone);
         spinner.finish();
         let image = image?;
         self.printer.step(format!("creating {dst} from {src}"));
@@ -144,7 +150,7 @@ impl Context<'_> {
 
     /// Finishes or undoes rollbacks a killed tent left half-done.
     pub fn recover(&self) {
-        for done in self.boxes().recover() {
+        for done in self.snapshots().recover() {
             match done {
                 crate::snapshots::Recovery::Finished(name, old_id) => {
                     if let Ok(Some(new)) = self.engine.inspect(&name) {

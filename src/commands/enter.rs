@@ -288,10 +288,12 @@ pub fn ephemeral(ctx: &Context<'_>, args: EphemeralArgs) -> Result<i32> {
         .and_then(|argv| wait_for(&name, super::terminal::runtime_for(&ctx.engine), &argv, shell));
     let spinner = ctx.printer.spinner(format!("removing the throwaway box {name}"));
     let removed = ctx.boxes().remove(&name);
-    let _ = crate::export::remove_box_exports(&ctx.paths, ctx.engine.scope(), &name);
     spinner.finish();
     match removed {
-        Ok(()) => ctx.printer.status(format!("removed {name}")),
+        Ok(removed) => {
+            super::rm::finish_removal(ctx, &name, removed);
+            ctx.printer.status(format!("removed {name}"));
+        }
         Err(err) => ctx.printer.warn(format!("could not remove {name}: {err}; remove it with `tent rm -f {name}`")),
     }
     result

@@ -65,7 +65,7 @@ pub fn run(ctx: &Context<'_>, args: &ListArgs) -> Result<i32> {
     let mut list = entries(ctx, ctx.boxes().list_all()?);
     if args.json {
         // One more engine call, so only for --json: the table stays as fast as `ps`.
-        let images = ctx.boxes().snapshot_images()?;
+        let images = ctx.snapshots().images()?;
         for entry in &mut list {
             entry.snapshots = snapshots_of(&images, ctx.engine.scope(), &entry.name).len();
         }

@@ -5,8 +5,7 @@ use super::{Context, names_or_all};
 use crate::boxes::{BoxSpec, labels};
 use crate::cli::RmArgs;
 use crate::error::{Error, Result};
-use crate::export;
-use crate::runtime::check_own_home;
+use crate::runtime::{Removed, check_own_home};
 
 pub fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
     let boxes = ctx.boxes();
@@ -54,29 +53,9 @@ pub fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
     for (container, home) in targets {
         let name = container.name.clone();
         let spinner = ctx.printer.spinner(format!("removing {name}"));
-        let removed_exports = export::remove_box_exports(&ctx.paths, ctx.engine.scope(), &name);
-        let result = boxes.remove(&name);
+        let removed = boxes.remove(&name);
         spinner.finish();
-        result?;
-        match boxes.remove_snapshots(&name) {
-            Ok(0) => {}
-            Ok(n) => ctx.printer.status(format!("removed {n} snapshot(s) of {name}")),
-            Err(err) => ctx.printer.warn(format!("snapshots of {name}: {err}")),
-        }
-        match super::service::remove_units(ctx, &name, None, true) {
-            Ok(units) if !units.is_empty() => {
-                ctx.printer.status(format!("removed {} systemd unit(s) of {name}", units.len()));
-            }
-            Ok(_) => {}
-            Err(err) => ctx.printer.warn(format!("systemd units of {name}: {err}")),
-        }
-        match removed_exports {
-            Ok(files) if !files.is_empty() => {
-                ctx.printer.status(format!("removed {} exported file(s) of {name}", files.len()));
-            }
-            Ok(_) => {}
-            Err(err) => ctx.printer.warn(format!("exports of {name}: {err}")),
-        }
+        finish_removal(ctx, &name, removed?);
         if let Some(home) = home {
             // Checked again right before: the directory may have changed since.
             check_own_home(&home, &name, &ctx.paths.home)?;
@@ -86,4 +65,31 @@ pub fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
         ctx.printer.status(format!("removed {name}"));
     }
     Ok(0)
+}
+
+/// After `runtime::Boxes::remove` (container, state, exports, snapshots),
+/// the rest of removing box `name` the one way `tent rm`, `tent apply
+/// --remove` and `tent ephemeral` share: its systemd units go too, and the
+/// user is told what went with the box. What failed beside the box itself
+/// is a warning.
+pub(super) fn finish_removal(ctx: &Context<'_>, name: &str, removed: Removed) {
+    match removed.snapshots {
+        Ok(0) => {}
+        Ok(n) => ctx.printer.status(format!("removed {n} snapshot(s) of {name}")),
+        Err(err) => ctx.printer.warn(format!("snapshots of {name}: {err}")),
+    }
+    match super::service::remove_units(ctx, name, None, true) {
+        Ok(units) if !units.is_empty() => {
+            ctx.printer.status(format!("removed {} systemd unit(s) of {name}", units.len()));
+        }
+        Ok(_) => {}
+        Err(err) => ctx.printer.warn(format!("systemd units of {name}: {err}")),
+    }
+    match removed.exports {
+        Ok(files) if !files.is_empty() => {
+            ctx.printer.status(format!("removed {} exported file(s) of {name}", files.len()));
+        }
+        Ok(_) => {}
+        Err(err) => ctx.printer.warn(format!("exports of {name}: {err}")),
+    }
 }

@@ -7,8 +7,16 @@ use crate::error::{Error, Result};
 pub fn run(ctx: &Context<'_>, args: &RollbackArgs) -> Result<i32> {
     let boxes = ctx.boxes();
     let name = args.box_name.as_str();
-    boxes.get(name)?;
-    let snapshot = boxes.find_snapshot(name, args.name.as_deref())?;
+    // The box itself is fetched (and checked) once, by the rollback under
+    // its lock; here only when there is no snapshot, for the better error.
+    crate::boxes::validate_name(name)?;
+    let snapshot = match ctx.snapshots().find(name, args.name.as_deref()) {
+        Ok(snapshot) => snapshot,
+        Err(err) => {
+            boxes.get(name)?;
+            return Err(err);
+        }
+    };
     if !args.yes {
         if !ctx.printer.stderr_is_terminal() {
             return Err(Error::usage(

@@ -22,11 +22,13 @@
 //! ends the engine's stream with a broken tar header instead, so nothing is
 //! loaded.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::fs;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Component, Path, PathBuf};
 use std::process::{Child, Stdio};
+use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -64,6 +66,16 @@ const MANIFEST_LIMIT: u64 = 1024 * 1024;
 const CONFIG_LIMIT: u64 = 16 * 1024 * 1024;
 /// After the image a box file holds only the tar's end (zero blocks).
 const TRAILER_LIMIT: u64 = 1024 * 1024;
+/// The largest zstd window (as a power of two) a box file may ask for:
+/// 16 MiB of memory to decode. tent writes level 3, a 2 MiB window.
+const ZSTD_WINDOW_LOG_MAX: u32 = 24;
+/// How far a box file may inflate: this many times its size on disk, or
+/// [`INFLATE_FLOOR`], whichever is more. An image's files compress 2 to 4
+/// times with zstd, so a real box file stays far below; a file that goes
+/// beyond is refused as a decompression bomb before more is read (and
+/// before more reaches the engine or the disk).
+const INFLATE_RATIO: u64 = 100;
+const INFLATE_FLOOR: u64 = 1 << 30;
 /// What an image archive may hold besides its layers and config, and that
 /// the engines read for names to give the image: never passed on.
 const NAMING_FILES: [&str; 4] = ["manifest.json", "repositories", "index.json", "oci-layout"];
@@ -103,7 +115,7 @@ pub fn save(ctx: &Context<'_>, args: &SaveArgs) -> Result<i32> {
     let out = &args.output;
 
     let spinner = ctx.printer.spinner(format!("copying the system of {name}"));
-    let image = boxes.commit_private(name, name, SnapshotKind::Save);
+    let image = ctx.snapshots().commit_private(name, name, SnapshotKind::Save);
     let image = match image {
         Ok(image) => image,
         Err(err) => {
@@ -362,7 +374,7 @@ fn finish_load(
         });
     }
     let boxes = ctx.boxes();
-    let image = match boxes.adopt_image(id, name) {
+    let image = match ctx.snapshots().adopt_image(id, name) {
         Ok(image) => image,
         Err(err) => {
             if !existed {
@@ -922,20 +934,96 @@ impl<W: Write> Write for Gate<W> {
     }
 }
 
-type StreamedArchive = tar::Archive<zstd::stream::read::Decoder<'static, BufReader<fs::File>>>;
+/// How many bytes a box file of `compressed` bytes may inflate to.
+fn inflate_limit(compressed: u64) -> u64 {
+    compressed.saturating_mul(INFLATE_RATIO).max(INFLATE_FLOOR)
+}
 
-fn open_streamed(file: &Path) -> Result<StreamedArchive> {
+/// What a decompressor gives, up to a limit: one byte more is an error, and
+/// `over` remembers it (the tar reader above passes the error on as its own).
+struct Inflated<R> {
+    inner: R,
+    left: u64,
+    limit: u64,
+    over: Rc<Cell<bool>>,
+}
+
+impl<R: Read> Inflated<R> {
+    fn new(inner: R, limit: u64) -> Self {
+        Inflated { inner, left: limit, limit, over: Default::default() }
+    }
+}
+
+impl<R: Read> Read for Inflated<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let want = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        // At the limit: one more byte would be over it.
+        let want = want.max(1);
+        let n = self.inner.read(&mut buf[..want]).map_err(|e| {
+            if e.to_string().contains("too much memory") {
+                io::Error::other(format!(
+                    "{e} (a zstd window larger than {} MiB; tent writes 2 MiB)",
+                    1u64 << (ZSTD_WINDOW_LOG_MAX - 20)
+                ))
+            } else {
+                e
+            }
+        })?;
+        if n as u64 > self.left {
+            self.over.set(true);
+            return Err(io::Error::other(format!("it inflates to more than {} bytes", self.limit)));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+/// The error for a file that inflates beyond [`inflate_limit`].
+fn inflates_too_far(file: &Path, compressed: u64) -> Error {
+    Error::Snapshot {
+        message: format!(
+            "{} inflates to more than {} MiB, over {INFLATE_RATIO} times its {} bytes: tent refuses it as a decompression bomb",
+            file.display(),
+            inflate_limit(compressed) >> 20,
+            compressed
+        ),
+        hint: Some(
+            "a box file tent writes inflates to a few times its size; get the file again from its source, or save the box again with `tent save BOX -o FILE`"
+                .into(),
+        ),
+    }
+}
+
+type StreamedArchive = tar::Archive<Inflated<zstd::stream::read::Decoder<'static, BufReader<fs::File>>>>;
+
+/// A format-2 box file as a tar stream: zstd with a bounded window, and
+/// bounded in all it inflates to. Also the file's size, and the flag that
+/// says whether it inflated too far.
+fn open_streamed(file: &Path) -> Result<(StreamedArchive, u64, Rc<Cell<bool>>)> {
     let input = fs::File::open(file).map_err(|e| Error::io(file, e))?;
-    let zstd = zstd::stream::read::Decoder::new(input).map_err(|e| Error::io(file, e))?;
-    Ok(tar::Archive::new(zstd))
+    let compressed = input.metadata().map_err(|e| Error::io(file, e))?.len();
+    let mut zstd = zstd::stream::read::Decoder::new(input).map_err(|e| Error::io(file, e))?;
+    zstd.window_log_max(ZSTD_WINDOW_LOG_MAX).map_err(|e| Error::io(file, e))?;
+    let inflated = Inflated::new(zstd, inflate_limit(compressed));
+    let over = inflated.over.clone();
+    Ok((tar::Archive::new(inflated), compressed, over))
 }
 
 /// The metadata of a format-2 box file (its first entry, bounded).
 fn read_streamed_meta(file: &Path) -> Result<BoxFile> {
-    let mut archive = open_streamed(file)?;
-    let mut entries = archive.entries().map_err(|e| damaged(file, e))?;
-    let mut first = entries.next().ok_or_else(|| damaged(file, "it is empty"))?.map_err(|e| damaged(file, e))?;
-    read_meta_entry(file, &mut first)
+    let (mut archive, compressed, over) = open_streamed(file)?;
+    let read = (|| {
+        let mut entries = archive.entries().map_err(|e| damaged(file, e))?;
+        let mut first = entries.next().ok_or_else(|| damaged(file, "it is empty"))?.map_err(|e| damaged(file, e))?;
+        read_meta_entry(file, &mut first)
+    })();
+    if over.get() {
+        return Err(inflates_too_far(file, compressed));
+    }
+    read
 }
 
 fn read_meta_entry(file: &Path, entry: &mut tar::Entry<'_, impl Read>) -> Result<BoxFile> {
@@ -976,7 +1064,20 @@ fn stream_image<W: Write>(
     meta: &BoxFile,
     out: &mut tar::Builder<W>,
 ) -> std::result::Result<Checked, StreamError> {
-    let mut archive = open_streamed(file).map_err(StreamError::Other)?;
+    let (archive, compressed, over) = open_streamed(file).map_err(StreamError::Other)?;
+    let streamed = stream_entries(file, meta, archive, out);
+    if over.get() {
+        return Err(StreamError::Other(inflates_too_far(file, compressed)));
+    }
+    streamed
+}
+
+fn stream_entries<W: Write>(
+    file: &Path,
+    meta: &BoxFile,
+    mut archive: StreamedArchive,
+    out: &mut tar::Builder<W>,
+) -> std::result::Result<Checked, StreamError> {
     let mut entries = archive.entries().map_err(bad)?;
     let mut first = entries.next().ok_or_else(|| bad("it is empty"))?.map_err(bad)?;
     if read_meta_entry(file, &mut first).map_err(StreamError::Other)? != *meta {
@@ -1073,8 +1174,22 @@ fn damaged(file: &Path, detail: impl std::fmt::Display) -> Error {
 /// sha256 must all agree.
 pub fn read_box_file(file: &Path, dir: &Path) -> Result<(BoxFile, PathBuf)> {
     let input = fs::File::open(file).map_err(|e| Error::io(file, e))?;
-    let gz = flate2::read::GzDecoder::new(BufReader::new(input));
-    let mut archive = tar::Archive::new(gz);
+    let compressed = input.metadata().map_err(|e| Error::io(file, e))?.len();
+    let gz = Inflated::new(flate2::read::GzDecoder::new(BufReader::new(input)), inflate_limit(compressed));
+    let over = gz.over.clone();
+    let read = read_legacy_entries(file, dir, compressed, tar::Archive::new(gz));
+    if over.get() {
+        return Err(inflates_too_far(file, compressed));
+    }
+    read
+}
+
+fn read_legacy_entries(
+    file: &Path,
+    dir: &Path,
+    compressed: u64,
+    mut archive: tar::Archive<impl Read>,
+) -> Result<(BoxFile, PathBuf)> {
     let mut entries = archive.entries().map_err(|e| damaged(file, e))?;
 
     let mut first = entries.next().ok_or_else(|| damaged(file, "it is empty"))?.map_err(|e| damaged(file, e))?;
@@ -1106,6 +1221,9 @@ pub fn read_box_file(file: &Path, dir: &Path) -> Result<(BoxFile, PathBuf)> {
     // metadata says, and no bigger is written.
     if second.size() != meta.image_size {
         return Err(damaged(file, format!("the image has {} bytes, {} expected", second.size(), meta.image_size)));
+    }
+    if meta.image_size > inflate_limit(compressed) {
+        return Err(inflates_too_far(file, compressed));
     }
     let target = dir.join(IMAGE);
     let out = fs::File::create(&target).map_err(|e| Error::io(&target, e))?;
@@ -1502,6 +1620,132 @@ mod tests {
         }
         tar.finish().unwrap();
         path
+    }
+
+    /// One zstd frame written by hand, as a stranger may: `window` is its
+    /// window descriptor byte (window = 2^(10 + byte >> 3)), `blocks` its
+    /// blocks as (type, size, content); the last one ends the frame.
+    fn zstd_frame(window: u8, blocks: impl ExactSizeIterator<Item = (u32, u32, Vec<u8>)>) -> Vec<u8> {
+        let mut frame = ZSTD_MAGIC.to_vec();
+        frame.extend([0x00, window]);
+        let n = blocks.len();
+        for (i, (kind, size, content)) in blocks.enumerate() {
+            let header = u32::from(i + 1 == n) | (kind << 1) | (size << 3);
+            frame.extend(&header.to_le_bytes()[..3]);
+            frame.extend(content);
+        }
+        frame
+    }
+
+    /// A zstd frame of `n` RLE blocks of 128 KiB of zeros: 4 bytes each.
+    fn zeros_frame(n: usize) -> Vec<u8> {
+        zstd_frame(0x38, (0..n).map(|_| (1, 128 * 1024, vec![0])))
+    }
+
+    /// The start of a format-2 box file: its metadata, then the header of
+    /// one image entry of `declared` bytes (its content left to follow).
+    fn bomb_head(declared: u64) -> Vec<u8> {
+        let mut tar = tar::Builder::new(Vec::new());
+        append_json(&mut tar, META, &serde_json::to_vec(&v2_meta()).unwrap()).unwrap();
+        let mut header = tar::Header::new_gnu();
+        header.set_path("image/layer.tar").unwrap();
+        header.set_size(declared);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.get_mut().extend_from_slice(header.as_bytes());
+        tar.get_ref().clone()
+    }
+
+    #[test]
+    fn inflating_stops_one_byte_past_the_limit() {
+        let mut exact = Inflated::new(&[7u8; 100][..], 100);
+        let mut all = Vec::new();
+        exact.read_to_end(&mut all).unwrap();
+        assert_eq!((all.len(), exact.over.get()), (100, false));
+        let mut over = Inflated::new(&[7u8; 101][..], 100);
+        let err = over.read_to_end(&mut Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("more than 100 bytes"), "{err}");
+        assert!(over.over.get());
+        assert_eq!(inflate_limit(1), INFLATE_FLOOR);
+        assert_eq!(inflate_limit(1 << 40), (1 << 40) * INFLATE_RATIO);
+        assert_eq!(inflate_limit(u64::MAX), u64::MAX);
+    }
+
+    /// A 512 KiB file whose image entry says 1 TiB and whose zstd frames
+    /// inflate to 16 GiB of zeros: refused once it passes 1 GiB, with the
+    /// reason, and nothing past that reaches the engine's stream.
+    #[test]
+    fn a_decompression_bomb_is_refused_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bomb.tent");
+        let mut bytes = zstd::encode_all(&bomb_head(1 << 40)[..], 1).unwrap();
+        bytes.extend(zeros_frame(16 * 8 * 1024));
+        fs::write(&file, &bytes).unwrap();
+        assert!(bytes.len() < 600 * 1024, "{} bytes", bytes.len());
+        let meta = read_streamed_meta(&file).unwrap();
+        let mut sent = CountingSink(0);
+        let err = stream_image(&file, &meta, &mut tar::Builder::new(&mut sent)).unwrap_err().into_error(&file);
+        let text = err.to_string();
+        assert!(text.contains("decompression bomb") && text.contains("1024 MiB"), "{text}");
+        assert!(sent.0 <= INFLATE_FLOOR, "{} bytes went on", sent.0);
+        assert!(sent.0 > INFLATE_FLOOR / 2, "it stopped early: {} bytes", sent.0);
+    }
+
+    struct CountingSink(u64);
+
+    impl Write for CountingSink {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A legacy (gzip) file that declares a 1 TiB image is refused before a
+    /// byte of it is written to the disk.
+    #[test]
+    fn a_legacy_file_declaring_terabytes_is_refused_before_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let mut meta = v2_meta();
+        meta.format = LEGACY_FORMAT;
+        meta.image_sha256 = "0".repeat(64);
+        meta.image_size = 1 << 40;
+        let mut tar = tar::Builder::new(Vec::new());
+        append_json(&mut tar, META, &serde_json::to_vec(&meta).unwrap()).unwrap();
+        let mut header = tar::Header::new_gnu();
+        header.set_path(IMAGE).unwrap();
+        header.set_size(1 << 40);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.get_mut().extend_from_slice(header.as_bytes());
+        tar.get_mut().extend(vec![0u8; 1 << 20]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        gz.write_all(tar.get_ref()).unwrap();
+        let file = dir.path().join("bomb.tent");
+        fs::write(&file, gz.finish().unwrap()).unwrap();
+        let err = read_box_file(&file, out.path()).unwrap_err().to_string();
+        assert!(err.contains("decompression bomb"), "{err}");
+        assert_eq!(fs::read_dir(out.path()).unwrap().count(), 0, "nothing was written");
+    }
+
+    /// A frame that asks for a 32 MiB window (tent writes 2 MiB) is refused
+    /// instead of allocated.
+    #[test]
+    fn a_frame_with_a_huge_window_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let head = bomb_head(0);
+        let frame = zstd_frame(0x78, std::iter::once((0, head.len() as u32, head.clone())));
+        let file = dir.path().join("window.tent");
+        fs::write(&file, &frame).unwrap();
+        let err = read_streamed_meta(&file).unwrap_err().to_string();
+        assert!(err.contains("window larger than 16 MiB"), "{err}");
+        // The same bytes with a 128 KiB window are read.
+        let frame = zstd_frame(0x38, std::iter::once((0, head.len() as u32, head)));
+        fs::write(&file, &frame).unwrap();
+        assert_eq!(read_streamed_meta(&file).unwrap(), v2_meta());
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub fn run(ctx: &Context<'_>, args: &SnapshotArgs) -> Result<i32> {
     let name = args.box_name.as_str();
     boxes.get(name)?;
     if args.list {
-        let list = boxes.snapshots(name)?;
+        let list = ctx.snapshots().list(name)?;
         if args.json {
             ctx.printer.data(serde_json::to_string_pretty(&list).expect("snapshots serialize"));
         } else if list.is_empty() {
@@ -21,12 +21,12 @@ pub fn run(ctx: &Context<'_>, args: &SnapshotArgs) -> Result<i32> {
         return Ok(0);
     }
     if let Some(snapshot) = &args.delete {
-        let gone = boxes.delete_snapshot(name, snapshot)?;
+        let gone = ctx.snapshots().delete(name, snapshot)?;
         ctx.printer.status(format!("deleted snapshot {} of {name}", gone.name));
         return Ok(0);
     }
     let spinner = ctx.printer.spinner(format!("taking a snapshot of {name}"));
-    let result = boxes.take_snapshot(name, args.name.as_deref(), SnapshotKind::User, ctx.config.snapshots_keep);
+    let result = ctx.snapshots().take(name, args.name.as_deref(), SnapshotKind::User, ctx.config.snapshots_keep);
     spinner.finish();
     let (taken, dropped) = result?;
     for old in dropped {

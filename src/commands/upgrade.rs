@@ -5,6 +5,7 @@ use super::{Context, names_or_all};
 use crate::boxes::scripts::INIT_SCRIPT;
 use crate::boxes::snapshot::SnapshotKind;
 use crate::cli::{Schedule, UpgradeArgs};
+use crate::engine::json::Container;
 use crate::error::{Error, Result, exit};
 
 /// The scheduled upgrade's units, in the user's systemd folder.
@@ -44,7 +45,7 @@ pub fn run(ctx: &Context<'_>, args: &UpgradeArgs) -> Result<i32> {
     }
     if !args.yes && ctx.printer.stderr_is_terminal() {
         let question = format!(
-            "Upgrade the packages of {}? A snapshot is taken first; `tent rollback BOX` undoes it.",
+            "Upgrade the packages of {}? A box with something to upgrade gets a snapshot first; `tent rollback BOX` undoes it.",
             names.join(", ")
         );
         if !ctx.printer.confirm(&question) {
@@ -54,8 +55,14 @@ pub fn run(ctx: &Context<'_>, args: &UpgradeArgs) -> Result<i32> {
     crate::interrupt::catch();
     let mut failed = 0;
     for name in &names {
-        match upgrade_one(ctx, name) {
-            Ok(snapshot) => ctx.printer.status(format!("upgraded {name}; `tent rollback {name} {snapshot}` undoes it")),
+        // Fetched just now: reused for one box (with more, each may have
+        // changed while the ones before it were upgraded).
+        let known = if names.len() == 1 { containers.iter().find(|c| c.name == *name) } else { None };
+        match upgrade_one(ctx, name, known) {
+            Ok(Some(snapshot)) => {
+                ctx.printer.status(format!("upgraded {name}; `tent rollback {name} {snapshot}` undoes it"))
+            }
+            Ok(None) => ctx.printer.status(format!("{name} is up to date: nothing to upgrade, no snapshot taken")),
             Err(err) => {
                 failed += 1;
                 if args.notify {
@@ -159,12 +166,83 @@ pub fn upgrade_units(tent: &str, engine: &str, schedule: Schedule, names: &[Stri
     Ok((service, timer))
 }
 
-/// Upgrades one box; the name of the snapshot that undoes it.
-fn upgrade_one(ctx: &Context<'_>, name: &str) -> Result<String> {
+/// What the box's package manager said before anything was changed.
+#[derive(Debug, PartialEq)]
+enum Check {
+    /// Nothing to upgrade: no snapshot, no upgrade.
+    UpToDate,
+    /// Something to upgrade; the index was just refreshed.
+    Pending,
+    /// The manager cannot tell without upgrading (the old way: a snapshot,
+    /// then the upgrade, which refreshes its index itself).
+    Unknown,
+}
+
+impl Check {
+    /// `tent-init upgrade-check`'s exit status (shell-integration/tent-init):
+    /// None for a failed refresh or check.
+    fn from_status(code: Option<i32>) -> Option<Check> {
+        match code {
+            Some(0) => Some(Check::UpToDate),
+            Some(10) => Some(Check::Pending),
+            Some(11) => Some(Check::Unknown),
+            _ => None,
+        }
+    }
+}
+
+/// The box's package manager, asked with this tent's init script whether
+/// an upgrade would change anything (it refreshes its index, and changes no
+/// package).
+fn check_upgrade(ctx: &Context<'_>, name: &str) -> Result<Check> {
+    let spinner = ctx.printer.spinner(format!("checking {name} for upgrades"));
+    let args = ["exec", "--user", "root", name, "/bin/sh", "-c", INIT_SCRIPT, "tent-init", "upgrade-check"];
+    ctx.printer.verbose(format!(
+        "$ {} exec --user root {name} /bin/sh -c <tent-init> tent-init upgrade-check",
+        ctx.engine.name()
+    ));
+    let output = ctx.engine.output(&args);
+    spinner.finish();
+    let output = output?;
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    ctx.printer.verbose(&text);
+    if crate::interrupt::interrupted() {
+        return Err(Error::Interrupted);
+    }
+    Check::from_status(output.status.code()).ok_or_else(|| Error::Snapshot {
+        message: format!(
+            "could not check {name} for upgrades: the package manager failed ({}); nothing was changed",
+            output.status.code().map_or("killed".to_string(), |c| format!("exit status {c}"))
+        ),
+        hint: Some(format!("{}see its index and network in the box: `tent enter {name}`", last_lines(&text))),
+    })
+}
+
+/// The last lines of a command's output, indented, for a hint.
+fn last_lines(text: &str) -> String {
+    let tail: Vec<&str> = text.lines().collect();
+    let mut hint = String::from("last lines of the package manager:\n");
+    for line in &tail[tail.len().saturating_sub(12)..] {
+        hint.push_str("  | ");
+        hint.push_str(line);
+        hint.push('\n');
+    }
+    hint
+}
+
+/// Upgrades one box; the name of the snapshot that undoes it, or None when
+/// there was nothing to upgrade. The package manager is asked first, and
+/// only a box with something to upgrade gets a snapshot (issue 24: a no-op
+/// upgrade cost a commit of the box's whole layer).
+fn upgrade_one(ctx: &Context<'_>, name: &str, known: Option<&Container>) -> Result<Option<String>> {
     let boxes = ctx.boxes();
-    boxes.start(name, None)?;
+    boxes.start(name, known)?;
+    let check = check_upgrade(ctx, name)?;
+    if check == Check::UpToDate {
+        return Ok(None);
+    }
     ctx.printer.step(format!("taking a snapshot of {name}"));
-    let (snapshot, dropped) = boxes.take_snapshot(name, None, SnapshotKind::Upgrade, ctx.config.snapshots_keep)?;
+    let (snapshot, dropped) = ctx.snapshots().take(name, None, SnapshotKind::Upgrade, ctx.config.snapshots_keep)?;
     for old in dropped {
         ctx.printer.status(format!(
             "deleted the oldest snapshot {} of {name} (snapshots.keep = {})",
@@ -174,16 +252,19 @@ fn upgrade_one(ctx: &Context<'_>, name: &str) -> Result<String> {
     let spinner = ctx.printer.spinner(format!("upgrading {name}"));
     // This tent's init script, not the one the box was made with: a box made
     // by an older tent has no upgrade mode in its copy.
-    let args = crate::engine::argv::exec_sh(name, Some("root"), INIT_SCRIPT, "tent-init", &["upgrade"]);
-    ctx.printer
-        .verbose(format!("$ {} exec --user root {name} /bin/sh -c <tent-init> tent-init upgrade", ctx.engine.name()));
+    let mode = if check == Check::Pending { "--refreshed" } else { "" };
+    let args = crate::engine::argv::exec_sh(name, Some("root"), INIT_SCRIPT, "tent-init", &["upgrade", mode]);
+    ctx.printer.verbose(format!(
+        "$ {} exec --user root {name} /bin/sh -c <tent-init> tent-init upgrade {mode}",
+        ctx.engine.name()
+    ));
     let output = ctx.engine.output(&args);
     spinner.finish();
     let output = output?;
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     ctx.printer.verbose(&text);
     if output.status.success() && !crate::interrupt::interrupted() {
-        return Ok(snapshot.name);
+        return Ok(Some(snapshot.name));
     }
     let why = if crate::interrupt::interrupted() {
         "it was interrupted".to_string()
@@ -195,13 +276,7 @@ fn upgrade_one(ctx: &Context<'_>, name: &str) -> Result<String> {
     };
     ctx.printer.warn(format!("upgrading {name} failed: {why}; rolling it back to snapshot {}", snapshot.name));
     let rolled = ctx.rollback_box(name, &snapshot.image);
-    let tail: Vec<&str> = text.lines().collect();
-    let mut hint = String::from("last lines of the upgrade:\n");
-    for line in &tail[tail.len().saturating_sub(12)..] {
-        hint.push_str("  | ");
-        hint.push_str(line);
-        hint.push('\n');
-    }
+    let mut hint = last_lines(&text).replace("of the package manager", "of the upgrade");
     match rolled {
         Ok(()) => {
             hint.push_str(&format!(
@@ -225,6 +300,16 @@ fn upgrade_one(ctx: &Context<'_>, name: &str) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_checks_answer_is_its_exit_status() {
+        assert_eq!(Check::from_status(Some(0)), Some(Check::UpToDate));
+        assert_eq!(Check::from_status(Some(10)), Some(Check::Pending));
+        assert_eq!(Check::from_status(Some(11)), Some(Check::Unknown));
+        for failed in [Some(1), Some(100), Some(127), None] {
+            assert_eq!(Check::from_status(failed), None, "{failed:?}");
+        }
+    }
 
     #[test]
     fn the_timer_runs_this_tent_with_this_engine() {

@@ -23,8 +23,13 @@ pub trait BoxOps {
     fn create(&self, name: &str, spec: &BoxSpec) -> Result<String>;
     /// Makes and starts box `name` as a copy of box `source`; returns its container id.
     fn clone_box(&self, source: &str, name: &str) -> Result<String>;
-    /// Removes the container and tent's state of it (not its exports).
-    fn remove(&self, name: &str) -> Result<()>;
+    /// Removes the container and tent's state of it, for a box made again
+    /// under its name: its exports are the executor's, its snapshots stay.
+    fn remove_container(&self, name: &str) -> Result<()>;
+    /// Removes the box as `tent rm` does: its exports, container, state,
+    /// snapshots and services; what fails beside the box itself is only a
+    /// warning, which the implementation reports.
+    fn remove_box(&self, name: &str) -> Result<()>;
     /// Starts the box when it is stopped, and waits for its init.
     fn start(&self, name: &str) -> Result<()>;
     /// Installs packages in the running box.
@@ -33,8 +38,6 @@ pub trait BoxOps {
     fn write_hooks(&self, name: &str, spec: &BoxSpec) -> Result<()>;
     /// Runs the box's init hooks now.
     fn run_init_hooks(&self, name: &str) -> Result<()>;
-    /// Removes every export of the box; a failure is only a warning.
-    fn remove_exports(&self, name: &str) -> Result<()>;
 }
 
 /// What apply needs from exports.
@@ -200,7 +203,7 @@ impl Executor<'_> {
                         self.records.save(name, r)?;
                     }
                 }
-                self.boxes.remove(name)?;
+                self.boxes.remove_container(name)?;
                 self.records.remove(name)?;
                 *rec = None;
                 self.create(name, spec, rec)
@@ -264,11 +267,7 @@ impl Executor<'_> {
             }
             Action::Remove { name } => {
                 self.progress.step(&format!("removing {name}"));
-                let exports = self.boxes.remove_exports(name);
-                self.boxes.remove(name)?;
-                if let Err(err) = exports {
-                    self.progress.warn(&format!("exports of {name}: {err}"));
-                }
+                self.boxes.remove_box(name)?;
                 *rec = None;
                 self.records.remove(name)
             }
@@ -337,8 +336,8 @@ mod tests {
         fn clone_box(&self, source: &str, name: &str) -> Result<String> {
             self.call(format!("clone {source} {name}")).map(|()| format!("id-{name}"))
         }
-        fn remove(&self, name: &str) -> Result<()> {
-            self.call(format!("remove {name}"))
+        fn remove_container(&self, name: &str) -> Result<()> {
+            self.call(format!("remove-container {name}"))
         }
         fn start(&self, name: &str) -> Result<()> {
             self.call(format!("start {name}"))
@@ -352,8 +351,8 @@ mod tests {
         fn run_init_hooks(&self, name: &str) -> Result<()> {
             self.call(format!("run-hooks {name}"))
         }
-        fn remove_exports(&self, name: &str) -> Result<()> {
-            self.call(format!("remove-exports {name}"))
+        fn remove_box(&self, name: &str) -> Result<()> {
+            self.call(format!("remove-box {name}"))
         }
     }
 
@@ -473,7 +472,7 @@ mod tests {
             vec![Action::Recreate { name: "dev".into(), spec: spec("new"), changes: vec!["image changed".into()] }];
         let (_, failed) = run(&fake, &actions, &[desired("dev", "new", Exports::default())], &current);
         assert!(!failed);
-        assert_eq!(fake.calls(), ["unexport-app dev xterm", "remove dev", "forget dev", "create dev new"]);
+        assert_eq!(fake.calls(), ["unexport-app dev xterm", "remove-container dev", "forget dev", "create dev new"]);
         assert_eq!(fake.saved.borrow()["dev"].spec.image, "new");
     }
 
@@ -529,12 +528,12 @@ mod tests {
     }
 
     #[test]
-    fn remove_takes_exports_and_record_with_it() {
+    fn remove_takes_the_whole_box_and_its_record() {
         let fake = Fake::default();
         let current = vec![Current { name: "old".into(), tent: true, label: Some(spec("img")), record: None }];
         let (_, failed) = run(&fake, &[Action::Remove { name: "old".into() }], &[], &current);
         assert!(!failed);
-        assert_eq!(fake.calls(), ["remove-exports old", "remove old", "forget old"]);
+        assert_eq!(fake.calls(), ["remove-box old", "forget old"]);
     }
 
     #[test]

@@ -1,16 +1,50 @@
-//! Removing a box: its container and tent's state of it, and its snapshots.
+//! Removing a box, the one way `tent rm`, `tent apply --remove` and `tent
+//! ephemeral` all take: its exports (through the export receipts), its
+//! container and tent's state of it, and its snapshots. A recreate (`apply`
+//! with a new image) removes only the container, as the box lives on.
+
+use std::path::PathBuf;
 
 use super::Boxes;
 use crate::boxes::snapshot::{repository, snap_labels, snapshots_of};
 use crate::engine::argv;
 use crate::error::{Error, Result};
 
+/// What removing a box took with it besides the container and its state.
+/// The box is gone either way: a part that failed is for the caller to
+/// report, not a failed removal.
+#[derive(Debug)]
+pub struct Removed {
+    /// The exported files removed (launchers, wrappers, icons).
+    pub exports: Result<Vec<PathBuf>>,
+    /// How many snapshots were removed.
+    pub snapshots: Result<usize>,
+}
+
 impl Boxes<'_> {
-    /// Removes the container and tent's own state of it. Exports are the
-    /// caller's business (they live in the export receipts). Only ever one of
-    /// the user's own tent boxes: the owner is checked right before the
-    /// removal, whatever the caller checked earlier.
-    pub fn remove(&self, name: &str) -> Result<()> {
+    /// Removes box `name` and everything tent keeps of it: first its exports,
+    /// so nothing on the host points at a box about to go, then the
+    /// container and tent's state of it, then its snapshot images. Only ever
+    /// one of the user's own tent boxes (see `remove_container`). The user's
+    /// files, a `--home` folder among them, are never touched here.
+    pub fn remove(&self, name: &str) -> Result<Removed> {
+        // The name and owner are checked before anything goes, exports included.
+        match self.get(name) {
+            Ok(_) | Err(Error::NoSuchBox { .. }) => {}
+            Err(err) => return Err(err),
+        }
+        let exports = crate::export::remove_box_exports(self.paths, self.engine.scope(), name);
+        self.remove_container(name)?;
+        let snapshots = self.remove_snapshots(name);
+        Ok(Removed { exports, snapshots })
+    }
+
+    /// Removes the container and tent's own state of it, and nothing else:
+    /// for a box made again under its name (a recreate), whose exports and
+    /// snapshots stay. Only ever one of the user's own tent boxes: the owner
+    /// is checked right before the removal, whatever the caller checked
+    /// earlier.
+    pub fn remove_container(&self, name: &str) -> Result<()> {
         match self.get(name) {
             Ok(_) | Err(Error::NoSuchBox { .. }) => {}
             Err(err) => return Err(err),
@@ -35,7 +69,7 @@ impl Boxes<'_> {
 
     /// Removes every snapshot of a box (after the box itself is gone);
     /// returns how many there were.
-    pub fn remove_snapshots(&self, name: &str) -> Result<usize> {
+    fn remove_snapshots(&self, name: &str) -> Result<usize> {
         let images = self.engine.images_labelled(&format!("{}={name}", snap_labels::BOX))?;
         let prefix = format!("{}:", repository(self.engine.scope(), name));
         let count = snapshots_of(&images, self.engine.scope(), name).len();

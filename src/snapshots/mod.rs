@@ -10,7 +10,7 @@
 //! the old one is stopped and renamed aside, the new one renamed into place,
 //! started, and only then is the old one removed. A journal file written
 //! before the first step lets the next tent command finish or undo a swap
-//! that was killed half-way (`Boxes::recover`, in `swap.rs`). What a
+//! that was killed half-way (`Snapshots::recover`, in `swap.rs`). What a
 //! snapshot is called and labelled is `boxes::snapshot`; `store.rs` takes,
 //! lists and deletes them.
 
@@ -24,7 +24,15 @@ pub use swap::{
     recovery_step, swap_names,
 };
 
-pub(crate) fn now() -> i64 {
+use crate::runtime::Boxes;
+
+/// The snapshots of the boxes of `runtime`: taken, listed and deleted
+/// (`store.rs`), swapped in and recovered (`swap.rs`).
+pub struct Snapshots<'a> {
+    pub boxes: Boxes<'a>,
+}
+
+fn now() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 

@@ -1,6 +1,7 @@
 //! Taking, listing and deleting a box's snapshots: commits of its container
 //! into the engine's store (`boxes::snapshot` names and labels them).
 
+use super::Snapshots;
 use super::{now, unique_suffix};
 use crate::boxes::snapshot::{
     IN_USE_PREFIX, RESERVED_PREFIX, Snapshot, SnapshotKind, default_name, repository, snap_labels, snapshots_of,
@@ -9,22 +10,36 @@ use crate::boxes::snapshot::{
 use crate::engine::argv;
 use crate::engine::json::Image;
 use crate::error::{Error, Result};
-use crate::runtime::Boxes;
+
+/// Whether the engine can pause a box for its commit. Rootless podman on a
+/// host without the unified cgroup hierarchy cannot (podman: "can not pause
+/// containers on rootless containers with cgroup V1") and fails the commit,
+/// so tent commits running there at once instead of asking twice (the
+/// failed try cost 0.3 s and more, issue 24). Anywhere else a failed pause
+/// is still retried without it.
+fn can_pause(podman: bool, rootful: bool, cgroup_v2: bool) -> bool {
+    !(podman && !rootful && !cgroup_v2)
+}
+
+/// True when the host mounts the unified cgroup hierarchy (v2) only.
+fn cgroup_v2() -> bool {
+    std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
 
 fn in_use_error(stderr: &str) -> bool {
     let lower = stderr.to_ascii_lowercase();
     lower.contains("in use") || lower.contains("is using") || lower.contains("being used")
 }
 
-impl Boxes<'_> {
+impl Snapshots<'_> {
     /// Every image of this scope's snapshot repositories, in one listing.
-    pub fn snapshot_images(&self) -> Result<Vec<Image>> {
-        self.engine.images_labelled(snap_labels::BOX)
+    pub fn images(&self) -> Result<Vec<Image>> {
+        self.boxes.engine.images_labelled(snap_labels::BOX)
     }
 
-    pub fn snapshots(&self, name: &str) -> Result<Vec<Snapshot>> {
-        let images = self.engine.images_labelled(&format!("{}={name}", snap_labels::BOX))?;
-        Ok(snapshots_of(&images, self.engine.scope(), name))
+    pub fn list(&self, name: &str) -> Result<Vec<Snapshot>> {
+        let images = self.boxes.engine.images_labelled(&format!("{}={name}", snap_labels::BOX))?;
+        Ok(snapshots_of(&images, self.boxes.engine.scope(), name))
     }
 
     /// Commits `container` into `image`, paused while the engine copies; a
@@ -51,35 +66,39 @@ impl Boxes<'_> {
             (snap_labels::KIND.to_string(), kind.as_str().to_string()),
         ];
         labels.extend_from_slice(extra);
-        let args = argv::commit(container, image, &labels, true);
-        self.progress.detail(&format!("$ {}", crate::shell::words(&self.engine.argv(&args))));
-        let output = self.engine.output(&args)?;
+        // This host's cgroups say nothing of another machine's engine: there
+        // the pause is tried (and retried without, as before).
+        let local = !crate::boxes::remote::is_remote(self.boxes.engine);
+        let pause = !local || can_pause(self.boxes.engine.is_podman(), self.boxes.engine.rootful(), cgroup_v2());
+        let args = argv::commit(container, image, &labels, pause);
+        self.boxes.progress.detail(&format!("$ {}", crate::shell::words(&self.boxes.engine.argv(&args))));
+        let output = self.boxes.engine.output(&args)?;
         if output.status.success() {
             return Ok(());
         }
         let stderr = String::from_utf8_lossy(&output.stderr).to_ascii_lowercase();
-        if stderr.contains("pause") || stderr.contains("cgroup") || stderr.contains("freez") {
+        if pause && (stderr.contains("pause") || stderr.contains("cgroup") || stderr.contains("freez")) {
             let args = argv::commit(container, image, &labels, false);
-            self.engine.capture(&format!("could not snapshot box {box_name:?}"), &args)?;
+            self.boxes.engine.capture(&format!("could not snapshot box {box_name:?}"), &args)?;
             return Ok(());
         }
         Err(Error::Engine {
             what: format!("could not snapshot box {box_name:?}"),
-            failure: self.engine.failure(&args, &output),
+            failure: self.boxes.engine.failure(&args, &output),
         })
     }
 
     /// Takes a snapshot of a box's system; returns it and the old ones
     /// dropped to keep at most `keep`.
-    pub fn take_snapshot(
+    pub fn take(
         &self,
         name: &str,
         snapshot: Option<&str>,
         kind: SnapshotKind,
         keep: usize,
     ) -> Result<(Snapshot, Vec<Snapshot>)> {
-        let container = self.get(name)?;
-        let existing = self.snapshots(name)?;
+        let container = self.boxes.get(name)?;
+        let existing = self.list(name)?;
         let snap_name = match snapshot {
             Some(s) => {
                 validate_snapshot_name(s)?;
@@ -102,13 +121,23 @@ impl Boxes<'_> {
                 candidate
             }
         };
-        let image = format!("{}:{snap_name}", repository(self.engine.scope(), name));
+        let image = format!("{}:{snap_name}", repository(self.boxes.engine.scope(), name));
         self.commit(&container.id, &image, name, &snap_name, kind)?;
-        let all = self.snapshots(name)?;
-        let taken = all.iter().find(|s| s.name == snap_name).cloned().ok_or_else(|| Error::Usage {
-            message: format!("the snapshot {image} was made but the engine does not list it"),
-            hint: Some(format!("see `{} images`", self.engine.name())),
-        })?;
+        // The new image alone (one engine call, not a second listing): the
+        // others are `existing`, and this box's lock-free listing above is
+        // what retention counts, as before.
+        let args = argv::image_inspect(std::slice::from_ref(&image));
+        let text = self.boxes.engine.capture(&format!("could not inspect the snapshot {image}"), &args)?;
+        let new = crate::engine::json::parse_image_inspect(&text)
+            .map_err(|detail| Error::EngineOutput { command: self.boxes.engine.argv(&args).join(" "), detail })?;
+        let scope = self.boxes.engine.scope();
+        let taken =
+            snapshots_of(&new, scope, name).into_iter().find(|s| s.name == snap_name).ok_or_else(|| Error::Usage {
+                message: format!("the snapshot {image} was made but the engine does not list it"),
+                hint: Some(format!("see `{} images`", self.boxes.engine.name())),
+            })?;
+        let mut all = existing;
+        all.push(taken.clone());
         let mut dropped = Vec::new();
         // The new one is never dropped: it is the newest.
         for old in to_drop(&all, keep) {
@@ -121,8 +150,8 @@ impl Boxes<'_> {
         Ok((taken, dropped))
     }
 
-    pub fn find_snapshot(&self, name: &str, snapshot: Option<&str>) -> Result<Snapshot> {
-        let all = self.snapshots(name)?;
+    pub fn find(&self, name: &str, snapshot: Option<&str>) -> Result<Snapshot> {
+        let all = self.list(name)?;
         let found = match snapshot {
             Some(s) => all.into_iter().find(|e| e.name == s),
             None => all.into_iter().last(),
@@ -138,8 +167,8 @@ impl Boxes<'_> {
         })
     }
 
-    pub fn delete_snapshot(&self, name: &str, snapshot: &str) -> Result<Snapshot> {
-        let found = self.find_snapshot(name, Some(snapshot))?;
+    pub fn delete(&self, name: &str, snapshot: &str) -> Result<Snapshot> {
+        let found = self.find(name, Some(snapshot))?;
         self.delete_snapshot_image(&found)?;
         Ok(found)
     }
@@ -149,31 +178,31 @@ impl Boxes<'_> {
     /// the box leaves it.
     fn delete_snapshot_image(&self, snapshot: &Snapshot) -> Result<()> {
         let args = argv::rmi(&snapshot.image);
-        let output = self.engine.output(&args)?;
+        let output = self.boxes.engine.output(&args)?;
         if output.status.success() {
             return Ok(());
         }
         if in_use_error(&String::from_utf8_lossy(&output.stderr)) {
             let repo = snapshot.image.rsplit_once(':').map_or(snapshot.image.as_str(), |(r, _)| r);
             let keep = format!("{repo}:{IN_USE_PREFIX}{}", &snapshot.id[..snapshot.id.len().min(12)]);
-            self.engine.capture("could not tag an image in use", &argv::tag(&snapshot.id, &keep))?;
-            self.engine.capture(&format!("could not delete snapshot {}", snapshot.image), &args)?;
+            self.boxes.engine.capture("could not tag an image in use", &argv::tag(&snapshot.id, &keep))?;
+            self.boxes.engine.capture(&format!("could not delete snapshot {}", snapshot.image), &args)?;
             return Ok(());
         }
         Err(Error::Engine {
             what: format!("could not delete snapshot {}", snapshot.image),
-            failure: self.engine.failure(&args, &output),
+            failure: self.boxes.engine.failure(&args, &output),
         })
     }
 
     /// Drops tent's own tags of images no container uses any more.
     pub fn release_unused(&self, name: &str) {
-        let Ok(images) = self.engine.images_labelled(&format!("{}={name}", snap_labels::BOX)) else { return };
-        let prefix = format!("{}:{IN_USE_PREFIX}", repository(self.engine.scope(), name));
+        let Ok(images) = self.boxes.engine.images_labelled(&format!("{}={name}", snap_labels::BOX)) else { return };
+        let prefix = format!("{}:{IN_USE_PREFIX}", repository(self.boxes.engine.scope(), name));
         for image in images {
             for tag in image.tags.iter().filter(|t| t.starts_with(&prefix)) {
                 // Not forced: an image a container still uses stays.
-                let _ = self.engine.output(&argv::rmi(tag));
+                let _ = self.boxes.engine.output(&argv::rmi(tag));
             }
         }
     }
@@ -181,9 +210,9 @@ impl Boxes<'_> {
     /// Commits a box's system into a fresh image of `repo_box`'s repository,
     /// under one of tent's own tags (clone, save).
     pub fn commit_private(&self, name: &str, repo_box: &str, kind: SnapshotKind) -> Result<String> {
-        let container = self.get(name)?;
+        let container = self.boxes.get(name)?;
         let tag = format!("{RESERVED_PREFIX}{}-{}", kind.as_str(), unique_suffix());
-        let image = format!("{}:{tag}", repository(self.engine.scope(), repo_box));
+        let image = format!("{}:{tag}", repository(self.boxes.engine.scope(), repo_box));
         self.commit(&container.id, &image, repo_box, &tag, kind)?;
         Ok(image)
     }
@@ -195,7 +224,7 @@ impl Boxes<'_> {
         crate::boxes::validate_name(name)?;
         let kind = SnapshotKind::Adopt;
         let tag = format!("{RESERVED_PREFIX}{}-{}", kind.as_str(), unique_suffix());
-        let image = format!("{}:{tag}", repository(self.engine.scope(), name));
+        let image = format!("{}:{tag}", repository(self.boxes.engine.scope(), name));
         self.commit_labelled(container, &image, name, &tag, kind, extra)?;
         Ok(image)
     }
@@ -203,8 +232,21 @@ impl Boxes<'_> {
     /// Tags `image` as an image box `name` runs on, so its snapshots' cleanup
     /// owns it; returns the new reference.
     pub fn adopt_image(&self, image: &str, name: &str) -> Result<String> {
-        let reference = format!("{}:{IN_USE_PREFIX}{}", repository(self.engine.scope(), name), unique_suffix());
-        self.engine.capture("could not tag the loaded image", &argv::tag(image, &reference))?;
+        let reference = format!("{}:{IN_USE_PREFIX}{}", repository(self.boxes.engine.scope(), name), unique_suffix());
+        self.boxes.engine.capture("could not tag the loaded image", &argv::tag(image, &reference))?;
         Ok(reference)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_rootless_podman_on_cgroup_v1_commits_without_pausing() {
+        assert!(!can_pause(true, false, false), "rootless podman, cgroup v1: podman refuses to pause");
+        assert!(can_pause(true, false, true));
+        assert!(can_pause(true, true, false), "rootful podman pauses on v1 too");
+        assert!(can_pause(false, false, false), "Docker's daemon pauses");
     }
 }

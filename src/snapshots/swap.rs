@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::Snapshots;
 use super::unique_suffix;
 use crate::boxes::{BoxSpec, labels};
 use crate::engine::argv;
 use crate::error::{Error, Result};
-use crate::runtime::Boxes;
 
 /// What a finished swap did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,16 +187,16 @@ pub enum RecoveryStep {
     Nothing,
 }
 
-impl Boxes<'_> {
+impl Snapshots<'_> {
     fn journal_path(&self, name: &str, suffix: &str) -> PathBuf {
-        self.scope_dir().join("journal").join(journal_file_name(name, suffix))
+        self.boxes.scope_dir().join("journal").join(journal_file_name(name, suffix))
     }
 
     /// Puts box `name` on `snapshot`'s system: same name, spec, home,
     /// volumes, state and exports; a new container. Returns (old id, new id).
     pub fn rollback(&self, name: &str, image: &str) -> Result<(String, String)> {
-        let _lock = self.box_lock(name)?;
-        let old = self.get(name)?;
+        let _lock = self.boxes.box_lock(name)?;
+        let old = self.boxes.get(name)?;
         let spec = BoxSpec::from_label(old.label(labels::SPEC)).ok_or_else(|| Error::Usage {
             message: format!("box {name:?} has no readable spec label, so tent cannot make it again"),
             hint: Some("make a new box from the snapshot image instead".into()),
@@ -220,7 +220,7 @@ impl Boxes<'_> {
         keep_old: Option<&str>,
     ) -> Result<Swapped> {
         crate::boxes::validate_name(name)?;
-        let _lock = self.box_lock(name)?;
+        let _lock = self.boxes.box_lock(name)?;
         self.swap(name, old, spec, image, true, keep_old)
     }
 
@@ -254,12 +254,12 @@ impl Boxes<'_> {
         // 1. The new container, under a temporary name; the old box works on.
         let made = self.create_container(name, &journal.new_name, spec, image);
         if let Err(err) = made {
-            let _ = self.engine.output(&argv::rm_force(&journal.new_name));
+            let _ = self.boxes.engine.output(&argv::rm_force(&journal.new_name));
             let _ = fs::remove_file(&journal_path);
             return Err(err);
         }
         if crate::interrupt::interrupted() {
-            let _ = self.engine.output(&argv::rm_force(&journal.new_name));
+            let _ = self.boxes.engine.output(&argv::rm_force(&journal.new_name));
             let _ = fs::remove_file(&journal_path);
             return Err(Error::Interrupted);
         }
@@ -267,41 +267,48 @@ impl Boxes<'_> {
         let was_running = old.running();
         if was_running && foreign {
             // Not tent's: its init may not end on SIGTERM (Distrobox sleeps).
-            self.engine.capture(&format!("could not stop container {name:?}"), &["stop", "-t", "3", name])?;
+            self.boxes.engine.capture(&format!("could not stop container {name:?}"), &["stop", "-t", "3", name])?;
         } else if was_running {
-            self.stop(name)?;
+            self.boxes.stop(name)?;
         }
-        self.engine.capture("could not rename the old box aside", &argv::rename(&old.id, &journal.old_name))?;
-        if let Err(err) = self.engine.capture("could not rename the new box", &argv::rename(&journal.new_name, name)) {
-            let _ = self.engine.output(&argv::rename(&journal.old_name, name));
-            let _ = self.engine.output(&argv::rm_force(&journal.new_name));
+        self.boxes.engine.capture("could not rename the old box aside", &argv::rename(&old.id, &journal.old_name))?;
+        if let Err(err) =
+            self.boxes.engine.capture("could not rename the new box", &argv::rename(&journal.new_name, name))
+        {
+            let _ = self.boxes.engine.output(&argv::rename(&journal.old_name, name));
+            let _ = self.boxes.engine.output(&argv::rm_force(&journal.new_name));
             let _ = fs::remove_file(&journal_path);
             return Err(err);
         }
         // 3. The new box starts before the old one goes: when it cannot, the
         // old one is put back.
-        if !crate::boxes::remote::is_remote(self.engine) {
-            self.state(name).reset_run_files();
+        if !crate::boxes::remote::is_remote(self.boxes.engine) {
+            self.boxes.state(name).reset_run_files();
         }
-        if start && let Err(err) = self.start(name, None) {
-            let _ = self.engine.output(&argv::rm_force(name));
-            let _ = self.engine.output(&argv::rename(&journal.old_name, name));
+        // The container tent just made, under the box's name now: one
+        // inspect gives both what `start` needs and the new id (`start`
+        // would otherwise fetch it again, with its image, issue 24).
+        let made = self.boxes.engine.inspect(name);
+        let known = made.as_ref().ok().and_then(Option::as_ref);
+        if start && let Err(err) = self.boxes.start(name, known) {
+            let _ = self.boxes.engine.output(&argv::rm_force(name));
+            let _ = self.boxes.engine.output(&argv::rename(&journal.old_name, name));
             let _ = fs::remove_file(&journal_path);
             if foreign && was_running {
-                let _ = self.engine.output(&["start", name]);
+                let _ = self.boxes.engine.output(&["start", name]);
             } else if was_running {
-                let _ = self.start(name, None);
+                let _ = self.boxes.start(name, None);
             }
             return Err(err);
         }
-        let new = self.engine.inspect(name)?.map(|c| c.id).unwrap_or_default();
+        let new = made?.map(|c| c.id).unwrap_or_default();
         let kept = match keep_old {
             Some(keep) => {
-                let renamed = self.engine.output(&argv::rename(&old.id, keep)).is_ok_and(|o| o.status.success());
+                let renamed = self.boxes.engine.output(&argv::rename(&old.id, keep)).is_ok_and(|o| o.status.success());
                 Some(if renamed { keep.to_string() } else { journal.old_name.clone() })
             }
             None => {
-                let _ = self.engine.output(&argv::rm_force(&old.id));
+                let _ = self.boxes.engine.output(&argv::rm_force(&old.id));
                 None
             }
         };
@@ -313,21 +320,21 @@ impl Boxes<'_> {
     /// Makes (does not start) a container for box `name` from `image`,
     /// with the box's spec, under `container`.
     fn create_container(&self, name: &str, container: &str, spec: &BoxSpec, image: &str) -> Result<()> {
-        if crate::boxes::remote::is_remote(self.engine) {
-            let args = self.remote_argv(name, container, spec, Some(image))?;
-            self.engine.capture(&format!("could not make box {name:?} from {image}"), &args)?;
+        if crate::boxes::remote::is_remote(self.boxes.engine) {
+            let args = self.boxes.remote_argv(name, container, spec, Some(image))?;
+            self.boxes.engine.capture(&format!("could not make box {name:?} from {image}"), &args)?;
             return Ok(());
         }
         let host = crate::boxes::HostFacts::read();
-        let state = self.state(name);
+        let state = self.boxes.state(name);
         state.create()?;
         // Its home (the warm path reads it here) and hooks: an adopted box has none yet.
-        self.write_box_files(&state, spec, &host)?;
+        self.boxes.write_box_files(&state, spec, &host)?;
         // The same options as the box was made with: its NVIDIA files and host shims too.
-        let nvidia = if spec.nvidia { Some(self.find_nvidia(name)?) } else { None };
-        let args = self.container_argv(name, container, spec, Some(image), &host, &state.dir, nvidia.as_ref())?;
-        self.progress.detail(&format!("$ {}", crate::shell::words(&self.engine.argv(&args))));
-        self.engine.capture(&format!("could not make box {name:?} from {image}"), &args)?;
+        let nvidia = if spec.nvidia { Some(self.boxes.find_nvidia(name)?) } else { None };
+        let args = self.boxes.container_argv(name, container, spec, Some(image), &host, &state.dir, nvidia.as_ref())?;
+        self.boxes.progress.detail(&format!("$ {}", crate::shell::words(&self.boxes.engine.argv(&args))));
+        self.boxes.engine.capture(&format!("could not make box {name:?} from {image}"), &args)?;
         Ok(())
     }
 
@@ -338,7 +345,7 @@ impl Boxes<'_> {
     /// ([`not_a_swap_container`]); any other is left alone, with a warning
     /// naming the file.
     pub fn recover(&self) -> Vec<Recovery> {
-        let dir = self.scope_dir().join("journal");
+        let dir = self.boxes.scope_dir().join("journal");
         let Ok(entries) = fs::read_dir(&dir) else { return Vec::new() };
         let mut done = Vec::new();
         for entry in entries.flatten() {
@@ -359,7 +366,7 @@ impl Boxes<'_> {
             };
             // A swap still running in another tent holds the lock: leave it.
             let Ok(Some(_lock)) =
-                crate::files::try_lock(&crate::files::lock_path(&self.scope_dir(), &journal.box_name))
+                crate::files::try_lock(&crate::files::lock_path(&self.boxes.scope_dir(), &journal.box_name))
             else {
                 continue;
             };
@@ -374,7 +381,7 @@ impl Boxes<'_> {
     /// reason may hold what a box wrote: the printer sanitizes them.
     fn leave_journal(&self, path: &Path, why: &str) {
         let shown = path.to_string_lossy();
-        self.progress.warn(&format!(
+        self.boxes.progress.warn(&format!(
             "left the rollback journal {shown} alone: {why}. Unless a `tent rollback` or `tent upgrade` \
              still runs, remove it: `rm {}`",
             crate::shell::words(&[shown.as_ref()])
@@ -385,7 +392,7 @@ impl Boxes<'_> {
     /// `j.box_name`'s swap.
     fn seen(&self, name: &str, j: &Journal) -> Seen {
         let args = argv::container_inspect(name);
-        let output = match self.engine.output(&args) {
+        let output = match self.boxes.engine.output(&args) {
             Ok(output) => output,
             Err(_) => return Seen::Unknown,
         };
@@ -399,7 +406,7 @@ impl Boxes<'_> {
         };
         let uid = rustix::process::getuid().as_raw();
         let env = tent_box_env(&text);
-        match not_a_swap_container(&container, env.as_deref(), &j.box_name, uid, self.engine.rootless) {
+        match not_a_swap_container(&container, env.as_deref(), &j.box_name, uid, self.boxes.engine.rootless) {
             Some(why) => Seen::Foreign(why),
             None => Seen::Ours(container),
         }
@@ -435,7 +442,7 @@ impl Boxes<'_> {
         // box's name; a rename that fails keeps the journal for the next try.
         let renamed = |from: &str, seen: &Seen| {
             matches!(seen, Seen::Ours(_))
-                && self.engine.output(&argv::rename(from, &j.box_name)).is_ok_and(|o| o.status.success())
+                && self.boxes.engine.output(&argv::rename(from, &j.box_name)).is_ok_and(|o| o.status.success())
         };
         let result = match step {
             RecoveryStep::DropNew => {
@@ -443,7 +450,7 @@ impl Boxes<'_> {
                 // can leave a container in podman's storage only ("Storage"
                 // in `ps --external`), which inspect does not see, `rm
                 // --force` removes, and which would pin the snapshot image.
-                let _ = self.engine.output(&argv::rm_force(&j.new_name));
+                let _ = self.boxes.engine.output(&argv::rm_force(&j.new_name));
                 if !new.there() && journal_is_young(path) {
                     // A daemon (Docker) may still be making the container a
                     // killed client asked for: look again at the next commands.
@@ -458,14 +465,14 @@ impl Boxes<'_> {
                 (!j.reported).then(|| Recovery::Undone(j.box_name.clone()))
             }
             RecoveryStep::DropOld => {
-                let _ = self.engine.output(&argv::rm_force(&j.old_name));
+                let _ = self.boxes.engine.output(&argv::rm_force(&j.old_name));
                 Some(Recovery::Finished(j.box_name.clone(), j.old_id.clone()))
             }
             RecoveryStep::RenameNewThenDropOld => {
                 if !renamed(&j.new_name, &new) {
                     return None;
                 }
-                let _ = self.engine.output(&argv::rm_force(&j.old_name));
+                let _ = self.boxes.engine.output(&argv::rm_force(&j.old_name));
                 Some(Recovery::Finished(j.box_name.clone(), j.old_id.clone()))
             }
             RecoveryStep::RenameOldBack => {

@@ -27,6 +27,7 @@ mod relay_attack;
 mod relay_files;
 mod remote;
 mod remote_local;
+mod remove;
 mod services;
 mod snapshot;
 mod trust;

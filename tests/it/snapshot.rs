@@ -147,28 +147,34 @@ fn snapshot_rollback_keeps_home_and_exports(engine: Engine) {
 }
 
 /// A fake package manager first in tent-init's PATH: one that breaks the
-/// system and fails, then one that works.
-fn fake_apt(writes: &str, status: i32) -> String {
+/// system and fails, then one that works. Its index refresh (`update`)
+/// works, and its simulation (`-s`, tent's check before the snapshot) plans
+/// `plan`'s line; `writes` and `status` are the upgrade's.
+fn fake_apt(plan: &str, writes: &str, status: i32) -> String {
     format!(
-        "printf '#!/bin/sh\\necho \"apt-get $*\"\\n{writes}\\nexit {status}\\n' > /usr/local/sbin/apt-get && chmod 755 /usr/local/sbin/apt-get"
+        "printf '#!/bin/sh\\necho \"apt-get $*\"\\ncase \" $* \" in *\" -s \"*) echo \"{plan}\"; exit 0 ;; *\" update \"*) exit 0 ;; esac\\n{writes}\\nexit {status}\\n' > /usr/local/sbin/apt-get && chmod 755 /usr/local/sbin/apt-get"
     )
 }
+
+/// What apt's simulation prints for one package to upgrade.
+const PENDING: &str = "Inst fake [1] (2 fake)";
 
 fn upgrade_rolled_back_on_failure_and_undone(engine: Engine) {
     let sb = Sandbox::new(engine);
     let name = sb.create("upg", BOOKWORM, &[]);
     let _images = Images { sb: &sb, boxes: vec![name.clone()] };
-    in_box(&sb, &name, &fake_apt("echo broken > /etc/half-upgraded", 100));
+    in_box(&sb, &name, &fake_apt(PENDING, "echo broken > /etc/half-upgraded", 100));
     let out = sb.tent(&["upgrade", &name, "--yes"]).code(1);
     assert!(out.stderr.contains("was rolled back to snapshot upgrade-"), "{}", out.describe());
     assert!(out.stderr.contains("exit status 100"), "{}", out.describe());
-    assert!(out.stderr.contains("apt-get -q update"), "the upgrade's output is shown: {}", out.describe());
+    assert!(out.stderr.contains("dist-upgrade"), "the upgrade's output is shown: {}", out.describe());
+    assert!(!out.stderr.contains("apt-get -q update"), "the check refreshed the index: {}", out.describe());
     let check = in_box(&sb, &name, "cat /etc/half-upgraded 2>&1; hostname");
     assert!(check.contains("No such file"), "{check}");
     assert!(leftovers(&sb, &name).is_empty());
 
     // A working upgrade is kept, and `tent rollback` undoes it.
-    in_box(&sb, &name, &fake_apt("echo done > /etc/upgraded", 0));
+    in_box(&sb, &name, &fake_apt(PENDING, "echo done > /etc/upgraded", 0));
     let out = sb.tent(&["upgrade", &name, "--yes"]).ok();
     assert!(out.stderr.contains(&format!("upgraded {name}")), "{}", out.describe());
     assert_eq!(in_box(&sb, &name, "cat /etc/upgraded"), "done\n");
@@ -177,6 +183,20 @@ fn upgrade_rolled_back_on_failure_and_undone(engine: Engine) {
     assert!(json.as_array().unwrap().iter().all(|s| s["kind"] == "upgrade"), "{json}");
     sb.tent(&["rollback", &name, "--yes"]).ok();
     assert!(in_box(&sb, &name, "cat /etc/upgraded 2>&1 || true").contains("No such file"));
+
+    // Issue 24: with nothing to upgrade, no snapshot is taken and the
+    // upgrade does not run (it would write /etc/upgraded).
+    in_box(&sb, &name, &fake_apt("", "echo done > /etc/upgraded", 0));
+    let before = snapshot_images(&sb, &name);
+    let out = sb.tent(&["upgrade", &name, "--yes"]).ok();
+    assert!(out.stderr.contains(&format!("{name} is up to date: nothing to upgrade")), "{}", out.describe());
+    assert_eq!(snapshot_images(&sb, &name), before, "no snapshot for a no-op upgrade");
+    assert!(in_box(&sb, &name, "cat /etc/upgraded 2>&1 || true").contains("No such file"));
+    // A check that fails changes nothing and says so.
+    in_box(&sb, &name, "printf '#!/bin/sh\\nexit 100\\n' > /usr/local/sbin/apt-get");
+    let out = sb.tent(&["upgrade", &name, "--yes"]).code(1);
+    assert!(out.stderr.contains("could not check") && out.stderr.contains("nothing was changed"), "{}", out.describe());
+    assert_eq!(snapshot_images(&sb, &name), before);
 }
 
 /// Issue 23: `--running` upgrades only the running boxes of those named (a
@@ -198,8 +218,8 @@ fn upgrade_running_boxes_and_notify_a_rollback(engine: Engine) {
     let (good, broken) = (sb.create("upgood", BOOKWORM, &[]), sb.create("upbroken", BOOKWORM, &[]));
     let stopped = sb.create("upstopped", BOOKWORM, &["--no-start"]);
     let _images = Images { sb: &sb, boxes: vec![good.clone(), broken.clone(), stopped.clone()] };
-    in_box(&sb, &good, &fake_apt("echo done > /etc/upgraded", 0));
-    in_box(&sb, &broken, &fake_apt("", 100));
+    in_box(&sb, &good, &fake_apt(PENDING, "echo done > /etc/upgraded", 0));
+    in_box(&sb, &broken, &fake_apt(PENDING, "", 100));
 
     // A box with a command running is left alone by --skip-busy (the
     // scheduled upgrade's), and upgraded once it is idle.

@@ -429,6 +429,46 @@ EOF
     check_eq "$t provision (apk): a failing install fails init" \
         "error: installing packages with apk failed (sudo): see init.log|rc=1|installing packages with apk failed (sudo): see init.log|no marker" \
         "$out|$(cat "$C/root/state/failed")|$(if [ -e "$C/root/marks/provisioned" ]; then echo marker; else echo no marker; fi)"
+    # pm_check_upgrade, tent upgrade's question before its snapshot: the
+    # manager's answer as 0 (nothing to upgrade), 10 (something), 11 (it
+    # cannot tell); a failed refresh or check is its own status, never 0.
+    while IFS='|' read -r fam want body; do
+        new_case
+        sh_has awk || tools awk
+        fake "$fam" "$body"
+        out=$(in_sh 'detect_pm && pm_check_upgrade; echo "rc=$?"' | tail -n 1)
+        check_eq "$t pm_check_upgrade ($fam: $body)" "rc=$want" "$out"
+    done <<'EOF'
+apt-get|10|case "$*" in -s*) echo "Inst foo [1] (2 bookworm)" ;; esac
+apt-get|10|case "$*" in -s*) echo "Remv foo [1]" ;; esac
+apt-get|0|case "$*" in -s*) echo "0 upgraded, 0 newly installed, 0 to remove" ;; esac
+apt-get|100|case "$*" in -s*) echo "Inst foo"; exit 100 ;; esac
+apt-get|100|case "$*" in *update*) exit 100 ;; esac
+dnf|10|exit 100
+dnf|0|
+dnf|1|exit 1
+yum|10|exit 100
+yum|0|
+apk|10|case "$*" in upgrade*) echo "(1/2) Upgrading musl (1.2.4-r1 -> 1.2.4-r2)" ;; esac
+apk|0|case "$*" in upgrade*) echo "OK: 7 MiB in 15 packages" ;; esac
+apk|1|case "$*" in update*) exit 1 ;; esac
+microdnf|11|
+zypper|11|
+pacman|11|
+xbps-install|11|
+EOF
+    new_case
+    sh_has awk || tools awk
+    fake apt-get
+    in_sh 'detect_pm && pm_check_upgrade' >/dev/null
+    check_eq "$t pm_check_upgrade (apt-get): refresh and simulate, no upgrade" "apt-get -q update
+apt-get -s -o Debug::NoLocking=1 dist-upgrade" "$(cat "$C/log")"
+    new_case
+    fake apt-get
+    in_sh 'detect_pm && refreshed=1 && pm_upgrade' >/dev/null
+    check_eq "$t pm_upgrade after the check (apt-get): no second refresh" \
+        "apt-get -q -y -o Dpkg::Use-Pty=0 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold dist-upgrade" \
+        "$(head -n 1 "$C/log")"
 
     # box_commands (--stop-when-idle), in a mount namespace of its own: a
     # process of another process group (a command tent started) counts, the
