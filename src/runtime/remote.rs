@@ -31,7 +31,7 @@ pub fn wait_ready(engine: &Engine, name: &str, progress: &dyn Progress) -> Resul
     if let Some(out) = child.stdout.take() {
         // The box wrote these lines: bounded, and no terminal escapes.
         for line in std::io::BufReader::new(std::io::Read::take(out, 4 << 20)).lines().map_while(|l| l.ok()) {
-            let line = crate::output::sanitize(&line);
+            let line = crate::text::sanitize(&line);
             match line.strip_prefix("==> ") {
                 Some(line_progress) if rest.is_empty() => {
                     let activity = activity.get_or_insert_with(|| progress.activity(&format!("starting {name}")));
@@ -66,8 +66,8 @@ pub fn wait_ready(engine: &Engine, name: &str, progress: &dyn Progress) -> Resul
                 .unwrap_or_default();
             let stderr = String::from_utf8_lossy(&output.stderr);
             Err(not_ready(
-                format!("the engine could not ask it ({})", crate::output::sanitize(stderr.trim())),
-                crate::output::sanitize(text.trim()).into_owned(),
+                format!("the engine could not ask it ({})", crate::text::sanitize(stderr.trim())),
+                crate::text::sanitize(text.trim()).into_owned(),
             ))
         }
     }
