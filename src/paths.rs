@@ -27,6 +27,21 @@ pub struct Paths {
     pub home: PathBuf,
 }
 
+#[cfg(test)]
+impl Paths {
+    /// Every XDG folder under one scratch directory, for unit tests.
+    pub fn under(root: &Path) -> Paths {
+        Paths {
+            config: root.join("config/tent"),
+            data: root.join("data/tent"),
+            state: root.join("state/tent"),
+            data_home: root.join("data"),
+            bin: root.join("bin"),
+            home: root.to_path_buf(),
+        }
+    }
+}
+
 impl Paths {
     pub fn from_env() -> Result<Self> {
         let base = directories::BaseDirs::new().ok_or_else(|| Error::Usage {

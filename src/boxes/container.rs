@@ -451,14 +451,7 @@ mod tests {
     use crate::engine::{Engine, EngineKind};
 
     fn engine(kind: EngineKind, rootless: bool) -> Engine {
-        Engine {
-            kind,
-            path: PathBuf::from(kind.name()),
-            via: crate::engine::Via::Direct,
-            rootless,
-            sudo: Vec::new(),
-            endpoint: Default::default(),
-        }
+        Engine::plain(kind, rootless)
     }
 
     fn facts() -> HostFacts {

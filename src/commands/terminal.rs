@@ -77,14 +77,7 @@ mod tests {
     #[test]
     fn only_boxes_ptyxis_opens_as_the_user_are_named_toolbox() {
         use crate::engine::{Engine, EngineKind, Via};
-        let make = |kind: EngineKind| Engine {
-            kind,
-            path: kind.name().into(),
-            via: Via::Direct,
-            rootless: kind == EngineKind::Podman,
-            sudo: Vec::new(),
-            endpoint: Default::default(),
-        };
+        let make = |kind: EngineKind| Engine::plain(kind, kind == EngineKind::Podman);
         let mut engine = make(EngineKind::Podman);
         assert_eq!(runtime_for(&engine), "toolbox", "the user's own podman: Ptyxis's Toolbx route");
         engine.rootless = false;

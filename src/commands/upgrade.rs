@@ -195,27 +195,37 @@ impl Check {
 /// an upgrade would change anything (it refreshes its index, and changes no
 /// package).
 fn check_upgrade(ctx: &Context<'_>, name: &str) -> Result<Check> {
-    let spinner = ctx.printer.spinner(format!("checking {name} for upgrades"));
-    let args = ["exec", "--user", "root", name, "/bin/sh", "-c", INIT_SCRIPT, "tent-init", "upgrade-check"];
+    let (status, text) = run_init(ctx, name, format!("checking {name} for upgrades"), &["upgrade-check"])?;
+    if crate::interrupt::interrupted() {
+        return Err(Error::Interrupted);
+    }
+    Check::from_status(status.code()).ok_or_else(|| Error::Snapshot {
+        message: format!(
+            "could not check {name} for upgrades: the package manager failed ({}); nothing was changed",
+            status.code().map_or("killed".to_string(), |c| format!("exit status {c}"))
+        ),
+        hint: Some(format!("{}see its index and network in the box: `tent enter {name}`", last_lines(&text))),
+    })
+}
+
+/// Runs one mode of this tent's init script (`upgrade-check`, `upgrade`)
+/// in the box as root, under a spinner: its status and its output. This
+/// tent's script, not the one the box was made with: a box made by an
+/// older tent has no upgrade modes in its copy.
+fn run_init(ctx: &Context<'_>, name: &str, what: String, mode: &[&str]) -> Result<(std::process::ExitStatus, String)> {
+    let spinner = ctx.printer.spinner(what);
+    let args = crate::engine::argv::exec_sh(name, Some("root"), INIT_SCRIPT, "tent-init", mode);
     ctx.printer.verbose(format!(
-        "$ {} exec --user root {name} /bin/sh -c <tent-init> tent-init upgrade-check",
-        ctx.engine.name()
+        "$ {} exec --user root {name} /bin/sh -c <tent-init> tent-init {}",
+        ctx.engine.name(),
+        mode.join(" ")
     ));
     let output = ctx.engine.output(&args);
     spinner.finish();
     let output = output?;
     let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     ctx.printer.verbose(&text);
-    if crate::interrupt::interrupted() {
-        return Err(Error::Interrupted);
-    }
-    Check::from_status(output.status.code()).ok_or_else(|| Error::Snapshot {
-        message: format!(
-            "could not check {name} for upgrades: the package manager failed ({}); nothing was changed",
-            output.status.code().map_or("killed".to_string(), |c| format!("exit status {c}"))
-        ),
-        hint: Some(format!("{}see its index and network in the box: `tent enter {name}`", last_lines(&text))),
-    })
+    Ok((output.status, text))
 }
 
 /// The last lines of a command's output, indented, for a hint.
@@ -249,27 +259,15 @@ fn upgrade_one(ctx: &Context<'_>, name: &str, known: Option<&Container>) -> Resu
             old.name, ctx.config.snapshots_keep
         ));
     }
-    let spinner = ctx.printer.spinner(format!("upgrading {name}"));
-    // This tent's init script, not the one the box was made with: a box made
-    // by an older tent has no upgrade mode in its copy.
     let mode = if check == Check::Pending { "--refreshed" } else { "" };
-    let args = crate::engine::argv::exec_sh(name, Some("root"), INIT_SCRIPT, "tent-init", &["upgrade", mode]);
-    ctx.printer.verbose(format!(
-        "$ {} exec --user root {name} /bin/sh -c <tent-init> tent-init upgrade {mode}",
-        ctx.engine.name()
-    ));
-    let output = ctx.engine.output(&args);
-    spinner.finish();
-    let output = output?;
-    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    ctx.printer.verbose(&text);
-    if output.status.success() && !crate::interrupt::interrupted() {
+    let (status, text) = run_init(ctx, name, format!("upgrading {name}"), &["upgrade", mode])?;
+    if status.success() && !crate::interrupt::interrupted() {
         return Ok(Some(snapshot.name));
     }
     let why = if crate::interrupt::interrupted() {
         "it was interrupted".to_string()
     } else {
-        match output.status.code() {
+        match status.code() {
             Some(code) => format!("the package manager failed (exit status {code})"),
             None => "the package manager was killed".to_string(),
         }

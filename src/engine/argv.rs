@@ -145,20 +145,12 @@ pub fn image_inspect(ids: &[String]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
 
     use super::*;
     use crate::engine::EngineKind;
 
     fn engine(kind: EngineKind, rootless: bool) -> Engine {
-        Engine {
-            kind,
-            path: PathBuf::from(kind.name()),
-            via: crate::engine::Via::Direct,
-            rootless,
-            sudo: Vec::new(),
-            endpoint: Default::default(),
-        }
+        Engine::plain(kind, rootless)
     }
 
     #[test]

@@ -179,6 +179,22 @@ pub struct Engine {
     pub endpoint: Endpoint,
 }
 
+#[cfg(test)]
+impl Engine {
+    /// An engine for unit tests: the client by its bare name, called
+    /// directly, on this machine (no engine is run).
+    pub fn plain(kind: EngineKind, rootless: bool) -> Engine {
+        Engine {
+            kind,
+            path: PathBuf::from(kind.name()),
+            via: Via::Direct,
+            rootless,
+            sudo: Vec::new(),
+            endpoint: Default::default(),
+        }
+    }
+}
+
 /// Askpass programs sudo can ask the password with off a terminal, in the
 /// order tried (GNOME's and KDE's, OpenSSH's, LXQt's).
 const ASKPASS: &[&str] = &[

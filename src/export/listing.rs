@@ -91,14 +91,7 @@ mod tests {
     use std::path::Path;
 
     fn paths(root: &Path) -> Paths {
-        Paths {
-            config: root.join("config/tent"),
-            data: root.join("data/tent"),
-            state: root.join("state/tent"),
-            data_home: root.join("data"),
-            bin: root.join("bin"),
-            home: root.to_path_buf(),
-        }
+        Paths::under(root)
     }
 
     fn app_export(files: Vec<PathBuf>) -> Export {

@@ -96,14 +96,7 @@ mod test_support {
     use std::path::Path;
 
     pub(super) fn paths(root: &Path) -> Paths {
-        Paths {
-            config: root.join("config/tent"),
-            data: root.join("data/tent"),
-            state: root.join("state/tent"),
-            data_home: root.join("data"),
-            bin: root.join("bin"),
-            home: root.to_path_buf(),
-        }
+        Paths::under(root)
     }
 
     pub(super) fn run_export(scope: &str, name: &str) -> RunExport {
