@@ -15,7 +15,7 @@ const BUILT_IN: &str = include_str!("catalog.toml");
 /// One distribution.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct Distro {
+pub(crate) struct Distro {
     pub name: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
@@ -43,17 +43,17 @@ struct File {
 
 /// The catalog: the built-in list with the config's pins over it.
 #[derive(Debug, Clone)]
-pub struct Catalog {
+pub(crate) struct Catalog {
     pub distros: Vec<Distro>,
 }
 
-pub const BUILT_IN_SOURCE: &str = "built-in";
-pub const CONFIG_SOURCE: &str = "config";
+pub(crate) const BUILT_IN_SOURCE: &str = "built-in";
+pub(crate) const CONFIG_SOURCE: &str = "config";
 
 impl Catalog {
     /// The built-in catalog, then `pins` (the config's `[distros]`: a name,
     /// or a name's alias, mapped to an image, `{release}` allowed in it).
-    pub fn load(pins: &BTreeMap<String, String>) -> Catalog {
+    pub(crate) fn load(pins: &BTreeMap<String, String>) -> Catalog {
         let mut distros = built_in();
         for (name, image) in pins {
             let known = distros.iter_mut().find(|d| d.name == *name || d.aliases.contains(name));
@@ -78,14 +78,14 @@ impl Catalog {
     }
 
     /// The distribution `name` names (its name or an alias, any case).
-    pub fn find(&self, name: &str) -> Option<&Distro> {
+    pub(crate) fn find(&self, name: &str) -> Option<&Distro> {
         let name = name.to_ascii_lowercase();
         self.distros.iter().find(|d| d.name == name || d.aliases.contains(&name))
     }
 
     /// The image of `name` at `release` (or its default release), or an
     /// error naming the closest known name.
-    pub fn image(&self, name: &str, release: Option<&str>) -> Result<String> {
+    pub(crate) fn image(&self, name: &str, release: Option<&str>) -> Result<String> {
         let Some(distro) = self.find(name) else {
             let hint = match self.closest(name) {
                 Some(close) => format!("did you mean --distro {close}? `tent distros` lists them all"),
@@ -119,7 +119,7 @@ impl Catalog {
     }
 
     /// The known name (or alias) nearest to `name`, if one is near.
-    pub fn closest(&self, name: &str) -> Option<String> {
+    pub(crate) fn closest(&self, name: &str) -> Option<String> {
         let name = name.to_ascii_lowercase();
         let mut best: Option<(usize, &str)> = None;
         for d in &self.distros {

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 /// The config file's keys (docs/config.md).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ConfigFile {
+pub(crate) struct ConfigFile {
     /// `podman`, `docker` or a path to either.
     pub engine: Option<String>,
     /// Default image of `tent create`.
@@ -57,7 +57,7 @@ pub struct ConfigFile {
 
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct EnvConfig {
+pub(crate) struct EnvConfig {
     /// Host variables passed into every `enter`/`run` besides tent's own list.
     #[serde(default)]
     pub pass: Vec<String>,
@@ -65,7 +65,7 @@ pub struct EnvConfig {
 
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct EntryConfig {
+pub(crate) struct EntryConfig {
     /// The host's terminal for `tent entry` launchers, as words before the
     /// command (e.g. "gnome-terminal --"); unset: the desktop's own terminal.
     pub terminal: Option<String>,
@@ -74,28 +74,28 @@ pub struct EntryConfig {
 /// `[host]`: what boxes reach on the host.
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct HostConfig {
+pub(crate) struct HostConfig {
     /// Commands that, in a new box, run on the host instead (a shim each in
     /// the box's /usr/local/bin). Default `["xdg-open"]`.
     pub commands: Option<Vec<String>>,
 }
 
 /// The default of `host.commands`.
-pub const DEFAULT_HOST_COMMANDS: &[&str] = &["xdg-open"];
+pub(crate) const DEFAULT_HOST_COMMANDS: &[&str] = &["xdg-open"];
 
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct SnapshotsConfig {
+pub(crate) struct SnapshotsConfig {
     /// Snapshots kept per box, the newest; default 3 (at least 1).
     pub keep: Option<usize>,
 }
 
 /// Snapshots kept per box when the config does not say.
-pub const DEFAULT_SNAPSHOTS_KEEP: usize = 3;
+pub(crate) const DEFAULT_SNAPSHOTS_KEEP: usize = 3;
 
 #[derive(Debug, Default, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
-pub struct ExportConfig {
+pub(crate) struct ExportConfig {
     /// Appended to exported apps' names; `{box}` is the box's name. Default " (on {box})".
     pub name_suffix: Option<String>,
     /// Where exported binaries go; default `$XDG_BIN_HOME` or ~/.local/bin.
@@ -103,7 +103,7 @@ pub struct ExportConfig {
 }
 
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     pub engine: Option<String>,
     pub image: Option<String>,
     pub packages: Vec<String>,
@@ -129,14 +129,12 @@ pub struct Config {
     pub distros: std::collections::BTreeMap<String, String>,
     /// The user's file when it was read.
     pub file: Option<PathBuf>,
-    /// Every file that was read, the system's first.
-    pub files: Vec<PathBuf>,
 }
 
 /// The system's config files, least specific first: the distribution's,
 /// then the admin's. `TENT_SYSTEM_CONFIG` (paths separated by `:`) replaces
 /// the list, e.g. to build an image's defaults or to test them.
-pub fn system_files() -> Vec<PathBuf> {
+pub(crate) fn system_files() -> Vec<PathBuf> {
     match std::env::var_os(env_vars::TENT_SYSTEM_CONFIG) {
         Some(list) => std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()).collect(),
         None => vec![PathBuf::from("/usr/share/tent/config.toml"), PathBuf::from("/etc/tent/config.toml")],
@@ -192,14 +190,14 @@ fn in_home(path: PathBuf, home: Option<&Path>) -> PathBuf {
 
 impl Config {
     /// Resolves `--engine` (if given) over TENT_ENGINE over the file.
-    pub fn load(config_dir: &Path, engine_flag: Option<String>) -> Result<Self> {
+    pub(crate) fn load(config_dir: &Path, engine_flag: Option<String>) -> Result<Self> {
         let path = std::env::var_os(env_vars::TENT_CONFIG)
             .map(PathBuf::from)
             .unwrap_or_else(|| config_dir.join("config.toml"));
         let mut layers = system_files();
         layers.push(path.clone());
-        let (file, files) = load_layers(&layers)?;
-        let found = files.last() == Some(&path);
+        let (file, read) = load_layers(&layers)?;
+        let found = read.last() == Some(&path);
         let home = std::env::var_os("HOME").map(PathBuf::from);
         let snapshots_keep = match file.snapshots.keep {
             None => DEFAULT_SNAPSHOTS_KEEP,
@@ -232,12 +230,11 @@ impl Config {
             sudo_program: file.sudo_program.filter(|p| !p.trim().is_empty()),
             distros: file.distros,
             file: found.then_some(path),
-            files,
         })
     }
 }
 
-pub fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
+pub(crate) fn parse(path: &Path, text: &str) -> Result<ConfigFile> {
     toml::from_str(text).map_err(|e| Error::Config { path: path.into(), message: e.to_string() })
 }
 

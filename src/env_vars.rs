@@ -1,33 +1,33 @@
 //! Every environment variable tent reads, declared once with what it does.
 
 /// Engine to use: `podman`, `docker`, or a path to either binary.
-pub const TENT_ENGINE: &str = "TENT_ENGINE";
+pub(crate) const TENT_ENGINE: &str = "TENT_ENGINE";
 /// Default image for `tent create` when `--image` is not given.
-pub const TENT_IMAGE: &str = "TENT_IMAGE";
+pub(crate) const TENT_IMAGE: &str = "TENT_IMAGE";
 /// Path of the config file, instead of `$XDG_CONFIG_HOME/tent/config.toml`.
-pub const TENT_CONFIG: &str = "TENT_CONFIG";
+pub(crate) const TENT_CONFIG: &str = "TENT_CONFIG";
 /// The system's config files (`:`-separated), instead of
 /// `/usr/share/tent/config.toml` and `/etc/tent/config.toml`.
-pub const TENT_SYSTEM_CONFIG: &str = "TENT_SYSTEM_CONFIG";
+pub(crate) const TENT_SYSTEM_CONFIG: &str = "TENT_SYSTEM_CONFIG";
 /// Seconds `enter`, `run` and `create` wait for a box's init (default 600).
-pub const TENT_READY_TIMEOUT: &str = "TENT_READY_TIMEOUT";
+pub(crate) const TENT_READY_TIMEOUT: &str = "TENT_READY_TIMEOUT";
 /// Set by tent inside every box it enters: the box's name. Exported wrappers use
 /// it to run the binary directly when they are already in that box.
-pub const TENT_BOX: &str = "TENT_BOX";
+pub(crate) const TENT_BOX: &str = "TENT_BOX";
 /// Set by the host's relay for an exported command called from another box:
 /// the calling box's name, as the kernel says (information only, never trusted
 /// from the caller).
-pub const TENT_CALLER_BOX: &str = "TENT_CALLER_BOX";
+pub(crate) const TENT_CALLER_BOX: &str = "TENT_CALLER_BOX";
 /// In a box: the host relay's socket, set by tent's in-box shims (`tent host`).
-pub const TENT_RELAY: &str = "TENT_RELAY";
+pub(crate) const TENT_RELAY: &str = "TENT_RELAY";
 /// Disables colour (https://no-color.org).
-pub const NO_COLOR: &str = "NO_COLOR";
+pub(crate) const NO_COLOR: &str = "NO_COLOR";
 /// The host's root directory as seen by `tent create --nvidia` when it looks
 /// for the NVIDIA driver (default `/`); for tests with a fake driver tree.
-pub const TENT_HOST_ROOT: &str = "TENT_HOST_ROOT";
+pub(crate) const TENT_HOST_ROOT: &str = "TENT_HOST_ROOT";
 /// `engine`: `enter`, `run` and exported commands go through the engine's
 /// exec even where tent could join the box's namespaces itself.
-pub const TENT_EXEC: &str = "TENT_EXEC";
+pub(crate) const TENT_EXEC: &str = "TENT_EXEC";
 /// Set by `tent enter` on a terminal for the child tent it waits for (it
 /// tells the terminal the box is left): the child does not track again.
-pub const TENT_TRACKED: &str = "TENT_TRACKED";
+pub(crate) const TENT_TRACKED: &str = "TENT_TRACKED";

@@ -6,19 +6,19 @@ use std::path::PathBuf;
 
 /// Exit statuses, documented in docs/exit-codes.md. A command run in a box
 /// passes its own status straight through instead.
-pub mod exit {
+pub(crate) mod exit {
     /// Something went wrong that is not one of the cases below.
-    pub const FAILURE: i32 = 1;
+    pub(crate) const FAILURE: i32 = 1;
     /// The command line was wrong (clap's own status).
-    pub const USAGE: i32 = 2;
+    pub(crate) const USAGE: i32 = 2;
     /// The container engine failed or could not be run.
-    pub const ENGINE: i32 = 125;
+    pub(crate) const ENGINE: i32 = 125;
     /// The command exists in the box but cannot be executed.
-    pub const NOT_EXECUTABLE: i32 = 126;
+    pub(crate) const NOT_EXECUTABLE: i32 = 126;
     /// The command does not exist in the box.
-    pub const NOT_FOUND: i32 = 127;
+    pub(crate) const NOT_FOUND: i32 = 127;
     /// Interrupted by Ctrl-C (128 + SIGINT).
-    pub const INTERRUPTED: i32 = 130;
+    pub(crate) const INTERRUPTED: i32 = 130;
 }
 
 /// A failed external command: its argv, status and stderr, never a bare status.
@@ -216,7 +216,7 @@ impl Error {
     }
 }
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[cfg(test)]
 mod tests {

@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 /// directory (tempfile: random name, `O_EXCL`), fsynced and renamed over the
 /// target, so readers (menus, shells, the next tent) see the old file or the
 /// new one, never half of one, and nothing already there is written through.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let result = (|| {
@@ -34,14 +34,14 @@ pub struct Lock {
 }
 
 /// Takes the exclusive lock on `path` (made when missing), waiting for it.
-pub fn lock(path: &Path) -> Result<Lock> {
+pub(crate) fn lock(path: &Path) -> Result<Lock> {
     let file = lock_file(path)?;
     file.lock().map_err(|e| Error::io(path, e))?;
     Ok(Lock { _file: file })
 }
 
 /// The lock on `path` if nobody holds it now; None when somebody does.
-pub fn try_lock(path: &Path) -> Result<Option<Lock>> {
+pub(crate) fn try_lock(path: &Path) -> Result<Option<Lock>> {
     let file = lock_file(path)?;
     match file.try_lock() {
         Ok(()) => Ok(Some(Lock { _file: file })),
@@ -68,7 +68,7 @@ fn lock_file(path: &Path) -> Result<fs::File> {
 /// The lock file that guards `name` in `dir`. Lock files live in their own
 /// `locks/` directory, so no box, receipt or record name can collide with a
 /// lock (a box called `dev.lock` is not box `dev`'s lock).
-pub fn lock_path(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn lock_path(dir: &Path, name: &str) -> PathBuf {
     dir.join("locks").join(name)
 }
 
@@ -77,7 +77,7 @@ pub fn lock_path(dir: &Path, name: &str) -> PathBuf {
 /// write): never through a final symlink, without blocking on a FIFO (or
 /// waiting for a device), and only when it is a regular file. None when it
 /// is missing. Every read of such a file starts here (`read_bounded`).
-pub fn open_untrusted(path: &Path) -> Result<Option<fs::File>> {
+pub(crate) fn open_untrusted(path: &Path) -> Result<Option<fs::File>> {
     let file = match fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY)
@@ -101,7 +101,7 @@ pub fn open_untrusted(path: &Path) -> Result<Option<fs::File>> {
 /// state, a receipt): opened as `open_untrusted` does (no final symlink, no
 /// FIFO or device, no blocking), and at most `limit` bytes. None when it is
 /// missing.
-pub fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
+pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
     let Some(file) = open_untrusted(path)? else { return Ok(None) };
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     if meta.len() > limit {
@@ -122,7 +122,7 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
 /// dotfile manager's config, `~/.Xauthority`): the link is resolved to the
 /// file it names, which is then read as any file under the home: bounded, a
 /// regular file only, never waiting on a FIFO or a device. None when missing.
-pub fn read_bounded_following(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
+pub(crate) fn read_bounded_following(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
     match fs::canonicalize(path) {
         Ok(real) => read_bounded(&real, limit),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -134,7 +134,7 @@ pub fn read_bounded_following(path: &Path, limit: u64) -> Result<Option<Vec<u8>>
 /// tent's state, under the shared home): made 0600 when missing, never
 /// through a symlink, never blocking on a FIFO, a regular file only, and
 /// started afresh once it is over `limit` bytes.
-pub fn append_line(path: &Path, line: &str, limit: u64) -> Result<()> {
+pub(crate) fn append_line(path: &Path, line: &str, limit: u64) -> Result<()> {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
@@ -156,7 +156,7 @@ pub fn append_line(path: &Path, line: &str, limit: u64) -> Result<()> {
 }
 
 /// `read_bounded` as text; missing, unreadable or oversized files read as None.
-pub fn read_text_bounded(path: &Path, limit: u64) -> Option<String> {
+pub(crate) fn read_text_bounded(path: &Path, limit: u64) -> Option<String> {
     read_bounded(path, limit).ok().flatten().map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 

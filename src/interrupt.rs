@@ -11,7 +11,7 @@ extern "C" fn on_signal(_: libc::c_int) {
 
 /// From now on SIGINT and SIGTERM set the flag instead of killing tent.
 /// Child engine processes in the foreground group still receive Ctrl-C.
-pub fn catch() {
+pub(crate) fn catch() {
     // libc's signal(): rustix has no handler API, and a crate (signal-hook)
     // for two handlers that set one flag is not worth it.
     // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
@@ -21,13 +21,13 @@ pub fn catch() {
     }
 }
 
-pub fn interrupted() -> bool {
+pub(crate) fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
 
 /// Also treat SIGHUP (the terminal was closed) as an interruption, for
 /// commands that must clean up after themselves (`tent ephemeral`).
-pub fn catch_hangup() {
+pub(crate) fn catch_hangup() {
     // SAFETY: as in `catch`: the handler only stores to an atomic.
     unsafe {
         libc::signal(libc::SIGHUP, on_signal as *const () as libc::sighandler_t);

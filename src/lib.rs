@@ -25,26 +25,26 @@
 //!   `interrupt`, `systemd`, `catalog` (the distributions `--distro` names).
 
 pub mod boxes;
-pub mod catalog;
-pub mod cli;
-pub mod commands;
-pub mod config;
+pub(crate) mod catalog;
+pub(crate) mod cli;
+pub(crate) mod commands;
+pub(crate) mod config;
 pub mod engine;
-pub mod env_vars;
-pub mod error;
+pub(crate) mod env_vars;
+pub(crate) mod error;
 pub mod export;
-pub mod files;
-pub mod interrupt;
-pub mod manifest;
-pub mod output;
-pub mod paths;
-pub mod progress;
-pub mod relay;
+pub(crate) mod files;
+pub(crate) mod interrupt;
+pub(crate) mod manifest;
+pub(crate) mod output;
+pub(crate) mod paths;
+pub(crate) mod progress;
+pub(crate) mod relay;
 pub mod runtime;
-pub mod shell;
-pub mod snapshots;
-pub mod systemd;
-pub mod text;
+pub(crate) mod shell;
+pub(crate) mod snapshots;
+pub(crate) mod systemd;
+pub(crate) mod text;
 
 /// Parses the command line, runs the command and returns the exit status.
 pub fn run() -> i32 {

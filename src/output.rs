@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::progress::{Activity, Progress};
 
 #[derive(Debug, Clone)]
-pub struct Printer {
+pub(crate) struct Printer {
     color: bool,
     stderr_tty: bool,
     pub verbose: bool,
@@ -19,7 +19,7 @@ pub struct Printer {
 }
 
 impl Printer {
-    pub fn new(verbose: bool, quiet: bool) -> Self {
+    pub(crate) fn new(verbose: bool, quiet: bool) -> Self {
         let stderr_tty = std::io::stderr().is_terminal();
         let no_color = std::env::var_os(crate::env_vars::NO_COLOR).is_some_and(|v| !v.is_empty());
         Printer { color: stderr_tty && !no_color, stderr_tty, verbose, quiet }
@@ -30,7 +30,7 @@ impl Printer {
     }
 
     /// A line of data on stdout.
-    pub fn data(&self, line: impl AsRef<str>) {
+    pub(crate) fn data(&self, line: impl AsRef<str>) {
         let mut out = std::io::stdout().lock();
         // A closed pipe (`tent list | head`) is not an error worth reporting.
         let _ = writeln!(out, "{}", line.as_ref());
@@ -42,33 +42,33 @@ impl Printer {
     // colours are added after.
 
     /// A status line on stderr, hidden by --quiet.
-    pub fn status(&self, line: impl AsRef<str>) {
+    pub(crate) fn status(&self, line: impl AsRef<str>) {
         if !self.quiet {
             eprintln!("{}", sanitize_lines(line.as_ref()));
         }
     }
 
     /// A step of a slow operation, `==> what`.
-    pub fn step(&self, line: impl AsRef<str>) {
+    pub(crate) fn step(&self, line: impl AsRef<str>) {
         if !self.quiet {
             eprintln!("{} {}", self.style(Style::new().blue().bold(), "==>"), sanitize_lines(line.as_ref()));
         }
     }
 
     /// Detail shown only with --verbose.
-    pub fn verbose(&self, line: impl AsRef<str>) {
+    pub(crate) fn verbose(&self, line: impl AsRef<str>) {
         if self.verbose {
             eprintln!("{}", self.style(Style::new().dim(), &sanitize_lines(line.as_ref())));
         }
     }
 
-    pub fn warn(&self, line: impl AsRef<str>) {
+    pub(crate) fn warn(&self, line: impl AsRef<str>) {
         eprintln!("{} {}", self.style(Style::new().yellow().bold(), "warning:"), sanitize_lines(line.as_ref()));
     }
 
     /// An error and its hint. The message may hold an engine's stderr
     /// (`Error::Engine`), a box's init failure or its log's last lines.
-    pub fn error(&self, err: &Error) {
+    pub(crate) fn error(&self, err: &Error) {
         eprintln!("{} {}", self.style(Style::new().red().bold(), "error:"), error_text(err));
         if let Some(hint) = err.hint() {
             let label = self.style(Style::new().cyan().bold(), "hint:");
@@ -76,13 +76,13 @@ impl Printer {
         }
     }
 
-    pub fn stderr_is_terminal(&self) -> bool {
+    pub(crate) fn stderr_is_terminal(&self) -> bool {
         self.stderr_tty
     }
 
     /// A spinner for a slow step, or nothing off a terminal (the step line is
     /// printed instead, so logs still say what happened).
-    pub fn spinner(&self, message: impl Into<String>) -> Spinner {
+    pub(crate) fn spinner(&self, message: impl Into<String>) -> Spinner {
         let message = sanitize_lines(&message.into()).into_owned();
         if self.stderr_tty && !self.verbose && !self.quiet {
             let bar = indicatif::ProgressBar::new_spinner();
@@ -100,7 +100,7 @@ impl Printer {
     }
 
     /// Asks a yes/no question on the terminal; false when stdin is not one.
-    pub fn confirm(&self, question: &str) -> bool {
+    pub(crate) fn confirm(&self, question: &str) -> bool {
         if !std::io::stdin().is_terminal() {
             return false;
         }
@@ -115,28 +115,28 @@ impl Printer {
 }
 
 /// The floor's `text::sanitize`, kept here for the printer's callers.
-pub use crate::text::{sanitize, sanitize_lines};
+pub(crate) use crate::text::{sanitize, sanitize_lines};
 
 /// An error as printed after `error:`, sanitized.
-pub fn error_text(err: &Error) -> String {
+pub(crate) fn error_text(err: &Error) -> String {
     sanitize_lines(&err.to_string()).into_owned()
 }
 
-pub struct Spinner {
+pub(crate) struct Spinner {
     bar: Option<indicatif::ProgressBar>,
     quiet: bool,
     verbose: bool,
 }
 
 impl Spinner {
-    pub fn set_message(&self, message: impl Into<String>) {
+    pub(crate) fn set_message(&self, message: impl Into<String>) {
         if let Some(bar) = &self.bar {
             bar.set_message(sanitize_lines(&message.into()).into_owned());
         }
     }
 
     /// Prints a line above the spinner (or plainly without one).
-    pub fn println(&self, line: impl AsRef<str>) {
+    pub(crate) fn println(&self, line: impl AsRef<str>) {
         let line = sanitize_lines(line.as_ref());
         match &self.bar {
             Some(bar) => bar.println(line),
@@ -144,7 +144,7 @@ impl Spinner {
         }
     }
 
-    pub fn finish(self) {
+    pub(crate) fn finish(self) {
         if let Some(bar) = self.bar {
             bar.finish_and_clear();
         }
@@ -199,7 +199,7 @@ impl Activity for Spinner {
 /// Renders rows as columns two spaces apart under a header, measured with
 /// console's width helpers (wide and combining characters line up); the
 /// last column is not padded.
-pub fn table<S: AsRef<str>>(header: &[&str], rows: &[Vec<S>]) -> String {
+pub(crate) fn table<S: AsRef<str>>(header: &[&str], rows: &[Vec<S>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| console::measure_text_width(h)).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate().take(widths.len()) {

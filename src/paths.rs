@@ -149,7 +149,7 @@ impl Paths {
 /// FNV-1a, 64 bits: stable names for things keyed by content. By hand: it
 /// must stay the same across builds and Rust versions, which std's hasher
 /// does not promise, and a crate for eight lines is not worth it.
-pub fn content_key(bytes: &[u8]) -> u64 {
+pub(crate) fn content_key(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for &byte in bytes {
         hash ^= u64::from(byte);

@@ -51,7 +51,7 @@ pub trait Activity {
 }
 
 /// An activity that shows nothing.
-pub struct Quiet;
+pub(crate) struct Quiet;
 
 impl Activity for Quiet {
     fn progress(&self, _message: &str) {}

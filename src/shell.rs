@@ -3,12 +3,12 @@
 //! shows is what a script runs.
 
 /// Quotes a word for sh: single quotes, with `'` written as `'\''`.
-pub fn quote(word: &str) -> String {
+pub(crate) fn quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
 
 /// Quotes a word only when sh would otherwise split or expand it.
-pub fn quote_if_needed(word: &str) -> String {
+pub(crate) fn quote_if_needed(word: &str) -> String {
     if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b)) {
         word.to_string()
     } else {
@@ -17,7 +17,7 @@ pub fn quote_if_needed(word: &str) -> String {
 }
 
 /// A command line for messages, quoting the words that need it.
-pub fn words<S: AsRef<str>>(argv: &[S]) -> String {
+pub(crate) fn words<S: AsRef<str>>(argv: &[S]) -> String {
     argv.iter().map(|w| quote_if_needed(w.as_ref())).collect::<Vec<_>>().join(" ")
 }
 

@@ -9,10 +9,10 @@ use std::process::Command;
 use crate::error::{Error, Result};
 
 /// The first line of every unit tent writes: removal checks for it.
-pub const MARKER: &str = "# Written by tent; `tent` commands change or remove it. Edits here are lost.";
+pub(crate) const MARKER: &str = "# Written by tent; `tent` commands change or remove it. Edits here are lost.";
 
 /// `$XDG_CONFIG_HOME/systemd/user`, where a user's own units live.
-pub fn user_unit_dir(config_home: &Path) -> PathBuf {
+pub(crate) fn user_unit_dir(config_home: &Path) -> PathBuf {
     config_home.join("systemd/user")
 }
 
@@ -20,7 +20,7 @@ pub fn user_unit_dir(config_home: &Path) -> PathBuf {
 /// `\` and `"` escaped, `%` doubled (specifiers) and `$` doubled (variable
 /// expansion), so any argument reaches the program exactly. Control
 /// characters cannot be written in a unit line and are refused.
-pub fn exec_arg(arg: &str) -> Result<String> {
+pub(crate) fn exec_arg(arg: &str) -> Result<String> {
     if arg.chars().any(char::is_control) {
         return Err(Error::usage(
             format!("{arg:?} holds a control character and cannot be written into a systemd unit"),
@@ -43,13 +43,13 @@ pub fn exec_arg(arg: &str) -> Result<String> {
 }
 
 /// A whole `ExecStart=` command line.
-pub fn exec_line(argv: &[String]) -> Result<String> {
+pub(crate) fn exec_line(argv: &[String]) -> Result<String> {
     Ok(argv.iter().map(|a| exec_arg(a)).collect::<Result<Vec<_>>>()?.join(" "))
 }
 
 /// Writes a unit (atomically, 0644) with tent's marker first. A file of
 /// that name that tent did not write is never replaced.
-pub fn write_unit(path: &Path, body: &str) -> Result<()> {
+pub(crate) fn write_unit(path: &Path, body: &str) -> Result<()> {
     if !written_by_tent(path)? {
         return Err(Error::usage(
             format!("{} exists and was not written by tent", path.display()),
@@ -60,7 +60,7 @@ pub fn write_unit(path: &Path, body: &str) -> Result<()> {
 }
 
 /// Removes a unit tent wrote; a file someone else wrote stays (false).
-pub fn remove_unit(path: &Path) -> Result<bool> {
+pub(crate) fn remove_unit(path: &Path) -> Result<bool> {
     if !path.exists() && std::fs::symlink_metadata(path).is_err() {
         return Ok(false);
     }
@@ -84,7 +84,7 @@ fn written_by_tent(path: &Path) -> Result<bool> {
 
 /// Runs `systemctl --user ARGS`; Err carries what it said, for a warning
 /// (no user manager in a container, over ssh without lingering...).
-pub fn systemctl_user(args: &[&str]) -> std::result::Result<(), String> {
+pub(crate) fn systemctl_user(args: &[&str]) -> std::result::Result<(), String> {
     let output = Command::new("systemctl").arg("--user").args(args).output().map_err(|e| format!("systemctl: {e}"))?;
     if output.status.success() { Ok(()) } else { Err(String::from_utf8_lossy(&output.stderr).trim().to_string()) }
 }

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 /// dropped, and an ESC takes its whole sequence with it (CSI up to its final
 /// byte; OSC, DCS and the other strings up to BEL or ST), so a box cannot
 /// move the cursor, retitle the window or hide text (issue 9).
-pub fn sanitize(s: &str) -> Cow<'_, str> {
+pub(crate) fn sanitize(s: &str) -> Cow<'_, str> {
     let bad = |c: char| (c.is_control() && c != '\t') || c == '\u{7f}';
     if !s.chars().any(bad) {
         return Cow::Borrowed(s);
@@ -52,7 +52,7 @@ pub fn sanitize(s: &str) -> Cow<'_, str> {
 }
 
 /// `sanitize` for each line of a text of several lines; the line breaks stay.
-pub fn sanitize_lines(s: &str) -> Cow<'_, str> {
+pub(crate) fn sanitize_lines(s: &str) -> Cow<'_, str> {
     if !s.chars().any(|c| (c.is_control() && c != '\t' && c != '\n') || c == '\u{7f}') {
         return Cow::Borrowed(s);
     }

@@ -10,14 +10,14 @@ use clap_complete::ArgValueCandidates;
 use crate::commands::complete::box_names;
 
 #[derive(Debug, Args)]
-pub struct DistrosArgs {
+pub(crate) struct DistrosArgs {
     /// Print JSON: one object per distribution (docs/json.md)
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args, Clone, Default)]
-pub struct CreateArgs {
+pub(crate) struct CreateArgs {
     /// Name of the box (letters, digits, '_', '.', '-')
     pub name: String,
     /// Image to make it from [default: TENT_IMAGE, the config file, else one for your distro]
@@ -111,7 +111,7 @@ pub struct CreateArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct EphemeralArgs {
+pub(crate) struct EphemeralArgs {
     /// Image of the throwaway box [default: as for `tent create`]
     #[arg(short, long)]
     pub image: Option<String>,
@@ -124,7 +124,7 @@ pub struct EphemeralArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CloneArgs {
+pub(crate) struct CloneArgs {
     /// The box to copy
     #[arg(add = ArgValueCandidates::new(box_names))]
     pub source: String,
@@ -133,7 +133,7 @@ pub struct CloneArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct AdoptArgs {
+pub(crate) struct AdoptArgs {
     /// The Distrobox or Toolbx container
     #[arg(value_name = "NAME")]
     pub name: String,

@@ -8,7 +8,7 @@ use clap_complete::ArgValueCandidates;
 use crate::commands::complete::{box_names, export_names};
 
 #[derive(Debug, Args)]
-pub struct EntryArgs {
+pub(crate) struct EntryArgs {
     /// The box
     #[arg(value_name = "BOX")]
     #[arg(add = ArgValueCandidates::new(box_names))]
@@ -31,7 +31,7 @@ never replaced without --force.";
 
 #[derive(Debug, Args)]
 #[command(after_help = EXPORT_HELP)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// The box
     #[arg(value_name = "BOX")]
     #[arg(add = ArgValueCandidates::new(box_names))]
@@ -69,7 +69,7 @@ pub struct ExportArgs {
 #[derive(Debug, Args)]
 #[command(after_help = "Only files tent wrote for this box are removed; a recorded file you have \
 replaced since is left in place, with a warning.")]
-pub struct UnexportArgs {
+pub(crate) struct UnexportArgs {
     /// The box
     #[arg(value_name = "BOX")]
     #[arg(add = ArgValueCandidates::new(box_names))]

@@ -12,7 +12,7 @@ use super::{Cli, Command, EnterArgs, RunArgs};
 
 /// The `Cli` clap would make of `args` (with the program's name first), or
 /// None: then clap reads it.
-pub fn parse(args: &[OsString]) -> Option<Cli> {
+pub(crate) fn parse(args: &[OsString]) -> Option<Cli> {
     let mut rest = args.get(1..)?.iter();
     let (mut engine, mut root) = (None, false);
     let verb = loop {

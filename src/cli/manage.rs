@@ -6,14 +6,14 @@ use clap_complete::ArgValueCandidates;
 use crate::commands::complete::box_names;
 
 #[derive(Debug, Args)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     /// Print JSON (schema in docs/json.md)
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct StopArgs {
+pub(crate) struct StopArgs {
     /// Boxes to stop
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     #[arg(add = ArgValueCandidates::new(box_names))]
@@ -24,7 +24,7 @@ pub struct StopArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RmArgs {
+pub(crate) struct RmArgs {
     /// Boxes to remove
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     #[arg(add = ArgValueCandidates::new(box_names))]
@@ -44,7 +44,7 @@ pub struct RmArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct UpgradeArgs {
+pub(crate) struct UpgradeArgs {
     /// Boxes to upgrade
     #[arg(add = ArgValueCandidates::new(box_names))]
     #[arg(required_unless_present_any = ["all", "running", "schedule"], conflicts_with = "all")]
@@ -75,7 +75,7 @@ pub struct UpgradeArgs {
 
 /// How often the scheduled upgrade runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Schedule {
+pub(crate) enum Schedule {
     Daily,
     Weekly,
     /// Remove the timer
@@ -86,7 +86,7 @@ pub enum Schedule {
 #[command(after_help = "Finds exports whose box is gone or whose target is gone from the box (fix: \
 remove them), and exports whose files were deleted or whose tent binary moved (fix: export them \
 again). Exit status 1 while problems are left. See docs/exports.md.")]
-pub struct DoctorArgs {
+pub(crate) struct DoctorArgs {
     /// Remove broken exports without asking
     #[arg(long)]
     pub fix: bool,

@@ -8,7 +8,7 @@ use clap_complete::ArgValueCandidates;
 use crate::commands::complete::box_names;
 
 #[derive(Debug, Args)]
-pub struct ApplyArgs {
+pub(crate) struct ApplyArgs {
     /// Manifest: tent.toml, a Distrobox assemble file (*.ini) or a devcontainer.json (*.json) [default: ./tent.toml, else the project's devcontainer.json]
     pub file: Option<PathBuf>,
     /// The devcontainer.json to use when the project has several (or any manifest, as FILE)
@@ -38,14 +38,14 @@ pub struct ApplyArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ManifestArgs {
+pub(crate) struct ManifestArgs {
     /// Boxes to write down [default: every box]
     #[arg(add = ArgValueCandidates::new(box_names))]
     pub names: Vec<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct BakeArgs {
+pub(crate) struct BakeArgs {
     /// Image to start from
     pub image: String,
     /// Name of the new image [default: IMAGE-tent]

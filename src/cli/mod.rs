@@ -13,20 +13,20 @@ use clap::{Parser, Subcommand};
 
 mod create;
 mod exports;
-pub mod fast;
+pub(crate) mod fast;
 mod manage;
 mod manifests;
 mod service;
 mod snapshots;
 mod work;
 
-pub use create::{AdoptArgs, CloneArgs, CreateArgs, DistrosArgs, EphemeralArgs};
-pub use exports::{EntryArgs, ExportArgs, UnexportArgs};
-pub use manage::{DoctorArgs, ListArgs, RmArgs, Schedule, StopArgs, UpgradeArgs};
-pub use manifests::{ApplyArgs, BakeArgs, ManifestArgs};
-pub use service::{Restart, ServiceAction, ServiceArgs};
-pub use snapshots::{LoadArgs, RollbackArgs, SaveArgs, SnapshotArgs};
-pub use work::{CodeArgs, EnterArgs, HostArgs, RunArgs, WhichArgs};
+pub(crate) use create::{AdoptArgs, CloneArgs, CreateArgs, DistrosArgs, EphemeralArgs};
+pub(crate) use exports::{EntryArgs, ExportArgs, UnexportArgs};
+pub(crate) use manage::{DoctorArgs, ListArgs, RmArgs, Schedule, StopArgs, UpgradeArgs};
+pub(crate) use manifests::{ApplyArgs, BakeArgs, ManifestArgs};
+pub(crate) use service::{Restart, ServiceAction, ServiceArgs};
+pub(crate) use snapshots::{LoadArgs, RollbackArgs, SaveArgs, SnapshotArgs};
+pub(crate) use work::{CodeArgs, EnterArgs, HostArgs, RunArgs, WhichArgs};
 
 const AFTER_HELP: &str = "\
 Examples:
@@ -51,7 +51,7 @@ D-Bus, devices and network, so you can install anything with the box's package m
 and export apps and commands to the host, which stays untouched.",
     after_help = AFTER_HELP
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Container engine: podman, docker, or a path to either [default: podman, then docker]
     #[arg(long, global = true, value_name = "ENGINE")]
     pub engine: Option<String>,
@@ -87,7 +87,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Make a box from an image and provision it
     #[command(
         after_help = "Examples:\n  tent create dev\n  tent create dev --image fedora:41 --packages \"git ripgrep\"\n  tent create sandbox --home ~/boxes/sandbox     # dotfiles kept apart\n  tent create web --no-start                     # provision at the first enter\n  tent --root create sys --init                  # systemd as PID 1: systemctl works\n  tent create gpu --nvidia                       # the host's NVIDIA driver, nvidia-smi\n  tent create iso --unshare-netns --unshare-ipc  # own network and IPC\n  tent create dev --pre-init-hook 'echo early' --init-hook 'apt-get -y install vim'\n  tent create dev --engine-arg=--cap-add=SYS_PTRACE --engine-arg=--env=X=1"

@@ -6,13 +6,13 @@ use clap_complete::ArgValueCandidates;
 use crate::commands::complete::box_names;
 
 #[derive(Debug, Args)]
-pub struct ServiceArgs {
+pub(crate) struct ServiceArgs {
     #[command(subcommand)]
     pub action: ServiceAction,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum ServiceAction {
+pub(crate) enum ServiceAction {
     /// Write and enable a unit that runs CMD in BOX
     Add {
         /// The box
@@ -57,7 +57,7 @@ pub enum ServiceAction {
 
 /// systemd's `Restart=` for a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Restart {
+pub(crate) enum Restart {
     No,
     OnFailure,
     Always,

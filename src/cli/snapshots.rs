@@ -8,7 +8,7 @@ use clap_complete::ArgValueCandidates;
 use crate::commands::complete::box_names;
 
 #[derive(Debug, Args)]
-pub struct SnapshotArgs {
+pub(crate) struct SnapshotArgs {
     /// The box
     #[arg(value_name = "BOX")]
     #[arg(add = ArgValueCandidates::new(box_names))]
@@ -28,7 +28,7 @@ pub struct SnapshotArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RollbackArgs {
+pub(crate) struct RollbackArgs {
     /// The box
     #[arg(value_name = "BOX")]
     #[arg(add = ArgValueCandidates::new(box_names))]
@@ -41,7 +41,7 @@ pub struct RollbackArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct SaveArgs {
+pub(crate) struct SaveArgs {
     /// The box
     #[arg(value_name = "BOX")]
     #[arg(add = ArgValueCandidates::new(box_names))]
@@ -52,7 +52,7 @@ pub struct SaveArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct LoadArgs {
+pub(crate) struct LoadArgs {
     /// A file written by `tent save`
     pub file: PathBuf,
     /// Name of the new box [default: the saved box's name]

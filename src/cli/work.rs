@@ -9,7 +9,7 @@ use clap_complete::ArgValueCandidates;
 use crate::commands::complete::box_names;
 
 #[derive(Debug, Args)]
-pub struct WhichArgs {
+pub(crate) struct WhichArgs {
     /// The command's name
     pub command: String,
     /// Print JSON: [{"box": NAME, "scope": SCOPE}]
@@ -18,7 +18,7 @@ pub struct WhichArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct EnterArgs {
+pub(crate) struct EnterArgs {
     /// The box [default: config `default_box`, else your only box]
     #[arg(add = ArgValueCandidates::new(box_names))]
     pub name: Option<String>,
@@ -34,7 +34,7 @@ pub struct EnterArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// The box [default: config `default_box`, else your only box]
     #[arg(add = ArgValueCandidates::new(box_names))]
     pub name: Option<String>,
@@ -53,7 +53,7 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct HostArgs {
+pub(crate) struct HostArgs {
     /// The host relay's socket [default: the one of this session]
     #[arg(long, hide = true)]
     pub socket: Option<PathBuf>,
@@ -63,7 +63,7 @@ pub struct HostArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct CodeArgs {
+pub(crate) struct CodeArgs {
     /// The box
     #[arg(value_name = "BOX")]
     #[arg(add = ArgValueCandidates::new(box_names))]

@@ -30,7 +30,7 @@ use crate::output::sanitize;
 /// Which tool made the container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Maker {
+pub(super) enum Maker {
     Distrobox,
     Toolbx,
 }
@@ -46,7 +46,7 @@ impl Maker {
 
 /// What the engine's `inspect` says about the container.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Found {
+pub(super) struct Found {
     pub id: String,
     pub labels: BTreeMap<String, String>,
     pub env: BTreeMap<String, String>,
@@ -59,7 +59,7 @@ pub struct Found {
 
 /// Reads the first container of an engine's `container inspect` JSON (both
 /// engines give the same shape for these fields); None when it is not one.
-pub fn parse_found(json: &str) -> Option<Found> {
+pub(super) fn parse_found(json: &str) -> Option<Found> {
     let value: serde_json::Value = serde_json::from_str(json).ok()?;
     let c = value.get(0)?;
     let config = c.get("Config")?;
@@ -100,7 +100,7 @@ pub fn parse_found(json: &str) -> Option<Found> {
 }
 
 /// Which tool made the container, or what was found instead (for the error).
-pub fn classify(found: &Found) -> std::result::Result<Maker, String> {
+pub(super) fn classify(found: &Found) -> std::result::Result<Maker, String> {
     let label = |k: &str| found.labels.get(k).map(String::as_str);
     if label(labels::FORMAT).is_some() {
         return Err("it is a tent box already".into());
@@ -127,7 +127,7 @@ fn arg_after<'a>(cmd: &'a [String], flag: &str) -> Option<&'a str> {
 }
 
 /// The uid the container was made for: Distrobox's `--user UID`, Toolbx's `--uid UID`.
-pub fn made_for_uid(found: &Found, maker: Maker) -> Option<u32> {
+pub(super) fn made_for_uid(found: &Found, maker: Maker) -> Option<u32> {
     let flag = match maker {
         Maker::Distrobox => "--user",
         Maker::Toolbx => "--uid",
@@ -137,7 +137,7 @@ pub fn made_for_uid(found: &Found, maker: Maker) -> Option<u32> {
 
 /// The box's own home, when Distrobox gave it one (`--home DIR`: `HOME` is
 /// DIR and `DISTROBOX_HOST_HOME` the real home, both mounted).
-pub fn own_home(found: &Found, maker: Maker, user_home: &Path) -> Option<PathBuf> {
+pub(super) fn own_home(found: &Found, maker: Maker, user_home: &Path) -> Option<PathBuf> {
     if maker != Maker::Distrobox || !found.env.contains_key("DISTROBOX_HOST_HOME") {
         return None;
     }
@@ -148,7 +148,7 @@ pub fn own_home(found: &Found, maker: Maker, user_home: &Path) -> Option<PathBuf
 /// The tent spec of the adopted box: tent's defaults, the container's image
 /// name, its own home (with the real home mounted, as Distrobox does), and
 /// Distrobox's `--init` and `--nvidia`.
-pub fn spec_for(found: &Found, maker: Maker, user_home: &Path, rootful_through_sudo: bool) -> BoxSpec {
+pub(super) fn spec_for(found: &Found, maker: Maker, user_home: &Path, rootful_through_sudo: bool) -> BoxSpec {
     let home = own_home(found, maker, user_home);
     let on = |flag| maker == Maker::Distrobox && matches!(arg_after(&found.cmd, flag), Some("1" | "true"));
     BoxSpec {
@@ -203,7 +203,7 @@ const OWN_MOUNTS: &[&str] = &[
 
 /// The container's mounts the new box will not have: those neither tool
 /// makes for every container and that are not a home.
-pub fn mounts_left_out(found: &Found, homes: &[&Path]) -> Vec<String> {
+pub(super) fn mounts_left_out(found: &Found, homes: &[&Path]) -> Vec<String> {
     found
         .mounts
         .iter()
@@ -217,7 +217,7 @@ pub fn mounts_left_out(found: &Found, homes: &[&Path]) -> Vec<String> {
 
 /// One export `distrobox-export` made for the container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct OldExport {
+pub(super) struct OldExport {
     /// `app` or `bin`
     pub kind: &'static str,
     /// The app's desktop-file id, or the command's path in the box.
@@ -229,7 +229,7 @@ pub struct OldExport {
 /// The command a `distrobox-export --bin` wrapper runs for container
 /// `name`: the path in its last `exec … '/path' "$@"` line. None when the
 /// text is not such a wrapper of that container.
-pub fn bin_target(text: &str, name: &str) -> Option<String> {
+pub(super) fn bin_target(text: &str, name: &str) -> Option<String> {
     let mut lines = text.lines().map(str::trim);
     if lines.next() != Some("#!/bin/sh") || lines.next() != Some("# distrobox_binary") {
         return None;
@@ -249,7 +249,7 @@ pub fn bin_target(text: &str, name: &str) -> Option<String> {
 
 /// The app a `distrobox-export --app` launcher `file_name` opens in container
 /// `name`: its desktop-file id. None when it is not one of that container's.
-pub fn desktop_app(file_name: &str, text: &str, name: &str) -> Option<String> {
+pub(super) fn desktop_app(file_name: &str, text: &str, name: &str) -> Option<String> {
     let id = file_name.strip_prefix(&format!("{name}-"))?.strip_suffix(".desktop")?;
     if id.is_empty() {
         return None;
@@ -269,7 +269,7 @@ const MAX_FILE: u64 = 64 * 1024;
 /// The exports `distrobox-export` left for container `name` in the user's
 /// folders. The files are in the home (every box writes there): read
 /// bounded, never through a link.
-pub fn scan_exports(bin_dir: &Path, apps_dir: &Path, name: &str) -> Vec<OldExport> {
+pub(super) fn scan_exports(bin_dir: &Path, apps_dir: &Path, name: &str) -> Vec<OldExport> {
     let mut found = Vec::new();
     let read = |path: &Path| -> Option<String> {
         let bytes = crate::files::read_bounded(path, MAX_FILE).ok().flatten()?;
@@ -332,7 +332,7 @@ struct Done<'a> {
     exports_failed: Vec<String>,
 }
 
-pub fn run(ctx: &Context<'_>, args: &AdoptArgs) -> Result<i32> {
+pub(super) fn run(ctx: &Context<'_>, args: &AdoptArgs) -> Result<i32> {
     let name = args.name.as_str();
     crate::boxes::validate_name(name).map_err(|_| {
         Error::usage(

@@ -26,7 +26,7 @@ use crate::{export, interrupt};
 
 use crate::manifest::DEFAULT_FILE;
 
-pub fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
+pub(super) fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
     let file = manifest_file(ctx, args)?;
     let mut manifest = if args.run_substitutions {
         let done = std::cell::RefCell::new(std::collections::HashMap::<String, String>::new());

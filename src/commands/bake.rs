@@ -16,9 +16,9 @@ use crate::runtime::init;
 use crate::runtime::state::{BoxState, LogFollower};
 
 /// The label a baked image carries: the image it was baked from.
-pub const BAKED_FROM: &str = "tent.baked-from";
+pub(super) const BAKED_FROM: &str = "tent.baked-from";
 
-pub fn run(ctx: &Context<'_>, args: &BakeArgs) -> Result<i32> {
+pub(super) fn run(ctx: &Context<'_>, args: &BakeArgs) -> Result<i32> {
     let tag = args.tag.clone().unwrap_or_else(|| default_tag(&args.image));
     let packages = split_words(&args.packages);
     let boxes = ctx.boxes();
@@ -66,7 +66,7 @@ pub fn run(ctx: &Context<'_>, args: &BakeArgs) -> Result<i32> {
 }
 
 /// `debian:bookworm` → `debian-tent:bookworm`; `fedora` → `fedora-tent:latest`.
-pub fn default_tag(image: &str) -> String {
+pub(super) fn default_tag(image: &str) -> String {
     let (repo, tag) = split_tag(image);
     let repo = repo.rsplit('/').next().unwrap_or(repo);
     format!("{repo}-tent:{}", tag.unwrap_or("latest"))
@@ -87,7 +87,7 @@ fn split_tag(image: &str) -> (&str, Option<&str>) {
 /// build's tent-init itself, passed inline, never a file from the user's
 /// data directory, which the user and every box can change; the state
 /// directory is checked in the container to be `user`'s (`--owner`).
-pub fn bake_argv(work: &str, image: &str, state: &Path, user: &HostUser, packages: &[String]) -> Vec<String> {
+pub(super) fn bake_argv(work: &str, image: &str, state: &Path, user: &HostUser, packages: &[String]) -> Vec<String> {
     let mut a: Vec<String> = vec![
         "create".into(),
         "--name".into(),
@@ -164,7 +164,7 @@ fn follow_until_exit(
 
 /// The base image's entry point and command, restored on the baked image.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct ImageConfig {
+pub(super) struct ImageConfig {
     pub entrypoint: Option<Vec<String>>,
     pub cmd: Option<Vec<String>>,
 }
@@ -175,13 +175,13 @@ fn original_config(ctx: &Context<'_>, image: &str) -> Result<ImageConfig> {
     Ok(parse_config(&text))
 }
 
-pub fn parse_config(text: &str) -> ImageConfig {
+pub(super) fn parse_config(text: &str) -> ImageConfig {
     let mut lines = text.lines();
     let mut next = || lines.next().and_then(|l| serde_json::from_str::<Option<Vec<String>>>(l.trim()).ok()).flatten();
     ImageConfig { entrypoint: next(), cmd: next() }
 }
 
-pub fn commit_changes(config: &ImageConfig, base: &str) -> Vec<String> {
+pub(super) fn commit_changes(config: &ImageConfig, base: &str) -> Vec<String> {
     let json = |v: &Option<Vec<String>>| serde_json::to_string(&v.clone().unwrap_or_default()).expect("strings");
     vec![
         format!("ENTRYPOINT {}", json(&config.entrypoint)),

@@ -31,14 +31,14 @@ const CONFIG_LIMIT: u64 = 1 << 20;
 
 /// How VS Code is started: the `code` on PATH, or the Flatpak.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Editor {
+pub(super) enum Editor {
     Code(PathBuf),
     Flatpak(PathBuf),
 }
 
 impl Editor {
     /// Where this VS Code keeps its user data (`~/.config/Code`).
-    pub fn data_dir(&self, home: &Path, config_home: &Path) -> PathBuf {
+    pub(super) fn data_dir(&self, home: &Path, config_home: &Path) -> PathBuf {
         match self {
             Editor::Code(_) => config_home.join("Code"),
             Editor::Flatpak(_) => home.join(".var/app").join(FLATPAK_ID).join("config/Code"),
@@ -46,7 +46,7 @@ impl Editor {
     }
 
     /// The argv that opens `uri`.
-    pub fn argv(&self, uri: &str) -> Vec<String> {
+    pub(super) fn argv(&self, uri: &str) -> Vec<String> {
         let folder = format!("--folder-uri={uri}");
         match self {
             Editor::Code(code) => vec![code.display().to_string(), folder],
@@ -56,7 +56,7 @@ impl Editor {
 }
 
 /// `vscode-remote://attached-container+HEX/DIR` for container `name`.
-pub fn folder_uri(name: &str, dir: &Path) -> String {
+pub(super) fn folder_uri(name: &str, dir: &Path) -> String {
     let key = serde_json::json!({ "containerName": name }).to_string();
     let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
     let path = dir.display().to_string();
@@ -82,7 +82,7 @@ fn percent_path(path: &str) -> String {
 /// The attached-container configuration: what is already in `existing`
 /// (the user's keys stay), with the user to attach as, the folder, the box's
 /// login environment, and TENT_BOX.
-pub fn merged_config(
+pub(super) fn merged_config(
     existing: Option<Map<String, Value>>,
     user: &str,
     dir: &Path,
@@ -121,7 +121,7 @@ fn find_editor(home: &Path) -> Option<Editor> {
     home.join(".var/app").join(FLATPAK_ID).is_dir().then_some(Editor::Flatpak(flatpak))
 }
 
-pub fn run(ctx: &Context<'_>, args: &CodeArgs) -> Result<i32> {
+pub(super) fn run(ctx: &Context<'_>, args: &CodeArgs) -> Result<i32> {
     let name = args.box_name.as_str();
     if ctx.engine.through_sudo() {
         return Err(Error::Editor {

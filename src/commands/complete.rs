@@ -20,13 +20,13 @@ use crate::paths::Paths;
 const MAX_ENTRIES: usize = 10_000;
 
 /// Every box of the user, in every engine scope (one TAB may mean any).
-pub fn box_names() -> Vec<CompletionCandidate> {
+pub(crate) fn box_names() -> Vec<CompletionCandidate> {
     let Ok(paths) = Paths::from_env() else { return Vec::new() };
     boxes_in(&paths.boxes_root()).into_iter().map(CompletionCandidate::new).collect()
 }
 
 /// Every exported command and app of the user's boxes.
-pub fn export_names() -> Vec<CompletionCandidate> {
+pub(crate) fn export_names() -> Vec<CompletionCandidate> {
     let Ok(paths) = Paths::from_env() else { return Vec::new() };
     exports_in(&paths.receipts_root()).into_iter().map(CompletionCandidate::new).collect()
 }

@@ -17,7 +17,7 @@ use crate::paths::Paths;
 use crate::runtime::Boxes;
 use crate::snapshots::Snapshots;
 
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     pub printer: &'a Printer,
     pub config: Config,
     pub paths: Paths,
@@ -25,7 +25,7 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    pub fn boxes(&self) -> Boxes<'_> {
+    pub(crate) fn boxes(&self) -> Boxes<'_> {
         Boxes {
             engine: &self.engine,
             paths: &self.paths,
@@ -35,14 +35,14 @@ impl Context<'_> {
     }
 
     /// The snapshots of the boxes on this engine (`snapshots`).
-    pub fn snapshots(&self) -> Snapshots<'_> {
+    pub(crate) fn snapshots(&self) -> Snapshots<'_> {
         Snapshots { boxes: self.boxes() }
     }
 
     /// For a remote endpoint, writes its address next to tent's state
     /// (`Paths::endpoint_note`), so that a human can tell which folder is
     /// which machine. Only when it is missing or says something else.
-    pub fn note_endpoint(&self) {
+    pub(crate) fn note_endpoint(&self) {
         let Some(remote) = self.engine.endpoint.remote() else { return };
         let note = self.paths.endpoint_note(self.engine.scope());
         let text = format!("{} {}\n", remote.kind.name(), remote.address);
@@ -64,12 +64,12 @@ impl Context<'_> {
 
     /// Where exported commands go by default (config `export.bin_dir`, else
     /// `$XDG_BIN_HOME` or ~/.local/bin).
-    pub fn bin_dir(&self) -> std::path::PathBuf {
+    pub(crate) fn bin_dir(&self) -> std::path::PathBuf {
         self.paths.bin_dir(self.config.export.bin_dir.as_deref())
     }
 
     /// The exporter for one box, with the tent binary the exported files will run.
-    pub fn exporter<'a>(&'a self, engine: &'a Engine, name: &'a str, force: bool) -> Result<Exporter<'a>> {
+    pub(crate) fn exporter<'a>(&'a self, engine: &'a Engine, name: &'a str, force: bool) -> Result<Exporter<'a>> {
         // Exported launchers and wrappers run the box from this machine.
         engine.require_local(&format!("exporting from box {name:?}"))?;
         self.exporter_anywhere(engine, name, force)
@@ -77,7 +77,12 @@ impl Context<'_> {
 
     /// `exporter` for a box on any endpoint: only `tent export --bin` takes
     /// it, whose wrapper records the endpoint (`boxes::remote::endpoint_env`).
-    pub fn exporter_anywhere<'a>(&'a self, engine: &'a Engine, name: &'a str, force: bool) -> Result<Exporter<'a>> {
+    pub(crate) fn exporter_anywhere<'a>(
+        &'a self,
+        engine: &'a Engine,
+        name: &'a str,
+        force: bool,
+    ) -> Result<Exporter<'a>> {
         let tent = std::env::current_exe()
             .map_err(|e| Error::Export { message: format!("cannot tell where the tent binary is: {e}"), hint: None })?;
         let tent = tent.to_str().map(str::to_string).ok_or_else(|| Error::Export {
@@ -97,7 +102,7 @@ impl Context<'_> {
 
     /// Puts box `name` on a snapshot image (rollback, a failed upgrade), and
     /// moves tent's records keyed to the container id to the new container.
-    pub fn rollback_box(&self, name: &str, image: &str) -> Result<()> {
+    pub(crate) fn rollback_box(&self, name: &str, image: &str) -> Result<()> {
         let (old_id, new_id) = self.snapshots().rollback(name, image)?;
         self.follow_record(name, &old_id, &new_id);
         Ok(())
@@ -116,7 +121,7 @@ impl Context<'_> {
     /// Makes box `dst` as a copy of box `src`: its system (committed to a
     /// private image) and its spec, with its own host name and state (`tent
     /// clone`, a manifest's `clone`). Nothing is left behind on failure.
-    pub fn clone_box(&self, src: &str, dst: &str) -> Result<()> {
+    pub(crate) fn clone_box(&self, src: &str, dst: &str) -> Result<()> {
         use crate::boxes::snapshot::SnapshotKind;
         use crate::boxes::{labels, validate_name};
         let boxes = self.boxes();
@@ -149,7 +154,7 @@ impl Context<'_> {
     }
 
     /// Finishes or undoes rollbacks a killed tent left half-done.
-    pub fn recover(&self) {
+    pub(crate) fn recover(&self) {
         for done in self.snapshots().recover() {
             match done {
                 crate::snapshots::Recovery::Finished(name, old_id) => {
@@ -166,7 +171,7 @@ impl Context<'_> {
     }
 
     /// The spec of a new box from `tent create`'s flags and the config.
-    pub fn spec_from_args(&self, args: &CreateArgs) -> Result<BoxSpec> {
+    pub(crate) fn spec_from_args(&self, args: &CreateArgs) -> Result<BoxSpec> {
         let ctx = self;
         let from_distro = match &args.distro {
             Some(distro) => {
@@ -255,7 +260,7 @@ impl Context<'_> {
 
     /// Puts the box's launcher in the desktop menu (`tent entry`, `create
     /// --entry`, manifests' `entry = true`); starts the box to read its logo.
-    pub fn add_entry(&self, name: &str) -> Result<()> {
+    pub(crate) fn add_entry(&self, name: &str) -> Result<()> {
         let boxes = self.boxes();
         let container = boxes.get(name)?;
         boxes.start(name, Some(&container))?;
@@ -277,7 +282,7 @@ impl Context<'_> {
     /// else the user's only box. A missing default box, or none at all, is
     /// offered for creation from the default image (asked on a terminal;
     /// `yes` skips the question).
-    pub fn box_or_default(&self, given: Option<&str>, yes: bool) -> Result<String> {
+    pub(crate) fn box_or_default(&self, given: Option<&str>, yes: bool) -> Result<String> {
         if let Some(name) = given {
             return Ok(name.to_string());
         }

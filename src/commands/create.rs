@@ -5,7 +5,7 @@ use crate::boxes::BoxSpec;
 use crate::cli::CreateArgs;
 use crate::error::Result;
 
-pub fn run(ctx: &Context<'_>, args: CreateArgs) -> Result<i32> {
+pub(super) fn run(ctx: &Context<'_>, args: CreateArgs) -> Result<i32> {
     let spec = spec_from_args(ctx, &args)?;
     let name = args.name.as_str();
     if let Some(address) = crate::boxes::remote::hidden_by_sudo(&ctx.engine) {
@@ -55,6 +55,6 @@ pub fn run(ctx: &Context<'_>, args: CreateArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn spec_from_args(ctx: &Context<'_>, args: &CreateArgs) -> Result<BoxSpec> {
+pub(super) fn spec_from_args(ctx: &Context<'_>, args: &CreateArgs) -> Result<BoxSpec> {
     ctx.spec_from_args(args)
 }

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::output::Printer;
 
 /// Needs no engine: the catalog is built in, the pins are config.
-pub fn run(config: &Config, args: &DistrosArgs, printer: &Printer) -> Result<i32> {
+pub(super) fn run(config: &Config, args: &DistrosArgs, printer: &Printer) -> Result<i32> {
     let catalog = Catalog::load(&config.distros);
     if args.json {
         printer.data(serde_json::to_string_pretty(&catalog.distros).expect("the catalog serializes"));

@@ -41,7 +41,7 @@ impl Check {
     }
 }
 
-pub fn run(ctx: &Context<'_>, args: &DoctorArgs) -> Result<i32> {
+pub(super) fn run(ctx: &Context<'_>, args: &DoctorArgs) -> Result<i32> {
     let checks = engine_checks(ctx);
     if args.engine_only {
         if args.json {

@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::runtime::BOX_HOME_FILE;
 use crate::runtime::join;
 
-pub fn enter(ctx: &Context<'_>, args: EnterArgs) -> Result<i32> {
+pub(super) fn enter(ctx: &Context<'_>, args: EnterArgs) -> Result<i32> {
     let name = ctx.box_or_default(args.name.as_deref(), args.yes)?;
     // tent-exec runs the box's attach hooks (postAttachCommand) first.
     let mut extra = vec![(container::ATTACH_ENV.to_string(), "1".to_string())];
@@ -43,14 +43,14 @@ pub fn enter(ctx: &Context<'_>, args: EnterArgs) -> Result<i32> {
     exec_in_box(ctx, &name, mode, false, extra)
 }
 
-pub fn run(ctx: &Context<'_>, args: RunArgs) -> Result<i32> {
+pub(super) fn run(ctx: &Context<'_>, args: RunArgs) -> Result<i32> {
     let name = ctx.box_or_default(args.name.as_deref(), args.yes)?;
     let extra = parse_env(&args.env)?;
     exec_in_box(ctx, &name, ExecMode::Command(args.command), args.as_root, extra)
 }
 
 /// `--env KEY=VALUE` flags, checked.
-pub fn parse_env(pairs: &[String]) -> Result<Vec<(String, String)>> {
+pub(super) fn parse_env(pairs: &[String]) -> Result<Vec<(String, String)>> {
     pairs
         .iter()
         .map(|pair| match pair.split_once('=') {
@@ -178,7 +178,7 @@ fn prepare_remote<'a>(
 }
 
 /// Runs in the box, replacing tent: joined where it may, else the engine's exec.
-pub fn exec_in_box(
+pub(super) fn exec_in_box(
     ctx: &Context<'_>,
     name: &str,
     mode: ExecMode,
@@ -208,7 +208,7 @@ pub fn exec_in_box(
 
 /// The engine argv that runs `mode` in the box, starting the box first when
 /// needed: for a tent that stays the parent (`ephemeral`).
-pub fn exec_argv(
+pub(super) fn exec_argv(
     ctx: &Context<'_>,
     name: &str,
     mode: ExecMode,
@@ -272,7 +272,7 @@ fn join(
 /// `tent ephemeral`: a box made for one shell or command and removed when it
 /// ends, on Ctrl-C and on a closed terminal. tent stays the parent of the
 /// engine's client so that it is there to remove the box.
-pub fn ephemeral(ctx: &Context<'_>, args: EphemeralArgs) -> Result<i32> {
+pub(super) fn ephemeral(ctx: &Context<'_>, args: EphemeralArgs) -> Result<i32> {
     let extra = parse_env(&args.env)?;
     let name = format!("ephemeral-{}", random_suffix());
     let create = CreateArgs { name: name.clone(), image: args.image.clone(), ..Default::default() };

@@ -5,7 +5,7 @@ use crate::cli::EntryArgs;
 use crate::error::Result;
 use crate::export::{self, Selector, receipt::Kind};
 
-pub fn run(ctx: &Context<'_>, args: &EntryArgs) -> Result<i32> {
+pub(super) fn run(ctx: &Context<'_>, args: &EntryArgs) -> Result<i32> {
     let name = args.box_name.as_str();
     if args.remove {
         let scope = ctx.engine.scope();

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::export::{self, Selector, receipt::Export};
 use crate::output::sanitize;
 
-pub fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
+pub(super) fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
     let name = args.box_name.as_str();
     crate::boxes::validate_name(name)?;
     if args.list {
@@ -113,7 +113,7 @@ fn list(ctx: &Context<'_>, name: &str, json: bool) -> Result<i32> {
 }
 
 /// The `--list --json` array: each export with its box and scope (docs/exports.md).
-pub fn list_json(name: &str, scope: crate::engine::Scope, exports: &[Export]) -> String {
+pub(super) fn list_json(name: &str, scope: crate::engine::Scope, exports: &[Export]) -> String {
     #[derive(serde::Serialize)]
     struct Item<'a> {
         #[serde(rename = "box")]
@@ -127,7 +127,7 @@ pub fn list_json(name: &str, scope: crate::engine::Scope, exports: &[Export]) ->
     serde_json::to_string_pretty(&items).expect("exports serialize")
 }
 
-pub fn unexport(ctx: &Context<'_>, args: &UnexportArgs) -> Result<i32> {
+pub(super) fn unexport(ctx: &Context<'_>, args: &UnexportArgs) -> Result<i32> {
     let name = args.box_name.as_str();
     crate::boxes::validate_name(name)?;
     let selector = match (&args.app, &args.bin, args.all) {

@@ -10,13 +10,13 @@ use crate::error::{Error, Result};
 
 /// In a tent box: tent's own marker, not just the variable (a host shell may
 /// have TENT_BOX set by hand).
-pub fn in_a_box() -> bool {
+pub(crate) fn in_a_box() -> bool {
     std::env::var_os(crate::env_vars::TENT_BOX).is_some()
         && std::path::Path::new(crate::boxes::container::EXEC_IN_BOX).exists()
 }
 
 /// The commands that work in a box itself: `host` and the relay's client.
-pub fn stays_in_box(args: &[OsString]) -> bool {
+pub(crate) fn stays_in_box(args: &[OsString]) -> bool {
     matches!(args.first().and_then(|a| a.to_str()), Some("host" | "relay-call"))
 }
 
@@ -34,7 +34,7 @@ fn socket(given: Option<PathBuf>) -> Result<PathBuf> {
 
 /// `tent host -- CMD ARGS`: on the host already, CMD simply runs; in a box,
 /// the relay runs it on the host.
-pub fn host(args: HostArgs) -> Result<i32> {
+pub(crate) fn host(args: HostArgs) -> Result<i32> {
     if !in_a_box() {
         use std::os::unix::process::CommandExt;
         let err = std::process::Command::new(&args.command[0]).args(&args.command[1..]).exec();
@@ -52,13 +52,13 @@ pub fn host(args: HostArgs) -> Result<i32> {
 /// `tent ARGS` in a box: the host's tent runs ARGS, in this box's engine
 /// scope. `tent export`/`unexport` without a box name mean this box, as
 /// Distrobox's `distrobox-export` does.
-pub fn forward_from_box(args: &[OsString]) -> Result<i32> {
+pub(crate) fn forward_from_box(args: &[OsString]) -> Result<i32> {
     let me = std::env::var(crate::env_vars::TENT_BOX).unwrap_or_default();
     crate::relay::host_call(&socket(None)?, true, with_this_box(args, &me))
 }
 
 /// Puts `me` in as the box of `export`/`unexport` when no box is named.
-pub fn with_this_box(args: &[OsString], me: &str) -> Vec<OsString> {
+pub(crate) fn with_this_box(args: &[OsString], me: &str) -> Vec<OsString> {
     use clap::Parser;
     let mut args = args.to_vec();
     // The verb: the first word that is not a global flag.

@@ -12,7 +12,7 @@ use crate::runtime::other_owner;
 
 /// One box in `tent list --json`. Stable: fields are only ever added.
 #[derive(Debug, Serialize)]
-pub struct ListEntry {
+pub(super) struct ListEntry {
     pub name: String,
     pub id: String,
     /// `running`, `exited`, `created`, … as the engine says it.
@@ -38,7 +38,7 @@ pub struct ListEntry {
     pub snapshots: usize,
 }
 
-pub fn entries(ctx: &Context<'_>, containers: Vec<Container>) -> Vec<ListEntry> {
+pub(super) fn entries(ctx: &Context<'_>, containers: Vec<Container>) -> Vec<ListEntry> {
     let mut list: Vec<ListEntry> = containers
         .into_iter()
         .map(|c| ListEntry {
@@ -61,7 +61,7 @@ pub fn entries(ctx: &Context<'_>, containers: Vec<Container>) -> Vec<ListEntry> 
     list
 }
 
-pub fn run(ctx: &Context<'_>, args: &ListArgs) -> Result<i32> {
+pub(super) fn run(ctx: &Context<'_>, args: &ListArgs) -> Result<i32> {
     let mut list = entries(ctx, ctx.boxes().list_all()?);
     if args.json {
         // One more engine call, so only for --json: the table stays as fast as `ps`.
@@ -81,7 +81,7 @@ pub fn run(ctx: &Context<'_>, args: &ListArgs) -> Result<i32> {
 }
 
 /// The table; an ENDPOINT column when any box lives elsewhere than here.
-pub fn render_table(list: &[ListEntry]) -> String {
+pub(super) fn render_table(list: &[ListEntry]) -> String {
     let any_remote = list.iter().any(|e| e.endpoint != "local");
     let rows: Vec<Vec<String>> = list
         .iter()

@@ -11,7 +11,7 @@ use crate::export;
 use crate::manifest::model::Exports;
 use crate::manifest::{self, BinExport, record};
 
-pub fn run(ctx: &Context<'_>, args: &ManifestArgs) -> Result<i32> {
+pub(super) fn run(ctx: &Context<'_>, args: &ManifestArgs) -> Result<i32> {
     let containers = if args.names.is_empty() {
         ctx.boxes().list()?
     } else {

@@ -13,7 +13,7 @@ use crate::output::Printer;
 /// shell runs `COMPLETE=SHELL tent -- WORDS`, which `crate::run` answers
 /// (clap_complete's engine) with subcommands, flags, and box and export names
 /// from `complete`. Static scripts could not offer box names.
-pub fn completions(shell: clap_complete::Shell) -> Result<i32> {
+pub(crate) fn completions(shell: clap_complete::Shell) -> Result<i32> {
     let shells = clap_complete::env::Shells::builtins();
     let name = shell.to_string();
     let Some(completer) = shells.completer(&name) else {
@@ -30,9 +30,9 @@ pub fn completions(shell: clap_complete::Shell) -> Result<i32> {
 }
 
 /// The variable through which the shell asks tent for completions.
-pub const COMPLETE_VAR: &str = "COMPLETE";
+pub(crate) const COMPLETE_VAR: &str = "COMPLETE";
 
-pub fn man(dir: &Path, printer: &Printer) -> Result<i32> {
+pub(crate) fn man(dir: &Path, printer: &Printer) -> Result<i32> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     clap_mangen::generate_to(Cli::command(), dir).map_err(|e| Error::io(dir, e))?;
     printer.status(format!("wrote man pages to {}", dir.display()));

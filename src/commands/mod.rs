@@ -6,7 +6,7 @@ mod apply;
 mod bake;
 mod clone;
 mod code;
-pub mod complete;
+pub(crate) mod complete;
 mod context;
 mod create;
 mod distros;
@@ -14,14 +14,14 @@ mod doctor;
 mod enter;
 mod entry;
 mod export;
-pub mod host;
+pub(crate) mod host;
 mod list;
 mod manifest;
-pub mod meta;
+pub(crate) mod meta;
 mod rm;
 mod rollback;
 mod save;
-pub mod service;
+pub(crate) mod service;
 mod snapshot;
 mod stop;
 mod terminal;
@@ -34,11 +34,11 @@ use crate::engine::Engine;
 use crate::error::Result;
 use crate::output::Printer;
 use crate::paths::Paths;
-pub use context::Context;
-pub use host::{forward_from_box, in_a_box};
+pub(crate) use context::Context;
+pub(crate) use host::{forward_from_box, in_a_box};
 
 /// Runs a command; Ok carries the exit status.
-pub fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
+pub(crate) fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
     let command = match cli.command {
         Command::Completions { shell } => return meta::completions(shell),
         Command::Man { dir } => return meta::man(&dir, printer),
@@ -140,7 +140,7 @@ fn relay_call(
 
 /// A desktop notification through `notify-send` when the session has one;
 /// nothing otherwise.
-pub fn notify(summary: &str, body: &str) {
+pub(crate) fn notify(summary: &str, body: &str) {
     if let Ok(program) = ::which::which("notify-send") {
         let _ = std::process::Command::new(program)
             .args(["--app-name=tent", "--icon=dialog-warning", "--", summary, body])
@@ -154,7 +154,7 @@ pub fn notify(summary: &str, body: &str) {
 /// Tells the desktop about an error nobody would see otherwise: sudo needed
 /// a password off a terminal (a menu launcher or exported app of a rootful
 /// box) and had no way to ask for it.
-pub fn tell_the_desktop(err: &crate::error::Error, stderr_is_terminal: bool) {
+pub(crate) fn tell_the_desktop(err: &crate::error::Error, stderr_is_terminal: bool) {
     if stderr_is_terminal {
         return;
     }
@@ -170,12 +170,12 @@ pub fn tell_the_desktop(err: &crate::error::Error, stderr_is_terminal: bool) {
 }
 
 /// Splits `--packages "a b" --packages c` into single names.
-pub fn split_words(values: &[String]) -> Vec<String> {
+pub(crate) fn split_words(values: &[String]) -> Vec<String> {
     values.iter().flat_map(|v| v.split([' ', ',', '\n', '\t'])).filter(|w| !w.is_empty()).map(str::to_string).collect()
 }
 
 /// The boxes named, or every box with `all`.
-pub fn names_or_all(ctx: &Context<'_>, names: &[String], all: bool) -> Result<Vec<String>> {
+pub(crate) fn names_or_all(ctx: &Context<'_>, names: &[String], all: bool) -> Result<Vec<String>> {
     if all { Ok(ctx.boxes().list()?.into_iter().map(|c| c.name).collect()) } else { Ok(names.to_vec()) }
 }
 

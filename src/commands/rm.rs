@@ -7,7 +7,7 @@ use crate::cli::RmArgs;
 use crate::error::{Error, Result};
 use crate::runtime::{Removed, check_own_home};
 
-pub fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
+pub(super) fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
     let boxes = ctx.boxes();
     let names = names_or_all(ctx, &args.names, args.all)?;
     if names.is_empty() {

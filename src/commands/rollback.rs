@@ -4,7 +4,7 @@ use super::Context;
 use crate::cli::RollbackArgs;
 use crate::error::{Error, Result};
 
-pub fn run(ctx: &Context<'_>, args: &RollbackArgs) -> Result<i32> {
+pub(super) fn run(ctx: &Context<'_>, args: &RollbackArgs) -> Result<i32> {
     let boxes = ctx.boxes();
     let name = args.box_name.as_str();
     // The box itself is fetched (and checked) once, by the rollback under

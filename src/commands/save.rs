@@ -42,9 +42,9 @@ use crate::error::{CommandFailure, Error, Result};
 use crate::export::receipt::{Export, Kind};
 
 /// The format `save` writes: zstd, the image's entries streamed in.
-pub const FORMAT: u32 = 2;
+pub(super) const FORMAT: u32 = 2;
 /// gzip, with the image as one `image.tar` (tents before format 2).
-pub const LEGACY_FORMAT: u32 = 1;
+pub(super) const LEGACY_FORMAT: u32 = 1;
 const META: &str = "tent-box.json";
 const IMAGE: &str = "image.tar";
 /// Format 2: the image archive's entries are under this folder.
@@ -81,7 +81,7 @@ const INFLATE_FLOOR: u64 = 1 << 30;
 const NAMING_FILES: [&str; 4] = ["manifest.json", "repositories", "index.json", "oci-layout"];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BoxFile {
+pub(super) struct BoxFile {
     pub format: u32,
     #[serde(rename = "box")]
     pub box_name: String,
@@ -103,7 +103,7 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
-pub fn save(ctx: &Context<'_>, args: &SaveArgs) -> Result<i32> {
+pub(super) fn save(ctx: &Context<'_>, args: &SaveArgs) -> Result<i32> {
     let boxes = ctx.boxes();
     let name = args.box_name.as_str();
     let container = boxes.get(name)?;
@@ -212,7 +212,7 @@ impl EngineProcess {
     }
 }
 
-pub fn load(ctx: &Context<'_>, args: &LoadArgs) -> Result<i32> {
+pub(super) fn load(ctx: &Context<'_>, args: &LoadArgs) -> Result<i32> {
     let mut magic = [0u8; 4];
     let read = fs::File::open(&args.file).and_then(|f| f.take(4).read(&mut magic));
     let n = read.map_err(|e| Error::io(&args.file, e))?;
@@ -411,7 +411,7 @@ fn sanitize(text: &str) -> String {
 /// in it, what it mounts, and what it writes on the host (exports). Shown
 /// before anything is made; it needs `--yes` or a terminal's answer.
 #[derive(Debug, Default, PartialEq)]
-pub struct LoadPlan {
+pub(super) struct LoadPlan {
     /// One line each, made safe for a terminal.
     pub asks: Vec<String>,
     /// The exports to make again (bins in the user's own bin directory).
@@ -421,7 +421,7 @@ pub struct LoadPlan {
 }
 
 impl LoadPlan {
-    pub fn new(meta: &BoxFile, name: &str, bin_dir: &Path) -> Self {
+    pub(super) fn new(meta: &BoxFile, name: &str, bin_dir: &Path) -> Self {
         let mut plan = LoadPlan::default();
         let spec = &meta.spec;
         let mut ask = |what: &str, value: &str| plan.asks.push(format!("{what}: {}", sanitize(value)));
@@ -558,7 +558,7 @@ fn read_entry(entry: &mut tar::Entry<'_, impl Read>, what: &str, limit: u64) -> 
 /// The manifest of an image archive (docker-archive, as `podman save` and
 /// `docker save` write it): it must describe exactly one image; returns that
 /// entry and its config's path.
-pub fn parse_manifest(
+pub(super) fn parse_manifest(
     bytes: &[u8],
 ) -> std::result::Result<(serde_json::Map<String, serde_json::Value>, String), String> {
     let list: Vec<serde_json::Map<String, serde_json::Value>> =
@@ -575,7 +575,7 @@ pub fn parse_manifest(
 /// and `oci-layout`, where engines also find names, left out), so loading
 /// it tags nothing. Returns the image's id, which both engines give an
 /// image: the sha256 of its config.
-pub fn untagged_archive(src: &Path, out: &Path) -> std::result::Result<String, String> {
+pub(super) fn untagged_archive(src: &Path, out: &Path) -> std::result::Result<String, String> {
     // 1. The manifest (seeking past the layers).
     let mut manifest = None;
     let mut archive = open_archive(src)?;
@@ -1172,7 +1172,7 @@ fn damaged(file: &Path, detail: impl std::fmt::Display) -> Error {
 /// Reads and checks a box file; the image goes to `dir`. A truncated or
 /// damaged file is refused: the gzip checksum, the sizes and the image's
 /// sha256 must all agree.
-pub fn read_box_file(file: &Path, dir: &Path) -> Result<(BoxFile, PathBuf)> {
+pub(super) fn read_box_file(file: &Path, dir: &Path) -> Result<(BoxFile, PathBuf)> {
     let input = fs::File::open(file).map_err(|e| Error::io(file, e))?;
     let compressed = input.metadata().map_err(|e| Error::io(file, e))?.len();
     let gz = Inflated::new(flate2::read::GzDecoder::new(BufReader::new(input)), inflate_limit(compressed));

@@ -25,7 +25,7 @@ const META: &str = "# tent-unit: ";
 
 /// What a unit is, as written in its `# tent-unit:` line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Unit {
+pub(crate) struct Unit {
     #[serde(rename = "box")]
     pub box_name: String,
     pub scope: String,
@@ -43,7 +43,7 @@ impl Unit {
     /// The unit's file name: `tent-SCOPE-BOX.NAME.service`, or
     /// `tent-SCOPE-BOX.service` for start-at-login. Names have no `.`, so the
     /// last `.` before `.service` parts box and name.
-    pub fn file_name(&self) -> String {
+    pub(crate) fn file_name(&self) -> String {
         match &self.name {
             Some(name) => format!("tent-{}-{}.{name}.service", self.scope, self.box_name),
             None => format!("tent-{}-{}.service", self.scope, self.box_name),
@@ -53,12 +53,12 @@ impl Unit {
     /// The file the service's command writes its pid to: in the user's
     /// runtime directory (private to the user, and in every box at the same
     /// path), named after the unit.
-    pub fn pid_file(&self, runtime: &Path) -> PathBuf {
+    pub(crate) fn pid_file(&self, runtime: &Path) -> PathBuf {
         runtime.join("tent/services").join(format!("{}.pid", self.file_name()))
     }
 
     /// The unit's text (after tent's marker).
-    pub fn text(&self, tent: &str, engine: &str, runtime: &Path) -> Result<String> {
+    pub(crate) fn text(&self, tent: &str, engine: &str, runtime: &Path) -> Result<String> {
         let tent_argv = |args: &[&str]| -> Vec<String> {
             let mut argv = vec![tent.to_string(), "--engine".into(), engine.to_string()];
             argv.extend(args.iter().map(|a| a.to_string()));
@@ -100,7 +100,7 @@ const RECORD_PID: &str = "mkdir -p \"${0%/*}\" && echo $$ > \"$0\" && exec \"$@\
 const END_RECORDED: &str = "pid=$(cat \"$0\" 2>/dev/null) && kill -TERM \"$pid\" 2>/dev/null; rm -f \"$0\"; true";
 
 /// A service name: letters, digits, `_` and `-` (no `.`: see `file_name`).
-pub fn validate_service_name(name: &str) -> Result<()> {
+pub(crate) fn validate_service_name(name: &str) -> Result<()> {
     let ok = !name.is_empty()
         && name.len() <= 64
         && name.as_bytes()[0].is_ascii_alphanumeric()
@@ -118,7 +118,7 @@ pub fn validate_service_name(name: &str) -> Result<()> {
 /// The units tent wrote in `dir`, read as a stranger's files (the config
 /// folder is every box's): bounded, no links, only tent's marker and a
 /// well-formed `# tent-unit:` line count.
-pub fn units_in(dir: &Path) -> Vec<(PathBuf, Unit)> {
+pub(crate) fn units_in(dir: &Path) -> Vec<(PathBuf, Unit)> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
     let mut units = Vec::new();
     for entry in entries.take(10_000).flatten() {
@@ -154,7 +154,7 @@ fn unit_dir(ctx: &Context<'_>) -> PathBuf {
 
 /// Writes a unit and asks systemd to start it now and at every login; a
 /// session without a user manager gets a warning that says what to run.
-pub fn install(ctx: &Context<'_>, unit: &Unit, enable: bool) -> Result<PathBuf> {
+pub(crate) fn install(ctx: &Context<'_>, unit: &Unit, enable: bool) -> Result<PathBuf> {
     // A unit runs tent with none of the endpoint's settings.
     ctx.engine.require_local(&format!("a systemd service of box {:?}", unit.box_name))?;
     if ctx.engine.through_sudo() {
@@ -190,7 +190,12 @@ pub fn install(ctx: &Context<'_>, unit: &Unit, enable: bool) -> Result<PathBuf> 
 
 /// Stops, disables and removes units tent wrote for `box_name` (and `name`,
 /// when given); the paths removed.
-pub fn remove_units(ctx: &Context<'_>, box_name: &str, name: Option<&str>, login_too: bool) -> Result<Vec<PathBuf>> {
+pub(crate) fn remove_units(
+    ctx: &Context<'_>,
+    box_name: &str,
+    name: Option<&str>,
+    login_too: bool,
+) -> Result<Vec<PathBuf>> {
     let scope = ctx.engine.scope().to_string();
     let mut removed = Vec::new();
     for (path, unit) in units_in(&unit_dir(ctx)) {
@@ -214,7 +219,7 @@ pub fn remove_units(ctx: &Context<'_>, box_name: &str, name: Option<&str>, login
     Ok(removed)
 }
 
-pub fn run(ctx: &Context<'_>, args: &ServiceArgs) -> Result<i32> {
+pub(crate) fn run(ctx: &Context<'_>, args: &ServiceArgs) -> Result<i32> {
     match &args.action {
         ServiceAction::Add { box_name, name, restart, no_enable, command } => {
             validate_service_name(name)?;

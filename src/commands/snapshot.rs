@@ -5,7 +5,7 @@ use crate::boxes::snapshot::{Snapshot, SnapshotKind};
 use crate::cli::SnapshotArgs;
 use crate::error::Result;
 
-pub fn run(ctx: &Context<'_>, args: &SnapshotArgs) -> Result<i32> {
+pub(super) fn run(ctx: &Context<'_>, args: &SnapshotArgs) -> Result<i32> {
     let boxes = ctx.boxes();
     let name = args.box_name.as_str();
     boxes.get(name)?;
@@ -43,7 +43,7 @@ pub fn run(ctx: &Context<'_>, args: &SnapshotArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn render_table(list: &[Snapshot]) -> String {
+pub(super) fn render_table(list: &[Snapshot]) -> String {
     let rows: Vec<Vec<String>> = list
         .iter()
         .map(|s| vec![s.name.clone(), s.created.clone(), human_size(s.size), s.kind.as_str().to_string()])
@@ -52,7 +52,7 @@ pub fn render_table(list: &[Snapshot]) -> String {
 }
 
 /// Bytes as the engines print them (decimal units).
-pub fn human_size(bytes: u64) -> String {
+pub(super) fn human_size(bytes: u64) -> String {
     let units = ["B", "kB", "MB", "GB", "TB"];
     let mut value = bytes as f64;
     let mut unit = 0;

@@ -4,7 +4,7 @@ use super::{Context, names_or_all};
 use crate::cli::StopArgs;
 use crate::error::Result;
 
-pub fn run(ctx: &Context<'_>, args: &StopArgs) -> Result<i32> {
+pub(super) fn run(ctx: &Context<'_>, args: &StopArgs) -> Result<i32> {
     let boxes = ctx.boxes();
     for name in names_or_all(ctx, &args.names, args.all)? {
         let container = boxes.get(&name)?;

@@ -21,15 +21,15 @@ use crate::error::{Error, Result};
 /// it runs as root; root's store reached through sudo) are named `tent`,
 /// which matches nothing: a new tab then opens on the host, not as root in a
 /// box, nor in a rootless container that happens to have the same name.
-pub fn runtime_for(engine: &crate::engine::Engine) -> &'static str {
+pub(super) fn runtime_for(engine: &crate::engine::Engine) -> &'static str {
     if engine.is_podman() && engine.via == crate::engine::Via::Direct { PTYXIS_TOOLBX } else { "tent" }
 }
 
 /// Ptyxis's provider name for Toolbx containers (its ptyxis-toolbox-container.c).
-pub const PTYXIS_TOOLBX: &str = "toolbox";
+pub(super) const PTYXIS_TOOLBX: &str = "toolbox";
 
 /// The push sequence: `OSC 777 ; container ; push ; NAME ; RUNTIME ; UID ST`.
-pub fn push_sequence(box_name: &str, runtime: &str, uid: u32) -> String {
+pub(super) fn push_sequence(box_name: &str, runtime: &str, uid: u32) -> String {
     // A ';' or a control character would end the field or the sequence early;
     // box names cannot hold them, but the sequence must never be broken.
     let clean = |s: &str| -> String { s.chars().filter(|c| *c != ';' && !c.is_control()).collect() };
@@ -37,18 +37,18 @@ pub fn push_sequence(box_name: &str, runtime: &str, uid: u32) -> String {
 }
 
 /// The pop sequence: back on the host.
-pub fn pop_sequence(uid: u32) -> String {
+pub(super) fn pop_sequence(uid: u32) -> String {
     format!("\x1b]777;container;pop;;;{uid}\x1b\\")
 }
 
 /// True when the sequences have somewhere to go.
-pub fn tracking_wanted() -> bool {
+pub(super) fn tracking_wanted() -> bool {
     std::io::stdout().is_terminal()
 }
 
 /// Runs `command` (a tent that enters the box) between a push and a pop;
 /// the exit status is the shell's (128+N when a signal ended it).
-pub fn run_tracked(box_name: &str, runtime: &str, mut command: std::process::Command) -> Result<i32> {
+pub(super) fn run_tracked(box_name: &str, runtime: &str, mut command: std::process::Command) -> Result<i32> {
     let uid = rustix::process::getuid().as_raw();
     let mut out = std::io::stdout();
     let _ = out.write_all(push_sequence(box_name, runtime, uid).as_bytes());

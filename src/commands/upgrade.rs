@@ -11,7 +11,7 @@ use crate::error::{Error, Result, exit};
 /// The scheduled upgrade's units, in the user's systemd folder.
 const UNIT: &str = "tent-upgrade";
 
-pub fn run(ctx: &Context<'_>, args: &UpgradeArgs) -> Result<i32> {
+pub(super) fn run(ctx: &Context<'_>, args: &UpgradeArgs) -> Result<i32> {
     if let Some(schedule) = args.schedule {
         return schedule_upgrades(ctx, schedule, &args.names);
     }
@@ -132,7 +132,12 @@ fn schedule_upgrades(ctx: &Context<'_>, schedule: Schedule, names: &[String]) ->
 /// The service and timer of the scheduled upgrade: the service runs `tent`
 /// with the engine tent uses now (so the timer does not depend on the
 /// session's variables), every box or the ones named.
-pub fn upgrade_units(tent: &str, engine: &str, schedule: Schedule, names: &[String]) -> Result<(String, String)> {
+pub(super) fn upgrade_units(
+    tent: &str,
+    engine: &str,
+    schedule: Schedule,
+    names: &[String],
+) -> Result<(String, String)> {
     let mut argv = vec![
         tent.to_string(),
         "--engine".into(),

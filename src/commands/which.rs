@@ -16,7 +16,7 @@ use crate::output::Printer;
 use crate::paths::Paths;
 
 /// The index file in a box's state directory (docs/internals.md).
-pub const INDEX_FILE: &str = "commands";
+pub(super) const INDEX_FILE: &str = "commands";
 
 #[derive(Debug, PartialEq, Eq, serde::Serialize)]
 struct Hit {
@@ -27,7 +27,7 @@ struct Hit {
     run: String,
 }
 
-pub fn run(paths: &Paths, args: &WhichArgs, printer: &Printer) -> Result<i32> {
+pub(super) fn run(paths: &Paths, args: &WhichArgs, printer: &Printer) -> Result<i32> {
     let hits = find(&paths.boxes_root(), &args.command);
     if args.json {
         printer.data(serde_json::to_string_pretty(&hits).expect("hits serialize"));

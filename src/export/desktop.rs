@@ -23,10 +23,10 @@ use std::collections::BTreeMap;
 use crate::text::sanitize;
 
 /// The group every desktop file starts with.
-pub const MAIN_GROUP: &str = "Desktop Entry";
+pub(super) const MAIN_GROUP: &str = "Desktop Entry";
 
 /// The prefix of the groups of the app's actions (`[Desktop Action ID]`).
-pub const ACTION_PREFIX: &str = "Desktop Action ";
+pub(super) const ACTION_PREFIX: &str = "Desktop Action ";
 
 /// Keys of `[Desktop Entry]` that the launcher keeps, and whether their
 /// localized variants (`Name[de]`) are kept too. Each is a description, a
@@ -39,7 +39,7 @@ pub const ACTION_PREFIX: &str = "Desktop Action ";
 /// that the host may lack, which would stop the launch), Implements, Hidden,
 /// and every `X-` extension, such as KDE's `X-KDE-SubstituteUID`, which runs
 /// Exec as another user.
-pub const MAIN_KEYS: &[(&str, bool)] = &[
+pub(super) const MAIN_KEYS: &[(&str, bool)] = &[
     ("Type", false),
     ("Version", false),
     ("Name", true),
@@ -61,11 +61,11 @@ pub const MAIN_KEYS: &[(&str, bool)] = &[
 
 /// Keys of a `[Desktop Action ID]` group that the launcher keeps, besides
 /// its rewritten Exec.
-pub const ACTION_KEYS: &[(&str, bool)] = &[("Name", true), ("Icon", false)];
+pub(super) const ACTION_KEYS: &[(&str, bool)] = &[("Name", true), ("Icon", false)];
 
 /// One `Key[locale]=value` line, the value still escaped as in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(super) struct Entry {
     pub key: String,
     pub locale: Option<String>,
     pub value: String,
@@ -73,7 +73,7 @@ pub struct Entry {
 
 /// A group with its entries; each key (with its locale) appears once.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Group {
+pub(super) struct Group {
     pub name: String,
     pub entries: Vec<Entry>,
 }
@@ -81,7 +81,7 @@ pub struct Group {
 /// A desktop file as GLib reads it: comment lines to put first (only the
 /// launchers tent writes have them), then the groups, each once.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DesktopFile {
+pub(super) struct DesktopFile {
     pub header: Vec<String>,
     pub groups: Vec<Group>,
 }
@@ -101,7 +101,7 @@ impl DesktopFile {
     /// Parses a desktop file the way GLib's GKeyFile does; it must have a
     /// `[Desktop Entry]` group first. Lines that are neither a group, a key
     /// nor a comment make GLib refuse the file, so they are refused here too.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub(super) fn parse(text: &str) -> Result<Self, String> {
         let mut groups: Vec<Group> = Vec::new();
         let mut current: Option<usize> = None;
         for (number, raw) in text.split('\n').enumerate() {
@@ -156,7 +156,7 @@ impl DesktopFile {
     }
 
     /// The text of the file: the header, then each group, a blank line between.
-    pub fn render(&self) -> String {
+    pub(super) fn render(&self) -> String {
         let mut out = String::new();
         for line in &self.header {
             out.push_str(line);
@@ -191,22 +191,22 @@ impl DesktopFile {
     }
 
     /// The raw (escaped) value of an unlocalized key.
-    pub fn get(&self, group: &str, key: &str) -> Option<&str> {
+    pub(super) fn get(&self, group: &str, key: &str) -> Option<&str> {
         self.group(group)?.entries.iter().find(|e| e.key == key && e.locale.is_none()).map(|e| e.value.as_str())
     }
 
     /// A string value, unescaped.
-    pub fn get_string(&self, group: &str, key: &str) -> Option<String> {
+    pub(super) fn get_string(&self, group: &str, key: &str) -> Option<String> {
         self.get(group, key).map(unescape_string)
     }
 
     /// The ids of the `[Desktop Action ID]` groups.
-    pub fn action_groups(&self) -> Vec<String> {
+    pub(super) fn action_groups(&self) -> Vec<String> {
         self.groups.iter().filter(|g| g.name.starts_with(ACTION_PREFIX)).map(|g| g.name.clone()).collect()
     }
 
     /// Every Icon value of the main group and the actions, unescaped.
-    pub fn icons(&self) -> Vec<String> {
+    pub(super) fn icons(&self) -> Vec<String> {
         let mut icons: Vec<String> = Vec::new();
         for group in std::iter::once(MAIN_GROUP.to_string()).chain(self.action_groups()) {
             if let Some(icon) = self.get_string(&group, "Icon").filter(|i| !i.is_empty())
@@ -221,7 +221,7 @@ impl DesktopFile {
 
 /// Undoes the string escapes of the spec: `\s` `\n` `\t` `\r` `\\`. Other
 /// backslashes are kept, as launchers do.
-pub fn unescape_string(value: &str) -> String {
+pub(super) fn unescape_string(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
     let mut chars = value.chars();
     while let Some(c) = chars.next() {
@@ -246,7 +246,7 @@ pub fn unescape_string(value: &str) -> String {
 }
 
 /// The string escapes of the spec, for a value written to the file.
-pub fn escape_string(value: &str) -> String {
+pub(super) fn escape_string(value: &str) -> String {
     escape_chars(value, true)
 }
 
@@ -269,14 +269,14 @@ fn escape_chars(value: &str, at_start: bool) -> String {
 
 /// One piece of an Exec argument: text, or a field code the launcher expands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Piece {
+pub(super) enum Piece {
     Text(String),
     /// `f`, `F`, `u`, `U`, `i`, `c` or `k`.
     Field(char),
 }
 
 /// One argument of an Exec line.
-pub type ExecArg = Vec<Piece>;
+pub(super) type ExecArg = Vec<Piece>;
 
 /// Field codes the spec defines; the deprecated ones (`%d %D %n %N %v %m`)
 /// and unknown ones are dropped, as the spec tells launchers to do.
@@ -289,7 +289,7 @@ const FIELD_CODES: &str = "fFuUick";
 /// them. Field codes are recognised inside quotes too, where the spec
 /// forbids them but launchers expand them anyway: the rewrite keeps them
 /// where they were, so the launcher on the host does what it did before.
-pub fn parse_exec(value: &str) -> Result<Vec<ExecArg>, String> {
+pub(super) fn parse_exec(value: &str) -> Result<Vec<ExecArg>, String> {
     let text = unescape_string(value);
     let mut args = Vec::new();
     let mut pieces: ExecArg = Vec::new();
@@ -371,7 +371,7 @@ const RESERVED: &[char] =
 
 /// Renders arguments as an Exec value ready for the file: quoted per spec
 /// where needed, `%` doubled in text, then string-escaped.
-pub fn render_exec(args: &[ExecArg]) -> String {
+pub(super) fn render_exec(args: &[ExecArg]) -> String {
     let words: Vec<String> = args.iter().map(render_arg).collect();
     escape_string(&words.join(" "))
 }
@@ -410,13 +410,13 @@ fn render_arg(arg: &ExecArg) -> String {
 }
 
 /// A plain text argument.
-pub fn text_arg(text: impl Into<String>) -> ExecArg {
+pub(super) fn text_arg(text: impl Into<String>) -> ExecArg {
     vec![Piece::Text(text.into())]
 }
 
 /// How an exported launcher starts the app: `tent [engine flags] run BOX --`.
 #[derive(Debug, Clone)]
-pub struct Launch {
+pub(super) struct Launch {
     /// The tent binary, absolute.
     pub tent: String,
     /// `--engine PATH` and, for rootful podman through sudo, `--root`.
@@ -426,7 +426,7 @@ pub struct Launch {
 
 impl Launch {
     /// The argv before the app's own.
-    pub fn prefix(&self) -> Vec<String> {
+    pub(super) fn prefix(&self) -> Vec<String> {
         let mut argv = vec![self.tent.clone()];
         argv.extend(self.engine_args.iter().cloned());
         argv.extend(["run".to_string(), self.box_name.clone(), "--".to_string()]);
@@ -436,7 +436,7 @@ impl Launch {
 
 /// What the rewrite needs besides the original file.
 #[derive(Debug, Clone)]
-pub struct Rewrite<'a> {
+pub(super) struct Rewrite<'a> {
     pub launch: &'a Launch,
     /// Comment lines put first (the ownership marker).
     pub header: &'a [String],
@@ -496,7 +496,7 @@ fn set(entries: &mut Vec<Entry>, key: &str, value: String) {
 /// - Name gets the suffix; Icon names the copied icons; StartupWMClass is kept
 ///   or set to the original id, which is what GTK and Qt apps use as their
 ///   window class or Wayland app id, so the running window finds this launcher.
-pub fn rewrite(original: &DesktopFile, r: &Rewrite<'_>) -> Result<DesktopFile, String> {
+pub(super) fn rewrite(original: &DesktopFile, r: &Rewrite<'_>) -> Result<DesktopFile, String> {
     let main = original.group(MAIN_GROUP).ok_or_else(|| format!("it has no [{MAIN_GROUP}] group"))?;
     match original.get_string(MAIN_GROUP, "Type").as_deref() {
         Some("Application") => {}
@@ -591,7 +591,7 @@ fn expand_static(args: Vec<ExecArg>, icon: Option<&str>, location: &str) -> Vec<
 
 /// The desktop-file id of a file under an `applications` directory: its path
 /// below that directory with `/` turned into `-` (spec, "Desktop File ID").
-pub fn desktop_id(path: &str) -> String {
+pub(super) fn desktop_id(path: &str) -> String {
     let below = match path.rfind("/applications/") {
         Some(at) => &path[at + "/applications/".len()..],
         None => path.rsplit('/').next().unwrap_or(path),
@@ -601,7 +601,7 @@ pub fn desktop_id(path: &str) -> String {
 
 /// A desktop file found in the box.
 #[derive(Debug, Clone)]
-pub struct Candidate {
+pub(super) struct Candidate {
     pub path: String,
     pub id: String,
     pub file: DesktopFile,
@@ -609,7 +609,7 @@ pub struct Candidate {
 
 /// Finds the app the user asked for among the box's desktop files: by id
 /// (with or without `.desktop`), then by Name (any locale, any case).
-pub fn find_app<'a>(query: &str, candidates: &'a [Candidate]) -> Result<&'a Candidate, String> {
+pub(super) fn find_app<'a>(query: &str, candidates: &'a [Candidate]) -> Result<&'a Candidate, String> {
     let with_suffix = if query.ends_with(".desktop") { query.to_string() } else { format!("{query}.desktop") };
     if let Some(found) = candidates.iter().find(|c| c.id == with_suffix) {
         return Ok(found);

@@ -13,7 +13,7 @@ use std::path::Path;
 const MARKER_PREFIX: &str = "# tent-export: ";
 
 /// The comment lines put near the top of every text file tent writes.
-pub fn marker_lines(box_name: &str, scope: crate::engine::Scope, unexport: &str) -> Vec<String> {
+pub(super) fn marker_lines(box_name: &str, scope: crate::engine::Scope, unexport: &str) -> Vec<String> {
     vec![
         format!("# Exported by tent from box \"{box_name}\" ({scope}); remove with: {unexport}"),
         format!("{MARKER_PREFIX}box={box_name} scope={scope}"),
@@ -21,7 +21,7 @@ pub fn marker_lines(box_name: &str, scope: crate::engine::Scope, unexport: &str)
 }
 
 /// The `(box, scope)` a file's marker names, read from its first lines.
-pub fn read_marker(bytes: &[u8]) -> Option<(String, String)> {
+pub(super) fn read_marker(bytes: &[u8]) -> Option<(String, String)> {
     let head = &bytes[..bytes.len().min(4096)];
     let text = String::from_utf8_lossy(head);
     text.lines().take(20).find_map(|line| {
@@ -40,13 +40,13 @@ pub fn read_marker(bytes: &[u8]) -> Option<(String, String)> {
 }
 
 /// The prefix of every icon file name exported from a box.
-pub fn icon_prefix(box_name: &str) -> String {
+pub(super) fn icon_prefix(box_name: &str) -> String {
     format!("tent-{box_name}-")
 }
 
 /// Whether an existing file may be replaced or removed as this box's own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
+pub(super) enum Verdict {
     /// Nothing is there.
     Free,
     /// tent wrote it for this box.
@@ -57,7 +57,7 @@ pub enum Verdict {
 
 /// What is at the path, as the caller found it.
 #[derive(Debug, Clone, Copy)]
-pub enum Existing<'a> {
+pub(super) enum Existing<'a> {
     Missing,
     /// A regular file and its content.
     File(&'a [u8]),
@@ -67,7 +67,7 @@ pub enum Existing<'a> {
 
 /// Decides whether `path` may be written or removed for `box_name` in `scope`.
 /// `recorded`: the path is in this box's receipt.
-pub fn verdict(
+pub(super) fn verdict(
     path: &Path,
     existing: Existing<'_>,
     recorded: bool,

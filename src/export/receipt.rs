@@ -232,7 +232,7 @@ pub(super) struct Transaction {
 
 impl Transaction {
     /// Writes `bytes` to `path`, remembering what was there.
-    pub fn write(&mut self, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    pub(super) fn write(&mut self, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         // What is there is under the home, which boxes can write: read
         // bounded and never through a link or from a FIFO; anything else is
         // not put back.
@@ -248,7 +248,7 @@ impl Transaction {
         Ok(())
     }
 
-    pub fn commit(mut self) {
+    pub(super) fn commit(mut self) {
         self.committed = true;
     }
 }

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::progress::Progress;
 
 /// What apply needs from boxes.
-pub trait BoxOps {
+pub(crate) trait BoxOps {
     /// Makes and starts a box; returns its container id.
     fn create(&self, name: &str, spec: &BoxSpec) -> Result<String>;
     /// Makes and starts box `name` as a copy of box `source`; returns its container id.
@@ -41,7 +41,7 @@ pub trait BoxOps {
 }
 
 /// What apply needs from exports.
-pub trait ExportOps {
+pub(crate) trait ExportOps {
     fn export_app(&self, box_name: &str, app: &str) -> Result<()>;
     fn export_bin(&self, box_name: &str, bin: &BinExport) -> Result<()>;
     fn unexport_app(&self, box_name: &str, app: &str) -> Result<()>;
@@ -51,14 +51,14 @@ pub trait ExportOps {
 }
 
 /// Where records are kept.
-pub trait Records {
+pub(crate) trait Records {
     fn save(&self, name: &str, record: &Record) -> Result<()>;
     fn remove(&self, name: &str) -> Result<()>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Status {
+pub(crate) enum Status {
     Done,
     Unchanged,
     Failed,
@@ -67,7 +67,7 @@ pub enum Status {
 
 /// One action's outcome, as `tent apply --json` reports it (docs/manifest.md).
 #[derive(Debug, Serialize)]
-pub struct StepResult {
+pub(crate) struct StepResult {
     #[serde(rename = "box")]
     pub name: String,
     pub action: String,
@@ -76,7 +76,7 @@ pub struct StepResult {
     pub error: Option<String>,
 }
 
-pub struct Executor<'a> {
+pub(crate) struct Executor<'a> {
     pub manifest: &'a Manifest,
     /// Container ids of the boxes that exist, for their records.
     pub ids: BTreeMap<String, String>,
@@ -91,7 +91,7 @@ pub struct Executor<'a> {
 impl Executor<'_> {
     /// Carries out every action; stops at the first failure, and reports the
     /// actions after it as not run.
-    pub fn run(&mut self, actions: &[Action], desired: &[Desired], current: &[Current]) -> Vec<StepResult> {
+    pub(crate) fn run(&mut self, actions: &[Action], desired: &[Desired], current: &[Current]) -> Vec<StepResult> {
         let mut results = Vec::new();
         let mut stopped = false;
         // Actions come grouped by box, in the manifest's order.

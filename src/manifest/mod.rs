@@ -2,39 +2,39 @@
 //! against the boxes that exist, and recorded as they are applied. Nothing
 //! here prints; `commands::apply` talks to the user and carries plans out.
 
-pub mod apply;
-pub mod devcontainer;
-pub mod distrobox;
-pub mod model;
-pub mod parse;
-pub mod plan;
-pub mod record;
-pub mod render;
+pub(crate) mod apply;
+pub(crate) mod devcontainer;
+pub(crate) mod distrobox;
+pub(crate) mod model;
+pub(crate) mod parse;
+pub(crate) mod plan;
+pub(crate) mod record;
+pub(crate) mod render;
 
 use std::path::{Path, PathBuf};
 
-pub use model::{BinExport, BoxEntry, Exports, Location, Manifest};
-pub use plan::{Action, Current, Desired, Mode, Record};
+pub(crate) use model::{BinExport, Manifest};
+pub(crate) use plan::{Action, Current, Desired, Mode, Record};
 
 use crate::error::{Error, Result};
 
 /// The manifest `tent apply` reads when given none.
-pub const DEFAULT_FILE: &str = "tent.toml";
+pub(crate) const DEFAULT_FILE: &str = "tent.toml";
 
 /// Largest manifest tent reads (hand-written files are a few kilobytes).
-pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
 
 /// Reads a manifest: `*.ini` is a Distrobox assemble file, `*.json` a
 /// devcontainer.json, anything else tent.toml.
 /// The file may sit in the home, where every box can write: it is read
 /// bounded, as a regular file only (a FIFO or a link to `/dev/zero` is an error).
-pub fn load(path: &Path) -> Result<Manifest> {
+pub(crate) fn load(path: &Path) -> Result<Manifest> {
     load_running(path, None)
 }
 
 /// [`load`]; a Distrobox file's command substitutions are run by `run` when
 /// there is one (`tent apply --run-substitutions`), else they are errors.
-pub fn load_running(path: &Path, run: Option<distrobox::Run<'_>>) -> Result<Manifest> {
+pub(crate) fn load_running(path: &Path, run: Option<distrobox::Run<'_>>) -> Result<Manifest> {
     let canonical = canonical(path)?;
     let bytes = crate::files::read_bounded(&canonical, MAX_MANIFEST_BYTES)?
         .ok_or_else(|| Error::io(&canonical, std::io::Error::from(std::io::ErrorKind::NotFound)))?;
@@ -52,7 +52,7 @@ pub fn load_running(path: &Path, run: Option<distrobox::Run<'_>>) -> Result<Mani
 }
 
 /// The manifest's absolute, symlink-free path: the name boxes remember it by.
-pub fn canonical(path: &Path) -> Result<PathBuf> {
+pub(crate) fn canonical(path: &Path) -> Result<PathBuf> {
     std::fs::canonicalize(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::Manifest {

@@ -11,7 +11,7 @@ use crate::boxes::BoxSpec;
 
 /// A parsed manifest file (tent.toml or a Distrobox assemble file).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// The canonical path of the file: how boxes remember which manifest made them.
     pub path: PathBuf,
     /// In the order the file lists them.
@@ -28,7 +28,7 @@ pub struct Manifest {
 /// One box of a manifest. Paths are already absolute (`~` and paths relative
 /// to the manifest's directory are resolved at parse time).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct BoxEntry {
+pub(crate) struct BoxEntry {
     pub name: String,
     /// Where the box is defined, for messages.
     pub at: Location,
@@ -67,7 +67,7 @@ pub struct BoxEntry {
 impl BoxEntry {
     /// The spec to create the box with. `root` is left to the caller, which
     /// knows the engine's mode.
-    pub fn spec(&self, default_image: &str, manifest: &Path) -> BoxSpec {
+    pub(crate) fn spec(&self, default_image: &str, manifest: &Path) -> BoxSpec {
         BoxSpec {
             image: self.image.clone().unwrap_or_else(|| default_image.to_string()),
             packages: self.packages.clone(),
@@ -99,7 +99,7 @@ impl BoxEntry {
 /// Apps and commands of a box exported to the host.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Exports {
+pub(crate) struct Exports {
     /// As given to `tent export --app`: a desktop-file id, app name or .desktop path.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub apps: Vec<String>,
@@ -110,15 +110,9 @@ pub struct Exports {
     pub entry: bool,
 }
 
-impl Exports {
-    pub fn is_empty(&self) -> bool {
-        self.apps.is_empty() && self.bins.is_empty() && !self.entry
-    }
-}
-
 /// One exported command: `tent export BOX --bin BIN [--name NAME] [--path DIR]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct BinExport {
+pub(crate) struct BinExport {
     /// Its path in the box, or a command name on the box's PATH.
     pub bin: String,
     /// The exported command's name [default: the binary's file name].
@@ -131,14 +125,14 @@ pub struct BinExport {
 
 impl BinExport {
     /// The name the command has on the host: what identifies the export.
-    pub fn exported_name(&self) -> &str {
+    pub(crate) fn exported_name(&self) -> &str {
         self.name.as_deref().unwrap_or_else(|| self.bin.rsplit('/').next().unwrap_or(&self.bin))
     }
 }
 
 /// A place in a manifest file; line and column count from 1.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Location {
+pub(crate) struct Location {
     pub file: PathBuf,
     pub line: usize,
     pub column: usize,
@@ -146,7 +140,7 @@ pub struct Location {
 
 impl Location {
     /// The location of a byte offset in `text`.
-    pub fn at(file: &Path, text: &str, offset: usize) -> Self {
+    pub(crate) fn at(file: &Path, text: &str, offset: usize) -> Self {
         let mut offset = offset.min(text.len());
         while !text.is_char_boundary(offset) {
             offset -= 1;

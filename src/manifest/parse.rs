@@ -13,7 +13,7 @@ use super::model::{BinExport, BoxEntry, Exports, Location, Manifest};
 use crate::error::{Error, Result};
 
 /// The keys of a box table, in the order `tent manifest` writes them.
-pub const BOX_KEYS: &[&str] = &[
+pub(crate) const BOX_KEYS: &[&str] = &[
     "image",
     "packages",
     "home",
@@ -43,7 +43,7 @@ const BIN_KEYS: &[&str] = &["bin", "name", "path"];
 
 /// Parses tent.toml text; `path` is the manifest's canonical path, used in
 /// messages and to resolve relative paths.
-pub fn parse(path: &Path, text: &str) -> Result<Manifest> {
+pub(crate) fn parse(path: &Path, text: &str) -> Result<Manifest> {
     let p = Parser { path, text };
     let root = DeTable::parse(text).map_err(|e| {
         let at = p.at(e.span().map_or(0, |s| s.start));
@@ -337,7 +337,7 @@ fn kind(value: &DeValue<'_>) -> &'static str {
 
 /// `~` is the user's home; a relative path is relative to the manifest's
 /// directory, so a manifest means the same wherever `tent apply` runs.
-pub fn resolve_path(text: &str, manifest: &Path) -> PathBuf {
+pub(crate) fn resolve_path(text: &str, manifest: &Path) -> PathBuf {
     if text == "~" {
         return home();
     }
@@ -366,7 +366,7 @@ pub fn resolve_path(text: &str, manifest: &Path) -> PathBuf {
 
 /// The source of a volume `SRC:DST[:OPTS]` is resolved like a path when it
 /// looks like one; a bare word is a named volume of the engine and stays.
-pub fn resolve_volume(volume: &str, manifest: &Path) -> String {
+pub(crate) fn resolve_volume(volume: &str, manifest: &Path) -> String {
     let (src, rest) = volume.split_once(':').unwrap_or((volume, ""));
     let looks_like_path = src.starts_with('~') || src.starts_with('.') || src.starts_with('/');
     if !looks_like_path {
@@ -381,7 +381,7 @@ fn home() -> PathBuf {
 }
 
 /// The known word closest to `word`, when it is close enough to be a typo.
-pub fn did_you_mean<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
+pub(crate) fn did_you_mean<'k>(word: &str, known: &[&'k str]) -> Option<&'k str> {
     let limit = word.chars().count().div_ceil(3);
     known.iter().map(|k| (distance(word, k), *k)).filter(|(d, _)| *d <= limit).min_by_key(|(d, _)| *d).map(|(_, k)| k)
 }

@@ -11,7 +11,7 @@ use crate::boxes::BoxSpec;
 
 /// A box the manifest wants, its spec already resolved (default image, paths).
 #[derive(Debug, Clone)]
-pub struct Desired {
+pub(crate) struct Desired {
     pub name: String,
     pub spec: BoxSpec,
     /// Made as a copy of this box (Distrobox's `clone`), not from an image.
@@ -23,7 +23,7 @@ pub struct Desired {
 
 /// A container that exists with a wanted name, or a box some manifest made.
 #[derive(Debug, Clone)]
-pub struct Current {
+pub(crate) struct Current {
     pub name: String,
     /// False for a container tent did not make: never touched.
     pub tent: bool,
@@ -38,7 +38,7 @@ pub struct Current {
 /// cannot change after create, so packages installed in place, changed hooks
 /// and exports live here.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub struct Record {
+pub(crate) struct Record {
     /// The container's id: a record of an older container of the same name is ignored.
     pub container: String,
     pub manifest: PathBuf,
@@ -49,7 +49,7 @@ pub struct Record {
 
 impl Current {
     /// The manifest that owns the box, if any.
-    pub fn owner(&self) -> Option<&Path> {
+    pub(crate) fn owner(&self) -> Option<&Path> {
         self.record
             .as_ref()
             .map(|r| r.manifest.as_path())
@@ -57,18 +57,18 @@ impl Current {
     }
 
     /// The spec as last applied: the record's, else the label's.
-    pub fn spec(&self) -> Option<&BoxSpec> {
+    pub(crate) fn spec(&self) -> Option<&BoxSpec> {
         self.record.as_ref().map(|r| &r.spec).or(self.label.as_ref())
     }
 
-    pub fn exports(&self) -> Exports {
+    pub(crate) fn exports(&self) -> Exports {
         self.record.as_ref().map(|r| r.exports.clone()).unwrap_or_default()
     }
 }
 
 /// How the engine runs boxes, which decides which `root` boxes it may apply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Rootless podman: only boxes without `root = true`.
     Rootless,
     /// `tent --root` as a plain user: only boxes with `root = true`.
@@ -78,7 +78,7 @@ pub enum Mode {
 }
 
 #[derive(Debug, Clone)]
-pub struct Options<'a> {
+pub(crate) struct Options<'a> {
     pub manifest: &'a Path,
     pub mode: Mode,
     pub prune: bool,
@@ -87,7 +87,7 @@ pub struct Options<'a> {
 /// One step. Serialized into `tent apply --json` (docs/manifest.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
-pub enum Action {
+pub(crate) enum Action {
     Create {
         #[serde(rename = "box")]
         name: String,
@@ -189,7 +189,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn box_name(&self) -> &str {
+    pub(crate) fn box_name(&self) -> &str {
         match self {
             Action::Create { name, .. }
             | Action::Clone { name, .. }
@@ -213,7 +213,7 @@ impl Action {
     }
 
     /// Whether carrying it out changes anything.
-    pub fn changes(&self) -> bool {
+    pub(crate) fn changes(&self) -> bool {
         !matches!(
             self,
             Action::Unchanged { .. }
@@ -225,13 +225,13 @@ impl Action {
     }
 
     /// Destroys or takes over something: asked on a terminal, else `--yes`.
-    pub fn needs_confirmation(&self) -> bool {
+    pub(crate) fn needs_confirmation(&self) -> bool {
         matches!(self, Action::Recreate { .. } | Action::Remove { .. } | Action::Adopt { .. })
     }
 
     /// One line for humans: `+` adds, `~` changes in place, `-/+` recreates,
     /// `-` removes, `=` leaves alone, `!` cannot proceed.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Action::Clone { name, source } => format!("+ clone {name} from box {source}"),
             Action::Create { name, spec } => {
@@ -284,7 +284,7 @@ impl Action {
 
 /// The plan for a manifest's boxes against what exists. `current` holds the
 /// containers with wanted names and every box whose owner is this manifest.
-pub fn plan(desired: &[Desired], current: &[Current], opts: &Options<'_>) -> Vec<Action> {
+pub(crate) fn plan(desired: &[Desired], current: &[Current], opts: &Options<'_>) -> Vec<Action> {
     let mut actions = Vec::new();
     for want in desired {
         let name = want.name.clone();
@@ -372,7 +372,7 @@ fn mode_mismatch(root: bool, mode: Mode) -> Option<String> {
 }
 
 /// What differs in the fields that only a new container can change.
-pub fn recreate_changes(have: &BoxSpec, want: &BoxSpec) -> Vec<String> {
+pub(crate) fn recreate_changes(have: &BoxSpec, want: &BoxSpec) -> Vec<String> {
     let mut changes = Vec::new();
     if have.image != want.image {
         changes.push(format!("image {} → {}", have.image, want.image));
@@ -460,7 +460,7 @@ fn push_exports(actions: &mut Vec<Action>, name: &str, have: &Exports, want: &Ex
 /// The boxes in the file's order, except that a box another one is cloned
 /// from comes before it (Distrobox files may list the copy first). A cycle is
 /// left in the file's order; its clone then fails with the missing box named.
-pub fn sources_first(mut desired: Vec<Desired>) -> Vec<Desired> {
+pub(crate) fn sources_first(mut desired: Vec<Desired>) -> Vec<Desired> {
     let mut out: Vec<Desired> = Vec::with_capacity(desired.len());
     while !desired.is_empty() {
         let ready = desired.iter().position(|d| {
@@ -475,7 +475,7 @@ pub fn sources_first(mut desired: Vec<Desired>) -> Vec<Desired> {
 /// the file lists that exist and are the user's tent boxes; a container of
 /// that name that is not one is left alone and said so, as is a box for
 /// another engine mode. Boxes the file does not list are never touched.
-pub fn plan_removal(desired: &[Desired], current: &[Current], mode: Mode) -> Vec<Action> {
+pub(crate) fn plan_removal(desired: &[Desired], current: &[Current], mode: Mode) -> Vec<Action> {
     let mut actions = Vec::new();
     for want in desired {
         let name = want.name.clone();

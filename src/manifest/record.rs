@@ -9,12 +9,12 @@ use super::plan::Record;
 use crate::error::{Error, Result};
 use crate::paths::Paths;
 
-pub fn path(paths: &Paths, scope: impl crate::paths::ScopeKey, name: &str) -> PathBuf {
+pub(crate) fn path(paths: &Paths, scope: impl crate::paths::ScopeKey, name: &str) -> PathBuf {
     paths.manifest_record(scope, name)
 }
 
 /// The record of a box, when there is one for this very container.
-pub fn read(file: &Path, container_id: &str) -> Option<Record> {
+pub(crate) fn read(file: &Path, container_id: &str) -> Option<Record> {
     let text = crate::files::read_text_bounded(file, 1 << 20)?;
     let record: Record = serde_json::from_str(&text).ok()?;
     same_container(&record.container, container_id).then_some(record)
@@ -26,12 +26,12 @@ fn same_container(a: &str, b: &str) -> bool {
 }
 
 /// Writes the record atomically: a crash leaves the old one or the new one.
-pub fn write(file: &Path, record: &Record) -> Result<()> {
+pub(crate) fn write(file: &Path, record: &Record) -> Result<()> {
     let text = serde_json::to_string_pretty(record).expect("a record always serializes");
     crate::files::write_atomic(file, text.as_bytes(), 0o644)
 }
 
-pub fn remove(file: &Path) -> Result<()> {
+pub(crate) fn remove(file: &Path) -> Result<()> {
     match fs::remove_file(file) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(file, e)),
         _ => Ok(()),

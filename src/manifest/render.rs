@@ -8,7 +8,7 @@ use super::model::Exports;
 use crate::boxes::BoxSpec;
 
 /// The `[box.NAME]` table of one box.
-pub fn render(name: &str, spec: &BoxSpec, exports: &Exports) -> String {
+pub(crate) fn render(name: &str, spec: &BoxSpec, exports: &Exports) -> String {
     let mut out = format!("[box.{}]\n", key(name));
     let line = |out: &mut String, k: &str, v: String| {
         let _ = writeln!(out, "{k} = {v}");

@@ -14,7 +14,7 @@ use super::protocol::{FORWARDED, FromRelay, HostCommand, MAX_REQUEST, Request, R
 use crate::error::{Error, Result};
 
 /// What `tent relay-call` was asked for.
-pub struct Call {
+pub(crate) struct Call {
     pub socket: PathBuf,
     pub scope: String,
     pub box_name: String,
@@ -62,7 +62,7 @@ fn unreachable_relay(path: &Path, e: impl std::fmt::Display) -> Error {
 /// `tent relay-call`, in a box: asks the host's relay to run an exported
 /// command with this process's stdio, passes on signals, and returns the
 /// command's exit status.
-pub fn call(call: Call) -> Result<i32> {
+pub(crate) fn call(call: Call) -> Result<i32> {
     let request = Request::RunExport(RunExport {
         scope: call.scope,
         box_name: call.box_name,
@@ -85,7 +85,7 @@ fn caller_env() -> Vec<(OsString, OsString)> {
 /// `tent host -- CMD ARGS` in a box (`tent: false`), or `tent ARGS` typed in
 /// a box (`tent: true`): asks the relay to run it on the host with this
 /// process's stdio, cwd and session variables; returns its exit status.
-pub fn host_call(socket: &Path, tent: bool, args: Vec<OsString>) -> Result<i32> {
+pub(crate) fn host_call(socket: &Path, tent: bool, args: Vec<OsString>) -> Result<i32> {
     let command = HostCommand {
         args,
         cwd: std::env::current_dir().map(PathBuf::into_os_string).unwrap_or_default(),
@@ -98,7 +98,7 @@ pub fn host_call(socket: &Path, tent: bool, args: Vec<OsString>) -> Result<i32> 
 /// Sends one framed request as it is and waits for the answer. `call` uses
 /// it; `relay-call --request-file` too, to show that the relay judges the
 /// bytes it gets, not the client that sent them.
-pub fn call_raw(path: &Path, framed: &[u8]) -> Result<i32> {
+pub(crate) fn call_raw(path: &Path, framed: &[u8]) -> Result<i32> {
     let stream = UnixStream::connect(path).map_err(|e| unreachable_relay(path, e))?;
     let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
     send_with_fds(&stream, framed, &[stdin.as_fd(), stdout.as_fd(), stderr.as_fd()])

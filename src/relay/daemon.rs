@@ -63,7 +63,7 @@ fn check_socket_dir(dir: &Path) -> Result<()> {
 /// Starts the relay in the background when none answers. Called on the host
 /// before `enter`/`run` exec into the engine; a failure only means exported
 /// commands will not work from other boxes, so it is not an error.
-pub fn ensure_running(paths: &Paths, engine: &crate::engine::Engine) {
+pub(crate) fn ensure_running(paths: &Paths, engine: &crate::engine::Engine) {
     let Some(path) = paths.relay_socket() else { return };
     if UnixStream::connect(&path).is_ok() {
         return;
@@ -138,7 +138,7 @@ fn detach() {
 }
 
 /// `tent relay`: serves requests until idle for an hour with none running.
-pub fn serve(path: &Path) -> Result<()> {
+pub(crate) fn serve(path: &Path) -> Result<()> {
     detach();
     let path = path.to_path_buf();
     let dir = path.parent().ok_or_else(|| Error::Usage { message: "no socket directory".into(), hint: None })?;

@@ -13,10 +13,10 @@ use rustix::net::{
 };
 
 /// The most descriptors one message carries (stdin, stdout, stderr).
-pub const MAX_FDS: usize = 3;
+pub(super) const MAX_FDS: usize = 3;
 
 /// Sends `data` with `fds` attached to its first byte.
-pub fn send_with_fds(stream: &UnixStream, data: &[u8], fds: &[BorrowedFd<'_>]) -> std::io::Result<()> {
+pub(super) fn send_with_fds(stream: &UnixStream, data: &[u8], fds: &[BorrowedFd<'_>]) -> std::io::Result<()> {
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
     let mut control = SendAncillaryBuffer::new(&mut space);
     if !control.push(SendAncillaryMessage::ScmRights(fds)) {
@@ -67,7 +67,11 @@ impl Read for Until<'_> {
 /// over `limit` bytes is refused before it is read. Reads exactly one frame,
 /// so what the peer sends next stays in the socket for `read_frame`. The
 /// socket's read timeout is left cleared.
-pub fn recv_with_fds(stream: &UnixStream, limit: usize, deadline: Instant) -> std::io::Result<(Vec<u8>, Vec<OwnedFd>)> {
+pub(super) fn recv_with_fds(
+    stream: &UnixStream,
+    limit: usize,
+    deadline: Instant,
+) -> std::io::Result<(Vec<u8>, Vec<OwnedFd>)> {
     let result = recv_until(stream, limit, deadline);
     let _ = stream.set_read_timeout(None);
     result
@@ -118,12 +122,12 @@ impl std::error::Error for NothingSent {}
 
 /// Whether `recv_with_fds` failed because the peer sent nothing at all (a
 /// connect-only probe), not because it stopped half-way.
-pub fn closed_before_sending(e: &std::io::Error) -> bool {
+pub(super) fn closed_before_sending(e: &std::io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<NothingSent>())
 }
 
 /// Reads one length-framed message without descriptors.
-pub fn read_frame(stream: &UnixStream, limit: usize) -> std::io::Result<Vec<u8>> {
+pub(super) fn read_frame(stream: &UnixStream, limit: usize) -> std::io::Result<Vec<u8>> {
     let mut until = Until { stream, deadline: None };
     let mut header = [0u8; 4];
     until.read_exact(&mut header)?;

@@ -83,8 +83,8 @@ mod handle;
 mod protocol;
 mod requests;
 
-pub use client::{Call, call, call_raw, host_call};
-pub use daemon::{ensure_running, serve};
+pub(crate) use client::{Call, call, call_raw, host_call};
+pub(crate) use daemon::{ensure_running, serve};
 
 #[cfg(test)]
 mod test_support {

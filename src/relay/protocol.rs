@@ -12,20 +12,20 @@ use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 /// The first bytes of every request since version 2 (version 1 sent a bare argv).
-pub const MAGIC: &[u8; 8] = b"TENTRLY\0";
+pub(super) const MAGIC: &[u8; 8] = b"TENTRLY\0";
 /// The protocol this tent speaks.
-pub const VERSION: u16 = 2;
+pub(super) const VERSION: u16 = 2;
 
 /// The largest frame the relay reads (and the client reads back).
-pub const MAX_REQUEST: usize = 1 << 20;
+pub(super) const MAX_REQUEST: usize = 1 << 20;
 
 /// The signals a caller forwards.
-pub const FORWARDED: [i32; 5] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGWINCH];
+pub(super) const FORWARDED: [i32; 5] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGWINCH];
 
 /// Request kinds. The relay never takes an argv: each kind is a thing the
 /// relay knows how to do, and the relay builds the host command itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Request {
+pub(super) enum Request {
     /// Run exported command `export` of box `box_name` (in engine scope
     /// `scope`) with `args`. The relay looks it up in that box's receipt.
     RunExport(RunExport),
@@ -39,7 +39,7 @@ pub enum Request {
 
 /// A command for the host: its argv (taken as it is) and the caller's context.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostCommand {
+pub(super) struct HostCommand {
     pub args: Vec<OsString>,
     /// The caller's directory, used on the host when it exists there.
     pub cwd: OsString,
@@ -48,7 +48,7 @@ pub struct HostCommand {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RunExport {
+pub(super) struct RunExport {
     pub scope: String,
     pub box_name: String,
     pub export: String,
@@ -65,7 +65,7 @@ const KIND_HOST_TENT: u8 = 3;
 
 /// Why a request body could not be read.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DecodeError {
+pub(super) enum DecodeError {
     /// No magic: a version 1 caller (a wrapper exported by an older tent), or
     /// not tent at all.
     Unversioned,
@@ -111,7 +111,7 @@ fn put_env(out: &mut Vec<u8>, env: &[(OsString, OsString)]) {
 }
 
 /// Puts the length in front of a body.
-pub fn frame(body: &[u8]) -> Vec<u8> {
+pub(super) fn frame(body: &[u8]) -> Vec<u8> {
     let mut framed = (body.len() as u32).to_le_bytes().to_vec();
     framed.extend_from_slice(body);
     framed
@@ -170,7 +170,7 @@ impl Reader<'_> {
 
 impl Request {
     /// The framed request.
-    pub fn encode(&self) -> Vec<u8> {
+    pub(super) fn encode(&self) -> Vec<u8> {
         let mut out = MAGIC.to_vec();
         out.extend_from_slice(&VERSION.to_le_bytes());
         match self {
@@ -194,7 +194,7 @@ impl Request {
     }
 
     /// Reads a request body (without its length).
-    pub fn decode(body: &[u8]) -> Result<Self, DecodeError> {
+    pub(super) fn decode(body: &[u8]) -> Result<Self, DecodeError> {
         let Some(rest) = body.strip_prefix(MAGIC.as_slice()) else {
             return Err(DecodeError::Unversioned);
         };
@@ -227,19 +227,19 @@ impl Request {
 
 /// What the caller sends after its request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ToRelay {
+pub(super) enum ToRelay {
     /// The caller got this signal; the relay passes it to the command.
     Signal(u8),
 }
 
 impl ToRelay {
-    pub fn encode(self) -> Vec<u8> {
+    pub(super) fn encode(self) -> Vec<u8> {
         match self {
             ToRelay::Signal(n) => frame(&[b'S', n]),
         }
     }
 
-    pub fn decode(body: &[u8]) -> Option<Self> {
+    pub(super) fn decode(body: &[u8]) -> Option<Self> {
         match body {
             [b'S', n] => Some(ToRelay::Signal(*n)),
             _ => None,
@@ -249,7 +249,7 @@ impl ToRelay {
 
 /// The relay's one answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FromRelay {
+pub(super) enum FromRelay {
     /// The command ended with this status (128+N for a death by signal N).
     Exit(i32),
     /// The relay would not run it; the caller prints this.
@@ -257,7 +257,7 @@ pub enum FromRelay {
 }
 
 impl FromRelay {
-    pub fn encode(&self) -> Vec<u8> {
+    pub(super) fn encode(&self) -> Vec<u8> {
         match self {
             FromRelay::Exit(code) => {
                 let mut body = vec![b'X'];
@@ -272,7 +272,7 @@ impl FromRelay {
         }
     }
 
-    pub fn decode(body: &[u8]) -> Option<Self> {
+    pub(super) fn decode(body: &[u8]) -> Option<Self> {
         match body.split_first()? {
             (b'X', code) => Some(FromRelay::Exit(i32::from_le_bytes(code.try_into().ok()?))),
             (b'R', message) => Some(FromRelay::Refused(String::from_utf8_lossy(message).into_owned())),

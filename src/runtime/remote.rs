@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::progress::{Activity, Progress};
 
 /// Waits until the remote box's init is ready, showing its progress lines.
-pub fn wait_ready(engine: &Engine, name: &str, progress: &dyn Progress) -> Result<()> {
+pub(super) fn wait_ready(engine: &Engine, name: &str, progress: &dyn Progress) -> Result<()> {
     let timeout = super::init::ready_timeout().as_secs();
     // Made at the first progress line: a box that is ready says nothing.
     let mut activity: Option<Box<dyn Activity + '_>> = None;

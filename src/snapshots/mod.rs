@@ -19,16 +19,13 @@ mod swap;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-pub use swap::{
-    JOURNAL_LIMIT, Journal, Recovery, RecoveryStep, journal_file_name, not_a_swap_container, parse_journal,
-    recovery_step, swap_names,
-};
+pub(crate) use swap::Recovery;
 
 use crate::runtime::Boxes;
 
 /// The snapshots of the boxes of `runtime`: taken, listed and deleted
 /// (`store.rs`), swapped in and recovered (`swap.rs`).
-pub struct Snapshots<'a> {
+pub(crate) struct Snapshots<'a> {
     pub boxes: Boxes<'a>,
 }
 
@@ -37,7 +34,7 @@ fn now() -> i64 {
 }
 
 /// A short suffix for temporary names, unique enough per host and moment.
-pub fn unique_suffix() -> String {
+pub(crate) fn unique_suffix() -> String {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     format!("{:x}", (u64::from(std::process::id()) << 32 | u64::from(nanos)) % 0xff_ffff)
 }

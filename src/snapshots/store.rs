@@ -33,11 +33,11 @@ fn in_use_error(stderr: &str) -> bool {
 
 impl Snapshots<'_> {
     /// Every image of this scope's snapshot repositories, in one listing.
-    pub fn images(&self) -> Result<Vec<Image>> {
+    pub(crate) fn images(&self) -> Result<Vec<Image>> {
         self.boxes.engine.images_labelled(snap_labels::BOX)
     }
 
-    pub fn list(&self, name: &str) -> Result<Vec<Snapshot>> {
+    pub(crate) fn list(&self, name: &str) -> Result<Vec<Snapshot>> {
         let images = self.boxes.engine.images_labelled(&format!("{}={name}", snap_labels::BOX))?;
         Ok(snapshots_of(&images, self.boxes.engine.scope(), name))
     }
@@ -90,7 +90,7 @@ impl Snapshots<'_> {
 
     /// Takes a snapshot of a box's system; returns it and the old ones
     /// dropped to keep at most `keep`.
-    pub fn take(
+    pub(crate) fn take(
         &self,
         name: &str,
         snapshot: Option<&str>,
@@ -150,7 +150,7 @@ impl Snapshots<'_> {
         Ok((taken, dropped))
     }
 
-    pub fn find(&self, name: &str, snapshot: Option<&str>) -> Result<Snapshot> {
+    pub(crate) fn find(&self, name: &str, snapshot: Option<&str>) -> Result<Snapshot> {
         let all = self.list(name)?;
         let found = match snapshot {
             Some(s) => all.into_iter().find(|e| e.name == s),
@@ -167,7 +167,7 @@ impl Snapshots<'_> {
         })
     }
 
-    pub fn delete(&self, name: &str, snapshot: &str) -> Result<Snapshot> {
+    pub(crate) fn delete(&self, name: &str, snapshot: &str) -> Result<Snapshot> {
         let found = self.find(name, Some(snapshot))?;
         self.delete_snapshot_image(&found)?;
         Ok(found)
@@ -196,7 +196,7 @@ impl Snapshots<'_> {
     }
 
     /// Drops tent's own tags of images no container uses any more.
-    pub fn release_unused(&self, name: &str) {
+    pub(crate) fn release_unused(&self, name: &str) {
         let Ok(images) = self.boxes.engine.images_labelled(&format!("{}={name}", snap_labels::BOX)) else { return };
         let prefix = format!("{}:{IN_USE_PREFIX}", repository(self.boxes.engine.scope(), name));
         for image in images {
@@ -209,7 +209,7 @@ impl Snapshots<'_> {
 
     /// Commits a box's system into a fresh image of `repo_box`'s repository,
     /// under one of tent's own tags (clone, save).
-    pub fn commit_private(&self, name: &str, repo_box: &str, kind: SnapshotKind) -> Result<String> {
+    pub(crate) fn commit_private(&self, name: &str, repo_box: &str, kind: SnapshotKind) -> Result<String> {
         let container = self.boxes.get(name)?;
         let tag = format!("{RESERVED_PREFIX}{}-{}", kind.as_str(), unique_suffix());
         let image = format!("{}:{tag}", repository(self.boxes.engine.scope(), repo_box));
@@ -220,7 +220,7 @@ impl Snapshots<'_> {
     /// Commits a container that is not (yet) a tent box, `container` (an id
     /// the caller checked), into a fresh image of box `name`'s repository,
     /// with `extra` labels over the ones it had (`tent adopt`).
-    pub fn commit_foreign(&self, container: &str, name: &str, extra: &[(String, String)]) -> Result<String> {
+    pub(crate) fn commit_foreign(&self, container: &str, name: &str, extra: &[(String, String)]) -> Result<String> {
         crate::boxes::validate_name(name)?;
         let kind = SnapshotKind::Adopt;
         let tag = format!("{RESERVED_PREFIX}{}-{}", kind.as_str(), unique_suffix());
@@ -231,7 +231,7 @@ impl Snapshots<'_> {
 
     /// Tags `image` as an image box `name` runs on, so its snapshots' cleanup
     /// owns it; returns the new reference.
-    pub fn adopt_image(&self, image: &str, name: &str) -> Result<String> {
+    pub(crate) fn adopt_image(&self, image: &str, name: &str) -> Result<String> {
         let reference = format!("{}:{IN_USE_PREFIX}{}", repository(self.boxes.engine.scope(), name), unique_suffix());
         self.boxes.engine.capture("could not tag the loaded image", &argv::tag(image, &reference))?;
         Ok(reference)

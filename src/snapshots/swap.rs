@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 
 /// What a finished swap did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Swapped {
+pub(crate) struct Swapped {
     pub old_id: String,
     pub new_id: String,
     /// The name the old container was kept under (`tent adopt --keep-old`).
@@ -23,7 +23,7 @@ pub struct Swapped {
 
 /// What a swap left behind, so the next tent command can finish or undo it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Journal {
+pub(super) struct Journal {
     #[serde(rename = "box")]
     pub box_name: String,
     /// The container the box was before the swap.
@@ -40,15 +40,15 @@ pub struct Journal {
 
 /// The most a journal file may hold: it is a few hundred bytes, and anything
 /// (every box) can write into the state directory.
-pub const JOURNAL_LIMIT: u64 = 16 * 1024;
+pub(super) const JOURNAL_LIMIT: u64 = 16 * 1024;
 
 /// The temporary container names of a swap of box `name`.
-pub fn swap_names(name: &str, suffix: &str) -> (String, String) {
+pub(super) fn swap_names(name: &str, suffix: &str) -> (String, String) {
     (format!("{name}-tent-new-{suffix}"), format!("{name}-tent-old-{suffix}"))
 }
 
 /// The file name of a swap's journal.
-pub fn journal_file_name(name: &str, suffix: &str) -> String {
+pub(super) fn journal_file_name(name: &str, suffix: &str) -> String {
     format!("{name}.{suffix}.json")
 }
 
@@ -70,7 +70,7 @@ fn is_container_id(s: &str) -> bool {
 /// `BOX.SUFFIX.json`, the old id is a full container id. (Whether the
 /// engine's containers of those names are the user's is checked against the
 /// engine, in recovery.)
-pub fn parse_journal(file_name: &str, bytes: &[u8]) -> std::result::Result<Journal, String> {
+pub(super) fn parse_journal(file_name: &str, bytes: &[u8]) -> std::result::Result<Journal, String> {
     if bytes.len() as u64 > JOURNAL_LIMIT {
         return Err(format!("it is larger than {JOURNAL_LIMIT} bytes"));
     }
@@ -103,7 +103,7 @@ pub fn parse_journal(file_name: &str, bytes: &[u8]) -> std::result::Result<Journ
 /// there a box made before the uid label counts too), and the box's name in
 /// its environment (`TENT_BOX`), which a box merely named like a swap's
 /// temporary container does not have.
-pub fn not_a_swap_container(
+pub(super) fn not_a_swap_container(
     container: &crate::engine::json::Container,
     tent_box: Option<&str>,
     box_name: &str,
@@ -155,7 +155,7 @@ fn tent_box_env(inspect_json: &str) -> Option<String> {
 
 /// What recovery did with a journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Recovery {
+pub(crate) enum Recovery {
     /// The box is on the snapshot: the swap was finished. (box, old container id)
     Finished(String, String),
     /// The box is as it was before: the swap was undone.
@@ -164,7 +164,7 @@ pub enum Recovery {
 
 /// Which way to take a half-done swap, from which containers exist:
 /// `at_name_is_old` is None when no container has the box's name.
-pub fn recovery_step(at_name_is_old: Option<bool>, new_exists: bool, old_exists: bool) -> RecoveryStep {
+pub(super) fn recovery_step(at_name_is_old: Option<bool>, new_exists: bool, old_exists: bool) -> RecoveryStep {
     match at_name_is_old {
         Some(true) => RecoveryStep::DropNew,
         Some(false) => RecoveryStep::DropOld,
@@ -175,7 +175,7 @@ pub fn recovery_step(at_name_is_old: Option<bool>, new_exists: bool, old_exists:
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RecoveryStep {
+pub(super) enum RecoveryStep {
     /// The old box still has the name: remove the unfinished new one.
     DropNew,
     /// The new box has the name: remove the old one.
@@ -194,7 +194,7 @@ impl Snapshots<'_> {
 
     /// Puts box `name` on `snapshot`'s system: same name, spec, home,
     /// volumes, state and exports; a new container. Returns (old id, new id).
-    pub fn rollback(&self, name: &str, image: &str) -> Result<(String, String)> {
+    pub(crate) fn rollback(&self, name: &str, image: &str) -> Result<(String, String)> {
         let _lock = self.boxes.box_lock(name)?;
         let old = self.boxes.get(name)?;
         let spec = BoxSpec::from_label(old.label(labels::SPEC)).ok_or_else(|| Error::Usage {
@@ -211,7 +211,7 @@ impl Snapshots<'_> {
     /// (its committed system), through the same journaled swap as rollback.
     /// The new box is started and ready before the old container goes; with
     /// `keep_old`, the old container is renamed to that name instead of removed.
-    pub fn adopt(
+    pub(crate) fn adopt(
         &self,
         name: &str,
         old: &crate::engine::json::Container,
@@ -344,7 +344,7 @@ impl Snapshots<'_> {
     /// every container it names is one tent made for that box of this user
     /// ([`not_a_swap_container`]); any other is left alone, with a warning
     /// naming the file.
-    pub fn recover(&self) -> Vec<Recovery> {
+    pub(crate) fn recover(&self) -> Vec<Recovery> {
         let dir = self.boxes.scope_dir().join("journal");
         let Ok(entries) = fs::read_dir(&dir) else { return Vec::new() };
         let mut done = Vec::new();

@@ -15,7 +15,7 @@ use crate::error::Result;
 /// `build` (or `dockerFile`): the image the box is made from, built with the
 /// engine's own build before the box is made, when the engine lacks it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageBuild {
+pub(crate) struct ImageBuild {
     pub box_name: String,
     pub at: Location,
     /// `localhost/tent-devcontainer-NAME:HASH`, the hash of everything below:
@@ -34,7 +34,7 @@ pub struct ImageBuild {
 impl ImageBuild {
     /// The engine's build arguments; the Dockerfile comes on stdin. The
     /// build's steps use the host's network, as the box will.
-    pub fn engine_args(&self) -> Vec<String> {
+    pub(crate) fn engine_args(&self) -> Vec<String> {
         let mut args = vec!["build".to_string(), "-t".into(), self.image.clone(), "-f".into(), "-".into()];
         args.push("--network=host".into());
         if let Some(target) = &self.target {

@@ -5,10 +5,10 @@
 //! (a variable's value is not expanded again), and every result is capped.
 
 /// Largest value one string may expand to.
-pub const MAX_EXPANDED: usize = 64 * 1024;
+pub(super) const MAX_EXPANDED: usize = 64 * 1024;
 
 /// What the variables stand for, for one file.
-pub struct Vars<'a> {
+pub(super) struct Vars<'a> {
     /// The host's environment (`localEnv`).
     pub env: &'a dyn Fn(&str) -> Option<String>,
     /// The project folder on the host; the box sees it at the same path.
@@ -20,7 +20,7 @@ pub struct Vars<'a> {
 
 /// Why a string could not be expanded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Problem {
+pub(super) enum Problem {
     /// Expanded past `MAX_EXPANDED`.
     TooLong,
     /// `${containerEnv:VAR}` for a VAR only the image knows.
@@ -29,7 +29,7 @@ pub enum Problem {
 
 /// Expands the variables of `text`. Unknown variables are kept as written
 /// and named in `unknown` (the devcontainers CLI keeps them too).
-pub fn expand(text: &str, vars: &Vars<'_>, unknown: &mut Vec<String>) -> Result<String, Problem> {
+pub(super) fn expand(text: &str, vars: &Vars<'_>, unknown: &mut Vec<String>) -> Result<String, Problem> {
     let mut out = String::new();
     let mut rest = text;
     while let Some(start) = rest.find("${") {

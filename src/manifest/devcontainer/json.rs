@@ -15,13 +15,13 @@ use crate::error::{Error, Result};
 
 /// A JSON value and where it starts in the text.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
+pub(super) struct Node {
     pub at: usize,
     pub value: Json,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum Json {
+pub(super) enum Json {
     Null,
     Bool(bool),
     /// As written: tent only shows numbers (ports) or checks them against zero.
@@ -33,14 +33,14 @@ pub enum Json {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct Key {
+pub(super) struct Key {
     pub name: String,
     pub at: usize,
 }
 
 impl Json {
     /// What the value is, for "expected a string, found an array".
-    pub fn kind(&self) -> &'static str {
+    pub(super) fn kind(&self) -> &'static str {
         match self {
             Json::Null => "null",
             Json::Bool(_) => "a boolean",
@@ -53,7 +53,7 @@ impl Json {
 }
 
 /// Parses `text`; an error names `file:LINE:COL` and what is wrong there.
-pub fn parse(file: &Path, text: &str) -> Result<Node> {
+pub(super) fn parse(file: &Path, text: &str) -> Result<Node> {
     let options = ParseOptions {
         allow_comments: true,
         allow_trailing_commas: true,

@@ -8,7 +8,7 @@ use crate::shell::quote;
 
 /// A lifecycle command as the file gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lifecycle {
+pub(crate) enum Lifecycle {
     /// A string: run through `/bin/sh -c`.
     Shell(String),
     /// An array: this exact argv, no shell.
@@ -19,7 +19,7 @@ pub enum Lifecycle {
 
 impl Lifecycle {
     /// The command for the plan, as one line per command.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Lifecycle::Shell(text) => format!("sh -c {}", quote(text)),
             Lifecycle::Argv(argv) => crate::shell::words(argv),
@@ -30,7 +30,7 @@ impl Lifecycle {
     }
 
     /// The argv of each command, with its name for the named form.
-    pub fn argvs(&self) -> Vec<(Option<String>, Vec<String>)> {
+    pub(crate) fn argvs(&self) -> Vec<(Option<String>, Vec<String>)> {
         match self {
             Lifecycle::Shell(text) => vec![(None, vec!["/bin/sh".into(), "-c".into(), text.clone()])],
             Lifecycle::Argv(argv) => vec![(None, argv.clone())],
@@ -45,7 +45,7 @@ impl Lifecycle {
 /// `initializeCommand`: run on the host, in the project folder, before the
 /// box is made, and only after the user agreed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostCommand {
+pub(crate) struct HostCommand {
     pub box_name: String,
     pub at: Location,
     pub cwd: PathBuf,
@@ -55,13 +55,13 @@ pub struct HostCommand {
 /// The hook text that runs a lifecycle command as the box's user, in the
 /// project folder. Hooks run as root (tent-init, `set -e`); `su` drops to
 /// the user (`$TENT_USER`, from the box's environment).
-pub fn hook(key: &str, command: &Lifecycle, workspace: &str) -> String {
+pub(super) fn hook(key: &str, command: &Lifecycle, workspace: &str) -> String {
     lifecycle_hook(key, command, workspace, true)
 }
 
 /// The same for a hook that runs as the user already: `postAttachCommand`,
 /// run by tent-exec at `tent enter` (`BoxSpec::attach_hooks`).
-pub fn attach_hook(command: &Lifecycle, workspace: &str) -> String {
+pub(super) fn attach_hook(command: &Lifecycle, workspace: &str) -> String {
     lifecycle_hook("postAttachCommand", command, workspace, false)
 }
 

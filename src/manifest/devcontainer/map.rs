@@ -20,7 +20,7 @@ use super::reader::{Cx, MAX_ITEMS, short};
 use crate::error::Result;
 
 /// The box a devcontainer.json describes.
-pub fn manifest(
+pub(super) fn manifest(
     file: &Path,
     text: &str,
     root: &Node,

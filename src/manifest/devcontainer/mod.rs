@@ -19,16 +19,15 @@ mod reader;
 
 use std::path::{Path, PathBuf};
 
-pub use build::ImageBuild;
-pub use expand::Vars;
-pub use lifecycle::{HostCommand, Lifecycle};
+pub(crate) use build::ImageBuild;
+pub(crate) use lifecycle::HostCommand;
 
 use super::model::Manifest;
 use crate::error::Result;
 
 /// The keys of the devcontainer.json reference that tent knows about, mapped
 /// or noted. Any other key warns, with a "did you mean".
-pub const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "$schema",
     "name",
     "image",
@@ -73,7 +72,7 @@ pub const KEYS: &[&str] = &[
 ];
 
 /// Where a project keeps its devcontainer.json, in the order they are looked for.
-pub fn candidates(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn candidates(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     for file in [dir.join(".devcontainer/devcontainer.json"), dir.join(".devcontainer.json")] {
         if file.is_file() {
@@ -96,13 +95,13 @@ pub fn candidates(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Whether a manifest path names a devcontainer.json (`*.json`, `*.jsonc`).
-pub fn is_devcontainer_file(path: &Path) -> bool {
+pub(crate) fn is_devcontainer_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "json" || e == "jsonc")
 }
 
 /// The project folder of a devcontainer.json: the folder that holds
 /// `.devcontainer/`, or the file's own folder for `.devcontainer.json`.
-pub fn project_folder(file: &Path) -> PathBuf {
+pub(crate) fn project_folder(file: &Path) -> PathBuf {
     let dir = file.parent().unwrap_or(Path::new("/"));
     let named = |d: &Path| d.file_name().is_some_and(|n| n == ".devcontainer");
     if named(dir) {
@@ -115,7 +114,7 @@ pub fn project_folder(file: &Path) -> PathBuf {
 }
 
 /// Parses a devcontainer.json with variables from this process's environment.
-pub fn parse(path: &Path, text: &str) -> Result<Manifest> {
+pub(crate) fn parse(path: &Path, text: &str) -> Result<Manifest> {
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
     let env = |name: &str| std::env::var(name).ok();
     parse_with(path, text, &env, &home)
@@ -123,7 +122,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Manifest> {
 
 /// Parses a devcontainer.json; `env` gives `${localEnv:…}`, `home` is the
 /// user's home (a project outside it is mounted into the box).
-pub fn parse_with(path: &Path, text: &str, env: &dyn Fn(&str) -> Option<String>, home: &Path) -> Result<Manifest> {
+pub(crate) fn parse_with(
+    path: &Path,
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    home: &Path,
+) -> Result<Manifest> {
     let root = json::parse(path, text)?;
     map::manifest(path, text, &root, env, home)
 }

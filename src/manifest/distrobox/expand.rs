@@ -19,7 +19,7 @@ use super::syntax::Ch;
 
 /// A value with its variables replaced.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Expanded {
+pub(super) struct Expanded {
     pub text: String,
     /// Variables that were not set (they expand to nothing), with their columns.
     pub unset: Vec<(String, usize)>,
@@ -27,7 +27,7 @@ pub struct Expanded {
 
 /// An error inside a value: its column and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExpandError {
+pub(super) struct ExpandError {
     pub col: usize,
     pub message: String,
     /// The value passed the byte limit it was expanded with.
@@ -36,7 +36,7 @@ pub struct ExpandError {
 
 /// Runs one command substitution's text (what is inside `$(…)` or the
 /// backquotes) and gives its output, or says why it could not.
-pub type Run<'a> = &'a dyn Fn(&str) -> Result<String, String>;
+pub(crate) type Run<'a> = &'a dyn Fn(&str) -> Result<String, String>;
 
 /// Expands `value`; `lookup` gives a variable's value, None when it is unset.
 /// A value that would grow past `max` bytes is an error at the column of the
@@ -48,7 +48,7 @@ pub fn expand(value: &[Ch], lookup: &dyn Fn(&str) -> Option<String>, max: usize)
 
 /// [`expand`], with command substitutions given by `run` when there is one
 /// (their output, trailing newlines removed, as a shell gives it).
-pub fn expand_running(
+pub(super) fn expand_running(
     value: &[Ch],
     lookup: &dyn Fn(&str) -> Option<String>,
     run: Option<Run<'_>>,
@@ -110,7 +110,7 @@ fn push(out: &mut Expanded, s: &str, col: usize, max: usize) -> Result<(), Expan
 }
 
 /// The error of a value that grows past `max` bytes.
-pub fn too_long(col: usize, max: usize) -> ExpandError {
+pub(super) fn too_long(col: usize, max: usize) -> ExpandError {
     ExpandError {
         col,
         message: format!(
@@ -136,7 +136,7 @@ fn unclosed(col: usize, what: &str) -> ExpandError {
 }
 
 /// The command inside a substitution as it was written (escapes kept).
-pub fn command_text(inner: &[Ch]) -> String {
+pub(super) fn command_text(inner: &[Ch]) -> String {
     let mut text = String::new();
     for ch in inner {
         if ch.escaped {

@@ -18,23 +18,23 @@ use super::syntax::{RawEntry, RawSection};
 use crate::error::Result;
 
 /// Most keys a box may have once its includes are resolved.
-pub const MAX_KEYS: usize = 4096;
+pub(super) const MAX_KEYS: usize = 4096;
 /// Deepest chain of includes.
-pub const MAX_DEPTH: usize = 32;
+pub(super) const MAX_DEPTH: usize = 32;
 /// Most keys all the boxes of a file may have together once includes are
 /// resolved: one big section included by thousands of small ones is copied
 /// into each of them.
-pub const MAX_FILE_KEYS: usize = 16 * 1024;
+pub(super) const MAX_FILE_KEYS: usize = 16 * 1024;
 
 /// A key of a box after includes, with the section it was written in.
 #[derive(Debug, Clone)]
-pub struct Resolved<'a> {
+pub(super) struct Resolved<'a> {
     pub entry: &'a RawEntry,
     pub from: &'a str,
 }
 
 /// Each section's keys with includes resolved, in the file's order of sections.
-pub fn resolve(sections: &[RawSection]) -> Result<Vec<Rc<Vec<Resolved<'_>>>>> {
+pub(super) fn resolve(sections: &[RawSection]) -> Result<Vec<Rc<Vec<Resolved<'_>>>>> {
     let mut r = Resolver { sections, by_name: HashMap::new(), counts: HashMap::new(), done: HashMap::new() };
     for (i, s) in sections.iter().enumerate() {
         r.by_name.insert(s.name.as_str(), i);

@@ -10,7 +10,7 @@ use super::super::parse::{resolve_path, resolve_volume};
 use super::section::{DistroboxSection, Setting};
 
 /// The box for `s`; `notes` gets one line per setting tent does not honour.
-pub fn to_box(s: &DistroboxSection, manifest: &Path, notes: &mut Vec<String>) -> BoxEntry {
+pub(super) fn to_box(s: &DistroboxSection, manifest: &Path, notes: &mut Vec<String>) -> BoxEntry {
     let mut entry = BoxEntry { name: s.name.clone(), at: s.at.clone(), ..Default::default() };
     // None: tent's default image, as for `tent create` (TENT_IMAGE, the
     // config file, else one for the host's distro).

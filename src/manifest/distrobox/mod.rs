@@ -23,15 +23,14 @@ mod syntax;
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-pub use expand::Run;
-pub use section::{DistroboxSection, Setting};
+pub(crate) use expand::Run;
 
 use super::model::{Location, Manifest};
 use crate::error::{Error, Result};
 
 /// The keys of Distrobox's documentation (distrobox-assemble(1), 1.8 and 2.0),
 /// and `volumes`, which Distrobox 2 accepts for `volume`.
-pub const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "image",
     "clone",
     "home",
@@ -70,15 +69,10 @@ const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 const CONFIG_FILES: &[&str] = &["~/.config/distrobox/distrobox.conf", "/etc/distrobox/distrobox.conf"];
 
 /// Parses an assemble file with variables from this process: its
-/// environment, `$PWD` as the directory tent runs in, then Distrobox's config files.
-/// Command substitutions are errors.
-pub fn parse(path: &Path, text: &str) -> Result<Manifest> {
-    parse_running(path, text, None)
-}
-
-/// [`parse`], with command substitutions outside hooks given by `run` when
-/// there is one (`tent apply --run-substitutions`).
-pub fn parse_running(path: &Path, text: &str, run: Option<Run<'_>>) -> Result<Manifest> {
+/// environment, `$PWD` as the directory tent runs in, then Distrobox's config
+/// files. Command substitutions outside hooks are given by `run` when there
+/// is one (`tent apply --run-substitutions`), errors otherwise.
+pub(crate) fn parse_running(path: &Path, text: &str, run: Option<Run<'_>>) -> Result<Manifest> {
     let home = std::env::var("HOME").unwrap_or_default();
     let configs: Vec<HashMap<String, String>> = CONFIG_FILES
         .iter()
@@ -103,12 +97,13 @@ pub fn parse_running(path: &Path, text: &str, run: Option<Run<'_>>) -> Result<Ma
 }
 
 /// Parses an assemble file; `lookup` gives the variables values may use.
+#[cfg(test)]
 pub fn parse_with(path: &Path, text: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Manifest> {
     parse_with_running(path, text, lookup, None)
 }
 
 /// [`parse_with`], with command substitutions given by `run` when there is one.
-pub fn parse_with_running(
+pub(crate) fn parse_with_running(
     path: &Path,
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
@@ -158,7 +153,7 @@ fn at_error(at: &Location, message: impl AsRef<str>, hint: Option<String>) -> Er
 }
 
 /// Whether a manifest path names a Distrobox assemble file.
-pub fn is_distrobox_file(path: &Path) -> bool {
+pub(crate) fn is_distrobox_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "ini")
 }
 

@@ -14,15 +14,15 @@ use super::{KEYS, at_error};
 use crate::error::Result;
 
 /// Most bytes one value may have once its variables are expanded.
-pub const MAX_VALUE: usize = 64 * 1024;
+pub(super) const MAX_VALUE: usize = 64 * 1024;
 /// Most bytes all the values of one file may add up to, expanded (a section
 /// included by others counts once per includer).
-pub const MAX_FILE_TEXT: usize = 1024 * 1024;
+pub(super) const MAX_FILE_TEXT: usize = 1024 * 1024;
 
 /// One value and where it was written. `text` is the expanded value, as the
 /// user would recognise it in a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Setting<T> {
+pub(super) struct Setting<T> {
     pub value: T,
     pub text: String,
     pub at: Location,
@@ -30,7 +30,7 @@ pub struct Setting<T> {
 
 /// A section of an assemble file: one box.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DistroboxSection {
+pub(super) struct DistroboxSection {
     pub name: String,
     pub at: Location,
     pub image: Option<Setting<String>>,
@@ -72,7 +72,7 @@ pub struct DistroboxSection {
 /// (and Distrobox config) variables; warnings collect unknown keys, unset
 /// variables and repeated single-value keys. `budget` is what is left of the
 /// file's `MAX_FILE_TEXT`; each value is taken from it.
-pub fn build(
+pub(super) fn build(
     name: &str,
     at: &Location,
     entries: &[Resolved<'_>],
@@ -263,7 +263,7 @@ fn boolean(e: &RawEntry, text: &str) -> Result<bool> {
 
 /// Splits engine flags into words as a POSIX shell would (single and double
 /// quotes group, a backslash escapes), as data: nothing is expanded or run.
-pub fn shell_words(text: &str) -> std::result::Result<Vec<String>, String> {
+pub(super) fn shell_words(text: &str) -> std::result::Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut word: Option<String> = None;
     let mut chars = text.chars();

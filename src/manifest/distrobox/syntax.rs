@@ -12,7 +12,7 @@ use crate::error::Result;
 
 /// One character of a value, with its column on the line (from 1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ch {
+pub(super) struct Ch {
     pub c: char,
     pub col: usize,
     /// Written escaped (`\$`, `` \` ``): literal, never expanded.
@@ -21,7 +21,7 @@ pub struct Ch {
 
 /// One `key=value` line.
 #[derive(Debug, Clone)]
-pub struct RawEntry {
+pub(super) struct RawEntry {
     pub key: String,
     /// The key's place: where "FILE:LINE" messages about this entry point.
     pub at: Location,
@@ -30,26 +30,26 @@ pub struct RawEntry {
 
 impl RawEntry {
     /// The value as written (unquoted), for messages and for keys that are not expanded.
-    pub fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         self.value.iter().map(|ch| ch.c).collect()
     }
 }
 
 #[derive(Debug)]
-pub struct RawSection {
+pub(super) struct RawSection {
     pub name: String,
     pub at: Location,
     pub entries: Vec<RawEntry>,
 }
 
 /// Hooks run in the box's shell: their text is kept as written.
-pub fn is_hook(key: &str) -> bool {
+pub(super) fn is_hook(key: &str) -> bool {
     key == "init_hooks" || key == "pre_init_hooks"
 }
 
 /// Splits the file into sections. Any malformed line is an error with its
 /// FILE:LINE:COL, and then nothing of the file is used.
-pub fn sections(path: &Path, text: &str) -> Result<Vec<RawSection>> {
+pub(super) fn sections(path: &Path, text: &str) -> Result<Vec<RawSection>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut sections: Vec<RawSection> = Vec::new();
     for (index, raw) in text.lines().enumerate() {

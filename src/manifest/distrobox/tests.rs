@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
-use crate::manifest::BoxEntry;
+use crate::manifest::model::BoxEntry;
 use crate::manifest::test_support::message;
 
 fn env(name: &str) -> Option<String> {
