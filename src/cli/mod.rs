@@ -149,7 +149,7 @@ pub(crate) enum Command {
         after_help = "Its system is committed and made again as a tent box (runs as you, snapshots, upgrade) under the same name; its home stays where it is. The old container goes once the new box is ready (--keep-old keeps it). Exports made by distrobox-export are listed; --exports makes them again as tent exports and moves the old files aside (never deletes them). Asks first unless --yes. See docs/adopt.md.\n\nExamples:\n  tent adopt fedora --dry-run\n  tent adopt fedora --exports\n  tent adopt my-toolbox --yes --keep-old"
     )]
     Adopt(AdoptArgs),
-    /// Upgrade a box's packages, after a snapshot; rolled back when it fails
+    /// Upgrade a box's packages (a snapshot first when there is something to upgrade); rolled back when it fails
     #[command(
         after_help = "Asks the box's package manager first (it refreshes its index, changes nothing): a box with nothing to upgrade is left as it is, with no snapshot. Otherwise takes a snapshot (kind upgrade), then upgrades with the box's package manager (apt, dnf, zypper, pacman, apk, xbps). When that fails, the box is rolled back and tent exits 1; when it works, `tent rollback BOX` undoes it.\n\nExamples:\n  tent upgrade dev\n  tent upgrade --all --yes\n  tent upgrade --running               the boxes that are running now\n  tent upgrade --schedule weekly       every box, by a systemd user timer\n  tent upgrade --schedule off"
     )]
@@ -169,7 +169,7 @@ pub(crate) enum Command {
     Export(ExportArgs),
     /// Remove exports of a box
     Unexport(UnexportArgs),
-    /// Create, update and export boxes from a manifest (tent.toml or distrobox.ini)
+    /// Create, update and export boxes from a manifest (tent.toml, distrobox.ini or devcontainer.json)
     Apply(ApplyArgs),
     /// Print the manifest of an existing box
     Manifest(ManifestArgs),
