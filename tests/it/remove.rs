@@ -6,33 +6,9 @@ use std::path::Path;
 
 use crate::engine_tests;
 use crate::harness::{BUSYBOX, Engine, Sandbox};
+use crate::snapshot::{Images, snapshot_images};
 
 engine_tests!(rm_and_apply_remove_leave_the_same_nothing);
-
-/// Removes the boxes' snapshot images when the test failed before tent did
-/// (the sandbox removes only containers). Declared after the sandbox, so it
-/// runs first.
-struct Images<'a> {
-    sb: &'a Sandbox,
-    boxes: Vec<String>,
-}
-
-impl Drop for Images<'_> {
-    fn drop(&mut self) {
-        for name in &self.boxes {
-            let _ = self.sb.engine_cmd(&["rm", "--force", name]).output();
-            for reference in snapshot_images(self.sb, name) {
-                let _ = self.sb.engine_cmd(&["rmi", &reference]).output();
-            }
-        }
-    }
-}
-
-fn snapshot_images(sb: &Sandbox, name: &str) -> Vec<String> {
-    let label = format!("label=tent.snapshot.box={name}");
-    let out = sb.engine_cmd(&["images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", &label]).output();
-    out.stdout().lines().filter(|l| l.contains("tent-snapshot/")).map(str::to_string).collect()
-}
 
 /// Every file or folder under `dir` whose name holds `name`, but the empty
 /// lock files (`locks/`): they stay on purpose, as removing a lock file

@@ -20,9 +20,9 @@ engine_tests!(
 
 /// Removes a test's snapshot images after its boxes (the sandbox removes
 /// only containers). Declared after the sandbox, so it runs first.
-struct Images<'a> {
-    sb: &'a Sandbox,
-    boxes: Vec<String>,
+pub(crate) struct Images<'a> {
+    pub(crate) sb: &'a Sandbox,
+    pub(crate) boxes: Vec<String>,
 }
 
 impl Drop for Images<'_> {
@@ -47,7 +47,7 @@ impl Drop for Images<'_> {
     }
 }
 
-fn snapshot_images(sb: &Sandbox, name: &str) -> Vec<String> {
+pub(crate) fn snapshot_images(sb: &Sandbox, name: &str) -> Vec<String> {
     let label = format!("label=tent.snapshot.box={name}");
     let out = sb.engine_cmd(&["images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", &label]).ok();
     out.stdout().lines().filter(|l| l.contains("tent-snapshot/")).map(str::to_string).collect()
