@@ -532,10 +532,30 @@ impl Engine {
             return Ok(Vec::new());
         }
         let args = argv::image_inspect(&ids);
-        let text = self.capture("could not inspect images", &args)?;
+        let output = self.output(&args)?;
+        // Another tent (or the user) may remove an image between the list and
+        // the inspect: both engines then print the images they found and fail
+        // naming the one gone. That image simply is not in the answer.
+        if !output.status.success() && !names_a_missing_image(&output.stderr) {
+            return Err(Error::Engine {
+                what: "could not inspect images".into(),
+                failure: self.failure(&args, &output),
+            });
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        if text.trim().is_empty() {
+            return Ok(Vec::new());
+        }
         json::parse_image_inspect(&text)
             .map_err(|detail| Error::EngineOutput { command: self.argv(&args).join(" "), detail })
     }
+}
+
+/// Whether an engine's complaint is that an image it was asked about is gone
+/// (podman: "image not known", Docker: "No such image").
+fn names_a_missing_image(stderr: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(stderr).to_ascii_lowercase();
+    text.contains("image not known") || text.contains("no such image")
 }
 
 pub fn command_for(argv: &[String]) -> Command {
@@ -550,6 +570,15 @@ pub fn current_euid() -> u32 {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_image_gone_between_list_and_inspect_is_told_from_a_failing_engine() {
+        // What podman 4.3 and Docker 20.10 print (seen on this machine).
+        assert!(names_a_missing_image(b"Error: inspecting object: sha256:ca56: image not known\n"));
+        assert!(names_a_missing_image(b"Error: No such image: sha256:ca56\n"));
+        assert!(!names_a_missing_image(b"Cannot connect to the Docker daemon at unix:///var/run/docker.sock.\n"));
+        assert!(!names_a_missing_image(b"Error: database is locked\n"));
+    }
 
     #[test]
     fn sudo_asks_where_someone_can_answer() {
