@@ -33,6 +33,15 @@ pub struct Lock {
     _file: fs::File,
 }
 
+/// The lock's open file: a child given a duplicate of it holds the lock
+/// until it exits (a rollback's removal of the old container, done after
+/// tent returns).
+impl std::os::fd::AsFd for Lock {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self._file.as_fd()
+    }
+}
+
 /// Takes the exclusive lock on `path` (made when missing), waiting for it.
 pub(crate) fn lock(path: &Path) -> Result<Lock> {
     let file = lock_file(path)?;

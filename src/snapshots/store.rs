@@ -151,6 +151,11 @@ impl Snapshots<'_> {
     }
 
     pub(crate) fn find(&self, name: &str, snapshot: Option<&str>) -> Result<Snapshot> {
+        // A named snapshot is one tag: one inspect (0.03 s) instead of the
+        // label listing and its inspect (0.2 s on rootless podman, issue 24).
+        if let Some(found) = snapshot.and_then(|s| self.find_tagged(name, s)) {
+            return Ok(found);
+        }
         let all = self.list(name)?;
         let found = match snapshot {
             Some(s) => all.into_iter().find(|e| e.name == s),
@@ -165,6 +170,22 @@ impl Snapshots<'_> {
                 Some(format!("see them with `tent snapshot {name} --list`, take one with `tent snapshot {name}`")),
             )
         })
+    }
+
+    /// Snapshot `snapshot` of box `name` by its tag alone, when the image
+    /// under it carries the box's snapshot label as the listing asks; None
+    /// sends the caller to the listing (which also gives the better error).
+    fn find_tagged(&self, name: &str, snapshot: &str) -> Option<Snapshot> {
+        validate_snapshot_name(snapshot).ok()?;
+        let scope = self.boxes.engine.scope();
+        let image = format!("{}:{snapshot}", repository(scope, name));
+        let output = self.boxes.engine.output(&["image", "inspect", "--", &image]).ok()?;
+        if !output.status.success() {
+            return None;
+        }
+        let images = crate::engine::json::parse_image_inspect(&String::from_utf8_lossy(&output.stdout)).ok()?;
+        let labelled: Vec<Image> = images.into_iter().filter(|i| i.label(snap_labels::BOX) == Some(name)).collect();
+        snapshots_of(&labelled, scope, name).into_iter().find(|s| s.name == snapshot)
     }
 
     pub(crate) fn delete(&self, name: &str, snapshot: &str) -> Result<Snapshot> {

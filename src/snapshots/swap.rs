@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Snapshots;
 use super::unique_suffix;
+use crate::boxes::snapshot::IN_USE_PREFIX;
 use crate::boxes::{BoxSpec, labels};
 use crate::engine::argv;
 use crate::error::{Error, Result};
@@ -195,14 +196,14 @@ impl Snapshots<'_> {
     /// Puts box `name` on `snapshot`'s system: same name, spec, home,
     /// volumes, state and exports; a new container. Returns (old id, new id).
     pub(crate) fn rollback(&self, name: &str, image: &str) -> Result<(String, String)> {
-        let _lock = self.boxes.box_lock(name)?;
+        let lock = self.boxes.box_lock(name)?;
         let old = self.boxes.get(name)?;
         let spec = BoxSpec::from_label(old.label(labels::SPEC)).ok_or_else(|| Error::Usage {
             message: format!("box {name:?} has no readable spec label, so tent cannot make it again"),
             hint: Some("make a new box from the snapshot image instead".into()),
         })?;
         let start = old.running();
-        let swapped = self.swap(name, &old, &spec, image, start, None)?;
+        let swapped = self.swap(name, &old, &spec, image, start, None, &lock)?;
         Ok((swapped.old_id, swapped.new_id))
     }
 
@@ -220,12 +221,14 @@ impl Snapshots<'_> {
         keep_old: Option<&str>,
     ) -> Result<Swapped> {
         crate::boxes::validate_name(name)?;
-        let _lock = self.boxes.box_lock(name)?;
-        self.swap(name, old, spec, image, true, keep_old)
+        let lock = self.boxes.box_lock(name)?;
+        self.swap(name, old, spec, image, true, keep_old, &lock)
     }
 
     /// The swap behind rollback and adopt: box `name`, now container `old`,
     /// becomes a new container of `spec` on `image`; started when `start`.
+    /// `lock` is the box's, held by the caller.
+    #[allow(clippy::too_many_arguments)]
     fn swap(
         &self,
         name: &str,
@@ -234,6 +237,7 @@ impl Snapshots<'_> {
         image: &str,
         start: bool,
         keep_old: Option<&str>,
+        lock: &crate::files::Lock,
     ) -> Result<Swapped> {
         let foreign = old.label(labels::FORMAT).is_none();
         let suffix = unique_suffix();
@@ -251,26 +255,50 @@ impl Snapshots<'_> {
         crate::files::write_atomic(&journal_path, text.as_bytes(), 0o600)?;
         crate::interrupt::catch();
 
-        // 1. The new container, under a temporary name; the old box works on.
-        let made = self.create_container(name, &journal.new_name, spec, image);
-        if let Err(err) = made {
+        // 1. The new container, under a temporary name, while the old box
+        // stops (both at once: issue 24). A kill now leaves the old box
+        // under its name, and recovery drops the new one.
+        let gone = |err: Error| {
             let _ = self.boxes.engine.output(&argv::rm_force(&journal.new_name));
             let _ = fs::remove_file(&journal_path);
-            return Err(err);
-        }
-        if crate::interrupt::interrupted() {
-            let _ = self.boxes.engine.output(&argv::rm_force(&journal.new_name));
-            let _ = fs::remove_file(&journal_path);
-            return Err(Error::Interrupted);
-        }
-        // 2. The swap: from here on it is finished even on Ctrl-C.
+            Err(err)
+        };
+        let creating = match self.create_container(name, &journal.new_name, spec, image) {
+            Ok(creating) => creating,
+            Err(err) => return gone(err),
+        };
         let was_running = old.running();
-        if was_running && foreign {
+        let stopped = if was_running && foreign {
             // Not tent's: its init may not end on SIGTERM (Distrobox sleeps).
-            self.boxes.engine.capture(&format!("could not stop container {name:?}"), &["stop", "-t", "3", name])?;
+            self.boxes
+                .engine
+                .capture(&format!("could not stop container {name:?}"), &["stop", "-t", "3", name])
+                .map(drop)
         } else if was_running {
-            self.boxes.stop(name)?;
+            // `old` was inspected under the box's lock: its init's pid is
+            // the engine's, one inspect less.
+            self.boxes.stop_known(name, Some(old)).map(drop)
+        } else {
+            Ok(())
+        };
+        let made = creating.finish(self.boxes.engine);
+        let interrupted = crate::interrupt::interrupted();
+        if let Err(err) = stopped {
+            return gone(err);
         }
+        let new_id = match made {
+            Ok(id) if !interrupted => id,
+            failed => {
+                // The old box is put back as it was: running again.
+                if was_running && foreign {
+                    let _ = self.boxes.engine.output(&["start", name]);
+                } else if was_running {
+                    let _ = self.boxes.start(name, None);
+                }
+                return gone(failed.err().unwrap_or(Error::Interrupted));
+            }
+        };
+        // 2. The swap: from here on it is finished even on Ctrl-C.
         self.boxes.engine.capture("could not rename the old box aside", &argv::rename(&old.id, &journal.old_name))?;
         if let Err(err) =
             self.boxes.engine.capture("could not rename the new box", &argv::rename(&journal.new_name, name))
@@ -285,10 +313,14 @@ impl Snapshots<'_> {
         if !crate::boxes::remote::is_remote(self.boxes.engine) {
             self.boxes.state(name).reset_run_files();
         }
-        // The container tent just made, under the box's name now: one
-        // inspect gives both what `start` needs and the new id (`start`
-        // would otherwise fetch it again, with its image, issue 24).
-        let made = self.boxes.engine.inspect(name);
+        // The container tent just made, under the box's name now: what
+        // `start` needs of it is known (made, not running, tent's scripts);
+        // the engine is asked only when `create` printed no id, or for a
+        // remote box (issue 24: every engine call is 0.03-0.2 s).
+        let made = match new_id {
+            Some(id) if !crate::boxes::remote::is_remote(self.boxes.engine) => Ok(Some(just_made(name, id))),
+            _ => self.boxes.engine.inspect(name),
+        };
         let known = made.as_ref().ok().and_then(Option::as_ref);
         if start && let Err(err) = self.boxes.start(name, known) {
             let _ = self.boxes.engine.output(&argv::rm_force(name));
@@ -308,6 +340,12 @@ impl Snapshots<'_> {
                 Some(if renamed { keep.to_string() } else { journal.old_name.clone() })
             }
             None => {
+                // The box is on the snapshot: what is left (removing the old
+                // container, releasing its image's tags, the journal) is done
+                // after tent returns, under the box's lock and journal.
+                if self.finish_later(name, old, &journal, &journal_path, lock) {
+                    return Ok(Swapped { old_id: old.id.clone(), new_id: new, kept: None });
+                }
                 let _ = self.boxes.engine.output(&argv::rm_force(&old.id));
                 None
             }
@@ -317,13 +355,69 @@ impl Snapshots<'_> {
         Ok(Swapped { old_id: old.id.clone(), new_id: new, kept })
     }
 
-    /// Makes (does not start) a container for box `name` from `image`,
-    /// with the box's spec, under `container`.
-    fn create_container(&self, name: &str, container: &str, spec: &BoxSpec, image: &str) -> Result<()> {
+    /// The last steps of a finished swap, in a process of their own that
+    /// outlives tent (issue 24: 0.1-0.3 s a user no longer waits for): the
+    /// old container is removed, its image's in-use tags of this box that no
+    /// container uses any more are released, and only when the removal
+    /// worked is the journal deleted. That process holds the box's lock
+    /// (a duplicate of `lock`), so recovery leaves the journal alone while
+    /// it runs; when it is killed, the next tent command finishes the swap
+    /// from the journal, as after any kill. False when tent must do them
+    /// itself: through sudo (no password can be asked there), or when the
+    /// process could not be started.
+    fn finish_later(
+        &self,
+        name: &str,
+        old: &crate::engine::json::Container,
+        journal: &Journal,
+        journal_path: &Path,
+        lock: &crate::files::Lock,
+    ) -> bool {
+        use std::os::fd::AsFd;
+        use std::os::unix::process::CommandExt;
+        let engine = self.boxes.engine;
+        if engine.through_sudo() || !is_container_id(&old.id) {
+            return false;
+        }
+        let prefix = format!("{}:{}", crate::boxes::snapshot::repository(engine.scope(), name), IN_USE_PREFIX);
+        let script = finish_script(
+            &engine.argv::<&str>(&[]),
+            &old.id,
+            is_container_id(&old.image_id).then_some(old.image_id.as_str()),
+            &prefix,
+            journal_path,
+        );
+        let Ok(held) = rustix::io::dup(lock.as_fd()) else { return false };
+        let spawned = std::process::Command::new("/bin/sh")
+            .args(["-c", &script])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            // Not in tent's process group: a Ctrl-C or closed terminal after
+            // tent returned does not cut it short.
+            .process_group(0)
+            .spawn();
+        drop(held);
+        match spawned {
+            Ok(_) => {
+                self.boxes.progress.detail(&format!(
+                    "{}: the old container {} is removed in the background",
+                    journal.box_name, journal.old_name
+                ));
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Starts making (not starting) a container for box `name` from
+    /// `image`, with the box's spec, under `container`: the engine's
+    /// `create` runs while tent goes on ([`Creating::finish`] waits for it).
+    fn create_container(&self, name: &str, container: &str, spec: &BoxSpec, image: &str) -> Result<Creating> {
+        let what = format!("could not make box {name:?} from {image}");
         if crate::boxes::remote::is_remote(self.boxes.engine) {
             let args = self.boxes.remote_argv(name, container, spec, Some(image))?;
-            self.boxes.engine.capture(&format!("could not make box {name:?} from {image}"), &args)?;
-            return Ok(());
+            return Creating::spawn(self.boxes.engine, what, args);
         }
         let host = crate::boxes::HostFacts::read();
         let state = self.boxes.state(name);
@@ -334,8 +428,7 @@ impl Snapshots<'_> {
         let nvidia = if spec.nvidia { Some(self.boxes.find_nvidia(name)?) } else { None };
         let args = self.boxes.container_argv(name, container, spec, Some(image), &host, &state.dir, nvidia.as_ref())?;
         self.boxes.progress.detail(&format!("$ {}", crate::shell::words(&self.boxes.engine.argv(&args))));
-        self.boxes.engine.capture(&format!("could not make box {name:?} from {image}"), &args)?;
-        Ok(())
+        Creating::spawn(self.boxes.engine, what, args)
     }
 
     /// Finishes or undoes swaps a killed tent left (their journals). Quiet
@@ -489,6 +582,81 @@ impl Snapshots<'_> {
         self.release_unused(&j.box_name);
         result
     }
+}
+
+/// An engine's `create` running in the background.
+struct Creating {
+    child: std::process::Child,
+    what: String,
+    args: Vec<String>,
+}
+
+impl Creating {
+    fn spawn(engine: &crate::engine::Engine, what: String, args: Vec<String>) -> Result<Creating> {
+        use std::process::Stdio;
+        let child = engine
+            .command(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::spawn(&engine.path, &e))?;
+        Ok(Creating { child, what, args })
+    }
+
+    /// Waits for the `create`: the new container's id when the engine
+    /// printed one, or the engine's failure.
+    fn finish(self, engine: &crate::engine::Engine) -> Result<Option<String>> {
+        let output = self.child.wait_with_output().map_err(|e| Error::spawn(&engine.path, &e))?;
+        if !output.status.success() {
+            return Err(Error::Engine { what: self.what, failure: engine.failure(&self.args, &output) });
+        }
+        Ok(printed_id(&String::from_utf8_lossy(&output.stdout)))
+    }
+}
+
+/// The id `create` printed: its last line, when that is a full id.
+fn printed_id(stdout: &str) -> Option<String> {
+    let last = stdout.lines().map(str::trim).rfind(|l| !l.is_empty())?;
+    is_container_id(last).then(|| last.to_string())
+}
+
+/// The container a swap has just made for box `name` under its name, as
+/// `start` needs it: made, not running, on tent's current scripts.
+fn just_made(name: &str, id: String) -> crate::engine::json::Container {
+    crate::engine::json::Container {
+        id,
+        name: name.into(),
+        state: "created".into(),
+        labels: [(labels::LIB.to_string(), crate::boxes::scripts::lib_hash())].into(),
+        ..Default::default()
+    }
+}
+
+/// The sh script that finishes a swap after tent returns ([`Snapshots::finish_later`]):
+/// `engine` is the engine's argv up to its arguments; the old container
+/// `old_id` is removed (or the script stops there, journal kept); the tags
+/// of image `image_id` that start with `in_use_prefix` are removed, not
+/// forced (an image a container uses keeps them); then the journal. Every
+/// word is quoted; names follow `--`.
+fn finish_script(engine: &[String], old_id: &str, image_id: Option<&str>, in_use_prefix: &str, journal: &Path) -> String {
+    use crate::shell::words;
+    let with = |args: &[&str]| {
+        let mut argv = engine.to_vec();
+        argv.extend(args.iter().map(|a| a.to_string()));
+        words(&argv)
+    };
+    let mut script = format!("{} >/dev/null 2>&1 || exit 1\n", with(&["rm", "--force", "--", old_id]));
+    if let Some(image) = image_id {
+        script.push_str(&format!(
+            "{} 2>/dev/null | while IFS= read -r t; do\n  case $t in {}*) {} \"$t\" >/dev/null 2>&1 ;; esac\ndone\n",
+            with(&["image", "inspect", "--format", "{{range .RepoTags}}{{println .}}{{end}}", "--", image]),
+            words(&[in_use_prefix]),
+            with(&["rmi", "--"]),
+        ));
+    }
+    script.push_str(&format!("rm -f -- {}\n", words(&[journal.to_string_lossy()])));
+    script
 }
 
 /// A journal written in the last minute: its swap's engine calls may still be landing.
@@ -650,6 +818,71 @@ mod tests {
             let text = serde_json::to_string_pretty(&j).unwrap();
             proptest::prop_assert_eq!(parse_journal(&journal_file_name(&name, &suffix), text.as_bytes()), Ok(j));
         }
+    }
+
+    #[test]
+    fn create_prints_the_new_id_last() {
+        let id = "ab".repeat(32);
+        assert_eq!(printed_id(&format!("{id}\n")), Some(id.clone()));
+        assert_eq!(printed_id(&format!("Resolving...\n{id}\n\n")), Some(id.clone()));
+        assert_eq!(printed_id("abc\n"), None, "a short id is not taken");
+        assert_eq!(printed_id(""), None);
+        assert_eq!(printed_id(&format!("{id} extra")), None);
+        let made = just_made("dev", id.clone());
+        assert!(!made.running());
+        assert_eq!(made.id, id);
+        assert_eq!(made.label(labels::LIB), Some(crate::boxes::scripts::lib_hash().as_str()));
+    }
+
+    /// Runs the script that finishes a swap after tent returns against a
+    /// fake engine that logs its argv and fails `rm` when told to.
+    fn finish_with(rm_fails: bool, tags: &str) -> (String, bool) {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log");
+        let engine = dir.path().join("engine");
+        let script = format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\ncase $3 in rm) exit {} ;; image) printf '%s' '{tags}' ;; esac\n",
+            log.display(),
+            u8::from(rm_fails)
+        );
+        fs::write(&engine, script).unwrap();
+        fs::set_permissions(&engine, fs::Permissions::from_mode(0o755)).unwrap();
+        let journal = dir.path().join("dev.1a.json");
+        fs::write(&journal, "{}").unwrap();
+        let old = "c".repeat(64);
+        let image = "d".repeat(64);
+        let text = finish_script(
+            &[engine.display().to_string(), "--url".into(), "x y".into()],
+            &old,
+            Some(&image),
+            "localhost/tent-snapshot/podman/dev:tent-in-use-",
+            &journal,
+        );
+        let status = std::process::Command::new("/bin/sh").args(["-c", &text]).status().unwrap();
+        assert!(status.success() || rm_fails);
+        (fs::read_to_string(&log).unwrap_or_default(), journal.exists())
+    }
+
+    #[test]
+    fn a_swap_is_finished_after_tent_returns_and_its_journal_goes_last() {
+        let old = "c".repeat(64);
+        let image = "d".repeat(64);
+        let tags = "localhost/tent-snapshot/podman/dev:tent-in-use-ab12\nlocalhost/tent-snapshot/podman/dev:base\n\
+                    localhost/tent-snapshot/podman/other:tent-in-use-1\n-f\n";
+        let (log, journal_left) = finish_with(false, tags);
+        let lines: Vec<&str> = log.lines().collect();
+        assert_eq!(lines[0], format!("--url x y rm --force -- {old}"), "{log}");
+        assert!(lines[1].starts_with("--url x y image inspect --format") && lines[1].ends_with(&format!("-- {image}")));
+        // Only this box's in-use tags, after `--`, never forced.
+        assert_eq!(lines[2], "--url x y rmi -- localhost/tent-snapshot/podman/dev:tent-in-use-ab12", "{log}");
+        assert_eq!(lines.len(), 3, "{log}");
+        assert!(!journal_left, "the journal goes once the old container is removed");
+
+        // The removal failed: nothing more, and the journal stays for recovery.
+        let (log, journal_left) = finish_with(true, tags);
+        assert_eq!(log.lines().count(), 1, "{log}");
+        assert!(journal_left);
     }
 
     #[test]

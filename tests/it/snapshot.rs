@@ -116,7 +116,16 @@ fn snapshot_rollback_keeps_home_and_exports(engine: Engine) {
     assert!(check.contains("cmp-back"), "{check}");
     assert_eq!(std::fs::read_to_string(sb.home.join("after-snapshot")).unwrap(), "kept\n");
     assert_ne!(container_id(&sb, &name), id_before, "a new container");
+    // The old container goes after tent returned (issue 24), and its journal
+    // with it: soon, and without another tent command.
+    let journal = sb.home.join(".local/state/tent/boxes").join(engine.scope()).join("journal");
+    let journals = || std::fs::read_dir(&journal).map(|d| d.count()).unwrap_or(0);
+    let start = std::time::Instant::now();
+    while (!leftovers(&sb, &name).is_empty() || journals() > 0) && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
     assert!(leftovers(&sb, &name).is_empty(), "{:?}", leftovers(&sb, &name));
+    assert_eq!(journals(), 0, "the journal of a finished rollback is removed");
     let host_after = crate::harness::Run::from(sb.command(&wrapper)).ok().stdout();
     assert_eq!(host_after, host_before, "the export still runs in the box");
     assert!(sb.state_dir(&name).join("ready").exists());
