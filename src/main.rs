@@ -1,3 +1,43 @@
-fn main() {
-    std::process::exit(tent::run());
+//! tent's entry point. It skips the Rust runtime's own start-up (`no_main`):
+//! on Linux that start-up reads `/proc/self/maps` through glibc to find the
+//! main thread's stack (for the stack-overflow message) and maps a signal
+//! stack, work that every exported command and `tent enter` paid before
+//! tent did anything (issue 24: start-up is budgeted at 2.5× `/bin/true`).
+//! What of it tent relies on is done here: standard descriptors that are
+//! closed are opened on /dev/null (so no file tent opens becomes its
+//! stdout), and SIGPIPE is ignored (a closed pipe is an `EPIPE` error, as
+//! under std's start-up; children get the default back, as std's `Command`
+//! resets it). A stack overflow still ends the process (SIGSEGV), without
+//! std's message. `std::env::args` needs no start-up on glibc.
+#![no_main]
+
+use std::ffi::{c_char, c_int};
+
+#[unsafe(no_mangle)]
+extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
+    standard_descriptors();
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler
+    // code; rustix has no safe sigaction outside its `runtime` feature.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    std::process::exit(tent::run())
+}
+
+/// Opens /dev/null on each of descriptors 0, 1 and 2 that is closed, as
+/// std's start-up does.
+fn standard_descriptors() {
+    use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd};
+    for fd in 0..3 {
+        // SAFETY: the descriptor is only asked about, never closed or kept.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        if rustix::io::fcntl_getfd(borrowed) != Err(rustix::io::Errno::BADF) {
+            continue;
+        }
+        // The lowest free descriptor: this one, as the lower ones are open.
+        match rustix::fs::open("/dev/null", rustix::fs::OFlags::RDWR, rustix::fs::Mode::empty()) {
+            Ok(null) if null.as_raw_fd() == fd => {
+                let _ = null.into_raw_fd();
+            }
+            _ => std::process::abort(),
+        }
+    }
 }

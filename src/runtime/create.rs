@@ -174,6 +174,7 @@ impl Boxes<'_> {
         let home = spec.home.clone().unwrap_or_else(|| host.user.home.clone());
         let path = state.dir.join(BOX_HOME_FILE);
         fs::write(&path, home.as_os_str().as_encoded_bytes()).map_err(|e| Error::io(&path, e))?;
+        state.set_stops_when_idle(spec.stop_when_idle.is_some())?;
         write_hooks(state, spec)
     }
 

@@ -51,6 +51,12 @@ pub struct BoxState {
 /// Touched by tent before each command (`BoxState::mark_busy`).
 pub const BUSY_FILE: &str = "busy";
 
+/// Written by tent when it makes a box without `--stop-when-idle`: no init
+/// reads `busy` there, so tent does not write it before each command
+/// (issue 24). A box that removes it only gets the hint again; a box that
+/// plants it only loses its own hint.
+pub const NEVER_IDLE_FILE: &str = "never-idle";
+
 /// Written by the init in place of `ready` when it stops an idle box.
 pub const IDLE_STOP_FILE: &str = "idle-stop";
 
@@ -81,12 +87,40 @@ impl BoxState {
     /// loses the hint.
     pub fn mark_busy(&self) {
         use rustix::fs::{Mode, OFlags, Timespec, Timestamps};
+        // One lookup instead of open, stat, touch and close (boxes made by
+        // an older tent have no mark, and are told as before).
+        let never = self.dir.join(NEVER_IDLE_FILE);
+        if rustix::fs::accessat(
+            rustix::fs::CWD,
+            &never,
+            rustix::fs::Access::EXISTS,
+            rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+        )
+        .is_ok()
+        {
+            return;
+        }
         let path = self.dir.join(BUSY_FILE);
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
         let Ok(fd) = rustix::fs::open(&path, flags, Mode::from_raw_mode(0o600)) else { return };
         if rustix::fs::fstat(&fd).is_ok_and(|st| rustix::fs::FileType::from_raw_mode(st.st_mode).is_file()) {
             let now = Timespec { tv_sec: 0, tv_nsec: rustix::fs::UTIME_NOW };
             let _ = rustix::fs::futimens(&fd, &Timestamps { last_access: now, last_modification: now });
+        }
+    }
+
+    /// Records whether the box stops when idle (its spec's
+    /// `--stop-when-idle`), for [`Self::mark_busy`]. Written without
+    /// following a link.
+    pub fn set_stops_when_idle(&self, stops: bool) -> Result<()> {
+        let path = self.dir.join(NEVER_IDLE_FILE);
+        if stops {
+            match fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(&path, e)),
+                _ => Ok(()),
+            }
+        } else {
+            crate::files::write_atomic(&path, b"", 0o600)
         }
     }
 
@@ -329,6 +363,25 @@ pub fn on_disk(boxes_dir: &Path) -> Vec<(crate::engine::Scope, String, PathBuf)>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_box_that_stops_when_idle_is_marked_busy() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = BoxState::new(dir.path().to_path_buf());
+        state.set_stops_when_idle(false).unwrap();
+        state.mark_busy();
+        assert!(!dir.path().join(BUSY_FILE).exists(), "no init reads it: not written");
+        state.set_stops_when_idle(true).unwrap();
+        state.set_stops_when_idle(true).unwrap();
+        state.mark_busy();
+        assert!(dir.path().join(BUSY_FILE).is_file());
+        // A planted link in place of the mark is replaced, never followed.
+        let target = dir.path().join("target");
+        std::os::unix::fs::symlink(&target, dir.path().join(NEVER_IDLE_FILE)).unwrap();
+        state.set_stops_when_idle(false).unwrap();
+        assert!(!target.exists());
+        assert!(fs::symlink_metadata(dir.path().join(NEVER_IDLE_FILE)).unwrap().is_file());
+    }
 
     #[test]
     fn the_busy_mark_follows_no_link_and_waits_on_no_fifo() {

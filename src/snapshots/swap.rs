@@ -639,7 +639,13 @@ fn just_made(name: &str, id: String) -> crate::engine::json::Container {
 /// of image `image_id` that start with `in_use_prefix` are removed, not
 /// forced (an image a container uses keeps them); then the journal. Every
 /// word is quoted; names follow `--`.
-fn finish_script(engine: &[String], old_id: &str, image_id: Option<&str>, in_use_prefix: &str, journal: &Path) -> String {
+fn finish_script(
+    engine: &[String],
+    old_id: &str,
+    image_id: Option<&str>,
+    in_use_prefix: &str,
+    journal: &Path,
+) -> String {
     use crate::shell::words;
     let with = |args: &[&str]| {
         let mut argv = engine.to_vec();
