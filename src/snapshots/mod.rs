@@ -6,11 +6,13 @@
 //! host mounts are never in a commit and never touched.
 //!
 //! The swap keeps the box's name usable at every moment a kill can land:
-//! the new container is made under a temporary name while the old one works;
-//! the old one is stopped and renamed aside, the new one renamed into place,
-//! started, and only then is the old one removed. A journal file written
-//! before the first step lets the next tent command finish or undo a swap
-//! that was killed half-way (`Snapshots::recover`, in `swap.rs`). What a
+//! the new container is made under a temporary name while the old one
+//! stops (both at once); the old one is renamed aside, the new one renamed
+//! into place, started, and only then is the old one removed, by a process
+//! that outlives tent and holds the box's lock until it has removed the
+//! journal. A journal file written before the first step lets the next tent
+//! command finish or undo a swap that was killed half-way
+//! (`Snapshots::recover`, in `swap.rs`). What a
 //! snapshot is called and labelled is `boxes::snapshot`; `store.rs` takes,
 //! lists and deletes them.
 
