@@ -97,8 +97,17 @@ impl Snapshots<'_> {
         kind: SnapshotKind,
         keep: usize,
     ) -> Result<(Snapshot, Vec<Snapshot>)> {
-        let container = self.boxes.get(name)?;
-        let existing = self.list(name)?;
+        // The box and its snapshots at once: two engine calls each, and on
+        // Docker every call is a round trip to the daemon (issue 24).
+        let engine = self.boxes.engine;
+        let label = format!("{}={name}", snap_labels::BOX);
+        let (container, listed) = std::thread::scope(|s| {
+            let listing = s.spawn(|| engine.images_labelled(&label));
+            let container = self.boxes.get(name);
+            (container, listing.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+        });
+        let container = container?;
+        let existing = snapshots_of(&listed?, engine.scope(), name);
         let snap_name = match snapshot {
             Some(s) => {
                 validate_snapshot_name(s)?;
