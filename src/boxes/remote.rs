@@ -84,6 +84,131 @@ pub fn endpoint_env(engine: &Engine) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The longest endpoint address or connection name a manifest may give.
+pub const MAX_ENDPOINT_LEN: usize = 512;
+
+/// Checks an engine address from a file a box can write (tent.toml's
+/// `endpoint`) before it reaches the engine's client as `--url`/`--host`:
+/// `ssh://[USER@]HOST[:PORT][/PATH]`, `unix:///PATH` or `tcp://HOST:PORT`,
+/// in plain characters, nothing that could read as an option (a host or user
+/// that begins with `-` was once ssh's `-oProxyCommand`). Err says what is
+/// wrong, for the manifest's message.
+pub fn check_address(address: &str) -> Result<(), String> {
+    if address.is_empty() {
+        return Err("the address is empty".into());
+    }
+    if address.len() > MAX_ENDPOINT_LEN {
+        return Err(format!("the address is longer than {MAX_ENDPOINT_LEN} characters"));
+    }
+    if let Some(c) = address.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(format!("the address has a character {c:?} that no engine address has"));
+    }
+    let Some((scheme, rest)) = address.split_once("://") else {
+        return Err("the address has no scheme: write ssh://USER@HOST/SOCKET, unix:///SOCKET or tcp://HOST:PORT".into());
+    };
+    let path_ok = |path: &str| path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-~+@%=".contains(&b));
+    match scheme {
+        "unix" => {
+            let path = rest;
+            if !path.starts_with('/') || path.len() < 2 {
+                return Err(
+                    "a unix:// address needs the socket's absolute path (unix:///run/podman/podman.sock)".into()
+                );
+            }
+            if !path_ok(path) {
+                return Err("the socket path has characters other than letters, digits and / . _ - ~ + @ % =".into());
+            }
+            Ok(())
+        }
+        "ssh" | "tcp" => {
+            let (authority, path) = match rest.find(['/', '?']) {
+                Some(i) => rest.split_at(i),
+                None => (rest, ""),
+            };
+            let (user, host_port) = match authority.rsplit_once('@') {
+                Some((user, host)) => (Some(user), host),
+                None => (None, authority),
+            };
+            if let Some(user) = user {
+                if scheme == "tcp" {
+                    return Err("a tcp:// address has no user".into());
+                }
+                let plain = user.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+                if user.is_empty() || user.starts_with('-') || !plain {
+                    return Err(format!("{user:?} is not a user name (letters, digits, . _ -, not first -)"));
+                }
+            }
+            let (host, port) = split_port(host_port)?;
+            if host.is_empty() {
+                return Err("the address names no host".into());
+            }
+            let bracketed = host.starts_with('[') && host.ends_with(']');
+            let plain = if bracketed {
+                host[1..host.len() - 1].bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+            } else {
+                host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-_".contains(&b))
+            };
+            if host.starts_with('-') || !plain {
+                return Err(format!("{host:?} is not a host name or address"));
+            }
+            if scheme == "tcp" && (port.is_none() || !path.is_empty()) {
+                return Err("a tcp:// address is HOST:PORT and nothing more".into());
+            }
+            let (path, query) = path.split_once('?').unwrap_or((path, ""));
+            if !path_ok(path) || !query.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-=&".contains(&b)) {
+                return Err("the path has characters other than letters, digits and / . _ - ~ + @ % =".into());
+            }
+            Ok(())
+        }
+        other => Err(format!("tent reaches engines over ssh://, unix:// and tcp://, not {other}://")),
+    }
+}
+
+/// `HOST[:PORT]` (a bracketed IPv6 host keeps its colons); a port is 1 to 65535.
+fn split_port(host_port: &str) -> Result<(&str, Option<u16>), String> {
+    let (host, port) = if host_port.starts_with('[') {
+        match host_port.find(']') {
+            Some(end) => {
+                let (host, rest) = host_port.split_at(end + 1);
+                match rest.strip_prefix(':') {
+                    Some(port) => (host, Some(port)),
+                    None if rest.is_empty() => (host, None),
+                    None => return Err(format!("{host_port:?} is not HOST:PORT")),
+                }
+            }
+            None => return Err(format!("{host_port:?} opens a [ it does not close")),
+        }
+    } else {
+        match host_port.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        }
+    };
+    match port {
+        None => Ok((host, None)),
+        Some(port) => match port.parse::<u16>() {
+            Ok(n) if n > 0 && port.bytes().all(|b| b.is_ascii_digit()) => Ok((host, Some(n))),
+            _ => Err(format!("{port:?} is not a port number")),
+        },
+    }
+}
+
+/// Checks a podman connection or Docker context name from a file a box can
+/// write (tent.toml's `connection`): a plain name, which the engine's client
+/// looks up in its own configuration.
+pub fn check_connection(name: &str) -> Result<(), String> {
+    let plain = name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b));
+    if name.len() > 128 || !plain {
+        return Err(format!(
+            "{:?} is not a connection name (letters, digits and . _ @ -, beginning with a letter or digit, \
+             at most 128)",
+            crate::text::sanitize(name)
+        ));
+    }
+    Ok(())
+}
+
 /// Why a remote box cannot have `spec`, and what to do instead; None when it can.
 pub fn refusal(spec: &BoxSpec) -> Option<(String, String)> {
     let ssh = "or run tent on that machine itself (`ssh -X HOST`, then `tent create` there)";
@@ -432,5 +557,61 @@ mod tests {
         let home = Path::new("/home/ann");
         assert_eq!(start_dir(Path::new("/home/ann/src"), home), Path::new("/home/ann/src"));
         assert_eq!(start_dir(Path::new("/etc"), home), home);
+    }
+
+    #[test]
+    fn manifest_endpoints_are_plain_addresses() {
+        for ok in [
+            "ssh://me@build/run/user/1000/podman/podman.sock",
+            "ssh://tent-remote@127.0.0.1:2222/run/user/1003/podman/podman.sock",
+            "ssh://me@[::1]:22/run/podman/podman.sock?secure=true",
+            "ssh://build",
+            "unix:///run/tent-test-docker2.sock",
+            "tcp://10.0.0.2:2375",
+        ] {
+            assert_eq!(check_address(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "ssh://-oProxyCommand=sh@h/s",
+            "ssh://me@-oProxyCommand=sh/s",
+            "ssh://me@host/s;rm",
+            "ssh://me@host:0/s",
+            "ssh://me@[::1/s",
+            "tcp://me@host:1",
+            "tcp://host:1/path",
+            "file:///etc/passwd",
+            "unix://",
+            "--url=x",
+        ] {
+            assert!(check_address(bad).is_err(), "{bad}");
+        }
+        assert_eq!(check_connection("build-1.example@x"), Ok(()));
+        assert!(check_connection("-build").is_err());
+        assert!(check_connection("a/b").is_err());
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// Any text is checked without a panic, and what passes could
+            /// never read as an option or split into two words.
+            #[test]
+            fn accepted_addresses_are_plain(text in prop_oneof![
+                any::<String>(),
+                "(ssh|unix|tcp|http)://[-a-z@:.\\[\\]/ ?=]{0,20}",
+            ]) {
+                if check_address(&text).is_ok() {
+                    prop_assert!(!text.starts_with('-') && !text.contains("://-"));
+                    prop_assert!(!text.contains("@-"));
+                    prop_assert!(text.chars().all(|c| c.is_ascii_graphic()));
+                }
+                if check_connection(&text).is_ok() {
+                    prop_assert!(!text.starts_with('-') && text.chars().all(|c| c.is_ascii_graphic()));
+                }
+            }
+        }
     }
 }

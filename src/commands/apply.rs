@@ -15,10 +15,12 @@ use crate::boxes::scripts::hook_script;
 use crate::boxes::{BoxSpec, host::default_image_for, labels};
 use crate::cli::ApplyArgs;
 use crate::engine::Engine;
+use crate::engine::endpoint::Chosen;
 use crate::error::{Error, Result};
 use crate::export::Selector;
 use crate::manifest::apply::{BoxOps, Executor, ExportOps, Records, Status, StepResult};
 use crate::manifest::devcontainer::{HostCommand, ImageBuild};
+use crate::manifest::model::{BoxEntry, EndpointKey};
 use crate::manifest::plan::Options;
 use crate::manifest::{self, Action, BinExport, Current, Desired, Manifest, Mode, Record, record};
 use crate::runtime::{other_owner, write_hooks};
@@ -48,36 +50,51 @@ pub(super) fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
         ctx.printer.warn(warning);
     }
     select(&mut manifest, &args.name)?;
-    let desired = desired(ctx, &manifest);
-    let (current, ids) = current(ctx, &manifest, &desired)?;
-    let actions = if args.remove {
-        manifest::plan::plan_removal(&desired, &current, mode(&ctx.engine))
-    } else {
-        manifest::plan::plan(
-            &desired,
-            &current,
-            &Options { manifest: &manifest.path, mode: mode(&ctx.engine), prune: args.prune },
-        )
-    };
+    let mut groups = Vec::new();
+    for (gctx, sub) in endpoint_groups(ctx, &manifest)? {
+        let desired = desired(&gctx, &sub);
+        let (current, ids) = current(&gctx, &sub, &desired)?;
+        let actions = if args.remove {
+            manifest::plan::plan_removal(&desired, &current, mode(&gctx.engine))
+        } else {
+            manifest::plan::plan(
+                &desired,
+                &current,
+                &Options { manifest: &manifest.path, mode: mode(&gctx.engine), prune: args.prune },
+            )
+        };
+        groups.push(Group { ctx: gctx, manifest: sub, desired, current, ids, actions });
+    }
+    // Where each box lives is shown as soon as any of them is elsewhere.
+    let show_where = groups.iter().any(|g| !g.ctx.engine.is_local());
+    let planned: Vec<Planned<'_>> = groups
+        .iter()
+        .flat_map(|g| {
+            let endpoint = g.ctx.engine.endpoint.describe();
+            g.actions.iter().map(move |action| Planned { action, endpoint: endpoint.clone() })
+        })
+        .collect();
 
     // The plan is the data of a dry run; otherwise it is status.
-    for action in &actions {
+    for item in &planned {
+        let line = if show_where { item.describe_where() } else { item.action.describe() };
         if args.dry_run && !args.json {
-            ctx.printer.data(action.describe());
+            ctx.printer.data(line);
         } else if !args.json || ctx.printer.verbose {
-            ctx.printer.status(action.describe());
+            ctx.printer.status(line);
         }
     }
     let report = |results: &[StepResult]| {
         if args.json {
             let changed = results.iter().any(|r| r.status == Status::Done);
             let json =
-                Report { manifest: &manifest.path, dry_run: args.dry_run, changed, plan: &actions, result: results };
+                Report { manifest: &manifest.path, dry_run: args.dry_run, changed, plan: &planned, result: results };
             ctx.printer.data(serde_json::to_string_pretty(&json).expect("a report always serializes"));
         }
     };
 
-    if let Some(conflict) = actions.iter().find(|a| matches!(a, Action::Conflict { .. })) {
+    let all = || planned.iter().map(|p| p.action);
+    if let Some(conflict) = all().find(|a| matches!(a, Action::Conflict { .. })) {
         let Action::Conflict { name, reason } = conflict else { unreachable!() };
         let at = manifest.boxes.iter().find(|b| &b.name == name).map(|b| format!("{}: ", b.at)).unwrap_or_default();
         return Err(Error::Manifest {
@@ -85,8 +102,8 @@ pub(super) fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
             hint: Some(format!("rename the box in {}, or remove that container yourself", manifest.path.display())),
         });
     }
-    if !actions.iter().any(Action::changes) {
-        let kept = actions.iter().filter(|a| matches!(a, Action::Unchanged { .. })).count();
+    if !all().any(|a| a.changes()) {
+        let kept = all().filter(|a| matches!(a, Action::Unchanged { .. })).count();
         if !args.json {
             ctx.printer.status(format!("nothing to do: {kept} box(es) up to date"));
         }
@@ -95,19 +112,18 @@ pub(super) fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
     }
     // devcontainer.json's initializeCommand: on the host, before its box is made.
     let made = |box_name: &str| {
-        actions
-            .iter()
-            .any(|a| matches!(a, Action::Create { name, .. } | Action::Recreate { name, .. } if name == box_name))
+        all().any(|a| matches!(a, Action::Create { name, .. } | Action::Recreate { name, .. } if name == box_name))
     };
     let host_commands: Vec<&HostCommand> = manifest.host_commands.iter().filter(|c| made(&c.box_name)).collect();
-    // … and `build`: the image, when the engine does not have it yet.
-    let mut builds: Vec<&ImageBuild> = Vec::new();
+    // … and `build`: the image, when the box's engine does not have it yet.
+    let mut builds: Vec<(&Context<'_>, &ImageBuild)> = Vec::new();
     for build in manifest.builds.iter().filter(|b| made(&b.box_name)) {
-        if !ctx.engine.image_exists(&build.image)? {
-            builds.push(build);
+        let Some(group) = groups.iter().find(|g| g.desired.iter().any(|d| d.name == build.box_name)) else { continue };
+        if !group.ctx.engine.image_exists(&build.image)? {
+            builds.push((&group.ctx, build));
         }
     }
-    for build in &builds {
+    for (_, build) in &builds {
         let line = format!(
             "+ build {} for {} from {} (context {})",
             build.image,
@@ -139,33 +155,48 @@ pub(super) fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
         report(&[]);
         return Ok(0);
     }
-    confirm(ctx, args, &actions)?;
+    let risky: Vec<&Action> = all().filter(|a| a.needs_confirmation()).collect();
+    confirm(ctx, args, &risky)?;
     confirm_host_commands(ctx, args, &host_commands)?;
     for command in host_commands {
         run_on_host(ctx, args, command)?;
     }
-    for build in builds {
-        build_image(ctx, build)?;
+    for (gctx, build) in builds {
+        build_image(gctx, build)?;
     }
 
     interrupt::catch();
-    let (boxes, exports, records) =
-        (LiveBoxes { ctx, init_hooks: Default::default() }, DirectExporter { ctx }, RecordFiles { ctx });
-    let mut run = Executor {
-        manifest: &manifest,
-        ids,
-        boxes: &boxes,
-        exports: &exports,
-        records: &records,
-        progress: ctx.printer,
-        error: None,
-    };
-    let results = run.run(&actions, &desired, &current);
+    let mut results = Vec::new();
+    let mut error = None;
+    for group in &groups {
+        let gctx = &group.ctx;
+        if error.is_some() {
+            results.extend(group.actions.iter().map(StepResult::not_run));
+            continue;
+        }
+        gctx.note_endpoint();
+        let (boxes, exports, records) = (
+            LiveBoxes { ctx: gctx, init_hooks: Default::default() },
+            DirectExporter { ctx: gctx },
+            RecordFiles { ctx: gctx },
+        );
+        let mut run = Executor {
+            manifest: &group.manifest,
+            ids: group.ids.clone(),
+            boxes: &boxes,
+            exports: &exports,
+            records: &records,
+            progress: ctx.printer,
+            error: None,
+        };
+        results.extend(run.run(&group.actions, &group.desired, &group.current));
+        error = run.error.take();
+    }
     report(&results);
     match results.iter().find(|r| r.status == Status::Failed) {
         Some(failed) => {
             let name = &failed.name;
-            let err = run.error.take().expect("a failed step keeps its error");
+            let err = error.expect("a failed step keeps its error");
             ctx.printer.status(format!(
                 "apply stopped at box {name}; the boxes after it were not touched. \
                  Fix the problem and run `{}` again to finish.",
@@ -181,6 +212,81 @@ pub(super) fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
             }
             Ok(0)
         }
+    }
+}
+
+/// The boxes of a manifest that live at one endpoint, with the engine that
+/// reaches them and their plan.
+struct Group<'a> {
+    ctx: Context<'a>,
+    /// The manifest with only this endpoint's boxes.
+    manifest: Manifest,
+    desired: Vec<Desired>,
+    current: Vec<Current>,
+    ids: BTreeMap<String, String>,
+    actions: Vec<Action>,
+}
+
+/// One step of the plan and where it happens (`tent apply --json`'s
+/// `endpoint`: `local` or the address).
+#[derive(Serialize)]
+struct Planned<'a> {
+    #[serde(flatten)]
+    action: &'a Action,
+    endpoint: String,
+}
+
+impl Planned<'_> {
+    fn describe_where(&self) -> String {
+        let place = if self.endpoint == "local" { "this machine" } else { self.endpoint.as_str() };
+        format!("{} [on {place}]", self.action.describe())
+    }
+}
+
+/// The manifest's boxes by the endpoint they live at: first the one tent
+/// points at (its flags, the environment), with every box that names no
+/// endpoint, even when none is left (so `--prune` sees what it made there);
+/// then each endpoint a box names with `endpoint` or `connection`, reached as
+/// `tent --url` / `tent --connection` would. Two spellings of one endpoint
+/// are one group.
+fn endpoint_groups<'a>(ctx: &Context<'a>, manifest: &Manifest) -> Result<Vec<(Context<'a>, Manifest)>> {
+    let resolve = |entry: &BoxEntry, key: &EndpointKey| {
+        let mut engine = ctx.engine.clone();
+        engine.choose_endpoint(&chosen(key));
+        if engine.is_local() && !ctx.engine.is_local() {
+            // The client would follow the environment elsewhere.
+            return Err(Error::Manifest {
+                message: format!(
+                    "{}: box {:?} names this machine's own engine ({key}), but tent is pointed at {}",
+                    entry.at,
+                    entry.name,
+                    ctx.engine.describe()
+                ),
+                hint: Some(
+                    "drop the box's endpoint key (it is this machine's store anyway), or run tent without \
+                     the setting that points it elsewhere"
+                        .into(),
+                ),
+            });
+        }
+        Ok(engine)
+    };
+    let groups =
+        manifest::plan::by_endpoint(&manifest.boxes, ctx.engine.clone(), resolve, |a, b| a.scope() == b.scope())?;
+    Ok(groups
+        .into_iter()
+        .map(|(engine, boxes)| {
+            let gctx = Context { printer: ctx.printer, config: ctx.config.clone(), paths: ctx.paths.clone(), engine };
+            (gctx, Manifest { boxes, ..manifest.clone() })
+        })
+        .collect())
+}
+
+/// A box's endpoint key as tent's own `--url` / `--connection`.
+fn chosen(key: &EndpointKey) -> Chosen {
+    match key {
+        EndpointKey::Url(url) => Chosen { url: Some(url.clone()), connection: None },
+        EndpointKey::Connection(name) => Chosen { url: None, connection: Some(name.clone()) },
     }
 }
 
@@ -479,8 +585,7 @@ fn mode(engine: &Engine) -> Mode {
 
 /// Recreating, removing or taking over a box is asked on a terminal; off a
 /// terminal it needs `--yes`, so a script never destroys a box by surprise.
-fn confirm(ctx: &Context<'_>, args: &ApplyArgs, actions: &[Action]) -> Result<()> {
-    let risky: Vec<&Action> = actions.iter().filter(|a| a.needs_confirmation()).collect();
+fn confirm(ctx: &Context<'_>, args: &ApplyArgs, risky: &[&Action]) -> Result<()> {
     if risky.is_empty() || args.yes {
         return Ok(());
     }
@@ -512,7 +617,7 @@ struct Report<'a> {
     manifest: &'a Path,
     dry_run: bool,
     changed: bool,
-    plan: &'a [Action],
+    plan: &'a [Planned<'a>],
     result: &'a [StepResult],
 }
 
@@ -653,5 +758,36 @@ impl ExportOps for DirectExporter<'_> {
     fn remove_entry(&self, box_name: &str) -> Result<()> {
         let selector = Selector::Exact(export::receipt::Kind::Entry, export::entry::ENTRY_NAME);
         export::unexport(&self.ctx.paths, self.ctx.engine.scope(), box_name, selector).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_says_where_each_step_happens() {
+        let action = Action::Create { name: "far".into(), spec: BoxSpec { image: "deb".into(), ..Default::default() } };
+        let far = Planned { action: &action, endpoint: "ssh://me@build/run/podman/podman.sock".into() };
+        assert_eq!(far.describe_where(), "+ create far (image deb) [on ssh://me@build/run/podman/podman.sock]");
+        let here = Planned { action: &action, endpoint: "local".into() };
+        assert_eq!(here.describe_where(), "+ create far (image deb) [on this machine]");
+        let json = serde_json::to_value(&far).unwrap();
+        assert_eq!(json["action"], "create");
+        assert_eq!(json["box"], "far");
+        assert_eq!(json["endpoint"], "ssh://me@build/run/podman/podman.sock");
+        assert_eq!(json["spec"]["image"], "deb");
+    }
+
+    #[test]
+    fn endpoint_keys_are_tents_own_flags() {
+        assert_eq!(
+            chosen(&EndpointKey::Url("unix:///s.sock".into())),
+            Chosen { url: Some("unix:///s.sock".into()), connection: None }
+        );
+        assert_eq!(
+            chosen(&EndpointKey::Connection("build".into())),
+            Chosen { url: None, connection: Some("build".into()) }
+        );
     }
 }
