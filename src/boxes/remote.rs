@@ -69,19 +69,42 @@ pub fn hidden_by_sudo(engine: &Engine) -> Option<String> {
 /// The variables set now that point the engine's client at a remote
 /// endpoint (none for a local one), for what must reach the same box later
 /// from a plain shell (an exported command's wrapper). Secrets (a key's
-/// passphrase) are never among them.
+/// passphrase) are never among them. tent's own `--url`/`--connection` (or a
+/// manifest's `endpoint`/`connection`) become the client's variable for it,
+/// in place of the environment's choice.
 pub fn endpoint_env(engine: &Engine) -> Vec<(String, String)> {
-    if engine.is_local() {
-        return Vec::new();
-    }
-    let keys: &[&str] = if engine.is_podman() {
-        &["CONTAINER_HOST", "CONTAINER_CONNECTION", "CONTAINER_SSHKEY", "CONTAINERS_CONF"]
+    endpoint_env_from(engine, &|key| std::env::var(key).ok())
+}
+
+fn endpoint_env_from(engine: &Engine, env: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+    let Some(remote) = engine.endpoint.remote() else { return Vec::new() };
+    let (keys, url_var, name_var): (&[&str], _, _) = if engine.is_podman() {
+        (
+            &["CONTAINER_HOST", "CONTAINER_CONNECTION", "CONTAINER_SSHKEY", "CONTAINERS_CONF"],
+            "CONTAINER_HOST",
+            "CONTAINER_CONNECTION",
+        )
     } else {
-        &["DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"]
+        (
+            &["DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"],
+            "DOCKER_HOST",
+            "DOCKER_CONTEXT",
+        )
     };
-    keys.iter()
-        .filter_map(|key| std::env::var(key).ok().filter(|v| !v.is_empty()).map(|v| (key.to_string(), v)))
-        .collect()
+    let chosen = match remote.client_args.as_slice() {
+        [flag, value] if flag == "--url" || flag == "--host" => Some((url_var, value.clone())),
+        [flag, value] if flag == "--connection" || flag == "--context" => Some((name_var, value.clone())),
+        _ => None,
+    };
+    let mut vars: Vec<(String, String)> = keys
+        .iter()
+        .filter(|key| chosen.is_none() || (**key != url_var && **key != name_var))
+        .filter_map(|key| env(key).filter(|v| !v.is_empty()).map(|v| (key.to_string(), v)))
+        .collect();
+    if let Some((key, value)) = chosen {
+        vars.insert(0, (key.to_string(), value));
+    }
+    vars
 }
 
 /// The longest endpoint address or connection name a manifest may give.
@@ -557,6 +580,41 @@ mod tests {
         let home = Path::new("/home/ann");
         assert_eq!(start_dir(Path::new("/home/ann/src"), home), Path::new("/home/ann/src"));
         assert_eq!(start_dir(Path::new("/etc"), home), home);
+    }
+
+    #[test]
+    fn a_wrapper_reaches_the_endpoint_tent_was_pointed_at() {
+        let env = |key: &str| match key {
+            "CONTAINER_HOST" => Some("ssh://me@env-host/s".to_string()),
+            "CONTAINER_SSHKEY" => Some("/home/ann/.ssh/id".to_string()),
+            "DOCKER_CONTEXT" => Some("ctx".to_string()),
+            _ => None,
+        };
+        let mut podman = Engine::plain(crate::engine::EngineKind::Podman, true);
+        assert!(endpoint_env_from(&podman, &env).is_empty(), "a local box needs nothing");
+        let remote = |address: &str, args: &[&str]| {
+            crate::engine::Endpoint::Remote(crate::engine::endpoint::Remote {
+                kind: crate::engine::EngineKind::Podman,
+                address: address.into(),
+                source: "test".into(),
+                client_args: args.iter().map(|a| a.to_string()).collect(),
+            })
+        };
+        podman.endpoint = remote("ssh://me@env-host/s", &[]);
+        let pairs = |v: Vec<(String, String)>| v.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>();
+        assert_eq!(
+            pairs(endpoint_env_from(&podman, &env)),
+            ["CONTAINER_HOST=ssh://me@env-host/s", "CONTAINER_SSHKEY=/home/ann/.ssh/id"]
+        );
+        // tent --connection (or a manifest's connection) wins over the environment's host.
+        podman.endpoint = remote("ssh://me@build/s", &["--connection", "build"]);
+        assert_eq!(
+            pairs(endpoint_env_from(&podman, &env)),
+            ["CONTAINER_CONNECTION=build", "CONTAINER_SSHKEY=/home/ann/.ssh/id"]
+        );
+        let mut docker = Engine::plain(crate::engine::EngineKind::Docker, false);
+        docker.endpoint = remote("unix:///run/other.sock", &["--host", "unix:///run/other.sock"]);
+        assert_eq!(pairs(endpoint_env_from(&docker, &env)), ["DOCKER_HOST=unix:///run/other.sock"]);
     }
 
     #[test]

@@ -736,7 +736,8 @@ impl ExportOps for DirectExporter<'_> {
     }
 
     fn export_bin(&self, box_name: &str, bin: &BinExport) -> Result<()> {
-        let exporter = self.ctx.exporter(&self.ctx.engine, box_name, false)?;
+        // A command's wrapper records a remote endpoint, as `tent export --bin` does.
+        let exporter = self.ctx.exporter_anywhere(&self.ctx.engine, box_name, false)?;
         let dir = bin.path.clone().unwrap_or_else(|| self.ctx.bin_dir());
         exporter.export_bin(&bin.bin, bin.name.as_deref(), &dir).map(drop)
     }

@@ -285,6 +285,82 @@ fn an_exported_command_reaches_the_box_from_a_plain_shell(engine: Engine) {
     assert!(!std::path::Path::new(wrapper).exists(), "unexport removes the wrapper");
 }
 
+/// A tent.toml box that names its endpoint is made there by `tent apply`
+/// run from a plain shell (only the ssh key set, as an agent would give it),
+/// beside a box of the same file made here; the plan says where each one
+/// goes; a second apply changes nothing; `--remove` removes both, each where
+/// it lives. A value a box could have planted is refused before anything is
+/// made.
+fn apply_makes_a_box_at_its_endpoint(engine: Engine) {
+    let Some(r) = Remote::new(engine) else { return };
+    let far = r.name("apply-far");
+    let near = r.sb.name("apply-near");
+    let url = remote_url();
+    let file = r.sb.home.join("tent.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[box.{far}]\nimage = \"{BUSYBOX}\"\nendpoint = \"{url}\"\nenv = {{ WHERE = \"there\" }}\n\
+             export_bins = [{{ bin = \"sh\", name = \"{far}-sh\" }}]\n\n\
+             [box.{near}]\nimage = \"{BUSYBOX}\"\nenv = {{ WHERE = \"here\" }}\n"
+        ),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let key = r.env[1].clone();
+    let plain = |args: &[&str]| {
+        let mut c = r.sb.command("env");
+        c.arg(&key).arg(tent_bin()).args(args);
+        Run::from(c)
+    };
+
+    let plan = plain(&["apply", file, "--dry-run"]).ok();
+    let lines = plan.stdout();
+    assert!(lines.contains(&format!("+ create {far} (image {BUSYBOX}) [on {url}]")), "{}", plan.describe());
+    assert!(lines.contains(&format!("+ create {near} (image {BUSYBOX}) [on this machine]")), "{}", plan.describe());
+    let json = plain(&["apply", file, "--dry-run", "--json"]).ok().stdout();
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let endpoints: Vec<(String, String)> = json["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["box"].as_str().unwrap().to_string(), a["endpoint"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(endpoints.contains(&(far.clone(), url.clone())), "{endpoints:?}");
+    assert!(endpoints.contains(&(near.clone(), "local".into())), "{endpoints:?}");
+    assert!(!r.remote_box_exists(&far), "a dry run makes nothing");
+
+    plain(&["apply", file]).ok();
+    assert!(r.remote_box_exists(&far) && !r.local_box_exists(&far), "made on the other machine only");
+    assert!(r.local_box_exists(&near) && !r.remote_box_exists(&near), "made here only");
+    let there = r.tent(&["run", &far, "--", "sh", "-c", "echo $WHERE"]).ok();
+    assert_eq!(there.stdout().trim(), "there", "{}", there.describe());
+    assert_eq!(r.sb.tent(&["run", &near, "--", "sh", "-c", "echo $WHERE"]).ok().stdout().trim(), "here");
+
+    // Its exported command records where the box lives: it works from a
+    // plain shell with nothing set.
+    let wrapper = r.sb.home.join(".local/bin").join(format!("{far}-sh"));
+    let mut run = r.sb.command(&wrapper);
+    run.args(["-c", "echo $WHERE; exit 4"]);
+    let done = Run::from(run).code(4);
+    assert_eq!(done.stdout(), "there\n", "{}", done.describe());
+
+    let again = plain(&["apply", file]).ok();
+    assert!(again.stderr.contains("nothing to do: 2 box(es) up to date"), "{}", again.describe());
+
+    // A planted endpoint (one that would be ssh's option) is refused at its line.
+    let hostile = r.sb.home.join("hostile.toml");
+    std::fs::write(&hostile, format!("[box.{far}x]\nendpoint = \"ssh://me@-oProxyCommand=touch/s\"\n")).unwrap();
+    let refused = plain(&["apply", hostile.to_str().unwrap(), "--yes"]).output();
+    assert_ne!(refused.code, Some(0));
+    assert!(refused.stderr.contains("hostile.toml:2:12: endpoint:"), "{}", refused.describe());
+
+    plain(&["apply", file, "--remove", "--yes"]).ok();
+    assert!(!r.remote_box_exists(&far), "removed there");
+    assert!(!r.local_box_exists(&near), "and here");
+    assert!(!wrapper.exists(), "with its exports");
+}
+
 macro_rules! remote_tests {
     ($($test:ident),* $(,)?) => {
         mod from_root {
@@ -302,4 +378,5 @@ remote_tests!(
     a_local_box_of_the_same_name_is_untouched,
     save_here_load_there,
     an_exported_command_reaches_the_box_from_a_plain_shell,
+    apply_makes_a_box_at_its_endpoint,
 );
