@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use super::Boxes;
-use crate::boxes::snapshot::{repository, snap_labels, snapshots_of};
+use crate::boxes::snapshot::{IN_USE_PREFIX, repository, snap_labels, snapshots_of};
 use crate::engine::argv;
 use crate::error::{Error, Result};
 
@@ -29,13 +29,20 @@ impl Boxes<'_> {
     /// files, a `--home` folder among them, are never touched here.
     pub fn remove(&self, name: &str) -> Result<Removed> {
         // The name and owner are checked before anything goes, exports included.
-        match self.get(name) {
-            Ok(_) | Err(Error::NoSuchBox { .. }) => {}
+        let image = match self.get(name) {
+            Ok(container) => Some(container.image),
+            Err(Error::NoSuchBox { .. }) => None,
             Err(err) => return Err(err),
-        }
+        };
         let exports = crate::export::remove_box_exports(self.paths, self.engine.scope(), name);
         self.remove_container(name)?;
         let snapshots = self.remove_snapshots(name);
+        // The image the box ran on, when tent tagged it for this box (a
+        // loaded box's, a rollback's): a loaded image keeps the labels of
+        // the box it was saved from, so the snapshot labels do not find it.
+        if let Some(image) = image.filter(|i| is_own_in_use_tag(self.engine.scope(), name, i)) {
+            let _ = self.engine.output(&argv::rmi(&image));
+        }
         Ok(Removed { exports, snapshots })
     }
 
@@ -79,5 +86,33 @@ impl Boxes<'_> {
             }
         }
         Ok(count)
+    }
+}
+
+/// Whether `image` (as the engine names a container's image) is one of
+/// tent's own `tent-in-use-` tags in box `name`'s repository: only those are
+/// removed with the box, never an image the user named.
+fn is_own_in_use_tag(scope: crate::engine::Scope, name: &str, image: &str) -> bool {
+    let prefix = format!("{}:{IN_USE_PREFIX}", repository(scope, name));
+    let docker_prefix = prefix.strip_prefix("localhost/").unwrap_or(&prefix);
+    [prefix.as_str(), docker_prefix].iter().any(|p| {
+        image.strip_prefix(p).is_some_and(|tag| !tag.is_empty() && tag.bytes().all(|b| b.is_ascii_alphanumeric()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Scope;
+
+    #[test]
+    fn only_tents_own_in_use_tag_of_the_box_goes_with_it() {
+        let own = "localhost/tent-snapshot/podman/dev:tent-in-use-1a2b3c";
+        assert!(is_own_in_use_tag(Scope::Podman, "dev", own));
+        assert!(is_own_in_use_tag(Scope::Podman, "dev", "tent-snapshot/podman/dev:tent-in-use-1a2b3c"));
+        assert!(!is_own_in_use_tag(Scope::Podman, "dev2", own), "another box's");
+        assert!(!is_own_in_use_tag(Scope::Podman, "dev", "localhost/tent-snapshot/podman/dev:before"), "a snapshot");
+        assert!(!is_own_in_use_tag(Scope::Podman, "dev", "debian:bookworm"));
+        assert!(!is_own_in_use_tag(Scope::Podman, "dev", "localhost/tent-snapshot/podman/dev:tent-in-use-"));
     }
 }

@@ -97,8 +97,15 @@ impl Remote {
 
 impl Drop for Remote {
     fn drop(&mut self) {
-        for name in self.names.lock().unwrap().drain(..) {
-            let _ = self.engine(&["rm", "--force", "--", &name]).output();
+        let names: Vec<String> = self.names.lock().unwrap().drain(..).collect();
+        for name in &names {
+            let _ = self.engine(&["rm", "--force", "--", name]).output();
+        }
+        // tent's images of those boxes, when a test failed before its `tent rm`.
+        let images = self.engine(&["images", "--format", "{{.Repository}}:{{.Tag}}"]).output().stdout();
+        for image in images.lines().filter(|i| names.iter().any(|n| i.contains(&format!("/tent-snapshot/podman/{n}:"))))
+        {
+            let _ = self.engine(&["rmi", "--", image]).output();
         }
     }
 }
@@ -257,6 +264,19 @@ fn save_here_load_there(engine: Engine) {
     r.sb.tent(&["load", archive, "--name", &back]).ok();
     let moved = r.sb.tent(&["run", &back, "--", "cat", "/etc/moved"]).ok();
     assert_eq!(moved.stdout(), "made-here\nand-there\n");
+
+    // `tent rm` of a loaded box leaves none of tent's images behind, there
+    // or here (the loaded image is labelled with the box it was saved from).
+    r.tent(&["rm", "--force", &there]).ok();
+    r.sb.tent(&["rm", "--force", &back]).ok();
+    for (images, name) in [
+        (r.engine(&["images", "--format", "{{.Repository}}:{{.Tag}}"]), &there),
+        (r.sb.engine_cmd(&["images", "--format", "{{.Repository}}:{{.Tag}}"]), &back),
+    ] {
+        let images = images.ok().stdout();
+        let left: Vec<&str> = images.lines().filter(|l| l.contains(&format!("/{name}:"))).collect();
+        assert!(left.is_empty(), "images of {name} left behind: {left:?}");
+    }
 }
 
 /// `tent export --bin` from a remote box writes a wrapper that records the
