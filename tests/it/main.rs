@@ -26,6 +26,7 @@ mod ptyxis;
 mod relay_attack;
 mod relay_files;
 mod remote;
+mod remote_docker;
 mod remote_local;
 mod remove;
 mod services;
