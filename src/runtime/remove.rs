@@ -36,12 +36,7 @@ impl Boxes<'_> {
         let exports = crate::export::remove_box_exports(self.paths, self.engine.scope(), name);
         self.remove_container(name)?;
         // What `tent apply` recorded of it describes a container that is gone.
-        let record = self.paths.manifest_record(self.engine.scope(), name);
-        if let Err(e) = std::fs::remove_file(&record) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                return Err(Error::io(&record, e));
-            }
-        }
+        crate::files::remove_if_present(&self.paths.manifest_record(self.engine.scope(), name))?;
         let snapshots = self.remove_snapshots(name);
         Ok(Removed { exports, snapshots })
     }
