@@ -36,6 +36,8 @@ impl Boxes<'_> {
         };
         let exports = crate::export::remove_box_exports(self.paths, self.engine.scope(), name);
         self.remove_container(name)?;
+        // What `tent apply` recorded of it describes a container that is gone.
+        crate::files::remove_if_present(&self.paths.manifest_record(self.engine.scope(), name))?;
         let snapshots = self.remove_snapshots(name);
         // The image the box ran on, when tent tagged it for this box (a
         // loaded box's, a rollback's): a loaded image keeps the labels of
