@@ -51,7 +51,12 @@ pub(super) fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
     }
     select(&mut manifest, &args.name)?;
     let mut groups = Vec::new();
-    for (gctx, sub) in endpoint_groups(ctx, &manifest)? {
+    for (i, (gctx, sub)) in endpoint_groups(ctx, &manifest)?.into_iter().enumerate() {
+        if i > 0 {
+            // As every tent does for its endpoint at start: a rollback an
+            // earlier tent left half-done there is finished or undone first.
+            gctx.recover();
+        }
         let desired = desired(&gctx, &sub);
         let (current, ids) = current(&gctx, &sub, &desired)?;
         let actions = if args.remove {
