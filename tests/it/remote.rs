@@ -365,6 +365,10 @@ fn apply_makes_a_box_at_its_endpoint(engine: Engine) {
     let done = Run::from(run).code(4);
     assert_eq!(done.stdout(), "there\n", "{}", done.describe());
 
+    // Written down again, the box keeps its endpoint.
+    let written = r.tent(&["manifest", &far]).ok().stdout();
+    assert!(written.contains(&format!("endpoint = \"{url}\"")), "{written}");
+
     let again = plain(&["apply", file]).ok();
     assert!(again.stderr.contains("nothing to do: 2 box(es) up to date"), "{}", again.describe());
 
