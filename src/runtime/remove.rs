@@ -29,22 +29,16 @@ impl Boxes<'_> {
     /// files, a `--home` folder among them, are never touched here.
     pub fn remove(&self, name: &str) -> Result<Removed> {
         // The name and owner are checked before anything goes, exports included.
-        let image = match self.get(name) {
-            Ok(container) => Some(container.image),
-            Err(Error::NoSuchBox { .. }) => None,
+        match self.get(name) {
+            Ok(_) | Err(Error::NoSuchBox { .. }) => {}
             Err(err) => return Err(err),
-        };
+        }
         let exports = crate::export::remove_box_exports(self.paths, self.engine.scope(), name);
         self.remove_container(name)?;
         // What `tent apply` recorded of it describes a container that is gone.
         crate::files::remove_if_present(&self.paths.manifest_record(self.engine.scope(), name))?;
         let snapshots = self.remove_snapshots(name);
-        // The image the box ran on, when tent tagged it for this box (a
-        // loaded box's, a rollback's): a loaded image keeps the labels of
-        // the box it was saved from, so the snapshot labels do not find it.
-        if let Some(image) = image.filter(|i| is_own_in_use_tag(self.engine.scope(), name, i)) {
-            let _ = self.engine.output(&argv::rmi(&image));
-        }
+        self.remove_in_use_tags(name);
         Ok(Removed { exports, snapshots })
     }
 
@@ -74,6 +68,22 @@ impl Boxes<'_> {
             return Ok(());
         }
         self.state(name).remove()
+    }
+
+    /// Removes tent's `tent-in-use-` tags in the box's repository that the
+    /// snapshot labels do not find: a loaded box's image keeps the labels of
+    /// the box it was saved from, so it stayed behind after `tent rm` (and
+    /// after a rollback away from it), in the other machine's store too.
+    fn remove_in_use_tags(&self, name: &str) {
+        let repo = repository(self.engine.scope(), name);
+        let list = ["images", "--filter", &format!("reference={repo}"), "--format", "{{.Repository}}:{{.Tag}}"];
+        let Ok(output) = self.engine.output(&list) else { return };
+        for image in String::from_utf8_lossy(&output.stdout).lines().map(str::trim) {
+            if is_own_in_use_tag(self.engine.scope(), name, image) {
+                // Not forced: an image a container still uses stays.
+                let _ = self.engine.output(&argv::rmi(image));
+            }
+        }
     }
 
     /// Removes every snapshot of a box (after the box itself is gone);

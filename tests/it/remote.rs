@@ -266,7 +266,10 @@ fn save_here_load_there(engine: Engine) {
     assert_eq!(moved.stdout(), "made-here\nand-there\n");
 
     // `tent rm` of a loaded box leaves none of tent's images behind, there
-    // or here (the loaded image is labelled with the box it was saved from).
+    // or here (the loaded image is labelled with the box it was saved from),
+    // nor after a rollback took the box off the loaded image.
+    r.tent(&["snapshot", &there, "s1"]).ok();
+    r.tent(&["rollback", &there, "s1", "--yes"]).ok();
     r.tent(&["rm", "--force", &there]).ok();
     r.sb.tent(&["rm", "--force", &back]).ok();
     for (images, name) in [
