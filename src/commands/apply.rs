@@ -58,6 +58,9 @@ pub(super) fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
             gctx.recover();
         }
         let desired = desired(&gctx, &sub);
+        if !args.remove {
+            refuse_what_needs_this_machine(&gctx, &sub, &desired)?;
+        }
         let (current, ids) = current(&gctx, &sub, &desired)?;
         let actions = if args.remove {
             manifest::plan::plan_removal(&desired, &current, mode(&gctx.engine))
@@ -285,6 +288,35 @@ fn endpoint_groups<'a>(ctx: &Context<'a>, manifest: &Manifest) -> Result<Vec<(Co
             (gctx, Manifest { boxes, ..manifest.clone() })
         })
         .collect())
+}
+
+/// A box on another endpoint cannot have what needs this machine (its
+/// folders, its GPU driver, sudo, its display for apps and menu entries):
+/// refused before anything is made, at the box's place in the file, with
+/// what to do instead (`boxes::remote::refusal`).
+fn refuse_what_needs_this_machine(ctx: &Context<'_>, manifest: &Manifest, desired: &[Desired]) -> Result<()> {
+    let Some(remote) = ctx.engine.endpoint.remote() else { return Ok(()) };
+    for want in desired {
+        let at = manifest.boxes.iter().find(|b| b.name == want.name).map(|b| format!("{}: ", b.at)).unwrap_or_default();
+        let refused = crate::boxes::remote::refusal(&want.spec).or_else(|| {
+            (!want.exports.apps.is_empty() || want.exports.entry).then(|| {
+                (
+                    "export_apps and entry put the box's apps in this machine's menu, and the box runs on another \
+                     machine"
+                        .to_string(),
+                    "drop them and export commands with export_bins, or run tent on that machine (`ssh -X HOST`)"
+                        .to_string(),
+                )
+            })
+        });
+        if let Some((why, instead)) = refused {
+            return Err(Error::Manifest {
+                message: format!("{at}box {:?} lives at {}: {}; nothing was changed", want.name, remote.address, why),
+                hint: Some(instead),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A box's endpoint key as tent's own `--url` / `--connection`.

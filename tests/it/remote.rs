@@ -382,6 +382,24 @@ fn apply_makes_a_box_at_its_endpoint(engine: Engine) {
     assert_ne!(refused.code, Some(0));
     assert!(refused.stderr.contains("hostile.toml:2:12: endpoint:"), "{}", refused.describe());
 
+    // What needs this machine is refused before anything is made.
+    let menu = r.sb.home.join("menu.toml");
+    let app_box = format!("{far}y");
+    std::fs::write(
+        &menu,
+        format!("[box.{app_box}]\nimage = \"{BUSYBOX}\"\nendpoint = \"{url}\"\nexport_apps = [\"sh\"]\n"),
+    )
+    .unwrap();
+    let refused = plain(&["apply", menu.to_str().unwrap(), "--yes"]).output();
+    assert_ne!(refused.code, Some(0));
+    assert!(
+        refused.stderr.contains(&format!("box \"{app_box}\" lives at {url}: export_apps")),
+        "{}",
+        refused.describe()
+    );
+    assert!(refused.stderr.contains("ssh -X"), "{}", refused.describe());
+    assert!(!r.remote_box_exists(&app_box), "nothing was made there");
+
     plain(&["apply", file, "--remove", "--yes"]).ok();
     assert!(!r.remote_box_exists(&far), "removed there");
     assert!(!r.local_box_exists(&near), "and here");
