@@ -9,6 +9,7 @@
 //! Lifecycle commands become the box's hooks, run as the user in the box.
 
 mod build;
+mod compose;
 mod expand;
 mod features;
 mod json;
@@ -20,6 +21,7 @@ mod reader;
 use std::path::{Path, PathBuf};
 
 pub(crate) use build::ImageBuild;
+pub(crate) use compose::{ComposeProject, tools as compose_tools};
 pub(crate) use lifecycle::HostCommand;
 
 use super::model::Manifest;
@@ -134,3 +136,5 @@ pub(crate) fn parse_with(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_compose;

@@ -120,14 +120,11 @@ fn the_box_is_named_after_the_project_without_a_name() {
 }
 
 #[test]
-fn compose_is_refused_and_an_image_is_needed() {
-    let (e, hint) = message(parse_env("{\"dockerComposeFile\": \"c.yml\", \"service\": \"app\"}", &[]).unwrap_err());
-    assert!(e.contains(":1:") && e.contains("`dockerComposeFile` is not supported"), "{e}");
-    assert!(hint.contains("podman-compose or docker compose"), "{hint}");
+fn an_image_is_needed() {
     assert!(error("{\"name\": \"x\"}").contains("names no `image`"));
 }
 
-fn parse_in(dir: &Path, text: &str, env: &[(&str, &str)]) -> Result<Manifest> {
+pub(super) fn parse_in(dir: &Path, text: &str, env: &[(&str, &str)]) -> Result<Manifest> {
     let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let file = dir.join(".devcontainer/devcontainer.json");
     parse_with(&file, text, &|name| env.get(name).cloned(), dir)
