@@ -130,7 +130,7 @@ pub(super) fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
             "+ start {} of compose project {} with {} (the box is {}; `{}` stops them)",
             project.start.join(", "),
             project.project,
-            tool.iter().take(2).map(|w| w.rsplit('/').next().unwrap_or(w)).collect::<Vec<_>>().join(" "),
+            compose_tool_name(&tool),
             project.box_name,
             crate::shell::words(&[&tool[..], &project.down_args()[..]].concat()),
         );
@@ -438,6 +438,15 @@ fn compose_tool(ctx: &Context<'_>, project: &ComposeProject) -> Result<Vec<Strin
             looked[0]
         )),
     })
+}
+
+/// The tool as the plan names it: `podman-compose`, `docker compose`, `docker-compose`.
+fn compose_tool_name(tool: &[String]) -> String {
+    let program = tool[0].rsplit('/').next().unwrap_or(&tool[0]);
+    match tool.get(1) {
+        Some(word) if word == "compose" => format!("{program} compose"),
+        _ => program.to_string(),
+    }
 }
 
 /// Starts a compose project's other services (`up -d --no-deps`), before

@@ -11,6 +11,7 @@ mod core;
 mod create_options;
 mod devcontainer;
 mod devcontainer_attach;
+mod devcontainer_compose;
 mod distro;
 mod doctor;
 mod editors;
