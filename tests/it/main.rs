@@ -12,6 +12,7 @@ mod create_options;
 mod devcontainer;
 mod devcontainer_attach;
 mod devcontainer_compose;
+mod devcontainer_features;
 mod distro;
 mod doctor;
 mod editors;

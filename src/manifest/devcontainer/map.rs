@@ -16,6 +16,7 @@ use super::features::features;
 use super::json::{Json, Key, Node};
 use super::lifecycle::{HostCommand, attach_hook, hook};
 use super::mounts::{Mount, parse_mount_string};
+use super::oci::Oci;
 use super::reader::{Cx, MAX_ITEMS, short};
 use crate::error::Result;
 
@@ -26,13 +27,14 @@ pub(super) fn manifest(
     root: &Node,
     env: &dyn Fn(&str) -> Option<String>,
     home: &Path,
+    oci: &Oci<'_>,
 ) -> Result<Manifest> {
     let project = super::project_folder(file);
     let workspace = project.to_string_lossy().into_owned();
     let id = Sha256::digest(file.to_string_lossy().as_bytes());
     let devcontainer_id: String = id.iter().take(16).map(|b| format!("{b:02x}")).collect();
     let vars = Vars { env, workspace: workspace.clone(), devcontainer_id, container_env: None };
-    let mut cx = Cx { file, text, vars, notes: Vec::new() };
+    let mut cx = Cx { file, text, vars, notes: Vec::new(), oci };
 
     let Json::Object(props) = &root.value else {
         return Err(cx.error(
