@@ -229,6 +229,22 @@ pub(super) fn service_box(
     }
     let start: Vec<String> = order.iter().filter(|s| **s != service && needed.contains(s)).cloned().collect();
 
+    // A service that publishes nothing and is not on the host's network is
+    // out of the box's reach: say so, with the way in.
+    for name in &start {
+        let Some(Value::Mapping(s)) = services.get(name.as_str()) else { continue };
+        let host = s.get("network_mode").and_then(Value::as_str) == Some("host");
+        if !host && s.get("ports").is_none() {
+            cx.note(
+                "dockerComposeFile",
+                files_node.at,
+                format!(
+                    "service {name:?} publishes no ports and is not on the host's network: the box cannot reach it; \
+                     publish what it serves on localhost (`ports: [\"127.0.0.1:PORT:PORT\"]`)"
+                ),
+            );
+        }
+    }
     let project = match merged.get("name").and_then(Value::as_str) {
         Some(name) => project_name(name),
         None => project_name(&format!("{box_name}_devcontainer")),

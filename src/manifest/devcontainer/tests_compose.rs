@@ -289,3 +289,38 @@ proptest! {
         let _ = interpolate(&text, &|_| Some("v".into()));
     }
 }
+
+#[test]
+fn the_shape_of_a_public_compose_template_reads_with_what_tent_cannot_do_said() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("work/proj");
+    std::fs::create_dir_all(d.join(".devcontainer")).unwrap();
+    let files = [
+        (
+            "docker-compose.yml",
+            include_str!("../../../tests/fixtures/devcontainer/compose-template/.devcontainer/docker-compose.yml"),
+        ),
+        ("Dockerfile", include_str!("../../../tests/fixtures/devcontainer/compose-template/.devcontainer/Dockerfile")),
+    ];
+    for (name, text) in files {
+        std::fs::write(d.join(".devcontainer").join(name), text).unwrap();
+    }
+    let json = include_str!("../../../tests/fixtures/devcontainer/compose-template/.devcontainer/devcontainer.json");
+    let m = parse_in(&d, json, &[]).unwrap();
+    let b = &m.boxes[0];
+    assert_eq!(b.name, "python-3-postgresql");
+    assert_eq!(m.builds[0].context, d);
+    assert_eq!(m.builds[0].dockerfile, d.join(".devcontainer/Dockerfile"));
+    assert_eq!(b.image.as_ref(), Some(&m.builds[0].image));
+    assert_eq!(b.volumes, [format!("{}:/workspaces", dir.path().join("work").display())]);
+    assert_eq!(m.compose[0].start, ["db"]);
+    let notes = m.warnings.join("\n");
+    for needle in [
+        "ignored: dockerComposeFile app.network_mode",
+        "ignored: dockerComposeFile app.command",
+        "service \"db\" publishes no ports and is not on the host's network: the box cannot reach it",
+        "ignored: workspaceFolder",
+    ] {
+        assert!(notes.contains(needle), "{needle:?} in:\n{notes}");
+    }
+}
