@@ -35,6 +35,8 @@ impl Boxes<'_> {
         }
         let exports = crate::export::remove_box_exports(self.paths, self.engine.scope(), name);
         self.remove_container(name)?;
+        // What `tent apply` recorded of it describes a container that is gone.
+        crate::files::remove_if_present(&self.paths.manifest_record(self.engine.scope(), name))?;
         let snapshots = self.remove_snapshots(name);
         Ok(Removed { exports, snapshots })
     }
