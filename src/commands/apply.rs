@@ -19,7 +19,7 @@ use crate::engine::endpoint::Chosen;
 use crate::error::{Error, Result};
 use crate::export::Selector;
 use crate::manifest::apply::{BoxOps, Executor, ExportOps, Records, Status, StepResult};
-use crate::manifest::devcontainer::{HostCommand, ImageBuild};
+use crate::manifest::devcontainer::{ComposeProject, HostCommand, ImageBuild};
 use crate::manifest::model::{BoxEntry, EndpointKey};
 use crate::manifest::plan::Options;
 use crate::manifest::{self, Action, BinExport, Current, Desired, Manifest, Mode, Record, record};
@@ -145,6 +145,26 @@ pub(super) fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
             ctx.printer.status(line);
         }
     }
+    // … and `dockerComposeFile`: the project's other services, started with
+    // the compose tool installed for the engine.
+    let mut compose: Vec<(&ComposeProject, Vec<String>)> = Vec::new();
+    for project in manifest.compose.iter().filter(|p| made(&p.box_name) && !p.start.is_empty()) {
+        let tool = compose_tool(ctx, project)?;
+        let line = format!(
+            "+ start {} of compose project {} with {} (the box is {}; `{}` stops them)",
+            project.start.join(", "),
+            project.project,
+            compose_tool_name(&tool),
+            project.box_name,
+            crate::shell::words(&[&tool[..], &project.down_args()[..]].concat()),
+        );
+        if args.dry_run && !args.json {
+            ctx.printer.data(crate::output::sanitize_lines(&line));
+        } else {
+            ctx.printer.status(line);
+        }
+        compose.push((project, tool));
+    }
     for command in &host_commands {
         let line = format!(
             "! run on the host, in {}, before {} is made: initializeCommand ({}): {}",
@@ -171,6 +191,9 @@ pub(super) fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
     }
     for (gctx, build) in builds {
         build_image(gctx, build)?;
+    }
+    for (project, tool) in compose {
+        start_services(ctx, args, project, &tool)?;
     }
 
     interrupt::catch();
@@ -505,6 +528,106 @@ fn build_image(ctx: &Context<'_>, build: &ImageBuild) -> Result<()> {
                 build.dockerfile.display()
             ),
             failure: ctx.engine.failure(&engine_args, &output),
+        });
+    }
+    Ok(())
+}
+
+/// The compose tool for the engine: podman-compose for podman (told which
+/// podman to run); `docker compose`, else docker-compose, for Docker. None
+/// installed: an error naming the file and the tools looked for.
+fn compose_tool(ctx: &Context<'_>, project: &ComposeProject) -> Result<Vec<String>> {
+    let file = project.files[0].display();
+    ctx.engine.require_local(&format!("start the services of {file}"))?;
+    if ctx.engine.through_sudo() {
+        return Err(Error::Manifest {
+            message: format!(
+                "{}: box {} needs the services of {file} started, which tent does not do for a rootful box",
+                project.at, project.box_name
+            ),
+            hint: Some("start them as root yourself, then apply again; or apply without --root".into()),
+        });
+    }
+    let engine = ctx.engine.path.to_string_lossy().into_owned();
+    if ctx.engine.is_podman() {
+        if let Ok(path) = which::which("podman-compose") {
+            return Ok(vec![path.to_string_lossy().into_owned(), "--podman-path".into(), engine]);
+        }
+    } else {
+        let mut plugin = ctx.engine.command(&["compose", "version"]);
+        plugin.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        if plugin.status().is_ok_and(|s| s.success()) {
+            return Ok(vec![engine, "compose".into()]);
+        }
+        if let Ok(path) = which::which("docker-compose") {
+            return Ok(vec![path.to_string_lossy().into_owned()]);
+        }
+    }
+    let looked = manifest::devcontainer::compose_tools(ctx.engine.is_podman());
+    Err(Error::Manifest {
+        message: format!(
+            "{}: box {} stands for service {:?} of {file}, whose services {} need a compose tool, and none is \
+             installed for {} (looked for {}); nothing was changed",
+            project.at,
+            project.box_name,
+            project.service,
+            project.start.join(", "),
+            ctx.engine.describe(),
+            looked.join(", ")
+        ),
+        hint: Some(format!(
+            "install {} (your distribution's package), or start the services yourself and drop `dockerComposeFile` \
+             for an `image`",
+            looked[0]
+        )),
+    })
+}
+
+/// The tool as the plan names it: `podman-compose`, `docker compose`, `docker-compose`.
+fn compose_tool_name(tool: &[String]) -> String {
+    let program = tool[0].rsplit('/').next().unwrap_or(&tool[0]);
+    match tool.get(1) {
+        Some(word) if word == "compose" => format!("{program} compose"),
+        _ => program.to_string(),
+    }
+}
+
+/// Starts a compose project's other services (`up -d --no-deps`), before
+/// their box is made; a failure stops the apply with the tool's message.
+fn start_services(ctx: &Context<'_>, args: &ApplyArgs, project: &ComposeProject, tool: &[String]) -> Result<()> {
+    let argv = [tool, &project.up_args()[..]].concat();
+    let spinner = ctx.printer.spinner(format!("starting {} for {}", project.start.join(", "), project.box_name));
+    ctx.printer.verbose(crate::shell::words(&argv));
+    let dir = project.files[0].parent().unwrap_or(Path::new("/"));
+    let output = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Error::Manifest {
+            message: format!("{}: could not run {}: {e}", project.at, argv[0]),
+            hint: Some("check that the compose tool is installed and runs".into()),
+        })?;
+    spinner.finish();
+    ctx.printer.verbose(String::from_utf8_lossy(&output.stdout));
+    ctx.printer.verbose(String::from_utf8_lossy(&output.stderr));
+    if !output.status.success() {
+        let code = output.status.code().map_or_else(|| "a signal".to_string(), |c| c.to_string());
+        let said = String::from_utf8_lossy(&output.stderr);
+        let last: Vec<&str> = said.lines().filter(|l| !l.trim().is_empty()).collect();
+        let last = last[last.len().saturating_sub(5)..].join("\n");
+        return Err(Error::Manifest {
+            message: format!(
+                "{}: `{}` failed with status {code}; box {} was not made:\n{}",
+                project.at,
+                crate::shell::words(&argv),
+                project.box_name,
+                crate::output::sanitize_lines(&last)
+            ),
+            hint: Some(format!(
+                "fix the compose project (run the command above to see all it says), then `{}`",
+                again(args)
+            )),
         });
     }
     Ok(())

@@ -412,6 +412,7 @@ mod tests {
             warnings: vec![],
             host_commands: vec![],
             builds: vec![],
+            compose: vec![],
         }
     }
 

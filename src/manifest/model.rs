@@ -23,6 +23,9 @@ pub(crate) struct Manifest {
     pub host_commands: Vec<super::devcontainer::HostCommand>,
     /// Images to build before their box is made (devcontainer.json's `build`).
     pub builds: Vec<super::devcontainer::ImageBuild>,
+    /// Compose services to start before their box is made
+    /// (devcontainer.json's `dockerComposeFile`).
+    pub compose: Vec<super::devcontainer::ComposeProject>,
 }
 
 /// One box of a manifest. Paths are already absolute (`~` and paths relative

@@ -75,6 +75,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Manifest> {
         warnings: Vec::new(),
         host_commands: Vec::new(),
         builds: Vec::new(),
+        compose: Vec::new(),
     })
 }
 

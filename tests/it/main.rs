@@ -11,6 +11,8 @@ mod core;
 mod create_options;
 mod devcontainer;
 mod devcontainer_attach;
+mod devcontainer_compose;
+mod devcontainer_features;
 mod distro;
 mod doctor;
 mod editors;
