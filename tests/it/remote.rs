@@ -382,6 +382,14 @@ fn apply_makes_a_box_at_its_endpoint(engine: Engine) {
     assert_ne!(refused.code, Some(0));
     assert!(refused.stderr.contains("hostile.toml:2:12: endpoint:"), "{}", refused.describe());
 
+    // `connection` names a podman connection of the user's own config,
+    // which podman resolves (its address and key); tent keys the box by it.
+    // (Rootful podman 4.3 reads no containers.conf of root's home: the
+    // plain user's only.)
+    if !engine.as_root() {
+        apply_through_a_connection(&r, &url);
+    }
+
     // What needs this machine is refused before anything is made.
     let menu = r.sb.home.join("menu.toml");
     let app_box = format!("{far}y");
@@ -404,6 +412,33 @@ fn apply_makes_a_box_at_its_endpoint(engine: Engine) {
     assert!(!r.remote_box_exists(&far), "removed there");
     assert!(!r.local_box_exists(&near), "and here");
     assert!(!wrapper.exists(), "with its exports");
+}
+
+/// `apply` of a box whose `connection` is a podman connection in the user's
+/// containers.conf (podman resolves it; tent keys the box by its address).
+fn apply_through_a_connection(r: &Remote, url: &str) {
+    let who = crate::harness::TEST_USER;
+    let conf_dir = r.sb.home.join(".config/containers");
+    std::fs::create_dir_all(&conf_dir).unwrap();
+    std::fs::write(
+        conf_dir.join("containers.conf"),
+        format!("[engine.service_destinations.it-other]\nuri = \"{url}\"\nidentity = \"{KEYS}/{who}\"\n"),
+    )
+    .unwrap();
+    let config = r.sb.home.join(".config");
+    let status = Command::new("chown").args(["-R", &format!("{who}:")]).arg(&config).status();
+    assert!(status.unwrap().success());
+    let named = r.name("apply-named");
+    let conn = r.sb.home.join("conn.toml");
+    std::fs::write(&conn, format!("[box.{named}]\nimage = \"{BUSYBOX}\"\nconnection = \"it-other\"\n")).unwrap();
+    let conn = conn.to_str().unwrap();
+    let plan = r.sb.tent(&["apply", conn, "--dry-run"]).ok();
+    assert!(plan.stdout().contains(&format!("[on {url}]")), "the connection's address: {}", plan.describe());
+    r.sb.tent(&["apply", conn]).ok();
+    assert!(r.remote_box_exists(&named) && !r.local_box_exists(&named), "made through the connection");
+    r.sb.tent(&["apply", conn, "--remove", "--yes"]).ok();
+    assert!(!r.remote_box_exists(&named));
+    std::fs::remove_dir_all(config).unwrap();
 }
 
 macro_rules! remote_tests {
