@@ -9,6 +9,15 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// Removes a file tent made, if it is there: a file already gone is what
+/// the caller wanted.
+pub(crate) fn remove_if_present(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
+        _ => Ok(()),
+    }
+}
+
 /// Writes a file through a uniquely named temporary file in the same
 /// directory (tempfile: random name, `O_EXCL`), fsynced and renamed over the
 /// target, so readers (menus, shells, the next tent) see the old file or the

@@ -69,19 +69,167 @@ pub fn hidden_by_sudo(engine: &Engine) -> Option<String> {
 /// The variables set now that point the engine's client at a remote
 /// endpoint (none for a local one), for what must reach the same box later
 /// from a plain shell (an exported command's wrapper). Secrets (a key's
-/// passphrase) are never among them.
+/// passphrase) are never among them. tent's own `--url`/`--connection` (or a
+/// manifest's `endpoint`/`connection`) become the client's variable for it,
+/// in place of the environment's choice.
 pub fn endpoint_env(engine: &Engine) -> Vec<(String, String)> {
-    if engine.is_local() {
-        return Vec::new();
-    }
-    let keys: &[&str] = if engine.is_podman() {
-        &["CONTAINER_HOST", "CONTAINER_CONNECTION", "CONTAINER_SSHKEY", "CONTAINERS_CONF"]
+    endpoint_env_from(engine, &|key| std::env::var(key).ok())
+}
+
+fn endpoint_env_from(engine: &Engine, env: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+    let Some(remote) = engine.endpoint.remote() else { return Vec::new() };
+    let (keys, url_var, name_var): (&[&str], _, _) = if engine.is_podman() {
+        (
+            &["CONTAINER_HOST", "CONTAINER_CONNECTION", "CONTAINER_SSHKEY", "CONTAINERS_CONF"],
+            "CONTAINER_HOST",
+            "CONTAINER_CONNECTION",
+        )
     } else {
-        &["DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"]
+        (
+            &["DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG", "DOCKER_CERT_PATH", "DOCKER_TLS_VERIFY"],
+            "DOCKER_HOST",
+            "DOCKER_CONTEXT",
+        )
     };
-    keys.iter()
-        .filter_map(|key| std::env::var(key).ok().filter(|v| !v.is_empty()).map(|v| (key.to_string(), v)))
-        .collect()
+    let chosen = match remote.client_args.as_slice() {
+        [flag, value] if flag == "--url" || flag == "--host" => Some((url_var, value.clone())),
+        [flag, value] if flag == "--connection" || flag == "--context" => Some((name_var, value.clone())),
+        _ => None,
+    };
+    let mut vars: Vec<(String, String)> = keys
+        .iter()
+        .filter(|key| chosen.is_none() || (**key != url_var && **key != name_var))
+        .filter_map(|key| env(key).filter(|v| !v.is_empty()).map(|v| (key.to_string(), v)))
+        .collect();
+    if let Some((key, value)) = chosen {
+        vars.insert(0, (key.to_string(), value));
+    }
+    vars
+}
+
+/// The longest endpoint address or connection name a manifest may give.
+pub const MAX_ENDPOINT_LEN: usize = 512;
+
+/// Checks an engine address from a file a box can write (tent.toml's
+/// `endpoint`) before it reaches the engine's client as `--url`/`--host`:
+/// `ssh://[USER@]HOST[:PORT][/PATH]`, `unix:///PATH` or `tcp://HOST:PORT`,
+/// in plain characters, nothing that could read as an option (a host or user
+/// that begins with `-` was once ssh's `-oProxyCommand`). Err says what is
+/// wrong, for the manifest's message.
+pub fn check_address(address: &str) -> Result<(), String> {
+    if address.is_empty() {
+        return Err("the address is empty".into());
+    }
+    if address.len() > MAX_ENDPOINT_LEN {
+        return Err(format!("the address is longer than {MAX_ENDPOINT_LEN} characters"));
+    }
+    if let Some(c) = address.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(format!("the address has a character {c:?} that no engine address has"));
+    }
+    let Some((scheme, rest)) = address.split_once("://") else {
+        return Err("the address has no scheme: write ssh://USER@HOST/SOCKET, unix:///SOCKET or tcp://HOST:PORT".into());
+    };
+    let path_ok = |path: &str| path.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-~+@%=".contains(&b));
+    match scheme {
+        "unix" => {
+            let path = rest;
+            if !path.starts_with('/') || path.len() < 2 {
+                return Err(
+                    "a unix:// address needs the socket's absolute path (unix:///run/podman/podman.sock)".into()
+                );
+            }
+            if !path_ok(path) {
+                return Err("the socket path has characters other than letters, digits and / . _ - ~ + @ % =".into());
+            }
+            Ok(())
+        }
+        "ssh" | "tcp" => {
+            let (authority, path) = match rest.find(['/', '?']) {
+                Some(i) => rest.split_at(i),
+                None => (rest, ""),
+            };
+            let (user, host_port) = match authority.rsplit_once('@') {
+                Some((user, host)) => (Some(user), host),
+                None => (None, authority),
+            };
+            if let Some(user) = user {
+                if scheme == "tcp" {
+                    return Err("a tcp:// address has no user".into());
+                }
+                let plain = user.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+                if user.is_empty() || user.starts_with('-') || !plain {
+                    return Err(format!("{user:?} is not a user name (letters, digits, . _ -, not first -)"));
+                }
+            }
+            let (host, port) = split_port(host_port)?;
+            if host.is_empty() {
+                return Err("the address names no host".into());
+            }
+            let bracketed = host.starts_with('[') && host.ends_with(']');
+            let plain = if bracketed {
+                host[1..host.len() - 1].bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+            } else {
+                host.bytes().all(|b| b.is_ascii_alphanumeric() || b".-_".contains(&b))
+            };
+            if host.starts_with('-') || !plain {
+                return Err(format!("{host:?} is not a host name or address"));
+            }
+            if scheme == "tcp" && (port.is_none() || !path.is_empty()) {
+                return Err("a tcp:// address is HOST:PORT and nothing more".into());
+            }
+            let (path, query) = path.split_once('?').unwrap_or((path, ""));
+            if !path_ok(path) || !query.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-=&".contains(&b)) {
+                return Err("the path has characters other than letters, digits and / . _ - ~ + @ % =".into());
+            }
+            Ok(())
+        }
+        other => Err(format!("tent reaches engines over ssh://, unix:// and tcp://, not {other}://")),
+    }
+}
+
+/// `HOST[:PORT]` (a bracketed IPv6 host keeps its colons); a port is 1 to 65535.
+fn split_port(host_port: &str) -> Result<(&str, Option<u16>), String> {
+    let (host, port) = if host_port.starts_with('[') {
+        match host_port.find(']') {
+            Some(end) => {
+                let (host, rest) = host_port.split_at(end + 1);
+                match rest.strip_prefix(':') {
+                    Some(port) => (host, Some(port)),
+                    None if rest.is_empty() => (host, None),
+                    None => return Err(format!("{host_port:?} is not HOST:PORT")),
+                }
+            }
+            None => return Err(format!("{host_port:?} opens a [ it does not close")),
+        }
+    } else {
+        match host_port.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        }
+    };
+    match port {
+        None => Ok((host, None)),
+        Some(port) => match port.parse::<u16>() {
+            Ok(n) if n > 0 && port.bytes().all(|b| b.is_ascii_digit()) => Ok((host, Some(n))),
+            _ => Err(format!("{port:?} is not a port number")),
+        },
+    }
+}
+
+/// Checks a podman connection or Docker context name from a file a box can
+/// write (tent.toml's `connection`): a plain name, which the engine's client
+/// looks up in its own configuration.
+pub fn check_connection(name: &str) -> Result<(), String> {
+    let plain = name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b));
+    if name.len() > 128 || !plain {
+        return Err(format!(
+            "{:?} is not a connection name (letters, digits and . _ @ -, beginning with a letter or digit, \
+             at most 128)",
+            crate::text::sanitize(name)
+        ));
+    }
+    Ok(())
 }
 
 /// Why a remote box cannot have `spec`, and what to do instead; None when it can.
@@ -432,5 +580,96 @@ mod tests {
         let home = Path::new("/home/ann");
         assert_eq!(start_dir(Path::new("/home/ann/src"), home), Path::new("/home/ann/src"));
         assert_eq!(start_dir(Path::new("/etc"), home), home);
+    }
+
+    #[test]
+    fn a_wrapper_reaches_the_endpoint_tent_was_pointed_at() {
+        let env = |key: &str| match key {
+            "CONTAINER_HOST" => Some("ssh://me@env-host/s".to_string()),
+            "CONTAINER_SSHKEY" => Some("/home/ann/.ssh/id".to_string()),
+            "DOCKER_CONTEXT" => Some("ctx".to_string()),
+            _ => None,
+        };
+        let mut podman = Engine::plain(crate::engine::EngineKind::Podman, true);
+        assert!(endpoint_env_from(&podman, &env).is_empty(), "a local box needs nothing");
+        let remote = |address: &str, args: &[&str]| {
+            crate::engine::Endpoint::Remote(crate::engine::endpoint::Remote {
+                kind: crate::engine::EngineKind::Podman,
+                address: address.into(),
+                source: "test".into(),
+                client_args: args.iter().map(|a| a.to_string()).collect(),
+            })
+        };
+        podman.endpoint = remote("ssh://me@env-host/s", &[]);
+        let pairs = |v: Vec<(String, String)>| v.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>();
+        assert_eq!(
+            pairs(endpoint_env_from(&podman, &env)),
+            ["CONTAINER_HOST=ssh://me@env-host/s", "CONTAINER_SSHKEY=/home/ann/.ssh/id"]
+        );
+        // tent --connection (or a manifest's connection) wins over the environment's host.
+        podman.endpoint = remote("ssh://me@build/s", &["--connection", "build"]);
+        assert_eq!(
+            pairs(endpoint_env_from(&podman, &env)),
+            ["CONTAINER_CONNECTION=build", "CONTAINER_SSHKEY=/home/ann/.ssh/id"]
+        );
+        let mut docker = Engine::plain(crate::engine::EngineKind::Docker, false);
+        docker.endpoint = remote("unix:///run/other.sock", &["--host", "unix:///run/other.sock"]);
+        assert_eq!(pairs(endpoint_env_from(&docker, &env)), ["DOCKER_HOST=unix:///run/other.sock"]);
+    }
+
+    #[test]
+    fn manifest_endpoints_are_plain_addresses() {
+        for ok in [
+            "ssh://me@build/run/user/1000/podman/podman.sock",
+            "ssh://tent-remote@127.0.0.1:2222/run/user/1003/podman/podman.sock",
+            "ssh://me@[::1]:22/run/podman/podman.sock?secure=true",
+            "ssh://build",
+            "unix:///run/tent-test-docker2.sock",
+            "tcp://10.0.0.2:2375",
+        ] {
+            assert_eq!(check_address(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "ssh://-oProxyCommand=sh@h/s",
+            "ssh://me@-oProxyCommand=sh/s",
+            "ssh://me@host/s;rm",
+            "ssh://me@host:0/s",
+            "ssh://me@[::1/s",
+            "tcp://me@host:1",
+            "tcp://host:1/path",
+            "file:///etc/passwd",
+            "unix://",
+            "--url=x",
+        ] {
+            assert!(check_address(bad).is_err(), "{bad}");
+        }
+        assert_eq!(check_connection("build-1.example@x"), Ok(()));
+        assert!(check_connection("-build").is_err());
+        assert!(check_connection("a/b").is_err());
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// Any text is checked without a panic, and what passes could
+            /// never read as an option or split into two words.
+            #[test]
+            fn accepted_addresses_are_plain(text in prop_oneof![
+                any::<String>(),
+                "(ssh|unix|tcp|http)://[-a-z@:.\\[\\]/ ?=]{0,20}",
+            ]) {
+                if check_address(&text).is_ok() {
+                    prop_assert!(!text.starts_with('-') && !text.contains("://-"));
+                    prop_assert!(!text.contains("@-"));
+                    prop_assert!(text.chars().all(|c| c.is_ascii_graphic()));
+                }
+                if check_connection(&text).is_ok() {
+                    prop_assert!(!text.starts_with('-') && text.chars().all(|c| c.is_ascii_graphic()));
+                }
+            }
+        }
     }
 }

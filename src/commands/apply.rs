@@ -15,10 +15,12 @@ use crate::boxes::scripts::hook_script;
 use crate::boxes::{BoxSpec, host::default_image_for, labels};
 use crate::cli::ApplyArgs;
 use crate::engine::Engine;
+use crate::engine::endpoint::Chosen;
 use crate::error::{Error, Result};
 use crate::export::Selector;
 use crate::manifest::apply::{BoxOps, Executor, ExportOps, Records, Status, StepResult};
-use crate::manifest::devcontainer::{HostCommand, ImageBuild};
+use crate::manifest::devcontainer::{ComposeProject, HostCommand, ImageBuild};
+use crate::manifest::model::{BoxEntry, EndpointKey};
 use crate::manifest::plan::Options;
 use crate::manifest::{self, Action, BinExport, Current, Desired, Manifest, Mode, Record, record};
 use crate::runtime::{other_owner, write_hooks};
@@ -48,36 +50,59 @@ pub(super) fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
         ctx.printer.warn(warning);
     }
     select(&mut manifest, &args.name)?;
-    let desired = desired(ctx, &manifest);
-    let (current, ids) = current(ctx, &manifest, &desired)?;
-    let actions = if args.remove {
-        manifest::plan::plan_removal(&desired, &current, mode(&ctx.engine))
-    } else {
-        manifest::plan::plan(
-            &desired,
-            &current,
-            &Options { manifest: &manifest.path, mode: mode(&ctx.engine), prune: args.prune },
-        )
-    };
+    let mut groups = Vec::new();
+    for (i, (gctx, sub)) in endpoint_groups(ctx, &manifest)?.into_iter().enumerate() {
+        if i > 0 {
+            // As every tent does for its endpoint at start: a rollback an
+            // earlier tent left half-done there is finished or undone first.
+            gctx.recover();
+        }
+        let desired = desired(&gctx, &sub);
+        if !args.remove {
+            refuse_what_needs_this_machine(&gctx, &sub, &desired)?;
+        }
+        let (current, ids) = current(&gctx, &sub, &desired)?;
+        let actions = if args.remove {
+            manifest::plan::plan_removal(&desired, &current, mode(&gctx.engine))
+        } else {
+            manifest::plan::plan(
+                &desired,
+                &current,
+                &Options { manifest: &manifest.path, mode: mode(&gctx.engine), prune: args.prune },
+            )
+        };
+        groups.push(Group { ctx: gctx, manifest: sub, desired, current, ids, actions });
+    }
+    // Where each box lives is shown as soon as any of them is elsewhere.
+    let show_where = groups.iter().any(|g| !g.ctx.engine.is_local());
+    let planned: Vec<Planned<'_>> = groups
+        .iter()
+        .flat_map(|g| {
+            let endpoint = g.ctx.engine.endpoint.describe();
+            g.actions.iter().map(move |action| Planned { action, endpoint: endpoint.clone() })
+        })
+        .collect();
 
     // The plan is the data of a dry run; otherwise it is status.
-    for action in &actions {
+    for item in &planned {
+        let line = if show_where { item.describe_where() } else { item.action.describe() };
         if args.dry_run && !args.json {
-            ctx.printer.data(action.describe());
+            ctx.printer.data(line);
         } else if !args.json || ctx.printer.verbose {
-            ctx.printer.status(action.describe());
+            ctx.printer.status(line);
         }
     }
     let report = |results: &[StepResult]| {
         if args.json {
             let changed = results.iter().any(|r| r.status == Status::Done);
             let json =
-                Report { manifest: &manifest.path, dry_run: args.dry_run, changed, plan: &actions, result: results };
+                Report { manifest: &manifest.path, dry_run: args.dry_run, changed, plan: &planned, result: results };
             ctx.printer.data(serde_json::to_string_pretty(&json).expect("a report always serializes"));
         }
     };
 
-    if let Some(conflict) = actions.iter().find(|a| matches!(a, Action::Conflict { .. })) {
+    let all = || planned.iter().map(|p| p.action);
+    if let Some(conflict) = all().find(|a| matches!(a, Action::Conflict { .. })) {
         let Action::Conflict { name, reason } = conflict else { unreachable!() };
         let at = manifest.boxes.iter().find(|b| &b.name == name).map(|b| format!("{}: ", b.at)).unwrap_or_default();
         return Err(Error::Manifest {
@@ -85,8 +110,8 @@ pub(super) fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
             hint: Some(format!("rename the box in {}, or remove that container yourself", manifest.path.display())),
         });
     }
-    if !actions.iter().any(Action::changes) {
-        let kept = actions.iter().filter(|a| matches!(a, Action::Unchanged { .. })).count();
+    if !all().any(|a| a.changes()) {
+        let kept = all().filter(|a| matches!(a, Action::Unchanged { .. })).count();
         if !args.json {
             ctx.printer.status(format!("nothing to do: {kept} box(es) up to date"));
         }
@@ -95,19 +120,18 @@ pub(super) fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
     }
     // devcontainer.json's initializeCommand: on the host, before its box is made.
     let made = |box_name: &str| {
-        actions
-            .iter()
-            .any(|a| matches!(a, Action::Create { name, .. } | Action::Recreate { name, .. } if name == box_name))
+        all().any(|a| matches!(a, Action::Create { name, .. } | Action::Recreate { name, .. } if name == box_name))
     };
     let host_commands: Vec<&HostCommand> = manifest.host_commands.iter().filter(|c| made(&c.box_name)).collect();
-    // … and `build`: the image, when the engine does not have it yet.
-    let mut builds: Vec<&ImageBuild> = Vec::new();
+    // … and `build`: the image, when the box's engine does not have it yet.
+    let mut builds: Vec<(&Context<'_>, &ImageBuild)> = Vec::new();
     for build in manifest.builds.iter().filter(|b| made(&b.box_name)) {
-        if !ctx.engine.image_exists(&build.image)? {
-            builds.push(build);
+        let Some(group) = groups.iter().find(|g| g.desired.iter().any(|d| d.name == build.box_name)) else { continue };
+        if !group.ctx.engine.image_exists(&build.image)? {
+            builds.push((&group.ctx, build));
         }
     }
-    for build in &builds {
+    for (_, build) in &builds {
         let line = format!(
             "+ build {} for {} from {} (context {})",
             build.image,
@@ -120,6 +144,26 @@ pub(super) fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
         } else {
             ctx.printer.status(line);
         }
+    }
+    // … and `dockerComposeFile`: the project's other services, started with
+    // the compose tool installed for the engine.
+    let mut compose: Vec<(&ComposeProject, Vec<String>)> = Vec::new();
+    for project in manifest.compose.iter().filter(|p| made(&p.box_name) && !p.start.is_empty()) {
+        let tool = compose_tool(ctx, project)?;
+        let line = format!(
+            "+ start {} of compose project {} with {} (the box is {}; `{}` stops them)",
+            project.start.join(", "),
+            project.project,
+            compose_tool_name(&tool),
+            project.box_name,
+            crate::shell::words(&[&tool[..], &project.down_args()[..]].concat()),
+        );
+        if args.dry_run && !args.json {
+            ctx.printer.data(crate::output::sanitize_lines(&line));
+        } else {
+            ctx.printer.status(line);
+        }
+        compose.push((project, tool));
     }
     for command in &host_commands {
         let line = format!(
@@ -139,33 +183,51 @@ pub(super) fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
         report(&[]);
         return Ok(0);
     }
-    confirm(ctx, args, &actions)?;
+    let risky: Vec<&Action> = all().filter(|a| a.needs_confirmation()).collect();
+    confirm(ctx, args, &risky)?;
     confirm_host_commands(ctx, args, &host_commands)?;
     for command in host_commands {
         run_on_host(ctx, args, command)?;
     }
-    for build in builds {
-        build_image(ctx, build)?;
+    for (gctx, build) in builds {
+        build_image(gctx, build)?;
+    }
+    for (project, tool) in compose {
+        start_services(ctx, args, project, &tool)?;
     }
 
     interrupt::catch();
-    let (boxes, exports, records) =
-        (LiveBoxes { ctx, init_hooks: Default::default() }, DirectExporter { ctx }, RecordFiles { ctx });
-    let mut run = Executor {
-        manifest: &manifest,
-        ids,
-        boxes: &boxes,
-        exports: &exports,
-        records: &records,
-        progress: ctx.printer,
-        error: None,
-    };
-    let results = run.run(&actions, &desired, &current);
+    let mut results = Vec::new();
+    let mut error = None;
+    for group in &groups {
+        let gctx = &group.ctx;
+        if error.is_some() {
+            results.extend(group.actions.iter().map(StepResult::not_run));
+            continue;
+        }
+        gctx.note_endpoint();
+        let (boxes, exports, records) = (
+            LiveBoxes { ctx: gctx, init_hooks: Default::default() },
+            DirectExporter { ctx: gctx },
+            RecordFiles { ctx: gctx },
+        );
+        let mut run = Executor {
+            manifest: &group.manifest,
+            ids: group.ids.clone(),
+            boxes: &boxes,
+            exports: &exports,
+            records: &records,
+            progress: ctx.printer,
+            error: None,
+        };
+        results.extend(run.run(&group.actions, &group.desired, &group.current));
+        error = run.error.take();
+    }
     report(&results);
     match results.iter().find(|r| r.status == Status::Failed) {
         Some(failed) => {
             let name = &failed.name;
-            let err = run.error.take().expect("a failed step keeps its error");
+            let err = error.expect("a failed step keeps its error");
             ctx.printer.status(format!(
                 "apply stopped at box {name}; the boxes after it were not touched. \
                  Fix the problem and run `{}` again to finish.",
@@ -181,6 +243,110 @@ pub(super) fn apply(ctx: &Context<'_>, args: &ApplyArgs) -> Result<i32> {
             }
             Ok(0)
         }
+    }
+}
+
+/// The boxes of a manifest that live at one endpoint, with the engine that
+/// reaches them and their plan.
+struct Group<'a> {
+    ctx: Context<'a>,
+    /// The manifest with only this endpoint's boxes.
+    manifest: Manifest,
+    desired: Vec<Desired>,
+    current: Vec<Current>,
+    ids: BTreeMap<String, String>,
+    actions: Vec<Action>,
+}
+
+/// One step of the plan and where it happens (`tent apply --json`'s
+/// `endpoint`: `local` or the address).
+#[derive(Serialize)]
+struct Planned<'a> {
+    #[serde(flatten)]
+    action: &'a Action,
+    endpoint: String,
+}
+
+impl Planned<'_> {
+    fn describe_where(&self) -> String {
+        let place = if self.endpoint == "local" { "this machine" } else { self.endpoint.as_str() };
+        format!("{} [on {place}]", self.action.describe())
+    }
+}
+
+/// The manifest's boxes by the endpoint they live at: first the one tent
+/// points at (its flags, the environment), with every box that names no
+/// endpoint, even when none is left (so `--prune` sees what it made there);
+/// then each endpoint a box names with `endpoint` or `connection`, reached as
+/// `tent --url` / `tent --connection` would. Two spellings of one endpoint
+/// are one group.
+fn endpoint_groups<'a>(ctx: &Context<'a>, manifest: &Manifest) -> Result<Vec<(Context<'a>, Manifest)>> {
+    let resolve = |entry: &BoxEntry, key: &EndpointKey| {
+        let mut engine = ctx.engine.clone();
+        engine.choose_endpoint(&chosen(key));
+        if engine.is_local() && !ctx.engine.is_local() {
+            // The client would follow the environment elsewhere.
+            return Err(Error::Manifest {
+                message: format!(
+                    "{}: box {:?} names this machine's own engine ({key}), but tent is pointed at {}",
+                    entry.at,
+                    entry.name,
+                    ctx.engine.describe()
+                ),
+                hint: Some(
+                    "drop the box's endpoint key (it is this machine's store anyway), or run tent without \
+                     the setting that points it elsewhere"
+                        .into(),
+                ),
+            });
+        }
+        Ok(engine)
+    };
+    let groups =
+        manifest::plan::by_endpoint(&manifest.boxes, ctx.engine.clone(), resolve, |a, b| a.scope() == b.scope())?;
+    Ok(groups
+        .into_iter()
+        .map(|(engine, boxes)| {
+            let gctx = Context { printer: ctx.printer, config: ctx.config.clone(), paths: ctx.paths.clone(), engine };
+            (gctx, Manifest { boxes, ..manifest.clone() })
+        })
+        .collect())
+}
+
+/// A box on another endpoint cannot have what needs this machine (its
+/// folders, its GPU driver, sudo, its display for apps and menu entries):
+/// refused before anything is made, at the box's place in the file, with
+/// what to do instead (`boxes::remote::refusal`).
+fn refuse_what_needs_this_machine(ctx: &Context<'_>, manifest: &Manifest, desired: &[Desired]) -> Result<()> {
+    let Some(remote) = ctx.engine.endpoint.remote() else { return Ok(()) };
+    for want in desired {
+        let at = manifest.boxes.iter().find(|b| b.name == want.name).map(|b| format!("{}: ", b.at)).unwrap_or_default();
+        let refused = crate::boxes::remote::refusal(&want.spec).or_else(|| {
+            (!want.exports.apps.is_empty() || want.exports.entry).then(|| {
+                (
+                    "export_apps and entry put the box's apps in this machine's menu, and the box runs on another \
+                     machine"
+                        .to_string(),
+                    "drop them and export commands with export_bins, or run tent on that machine (`ssh -X HOST`)"
+                        .to_string(),
+                )
+            })
+        });
+        if let Some((why, instead)) = refused {
+            return Err(Error::Manifest {
+                message: format!("{at}box {:?} lives at {}: {}; nothing was changed", want.name, remote.address, why),
+                hint: Some(instead),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A box's endpoint key as tent's own `--url` / `--connection`.
+fn chosen(key: &EndpointKey) -> Chosen {
+    match key {
+        EndpointKey::Url(url) => Chosen { url: Some(url.clone()), connection: None },
+        EndpointKey::Connection(name) => Chosen { url: None, connection: Some(name.clone()) },
     }
 }
 
@@ -367,6 +533,106 @@ fn build_image(ctx: &Context<'_>, build: &ImageBuild) -> Result<()> {
     Ok(())
 }
 
+/// The compose tool for the engine: podman-compose for podman (told which
+/// podman to run); `docker compose`, else docker-compose, for Docker. None
+/// installed: an error naming the file and the tools looked for.
+fn compose_tool(ctx: &Context<'_>, project: &ComposeProject) -> Result<Vec<String>> {
+    let file = project.files[0].display();
+    ctx.engine.require_local(&format!("start the services of {file}"))?;
+    if ctx.engine.through_sudo() {
+        return Err(Error::Manifest {
+            message: format!(
+                "{}: box {} needs the services of {file} started, which tent does not do for a rootful box",
+                project.at, project.box_name
+            ),
+            hint: Some("start them as root yourself, then apply again; or apply without --root".into()),
+        });
+    }
+    let engine = ctx.engine.path.to_string_lossy().into_owned();
+    if ctx.engine.is_podman() {
+        if let Ok(path) = which::which("podman-compose") {
+            return Ok(vec![path.to_string_lossy().into_owned(), "--podman-path".into(), engine]);
+        }
+    } else {
+        let mut plugin = ctx.engine.command(&["compose", "version"]);
+        plugin.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        if plugin.status().is_ok_and(|s| s.success()) {
+            return Ok(vec![engine, "compose".into()]);
+        }
+        if let Ok(path) = which::which("docker-compose") {
+            return Ok(vec![path.to_string_lossy().into_owned()]);
+        }
+    }
+    let looked = manifest::devcontainer::compose_tools(ctx.engine.is_podman());
+    Err(Error::Manifest {
+        message: format!(
+            "{}: box {} stands for service {:?} of {file}, whose services {} need a compose tool, and none is \
+             installed for {} (looked for {}); nothing was changed",
+            project.at,
+            project.box_name,
+            project.service,
+            project.start.join(", "),
+            ctx.engine.describe(),
+            looked.join(", ")
+        ),
+        hint: Some(format!(
+            "install {} (your distribution's package), or start the services yourself and drop `dockerComposeFile` \
+             for an `image`",
+            looked[0]
+        )),
+    })
+}
+
+/// The tool as the plan names it: `podman-compose`, `docker compose`, `docker-compose`.
+fn compose_tool_name(tool: &[String]) -> String {
+    let program = tool[0].rsplit('/').next().unwrap_or(&tool[0]);
+    match tool.get(1) {
+        Some(word) if word == "compose" => format!("{program} compose"),
+        _ => program.to_string(),
+    }
+}
+
+/// Starts a compose project's other services (`up -d --no-deps`), before
+/// their box is made; a failure stops the apply with the tool's message.
+fn start_services(ctx: &Context<'_>, args: &ApplyArgs, project: &ComposeProject, tool: &[String]) -> Result<()> {
+    let argv = [tool, &project.up_args()[..]].concat();
+    let spinner = ctx.printer.spinner(format!("starting {} for {}", project.start.join(", "), project.box_name));
+    ctx.printer.verbose(crate::shell::words(&argv));
+    let dir = project.files[0].parent().unwrap_or(Path::new("/"));
+    let output = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| Error::Manifest {
+            message: format!("{}: could not run {}: {e}", project.at, argv[0]),
+            hint: Some("check that the compose tool is installed and runs".into()),
+        })?;
+    spinner.finish();
+    ctx.printer.verbose(String::from_utf8_lossy(&output.stdout));
+    ctx.printer.verbose(String::from_utf8_lossy(&output.stderr));
+    if !output.status.success() {
+        let code = output.status.code().map_or_else(|| "a signal".to_string(), |c| c.to_string());
+        let said = String::from_utf8_lossy(&output.stderr);
+        let last: Vec<&str> = said.lines().filter(|l| !l.trim().is_empty()).collect();
+        let last = last[last.len().saturating_sub(5)..].join("\n");
+        return Err(Error::Manifest {
+            message: format!(
+                "{}: `{}` failed with status {code}; box {} was not made:\n{}",
+                project.at,
+                crate::shell::words(&argv),
+                project.box_name,
+                crate::output::sanitize_lines(&last)
+            ),
+            hint: Some(format!(
+                "fix the compose project (run the command above to see all it says), then `{}`",
+                again(args)
+            )),
+        });
+    }
+    Ok(())
+}
+
 /// `--name BOX`: only those boxes of the file; a name the file does not
 /// list is an error that names the ones it does.
 fn select(manifest: &mut Manifest, names: &[String]) -> Result<()> {
@@ -479,8 +745,7 @@ fn mode(engine: &Engine) -> Mode {
 
 /// Recreating, removing or taking over a box is asked on a terminal; off a
 /// terminal it needs `--yes`, so a script never destroys a box by surprise.
-fn confirm(ctx: &Context<'_>, args: &ApplyArgs, actions: &[Action]) -> Result<()> {
-    let risky: Vec<&Action> = actions.iter().filter(|a| a.needs_confirmation()).collect();
+fn confirm(ctx: &Context<'_>, args: &ApplyArgs, risky: &[&Action]) -> Result<()> {
     if risky.is_empty() || args.yes {
         return Ok(());
     }
@@ -512,7 +777,7 @@ struct Report<'a> {
     manifest: &'a Path,
     dry_run: bool,
     changed: bool,
-    plan: &'a [Action],
+    plan: &'a [Planned<'a>],
     result: &'a [StepResult],
 }
 
@@ -631,7 +896,8 @@ impl ExportOps for DirectExporter<'_> {
     }
 
     fn export_bin(&self, box_name: &str, bin: &BinExport) -> Result<()> {
-        let exporter = self.ctx.exporter(&self.ctx.engine, box_name, false)?;
+        // A command's wrapper records a remote endpoint, as `tent export --bin` does.
+        let exporter = self.ctx.exporter_anywhere(&self.ctx.engine, box_name, false)?;
         let dir = bin.path.clone().unwrap_or_else(|| self.ctx.bin_dir());
         exporter.export_bin(&bin.bin, bin.name.as_deref(), &dir).map(drop)
     }
@@ -653,5 +919,36 @@ impl ExportOps for DirectExporter<'_> {
     fn remove_entry(&self, box_name: &str) -> Result<()> {
         let selector = Selector::Exact(export::receipt::Kind::Entry, export::entry::ENTRY_NAME);
         export::unexport(&self.ctx.paths, self.ctx.engine.scope(), box_name, selector).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_says_where_each_step_happens() {
+        let action = Action::Create { name: "far".into(), spec: BoxSpec { image: "deb".into(), ..Default::default() } };
+        let far = Planned { action: &action, endpoint: "ssh://me@build/run/podman/podman.sock".into() };
+        assert_eq!(far.describe_where(), "+ create far (image deb) [on ssh://me@build/run/podman/podman.sock]");
+        let here = Planned { action: &action, endpoint: "local".into() };
+        assert_eq!(here.describe_where(), "+ create far (image deb) [on this machine]");
+        let json = serde_json::to_value(&far).unwrap();
+        assert_eq!(json["action"], "create");
+        assert_eq!(json["box"], "far");
+        assert_eq!(json["endpoint"], "ssh://me@build/run/podman/podman.sock");
+        assert_eq!(json["spec"]["image"], "deb");
+    }
+
+    #[test]
+    fn endpoint_keys_are_tents_own_flags() {
+        assert_eq!(
+            chosen(&EndpointKey::Url("unix:///s.sock".into())),
+            Chosen { url: Some("unix:///s.sock".into()), connection: None }
+        );
+        assert_eq!(
+            chosen(&EndpointKey::Connection("build".into())),
+            Chosen { url: None, connection: Some("build".into()) }
+        );
     }
 }

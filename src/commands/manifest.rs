@@ -8,7 +8,7 @@ use crate::boxes::{BoxSpec, labels};
 use crate::cli::ManifestArgs;
 use crate::error::Result;
 use crate::export;
-use crate::manifest::model::Exports;
+use crate::manifest::model::{EndpointKey, Exports};
 use crate::manifest::{self, BinExport, record};
 
 pub(super) fn run(ctx: &Context<'_>, args: &ManifestArgs) -> Result<i32> {
@@ -35,10 +35,29 @@ pub(super) fn run(ctx: &Context<'_>, args: &ManifestArgs) -> Result<i32> {
         };
         let mut exports = exports;
         add_hand_made_exports(&mut exports, &export::list(&ctx.paths, ctx.engine.scope(), name)?, &ctx.paths.bin);
-        out.push(manifest::render::render(name, &spec, &exports));
+        let mut table = manifest::render::render(name, &spec, &exports);
+        if let Some(key) = endpoint_key(ctx.engine.endpoint.remote()) {
+            table.push_str(&manifest::render::endpoint_line(&key));
+        }
+        out.push(table);
     }
     ctx.printer.data(out.join("\n"));
     Ok(0)
+}
+
+/// How a box on a remote endpoint names it in tent.toml, so that `tent
+/// apply` of what `tent manifest` wrote makes it there again: the address, or
+/// the connection (context) when that is all tent knows of it. None for a
+/// box of this machine, or an address a manifest would not take.
+fn endpoint_key(remote: Option<&crate::engine::endpoint::Remote>) -> Option<EndpointKey> {
+    let remote = remote?;
+    let named = remote.address.strip_prefix("connection ").or_else(|| remote.address.strip_prefix("context "));
+    match named {
+        Some(name) => crate::boxes::remote::check_connection(name).ok().map(|()| EndpointKey::Connection(name.into())),
+        None => {
+            crate::boxes::remote::check_address(&remote.address).ok().map(|()| EndpointKey::Url(remote.address.clone()))
+        }
+    }
 }
 
 /// Adds the exports made by hand (`tent export`, recorded in the box's
@@ -111,5 +130,24 @@ mod tests {
         assert_eq!(exports.bins.len(), 3);
         assert_eq!(exports.bins[1], BinExport { bin: "/usr/bin/rg".into(), name: Some("rg-dev".into()), path: None });
         assert_eq!(exports.bins[2], BinExport { bin: "fd".into(), name: None, path: Some("/opt/bin".into()) });
+    }
+
+    #[test]
+    fn a_remote_box_names_its_endpoint() {
+        use crate::engine::{EngineKind, endpoint::Remote};
+        let remote = |address: &str| Remote {
+            kind: EngineKind::Podman,
+            address: address.into(),
+            source: "CONTAINER_HOST".into(),
+            client_args: Vec::new(),
+        };
+        assert_eq!(endpoint_key(None), None);
+        assert_eq!(
+            endpoint_key(Some(&remote("ssh://me@build/run/podman/podman.sock"))),
+            Some(EndpointKey::Url("ssh://me@build/run/podman/podman.sock".into()))
+        );
+        assert_eq!(endpoint_key(Some(&remote("connection build"))), Some(EndpointKey::Connection("build".into())));
+        assert_eq!(endpoint_key(Some(&remote("context ci"))), Some(EndpointKey::Connection("ci".into())));
+        assert_eq!(endpoint_key(Some(&remote("npipe:////./pipe/docker"))), None, "not one a manifest takes");
     }
 }

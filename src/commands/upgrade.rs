@@ -11,6 +11,14 @@ use crate::error::{Error, Result, exit};
 /// The scheduled upgrade's units, in the user's systemd folder.
 const UNIT: &str = "tent-upgrade";
 
+/// The scheduled upgrade's unit name for the boxes of `scope`: `tent-upgrade`
+/// on this machine, as always; a remote endpoint's boxes get a timer of
+/// their own, `tent-upgrade-podman-0123456789ab` (the scope's id; an `@`
+/// would make a systemd template), so scheduling one never replaces another.
+fn unit_name(scope: crate::engine::Scope) -> String {
+    if scope.is_remote() { format!("{UNIT}-{}", scope.key().replace('@', "-")) } else { UNIT.to_string() }
+}
+
 pub(super) fn run(ctx: &Context<'_>, args: &UpgradeArgs) -> Result<i32> {
     if let Some(schedule) = args.schedule {
         return schedule_upgrades(ctx, schedule, &args.names);
@@ -84,12 +92,16 @@ pub(super) fn run(ctx: &Context<'_>, args: &UpgradeArgs) -> Result<i32> {
 
 /// `--schedule`: writes (or, with `off`, removes) a systemd user service and
 /// timer that run this tent's upgrade with this engine, and enables them.
+/// Boxes on a remote endpoint get a timer of their own (`unit_name`) whose
+/// service sets the variables that chose the endpoint (`endpoint_env`), so it
+/// reaches them with no session around.
 fn schedule_upgrades(ctx: &Context<'_>, schedule: Schedule, names: &[String]) -> Result<i32> {
     let dir = crate::systemd::user_unit_dir(&ctx.paths.config_home());
-    let service = dir.join(format!("{UNIT}.service"));
-    let timer = dir.join(format!("{UNIT}.timer"));
+    let unit = unit_name(ctx.engine.scope());
+    let service = dir.join(format!("{unit}.service"));
+    let timer = dir.join(format!("{unit}.timer"));
     if schedule == Schedule::Off {
-        let _ = crate::systemd::systemctl_user(&["disable", "--now", &format!("{UNIT}.timer")]);
+        let _ = crate::systemd::systemctl_user(&["disable", "--now", &format!("{unit}.timer")]);
         for unit in [&timer, &service] {
             if crate::systemd::remove_unit(unit)? {
                 ctx.printer.status(format!("removed {}", unit.display()));
@@ -110,20 +122,25 @@ fn schedule_upgrades(ctx: &Context<'_>, schedule: Schedule, names: &[String]) ->
         ctx.boxes().get(name)?;
     }
     let tent = std::env::current_exe().map_err(|e| Error::io("/proc/self/exe", e))?;
+    let endpoint = crate::boxes::remote::endpoint_env(&ctx.engine);
     let (service_text, timer_text) =
-        upgrade_units(&tent.display().to_string(), &ctx.engine.path.display().to_string(), schedule, names)?;
+        upgrade_units(&tent.display().to_string(), &ctx.engine.path.display().to_string(), schedule, names, &endpoint)?;
     crate::systemd::write_unit(&service, &service_text)?;
     crate::systemd::write_unit(&timer, &timer_text)?;
     ctx.printer.status(format!("wrote {} and {}", service.display(), timer.display()));
     let enabled = crate::systemd::systemctl_user(&["daemon-reload"])
-        .and_then(|()| crate::systemd::systemctl_user(&["enable", "--now", &format!("{UNIT}.timer")]));
+        .and_then(|()| crate::systemd::systemctl_user(&["enable", "--now", &format!("{unit}.timer")]));
+    let which = match ctx.engine.endpoint.remote() {
+        Some(remote) => format!("the boxes at {}", remote.address),
+        None => "boxes".to_string(),
+    };
     match enabled {
         Ok(()) => ctx.printer.status(format!(
-            "boxes are upgraded {}; the log: `journalctl --user -u {UNIT}`",
+            "{which} are upgraded {}; the log: `journalctl --user -u {unit}`",
             if schedule == Schedule::Daily { "daily" } else { "weekly" }
         )),
         Err(why) => ctx.printer.warn(format!(
-            "could not enable the timer ({why}); in your desktop session run `systemctl --user enable --now {UNIT}.timer`"
+            "could not enable the timer ({why}); in your desktop session run `systemctl --user enable --now {unit}.timer`"
         )),
     }
     Ok(0)
@@ -132,13 +149,21 @@ fn schedule_upgrades(ctx: &Context<'_>, schedule: Schedule, names: &[String]) ->
 /// The service and timer of the scheduled upgrade: the service runs `tent`
 /// with the engine tent uses now (so the timer does not depend on the
 /// session's variables), every box or the ones named.
+/// `endpoint`: the variables that reach a remote endpoint's boxes, set
+/// through `env` before tent (none on this machine).
 pub(super) fn upgrade_units(
     tent: &str,
     engine: &str,
     schedule: Schedule,
     names: &[String],
+    endpoint: &[(String, String)],
 ) -> Result<(String, String)> {
-    let mut argv = vec![
+    let mut argv: Vec<String> = Vec::new();
+    if !endpoint.is_empty() {
+        argv.push("/usr/bin/env".into());
+        argv.extend(endpoint.iter().map(|(k, v)| format!("{k}={v}")));
+    }
+    argv.extend([
         tent.to_string(),
         "--engine".into(),
         engine.into(),
@@ -146,7 +171,7 @@ pub(super) fn upgrade_units(
         "--yes".into(),
         "--notify".into(),
         "--skip-busy".into(),
-    ];
+    ]);
     if names.is_empty() {
         argv.push("--all".into());
     } else {
@@ -316,13 +341,35 @@ mod tests {
 
     #[test]
     fn the_timer_runs_this_tent_with_this_engine() {
-        let (service, timer) = upgrade_units("/opt/my tent/tent", "/usr/bin/podman", Schedule::Weekly, &[]).unwrap();
+        let (service, timer) =
+            upgrade_units("/opt/my tent/tent", "/usr/bin/podman", Schedule::Weekly, &[], &[]).unwrap();
         assert!(
             service.contains("ExecStart=\"/opt/my tent/tent\" \"--engine\" \"/usr/bin/podman\" \"upgrade\" \"--yes\" \"--notify\" \"--skip-busy\" \"--all\"\n"),
             "{service}"
         );
         assert!(timer.contains("OnCalendar=weekly\n") && timer.contains("Persistent=true"), "{timer}");
-        let (service, _) = upgrade_units("/t", "podman", Schedule::Daily, &["dev".into(), "web".into()]).unwrap();
+        let (service, _) = upgrade_units("/t", "podman", Schedule::Daily, &["dev".into(), "web".into()], &[]).unwrap();
         assert!(service.contains("\"--\" \"dev\" \"web\"\n"), "{service}");
+    }
+
+    #[test]
+    fn a_remote_endpoints_boxes_get_a_timer_of_their_own_that_reaches_them() {
+        use crate::engine::{EngineKind, Scope};
+        assert_eq!(unit_name(Scope::Podman), "tent-upgrade");
+        assert_eq!(unit_name(Scope::Docker), "tent-upgrade");
+        let remote = Scope::Remote { kind: EngineKind::Podman, id: [0x01, 0x23, 0x45, 0x67, 0x89, 0xab] };
+        assert_eq!(unit_name(remote), "tent-upgrade-podman-0123456789ab");
+        let env = [
+            ("CONTAINER_HOST".to_string(), "ssh://me@build/run/user/1000/podman/podman.sock".to_string()),
+            ("CONTAINER_SSHKEY".to_string(), "/home/me/.ssh/100%$x".to_string()),
+        ];
+        let (service, _) = upgrade_units("/t", "/usr/bin/podman", Schedule::Daily, &[], &env).unwrap();
+        assert!(
+            service.contains(
+                "ExecStart=\"/usr/bin/env\" \"CONTAINER_HOST=ssh://me@build/run/user/1000/podman/podman.sock\" \
+                 \"CONTAINER_SSHKEY=/home/me/.ssh/100%%$$x\" \"/t\" \"--engine\""
+            ),
+            "{service}"
+        );
     }
 }

@@ -103,4 +103,19 @@ mod tests {
         assert_eq!(hits.len(), 1, "{hits:?}");
         assert_eq!(hits[0].run, "tent --engine docker run ok -- sl");
     }
+
+    #[test]
+    fn a_remote_scopes_box_is_never_answered_as_a_local_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let boxes = dir.path();
+        // A remote box has no index here (its state is a tmpfs there); one
+        // planted under a remote scope's folder, or one of the same name in a
+        // local scope, must not make `tent run NAME` reach the wrong box.
+        for (scope, name) in [("podman@0123456789ab", "far"), ("docker@0123456789ab", "far2"), ("podman", "near")] {
+            std::fs::create_dir_all(boxes.join(scope).join(name)).unwrap();
+            std::fs::write(boxes.join(scope).join(name).join(INDEX_FILE), "rg\n").unwrap();
+        }
+        let hits = find(boxes, "rg");
+        assert_eq!(hits, [Hit { box_name: "near".into(), scope: "podman".into(), run: "tent run near -- rg".into() }]);
+    }
 }

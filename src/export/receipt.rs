@@ -168,10 +168,7 @@ impl Receipt {
     /// Writes the receipt (temp + rename), or removes it when it lists nothing.
     pub fn save(&self, path: &Path) -> Result<()> {
         if self.exports.is_empty() {
-            return match fs::remove_file(path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(path, e)),
-                _ => Ok(()),
-            };
+            return crate::files::remove_if_present(path);
         }
         let text = serde_json::to_string_pretty(self).expect("a receipt always serializes");
         crate::files::write_atomic(path, format!("{text}\n").as_bytes(), 0o644)

@@ -297,6 +297,13 @@ fn missing(name: &str) -> Error {
     }
 }
 
+impl StepResult {
+    /// An action left undone because an earlier one failed.
+    pub(crate) fn not_run(action: &Action) -> StepResult {
+        result(action, Status::NotRun, None)
+    }
+}
+
 fn result(action: &Action, status: Status, error: Option<String>) -> StepResult {
     let tag = serde_json::to_value(action).ok().and_then(|v| v["action"].as_str().map(str::to_string));
     StepResult { name: action.box_name().to_string(), action: tag.unwrap_or_default(), status, error }
@@ -405,6 +412,7 @@ mod tests {
             warnings: vec![],
             host_commands: vec![],
             builds: vec![],
+            compose: vec![],
         }
     }
 

@@ -23,6 +23,9 @@ pub(crate) struct Manifest {
     pub host_commands: Vec<super::devcontainer::HostCommand>,
     /// Images to build before their box is made (devcontainer.json's `build`).
     pub builds: Vec<super::devcontainer::ImageBuild>,
+    /// Compose services to start before their box is made
+    /// (devcontainer.json's `dockerComposeFile`).
+    pub compose: Vec<super::devcontainer::ComposeProject>,
 }
 
 /// One box of a manifest. Paths are already absolute (`~` and paths relative
@@ -62,6 +65,27 @@ pub(crate) struct BoxEntry {
     /// Made as a copy of this box (Distrobox's `clone`) instead of from an image.
     pub clone: Option<String>,
     pub exports: Exports,
+    /// Where the box lives when not where tent points (docs/remote.md):
+    /// tent.toml's `endpoint` or `connection`, checked as a stranger's input.
+    pub endpoint: Option<EndpointKey>,
+}
+
+/// tent.toml's `endpoint = "ssh://…"` or `connection = "NAME"`: the engine
+/// address or the podman connection (Docker context) that `tent apply`
+/// makes the box at, as `tent --url` / `tent --connection` would.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum EndpointKey {
+    Url(String),
+    Connection(String),
+}
+
+impl fmt::Display for EndpointKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndpointKey::Url(url) => write!(f, "endpoint {url}"),
+            EndpointKey::Connection(name) => write!(f, "connection {name}"),
+        }
+    }
 }
 
 impl BoxEntry {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::model::{BinExport, BoxEntry, Exports, Location, Manifest};
+use super::model::{BinExport, BoxEntry, EndpointKey, Exports, Location, Manifest};
 use crate::error::{Error, Result};
 
 /// The keys of a box table, in the order `tent manifest` writes them.
@@ -38,6 +38,8 @@ pub(crate) const BOX_KEYS: &[&str] = &[
     "export_apps",
     "export_bins",
     "entry",
+    "endpoint",
+    "connection",
 ];
 const BIN_KEYS: &[&str] = &["bin", "name", "path"];
 
@@ -73,6 +75,7 @@ pub(crate) fn parse(path: &Path, text: &str) -> Result<Manifest> {
         warnings: Vec::new(),
         host_commands: Vec::new(),
         builds: Vec::new(),
+        compose: Vec::new(),
     })
 }
 
@@ -217,6 +220,34 @@ impl Parser<'_> {
                 "export_apps" => entry.exports.apps = self.strings(value, k)?,
                 "export_bins" => entry.exports.bins = self.bins(value)?,
                 "entry" => entry.exports.entry = self.boolean(value, k)?,
+                "endpoint" | "connection" => {
+                    let text = self.string(value, k)?;
+                    let (checked, chosen) = if k == "endpoint" {
+                        (crate::boxes::remote::check_address(&text), EndpointKey::Url(text))
+                    } else {
+                        (crate::boxes::remote::check_connection(&text), EndpointKey::Connection(text))
+                    };
+                    checked.map_err(|why| {
+                        self.error(
+                            value.span(),
+                            format!("{k}: {why}"),
+                            Some(
+                                "endpoint is an engine address (ssh://USER@HOST/run/user/UID/podman/podman.sock), \
+                                 connection a name of `podman system connection` or `docker context`: \
+                                 see docs/remote.md"
+                                    .into(),
+                            ),
+                        )
+                    })?;
+                    if entry.endpoint.is_some() {
+                        return Err(self.error(
+                            key.span(),
+                            format!("box {box_name:?} has both endpoint and connection"),
+                            Some("keep one of them: endpoint is an address, connection a name for one".into()),
+                        ));
+                    }
+                    entry.endpoint = Some(chosen);
+                }
                 _ => {
                     return Err(self.unknown(
                         key,
@@ -519,6 +550,48 @@ image = "tent-test/busybox:latest"
     }
 
     #[test]
+    fn a_box_names_its_endpoint_or_connection_checked() {
+        let m = parse_str(
+            "[box.far]\nendpoint = \"ssh://me@build:2222/run/user/1000/podman/podman.sock\"\n\
+             [box.near]\nconnection = \"build\"\n[box.here]\n",
+        )
+        .unwrap();
+        let url = EndpointKey::Url("ssh://me@build:2222/run/user/1000/podman/podman.sock".into());
+        assert_eq!(m.boxes[0].endpoint, Some(url));
+        assert_eq!(m.boxes[1].endpoint, Some(EndpointKey::Connection("build".into())));
+        assert_eq!(m.boxes[2].endpoint, None);
+        // A box can write tent.toml: what could read as an option, or is no
+        // address at all, is refused at its place.
+        for (value, why) in [
+            ("ssh://-oProxyCommand=x@h/s", "not a user name"),
+            ("ssh://me@-oProxyCommand=touch/s", "not a host name"),
+            ("ssh://me@host/a b", "character ' '"),
+            ("ssh://me@host/a\u{1b}[2J", "character '\\u{1b}'"),
+            ("-H", "no scheme"),
+            ("http://host", "not http://"),
+            ("unix://relative.sock", "absolute path"),
+            ("tcp://host", "HOST:PORT"),
+            ("ssh://me@host:99999/s", "not a port number"),
+            ("", "empty"),
+        ] {
+            let text = format!("[box.far]\nendpoint = {}\n", toml::Value::String(value.into()));
+            let (msg, hint) = message(parse_str(&text).unwrap_err());
+            assert!(msg.starts_with("/proj/tent.toml:2:12: endpoint: "), "{value:?}: {msg}");
+            assert!(msg.contains(why), "{value:?}: {msg}");
+            assert!(hint.contains("docs/remote.md"), "{hint}");
+        }
+        for name in ["-x", "a b", "", "é", &"a".repeat(129)] {
+            let text = format!("[box.far]\nconnection = {}\n", toml::Value::String(name.into()));
+            let (msg, _) = message(parse_str(&text).unwrap_err());
+            assert!(msg.contains("connection: ") && msg.contains("is not a connection name"), "{name:?}: {msg}");
+        }
+        let (msg, _) = message(parse_str("[box.b]\nendpoint = \"unix:///x.sock\"\nconnection = \"c\"\n").unwrap_err());
+        assert!(msg.contains(":3:1: box \"b\" has both endpoint and connection"), "{msg}");
+        let (msg, _) = message(parse_str("[box.b]\nendpoint = 1\n").unwrap_err());
+        assert!(msg.contains("endpoint must be a string"), "{msg}");
+    }
+
+    #[test]
     fn did_you_mean_only_for_close_words() {
         assert_eq!(did_you_mean("imgae", BOX_KEYS), Some("image"));
         assert_eq!(did_you_mean("hostnmae", BOX_KEYS), Some("hostname"));
@@ -594,6 +667,21 @@ image = "tent-test/busybox:latest"
             let list = prop::collection::vec(text.clone(), 0..4).prop_map(|w| format!("[{}]", w.join(", ")));
             let typed: BoxedStrategy<String> = match key {
                 "image" | "home" | "hostname" | "platform" => text.boxed(),
+                "endpoint" => prop_oneof![
+                    prop::sample::select(vec![
+                        "\"ssh://me@build/run/user/1000/podman/podman.sock\"",
+                        "\"unix:///run/other.sock\"",
+                        "\"tcp://10.0.0.2:2375\"",
+                        "\"ssh://-oProxyCommand=x@h\"",
+                    ])
+                    .prop_map(String::from),
+                    text.clone(),
+                ]
+                .boxed(),
+                "connection" => {
+                    prop_oneof![prop::sample::select(vec!["\"build\"", "\"-x\""]).prop_map(String::from), text.clone()]
+                        .boxed()
+                }
                 "stop_when_idle" => {
                     prop::sample::select(vec!["\"90\"", "\"3s\"", "\"15m\"", "\"2h\"", "\"0s\"", "\"x\""])
                         .prop_map(String::from)

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::model::{BinExport, Exports};
+use super::model::{BinExport, BoxEntry, EndpointKey, Exports};
 use crate::boxes::BoxSpec;
 
 /// A box the manifest wants, its spec already resolved (default image, paths).
@@ -471,6 +471,36 @@ pub(crate) fn sources_first(mut desired: Vec<Desired>) -> Vec<Desired> {
     out
 }
 
+/// A manifest's boxes by the endpoint they live at. The first group is where
+/// tent points (`here`: its flags, the environment), with every box that
+/// names no endpoint, and it is there even when empty, so that `--prune`
+/// still sees what the manifest made there. Then one group per endpoint a
+/// box names (`endpoint`, `connection`), in the file's order; `resolve`
+/// reaches it (an engine), and `same` tells two spellings of one endpoint
+/// apart from two endpoints (their scope), which share a group, as does a
+/// box whose endpoint is where tent points anyway.
+pub(crate) fn by_endpoint<T>(
+    boxes: &[BoxEntry],
+    here: T,
+    mut resolve: impl FnMut(&BoxEntry, &EndpointKey) -> crate::error::Result<T>,
+    same: impl Fn(&T, &T) -> bool,
+) -> crate::error::Result<Vec<(T, Vec<BoxEntry>)>> {
+    let mut groups = vec![(here, Vec::new())];
+    for entry in boxes {
+        match &entry.endpoint {
+            None => groups[0].1.push(entry.clone()),
+            Some(key) => {
+                let at = resolve(entry, key)?;
+                match groups.iter_mut().find(|(g, _)| same(g, &at)) {
+                    Some((_, group)) => group.push(entry.clone()),
+                    None => groups.push((at, vec![entry.clone()])),
+                }
+            }
+        }
+    }
+    Ok(groups)
+}
+
 /// `tent apply FILE --remove` (Distrobox's `assemble rm`): removes the boxes
 /// the file lists that exist and are the user's tent boxes; a container of
 /// that name that is not one is left alone and said so, as is a box for
@@ -764,6 +794,47 @@ mod tests {
         assert!(matches!(&sudo[0], Action::Skip { .. }));
         let root = plan(&[d], &[], &Options { manifest: Path::new(M), mode: Mode::Root, prune: false });
         assert!(matches!(&root[0], Action::Create { .. }));
+    }
+
+    #[test]
+    fn boxes_are_planned_where_they_live() {
+        let entry =
+            |name: &str, key: Option<EndpointKey>| BoxEntry { name: name.into(), endpoint: key, ..Default::default() };
+        let url = |u: &str| Some(EndpointKey::Url(u.into()));
+        let boxes = [
+            entry("far", url("ssh://me@Build:22/s")),
+            entry("here", None),
+            entry("near", Some(EndpointKey::Connection("local-one".into()))),
+            entry("far2", url("ssh://me@build/s")),
+            entry("also-here", None),
+        ];
+        // An endpoint is known by its scope: the canonical address, or "here".
+        let resolve = |_: &BoxEntry, key: &EndpointKey| {
+            Ok(match key {
+                EndpointKey::Url(u) => u.to_ascii_lowercase().replace(":22/", "/"),
+                EndpointKey::Connection(_) => "here".to_string(),
+            })
+        };
+        let groups = by_endpoint(&boxes, "here".to_string(), resolve, |a, b| a == b).unwrap();
+        let names: Vec<(&str, Vec<&str>)> =
+            groups.iter().map(|(at, b)| (at.as_str(), b.iter().map(|e| e.name.as_str()).collect())).collect();
+        assert_eq!(
+            names,
+            [("here", vec!["here", "near", "also-here"]), ("ssh://me@build/s", vec!["far", "far2"])],
+            "two spellings of one endpoint are one group; where tent points comes first"
+        );
+        // Where tent points is planned even when no box is left there (--prune).
+        let only_far = by_endpoint(&boxes[..1], "here".to_string(), resolve, |a, b| a == b).unwrap();
+        assert_eq!(only_far.len(), 2);
+        assert!(only_far[0].1.is_empty());
+        // An endpoint that cannot be reached stops the plan before anything is made.
+        let err = by_endpoint(
+            &boxes,
+            "here".to_string(),
+            |e: &BoxEntry, _: &EndpointKey| Err(crate::error::Error::usage(format!("no {}", e.name), None)),
+            |a, b| a == b,
+        );
+        assert!(err.is_err());
     }
 
     #[test]

@@ -2,11 +2,10 @@
 //! `$XDG_STATE_HOME/tent/manifests/<scope>/<box>.json`. Each is written right
 //! after a step succeeds, so an interrupted apply resumes where it stopped.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::plan::Record;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::paths::Paths;
 
 pub(crate) fn path(paths: &Paths, scope: impl crate::paths::ScopeKey, name: &str) -> PathBuf {
@@ -32,10 +31,7 @@ pub(crate) fn write(file: &Path, record: &Record) -> Result<()> {
 }
 
 pub(crate) fn remove(file: &Path) -> Result<()> {
-    match fs::remove_file(file) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(file, e)),
-        _ => Ok(()),
-    }
+    crate::files::remove_if_present(file)
 }
 
 #[cfg(test)]

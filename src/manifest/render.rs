@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::model::Exports;
+use super::model::{EndpointKey, Exports};
 use crate::boxes::BoxSpec;
 
 /// The `[box.NAME]` table of one box.
@@ -105,6 +105,15 @@ pub(crate) fn render(name: &str, spec: &BoxSpec, exports: &Exports) -> String {
     out
 }
 
+/// The line that keeps a box at its endpoint (`tent manifest` of a box on
+/// another machine), to go at the end of its table.
+pub(crate) fn endpoint_line(endpoint: &EndpointKey) -> String {
+    match endpoint {
+        EndpointKey::Url(url) => format!("endpoint = {}\n", string(url)),
+        EndpointKey::Connection(name) => format!("connection = {}\n", string(name)),
+    }
+}
+
 fn string(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
@@ -167,5 +176,21 @@ mod tests {
         assert_eq!(entry.exports, exports);
         let back = entry.spec("unused", Path::new("/p/tent.toml"));
         assert_eq!(back, BoxSpec { manifest: Some("/p/tent.toml".into()), ..spec });
+    }
+
+    #[test]
+    fn a_box_elsewhere_is_written_down_with_its_endpoint() {
+        let spec = BoxSpec { image: "img".into(), ..Default::default() };
+        let exports =
+            Exports { bins: vec![BinExport { bin: "rg".into(), ..Default::default() }], ..Default::default() };
+        for key in [
+            EndpointKey::Url("ssh://me@build:2222/run/user/1000/podman/podman.sock".into()),
+            EndpointKey::Connection("build".into()),
+        ] {
+            let text = format!("{}{}", render("far", &spec, &exports), endpoint_line(&key));
+            let m = crate::manifest::parse::parse(Path::new("/p/tent.toml"), &text).unwrap();
+            assert_eq!(m.boxes[0].endpoint.as_ref(), Some(&key), "{text}");
+            assert_eq!(m.boxes[0].exports, exports);
+        }
     }
 }

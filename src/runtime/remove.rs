@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use super::Boxes;
-use crate::boxes::snapshot::{repository, snap_labels, snapshots_of};
+use crate::boxes::snapshot::{IN_USE_PREFIX, repository, snap_labels, snapshots_of};
 use crate::engine::argv;
 use crate::error::{Error, Result};
 
@@ -35,7 +35,10 @@ impl Boxes<'_> {
         }
         let exports = crate::export::remove_box_exports(self.paths, self.engine.scope(), name);
         self.remove_container(name)?;
+        // What `tent apply` recorded of it describes a container that is gone.
+        crate::files::remove_if_present(&self.paths.manifest_record(self.engine.scope(), name))?;
         let snapshots = self.remove_snapshots(name);
+        self.remove_in_use_tags(name);
         Ok(Removed { exports, snapshots })
     }
 
@@ -67,6 +70,22 @@ impl Boxes<'_> {
         self.state(name).remove()
     }
 
+    /// Removes tent's `tent-in-use-` tags in the box's repository that the
+    /// snapshot labels do not find: a loaded box's image keeps the labels of
+    /// the box it was saved from, so it stayed behind after `tent rm` (and
+    /// after a rollback away from it), in the other machine's store too.
+    fn remove_in_use_tags(&self, name: &str) {
+        let repo = repository(self.engine.scope(), name);
+        let list = ["images", "--filter", &format!("reference={repo}"), "--format", "{{.Repository}}:{{.Tag}}"];
+        let Ok(output) = self.engine.output(&list) else { return };
+        for image in String::from_utf8_lossy(&output.stdout).lines().map(str::trim) {
+            if is_own_in_use_tag(self.engine.scope(), name, image) {
+                // Not forced: an image a container still uses stays.
+                let _ = self.engine.output(&argv::rmi(image));
+            }
+        }
+    }
+
     /// Removes every snapshot of a box (after the box itself is gone);
     /// returns how many there were.
     fn remove_snapshots(&self, name: &str) -> Result<usize> {
@@ -79,5 +98,33 @@ impl Boxes<'_> {
             }
         }
         Ok(count)
+    }
+}
+
+/// Whether `image` (as the engine names a container's image) is one of
+/// tent's own `tent-in-use-` tags in box `name`'s repository: only those are
+/// removed with the box, never an image the user named.
+fn is_own_in_use_tag(scope: crate::engine::Scope, name: &str, image: &str) -> bool {
+    let prefix = format!("{}:{IN_USE_PREFIX}", repository(scope, name));
+    let docker_prefix = prefix.strip_prefix("localhost/").unwrap_or(&prefix);
+    [prefix.as_str(), docker_prefix].iter().any(|p| {
+        image.strip_prefix(p).is_some_and(|tag| !tag.is_empty() && tag.bytes().all(|b| b.is_ascii_alphanumeric()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Scope;
+
+    #[test]
+    fn only_tents_own_in_use_tag_of_the_box_goes_with_it() {
+        let own = "localhost/tent-snapshot/podman/dev:tent-in-use-1a2b3c";
+        assert!(is_own_in_use_tag(Scope::Podman, "dev", own));
+        assert!(is_own_in_use_tag(Scope::Podman, "dev", "tent-snapshot/podman/dev:tent-in-use-1a2b3c"));
+        assert!(!is_own_in_use_tag(Scope::Podman, "dev2", own), "another box's");
+        assert!(!is_own_in_use_tag(Scope::Podman, "dev", "localhost/tent-snapshot/podman/dev:before"), "a snapshot");
+        assert!(!is_own_in_use_tag(Scope::Podman, "dev", "debian:bookworm"));
+        assert!(!is_own_in_use_tag(Scope::Podman, "dev", "localhost/tent-snapshot/podman/dev:tent-in-use-"));
     }
 }

@@ -130,6 +130,17 @@ pub fn tent_bin() -> &'static Path {
         let bin = dir.join("tent");
         std::fs::copy(env!("CARGO_BIN_EXE_tent"), &bin).unwrap();
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Another test thread that forked while the copy's write descriptor was
+        // open holds it until its own exec; running the copy meanwhile fails
+        // with "Text file busy". Wait until it runs.
+        for _ in 0..500 {
+            match Command::new(&bin).arg("--version").output() {
+                Err(e) if e.raw_os_error() == Some(rustix::io::Errno::TXTBSY.raw_os_error()) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }
+                _ => break,
+            }
+        }
         bin
     })
 }

@@ -97,8 +97,15 @@ impl Remote {
 
 impl Drop for Remote {
     fn drop(&mut self) {
-        for name in self.names.lock().unwrap().drain(..) {
-            let _ = self.engine(&["rm", "--force", "--", &name]).output();
+        let names: Vec<String> = self.names.lock().unwrap().drain(..).collect();
+        for name in &names {
+            let _ = self.engine(&["rm", "--force", "--", name]).output();
+        }
+        // tent's images of those boxes, when a test failed before its `tent rm`.
+        let images = self.engine(&["images", "--format", "{{.Repository}}:{{.Tag}}"]).output().stdout();
+        for image in images.lines().filter(|i| names.iter().any(|n| i.contains(&format!("/tent-snapshot/podman/{n}:"))))
+        {
+            let _ = self.engine(&["rmi", "--", image]).output();
         }
     }
 }
@@ -257,6 +264,22 @@ fn save_here_load_there(engine: Engine) {
     r.sb.tent(&["load", archive, "--name", &back]).ok();
     let moved = r.sb.tent(&["run", &back, "--", "cat", "/etc/moved"]).ok();
     assert_eq!(moved.stdout(), "made-here\nand-there\n");
+
+    // `tent rm` of a loaded box leaves none of tent's images behind, there
+    // or here (the loaded image is labelled with the box it was saved from),
+    // nor after a rollback took the box off the loaded image.
+    r.tent(&["snapshot", &there, "s1"]).ok();
+    r.tent(&["rollback", &there, "s1", "--yes"]).ok();
+    r.tent(&["rm", "--force", &there]).ok();
+    r.sb.tent(&["rm", "--force", &back]).ok();
+    for (images, name) in [
+        (r.engine(&["images", "--format", "{{.Repository}}:{{.Tag}}"]), &there),
+        (r.sb.engine_cmd(&["images", "--format", "{{.Repository}}:{{.Tag}}"]), &back),
+    ] {
+        let images = images.ok().stdout();
+        let left: Vec<&str> = images.lines().filter(|l| l.contains(&format!("/{name}:"))).collect();
+        assert!(left.is_empty(), "images of {name} left behind: {left:?}");
+    }
 }
 
 /// `tent export --bin` from a remote box writes a wrapper that records the
@@ -285,6 +308,139 @@ fn an_exported_command_reaches_the_box_from_a_plain_shell(engine: Engine) {
     assert!(!std::path::Path::new(wrapper).exists(), "unexport removes the wrapper");
 }
 
+/// A tent.toml box that names its endpoint is made there by `tent apply`
+/// run from a plain shell (only the ssh key set, as an agent would give it),
+/// beside a box of the same file made here; the plan says where each one
+/// goes; a second apply changes nothing; `--remove` removes both, each where
+/// it lives. A value a box could have planted is refused before anything is
+/// made.
+fn apply_makes_a_box_at_its_endpoint(engine: Engine) {
+    let Some(r) = Remote::new(engine) else { return };
+    let far = r.name("apply-far");
+    let near = r.sb.name("apply-near");
+    let url = remote_url();
+    let file = r.sb.home.join("tent.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[box.{far}]\nimage = \"{BUSYBOX}\"\nendpoint = \"{url}\"\nenv = {{ WHERE = \"there\" }}\n\
+             export_bins = [{{ bin = \"sh\", name = \"{far}-sh\" }}]\n\n\
+             [box.{near}]\nimage = \"{BUSYBOX}\"\nenv = {{ WHERE = \"here\" }}\n"
+        ),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let key = r.env[1].clone();
+    let plain = |args: &[&str]| {
+        let mut c = r.sb.command("env");
+        c.arg(&key).arg(tent_bin()).args(args);
+        Run::from(c)
+    };
+
+    let plan = plain(&["apply", file, "--dry-run"]).ok();
+    let lines = plan.stdout();
+    assert!(lines.contains(&format!("+ create {far} (image {BUSYBOX}) [on {url}]")), "{}", plan.describe());
+    assert!(lines.contains(&format!("+ create {near} (image {BUSYBOX}) [on this machine]")), "{}", plan.describe());
+    let json = plain(&["apply", file, "--dry-run", "--json"]).ok().stdout();
+    let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let endpoints: Vec<(String, String)> = json["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["box"].as_str().unwrap().to_string(), a["endpoint"].as_str().unwrap().to_string()))
+        .collect();
+    assert!(endpoints.contains(&(far.clone(), url.clone())), "{endpoints:?}");
+    assert!(endpoints.contains(&(near.clone(), "local".into())), "{endpoints:?}");
+    assert!(!r.remote_box_exists(&far), "a dry run makes nothing");
+
+    plain(&["apply", file]).ok();
+    assert!(r.remote_box_exists(&far) && !r.local_box_exists(&far), "made on the other machine only");
+    assert!(r.local_box_exists(&near) && !r.remote_box_exists(&near), "made here only");
+    let there = r.tent(&["run", &far, "--", "sh", "-c", "echo $WHERE"]).ok();
+    assert_eq!(there.stdout().trim(), "there", "{}", there.describe());
+    assert_eq!(r.sb.tent(&["run", &near, "--", "sh", "-c", "echo $WHERE"]).ok().stdout().trim(), "here");
+
+    // Its exported command records where the box lives: it works from a
+    // plain shell with nothing set.
+    let wrapper = r.sb.home.join(".local/bin").join(format!("{far}-sh"));
+    let mut run = r.sb.command(&wrapper);
+    run.args(["-c", "echo $WHERE; exit 4"]);
+    let done = Run::from(run).code(4);
+    assert_eq!(done.stdout(), "there\n", "{}", done.describe());
+
+    // Written down again, the box keeps its endpoint.
+    let written = r.tent(&["manifest", &far]).ok().stdout();
+    assert!(written.contains(&format!("endpoint = \"{url}\"")), "{written}");
+
+    let again = plain(&["apply", file]).ok();
+    assert!(again.stderr.contains("nothing to do: 2 box(es) up to date"), "{}", again.describe());
+
+    // A planted endpoint (one that would be ssh's option) is refused at its line.
+    let hostile = r.sb.home.join("hostile.toml");
+    std::fs::write(&hostile, format!("[box.{far}x]\nendpoint = \"ssh://me@-oProxyCommand=touch/s\"\n")).unwrap();
+    let refused = plain(&["apply", hostile.to_str().unwrap(), "--yes"]).output();
+    assert_ne!(refused.code, Some(0));
+    assert!(refused.stderr.contains("hostile.toml:2:12: endpoint:"), "{}", refused.describe());
+
+    // `connection` names a podman connection of the user's own config,
+    // which podman resolves (its address and key); tent keys the box by it.
+    // (Rootful podman 4.3 reads no containers.conf of root's home: the
+    // plain user's only.)
+    if !engine.as_root() {
+        apply_through_a_connection(&r, &url);
+    }
+
+    // What needs this machine is refused before anything is made.
+    let menu = r.sb.home.join("menu.toml");
+    let app_box = format!("{far}y");
+    std::fs::write(
+        &menu,
+        format!("[box.{app_box}]\nimage = \"{BUSYBOX}\"\nendpoint = \"{url}\"\nexport_apps = [\"sh\"]\n"),
+    )
+    .unwrap();
+    let refused = plain(&["apply", menu.to_str().unwrap(), "--yes"]).output();
+    assert_ne!(refused.code, Some(0));
+    assert!(
+        refused.stderr.contains(&format!("box \"{app_box}\" lives at {url}: export_apps")),
+        "{}",
+        refused.describe()
+    );
+    assert!(refused.stderr.contains("ssh -X"), "{}", refused.describe());
+    assert!(!r.remote_box_exists(&app_box), "nothing was made there");
+
+    plain(&["apply", file, "--remove", "--yes"]).ok();
+    assert!(!r.remote_box_exists(&far), "removed there");
+    assert!(!r.local_box_exists(&near), "and here");
+    assert!(!wrapper.exists(), "with its exports");
+}
+
+/// `apply` of a box whose `connection` is a podman connection in the user's
+/// containers.conf (podman resolves it; tent keys the box by its address).
+fn apply_through_a_connection(r: &Remote, url: &str) {
+    let who = crate::harness::TEST_USER;
+    let conf_dir = r.sb.home.join(".config/containers");
+    std::fs::create_dir_all(&conf_dir).unwrap();
+    std::fs::write(
+        conf_dir.join("containers.conf"),
+        format!("[engine.service_destinations.it-other]\nuri = \"{url}\"\nidentity = \"{KEYS}/{who}\"\n"),
+    )
+    .unwrap();
+    let config = r.sb.home.join(".config");
+    let status = Command::new("chown").args(["-R", &format!("{who}:")]).arg(&config).status();
+    assert!(status.unwrap().success());
+    let named = r.name("apply-named");
+    let conn = r.sb.home.join("conn.toml");
+    std::fs::write(&conn, format!("[box.{named}]\nimage = \"{BUSYBOX}\"\nconnection = \"it-other\"\n")).unwrap();
+    let conn = conn.to_str().unwrap();
+    let plan = r.sb.tent(&["apply", conn, "--dry-run"]).ok();
+    assert!(plan.stdout().contains(&format!("[on {url}]")), "the connection's address: {}", plan.describe());
+    r.sb.tent(&["apply", conn]).ok();
+    assert!(r.remote_box_exists(&named) && !r.local_box_exists(&named), "made through the connection");
+    r.sb.tent(&["apply", conn, "--remove", "--yes"]).ok();
+    assert!(!r.remote_box_exists(&named));
+    std::fs::remove_dir_all(config).unwrap();
+}
+
 macro_rules! remote_tests {
     ($($test:ident),* $(,)?) => {
         mod from_root {
@@ -302,4 +458,5 @@ remote_tests!(
     a_local_box_of_the_same_name_is_untouched,
     save_here_load_there,
     an_exported_command_reaches_the_box_from_a_plain_shell,
+    apply_makes_a_box_at_its_endpoint,
 );

@@ -55,15 +55,20 @@ fn furnish(sb: &Sandbox, name: &str, bin: &str) {
     assert!(left.iter().any(|l| l.contains("/boxes/")), "a state folder to remove: {left:?}");
 }
 
-/// A box removed with `tent rm` and one removed through its manifest, each
+/// A box removed with `tent rm` and one removed through its manifest (both
+/// made by `tent apply`), each
 /// with an export and a snapshot: nothing of either stays.
 fn rm_and_apply_remove_leave_the_same_nothing(engine: Engine) {
     let sb = Sandbox::new(engine);
-    let by_rm = sb.create("rmd", BUSYBOX, &[]);
+    // Both made by apply, so `tent rm` must also take apply's record.
+    let by_rm = sb.name("rmd");
     let by_apply = sb.name("applied");
     let _images = Images { sb: &sb, boxes: vec![by_rm.clone(), by_apply.clone()] };
     std::fs::write(sb.home.join("tent.toml"), format!("[box.{by_apply}]\nimage = \"{BUSYBOX}\"\n")).unwrap();
+    std::fs::write(sb.home.join("other.toml"), format!("[box.{by_rm}]\nimage = \"{BUSYBOX}\"\n")).unwrap();
     sb.tent(&["apply", "tent.toml", "--yes"]).ok();
+    sb.tent(&["apply", "other.toml", "--yes"]).ok();
+    assert!(left_of(&sb, &by_rm, "none").iter().any(|l| l.contains("/manifests/")), "apply's record of {by_rm}");
     furnish(&sb, &by_rm, "via-rm");
     furnish(&sb, &by_apply, "via-apply");
 

@@ -70,9 +70,7 @@ pub(super) fn image_build(
                     "args" => args = cx.env("build.args", value)?,
                     "target" => {
                         let t = cx.string("build.target", value)?;
-                        if !t.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-                            || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-                        {
+                        if !valid_target(&t) {
                             return Err(cx.error(
                                 value.at,
                                 format!("`build.target` {:?} is not a stage name", short(&t)),
@@ -105,12 +103,40 @@ pub(super) fn image_build(
     };
     let dockerfile = resolve_path(&dockerfile, cx.file);
     let context = resolve_path(context.as_deref().unwrap_or("."), cx.file);
+    finish(cx, node.at, at, Inputs { dockerfile, context, args, target }, box_name)
+}
+
+/// What an image is built from, paths resolved.
+pub(super) struct Inputs {
+    pub dockerfile: PathBuf,
+    pub context: PathBuf,
+    pub args: BTreeMap<String, String>,
+    pub target: Option<String>,
+}
+
+/// Whether `target` may name a build stage (and never an engine option).
+pub(super) fn valid_target(t: &str) -> bool {
+    t.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
+/// Reads the Dockerfile (bounded, no final link) and names the image by the
+/// hash of everything the build takes; `at` is where the build is given,
+/// `dockerfile_at` where the Dockerfile is named.
+pub(super) fn finish(
+    cx: &Cx<'_>,
+    at: usize,
+    dockerfile_at: usize,
+    inputs: Inputs,
+    box_name: &str,
+) -> Result<ImageBuild> {
+    let Inputs { dockerfile, context, args, target } = inputs;
     let text = match crate::files::read_bounded(&dockerfile, MAX_DOCKERFILE) {
         Ok(Some(text)) => text,
-        Ok(None) => return Err(cx.error(at, format!("no Dockerfile at {}", dockerfile.display()), None)),
+        Ok(None) => return Err(cx.error(dockerfile_at, format!("no Dockerfile at {}", dockerfile.display()), None)),
         Err(e) => {
             return Err(cx.error(
-                at,
+                dockerfile_at,
                 format!("cannot read the Dockerfile: {e}"),
                 Some("it must be a regular file (not a link) of at most 1 MiB".into()),
             ));
@@ -130,14 +156,5 @@ pub(super) fn image_build(
     let digest: String = hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
     let repo: String = box_name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
     let image = format!("localhost/tent-devcontainer-{}:{digest}", repo.trim_matches('-'));
-    Ok(ImageBuild {
-        box_name: box_name.to_string(),
-        at: cx.at(node.at),
-        image,
-        dockerfile,
-        text,
-        context,
-        args,
-        target,
-    })
+    Ok(ImageBuild { box_name: box_name.to_string(), at: cx.at(at), image, dockerfile, text, context, args, target })
 }

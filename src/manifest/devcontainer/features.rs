@@ -1,5 +1,5 @@
-//! Local features (`"./name": { options }`) as init hooks; features by
-//! reference are noted, never fetched.
+//! Features as init hooks: local ones (`"./name": { options }`) from the
+//! project, features by OCI reference from tent's cache (`oci`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,7 +22,7 @@ const MAX_FEATURE_JSON: u64 = 256 * 1024;
 /// (bounded, not through a link), so a box never runs a later edit of a file
 /// the plan did not show; it runs in the feature's folder with the options
 /// as environment variables, as the devcontainers CLI gives them. Features
-/// by reference are noted: tent fetches none.
+/// by reference are fetched with skopeo first (`oci`), or refused with why.
 pub(super) fn features(cx: &mut Cx<'_>, node: &Node, order: &[String]) -> Result<Vec<String>> {
     let Json::Object(props) = &node.value else { return Err(cx.expected("features", node, "an object")) };
     if props.len() > MAX_ITEMS {
@@ -35,31 +35,21 @@ pub(super) fn features(cx: &mut Cx<'_>, node: &Node, order: &[String]) -> Result
     let mut hooks = Vec::new();
     for (key, options) in listed {
         let id = short(&key.name);
-        if !(key.name.starts_with("./") || key.name.starts_with("../")) {
-            // Without it the box would lack what the project needs, and
-            // nothing would say so until a command is missing.
-            return Err(cx.error(
-                key.at,
-                format!(
-                    "feature {id:?} is a reference to an OCI artifact: tent installs local features only, and fetches \
-                     nothing from a registry for a manifest"
-                ),
-                Some(
-                    "install what the feature gives in the image (or a Dockerfile under `build`), or copy the \
-                     feature's folder (devcontainer-feature.json, install.sh) next to devcontainer.json and name it \
-                     \"./NAME\""
-                        .into(),
-                ),
-            ));
-        }
-        let folder = resolve_path(&key.name, cx.file);
-        if !folder.starts_with(&dir) {
-            return Err(cx.error(
-                key.at,
-                format!("feature {id:?} is outside {}", dir.display()),
-                Some("local features live in the folder of the devcontainer.json".into()),
-            ));
-        }
+        let local = key.name.starts_with("./") || key.name.starts_with("../");
+        let folder = if local {
+            let folder = resolve_path(&key.name, cx.file);
+            if !folder.starts_with(&dir) {
+                return Err(cx.error(
+                    key.at,
+                    format!("feature {id:?} is outside {}", dir.display()),
+                    Some("local features live in the folder of the devcontainer.json".into()),
+                ));
+            }
+            folder
+        } else {
+            // By reference: fetched into tent's cache (or found there).
+            super::oci::feature_folder(cx, key)?
+        };
         let read = |cx: &Cx<'_>, file: &str, limit: u64| -> Result<Vec<u8>> {
             let path = folder.join(file);
             match crate::files::read_bounded(&path, limit) {

@@ -16,6 +16,7 @@ use super::features::features;
 use super::json::{Json, Key, Node};
 use super::lifecycle::{HostCommand, attach_hook, hook};
 use super::mounts::{Mount, parse_mount_string};
+use super::oci::Oci;
 use super::reader::{Cx, MAX_ITEMS, short};
 use crate::error::Result;
 
@@ -26,13 +27,14 @@ pub(super) fn manifest(
     root: &Node,
     env: &dyn Fn(&str) -> Option<String>,
     home: &Path,
+    oci: &Oci<'_>,
 ) -> Result<Manifest> {
     let project = super::project_folder(file);
     let workspace = project.to_string_lossy().into_owned();
     let id = Sha256::digest(file.to_string_lossy().as_bytes());
     let devcontainer_id: String = id.iter().take(16).map(|b| format!("{b:02x}")).collect();
     let vars = Vars { env, workspace: workspace.clone(), devcontainer_id, container_env: None };
-    let mut cx = Cx { file, text, vars, notes: Vec::new() };
+    let mut cx = Cx { file, text, vars, notes: Vec::new(), oci };
 
     let Json::Object(props) = &root.value else {
         return Err(cx.error(
@@ -72,18 +74,49 @@ pub(super) fn manifest(
         cx.note("name", node.at, format!("the box is named {:?}", entry.name));
     }
 
-    if let Some(node) = get("dockerComposeFile") {
-        return Err(cx.error(
-            node.at,
-            "`dockerComposeFile` is not supported: tent makes one box from an image or a Dockerfile, not the \
-             service container of a compose project",
-            Some(
-                "start the services with podman-compose or docker compose yourself, and give the box an `image`".into(),
-            ),
-        ));
-    }
+    // dockerComposeFile: the box is the `service`, made by tent from what the
+    // compose file says of it; the other services are the compose tool's.
+    let mut compose = Vec::new();
+    let mut service_env = BTreeMap::new();
     let build = get("build").or(get("dockerFile"));
+    if let Some(node) = get("dockerComposeFile") {
+        let service = super::compose::service_box(&mut cx, node, get("service"), get("runServices"), &entry.name)?;
+        for (key, given) in [("image", get("image")), ("build", build)] {
+            if let Some(given) = given {
+                cx.ignored(
+                    key,
+                    given.at,
+                    format!("the box is made from compose service {:?}", service.project.service),
+                );
+            }
+        }
+        entry.image = service.image.or_else(|| service.build.as_ref().map(|b| b.image.clone()));
+        builds.extend(service.build);
+        service_env = service.env;
+        entry.volumes.extend(service.volumes);
+        if !service.project.start.is_empty() {
+            cx.note(
+                "dockerComposeFile",
+                node.at,
+                format!(
+                    "box {} stands for service {:?} and uses the host's network, not the compose network: it reaches \
+                     {} at localhost through the ports they publish, not by service name",
+                    entry.name,
+                    service.project.service,
+                    service.project.start.join(", ")
+                ),
+            );
+        }
+        compose.push(service.project);
+    } else {
+        for key in ["service", "runServices"] {
+            if let Some(node) = get(key) {
+                cx.ignored(key, node.at, "there is no `dockerComposeFile`");
+            }
+        }
+    }
     match (get("image"), build) {
+        _ if !compose.is_empty() => {}
         (Some(node), _) => {
             let image = cx.string("image", node)?;
             let reference = |c: char| c.is_ascii_alphanumeric() || "._-/:@".contains(c);
@@ -109,8 +142,9 @@ pub(super) fn manifest(
         }
     }
 
+    entry.env = service_env;
     if let Some(node) = get("containerEnv") {
-        entry.env = cx.env("containerEnv", node)?;
+        entry.env.extend(cx.env("containerEnv", node)?);
     }
     if let Some(node) = get("remoteEnv") {
         cx.vars.container_env = Some(entry.env.clone());
@@ -284,7 +318,7 @@ pub(super) fn manifest(
         });
     }
 
-    Ok(Manifest { path: file.to_path_buf(), boxes: vec![entry], warnings: cx.notes, host_commands, builds })
+    Ok(Manifest { path: file.to_path_buf(), boxes: vec![entry], warnings: cx.notes, host_commands, builds, compose })
 }
 
 fn port(node: &Node) -> Option<String> {

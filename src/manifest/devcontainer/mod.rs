@@ -9,17 +9,20 @@
 //! Lifecycle commands become the box's hooks, run as the user in the box.
 
 mod build;
+mod compose;
 mod expand;
 mod features;
 mod json;
 mod lifecycle;
 mod map;
 mod mounts;
+mod oci;
 mod reader;
 
 use std::path::{Path, PathBuf};
 
 pub(crate) use build::ImageBuild;
+pub(crate) use compose::{ComposeProject, tools as compose_tools};
 pub(crate) use lifecycle::HostCommand;
 
 use super::model::Manifest;
@@ -117,20 +120,26 @@ pub(crate) fn project_folder(file: &Path) -> PathBuf {
 pub(crate) fn parse(path: &Path, text: &str) -> Result<Manifest> {
     let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
     let env = |name: &str| std::env::var(name).ok();
-    parse_with(path, text, &env, &home)
+    parse_with(path, text, &env, &home, &oci::Oci::from_env())
 }
 
 /// Parses a devcontainer.json; `env` gives `${localEnv:…}`, `home` is the
-/// user's home (a project outside it is mounted into the box).
+/// user's home (a project outside it is mounted into the box), `oci` fetches
+/// features by reference.
 pub(crate) fn parse_with(
     path: &Path,
     text: &str,
     env: &dyn Fn(&str) -> Option<String>,
     home: &Path,
+    oci: &oci::Oci<'_>,
 ) -> Result<Manifest> {
     let root = json::parse(path, text)?;
-    map::manifest(path, text, &root, env, home)
+    map::manifest(path, text, &root, env, home, oci)
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_compose;
+#[cfg(test)]
+mod tests_oci;

@@ -22,6 +22,8 @@ pub(super) struct Cx<'a> {
     pub(super) text: &'a str,
     pub(super) vars: Vars<'a>,
     pub(super) notes: Vec<String>,
+    /// How features by reference are fetched.
+    pub(super) oci: &'a super::oci::Oci<'a>,
 }
 
 impl Cx<'_> {

@@ -11,9 +11,18 @@ use crate::manifest::test_support::message;
 
 const FILE: &str = "/home/me/proj/.devcontainer/devcontainer.json";
 
+/// Features by reference on a machine without skopeo (and nothing cached).
+pub(super) fn no_skopeo() -> oci::Oci<'static> {
+    oci::Oci {
+        cache: Some(PathBuf::from("/nonexistent/tent-features")),
+        skopeo: None,
+        source: &|r| format!("docker://{r}"),
+    }
+}
+
 fn parse_env(text: &str, env: &[(&str, &str)]) -> Result<Manifest> {
     let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    parse_with(Path::new(FILE), text, &|name| env.get(name).cloned(), Path::new("/home/me"))
+    parse_with(Path::new(FILE), text, &|name| env.get(name).cloned(), Path::new("/home/me"), &no_skopeo())
 }
 
 fn parse_ok(text: &str) -> Manifest {
@@ -120,17 +129,14 @@ fn the_box_is_named_after_the_project_without_a_name() {
 }
 
 #[test]
-fn compose_is_refused_and_an_image_is_needed() {
-    let (e, hint) = message(parse_env("{\"dockerComposeFile\": \"c.yml\", \"service\": \"app\"}", &[]).unwrap_err());
-    assert!(e.contains(":1:") && e.contains("`dockerComposeFile` is not supported"), "{e}");
-    assert!(hint.contains("podman-compose or docker compose"), "{hint}");
+fn an_image_is_needed() {
     assert!(error("{\"name\": \"x\"}").contains("names no `image`"));
 }
 
-fn parse_in(dir: &Path, text: &str, env: &[(&str, &str)]) -> Result<Manifest> {
+pub(super) fn parse_in(dir: &Path, text: &str, env: &[(&str, &str)]) -> Result<Manifest> {
     let env: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let file = dir.join(".devcontainer/devcontainer.json");
-    parse_with(&file, text, &|name| env.get(name).cloned(), dir)
+    parse_with(&file, text, &|name| env.get(name).cloned(), dir, &no_skopeo())
 }
 
 #[test]
@@ -263,8 +269,14 @@ fn mounts_in_both_forms() {
 
 #[test]
 fn a_project_outside_the_home_is_mounted_at_its_path() {
-    let m = parse_with(Path::new("/srv/p/.devcontainer.json"), r#"{"image":"x"}"#, &|_| None, Path::new("/home/me"))
-        .unwrap();
+    let m = parse_with(
+        Path::new("/srv/p/.devcontainer.json"),
+        r#"{"image":"x"}"#,
+        &|_| None,
+        Path::new("/home/me"),
+        &no_skopeo(),
+    )
+    .unwrap();
     assert_eq!(m.boxes[0].volumes, ["/srv/p:/srv/p"]);
     assert!(parse_ok(r#"{"image":"x"}"#).boxes[0].volumes.is_empty());
 }
@@ -297,13 +309,18 @@ fn run_args_pass_the_engine_arg_check() {
 }
 
 #[test]
-fn features_by_reference_are_refused_with_their_name_and_the_way_out() {
-    let json = r#"{"image": "x", "features": {"ghcr.io/devcontainers/features/node:1": {"version": "20"}}}"#;
+fn features_by_reference_without_skopeo_are_refused_with_their_name_and_the_way_out() {
+    let json = r#"{"image": "x", "features": {"registry.example/features/node:1": {"version": "20"}}}"#;
     let (e, hint) = message(parse_env(json, &[]).unwrap_err());
-    assert!(e.contains("feature \"ghcr.io/devcontainers/features/node:1\" is a reference to an OCI artifact"), "{e}");
-    assert!(e.contains("tent installs local features only"), "{e}");
+    assert!(e.contains("feature \"registry.example/features/node:1\" is a reference to an OCI artifact"), "{e}");
+    assert!(e.contains("skopeo, which tent fetches features with, is not installed"), "{e}");
     assert!(e.starts_with(&format!("{FILE}:1:")), "FILE:LINE:COL: {e}");
-    assert!(hint.contains("\"./NAME\"") && hint.contains("in the image"), "{hint}");
+    assert!(hint.contains("install skopeo") && hint.contains("\"./NAME\""), "{hint}");
+    for bad in ["-x/y", "a/../b", "noslash", "a//b", "a/b c"] {
+        let json = format!(r#"{{"image": "x", "features": {{"{bad}": {{}}}}}}"#);
+        let e = message(parse_env(&json, &[]).unwrap_err()).0;
+        assert!(e.contains("neither a local feature"), "{bad}: {e}");
+    }
 }
 
 #[test]

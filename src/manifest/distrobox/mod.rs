@@ -123,7 +123,14 @@ pub(crate) fn parse_with_running(
     let mut seen = BTreeSet::new();
     warnings.extend(notes);
     warnings.retain(|w| seen.insert(w.clone()));
-    Ok(Manifest { path: path.to_path_buf(), boxes, warnings, host_commands: Vec::new(), builds: Vec::new() })
+    Ok(Manifest {
+        path: path.to_path_buf(),
+        boxes,
+        warnings,
+        host_commands: Vec::new(),
+        builds: Vec::new(),
+        compose: Vec::new(),
+    })
 }
 
 /// The `KEY=VALUE` lines of a Distrobox config file (also `export KEY=VALUE`),

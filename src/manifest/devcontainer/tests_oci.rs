@@ -1,0 +1,174 @@
+//! Features by OCI reference, fetched for real with skopeo from a local OCI
+//! layout (`oci:` transport: no registry is reachable in tests), unpacked
+//! into the cache and installed from there; hostile artifacts refused.
+//! skopeo comes from `scripts/setup-engines`; without it these tests say
+//! so and pass, unless TENT_TEST_REQUIRE=1.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::oci::Oci;
+use super::parse_with;
+use crate::manifest::test_support::message;
+
+const REFERENCE: &str = "registry.example/features/hello:1";
+
+fn skopeo() -> Option<PathBuf> {
+    let found = which::which("skopeo").ok();
+    if found.is_none() {
+        assert_ne!(
+            std::env::var("TENT_TEST_REQUIRE").as_deref(),
+            Ok("1"),
+            "skopeo is required: run scripts/setup-engines"
+        );
+        eprintln!("skipping: skopeo is not installed (scripts/setup-engines installs it)");
+    }
+    found
+}
+
+fn sha(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An OCI layout holding one devcontainer feature artifact, tagged `1`,
+/// whose layer is `tar` (as the devcontainers CLI publishes them).
+fn layout(dir: &Path, tar: &[u8]) -> String {
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let hex = sha(bytes);
+        std::fs::write(blobs.join(&hex), bytes).unwrap();
+        (format!("sha256:{hex}"), bytes.len())
+    };
+    let (config, config_size) = put(b"{}");
+    let (layer, layer_size) = put(tar);
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.devcontainers", "digest": config, "size": config_size},
+        "layers": [{"mediaType": "application/vnd.devcontainers.layer.v1+tar", "digest": layer, "size": layer_size,
+                    "annotations": {"org.opencontainers.image.title": "devcontainer-feature-hello.tgz"}}],
+    });
+    let (manifest, manifest_size) = put(manifest.to_string().as_bytes());
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest,
+                       "size": manifest_size, "annotations": {"org.opencontainers.image.ref.name": "1"}}],
+    });
+    std::fs::write(dir.join("index.json"), index.to_string()).unwrap();
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion": "1.0.0"}"#).unwrap();
+    format!("oci:{}:1", dir.display())
+}
+
+/// A tar of `files` (name, text); a name may be anything, `..` too.
+fn tar_of(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, text) in files {
+        let mut header = tar::Header::new_ustar();
+        let raw = &mut header.as_old_mut().name;
+        raw[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_size(text.len() as u64);
+        header.set_mode(0o755);
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_cksum();
+        builder.append(&header, text.as_bytes()).unwrap();
+    }
+    let mut link = tar::Header::new_ustar();
+    link.set_entry_type(tar::EntryType::Symlink);
+    link.set_path("shadow").unwrap();
+    link.set_link_name("/etc/shadow").unwrap();
+    link.set_size(0);
+    link.set_cksum();
+    builder.append(&link, &[][..]).unwrap();
+    builder.into_inner().unwrap()
+}
+
+const FEATURE_JSON: &str = r#"{"id": "hello", "version": "1.0.0",
+    "options": {"greeting": {"type": "string", "default": "hi"}, "loud": {"type": "boolean", "default": false}}}"#;
+const INSTALL: &str = ". ./lib/say.sh\nsay \"$GREETING $LOUD\"\n";
+
+fn parse(project: &Path, oci: &Oci<'_>) -> crate::error::Result<super::Manifest> {
+    let json = format!(r#"{{"image": "x", "features": {{"{REFERENCE}": {{"greeting": "hello"}}}}}}"#);
+    parse_with(&project.join(".devcontainer/devcontainer.json"), &json, &|_| None, project, oci)
+}
+
+#[test]
+fn a_feature_by_reference_is_fetched_unpacked_and_installed_from_the_cache() {
+    let Some(skopeo) = skopeo() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let source = layout(
+        &dir.path().join("layout"),
+        &tar_of(&[
+            ("./devcontainer-feature.json", FEATURE_JSON),
+            ("./install.sh", INSTALL),
+            ("./lib/say.sh", "say() { echo \"$1\" > /tmp/said; }\n"),
+        ]),
+    );
+    let cache = dir.path().join("cache");
+    let asked = std::cell::RefCell::new(Vec::new());
+    let from = |reference: &str| {
+        asked.borrow_mut().push(reference.to_string());
+        source.clone()
+    };
+    let oci = Oci { cache: Some(cache.clone()), skopeo: Some(skopeo), source: &from };
+    let m = parse(dir.path(), &oci).unwrap();
+    assert_eq!(*asked.borrow(), [REFERENCE]);
+
+    let hook = &m.boxes[0].init_hooks[0];
+    let folder = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .expect("the feature's folder");
+    assert!(hook.contains(&format!("cd -- {}", crate::shell::quote(&folder.to_string_lossy()))), "{hook}");
+    assert!(hook.contains("export GREETING='hello'\n") && hook.contains("export LOUD='false'\n"), "{hook}");
+    assert!(hook.contains("say \"$GREETING $LOUD\""), "the install.sh as read: {hook}");
+    assert_eq!(std::fs::read_to_string(folder.join("lib/say.sh")).unwrap(), "say() { echo \"$1\" > /tmp/said; }\n");
+    assert!(std::fs::symlink_metadata(folder.join("shadow")).is_err(), "links are left out");
+    let leftovers: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert_eq!(leftovers.len(), 1, "no scratch folder left: {leftovers:?}");
+
+    // Fetched once, used again: offline, without skopeo.
+    let offline = Oci { cache: Some(cache.clone()), skopeo: None, source: &from };
+    let again = parse(dir.path(), &offline).unwrap();
+    assert_eq!(again.boxes[0].init_hooks, m.boxes[0].init_hooks);
+    assert_eq!(asked.borrow().len(), 1);
+
+    // A cached folder that names another reference is not taken for it.
+    std::fs::write(folder.join(".tent-reference"), "registry.example/other:1").unwrap();
+    let e = message(parse(dir.path(), &offline).unwrap_err()).0;
+    assert!(e.contains("skopeo, which tent fetches features with, is not installed"), "{e}");
+}
+
+#[test]
+fn hostile_or_missing_artifacts_are_refused_with_the_feature_and_why() {
+    let Some(skopeo) = skopeo() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let outside = dir.path().join("escaped");
+    let refused = |tar: &[u8], name: &str| {
+        let source = layout(&dir.path().join(name), tar);
+        let from = move |_: &str| source.clone();
+        let oci = Oci { cache: Some(cache.clone()), skopeo: Some(skopeo.clone()), source: &from };
+        message(parse(dir.path(), &oci).unwrap_err())
+    };
+    let (e, hint) = refused(&tar_of(&[("./install.sh", "true"), ("../escaped", "x")]), "escape");
+    assert!(e.contains(&format!("feature \"{REFERENCE}\" could not be fetched")), "{e}");
+    assert!(e.contains("outside the feature"), "{e}");
+    assert!(hint.contains("skopeo login") && hint.contains("\"./NAME\""), "{hint}");
+    assert!(!outside.exists());
+    let (e, _) = refused(&tar_of(&[("./install.sh", "true")]), "nometa");
+    assert!(e.contains("holds no devcontainer-feature.json"), "{e}");
+    let (e, _) = refused(b"not a tar at all, just text that is long enough to be read as a header ....", "text");
+    assert!(e.contains("could not be fetched"), "{e}");
+
+    // A reference no registry answers for: skopeo's own reason.
+    let from = |reference: &str| format!("oci:{}/nothing-here:{reference}", dir.path().display());
+    let oci = Oci { cache: Some(cache.clone()), skopeo: Some(skopeo.clone()), source: &from };
+    let (e, _) = message(parse(dir.path(), &oci).unwrap_err());
+    assert!(e.contains("could not be fetched: skopeo failed:"), "{e}");
+    let scratch: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(scratch.is_empty(), "nothing kept from a failed fetch: {scratch:?}");
+}
