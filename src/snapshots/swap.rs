@@ -636,7 +636,8 @@ fn just_made(name: &str, id: String) -> crate::engine::json::Container {
 /// The sh script that finishes a swap after tent returns ([`Snapshots::finish_later`]):
 /// `engine` is the engine's argv up to its arguments; the old container
 /// `old_id` is removed (or the script stops there, journal kept); the tags
-/// of image `image_id` that start with `in_use_prefix` are removed, not
+/// of image `image_id` that start with `in_use_prefix` (with or without its
+/// `localhost/`, as an engine may print it) are removed, not
 /// forced (an image a container uses keeps them); then the journal. Every
 /// word is quoted; names follow `--`.
 fn finish_script(
@@ -655,9 +656,10 @@ fn finish_script(
     let mut script = format!("{} >/dev/null 2>&1 || exit 1\n", with(&["rm", "--force", "--", old_id]));
     if let Some(image) = image_id {
         script.push_str(&format!(
-            "{} 2>/dev/null | while IFS= read -r t; do\n  case $t in {}*) {} \"$t\" >/dev/null 2>&1 ;; esac\ndone\n",
+            "{} 2>/dev/null | while IFS= read -r t; do\n  case $t in {}*|{}*) {} \"$t\" >/dev/null 2>&1 ;; esac\ndone\n",
             with(&["image", "inspect", "--format", "{{range .RepoTags}}{{println .}}{{end}}", "--", image]),
             words(&[in_use_prefix]),
+            words(&[in_use_prefix.strip_prefix("localhost/").unwrap_or(in_use_prefix)]),
             with(&["rmi", "--"]),
         ));
     }
@@ -875,14 +877,15 @@ mod tests {
         let old = "c".repeat(64);
         let image = "d".repeat(64);
         let tags = "localhost/tent-snapshot/podman/dev:tent-in-use-ab12\nlocalhost/tent-snapshot/podman/dev:base\n\
-                    localhost/tent-snapshot/podman/other:tent-in-use-1\n-f\n";
+                    localhost/tent-snapshot/podman/other:tent-in-use-1\n-f\ntent-snapshot/podman/dev:tent-in-use-cd\n";
         let (log, journal_left) = finish_with(false, tags);
         let lines: Vec<&str> = log.lines().collect();
         assert_eq!(lines[0], format!("--url x y rm --force -- {old}"), "{log}");
         assert!(lines[1].starts_with("--url x y image inspect --format") && lines[1].ends_with(&format!("-- {image}")));
         // Only this box's in-use tags, after `--`, never forced.
         assert_eq!(lines[2], "--url x y rmi -- localhost/tent-snapshot/podman/dev:tent-in-use-ab12", "{log}");
-        assert_eq!(lines.len(), 3, "{log}");
+        assert_eq!(lines[3], "--url x y rmi -- tent-snapshot/podman/dev:tent-in-use-cd", "{log}");
+        assert_eq!(lines.len(), 4, "{log}");
         assert!(!journal_left, "the journal goes once the old container is removed");
 
         // The removal failed: nothing more, and the journal stays for recovery.
