@@ -249,6 +249,35 @@ pub fn parse_podman_connections(text: &str) -> PodmanConf {
 /// `CONTAINERS_CONF_OVERRIDE`. podman-connections.json comes last: podman 5
 /// looks there first.
 fn podman_conf(s: &Sources<'_>) -> PodmanConf {
+    let mut conf = PodmanConf::default();
+    for file in podman_conf_files(s) {
+        // Every tent call reads these (`tent run` too): a file that names
+        // none of the keys is not parsed (the packaged one is 24 KiB of
+        // comments).
+        if let Some(text) = (s.read)(&file).filter(|t| names_an_endpoint_key(t)) {
+            conf.merge(parse_containers_conf(&text));
+        }
+    }
+    let connections = if s.through_sudo {
+        PathBuf::from("/root/.config/containers/podman-connections.json")
+    } else {
+        s.config_home().join("containers/podman-connections.json")
+    };
+    if let Some(text) = (s.read)(&connections) {
+        conf.merge(parse_podman_connections(&text));
+    }
+    conf
+}
+
+/// Whether any containers.conf may set `[engine] remote` ([`may_set_remote`]):
+/// when none does and nothing else chose a connection, podman is local, and
+/// no file is parsed (issue 24: every `tent run` asks).
+fn podman_conf_may_be_remote(s: &Sources<'_>) -> bool {
+    podman_conf_files(s).iter().any(|file| (s.read)(file).is_some_and(|t| may_set_remote(&t)))
+}
+
+/// The containers.conf files podman reads, in its order, later ones winning.
+fn podman_conf_files(s: &Sources<'_>) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = Vec::new();
     if let Some(only) = s.var("CONTAINERS_CONF") {
         files.push(PathBuf::from(only));
@@ -270,24 +299,26 @@ fn podman_conf(s: &Sources<'_>) -> PodmanConf {
     if let Some(extra) = s.var("CONTAINERS_CONF_OVERRIDE") {
         files.push(PathBuf::from(extra));
     }
-    let mut conf = PodmanConf::default();
-    for file in files.iter().filter(|f| f.extension().is_none_or(|e| e == "conf")) {
-        // Every tent call reads these (`tent run` too): a file that names
-        // none of the keys is not parsed (the packaged one is 24 KiB of
-        // comments).
-        if let Some(text) = (s.read)(file).filter(|t| names_an_endpoint_key(t)) {
-            conf.merge(parse_containers_conf(&text));
-        }
-    }
-    let connections = if s.through_sudo {
-        PathBuf::from("/root/.config/containers/podman-connections.json")
-    } else {
-        s.config_home().join("containers/podman-connections.json")
-    };
-    if let Some(text) = (s.read)(&connections) {
-        conf.merge(parse_podman_connections(&text));
-    }
-    conf
+    files.retain(|f| f.extension().is_none_or(|e| e == "conf"));
+    files
+}
+
+/// Whether a containers.conf may set the `remote` key: a line, not a
+/// comment, where `remote` may stand as a key (bare, quoted, dotted, in an
+/// inline table), not inside a name such as `tent-remote` or a URI; or a
+/// backslash, which may spell it in an escape. Errs towards yes: then the
+/// file is parsed.
+fn may_set_remote(text: &str) -> bool {
+    const WORD: &str = "remote";
+    text.lines().map(str::trim_start).filter(|l| !l.starts_with('#')).any(|l| {
+        l.contains('\\')
+            || l.match_indices(WORD).any(|(i, _)| {
+                let before = l[..i].chars().next_back();
+                let after = l[i + WORD.len()..].chars().next();
+                before.is_none_or(|c| matches!(c, ' ' | '\t' | '{' | ',' | '.' | '"' | '\''))
+                    && after.is_none_or(|c| matches!(c, ' ' | '\t' | '=' | '"' | '\'' | '.'))
+            })
+    })
 }
 
 /// Whether a containers.conf may set what `parse_containers_conf` reads: a
@@ -309,9 +340,12 @@ fn podman(s: &Sources<'_>) -> Endpoint {
     if let (None, Some(host)) = (&s.chosen.connection, &host) {
         return podman_remote(s, host, "CONTAINER_HOST".into());
     }
+    let chosen = remote_binary || s.chosen.connection.is_some() || connection_var.is_some();
+    if !chosen && !podman_conf_may_be_remote(s) {
+        return Endpoint::Local;
+    }
     let conf = podman_conf(s);
-    let remote =
-        remote_binary || s.chosen.connection.is_some() || connection_var.is_some() || conf.remote == Some(true);
+    let remote = chosen || conf.remote == Some(true);
     if !remote {
         return Endpoint::Local;
     }
@@ -573,6 +607,52 @@ identity = "/home/u/.ssh/id"
 [engine.service_destinations.other]
 uri = "tcp://10.0.0.2:8080"
 "#;
+
+    #[test]
+    fn only_a_file_that_may_set_remote_is_parsed_for_the_local_case() {
+        // Every spelling TOML allows for the key is seen.
+        for text in [
+            "[engine]\nremote = true\n",
+            "[engine]\n  remote=true",
+            "[engine]\n\"remote\" = true",
+            "[engine]\n'remote' = true",
+            "engine.remote = true",
+            "engine = { remote = true }",
+            "engine={remote=true}",
+            "[engine]\n\"\\u0072emote\" = true",
+        ] {
+            assert!(may_set_remote(text), "{text}");
+            assert_eq!(parse_containers_conf(text).remote, Some(true), "{text}");
+        }
+        // The machine's own files: a connection named tent-remote, a URI.
+        let conf = "[engine]\n  active_service = \"tent-remote\"\n  [engine.service_destinations]\n    \
+                    [engine.service_destinations.tent-remote]\n      uri = \"ssh://tent-remote@127.0.0.1:2222/x\"\n";
+        assert!(!may_set_remote(conf));
+        assert!(!may_set_remote("# remote = true\n  # remote=true"));
+        assert!(!may_set_remote(""));
+        // A configured default connection alone leaves podman local, read or not.
+        let w = world(EngineKind::Podman).file("/home/u/.config/containers/containers.conf", conf);
+        assert_eq!(w.address(), "local");
+        let w = w.file("/etc/containers/containers.conf", "[engine]\nremote = true\n");
+        assert_eq!(w.address(), "ssh://tent-remote@127.0.0.1:2222/x");
+    }
+
+    proptest! {
+        /// Whatever a file says, when the parser finds the key the cheap
+        /// look saw that it may be there.
+        #[test]
+        fn the_cheap_look_never_misses_the_remote_key(lines in proptest::collection::vec(proptest::sample::select(vec![
+            "[engine]", "[containers]", "[engine.service_destinations.remote]", "remote = true", " remote=false",
+            "\"remote\" = true", "'remote'=true", "engine.remote = true", "engine = { remote = true }",
+            "active_service = \"remote\"", "active_service = \"tent-remote\"", "uri = \"ssh://remote/x\"",
+            "# remote = true", "x = 1", "\"\\u0072emote\" = true", "remotes = true", "engine = {remote=true,x=1}",
+        ]), 0..8)) {
+            let text = lines.join("\n");
+            if parse_containers_conf(&text).remote.is_some() {
+                prop_assert!(may_set_remote(&text), "{}", text);
+            }
+        }
+    }
 
     #[test]
     fn podman_is_local_unless_something_makes_it_remote() {
