@@ -323,6 +323,14 @@ fn features_by_reference_without_skopeo_are_refused_with_their_name_and_the_way_
     }
 }
 
+/// Asserts that every needle is in one of the warnings.
+pub(super) fn assert_warns(warnings: &[String], needles: &[&str]) {
+    let all = warnings.join("\n");
+    for needle in needles {
+        assert!(all.contains(needle), "{needle:?} in:\n{all}");
+    }
+}
+
 #[test]
 fn gpu_ports_and_users_are_noted() {
     let m = parse_ok(
@@ -330,17 +338,17 @@ fn gpu_ports_and_users_are_noted() {
             "remoteUser":"vscode","containerUser":"root"}"#,
     );
     assert!(m.boxes[0].nvidia);
-    let w = m.warnings.join("\n");
-    for needle in [
-        "3000, db:5432 need no forwarding",
-        "8080 need no forwarding",
-        "ignored: remoteUser",
-        "\"vscode\": the box runs as you",
-        "ignored: containerUser",
-        "ignored: hostRequirements.cpus",
-    ] {
-        assert!(w.contains(needle), "{needle}: {w}");
-    }
+    assert_warns(
+        &m.warnings,
+        &[
+            "3000, db:5432 need no forwarding",
+            "8080 need no forwarding",
+            "ignored: remoteUser",
+            "\"vscode\": the box runs as you",
+            "ignored: containerUser",
+            "ignored: hostRequirements.cpus",
+        ],
+    );
     assert!(!parse_ok(r#"{"image":"x","hostRequirements":{"gpu":"optional"}}"#).boxes[0].nvidia);
 }
 

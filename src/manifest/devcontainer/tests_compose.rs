@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use proptest::prelude::*;
 
 use super::compose::{interpolate, project_name, valid_service};
-use super::tests::parse_in;
+use super::tests::{assert_warns, parse_in};
 use crate::manifest::test_support::message;
 
 const COMPOSE: &str = r#"
@@ -81,17 +81,17 @@ fn the_service_is_the_box_and_the_others_are_started() {
     assert_eq!(c.up_args(), ["-p", "myproject", "-f", &file, "up", "-d", "--no-deps", "db", "cache", "queue"]);
     assert_eq!(c.down_args(), ["-p", "myproject", "-f", &file, "down"]);
 
-    let notes = m.warnings.join("\n");
-    for needle in [
-        "uses the host's network, not the compose network: it reaches db, cache, queue at localhost",
-        "ignored: dockerComposeFile app.ports",
-        "ignored: dockerComposeFile app.command",
-        "ignored: dockerComposeFile app.user",
-        "ignored: dockerComposeFile app.volumes",
-        "ignored: workspaceFolder",
-    ] {
-        assert!(notes.contains(needle), "{needle:?} in:\n{notes}");
-    }
+    assert_warns(
+        &m.warnings,
+        &[
+            "uses the host's network, not the compose network: it reaches db, cache, queue at localhost",
+            "ignored: dockerComposeFile app.ports",
+            "ignored: dockerComposeFile app.command",
+            "ignored: dockerComposeFile app.user",
+            "ignored: dockerComposeFile app.volumes",
+            "ignored: workspaceFolder",
+        ],
+    );
 }
 
 #[test]
@@ -314,13 +314,13 @@ fn the_shape_of_a_public_compose_template_reads_with_what_tent_cannot_do_said() 
     assert_eq!(b.image.as_ref(), Some(&m.builds[0].image));
     assert_eq!(b.volumes, [format!("{}:/workspaces", dir.path().join("work").display())]);
     assert_eq!(m.compose[0].start, ["db"]);
-    let notes = m.warnings.join("\n");
-    for needle in [
-        "ignored: dockerComposeFile app.network_mode",
-        "ignored: dockerComposeFile app.command",
-        "service \"db\" publishes no ports and is not on the host's network: the box cannot reach it",
-        "ignored: workspaceFolder",
-    ] {
-        assert!(notes.contains(needle), "{needle:?} in:\n{notes}");
-    }
+    assert_warns(
+        &m.warnings,
+        &[
+            "ignored: dockerComposeFile app.network_mode",
+            "ignored: dockerComposeFile app.command",
+            "service \"db\" publishes no ports and is not on the host's network: the box cannot reach it",
+            "ignored: workspaceFolder",
+        ],
+    );
 }
