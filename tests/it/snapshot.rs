@@ -72,6 +72,19 @@ fn leftovers(sb: &Sandbox, name: &str) -> Vec<String> {
     out.stdout().lines().filter(|l| l.starts_with(&format!("{name}-tent-"))).map(str::to_string).collect()
 }
 
+/// The old container of a finished swap goes after tent returned (issue
+/// 24), and its journal with it: soon, and without another tent command.
+fn swap_finished(sb: &Sandbox, name: &str) {
+    let journal = sb.home.join(".local/state/tent/boxes").join(sb.engine.scope()).join("journal");
+    let journals = || std::fs::read_dir(&journal).map(|d| d.count()).unwrap_or(0);
+    let start = std::time::Instant::now();
+    while (!leftovers(sb, name).is_empty() || journals() > 0) && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(leftovers(sb, name).is_empty(), "{:?}", leftovers(sb, name));
+    assert_eq!(journals(), 0, "the journal of a finished swap is removed");
+}
+
 fn snapshot_rollback_keeps_home_and_exports(engine: Engine) {
     let sb = Sandbox::new(engine);
     let name = sb.create("snap", BOOKWORM, &[]);
@@ -116,16 +129,7 @@ fn snapshot_rollback_keeps_home_and_exports(engine: Engine) {
     assert!(check.contains("cmp-back"), "{check}");
     assert_eq!(std::fs::read_to_string(sb.home.join("after-snapshot")).unwrap(), "kept\n");
     assert_ne!(container_id(&sb, &name), id_before, "a new container");
-    // The old container goes after tent returned (issue 24), and its journal
-    // with it: soon, and without another tent command.
-    let journal = sb.home.join(".local/state/tent/boxes").join(engine.scope()).join("journal");
-    let journals = || std::fs::read_dir(&journal).map(|d| d.count()).unwrap_or(0);
-    let start = std::time::Instant::now();
-    while (!leftovers(&sb, &name).is_empty() || journals() > 0) && start.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    assert!(leftovers(&sb, &name).is_empty(), "{:?}", leftovers(&sb, &name));
-    assert_eq!(journals(), 0, "the journal of a finished rollback is removed");
+    swap_finished(&sb, &name);
     let host_after = crate::harness::Run::from(sb.command(&wrapper)).ok().stdout();
     assert_eq!(host_after, host_before, "the export still runs in the box");
     assert!(sb.state_dir(&name).join("ready").exists());
@@ -180,7 +184,7 @@ fn upgrade_rolled_back_on_failure_and_undone(engine: Engine) {
     assert!(!out.stderr.contains("apt-get -q update"), "the check refreshed the index: {}", out.describe());
     let check = in_box(&sb, &name, "cat /etc/half-upgraded 2>&1; hostname");
     assert!(check.contains("No such file"), "{check}");
-    assert!(leftovers(&sb, &name).is_empty());
+    swap_finished(&sb, &name);
 
     // A working upgrade is kept, and `tent rollback` undoes it.
     in_box(&sb, &name, &fake_apt(PENDING, "echo done > /etc/upgraded", 0));
