@@ -28,6 +28,10 @@ impl Boxes<'_> {
     /// one of the user's own tent boxes (see `remove_container`). The user's
     /// files, a `--home` folder among them, are never touched here.
     pub fn remove(&self, name: &str) -> Result<Removed> {
+        // A rollback that has returned may still be removing the box's old
+        // container and in-use tags, under the box's lock: wait for it, so
+        // nothing of the box is left behind (issue 24).
+        let _lock = self.box_lock(name)?;
         // The name and owner are checked before anything goes, exports included.
         match self.get(name) {
             Ok(_) | Err(Error::NoSuchBox { .. }) => {}
