@@ -9,10 +9,14 @@
 //! under std's start-up; children get the default back, as std's `Command`
 //! resets it). A stack overflow still ends the process (SIGSEGV), without
 //! std's message. `std::env::args` needs no start-up on glibc.
-#![no_main]
+// The test harness of this file (`cargo test` builds one for every
+// binary) brings its own `main`.
+#![cfg_attr(not(test), no_main)]
 
+#[cfg(not(test))]
 use std::ffi::{c_char, c_int};
 
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     standard_descriptors();
@@ -24,6 +28,7 @@ extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
 
 /// Opens /dev/null on each of descriptors 0, 1 and 2 that is closed, as
 /// std's start-up does.
+#[cfg(not(test))]
 fn standard_descriptors() {
     use std::os::fd::{AsRawFd, BorrowedFd, IntoRawFd};
     for fd in 0..3 {
