@@ -438,6 +438,17 @@ impl Engine {
         }
     }
 
+    /// Starts the engine with no input and its output piped, for a caller
+    /// that reads it while the engine runs.
+    pub fn spawn_piped<S: AsRef<str>>(&self, args: &[S]) -> Result<std::process::Child> {
+        self.command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::spawn(&self.path, &e))
+    }
+
     /// Runs the engine and returns its raw output, whatever the status.
     pub fn output<S: AsRef<str>>(&self, args: &[S]) -> Result<Output> {
         self.command(args).stdin(Stdio::null()).output().map_err(|e| Error::spawn(&self.path, &e))

@@ -3,7 +3,6 @@
 
 use std::io::BufRead;
 use std::path::PathBuf;
-use std::process::Stdio;
 
 use super::Boxes;
 use crate::boxes::container::STATE_IN_BOX;
@@ -20,13 +19,7 @@ pub(super) fn wait_ready(engine: &Engine, name: &str, progress: &dyn Progress) -
     let mut activity: Option<Box<dyn Activity + '_>> = None;
     let args = ready_probe(name, timeout);
     progress.detail(&format!("$ {} (the ready probe)", crate::shell::words(&engine.argv(&args[..4]))));
-    let mut child = engine
-        .command(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| Error::spawn(&engine.path, &e))?;
+    let mut child = engine.spawn_piped(&args)?;
     let mut rest: Vec<String> = Vec::new();
     if let Some(out) = child.stdout.take() {
         // The box wrote these lines: bounded, and no terminal escapes.

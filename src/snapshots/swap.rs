@@ -593,14 +593,7 @@ struct Creating {
 
 impl Creating {
     fn spawn(engine: &crate::engine::Engine, what: String, args: Vec<String>) -> Result<Creating> {
-        use std::process::Stdio;
-        let child = engine
-            .command(&args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| Error::spawn(&engine.path, &e))?;
+        let child = engine.spawn_piped(&args)?;
         Ok(Creating { child, what, args })
     }
 
