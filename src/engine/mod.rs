@@ -520,15 +520,28 @@ impl Engine {
         Ok(!json::inherited(one, &self.images_of(refs)?).is_empty())
     }
 
-    /// The images named, inspected in one call; both engines print the ones
-    /// they found even when another is missing (and then fail), and a missing
-    /// image is simply not in the answer.
+    /// The images named, inspected in one call. Another tent (or the user)
+    /// may remove one between whatever named it and this inspect: both
+    /// engines then print the images they found and fail naming the one
+    /// gone, and that image simply is not in the answer. Any other failure
+    /// is an error.
     fn images_of(&self, refs: Vec<String>) -> Result<Vec<json::Image>> {
         let mut args = argv::image_inspect(&[]);
         args.push("--".into());
         args.extend(refs);
         let output = self.output(&args)?;
-        Ok(json::parse_image_inspect(&String::from_utf8_lossy(&output.stdout)).unwrap_or_default())
+        if !output.status.success() && !names_a_missing_image(&output.stderr) {
+            return Err(Error::Engine {
+                what: "could not inspect images".into(),
+                failure: self.failure(&args, &output),
+            });
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        if text.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        json::parse_image_inspect(&text)
+            .map_err(|detail| Error::EngineOutput { command: self.argv(&args).join(" "), detail })
     }
 }
 
@@ -542,23 +555,7 @@ impl Engine {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let args = argv::image_inspect(&ids);
-        let output = self.output(&args)?;
-        // Another tent (or the user) may remove an image between the list and
-        // the inspect: both engines then print the images they found and fail
-        // naming the one gone. That image simply is not in the answer.
-        if !output.status.success() && !names_a_missing_image(&output.stderr) {
-            return Err(Error::Engine {
-                what: "could not inspect images".into(),
-                failure: self.failure(&args, &output),
-            });
-        }
-        let text = String::from_utf8_lossy(&output.stdout);
-        if text.trim().is_empty() {
-            return Ok(Vec::new());
-        }
-        json::parse_image_inspect(&text)
-            .map_err(|detail| Error::EngineOutput { command: self.argv(&args).join(" "), detail })
+        self.images_of(ids)
     }
 }
 
