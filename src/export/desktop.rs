@@ -172,9 +172,15 @@ impl DesktopFile {
                 // NUL that keeps it out of lookups (`parse` adds it again).
                 let key = e.key.strip_prefix('\0').unwrap_or(&e.key);
                 match &e.locale {
-                    Some(l) => out.push_str(&format!("{key}[{l}]={}\n", e.value)),
-                    None => out.push_str(&format!("{key}={}\n", e.value)),
+                    Some(l) => out.push_str(&format!("{key}[{l}]={}", e.value)),
+                    None => out.push_str(&format!("{key}={}", e.value)),
                 }
+                // A reader (GLib, and `parse`) drops one `\r` before the
+                // `\n`: a value that ends in `\r` gets one more to lose.
+                if e.value.ends_with('\r') {
+                    out.push('\r');
+                }
+                out.push('\n');
             }
         }
         out
@@ -1033,6 +1039,16 @@ Icon=firefox
         fn malformed_keys_round_trip() {
             let file = DesktopFile::parse("[Desktop Entry]\nA[=").unwrap();
             assert!(!file.render().contains('\0'), "{:?}", file.render());
+            assert_eq!(DesktopFile::parse(&file.render()), Ok(file));
+        }
+
+        /// Found by the property below (CI, stop 27): a value ending in
+        /// `\r` lost it on the way back, as the reader drops one `\r`
+        /// before each `\n`.
+        #[test]
+        fn values_ending_in_a_carriage_return_round_trip() {
+            let file = DesktopFile::parse("[Desktop Entry]\nA=!\r\r").unwrap();
+            assert_eq!(file.get("Desktop Entry", "A"), Some("!\r"));
             assert_eq!(DesktopFile::parse(&file.render()), Ok(file));
         }
 
