@@ -237,7 +237,10 @@ fn upgrade_running_boxes_and_notify_a_rollback(engine: Engine) {
     // A box with a command running is left alone by --skip-busy (the
     // scheduled upgrade's), and upgraded once it is idle.
     let mut busy = sb.command(tent_bin());
-    busy.args(["run", &good, "--", "sleep", "300"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    // Its pid goes to the home: `pkill sleep` in a box that shares the
+    // host's pids would end every `sleep` on the machine, other boxes'
+    // inits' among them (found in root's `dev` box after a CI-like run).
+    busy.args(["run", &good, "--", "sh", "-c", "echo $$ > \"$HOME/busy.pid\" && exec sleep 300"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     let mut busy = busy.spawn().unwrap();
     let start = std::time::Instant::now();
     let skipped = loop {
@@ -251,7 +254,7 @@ fn upgrade_running_boxes_and_notify_a_rollback(engine: Engine) {
     assert!(skipped.stderr.contains("no boxes to upgrade"), "{}", skipped.describe());
     let _ = busy.kill();
     let _ = busy.wait();
-    sb.tent(&["run", &good, "--", "sh", "-c", "pkill -x sleep || true"]).ok();
+    sb.tent(&["run", &good, "--", "sh", "-c", "kill \"$(cat \"$HOME/busy.pid\")\""]).ok();
 
     let out = sb.tent(&["upgrade", "--running", "--yes", "--notify", &good, &broken, &stopped]).code(1);
     assert!(out.stderr.contains(&format!("skipping {stopped}: not running")), "{}", out.describe());
