@@ -625,6 +625,7 @@ mod tests {
             "ssh://me@[::1]:22/run/podman/podman.sock?secure=true",
             "ssh://build",
             "unix:///run/tent-test-docker2.sock",
+            "unix:///@-",
             "tcp://10.0.0.2:2375",
         ] {
             assert_eq!(check_address(ok), Ok(()), "{ok}");
@@ -663,7 +664,12 @@ mod tests {
             ]) {
                 if check_address(&text).is_ok() {
                     prop_assert!(!text.starts_with('-') && !text.contains("://-"));
-                    prop_assert!(!text.contains("@-"));
+                    // A user or host that reads as an option: the authority
+                    // only (a socket path such as `unix:///@-` is one word of
+                    // a path; found by this property with another seed).
+                    let rest = text.split_once("://").map_or("", |(_, rest)| rest);
+                    let authority = rest.split(['/', '?']).next().unwrap_or("");
+                    prop_assert!(!authority.contains("@-") && !authority.starts_with('-'), "{}", text);
                     prop_assert!(text.chars().all(|c| c.is_ascii_graphic()));
                 }
                 if check_connection(&text).is_ok() {

@@ -450,6 +450,34 @@ pub fn end_box_processes(init: &EngineInit, grace: Duration) -> usize {
     pinned.len()
 }
 
+/// Ends the box's init itself with SIGTERM (its handler clears the box's
+/// readiness files and exits) and waits up to `grace` for it to exit: true
+/// when it did. The pid is pinned by a pidfd that is checked to be in the
+/// init's mount namespace, so a pid the kernel reused is never signalled.
+pub fn end_init(init: &EngineInit, grace: Duration) -> bool {
+    let Some(pid) = Pid::from_raw(init.pid as i32) else { return false };
+    let Ok(fd) = rustix::process::pidfd_open(pid, PidfdFlags::empty()) else {
+        // Gone already (or never tent's to see): nothing of it is left.
+        return mount_ns_of(init.pid).is_none();
+    };
+    if mount_ns_of(init.pid) != Some(init.ns) || rustix::process::pidfd_send_signal(&fd, Signal::TERM).is_err() {
+        return false;
+    }
+    // A pidfd polls readable once its process has exited.
+    let mut fds = [rustix::event::PollFd::new(&fd, rustix::event::PollFlags::IN)];
+    let deadline = Instant::now() + grace;
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        let timeout = rustix::event::Timespec::try_from(left).ok();
+        match rustix::event::poll(&mut fds, timeout.as_ref()) {
+            Ok(n) if n > 0 => return true,
+            Ok(_) => return false,
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
 /// Whether that process still runs: it exists with that start time and is
 /// not a zombie waiting for its parent.
 fn running(pid: u32, start: u64) -> bool {

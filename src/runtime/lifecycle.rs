@@ -165,6 +165,30 @@ impl Boxes<'_> {
         Ok(ended)
     }
 
+    /// Stops box `name`, inspected as `known` under its lock, that a swap
+    /// (rollback) replaces right after. Where tent sees the init and it is
+    /// tent's own (`tent_init`: not the image's systemd, which takes
+    /// SIGTERM as a request to re-execute itself), tent ends the box's
+    /// commands, then the init with SIGTERM, waits for it to exit, and ends
+    /// what the init left (a hook's daemon). The engine's `stop` would also
+    /// wait for its clean-up of the container (unmounts, cgroups: 0.1-0.25 s
+    /// of a rollback, issue 24), which the swap does not need: the old
+    /// container is removed after it with `rm --force`, which ends whatever
+    /// is left in its cgroup. Otherwise, or when the init has not exited in
+    /// 3 s, the engine stops the box as [`Self::stop_known`] does.
+    pub(crate) fn stop_replaced(&self, name: &str, known: &Container, tent_init: bool) -> Result<()> {
+        let init = if tent_init { self.engine_init_of(name, known.pid) } else { None };
+        let Some(init) = init else { return self.stop_known(name, Some(known)).map(drop) };
+        join::end_box_processes(&init, Duration::from_secs(3));
+        if !join::end_init(&init, Duration::from_secs(3)) {
+            return self.stop_known(name, Some(known)).map(drop);
+        }
+        join::end_box_processes(&init, Duration::from_millis(500));
+        end_exec_clients(&self.engine.path, name);
+        self.state(name).reset_run_files();
+        Ok(())
+    }
+
     /// How many commands started in the box (through a join or the engine's
     /// exec) run now: None when the box is not running or tent cannot tell.
     /// Rootless podman: the processes in the init's mount namespace outside

@@ -277,7 +277,8 @@ impl Snapshots<'_> {
         } else if was_running {
             // `old` was inspected under the box's lock: its init's pid is
             // the engine's, one inspect less.
-            self.boxes.stop_known(name, Some(old)).map(drop)
+            let tent_init = BoxSpec::from_label(old.label(labels::SPEC)).is_some_and(|s| !s.init);
+            self.boxes.stop_replaced(name, old, tent_init)
         } else {
             Ok(())
         };

@@ -117,8 +117,30 @@ fn snapshot_rollback_keeps_home_and_exports(engine: Engine) {
     let out = sb.tent(&["rollback", &name]).code(2);
     assert!(out.stderr.contains("--yes"), "{}", out.describe());
 
+    // A command left running in the box, outside any tent client (a
+    // daemon): the rollback ends it with the old box, whether the engine or
+    // tent stops that box.
+    sb.tent(&[
+        "run",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "setsid sleep 4321 </dev/null >/dev/null 2>&1 & echo $! > \"$HOME/daemon.pid\"",
+    ])
+    .ok();
+    let daemon: u32 = std::fs::read_to_string(sb.home.join("daemon.pid")).unwrap().trim().parse().unwrap();
+    let is_daemon = || std::fs::read(format!("/proc/{daemon}/cmdline")).is_ok_and(|c| c == b"sleep\x004321\x00");
+    // `setsid` execs `sleep` after `$!` is known.
+    let since = std::time::Instant::now();
+    while !is_daemon() && since.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(is_daemon(), "the daemon runs before the rollback (pid {daemon})");
+
     let out = sb.tent(&["rollback", &name, "--yes"]).ok();
     assert!(out.stderr.contains("is back on snapshot base"), "{}", out.describe());
+    assert!(!is_daemon(), "the old box's daemon (pid {daemon}) is gone");
     let check = in_box(
         &sb,
         &name,
@@ -240,7 +262,10 @@ fn upgrade_running_boxes_and_notify_a_rollback(engine: Engine) {
     // Its pid goes to the home: `pkill sleep` in a box that shares the
     // host's pids would end every `sleep` on the machine, other boxes'
     // inits' among them (found in root's `dev` box after a CI-like run).
-    busy.args(["run", &good, "--", "sh", "-c", "echo $$ > \"$HOME/busy.pid\" && exec sleep 300"]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    busy.args(["run", &good, "--", "sh", "-c", "echo $$ > \"$HOME/busy.pid\" && exec sleep 300"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
     let mut busy = busy.spawn().unwrap();
     let start = std::time::Instant::now();
     let skipped = loop {
@@ -254,7 +279,9 @@ fn upgrade_running_boxes_and_notify_a_rollback(engine: Engine) {
     assert!(skipped.stderr.contains("no boxes to upgrade"), "{}", skipped.describe());
     let _ = busy.kill();
     let _ = busy.wait();
-    sb.tent(&["run", &good, "--", "sh", "-c", "kill \"$(cat \"$HOME/busy.pid\")\""]).ok();
+    // Killing the client above ended it already where tent became the
+    // command (the join path); through the engine's exec it may still run.
+    sb.tent(&["run", &good, "--", "sh", "-c", "kill \"$(cat \"$HOME/busy.pid\")\" 2>/dev/null || :"]).ok();
 
     let out = sb.tent(&["upgrade", "--running", "--yes", "--notify", &good, &broken, &stopped]).code(1);
     assert!(out.stderr.contains(&format!("skipping {stopped}: not running")), "{}", out.describe());
