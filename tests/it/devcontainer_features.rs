@@ -4,9 +4,10 @@
 //! installed (`scripts/setup-engines` installs it), "not installed" on a PATH
 //! without it. Nothing is made either way, and no scratch folder is left.
 //! The fetch itself (skopeo from an OCI layout, the unpacking, the cache) is
-//! tested in `src/manifest/devcontainer/tests_oci.rs`; here a feature left
-//! in the cache as a fetch leaves it is installed in a real box, offline,
-//! with its options and the other files of its folder.
+//! tested in `src/manifest/devcontainer/tests_oci.rs`; here a feature pinned
+//! by digest, kept as a fetch keeps it, is installed in a real box, offline,
+//! with its options and the other files of its folder, and one a box planted
+//! for a reference by tag is not.
 
 use std::path::Path;
 
@@ -71,7 +72,7 @@ fn a_feature_no_registry_answers_for_is_refused_with_its_name_and_why(engine: En
     assert_ne!(sb.engine_cmd(&["container", "inspect", &name]).output().code, Some(0), "no box was made");
 }
 
-/// The folder a fetch of `reference` leaves in the cache
+/// The folder a fetch of `reference` unpacks into
 /// (`$XDG_DATA_HOME/tent/features/HASH`, src/manifest/devcontainer/oci.rs).
 fn cached(sb: &Sandbox, reference: &str) -> std::path::PathBuf {
     use sha2::Digest;
@@ -79,11 +80,22 @@ fn cached(sb: &Sandbox, reference: &str) -> std::path::PathBuf {
     sb.home.join(".local/share/tent/features").join(hash)
 }
 
+fn sha(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes `path` with `bytes` as the sandbox's user.
+fn put(sb: &Sandbox, path: &Path, bytes: Vec<u8>) {
+    sb.sh(&format!("mkdir -p \"$(dirname {0})\" && cat > {0}", path.display())).stdin(bytes).ok();
+}
+
+/// A feature pinned by digest is installed offline from what a fetch kept
+/// (its manifest and layer, by content); a folder planted for a feature by
+/// tag, as any box could plant it, is never installed.
 fn a_fetched_feature_is_installed_from_the_cache_offline(engine: Engine) {
     let sb = Sandbox::new(engine);
     let name = sb.name("dcocicache");
-    let reference = "registry.example/features/hello:1";
-    let folder = cached(&sb, reference);
     let files = [
         (
             "devcontainer-feature.json",
@@ -91,19 +103,50 @@ fn a_fetched_feature_is_installed_from_the_cache_offline(engine: Engine) {
         ),
         ("install.sh", ". ./lib/say.sh\nsay \"$GREETING from $_REMOTE_USER\"\n"),
         ("lib/say.sh", "say() { echo \"$1\" > /etc/hello-feature; }\n"),
-        (".tent-reference", reference),
     ];
+    let mut tar = tar::Builder::new(Vec::new());
     for (file, text) in files {
-        sb.sh(&format!("mkdir -p \"$(dirname {0})\" && cat > {0}", folder.join(file).display())).stdin(text).ok();
+        let mut header = tar::Header::new_ustar();
+        header.set_size(text.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, format!("./{file}"), text.as_bytes()).unwrap();
     }
+    let layer = tar.into_inner().unwrap();
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "layers": [{"mediaType": "application/vnd.devcontainers.layer.v1+tar",
+                    "digest": format!("sha256:{}", sha(&layer)), "size": layer.len()}],
+    })
+    .to_string()
+    .into_bytes();
+    let pin = sha(&manifest);
+    let blobs = sb.home.join(".local/share/tent/features/blobs/sha256");
+    put(&sb, &blobs.join(sha(&layer)), layer);
+    put(&sb, &blobs.join(&pin), manifest);
+    let reference = format!("registry.example/features/hello@sha256:{pin}");
     let json = format!(
         r#"{{ "name": "{name}", "image": "{BOOKWORM}", "features": {{ "{reference}": {{ "greeting": "hello" }} }} }}"#
     );
     sb.sh("mkdir -p proj && cat > proj/.devcontainer.json").stdin(json).ok();
     let proj = sb.home.join("proj");
-    // skopeo is on PATH, and would fail (no registry): the cache is used.
+    // skopeo is on PATH, and would fail (no registry): the kept blobs are used.
     tent_in(&sb, &proj, &["apply"]).ok();
     let user = sb.sh("id -un").ok().stdout();
     let said = sb.tent(&["run", &name, "--", "cat", "/etc/hello-feature"]).ok().stdout();
     assert_eq!(said, format!("hello from {user}"));
+
+    // A box plants a feature for a reference by tag: never installed.
+    let planted = "registry.example/features/node:1";
+    let folder = cached(&sb, planted);
+    put(&sb, &folder.join("devcontainer-feature.json"), br#"{"id": "node"}"#.to_vec());
+    put(&sb, &folder.join("install.sh"), b"echo planted > /etc/planted\n".to_vec());
+    put(&sb, &folder.join(".tent-reference"), planted.as_bytes().to_vec());
+    let other = sb.name("dcplanted");
+    let json = format!(r#"{{ "name": "{other}", "image": "{BOOKWORM}", "features": {{ "{planted}": {{}} }} }}"#);
+    sb.sh("mkdir -p proj2 && cat > proj2/.devcontainer.json").stdin(json).ok();
+    let refused = tent_in(&sb, &sb.home.join("proj2"), &["apply", "--yes"]).output();
+    assert_ne!(refused.code, Some(0), "{}", refused.describe());
+    assert!(refused.stderr.contains("could not be fetched"), "{}", refused.describe());
+    assert_ne!(sb.engine_cmd(&["container", "inspect", &other]).output().code, Some(0), "no box was made");
 }

@@ -10,10 +10,19 @@
 //! why: a box without it would lack what the project needs, and nothing
 //! would say so until a command is missing.
 //!
-//! The cache (`$XDG_DATA_HOME/tent/features/HASH`, keyed by the reference)
-//! is in the home, where boxes write: what tent reads back goes through
-//! `files::read_bounded` as a local feature's files do. A reference fetched
-//! once is used again (offline too); removing its folder fetches it again.
+//! The cache (`$XDG_DATA_HOME/tent/features`) is in the home, where every
+//! box writes, so nothing found there is taken on its word: a box could
+//! plant a folder with its own install.sh for a reference the user trusts,
+//! and a later `tent apply` would run it as root in another box (a rootful
+//! one, through sudo). What tent keeps is content-addressed: the manifest
+//! and the layer of a reference pinned by digest (`REF@sha256:HEX`), as
+//! `blobs/sha256/HEX`. A pinned reference is taken from there offline once
+//! the manifest hashes to the pin and the layer to the manifest's digest,
+//! read once into memory (so a blob swapped after the check is never the
+//! one unpacked). A reference by tag is fetched on every apply: only the
+//! registry says what a tag is now. Either way the feature is unpacked
+//! afresh into `HASH` (keyed by the reference) and installed from there,
+//! as a local feature is from the project's folder.
 
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
@@ -32,8 +41,6 @@ const MAX_LAYER: u64 = 64 * 1024 * 1024;
 const MAX_ENTRIES: usize = 10_000;
 /// Largest index.json or manifest of the fetched layout.
 const MAX_JSON: u64 = 1024 * 1024;
-/// The file in a cached feature that names its reference.
-const REFERENCE_FILE: &str = ".tent-reference";
 
 /// How features by reference are fetched: where they are kept, the skopeo
 /// to run (None: not installed), and the skopeo source of a reference
@@ -87,8 +94,9 @@ pub(super) fn feature_folder(cx: &Cx<'_>, key: &Key) -> Result<PathBuf> {
     };
     let digest: String = Sha256::digest(reference.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect();
     let folder = cache.join(digest);
-    if let Ok(Some(kept)) = crate::files::read_bounded(&folder.join(REFERENCE_FILE), 1024)
-        && kept == reference.as_bytes()
+    let pin = pinned(reference);
+    if let Some(pin) = pin
+        && from_kept(cache, pin, &folder).is_ok()
     {
         return Ok(folder);
     }
@@ -102,7 +110,7 @@ pub(super) fn feature_folder(cx: &Cx<'_>, key: &Key) -> Result<PathBuf> {
             Some(format!("install skopeo (your distribution's package) and apply again, {local_way}")),
         ));
     };
-    let fetched = fetch(skopeo, &(oci.source)(reference), cache, &folder, reference);
+    let fetched = fetch(skopeo, &(oci.source)(reference), cache, &folder, pin);
     fetched.map_err(|why| {
         cx.error(
             key.at,
@@ -115,14 +123,30 @@ pub(super) fn feature_folder(cx: &Cx<'_>, key: &Key) -> Result<PathBuf> {
     Ok(folder)
 }
 
+/// The digest a reference is pinned to (`REF@sha256:HEX`), as HEX.
+pub(super) fn pinned(reference: &str) -> Option<&str> {
+    let (_, digest) = reference.rsplit_once('@')?;
+    digest.strip_prefix("sha256:").filter(|hex| is_sha256(hex))
+}
+
+fn is_sha256(hex: &str) -> bool {
+    hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Copies `source` into an OCI layout with skopeo, unpacks its feature layer
-/// into a new folder of `cache`, and puts it at `folder`.
+/// into a new folder of `cache`, and puts it at `folder`. A reference pinned
+/// to `pin` must come with that manifest; its manifest and layer are kept
+/// in `cache/blobs/sha256` for the next apply.
 pub(crate) fn fetch(
     skopeo: &Path,
     source: &str,
     cache: &Path,
     folder: &Path,
-    reference: &str,
+    pin: Option<&str>,
 ) -> std::result::Result<(), String> {
     std::fs::create_dir_all(cache).map_err(|e| format!("cannot make {}: {e}", cache.display()))?;
     let scratch = tempfile::Builder::new()
@@ -145,42 +169,81 @@ pub(crate) fn fetch(
         let why: String = why.replace("\\\"", "\"").chars().take(400).collect();
         return Err(format!("skopeo failed: {}", crate::text::sanitize(&why)));
     }
-    let layer = feature_layer(&layout)?;
+    let index = read_small(&layout.join("index.json"))?;
+    let index: serde_json::Value = serde_json::from_slice(&index).map_err(|e| format!("index.json: {e}"))?;
+    let manifest_hex = digest_hex(&index["manifests"][0]["digest"])?;
+    if pin.is_some_and(|pin| pin != manifest_hex) {
+        return Err("the registry's manifest is not the one the reference is pinned to".into());
+    }
+    let blobs = layout.join("blobs/sha256");
+    let (manifest, layer) = feature_layer(&blobs, &manifest_hex)?;
+    unpack_into(cache, &layer, folder)?;
+    if pin.is_some() {
+        // Kept by content: a later apply checks both against the pin.
+        let kept = cache.join("blobs/sha256");
+        std::fs::create_dir_all(&kept).map_err(|e| format!("cannot make {}: {e}", kept.display()))?;
+        for bytes in [&manifest, &layer] {
+            let hex = sha256_hex(bytes);
+            let mut tmp = tempfile::NamedTempFile::new_in(&kept).map_err(|e| format!("cannot keep it: {e}"))?;
+            std::io::Write::write_all(&mut tmp, bytes).map_err(|e| format!("cannot keep it: {e}"))?;
+            tmp.persist(kept.join(hex)).map_err(|e| format!("cannot keep it: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// The feature of a reference pinned to `pin` from the kept blobs, checked
+/// against the pin, unpacked afresh at `folder`.
+fn from_kept(cache: &Path, pin: &str, folder: &Path) -> std::result::Result<(), String> {
+    let (_, layer) = feature_layer(&cache.join("blobs/sha256"), pin)?;
+    unpack_into(cache, &layer, folder)
+}
+
+/// Unpacks `layer` into a scratch folder of `cache`, checks it is a feature,
+/// and puts it at `folder` in place of whatever was there.
+fn unpack_into(cache: &Path, layer: &[u8], folder: &Path) -> std::result::Result<(), String> {
+    let scratch = tempfile::Builder::new()
+        .prefix(".unpack-")
+        .tempdir_in(cache)
+        .map_err(|e| format!("cannot make a folder in {}: {e}", cache.display()))?;
     let unpacked = scratch.path().join("feature");
-    unpack(&layer, &unpacked)?;
+    unpack(layer, &unpacked)?;
     if crate::files::read_bounded(&unpacked.join("devcontainer-feature.json"), MAX_JSON).ok().flatten().is_none() {
         return Err("the artifact holds no devcontainer-feature.json: it is not a devcontainer feature".into());
     }
-    std::fs::write(unpacked.join(REFERENCE_FILE), reference).map_err(|e| format!("cannot write: {e}"))?;
-    // Put the new folder in place of an old or foreign one.
+    // Put the new folder in place of an old or planted one.
     if std::fs::symlink_metadata(folder).is_ok() {
         let _ = std::fs::remove_file(folder);
         let _ = std::fs::remove_dir_all(folder);
     }
-    std::fs::rename(&unpacked, folder).map_err(|e| format!("cannot move it to {}: {e}", folder.display()))?;
-    Ok(())
+    std::fs::rename(&unpacked, folder).map_err(|e| format!("cannot move it to {}: {e}", folder.display()))
 }
 
-/// The path of the feature's layer in an OCI layout: the one manifest of
-/// `index.json`, its one tar layer, checked against its digest.
-fn feature_layer(layout: &Path) -> std::result::Result<PathBuf, String> {
-    let read_json = |path: &Path| -> std::result::Result<serde_json::Value, String> {
-        let bytes = crate::files::read_bounded(path, MAX_JSON)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("the layout has no {}", path.display()))?;
-        serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
-    };
-    let blob = |digest: &serde_json::Value| -> std::result::Result<PathBuf, String> {
-        let digest = digest.as_str().unwrap_or("");
-        let hex = digest.strip_prefix("sha256:").unwrap_or("");
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!("{:?} is not a sha256 digest", short(digest)));
-        }
-        Ok(layout.join("blobs/sha256").join(hex))
-    };
-    let index = read_json(&layout.join("index.json"))?;
-    let manifest = blob(&index["manifests"][0]["digest"])?;
-    let manifest = read_json(&manifest)?;
+/// A small file (index.json, a manifest), bounded, not through a link.
+fn read_small(path: &Path) -> std::result::Result<Vec<u8>, String> {
+    crate::files::read_bounded(path, MAX_JSON)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .ok_or_else(|| format!("the layout has no {}", path.display()))
+}
+
+/// The HEX of a `sha256:HEX` digest in a manifest or index.
+fn digest_hex(digest: &serde_json::Value) -> std::result::Result<String, String> {
+    let digest = digest.as_str().unwrap_or("");
+    match digest.strip_prefix("sha256:") {
+        Some(hex) if is_sha256(hex) => Ok(hex.to_string()),
+        _ => Err(format!("{:?} is not a sha256 digest", short(digest))),
+    }
+}
+
+/// The manifest `manifest_hex` in `blobs` and its one tar layer, each read
+/// once into memory and checked against its digest.
+fn feature_layer(blobs: &Path, manifest_hex: &str) -> std::result::Result<(Vec<u8>, Vec<u8>), String> {
+    let manifest_bytes = read_small(&blobs.join(manifest_hex))?;
+    if sha256_hex(&manifest_bytes) != manifest_hex {
+        return Err("its manifest does not match its digest".into());
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&manifest_bytes).map_err(|e| format!("the manifest: {e}"))?;
     let layers = manifest["layers"].as_array().ok_or("the artifact's manifest lists no layers")?;
     let [layer] = layers.as_slice() else {
         return Err(format!("the artifact has {} layers; a feature has one", layers.len()));
@@ -189,38 +252,27 @@ fn feature_layer(layout: &Path) -> std::result::Result<PathBuf, String> {
     if !kind.ends_with("tar") {
         return Err(format!("its layer is {:?}, not a tar of the feature", short(kind)));
     }
-    let path = blob(&layer["digest"])?;
-    let mut file = crate::files::open_untrusted(&path)
+    let layer_hex = digest_hex(&layer["digest"])?;
+    let file = crate::files::open_untrusted(&blobs.join(&layer_hex))
         .map_err(|e| e.to_string())?
         .ok_or("the layout lacks the feature's layer")?;
-    let mut hash = Sha256::new();
-    let mut buf = vec![0; 64 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = file.read(&mut buf).map_err(|e| e.to_string())?;
-        if n == 0 {
-            break;
-        }
-        total += n as u64;
-        if total > MAX_LAYER {
-            return Err(format!("the feature is larger than {} MiB", MAX_LAYER >> 20));
-        }
-        hash.update(&buf[..n]);
+    let mut bytes = Vec::new();
+    file.take(MAX_LAYER + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_LAYER {
+        return Err(format!("the feature is larger than {} MiB", MAX_LAYER >> 20));
     }
-    let hex: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    if Some(format!("sha256:{hex}").as_str()) != layer["digest"].as_str() {
+    if sha256_hex(&bytes) != layer_hex {
         return Err("its layer does not match its digest".into());
     }
-    Ok(path)
+    Ok((manifest_bytes, bytes))
 }
 
 /// Unpacks a feature's tar into `dest` (a new folder): directories and
 /// regular files only, each under `dest` (no absolute path, no `..`), modes
 /// without set-id bits; links and devices are left out.
-fn unpack(tar_file: &Path, dest: &Path) -> std::result::Result<(), String> {
-    let file = crate::files::open_untrusted(tar_file).map_err(|e| e.to_string())?.ok_or("the layer is gone")?;
+fn unpack(layer: &[u8], dest: &Path) -> std::result::Result<(), String> {
     std::fs::create_dir(dest).map_err(|e| format!("cannot make {}: {e}", dest.display()))?;
-    let mut archive = tar::Archive::new(file.take(MAX_LAYER));
+    let mut archive = tar::Archive::new(layer);
     let entries = archive.entries().map_err(|e| format!("the layer is not a tar: {e}"))?;
     for (n, entry) in entries.enumerate() {
         if n >= MAX_ENTRIES {

@@ -1,6 +1,7 @@
 //! Features by OCI reference, fetched for real with skopeo from a local OCI
 //! layout (`oci:` transport: no registry is reachable in tests), unpacked
-//! into the cache and installed from there; hostile artifacts refused.
+//! into the cache and installed from there; what a box could plant in the
+//! cache never installed; hostile artifacts refused.
 //! skopeo comes from `scripts/setup-engines`; without it these tests say
 //! so and pass, unless TENT_TEST_REQUIRE=1.
 
@@ -130,16 +131,82 @@ fn a_feature_by_reference_is_fetched_unpacked_and_installed_from_the_cache() {
     let leftovers: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().map(|e| e.file_name()).collect();
     assert_eq!(leftovers.len(), 1, "no scratch folder left: {leftovers:?}");
 
-    // Fetched once, used again: offline, without skopeo.
+    // A reference by tag is fetched at every apply (only the registry says
+    // what a tag is now): offline it is refused, and a folder left in the
+    // cache (every box can write there) is never taken for it.
+    std::fs::write(folder.join("install.sh"), "echo planted by a box").unwrap();
     let offline = Oci { cache: Some(cache.clone()), skopeo: None, source: &from };
-    let again = parse(dir.path(), &offline).unwrap();
-    assert_eq!(again.boxes[0].init_hooks, m.boxes[0].init_hooks);
-    assert_eq!(asked.borrow().len(), 1);
-
-    // A cached folder that names another reference is not taken for it.
-    std::fs::write(folder.join(".tent-reference"), "registry.example/other:1").unwrap();
     let e = message(parse(dir.path(), &offline).unwrap_err()).0;
     assert!(e.contains("skopeo, which tent fetches features with, is not installed"), "{e}");
+    let again = parse(dir.path(), &oci).unwrap();
+    assert_eq!(again.boxes[0].init_hooks, m.boxes[0].init_hooks, "fetched again, in place of the plant");
+    assert_eq!(asked.borrow().len(), 2);
+}
+
+/// The manifest digest (HEX) of the layout `layout` made.
+fn manifest_of(dir: &Path) -> String {
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    index["manifests"][0]["digest"].as_str().unwrap().strip_prefix("sha256:").unwrap().to_string()
+}
+
+fn parse_ref(project: &Path, oci: &Oci<'_>, reference: &str) -> crate::error::Result<super::Manifest> {
+    let json = format!(r#"{{"image": "x", "features": {{"{reference}": {{}}}}}}"#);
+    parse_with(&project.join(".devcontainer/devcontainer.json"), &json, &|_| None, project, oci)
+}
+
+#[test]
+fn a_pinned_feature_is_kept_by_content_and_checked_at_every_use() {
+    let Some(skopeo) = skopeo() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let layout_dir = dir.path().join("layout");
+    let source = layout(
+        &layout_dir,
+        &tar_of(&[("./devcontainer-feature.json", FEATURE_JSON), ("./install.sh", "echo the real one\n")]),
+    );
+    let pin = manifest_of(&layout_dir);
+    let reference = format!("registry.example/features/hello@sha256:{pin}");
+    let cache = dir.path().join("cache");
+    let from = |_: &str| source.clone();
+    let online = Oci { cache: Some(cache.clone()), skopeo: Some(skopeo), source: &from };
+    let m = parse_ref(dir.path(), &online, &reference).unwrap();
+    assert!(m.boxes[0].init_hooks[0].contains("echo the real one"), "{:?}", m.boxes[0].init_hooks);
+
+    // Offline, without skopeo: from the kept blobs, checked against the pin.
+    let offline = Oci { cache: Some(cache.clone()), skopeo: None, source: &from };
+    assert_eq!(parse_ref(dir.path(), &offline, &reference).unwrap().boxes[0].init_hooks, m.boxes[0].init_hooks);
+
+    // The unpacked folder changed by a box: unpacked afresh from the blobs.
+    let folder = std::fs::read_dir(&cache)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.') && !p.ends_with("blobs"))
+        .expect("the feature's folder");
+    std::fs::write(folder.join("install.sh"), "echo planted by a box").unwrap();
+    assert_eq!(parse_ref(dir.path(), &offline, &reference).unwrap().boxes[0].init_hooks, m.boxes[0].init_hooks);
+    assert_eq!(std::fs::read_to_string(folder.join("install.sh")).unwrap(), "echo the real one\n");
+
+    // A kept layer (or manifest) changed by a box: not used; offline that
+    // means refused, never installed.
+    let blobs = cache.join("blobs/sha256");
+    for kept in std::fs::read_dir(&blobs).unwrap().flatten() {
+        let planted = if kept.file_name().to_string_lossy() == pin {
+            br#"{"layers": [{"mediaType": "x.tar", "digest": "sha256:00"}]}"#.to_vec()
+        } else {
+            tar_of(&[("./devcontainer-feature.json", FEATURE_JSON), ("./install.sh", "echo planted by a box")])
+        };
+        let good = std::fs::read(kept.path()).unwrap();
+        std::fs::write(kept.path(), &planted).unwrap();
+        let e = message(parse_ref(dir.path(), &offline, &reference).unwrap_err()).0;
+        assert!(e.contains("skopeo, which tent fetches features with, is not installed"), "{e}");
+        std::fs::write(kept.path(), good).unwrap();
+    }
+    assert_eq!(parse_ref(dir.path(), &offline, &reference).unwrap().boxes[0].init_hooks, m.boxes[0].init_hooks);
+
+    // A pin the registry's manifest does not have: refused.
+    let wrong = format!("registry.example/features/hello@sha256:{}", "0".repeat(64));
+    let e = message(parse_ref(dir.path(), &online, &wrong).unwrap_err()).0;
+    assert!(e.contains("not the one the reference is pinned to"), "{e}");
 }
 
 #[test]
