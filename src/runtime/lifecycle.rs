@@ -221,7 +221,7 @@ impl Boxes<'_> {
 
     /// The init of box `name` whose engine-reported pid is `pid`, when tent
     /// may see its namespaces.
-    fn engine_init_of(&self, name: &str, pid: Option<u32>) -> Option<join::EngineInit> {
+    pub(super) fn engine_init_of(&self, name: &str, pid: Option<u32>) -> Option<join::EngineInit> {
         if !self.engine.is_local() {
             return None;
         }

@@ -52,12 +52,25 @@ impl Boxes<'_> {
     /// is checked right before the removal, whatever the caller checked
     /// earlier.
     pub fn remove_container(&self, name: &str) -> Result<()> {
-        match self.get(name) {
-            Ok(_) | Err(Error::NoSuchBox { .. }) => {}
+        let running = match self.get(name) {
+            Ok(container) => Some(container).filter(|c| c.running()),
+            Err(Error::NoSuchBox { .. }) => None,
             Err(err) => return Err(err),
+        };
+        // Commands joined into the box run in the host's cgroup, not the
+        // container's: the engine's removal would leave them running in a
+        // box that is gone (a daemon started in it). They are ended first,
+        // as `tent stop` ends them.
+        let init = running.and_then(|c| self.engine_init_of(name, c.pid));
+        if let Some(init) = &init {
+            super::join::end_box_processes(init, std::time::Duration::from_secs(3));
         }
         let rm = argv::rm_force(name);
         let output = self.engine.output(&rm)?;
+        if let Some(init) = &init {
+            // One that joined while the box was going.
+            super::join::end_box_processes(init, std::time::Duration::from_millis(500));
+        }
         if !output.status.success() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             if !crate::engine::json::is_no_such_container(&stderr) {

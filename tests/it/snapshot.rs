@@ -176,8 +176,27 @@ fn snapshot_rollback_keeps_home_and_exports(engine: Engine) {
     let out = sb.tent(&["snapshot", &name, "--delete", "nope"]).code(2);
     assert!(out.stderr.contains("--list"), "{}", out.describe());
 
+    // A daemon in the box goes with it (joined commands run outside the
+    // container's cgroup, where the engine's removal does not reach).
+    sb.tent(&[
+        "run",
+        &name,
+        "--",
+        "sh",
+        "-c",
+        "setsid sleep 4321 </dev/null >/dev/null 2>&1 & echo $! > \"$HOME/daemon.pid\"",
+    ])
+    .ok();
+    let daemon: u32 = std::fs::read_to_string(sb.home.join("daemon.pid")).unwrap().trim().parse().unwrap();
+    let is_daemon = || std::fs::read(format!("/proc/{daemon}/cmdline")).is_ok_and(|c| c == b"sleep\x004321\x00");
+    let since = std::time::Instant::now();
+    while !is_daemon() && since.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(is_daemon(), "the daemon runs before the removal (pid {daemon})");
     let out = sb.tent(&["rm", &name, "--force", "--yes"]).ok();
     assert!(out.stderr.contains("removed 1 snapshot(s)"), "{}", out.describe());
+    assert!(!is_daemon(), "the box's daemon (pid {daemon}) went with it");
     assert!(snapshot_images(&sb, &name).is_empty(), "{:?}", snapshot_images(&sb, &name));
 }
 
