@@ -1524,6 +1524,14 @@ mod tests {
         }
     }
 
+    /// A format-2 box file of the test image, `dir/dev.tent`.
+    fn saved_v2(dir: &Path) -> PathBuf {
+        let src = image_archive(dir, &manifest(), &[]);
+        let file = dir.join("dev.tent");
+        write_box_file(&file, &v2_meta(), fs::File::open(&src).unwrap()).unwrap().persist(&file).unwrap();
+        file
+    }
+
     /// What `tent load` sends the engine for a format-2 file (the held-back
     /// manifest last, as load writes it), and the image's id.
     fn streamed(file: &Path) -> std::result::Result<(Vec<u8>, String), String> {
@@ -1544,9 +1552,7 @@ mod tests {
     #[test]
     fn a_saved_box_streams_back_without_names_and_known_by_its_id() {
         let dir = tempfile::tempdir().unwrap();
-        let src = image_archive(dir.path(), &manifest(), &[]);
-        let file = dir.path().join("dev.tent");
-        write_box_file(&file, &v2_meta(), fs::File::open(&src).unwrap()).unwrap().persist(&file).unwrap();
+        let file = saved_v2(dir.path());
         assert_eq!(fs::read(&file).unwrap()[..4], ZSTD_MAGIC);
         assert_eq!(read_streamed_meta(&file).unwrap(), v2_meta());
         let (sent, id) = streamed(&file).unwrap();
@@ -1876,9 +1882,7 @@ mod tests {
     #[test]
     fn a_flipped_byte_is_never_a_newer_format() {
         let dir = tempfile::tempdir().unwrap();
-        let src = image_archive(dir.path(), &manifest(), &[]);
-        let file = dir.path().join("dev.tent");
-        write_box_file(&file, &v2_meta(), fs::File::open(&src).unwrap()).unwrap().persist(&file).unwrap();
+        let file = saved_v2(dir.path());
         let good = fs::read(&file).unwrap();
         for at in 0..good.len() {
             let mut bytes = good.clone();
@@ -1900,9 +1904,7 @@ mod tests {
         fn a_changed_or_cut_streamed_file_is_refused_or_the_same(at in 0usize..100_000, xor in 1u8..=255,
                                                                  cut in proptest::option::of(0usize..100_000)) {
             let dir = tempfile::tempdir().unwrap();
-            let src = image_archive(dir.path(), &manifest(), &[]);
-            let file = dir.path().join("dev.tent");
-            write_box_file(&file, &v2_meta(), fs::File::open(&src).unwrap()).unwrap().persist(&file).unwrap();
+            let file = saved_v2(dir.path());
             let good = streamed(&file).unwrap();
             let mut bytes = fs::read(&file).unwrap();
             let at = at % bytes.len();

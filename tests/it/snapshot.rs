@@ -85,6 +85,32 @@ fn swap_finished(sb: &Sandbox, name: &str) {
     assert_eq!(journals(), 0, "the journal of a finished swap is removed");
 }
 
+/// A command left running in a box outside any tent client (a daemon):
+/// `sleep 4321` in a session of its own, started through `tent run`.
+struct Daemon {
+    pid: u32,
+}
+
+impl Daemon {
+    fn start(sb: &Sandbox, name: &str) -> Daemon {
+        let script = "setsid sleep 4321 </dev/null >/dev/null 2>&1 & echo $! > \"$HOME/daemon.pid\"";
+        sb.tent(&["run", name, "--", "sh", "-c", script]).ok();
+        let pid = std::fs::read_to_string(sb.home.join("daemon.pid")).unwrap().trim().parse().unwrap();
+        let daemon = Daemon { pid };
+        // `setsid` execs `sleep` after `$!` is known.
+        let since = std::time::Instant::now();
+        while !daemon.runs() && since.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(daemon.runs(), "the daemon runs (pid {pid})");
+        daemon
+    }
+
+    fn runs(&self) -> bool {
+        std::fs::read(format!("/proc/{}/cmdline", self.pid)).is_ok_and(|c| c == b"sleep\x004321\x00")
+    }
+}
+
 fn snapshot_rollback_keeps_home_and_exports(engine: Engine) {
     let sb = Sandbox::new(engine);
     let name = sb.create("snap", BOOKWORM, &[]);
@@ -120,27 +146,11 @@ fn snapshot_rollback_keeps_home_and_exports(engine: Engine) {
     // A command left running in the box, outside any tent client (a
     // daemon): the rollback ends it with the old box, whether the engine or
     // tent stops that box.
-    sb.tent(&[
-        "run",
-        &name,
-        "--",
-        "sh",
-        "-c",
-        "setsid sleep 4321 </dev/null >/dev/null 2>&1 & echo $! > \"$HOME/daemon.pid\"",
-    ])
-    .ok();
-    let daemon: u32 = std::fs::read_to_string(sb.home.join("daemon.pid")).unwrap().trim().parse().unwrap();
-    let is_daemon = || std::fs::read(format!("/proc/{daemon}/cmdline")).is_ok_and(|c| c == b"sleep\x004321\x00");
-    // `setsid` execs `sleep` after `$!` is known.
-    let since = std::time::Instant::now();
-    while !is_daemon() && since.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(is_daemon(), "the daemon runs before the rollback (pid {daemon})");
+    let daemon = Daemon::start(&sb, &name);
 
     let out = sb.tent(&["rollback", &name, "--yes"]).ok();
     assert!(out.stderr.contains("is back on snapshot base"), "{}", out.describe());
-    assert!(!is_daemon(), "the old box's daemon (pid {daemon}) is gone");
+    assert!(!daemon.runs(), "the old box's daemon ({}) is gone", daemon.pid);
     let check = in_box(
         &sb,
         &name,
@@ -178,25 +188,10 @@ fn snapshot_rollback_keeps_home_and_exports(engine: Engine) {
 
     // A daemon in the box goes with it (joined commands run outside the
     // container's cgroup, where the engine's removal does not reach).
-    sb.tent(&[
-        "run",
-        &name,
-        "--",
-        "sh",
-        "-c",
-        "setsid sleep 4321 </dev/null >/dev/null 2>&1 & echo $! > \"$HOME/daemon.pid\"",
-    ])
-    .ok();
-    let daemon: u32 = std::fs::read_to_string(sb.home.join("daemon.pid")).unwrap().trim().parse().unwrap();
-    let is_daemon = || std::fs::read(format!("/proc/{daemon}/cmdline")).is_ok_and(|c| c == b"sleep\x004321\x00");
-    let since = std::time::Instant::now();
-    while !is_daemon() && since.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(is_daemon(), "the daemon runs before the removal (pid {daemon})");
+    let daemon = Daemon::start(&sb, &name);
     let out = sb.tent(&["rm", &name, "--force", "--yes"]).ok();
     assert!(out.stderr.contains("removed 1 snapshot(s)"), "{}", out.describe());
-    assert!(!is_daemon(), "the box's daemon (pid {daemon}) went with it");
+    assert!(!daemon.runs(), "the box's daemon ({}) went with it", daemon.pid);
     assert!(snapshot_images(&sb, &name).is_empty(), "{:?}", snapshot_images(&sb, &name));
 }
 
