@@ -146,6 +146,39 @@ fn read_cmdline(pid: u32) -> Option<Vec<Vec<u8>>> {
     Some(bytes.split(|b| *b == 0).map(<[u8]>::to_vec).collect())
 }
 
+/// Whether `argv` is an engine's monitor of the container whose full id is
+/// `id`: podman's conmon (`-c ID`, `--cid ID`, `--cid=ID`) or containerd's
+/// runc shim, which Docker runs (`containerd-shim… -id ID`).
+pub fn monitor_names_container(argv: &[Vec<u8>], id: &str) -> bool {
+    let Some(program) = argv.first() else { return false };
+    let program = program.rsplit(|b| *b == b'/').next().unwrap_or_default();
+    let flags: &[&[u8]] = if program == b"conmon" {
+        &[b"-c", b"--cid"]
+    } else if program.starts_with(b"containerd-shim") {
+        &[b"-id", b"--id"]
+    } else {
+        return false;
+    };
+    if id.len() < 12 {
+        return false;
+    }
+    let id = id.as_bytes();
+    let mut words = argv[1..].iter();
+    while let Some(word) = words.next() {
+        if flags.contains(&word.as_slice()) {
+            if words.next().is_some_and(|value| value.as_slice() == id) {
+                return true;
+            }
+        } else if let Some(value) = word.strip_prefix(b"--cid=")
+            && program == b"conmon"
+            && value == id
+        {
+            return true;
+        }
+    }
+    false
+}
+
 /// Whether `argv` is podman's container monitor of container `name`: the
 /// program is `conmon`, and it names the container (`-n NAME`, `--name NAME`
 /// or `--name=NAME`) once, or only ever as that name.
@@ -333,10 +366,18 @@ pub fn mount_ns_of(pid: u32) -> Option<MountNs> {
 /// which no box can write), and the mount namespace that makes a process one
 /// of the box's. Never from the box's own `pid` file: a box can name any
 /// process there, a host process or another box's init.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// It holds the mount namespace open: a namespace's inode number is what
+/// tells a box's processes apart, and the kernel gives a freed namespace's
+/// number to the next one made. Without the pin, a look after the init has
+/// exited (the stragglers of a stop or a removal) could take a newer box's
+/// processes, or an engine helper's, for this box's (seen in a CI run: a
+/// box being provisioned and a `podman commit` were terminated).
+#[derive(Debug)]
 pub struct EngineInit {
     pid: u32,
     ns: MountNs,
+    _pin: fs::File,
 }
 
 impl EngineInit {
@@ -346,14 +387,34 @@ impl EngineInit {
     /// is gone, or it shares tent's own mount namespace (no box does: the
     /// host's processes, the relay among them, must never be taken for the
     /// box's).
-    pub fn new(pid: u32) -> Result<Self, String> {
-        let ns = fs::metadata(format!("/proc/{pid}/ns/mnt"))
-            .map(|m| MountNs(m.dev(), m.ino()))
-            .map_err(|e| format!("tent cannot see the mount namespace of the box's init (pid {pid}): {e}"))?;
+    ///
+    /// The pid must still be container `id`'s init: its parent is the
+    /// engine's monitor of that very container (podman's conmon `-c ID`,
+    /// containerd's shim `-id ID`). An engine's answer can be stale, and
+    /// pids are reused (32768 of them on many machines): a pid that now names
+    /// a process of another box, or one of the engine's own, would make
+    /// `end_box_processes` end that box's processes or the engine's (seen in
+    /// a CI run: another box's init and a `podman commit` were terminated).
+    pub fn new(pid: u32, id: &str) -> Result<Self, String> {
+        let cannot_see =
+            |e: std::io::Error| format!("tent cannot see the mount namespace of the box's init (pid {pid}): {e}");
+        let pin = fs::File::open(format!("/proc/{pid}/ns/mnt")).map_err(cannot_see)?;
+        let ns = pin.metadata().map(|m| MountNs(m.dev(), m.ino())).map_err(cannot_see)?;
         if Some(ns) == mount_ns_of(std::process::id()) {
-            return Err(format!("the box's init (pid {pid}) shares tent's mount namespace"));
+            return Err(format!("the box's init (pid {pid}) shares tent's own mount namespace"));
         }
-        Ok(EngineInit { pid, ns })
+        let monitor = parent_of(pid).ok_or_else(|| format!("the box's init (pid {pid}) is gone"))?;
+        if !read_cmdline(monitor).is_some_and(|argv| monitor_names_container(&argv, id)) {
+            return Err(format!(
+                "pid {pid} is no longer the init of container {}: its parent {monitor} is not the engine's monitor of it",
+                &id[..id.len().min(12)]
+            ));
+        }
+        // The same parent after the check: the same process all along.
+        if mount_ns_of(pid) != Some(ns) || parent_of(pid) != Some(monitor) {
+            return Err(format!("the box's init (pid {pid}) changed while checked"));
+        }
+        Ok(EngineInit { pid, ns, _pin: pin })
     }
 
     pub fn pid(&self) -> u32 {
@@ -512,13 +573,18 @@ mod tests {
     #[test]
     fn box_processes_never_list_tent_or_its_ancestors() {
         assert!(mount_ns_of(u32::MAX).is_none());
-        assert!(EngineInit::new(u32::MAX).is_err(), "a process that is gone");
+        let id = "5208cb40".repeat(8);
+        assert!(EngineInit::new(u32::MAX, &id).is_err(), "a process that is gone");
         // An init in tent's own mount namespace (a host process) is refused.
-        assert!(EngineInit::new(std::process::id()).is_err());
+        assert!(EngineInit::new(std::process::id(), &id).is_err());
         let parent = parent_of(std::process::id()).unwrap();
-        assert!(EngineInit::new(parent).is_err() || mount_ns_of(parent) != mount_ns_of(std::process::id()));
+        assert!(EngineInit::new(parent, &id).is_err());
         // Even given our own namespace, neither we nor our parents are listed.
-        let init = EngineInit { pid: u32::MAX, ns: mount_ns_of(std::process::id()).unwrap() };
+        let init = EngineInit {
+            pid: u32::MAX,
+            ns: mount_ns_of(std::process::id()).unwrap(),
+            _pin: fs::File::open("/proc/self/ns/mnt").unwrap(),
+        };
         let listed = box_processes(&init);
         for pid in ancestors_of(std::process::id()) {
             assert!(!listed.iter().any(|(p, _)| *p == pid), "{pid} is tent or one of its parents");
@@ -536,6 +602,65 @@ mod tests {
 
     fn argv(words: &[&str]) -> Vec<Vec<u8>> {
         words.iter().map(|w| w.as_bytes().to_vec()).collect()
+    }
+
+    /// A box's mount namespace, once its init has exited, must not be taken
+    /// for the next one the kernel makes (it reuses freed inode numbers:
+    /// seen here, a new namespace got the number of one freed a moment
+    /// before). `EngineInit` holds it open, so no new namespace gets it.
+    #[test]
+    fn a_pinned_namespace_is_never_taken_for_a_newer_one() {
+        let spawn = || {
+            let child = std::process::Command::new("unshare").args(["-Urm", "sleep", "60"]).spawn().ok()?;
+            let since = Instant::now();
+            while mount_ns_of(child.id()) == mount_ns_of(std::process::id()) && since.elapsed() < Duration::from_secs(5)
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Some(child)
+        };
+        let Some(mut first) = spawn() else {
+            eprintln!("skipping: `unshare -Urm` cannot make a namespace here");
+            return;
+        };
+        let pin = fs::File::open(format!("/proc/{}/ns/mnt", first.id())).unwrap();
+        let meta = pin.metadata().unwrap();
+        let init = EngineInit { pid: first.id(), ns: MountNs(meta.dev(), meta.ino()), _pin: pin };
+        let _ = first.kill();
+        let _ = first.wait();
+        let mut later = Vec::new();
+        for _ in 0..20 {
+            let Some(mut child) = spawn() else { break };
+            let theirs = mount_ns_of(child.id());
+            let listed = box_processes(&init);
+            let _ = child.kill();
+            let _ = child.wait();
+            later.push(theirs);
+            assert!(listed.is_empty(), "a newer namespace's process taken for the box's: {listed:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(!later.is_empty() && later.iter().all(|ns| *ns != Some(init.ns)), "{later:?} {:?}", init.ns);
+    }
+
+    #[test]
+    fn an_engine_pid_counts_only_below_that_containers_monitor() {
+        let id = "5208cb40".repeat(8);
+        let conmon = |args: &[&str]| argv(&[&["/usr/bin/conmon", "--api-version", "1"], args].concat());
+        assert!(monitor_names_container(&conmon(&["-c", &id, "-n", "dev"]), &id));
+        assert!(monitor_names_container(&conmon(&["--cid", &id]), &id));
+        assert!(monitor_names_container(&conmon(&[&format!("--cid={id}")]), &id));
+        let shim = argv(&["/usr/bin/containerd-shim-runc-v2", "-namespace", "moby", "-id", &id, "-address", "x"]);
+        assert!(monitor_names_container(&shim, &id));
+        // Another container's monitor, a prefix of the id, or a process
+        // that only names the id (a `podman inspect ID` of the user).
+        let other = "0".repeat(64);
+        assert!(!monitor_names_container(&conmon(&["-c", &other]), &id));
+        assert!(!monitor_names_container(&conmon(&["-c", &id[..12]]), &id));
+        assert!(!monitor_names_container(&argv(&["/usr/bin/podman", "inspect", "-c", &id]), &id));
+        assert!(!monitor_names_container(&argv(&["/usr/bin/sleep", &id]), &id));
+        assert!(!monitor_names_container(&conmon(&["-n", &id]), &id));
+        assert!(!monitor_names_container(&conmon(&["-c"]), &id));
+        assert!(!monitor_names_container(&shim, "short"));
     }
 
     #[test]

@@ -145,7 +145,7 @@ impl Boxes<'_> {
         }
         let state = self.state(name);
         let init = match known {
-            Some(container) => self.engine_init_of(name, container.pid),
+            Some(container) => self.engine_init_of(name, container),
             None => self.engine_init(name)?,
         };
         let end = |grace| init.as_ref().map_or(0, |init| join::end_box_processes(init, grace));
@@ -177,7 +177,7 @@ impl Boxes<'_> {
     /// is left in its cgroup. Otherwise, or when the init has not exited in
     /// 3 s, the engine stops the box as [`Self::stop_known`] does.
     pub(crate) fn stop_replaced(&self, name: &str, known: &Container, tent_init: bool) -> Result<()> {
-        let init = if tent_init { self.engine_init_of(name, known.pid) } else { None };
+        let init = if tent_init { self.engine_init_of(name, known) } else { None };
         let Some(init) = init else { return self.stop_known(name, Some(known)).map(drop) };
         join::end_box_processes(&init, Duration::from_secs(3));
         if !join::end_init(&init, Duration::from_secs(3)) {
@@ -215,17 +215,16 @@ impl Boxes<'_> {
         if !self.engine.is_local() {
             return Ok(None);
         }
-        let pid = self.engine.inspect(name)?.and_then(|c| c.pid);
-        Ok(self.engine_init_of(name, pid))
+        Ok(self.engine.inspect(name)?.and_then(|c| self.engine_init_of(name, &c)))
     }
 
-    /// The init of box `name` whose engine-reported pid is `pid`, when tent
-    /// may see its namespaces.
-    pub(super) fn engine_init_of(&self, name: &str, pid: Option<u32>) -> Option<join::EngineInit> {
+    /// The init of box `name` (its `container` as the engine reported it),
+    /// when tent may see its namespaces and it is still that container's.
+    pub(super) fn engine_init_of(&self, name: &str, container: &Container) -> Option<join::EngineInit> {
         if !self.engine.is_local() {
             return None;
         }
-        match join::EngineInit::new(pid?) {
+        match join::EngineInit::new(container.pid?, &container.id) {
             Ok(init) => Some(init),
             Err(why) => {
                 self.progress.detail(&format!("{name}: only the engine stops it: {why}"));

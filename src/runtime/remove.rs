@@ -61,7 +61,7 @@ impl Boxes<'_> {
         // container's: the engine's removal would leave them running in a
         // box that is gone (a daemon started in it). They are ended first,
         // as `tent stop` ends them.
-        let init = running.and_then(|c| self.engine_init_of(name, c.pid));
+        let init = running.and_then(|c| self.engine_init_of(name, &c));
         if let Some(init) = &init {
             super::join::end_box_processes(init, std::time::Duration::from_secs(3));
         }
