@@ -143,7 +143,6 @@ impl Boxes<'_> {
             self.engine.capture(&format!("could not stop box {name:?}"), &["stop", name])?;
             return Ok(0);
         }
-        let state = self.state(name);
         let init = match known {
             Some(container) => self.engine_init_of(name, container),
             None => self.engine_init(name)?,
@@ -156,13 +155,19 @@ impl Boxes<'_> {
             ended += end(Duration::from_secs(3));
             self.engine.capture(&format!("could not stop box {name:?}"), &args)?;
         }
-        // A process that joined while the init was stopping.
-        ended += end(Duration::from_millis(500));
-        // The engine's exec clients of this box on the host: Docker's stays
-        // waiting for a container that is gone (`docker exec -i`).
-        ended += end_exec_clients(&self.engine.path, name);
-        state.reset_run_files();
-        Ok(ended)
+        Ok(ended + self.after_stop(name, init.as_ref()))
+    }
+
+    /// What every stop ends once the box's init is gone: a process that
+    /// joined while the init was stopping, and the engine's exec clients of
+    /// this box on the host (Docker's stays waiting for a container that is
+    /// gone, `docker exec -i`); then the box's readiness files go. Returns
+    /// how many processes were signalled.
+    fn after_stop(&self, name: &str, init: Option<&join::EngineInit>) -> usize {
+        let ended = init.map_or(0, |init| join::end_box_processes(init, Duration::from_millis(500)))
+            + end_exec_clients(&self.engine.path, name);
+        self.state(name).reset_run_files();
+        ended
     }
 
     /// Stops box `name`, inspected as `known` under its lock, that a swap
@@ -183,9 +188,7 @@ impl Boxes<'_> {
         if !join::end_init(&init, Duration::from_secs(3)) {
             return self.stop_known(name, Some(known)).map(drop);
         }
-        join::end_box_processes(&init, Duration::from_millis(500));
-        end_exec_clients(&self.engine.path, name);
-        self.state(name).reset_run_files();
+        self.after_stop(name, Some(&init));
         Ok(())
     }
 
