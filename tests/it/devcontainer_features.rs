@@ -136,12 +136,17 @@ fn a_fetched_feature_is_installed_from_the_cache_offline(engine: Engine) {
     let said = sb.tent(&["run", &name, "--", "cat", "/etc/hello-feature"]).ok().stdout();
     assert_eq!(said, format!("hello from {user}"));
 
-    // A box plants a feature for a reference by tag: never installed.
+    // The box just made plants a feature, from inside, for a reference by
+    // tag (as the cache once kept it): never installed.
     let planted = "registry.example/features/node:1";
     let folder = cached(&sb, planted);
-    put(&sb, &folder.join("devcontainer-feature.json"), br#"{"id": "node"}"#.to_vec());
-    put(&sb, &folder.join("install.sh"), b"echo planted > /etc/planted\n".to_vec());
-    put(&sb, &folder.join(".tent-reference"), planted.as_bytes().to_vec());
+    let plant = format!(
+        "mkdir -p {f} && echo '{{\"id\": \"node\"}}' > {f}/devcontainer-feature.json && \
+         echo 'echo planted > /etc/planted' > {f}/install.sh && printf %s {planted} > {f}/.tent-reference",
+        f = folder.display()
+    );
+    sb.tent(&["run", &name, "--", "sh", "-c", &plant]).ok();
+    assert!(folder.join("install.sh").is_file(), "planted from inside the box");
     let other = sb.name("dcplanted");
     let json = format!(r#"{{ "name": "{other}", "image": "{BOOKWORM}", "features": {{ "{planted}": {{}} }} }}"#);
     sb.sh("mkdir -p proj2 && cat > proj2/.devcontainer.json").stdin(json).ok();
