@@ -96,6 +96,11 @@ pub(crate) fn lock_path(dir: &Path, name: &str) -> PathBuf {
 /// waiting for a device), and only when it is a regular file. None when it
 /// is missing. Every read of such a file starts here (`read_bounded`).
 pub(crate) fn open_untrusted(path: &Path) -> Result<Option<fs::File>> {
+    Ok(open_untrusted_with_len(path)?.map(|(file, _)| file))
+}
+
+/// `open_untrusted`, and the file's length when it was opened.
+fn open_untrusted_with_len(path: &Path) -> Result<Option<(fs::File, u64)>> {
     let file = match fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY)
@@ -112,7 +117,7 @@ pub(crate) fn open_untrusted(path: &Path) -> Result<Option<fs::File>> {
     if !meta.is_file() {
         return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, "not a regular file")));
     }
-    Ok(Some(file))
+    Ok(Some((file, meta.len())))
 }
 
 /// Reads a file that something other than tent may have written (a box's
@@ -120,15 +125,18 @@ pub(crate) fn open_untrusted(path: &Path) -> Result<Option<fs::File>> {
 /// FIFO or device, no blocking), and at most `limit` bytes. None when it is
 /// missing.
 pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
-    let Some(file) = open_untrusted(path)? else { return Ok(None) };
-    let meta = file.metadata().map_err(|e| Error::io(path, e))?;
-    if meta.len() > limit {
+    let Some((file, len)) = open_untrusted_with_len(path)? else { return Ok(None) };
+    if len > limit {
         return Err(Error::io(
             path,
             std::io::Error::new(std::io::ErrorKind::InvalidData, format!("larger than {limit} bytes")),
         ));
     }
-    let mut bytes = Vec::new();
+    // Room for the whole file and the read that finds its end: two reads,
+    // not the 32-byte probes and doublings of an empty buffer (a start of
+    // tent reads containers.conf, 24 KiB, on every run).
+    let room = usize::try_from(len.saturating_add(1).min(limit.saturating_add(1)).max(512)).unwrap_or(512);
+    let mut bytes = Vec::with_capacity(room);
     file.take(limit + 1).read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
     if bytes.len() as u64 > limit {
         return Err(Error::io(path, std::io::Error::new(std::io::ErrorKind::InvalidData, "grew while read")));
@@ -141,10 +149,18 @@ pub(crate) fn read_bounded(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
 /// file it names, which is then read as any file under the home: bounded, a
 /// regular file only, never waiting on a FIFO or a device. None when missing.
 pub(crate) fn read_bounded_following(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
-    match fs::canonicalize(path) {
-        Ok(real) => read_bounded(&real, limit),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(path, e)),
+    // Read as it is first: a missing file or a plain one costs an open, not
+    // a readlink of every component (every start of tent looks for three
+    // config files and podman's two).
+    match read_bounded(path, limit) {
+        Err(_) if fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) => {
+            match fs::canonicalize(path) {
+                Ok(real) => read_bounded(&real, limit),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Error::io(path, e)),
+            }
+        }
+        read => read,
     }
 }
 

@@ -479,8 +479,7 @@ fn descends_from(mut pid: u32, ancestor: u32) -> bool {
 }
 
 fn parent_of(pid: u32) -> Option<u32> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat_ppid(&stat)
+    parse_stat_ppid(&super::state::proc_stat(pid)?)
 }
 
 /// Field 4 of /proc/PID/stat.
@@ -542,7 +541,7 @@ pub fn end_init(init: &EngineInit, grace: Duration) -> bool {
 /// Whether that process still runs: it exists with that start time and is
 /// not a zombie waiting for its parent.
 fn running(pid: u32, start: u64) -> bool {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let Some(stat) = super::state::proc_stat(pid) else { return false };
     let state = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next());
     super::state::parse_stat_start_time(&stat) == Some(start) && state != Some("Z") && state != Some("X")
 }
