@@ -230,12 +230,22 @@ impl BoxState {
         }
     }
 
-    /// Forgets the last start's pid, readiness, failure and login PATH
-    /// (tent-exec computes it again), before a new start.
+    /// Forgets the last start's pid, readiness and failure, before a new
+    /// start. The login PATH tent-exec cached stays: the box's system is the
+    /// same one, and tent-exec computes it again when a profile is newer
+    /// (issue 24: a slow profile was paid again at every start).
     pub fn reset_run_files(&self) {
-        for file in ["ready", "failed", "pid", "ready.ns", "pid.ns", IDLE_STOP_FILE, LOGIN_PATH_FILE] {
+        for file in ["ready", "failed", "pid", "ready.ns", "pid.ns", IDLE_STOP_FILE] {
             let _ = fs::remove_file(self.dir.join(file));
         }
+    }
+
+    /// `reset_run_files` for a new container under the box's name (a
+    /// rollback, an adoption): its system is another one, whose profiles
+    /// may be older than the cached login PATH, so that goes too.
+    pub fn reset_for_new_system(&self) {
+        self.reset_run_files();
+        let _ = fs::remove_file(self.dir.join(LOGIN_PATH_FILE));
     }
 
     /// Removes the whole directory (the box is gone).

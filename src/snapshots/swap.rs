@@ -312,7 +312,7 @@ impl Snapshots<'_> {
         // 3. The new box starts before the old one goes: when it cannot, the
         // old one is put back.
         if !crate::boxes::remote::is_remote(self.boxes.engine) {
-            self.boxes.state(name).reset_run_files();
+            self.boxes.state(name).reset_for_new_system();
         }
         // The container tent just made, under the box's name now: what
         // `start` needs of it is known (made, not running, tent's scripts);

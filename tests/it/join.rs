@@ -13,6 +13,7 @@ engine_tests!(
     contract_holds_on_both_paths,
     stop_ends_commands_of_both_paths,
     login_path_finds_local_bin,
+    login_path_is_kept_across_a_restart_and_redone_for_a_new_system,
     terminal_reaches_the_command,
     host_groups_reach_the_box,
 );
@@ -220,6 +221,44 @@ fn login_path_finds_local_bin(engine: Engine) {
         let out = tent_on(&sb, path, &[b"run", name.as_bytes(), b"--", b"mytool"]).ok();
         assert_eq!(out.stdout(), "mytool ran\n", "{path:?}: {}", out.describe());
     }
+}
+
+/// Issue 24: the login shell's PATH, cached by tent-exec, stays when the
+/// same box starts again (a slow profile was paid at every start), is
+/// computed again when a profile is newer than the cache, and after a
+/// rollback, whose system is another one.
+fn login_path_is_kept_across_a_restart_and_redone_for_a_new_system(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let name = sb.create("lkeep", BOOKWORM, &[]);
+    let profile = sb.home.join(".profile");
+    std::fs::write(&profile, "PATH=\"$HOME/.local/bin:$PATH\"\necho ran >>\"$HOME/profile-runs\"\n").unwrap();
+    let bin = sb.home.join(".local/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("mytool"), "#!/bin/sh\necho mytool ran\n").unwrap();
+    std::fs::set_permissions(bin.join("mytool"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    if engine != Engine::PodmanRoot {
+        std::process::Command::new("chown").args(["-R", "tent-test:"]).arg(&sb.home).status().unwrap();
+    }
+    let runs = || std::fs::read_to_string(sb.home.join("profile-runs")).map_or(0, |s| s.lines().count());
+    let mytool = || {
+        let out = sb.tent(&["run", &name, "--", "mytool"]).ok();
+        assert_eq!(out.stdout(), "mytool ran\n", "{}", out.describe());
+    };
+    mytool();
+    assert_eq!(runs(), 1, "the first command runs the login shell once");
+    sb.tent(&["stop", &name]).ok();
+    mytool();
+    assert_eq!(runs(), 1, "a restart of the same system keeps the cached login PATH");
+    // A profile newer than the cache: computed again.
+    let cache = sb.state_dir(&name).join("login-path");
+    let old = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::options().write(true).open(&cache).unwrap().set_modified(old).unwrap();
+    mytool();
+    assert_eq!(runs(), 2, "a newer profile makes the login shell run again");
+    sb.tent(&["snapshot", &name, "s1"]).ok();
+    sb.tent(&["rollback", &name, "s1", "--yes"]).ok();
+    mytool();
+    assert_eq!(runs(), 3, "a rollback's new system computes the login PATH again");
 }
 
 fn terminal_reaches_the_command(engine: Engine) {
