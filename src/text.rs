@@ -4,6 +4,12 @@
 
 use std::borrow::Cow;
 
+/// 64 lowercase hex digits: a SHA-256 as the engines print a full container
+/// or image id and as an OCI digest spells it after `sha256:`.
+pub(crate) fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// Text from a box (a desktop file's Name, a path it printed), made safe to
 /// show on a terminal: C0 controls except tab, DEL and C1 controls are
 /// dropped, and an ESC takes its whole sequence with it (CSI up to its final

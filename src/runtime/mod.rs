@@ -16,7 +16,7 @@ mod remote;
 mod remove;
 pub mod state;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use create::write_hooks;
 pub use home::{HOME_MARKER, check_own_home, make_own_home};
@@ -43,6 +43,10 @@ pub struct Boxes<'a> {
 /// Facts about a box kept beside its state, for the warm path of `enter`,
 /// which must not ask the engine (docs/internals.md).
 pub const BOX_HOME_FILE: &str = "home";
+
+/// The id of the image the box had when tent last looked: only a hint of
+/// what to ask the engine at once ([`crate::engine::Engine::inspect_box`]).
+pub const IMAGE_NOTE_FILE: &str = "image";
 
 /// Beside the state: this rootful box's user has no password yet, so the
 /// next `tent enter` on a terminal asks for one (sudo in the box needs it).
@@ -79,12 +83,22 @@ impl Boxes<'_> {
     /// The tent box of that name; errors when it is missing or not tent's.
     pub fn get(&self, name: &str) -> Result<Container> {
         crate::boxes::validate_name(name)?;
-        let container = self
+        // The image the box had last time, noted in its state: a guess that
+        // lets the engine be asked for the container and its image at once.
+        let note = self.state(name).dir.join(IMAGE_NOTE_FILE);
+        let hint = crate::files::read_text_bounded(&note, 80);
+        let (container, inherited) = self
             .engine
-            .inspect(name)?
+            .inspect_box(name, hint.as_deref().map(str::trim))?
             .ok_or_else(|| Error::NoSuchBox { name: name.into(), engine: self.engine.describe() })?;
+        if hint.as_deref().map(str::trim) != Some(container.image_id.as_str())
+            && crate::text::is_sha256_hex(&container.image_id)
+            && note.parent().is_some_and(Path::is_dir)
+        {
+            let _ = crate::files::write_atomic(&note, format!("{}\n", container.image_id).as_bytes(), 0o600);
+        }
         // An image's labels do not make a box (engine::json::inherited).
-        if container.label(labels::FORMAT).is_none() || self.engine.labels_inherited(&container)? {
+        if container.label(labels::FORMAT).is_none() || inherited {
             return Err(Error::BoxExists { name: name.into(), engine: self.engine.describe(), is_tent: false });
         }
         if let Some(uid) = other_owner(&container) {

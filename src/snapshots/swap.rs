@@ -60,7 +60,7 @@ fn is_swap_suffix(s: &str) -> bool {
 
 /// A full container id as both engines print it: 64 lowercase hex digits.
 fn is_container_id(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    crate::text::is_sha256_hex(s)
 }
 
 /// Reads a journal file's bytes, named `file_name`, as tent wrote it, or

@@ -130,7 +130,7 @@ pub(super) fn pinned(reference: &str) -> Option<&str> {
 }
 
 fn is_sha256(hex: &str) -> bool {
-    hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    crate::text::is_sha256_hex(hex)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
