@@ -108,6 +108,20 @@ impl Context<'_> {
         Ok(())
     }
 
+    /// `rollback_box` of box `name`, container `old` as fetched under
+    /// `lock`, the box's lock the caller holds.
+    pub(crate) fn rollback_locked(
+        &self,
+        name: &str,
+        old: &crate::engine::json::Container,
+        image: &str,
+        lock: &crate::files::Lock,
+    ) -> Result<()> {
+        let (old_id, new_id) = self.snapshots().rollback_locked(name, old, image, lock)?;
+        self.follow_record(name, &old_id, &new_id);
+        Ok(())
+    }
+
     fn follow_record(&self, name: &str, old_id: &str, new_id: &str) {
         let file = crate::manifest::record::path(&self.paths, self.engine.scope(), name);
         if let Some(mut record) = crate::manifest::record::read(&file, old_id) {

@@ -7,16 +7,15 @@ use crate::error::{Error, Result};
 pub(super) fn run(ctx: &Context<'_>, args: &RollbackArgs) -> Result<i32> {
     let boxes = ctx.boxes();
     let name = args.box_name.as_str();
-    // The box itself is fetched (and checked) once, by the rollback under
-    // its lock; here only when there is no snapshot, for the better error.
     crate::boxes::validate_name(name)?;
-    let snapshot = match ctx.snapshots().find(name, args.name.as_deref()) {
-        Ok(snapshot) => snapshot,
-        Err(err) => {
-            boxes.get(name)?;
-            return Err(err);
-        }
-    };
+    // The box and its snapshot at once (issue 24), under the box's lock,
+    // held through the question too: the box the user says yes to is the
+    // box rolled back. A missing box is the better error.
+    let lock = boxes.box_lock(name)?;
+    let snapshots = ctx.snapshots();
+    let (old, found) = boxes.get_while(name, || snapshots.find(name, args.name.as_deref()));
+    let old = old?;
+    let snapshot = found?;
     if !args.yes {
         if !ctx.printer.stderr_is_terminal() {
             return Err(Error::usage(
@@ -33,7 +32,7 @@ pub(super) fn run(ctx: &Context<'_>, args: &RollbackArgs) -> Result<i32> {
         }
     }
     let spinner = ctx.printer.spinner(format!("rolling {name} back to {}", snapshot.name));
-    let result = ctx.rollback_box(name, &snapshot.image);
+    let result = ctx.rollback_locked(name, &old, &snapshot.image, &lock);
     spinner.finish();
     result?;
     ctx.printer.status(format!(

@@ -198,12 +198,23 @@ impl Snapshots<'_> {
     pub(crate) fn rollback(&self, name: &str, image: &str) -> Result<(String, String)> {
         let lock = self.boxes.box_lock(name)?;
         let old = self.boxes.get(name)?;
+        self.rollback_locked(name, &old, image, &lock)
+    }
+
+    /// `rollback` of box `name`, which is container `old` as the caller
+    /// fetched it under `lock`, the box's lock it holds.
+    pub(crate) fn rollback_locked(
+        &self,
+        name: &str,
+        old: &crate::engine::json::Container,
+        image: &str,
+        lock: &crate::files::Lock,
+    ) -> Result<(String, String)> {
         let spec = BoxSpec::from_label(old.label(labels::SPEC)).ok_or_else(|| Error::Usage {
             message: format!("box {name:?} has no readable spec label, so tent cannot make it again"),
             hint: Some("make a new box from the snapshot image instead".into()),
         })?;
-        let start = old.running();
-        let swapped = self.swap(name, &old, &spec, image, start, None, &lock)?;
+        let swapped = self.swap(name, old, &spec, image, old.running(), None, lock)?;
         Ok((swapped.old_id, swapped.new_id))
     }
 
