@@ -63,6 +63,14 @@ pub enum Error {
     #[error("box {name:?} is running")]
     BoxRunning { name: String },
 
+    /// The engine says the box runs, but its process is gone
+    /// (`runtime::lifecycle`): ended behind the engine's back.
+    #[error(
+        "box {name:?} is stuck: the engine says it runs, but its process (pid {pid}) is gone; something ended it \
+         behind the engine's back (the OOM killer, or the end of a session took the engine's monitor with it)"
+    )]
+    BoxStuck { name: String, pid: u32 },
+
     #[error("no container engine found: looked for {looked_for} on PATH")]
     NoEngine { looked_for: String },
 
@@ -154,6 +162,12 @@ impl Error {
                 Some("that container was not made by tent and tent will not touch it: choose another name".into())
             }
             Error::BoxRunning { name } => Some(format!("stop it with `tent stop {name}`, or pass --force")),
+            // podman 4 can then neither stop nor start the container; a
+            // snapshot (a commit) and a rollback work on it.
+            Error::BoxStuck { name, .. } => Some(format!(
+                "the engine may neither stop nor start it now; keep its system in a new container with \
+                 `tent snapshot {name} rescue && tent rollback {name} rescue --yes` (its home, volumes and exports stay)"
+            )),
             Error::NoEngine { .. } => {
                 Some("install podman (recommended) or Docker, or point TENT_ENGINE at the engine's binary".into())
             }

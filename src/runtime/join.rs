@@ -499,7 +499,7 @@ pub fn end_box_processes(init: &EngineInit, grace: Duration) -> usize {
         })
         .filter(|(_, _, fd)| rustix::process::pidfd_send_signal(fd, Signal::TERM).is_ok())
         .collect();
-    let alive = |(pid, start, _): &&(u32, u64, OwnedFd)| running(*pid, *start);
+    let alive = |(pid, start, _): &&(u32, u64, OwnedFd)| super::state::process_runs(*pid, *start);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline && pinned.iter().any(|p| alive(&p)) {
         std::thread::sleep(Duration::from_millis(20));
@@ -536,14 +536,6 @@ pub fn end_init(init: &EngineInit, grace: Duration) -> bool {
         }
     }
     false
-}
-
-/// Whether that process still runs: it exists with that start time and is
-/// not a zombie waiting for its parent.
-fn running(pid: u32, start: u64) -> bool {
-    let Some(stat) = super::state::proc_stat(pid) else { return false };
-    let state = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next());
-    super::state::parse_stat_start_time(&stat) == Some(start) && state != Some("Z") && state != Some("X")
 }
 
 #[cfg(test)]

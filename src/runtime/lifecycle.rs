@@ -42,6 +42,9 @@ impl Boxes<'_> {
             if state.is_ready() {
                 return Ok(());
             }
+            if let Some(pid) = init_gone(container, &state) {
+                return Err(Error::BoxStuck { name: name.into(), pid });
+            }
             // Running but not ready: another tent started it, or it
             // provisions; or its init is stopping it (--stop-when-idle), and
             // then it is started again once it has stopped.
@@ -239,6 +242,17 @@ impl Boxes<'_> {
 
 /// From `docker top NAME -o pid,ppid`: the processes whose parent is not in
 /// the container (the init and each exec'd command), less the init.
+/// The pid the engine gives a box it says runs, when that process is gone
+/// and so is the init the box noted in its state: something ended the box
+/// behind the engine's back (the OOM killer, a session's end that took the
+/// engine's monitor with it), and the engine never learnt. Both must be
+/// gone: the state is the box's to write, the engine's pid may be reused.
+fn init_gone(container: &Container, state: &super::BoxState) -> Option<u32> {
+    let pid = container.pid.filter(|pid| *pid > 0)?;
+    let gone = super::state::process_gone(pid) && state.init_alive() == Some(false);
+    gone.then_some(pid)
+}
+
 fn commands_in_top(text: &str) -> usize {
     let rows: Vec<(u32, u32)> = text
         .lines()

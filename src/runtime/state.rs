@@ -125,7 +125,7 @@ impl BoxState {
     }
 
     pub fn is_ready(&self) -> bool {
-        read_pid_line(&self.dir.join("ready")).is_some_and(|(pid, start)| process_start_time(pid) == Some(start))
+        read_pid_line(&self.dir.join("ready")).is_some_and(|(pid, start)| process_runs(pid, start))
     }
 
     /// The ready init's `PID STARTTIME`, as written (not checked). The box
@@ -141,7 +141,7 @@ impl BoxState {
     /// (`stop` takes the init from the engine).
     pub fn init_alive(&self) -> Option<bool> {
         let (pid, start) = read_pid_line(&self.dir.join("pid"))?;
-        Some(process_start_time(pid) == Some(start))
+        Some(process_runs(pid, start))
     }
 
     /// The init's reason for failing, when it failed.
@@ -331,6 +331,23 @@ pub fn process_start_time(pid: u32) -> Option<u64> {
     parse_stat_start_time(&proc_stat(pid)?)
 }
 
+/// Whether that process still runs: it exists with that start time and is
+/// not a zombie. An init killed behind the engine's back stays a zombie
+/// until something reaps it, which a host's PID 1 may never do.
+pub fn process_runs(pid: u32, start: u64) -> bool {
+    proc_stat(pid).is_some_and(|stat| parse_stat_start_time(&stat) == Some(start) && !is_zombie(&stat))
+}
+
+/// Whether no process runs under that pid: none, or a zombie.
+pub fn process_gone(pid: u32) -> bool {
+    proc_stat(pid).is_none_or(|stat| is_zombie(&stat))
+}
+
+fn is_zombie(stat: &str) -> bool {
+    let state = stat.rfind(')').and_then(|i| stat[i + 1..].split_whitespace().next());
+    matches!(state, Some("Z" | "X"))
+}
+
 /// /proc/PID/stat in one read: a line of at most about 1 KiB (52 numbers
 /// and a name of 16 bytes), where reading to the end in the standard way
 /// takes six reads from 32 bytes up (every `tent run` checks its box's init).
@@ -456,6 +473,27 @@ mod tests {
     fn our_own_process_has_a_start_time() {
         assert!(process_start_time(std::process::id()).is_some());
         assert_eq!(process_start_time(u32::MAX), None);
+    }
+
+    #[test]
+    fn a_zombie_runs_no_more() {
+        let me = std::process::id();
+        assert!(process_runs(me, process_start_time(me).unwrap()));
+        assert!(!process_gone(me));
+        assert!(process_gone(u32::MAX));
+        // A child that exited and is not waited for yet: a zombie, as a box's
+        // init killed behind the engine's back stays where nothing reaps it.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let start = process_start_time(pid).unwrap();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !process_gone(pid) && std::time::Instant::now() < until {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(process_gone(pid), "the exited child is a zombie");
+        assert!(!process_runs(pid, start));
+        assert_eq!(process_start_time(pid), Some(start), "its stat is still there");
+        child.wait().unwrap();
     }
 
     #[test]

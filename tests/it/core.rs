@@ -15,6 +15,7 @@ engine_tests!(
     concurrent_runs_share_one_provisioning,
     own_home_keeps_the_real_home_apart,
     two_creates_of_one_name_one_wins,
+    a_box_ended_behind_the_engines_back_is_named_and_recovered,
 );
 
 fn list_json(sb: &Sandbox) -> serde_json::Value {
@@ -244,4 +245,39 @@ fn two_creates_of_one_name_one_wins(engine: Engine) {
     assert!(err.contains("already exists"), "{err}");
     // The winner's box is whole: it starts and runs.
     sb.tent(&["run", &name, "--", "true"]).ok();
+}
+
+/// A box ended behind the engine's back (its monitor and init killed, as
+/// the end of a session or the OOM killer does): podman still says it runs
+/// and can neither stop nor start it. tent says so, naming the pid, instead
+/// of waiting for an init that never comes, and the snapshot and rollback
+/// its hint gives bring the box back with its system.
+fn a_box_ended_behind_the_engines_back_is_named_and_recovered(engine: Engine) {
+    if engine == Engine::Docker {
+        return; // Docker's daemon learns of its shim's end and says so
+    }
+    let sb = Sandbox::new(engine);
+    let name = sb.create("stuck", BOOKWORM, &[]);
+    // The box's own /var/tmp: its system, not the shared home.
+    sb.tent(&["run", &name, "--", "sh", "-c", "echo kept >/var/tmp/tent-it-kept"]).ok();
+    let pids = sb.engine_cmd(&["container", "inspect", "--format", "{{.State.ConmonPid}} {{.State.Pid}}", &name]).ok();
+    let pids: Vec<String> = pids.stdout().split_whitespace().map(str::to_string).collect();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    for pid in &pids {
+        let killed = std::process::Command::new("kill").args(["-KILL", pid]).status().unwrap();
+        assert!(killed.success(), "kill {pid}");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let state = sb.engine_cmd(&["container", "inspect", "--format", "{{.State.Status}}", &name]).ok();
+    assert_eq!(state.stdout().trim(), "running", "the engine still says it runs");
+
+    let out = sb.tent(&["run", &name, "--", "true"]).code(1);
+    assert!(out.stderr.contains("is stuck"), "{}", out.describe());
+    assert!(out.stderr.contains(&format!("pid {}", pids[1])), "{}", out.describe());
+    assert!(out.stderr.contains(&format!("tent snapshot {name} rescue")), "{}", out.describe());
+
+    sb.tent(&["snapshot", &name, "rescue"]).ok();
+    sb.tent(&["rollback", &name, "rescue", "--yes"]).ok();
+    let out = sb.tent(&["run", &name, "--", "cat", "/var/tmp/tent-it-kept"]).ok();
+    assert_eq!(out.stdout(), "kept\n", "{}", out.describe());
 }
