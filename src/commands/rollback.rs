@@ -35,6 +35,7 @@ pub(super) fn run(ctx: &Context<'_>, args: &RollbackArgs) -> Result<i32> {
     let result = ctx.rollback_locked(name, &old, &snapshot.image, &lock);
     spinner.finish();
     result?;
+    boxes.note_image(name, snapshot.id.trim_start_matches("sha256:"));
     ctx.printer.status(format!(
         "{name} is back on snapshot {} ({}); its home, volumes and exports are as they were",
         snapshot.name, snapshot.created

@@ -111,6 +111,15 @@ impl Boxes<'_> {
         Some(text.trim().to_string())
     }
 
+    /// Notes `image_id` as the image box `name` has now (a rollback knows
+    /// it before the engine is asked again): the next `get`'s guess.
+    pub(crate) fn note_image(&self, name: &str, image_id: &str) {
+        let note = self.state(name).dir.join(IMAGE_NOTE_FILE);
+        if crate::text::is_sha256_hex(image_id) && note.parent().is_some_and(Path::is_dir) {
+            let _ = crate::files::write_atomic(&note, format!("{image_id}\n").as_bytes(), 0o600);
+        }
+    }
+
     /// What `get` makes of the engine's answer: the box, when it is one
     /// tent made for this user; the image note follows the box's image.
     fn checked(
@@ -121,12 +130,8 @@ impl Boxes<'_> {
     ) -> Result<Container> {
         let (container, inherited) =
             inspected?.ok_or_else(|| Error::NoSuchBox { name: name.into(), engine: self.engine.describe() })?;
-        let note = self.state(name).dir.join(IMAGE_NOTE_FILE);
-        if hint != Some(container.image_id.as_str())
-            && crate::text::is_sha256_hex(&container.image_id)
-            && note.parent().is_some_and(Path::is_dir)
-        {
-            let _ = crate::files::write_atomic(&note, format!("{}\n", container.image_id).as_bytes(), 0o600);
+        if hint != Some(container.image_id.as_str()) {
+            self.note_image(name, &container.image_id);
         }
         // An image's labels do not make a box (engine::json::inherited).
         if container.label(labels::FORMAT).is_none() || inherited {

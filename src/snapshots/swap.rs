@@ -293,25 +293,49 @@ impl Snapshots<'_> {
         } else {
             Ok(())
         };
+        // The old box goes aside while `create` still runs (issue 24: a
+        // rename less to wait for). A kill from here on leaves the name
+        // free, and recovery puts the new box there when the engine lists
+        // it (an engine lists a container only once it is made), else the
+        // old one back.
+        let aside = stopped.as_ref().ok().map(|()| {
+            self.boxes.engine.capture("could not rename the old box aside", &argv::rename(&old.id, &journal.old_name))
+        });
         let made = creating.finish(self.boxes.engine);
         let interrupted = crate::interrupt::interrupted();
         if let Err(err) = stopped {
             return gone(err);
         }
+        // The old box is put back as it was: under its name, running again.
+        let put_back = |renamed: bool| -> Result<()> {
+            if renamed {
+                self.boxes.engine.capture("could not put the old box back", &argv::rename(&journal.old_name, name))?;
+            }
+            if was_running && foreign {
+                let _ = self.boxes.engine.output(&["start", name]);
+            } else if was_running {
+                let _ = self.boxes.start(name, None);
+            }
+            Ok(())
+        };
+        if let Some(Err(err)) = aside {
+            let _ = put_back(false);
+            return gone(err);
+        }
         let new_id = match made {
             Ok(id) if !interrupted => id,
             failed => {
-                // The old box is put back as it was: running again.
-                if was_running && foreign {
-                    let _ = self.boxes.engine.output(&["start", name]);
-                } else if was_running {
-                    let _ = self.boxes.start(name, None);
+                let err = failed.err().unwrap_or(Error::Interrupted);
+                if let Err(back) = put_back(true) {
+                    // The journal stays: the next tent command puts it back.
+                    let _ = self.boxes.engine.output(&argv::rm_force(&journal.new_name));
+                    self.boxes.progress.detail(&back.to_string());
+                    return Err(err);
                 }
-                return gone(failed.err().unwrap_or(Error::Interrupted));
+                return gone(err);
             }
         };
         // 2. The swap: from here on it is finished even on Ctrl-C.
-        self.boxes.engine.capture("could not rename the old box aside", &argv::rename(&old.id, &journal.old_name))?;
         if let Err(err) =
             self.boxes.engine.capture("could not rename the new box", &argv::rename(&journal.new_name, name))
         {
@@ -584,7 +608,10 @@ impl Snapshots<'_> {
                 if !renamed(&j.old_name, &old) {
                     return None;
                 }
-                Some(Recovery::Undone(j.box_name.clone()))
+                // The old box has its name again: from here as when it had
+                // kept it, so a new one a daemon still makes, or that a
+                // killed `create` left in storage only, goes too.
+                return self.recover_one(j, path);
             }
             RecoveryStep::Nothing => None,
         };

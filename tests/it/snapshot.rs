@@ -15,7 +15,8 @@ engine_tests!(
     upgrade_running_boxes_and_notify_a_rollback,
     clone_copies_the_system,
     save_and_load_offline,
-    killed_rollback_leaves_a_working_box
+    killed_rollback_leaves_a_working_box,
+    a_swap_killed_with_the_old_box_aside_is_undone
 );
 
 /// Removes a test's snapshot images after its boxes (the sandbox removes
@@ -421,4 +422,41 @@ fn killed_rollback_leaves_a_working_box(engine: Engine) {
         // A journal kept for late engine calls is silent and goes within a minute.
         let _ = journal;
     }
+}
+
+/// Issue 24: a rollback renames the old box aside while the engine still
+/// makes the new one. Killed there, the box's name is free and no new
+/// container is listed: the next tent command puts the old box back under
+/// its name, its system as it was, and the journal goes.
+fn a_swap_killed_with_the_old_box_aside_is_undone(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let name = sb.create("aside", BOOKWORM, &[]);
+    in_box(&sb, &name, "echo kept > /etc/aside-kept");
+    let id = sb.engine_cmd(&["container", "inspect", "--format", "{{.Id}}", &name]).ok().stdout().trim().to_string();
+    sb.tent(&["stop", &name]).ok();
+    // As tent leaves it: its journal, then the old box renamed aside.
+    let (new_name, old_name) = (format!("{name}-tent-new-abc123"), format!("{name}-tent-old-abc123"));
+    let dir = sb.home.join(".local/state/tent/boxes").join(engine.scope()).join("journal");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{name}.abc123.json"));
+    let journal = serde_json::json!({
+        "box": name, "old_id": id, "new_name": new_name, "old_name": old_name,
+        "image": format!("localhost/tent-snapshot/{}/{name}:base", engine.scope()),
+    });
+    std::fs::write(&file, serde_json::to_vec_pretty(&journal).unwrap()).unwrap();
+    if engine != Engine::PodmanRoot {
+        let status = Command::new("chown").args(["-R", "tent-test:"]).arg(sb.home.join(".local")).status().unwrap();
+        assert!(status.success());
+    }
+    // Older than the minute a journal is kept for a daemon's late `create`.
+    let old = std::time::SystemTime::now() - Duration::from_secs(120);
+    std::fs::File::options().write(true).open(&file).unwrap().set_modified(old).unwrap();
+    sb.engine_cmd(&["rename", &name, &old_name]).ok();
+
+    let out = sb.tent(&["run", &name, "--", "cat", "/etc/aside-kept"]).ok();
+    assert_eq!(out.stdout(), "kept\n", "{}", out.describe());
+    assert!(leftovers(&sb, &name).is_empty(), "{:?}", leftovers(&sb, &name));
+    let now = sb.engine_cmd(&["container", "inspect", "--format", "{{.Id}}", &name]).ok().stdout();
+    assert_eq!(now.trim(), id, "the old box has its name again");
+    assert!(!file.exists(), "the journal goes");
 }
