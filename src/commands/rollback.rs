@@ -13,9 +13,12 @@ pub(super) fn run(ctx: &Context<'_>, args: &RollbackArgs) -> Result<i32> {
     // box rolled back. A missing box is the better error.
     let lock = boxes.box_lock(name)?;
     let snapshots = ctx.snapshots();
-    let (old, found) = boxes.get_while(name, || snapshots.find(name, args.name.as_deref()));
+    let tag = args.name.as_deref().and_then(|s| snapshots.tag_of(name, s));
+    let also: Vec<&str> = tag.as_deref().into_iter().collect();
+    let (old, found) = boxes.get_also(name, &also);
     let old = old?;
-    let snapshot = found?;
+    let prefetched = found.and_then(|mut images| images.pop());
+    let snapshot = snapshots.find_given(name, args.name.as_deref(), prefetched)?;
     if !args.yes {
         if !ctx.printer.stderr_is_terminal() {
             return Err(Error::usage(

@@ -173,20 +173,46 @@ struct InspectConfig {
 
 pub fn parse_inspect(text: &str) -> Result<Vec<Container>, String> {
     let rows: Vec<Inspect> = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    Ok(rows
-        .into_iter()
-        .map(|row| Container {
-            id: row.id,
-            name: row.name.trim_start_matches('/').to_string(),
-            status: row.state.status.clone(),
-            state: row.state.status.to_ascii_lowercase(),
-            image: row.image_name.unwrap_or(row.config.image),
-            image_id: row.image.trim_start_matches("sha256:").to_string(),
-            created: row.created,
-            pid: (row.state.pid != 0).then_some(row.state.pid),
-            labels: row.config.labels.unwrap_or_default(),
+    Ok(rows.into_iter().map(container_from).collect())
+}
+
+fn container_from(row: Inspect) -> Container {
+    Container {
+        id: row.id,
+        name: row.name.trim_start_matches('/').to_string(),
+        status: row.state.status.clone(),
+        state: row.state.status.to_ascii_lowercase(),
+        image: row.image_name.unwrap_or(row.config.image),
+        image_id: row.image.trim_start_matches("sha256:").to_string(),
+        created: row.created,
+        pid: (row.state.pid != 0).then_some(row.state.pid),
+        labels: row.config.labels.unwrap_or_default(),
+    }
+}
+
+/// One object of an untyped `inspect`, which both engines answer with one
+/// array of containers and images, in the order they were named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Object {
+    Container(Container),
+    Image(Image),
+}
+
+/// An untyped `inspect`'s answer: a container has a `State`, an image a
+/// `RootFS`; anything else (a volume, a network) is an error.
+pub fn parse_objects(text: &str) -> Result<Vec<Object>, String> {
+    let rows: Vec<serde_json::Value> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    rows.into_iter()
+        .map(|row| {
+            if row.get("State").is_some() {
+                serde_json::from_value(row).map(|r| Object::Container(container_from(r))).map_err(|e| e.to_string())
+            } else if row.get("RootFS").is_some() {
+                serde_json::from_value(row).map(|r| Object::Image(image_from(r))).map_err(|e| e.to_string())
+            } else {
+                Err("an object that is neither a container nor an image".into())
+            }
         })
-        .collect())
+        .collect()
 }
 
 // ---- image inspect (both engines) -------------------------------------------
@@ -229,15 +255,16 @@ struct ImageConfig {
 
 pub fn parse_image_inspect(text: &str) -> Result<Vec<Image>, String> {
     let rows: Vec<ImageInspect> = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    Ok(rows
-        .into_iter()
-        .map(|row| Image {
-            id: row.id.trim_start_matches("sha256:").to_string(),
-            tags: row.repo_tags.unwrap_or_default(),
-            size: row.size,
-            labels: row.config.labels.unwrap_or_default(),
-        })
-        .collect())
+    Ok(rows.into_iter().map(image_from).collect())
+}
+
+fn image_from(row: ImageInspect) -> Image {
+    Image {
+        id: row.id.trim_start_matches("sha256:").to_string(),
+        tags: row.repo_tags.unwrap_or_default(),
+        size: row.size,
+        labels: row.config.labels.unwrap_or_default(),
+    }
 }
 
 // ---- boxes and the labels of their images ---------------------------------
@@ -457,6 +484,25 @@ mod tests {
         let podman = r#"[{"Id":"fb49","RepoTags":null,"Size":5,"Config":{}}]"#;
         let image = &parse_image_inspect(podman).unwrap()[0];
         assert!(image.tags.is_empty() && image.labels.is_empty());
+    }
+
+    #[test]
+    fn an_untyped_inspect_tells_containers_from_images_in_order() {
+        let image = r#"{"Id":"sha256:e8d3","RepoTags":["localhost/x:one"],"Size":7,"RootFS":{"Type":"layers"},"Config":{"Labels":{"tent.format":"1"}}}"#;
+        for sample in [PODMAN_INSPECT, DOCKER_INSPECT] {
+            let container = sample.trim_start_matches('[').trim_end_matches(']');
+            let text = format!("[{container},{image}]");
+            let objects = parse_objects(&text).unwrap();
+            assert_eq!(objects.len(), 2);
+            assert_eq!(objects[0], Object::Container(parse_inspect(sample).unwrap().remove(0)));
+            let Object::Image(found) = &objects[1] else { panic!("{objects:?}") };
+            assert_eq!((found.id.as_str(), found.label("tent.format")), ("e8d3", Some("1")));
+            let text = format!("[{image},{container}]");
+            assert!(matches!(parse_objects(&text).unwrap()[..], [Object::Image(_), Object::Container(_)]));
+        }
+        // A volume or a network (an untyped inspect finds those too) is neither.
+        assert!(parse_objects(r#"[{"Name":"vol","Driver":"local","Mountpoint":"/x"}]"#).is_err());
+        assert!(parse_objects("not json").is_err());
     }
 
     fn container(name: &str, image: &str, image_id: &str, labels: &[(&str, &str)]) -> Container {

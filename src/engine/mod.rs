@@ -520,34 +520,78 @@ impl Engine {
         Ok(!json::inherited(one, &self.images_of(refs)?).is_empty())
     }
 
-    /// `inspect` of box `name` and `labels_inherited` of what it finds, in
-    /// one round when `hint` (the image the box had when tent last looked)
-    /// is still its image: the container and that image are asked at once
-    /// (issue 24: each engine call is 20-50 ms, and every cold command asks
-    /// both). The hint only chooses what to ask: the answer counts only
-    /// when the container's image is that very image, and otherwise the
-    /// image is asked after the container, as `labels_inherited` does.
-    pub fn inspect_box(&self, name: &str, hint: Option<&str>) -> Result<Option<(json::Container, bool)>> {
+    /// `inspect` of box `name` and `labels_inherited` of what it finds,
+    /// and the images `also` names, in as few engine calls as it can
+    /// (issue 24: each is 20-50 ms, and every cold command asks for a box
+    /// and its image). `hint` is the image the box had when tent last
+    /// looked: when it is still its image, the box and its image (and
+    /// `also`) come from one untyped `inspect`, or, where that cannot
+    /// answer, from two calls at once. The hint only chooses what to ask:
+    /// the answer counts only when the container's image is that very
+    /// image; otherwise the image is asked after the container. The images
+    /// of `also` are returned in order when one call found them all, else
+    /// None (the caller asks for them itself).
+    pub fn inspect_box(&self, name: &str, hint: Option<&str>, also: &[&str]) -> Result<Option<InspectedBox>> {
         let hint = hint.filter(|h| crate::text::is_sha256_hex(h));
-        let (container, hinted) = match hint {
-            Some(id) => std::thread::scope(|s| {
-                let image = s.spawn(|| self.images_of(vec![id.to_string()]));
-                let container = self.inspect(name);
-                (container, image.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)).ok())
-            }),
-            None => (self.inspect(name), None),
+        let asked: Vec<&str> = hint.into_iter().chain(also.iter().copied()).collect();
+        let (container, mut hinted, also_found) = match self.inspect_objects(&[name], &asked) {
+            Some((mut containers, mut images)) => {
+                let hinted = hint.map(|_| images.remove(0)).filter(|i| Some(i.id.as_str()) == hint);
+                (Ok(containers.pop()), hinted.map(|i| vec![i]), Some(images))
+            }
+            None => match hint {
+                Some(id) => std::thread::scope(|s| {
+                    let image = s.spawn(|| self.images_of(vec![id.to_string()]));
+                    let container = self.inspect(name);
+                    (container, image.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)).ok(), None)
+                }),
+                None => (self.inspect(name), None, None),
+            },
         };
         let Some(container) = container? else { return Ok(None) };
         let one = std::slice::from_ref(&container);
         let refs = json::images_to_check(one);
+        if refs.len() != 1 || Some(refs[0].as_str()) != hint {
+            hinted = None;
+        }
         let inherited = match hinted {
             _ if refs.is_empty() => false,
-            Some(images) if refs.len() == 1 && Some(refs[0].as_str()) == hint => {
-                !json::inherited(one, &images).is_empty()
-            }
-            _ => !json::inherited(one, &self.images_of(refs)?).is_empty(),
+            Some(images) => !json::inherited(one, &images).is_empty(),
+            None => !json::inherited(one, &self.images_of(refs)?).is_empty(),
         };
-        Ok(Some((container, inherited)))
+        Ok(Some(InspectedBox { container, inherited, also: also_found }))
+    }
+
+    /// The containers and images named, from one untyped `inspect` (one
+    /// engine process for all). None when one is missing or is not of the
+    /// kind asked for (both engines take a name for a container first, then
+    /// for an image), or when there are no images to ask for: the caller
+    /// then asks by type.
+    fn inspect_objects(
+        &self,
+        containers: &[&str],
+        images: &[&str],
+    ) -> Option<(Vec<json::Container>, Vec<json::Image>)> {
+        if images.is_empty() {
+            return None;
+        }
+        let mut args = vec!["inspect", "--"];
+        args.extend(containers);
+        args.extend(images);
+        let output = self.output(&args).ok().filter(|o| o.status.success())?;
+        let objects = json::parse_objects(&String::from_utf8_lossy(&output.stdout)).ok()?;
+        if objects.len() != containers.len() + images.len() {
+            return None;
+        }
+        let (mut found_containers, mut found_images) = (Vec::new(), Vec::new());
+        for (i, object) in objects.into_iter().enumerate() {
+            match object {
+                json::Object::Container(c) if i < containers.len() => found_containers.push(c),
+                json::Object::Image(image) if i >= containers.len() => found_images.push(image),
+                _ => return None,
+            }
+        }
+        Some((found_containers, found_images))
     }
 
     /// The images named, inspected in one call. Another tent (or the user)
@@ -604,6 +648,14 @@ pub fn command_for(argv: &[String]) -> Command {
 
 pub fn current_euid() -> u32 {
     rustix::process::geteuid().as_raw()
+}
+
+/// What [`Engine::inspect_box`] found: the container, whether its `tent.*`
+/// labels all came from its image, and the other images asked for.
+pub struct InspectedBox {
+    pub container: json::Container,
+    pub inherited: bool,
+    pub also: Option<Vec<json::Image>>,
 }
 
 #[cfg(test)]

@@ -82,26 +82,22 @@ impl Boxes<'_> {
 
     /// The tent box of that name; errors when it is missing or not tent's.
     pub fn get(&self, name: &str) -> Result<Container> {
-        crate::boxes::validate_name(name)?;
-        let hint = self.image_note(name);
-        let inspected = self.engine.inspect_box(name, hint.as_deref());
-        self.checked(name, hint.as_deref(), inspected)
+        self.get_also(name, &[]).0
     }
 
-    /// `get`, while `other` runs in this thread: the engine is asked for the
-    /// box from another one (issue 24: a rollback's snapshot and its box at
-    /// once, each 20-50 ms of engine).
-    pub fn get_while<T>(&self, name: &str, other: impl FnOnce() -> T) -> (Result<Container>, T) {
+    /// `get`, and the images `also` names when the engine's one answer
+    /// for the box had them all (issue 24: a rollback's snapshot with its
+    /// box, one engine call); None for those, to be asked for by the caller.
+    pub fn get_also(&self, name: &str, also: &[&str]) -> (Result<Container>, Option<Vec<crate::engine::json::Image>>) {
         if let Err(err) = crate::boxes::validate_name(name) {
-            return (Err(err), other());
+            return (Err(err), None);
         }
         let hint = self.image_note(name);
-        let (inspected, other) = std::thread::scope(|s| {
-            let inspecting = s.spawn(|| self.engine.inspect_box(name, hint.as_deref()));
-            let other = other();
-            (inspecting.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), other)
-        });
-        (self.checked(name, hint.as_deref(), inspected), other)
+        match self.engine.inspect_box(name, hint.as_deref(), also) {
+            Ok(Some(found)) => (self.checked(name, hint.as_deref(), found.container, found.inherited), found.also),
+            Ok(None) => (Err(Error::NoSuchBox { name: name.into(), engine: self.engine.describe() }), None),
+            Err(err) => (Err(err), None),
+        }
     }
 
     /// The image the box had last time, noted in its state: a guess that
@@ -122,14 +118,7 @@ impl Boxes<'_> {
 
     /// What `get` makes of the engine's answer: the box, when it is one
     /// tent made for this user; the image note follows the box's image.
-    fn checked(
-        &self,
-        name: &str,
-        hint: Option<&str>,
-        inspected: Result<Option<(Container, bool)>>,
-    ) -> Result<Container> {
-        let (container, inherited) =
-            inspected?.ok_or_else(|| Error::NoSuchBox { name: name.into(), engine: self.engine.describe() })?;
+    fn checked(&self, name: &str, hint: Option<&str>, container: Container, inherited: bool) -> Result<Container> {
         if hint != Some(container.image_id.as_str()) {
             self.note_image(name, &container.image_id);
         }

@@ -160,9 +160,27 @@ impl Snapshots<'_> {
     }
 
     pub(crate) fn find(&self, name: &str, snapshot: Option<&str>) -> Result<Snapshot> {
+        self.find_given(name, snapshot, None)
+    }
+
+    /// The tag of snapshot `snapshot` of box `name`, when that is a
+    /// snapshot name.
+    pub(crate) fn tag_of(&self, name: &str, snapshot: &str) -> Option<String> {
+        validate_snapshot_name(snapshot).ok()?;
+        Some(format!("{}:{snapshot}", repository(self.boxes.engine.scope(), name)))
+    }
+
+    /// `find`, with the image under the snapshot's tag when the caller has
+    /// it already (fetched with the box: `Boxes::get_also`).
+    pub(crate) fn find_given(&self, name: &str, snapshot: Option<&str>, tagged: Option<Image>) -> Result<Snapshot> {
         // A named snapshot is one tag: one inspect (0.03 s) instead of the
         // label listing and its inspect (0.2 s on rootless podman, issue 24).
-        if let Some(found) = snapshot.and_then(|s| self.find_tagged(name, s)) {
+        let found = match (snapshot, tagged) {
+            (Some(s), Some(image)) => self.snapshot_in(name, s, vec![image]),
+            (Some(s), None) => self.find_tagged(name, s),
+            (None, _) => None,
+        };
+        if let Some(found) = found {
             return Ok(found);
         }
         let all = self.list(name)?;
@@ -185,16 +203,21 @@ impl Snapshots<'_> {
     /// under it carries the box's snapshot label as the listing asks; None
     /// sends the caller to the listing (which also gives the better error).
     fn find_tagged(&self, name: &str, snapshot: &str) -> Option<Snapshot> {
-        validate_snapshot_name(snapshot).ok()?;
-        let scope = self.boxes.engine.scope();
-        let image = format!("{}:{snapshot}", repository(scope, name));
+        let image = self.tag_of(name, snapshot)?;
         let output = self.boxes.engine.output(&["image", "inspect", "--", &image]).ok()?;
         if !output.status.success() {
             return None;
         }
         let images = crate::engine::json::parse_image_inspect(&String::from_utf8_lossy(&output.stdout)).ok()?;
+        self.snapshot_in(name, snapshot, images)
+    }
+
+    /// Snapshot `snapshot` of box `name` among `images` (those under its
+    /// tag): only one that carries the box's snapshot label, as the
+    /// listing asks.
+    fn snapshot_in(&self, name: &str, snapshot: &str, images: Vec<Image>) -> Option<Snapshot> {
         let labelled: Vec<Image> = images.into_iter().filter(|i| i.label(snap_labels::BOX) == Some(name)).collect();
-        snapshots_of(&labelled, scope, name).into_iter().find(|s| s.name == snapshot)
+        snapshots_of(&labelled, self.boxes.engine.scope(), name).into_iter().find(|s| s.name == snapshot)
     }
 
     pub(crate) fn delete(&self, name: &str, snapshot: &str) -> Result<Snapshot> {
