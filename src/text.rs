@@ -4,6 +4,17 @@
 
 use std::borrow::Cow;
 
+/// Bytes as lowercase hex digits (a digest, an id), two per byte.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
+}
+
 /// 64 lowercase hex digits: a SHA-256 as the engines print a full container
 /// or image id and as an OCI digest spells it after `sha256:`.
 pub(crate) fn is_sha256_hex(s: &str) -> bool {
@@ -67,6 +78,17 @@ pub(crate) fn sanitize_lines(s: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn hex_is_two_lowercase_digits_a_byte() {
+        assert_eq!(hex(&[]), "");
+        assert_eq!(hex(&[0, 9, 10, 255, 0x5a]), "00090aff5a");
+        let all: Vec<u8> = (0..=255).collect();
+        let expected: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex(&all), expected);
+        assert!(is_sha256_hex(&hex(&[7; 32])));
+    }
+
     use super::*;
 
     #[test]

@@ -32,7 +32,7 @@ pub fn content_hash(files: [&[u8]; 3]) -> String {
         sha.update(file);
         sha.update([0]);
     }
-    sha.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::text::hex(&sha.finalize())
 }
 
 /// The shell text of a list of hooks: stops at the first that fails.

@@ -88,7 +88,7 @@ pub fn repo_component(name: &str) -> String {
     if is_repo_component(name) {
         return name.to_string();
     }
-    let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::text::hex(name.as_bytes());
     format!("x-{hex}")
 }
 

@@ -58,7 +58,7 @@ impl Editor {
 /// `vscode-remote://attached-container+HEX/DIR` for container `name`.
 pub(super) fn folder_uri(name: &str, dir: &Path) -> String {
     let key = serde_json::json!({ "containerName": name }).to_string();
-    let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
+    let hex = crate::text::hex(key.as_bytes());
     let path = dir.display().to_string();
     let path = if path.starts_with('/') { path } else { format!("/{path}") };
     format!("vscode-remote://attached-container+{hex}{}", percent_path(&path))

@@ -645,9 +645,7 @@ fn hash_file(path: &Path) -> Result<(String, u64)> {
     Ok((hex(&hasher.hasher.finalize()), hasher.len))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::text::hex;
 
 struct HashingWriter<W> {
     hasher: Sha256,

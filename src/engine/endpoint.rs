@@ -450,7 +450,7 @@ pub fn context_host(text: &str) -> Option<String> {
 
 /// Docker keeps a context under the SHA-256 of its name, in hex.
 pub fn context_dir(name: &str) -> String {
-    Sha256::digest(name.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::text::hex(&Sha256::digest(name.as_bytes()))
 }
 
 // ---- addresses ------------------------------------------------------------------

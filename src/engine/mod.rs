@@ -88,10 +88,7 @@ impl Scope {
             Scope::Podman => "podman".into(),
             Scope::PodmanRoot => "podman-root".into(),
             Scope::Docker => "docker".into(),
-            Scope::Remote { kind, id } => {
-                let hex: String = id.iter().map(|b| format!("{b:02x}")).collect();
-                format!("{}@{hex}", kind.name()).into()
-            }
+            Scope::Remote { kind, id } => format!("{}@{}", kind.name(), crate::text::hex(&id)).into(),
         }
     }
 

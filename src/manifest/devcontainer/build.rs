@@ -153,7 +153,7 @@ pub(super) fn finish(
         hash.update((v.len() as u64).to_le_bytes());
         hash.update(v.as_bytes());
     }
-    let digest: String = hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect();
+    let digest: String = crate::text::hex(&hash.finalize()[..8]);
     let repo: String = box_name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '-' }).collect();
     let image = format!("localhost/tent-devcontainer-{}:{digest}", repo.trim_matches('-'));
     Ok(ImageBuild { box_name: box_name.to_string(), at: cx.at(at), image, dockerfile, text, context, args, target })

@@ -32,7 +32,7 @@ pub(super) fn manifest(
     let project = super::project_folder(file);
     let workspace = project.to_string_lossy().into_owned();
     let id = Sha256::digest(file.to_string_lossy().as_bytes());
-    let devcontainer_id: String = id.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let devcontainer_id: String = crate::text::hex(&id[..16]);
     let vars = Vars { env, workspace: workspace.clone(), devcontainer_id, container_env: None };
     let mut cx = Cx { file, text, vars, notes: Vec::new(), oci };
 

@@ -92,7 +92,7 @@ pub(super) fn feature_folder(cx: &Cx<'_>, key: &Key) -> Result<PathBuf> {
     let Some(cache) = &oci.cache else {
         return Err(cx.error(key.at, format!("feature {id:?}: tent has no folder to keep it in (no home)"), None));
     };
-    let digest: String = Sha256::digest(reference.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect();
+    let digest: String = crate::text::hex(&Sha256::digest(reference.as_bytes())[..16]);
     let folder = cache.join(digest);
     let pin = pinned(reference);
     if let Some(pin) = pin
@@ -134,7 +134,7 @@ fn is_sha256(hex: &str) -> bool {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    crate::text::hex(&Sha256::digest(bytes))
 }
 
 /// Copies `source` into an OCI layout with skopeo, unpacks its feature layer

@@ -29,7 +29,7 @@ fn skopeo() -> Option<PathBuf> {
 }
 
 fn sha(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    crate::text::hex(&Sha256::digest(bytes))
 }
 
 /// An OCI layout holding one devcontainer feature artifact, tagged `1`,
