@@ -17,6 +17,9 @@ use crate::paths::Paths;
 use crate::runtime::Boxes;
 use crate::snapshots::Snapshots;
 
+/// A box fetched under its lock, with that lock: (container, lock).
+pub(crate) type HeldBox<'a> = (&'a crate::engine::json::Container, &'a crate::files::Lock);
+
 pub(crate) struct Context<'a> {
     pub printer: &'a Printer,
     pub config: Config,
@@ -102,22 +105,14 @@ impl Context<'_> {
 
     /// Puts box `name` on a snapshot image (rollback, a failed upgrade), and
     /// moves tent's records keyed to the container id to the new container.
-    pub(crate) fn rollback_box(&self, name: &str, image: &str) -> Result<()> {
-        let (old_id, new_id) = self.snapshots().rollback(name, image)?;
-        self.follow_record(name, &old_id, &new_id);
-        Ok(())
-    }
-
-    /// `rollback_box` of box `name`, container `old` as fetched under
-    /// `lock`, the box's lock the caller holds.
-    pub(crate) fn rollback_locked(
-        &self,
-        name: &str,
-        old: &crate::engine::json::Container,
-        image: &str,
-        lock: &crate::files::Lock,
-    ) -> Result<()> {
-        let (old_id, new_id) = self.snapshots().rollback_locked(name, old, image, lock)?;
+    /// `held`: the box as the caller fetched it under the box's lock, which
+    /// it holds; otherwise the rollback takes both.
+    pub(crate) fn rollback_box(&self, name: &str, image: &str, held: Option<HeldBox<'_>>) -> Result<()> {
+        let snapshots = self.snapshots();
+        let (old_id, new_id) = match held {
+            Some((old, lock)) => snapshots.rollback_locked(name, old, image, lock)?,
+            None => snapshots.rollback(name, image)?,
+        };
         self.follow_record(name, &old_id, &new_id);
         Ok(())
     }
