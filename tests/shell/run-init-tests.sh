@@ -317,6 +317,17 @@ if [ -z "$SKIP_NETWORK" ]; then
         first=$waited
         check_eq "$box: id" "uid=1234(alice) gid=1234(alice) groups=1234(alice)" "$(bx $box cmd / id)"
         check_eq "$box: passwd entry" "alice:x:1234:1234::$TMP/home-$box:/bin/bash" "$(bx $box cmd / getent passwd alice)"
+        # A restart's fast path (user_is_set_up) agrees with setup_user and
+        # setup_group: set up now, and not once one field differs.
+        set_up() {
+            "$ENGINE" exec --user 0:0 -e TENT_INIT_SOURCE_ONLY=1 -e TENT_GROUP=alice "$PREFIX-$box" sh -c \
+                '. /run/.tent/lib/tent-init; user_shell=$1; TENT_HOME=${2:-$TENT_HOME}; TENT_GID=${3:-$TENT_GID}
+                 if user_is_set_up; then echo yes; else echo no; fi' sh "$@"
+        }
+        check_eq "$box: a restart finds the user set up" yes "$(set_up /bin/bash)"
+        check_eq "$box: another shell is not set up" no "$(set_up /bin/sh)"
+        check_eq "$box: another home is not set up" no "$(set_up /bin/bash /elsewhere)"
+        check_eq "$box: another group is not set up" no "$(set_up /bin/bash "" 4321)"
         check "$box: sudo without password" bx $box cmd / sudo -n true
         check_eq "$box: home left empty" "" "$(ls -A "$TMP/home-$box")"
         check_has "$box: installed what was missing" "==> installing" "$(cat "$TMP/state-$box/init.log")"
