@@ -38,7 +38,7 @@ pub(super) fn run(ctx: &Context<'_>, args: &RollbackArgs) -> Result<i32> {
     let result = ctx.rollback_box(name, &snapshot.image, Some((&old, &lock)));
     spinner.finish();
     result?;
-    boxes.note_image(name, snapshot.id.trim_start_matches("sha256:"));
+    boxes.note_image(name, &snapshot.id);
     ctx.printer.status(format!(
         "{name} is back on snapshot {} ({}); its home, volumes and exports are as they were",
         snapshot.name, snapshot.created

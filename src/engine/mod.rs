@@ -506,18 +506,9 @@ impl Engine {
         Ok(list.into_iter().filter(|c| !foreign.contains(&c.id)).collect())
     }
 
-    /// Whether every `tent.*` label of `container` came from its image, so
-    /// that it is no tent box whatever its labels say (`json::inherited`).
-    pub fn labels_inherited(&self, container: &json::Container) -> Result<bool> {
-        let one = std::slice::from_ref(container);
-        let refs = json::images_to_check(one);
-        if refs.is_empty() {
-            return Ok(false);
-        }
-        Ok(!json::inherited(one, &self.images_of(refs)?).is_empty())
-    }
-
-    /// `inspect` of box `name` and `labels_inherited` of what it finds,
+    /// `inspect` of box `name`, and whether every `tent.*` label of what it
+    /// finds came from its image, so that it is no tent box whatever its
+    /// labels say (`json::inherited`),
     /// and the images `also` names, in as few engine calls as it can
     /// (issue 24: each is 20-50 ms, and every cold command asks for a box
     /// and its image). `hint` is the image the box had when tent last

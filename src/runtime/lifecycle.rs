@@ -240,8 +240,6 @@ impl Boxes<'_> {
     }
 }
 
-/// From `docker top NAME -o pid,ppid`: the processes whose parent is not in
-/// the container (the init and each exec'd command), less the init.
 /// The pid the engine gives a box it says runs, when that process is gone
 /// and so is the init the box noted in its state: something ended the box
 /// behind the engine's back (the OOM killer, a session's end that took the
@@ -253,6 +251,8 @@ fn init_gone(container: &Container, state: &super::BoxState) -> Option<u32> {
     gone.then_some(pid)
 }
 
+/// From `docker top NAME -o pid,ppid`: the processes whose parent is not in
+/// the container (the init and each exec'd command), less the init.
 fn commands_in_top(text: &str) -> usize {
     let rows: Vec<(u32, u32)> = text
         .lines()
