@@ -79,19 +79,18 @@ fn an_images_tent_labels_do_not_make_a_box(engine: Engine) {
         assert!(out.stderr.contains("not made by tent"), "{}", out.describe());
     }
     // The note of a box's last image (its state, which boxes can write) is
-    // only a guess of what to ask: planted for that container, naming its
-    // own labelled image or a clean one, it makes no box either.
+    // only a guess of what to ask: planted for that container from inside a
+    // box, naming its own labelled image or a clean one, it makes no box.
     let id_of = |image: &str| {
         let out = sb.engine_cmd(&["image", "inspect", "--format", "{{.Id}}", image]).ok().stdout();
         out.trim().trim_start_matches("sha256:").to_string()
     };
     let state = sb.state_dir(&foreign);
     for planted in [id_of(&tag), id_of(BUSYBOX)] {
-        std::fs::create_dir_all(&state).unwrap();
-        std::fs::write(state.join("image"), format!("{planted}\n")).unwrap();
-        if !engine.as_root() {
-            Command::new("chown").args(["-R", "tent-test:"]).arg(sb.home.join(".local")).status().unwrap();
-        }
+        let plant = r#"mkdir -p "$1" && printf '%s\n' "$2" >"$1/image""#;
+        let state = state.display().to_string();
+        sb.tent(&["run", real.as_str(), "--", "sh", "-c", plant, "sh", &state, &planted]).ok();
+        assert_eq!(std::fs::read_to_string(sb.state_dir(&foreign).join("image")).unwrap(), format!("{planted}\n"));
         let out = sb.tent(&["stop", foreign.as_str()]).code(1);
         assert!(out.stderr.contains("not made by tent"), "note {planted}: {}", out.describe());
     }
