@@ -73,12 +73,22 @@ impl Boxes<'_> {
             // (runc: "error during container init: %!w(<nil>)"; podman
             // #2112 is the same kind). One more try, a moment later, starts
             // it; a box that fails twice reports the second failure.
+            // A start killed half-way (a tent killed in a rollback) leaves
+            // the runtime's container behind, and podman's next start fails
+            // with "container with given ID already exists" until the
+            // engine cleans up after it: its `stop` of the stopped
+            // container does.
             let running = matches!(self.engine.inspect(name), Ok(Some(c)) if c.running());
-            if !transient_start_failure(&err) || running {
+            let left_behind = start_left_behind(&err);
+            if !(transient_start_failure(&err) || left_behind) || running {
                 return Err(err);
             }
             self.progress.detail(&format!("{name}: the engine failed to start it; trying once more"));
-            std::thread::sleep(Duration::from_millis(500));
+            if left_behind {
+                let _ = self.engine.output(&["stop", "-t", "0", name]);
+            } else {
+                std::thread::sleep(Duration::from_millis(500));
+            }
             self.engine.capture(&what, &["start", name])?;
         }
         init::wait_ready(self.engine, name, &state, follower, self.progress)
@@ -301,6 +311,12 @@ fn is_exec_client(argv: &[&[u8]], engine: &[u8], name: &str) -> bool {
             .any(|w| w[0] == name.as_bytes() && w[1] == b"/bin/sh" && w[2] == container::EXEC_IN_BOX.as_bytes())
 }
 
+/// A start the runtime refused because an earlier start, killed half-way,
+/// left its container there.
+fn start_left_behind(err: &Error) -> bool {
+    matches!(err, Error::Engine { failure, .. } if failure.stderr.contains("container with given ID already exists"))
+}
+
 /// A start the OCI runtime failed on its own (not a missing image, name or
 /// mount the box asked for): worth one more try.
 fn transient_start_failure(err: &Error) -> bool {
@@ -337,6 +353,13 @@ mod tests {
         assert!(!transient_start_failure(&failed("Error: no container with name or ID \"dev\" found")));
         assert!(!transient_start_failure(&failed("Error: statfs /home/u/gone: no such file or directory")));
         assert!(!transient_start_failure(&Error::Interrupted));
+        // Seen after a tent killed during a rollback's `podman start`.
+        let left = failed(
+            "Error: OCI runtime error: unable to start container \"79c9\": runc: runc create failed: \
+             container with given ID already exists",
+        );
+        assert!(start_left_behind(&left) && !transient_start_failure(&left));
+        assert!(!start_left_behind(&failed("Error: no container with name or ID \"dev\" found")));
     }
 
     #[test]
