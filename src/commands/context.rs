@@ -107,11 +107,16 @@ impl Context<'_> {
     /// moves tent's records keyed to the container id to the new container.
     /// `held`: the box as the caller fetched it under the box's lock, which
     /// it holds; otherwise the rollback takes both.
-    pub(crate) fn rollback_box(&self, name: &str, image: &str, held: Option<HeldBox<'_>>) -> Result<()> {
+    pub(crate) fn rollback_box(
+        &self,
+        name: &str,
+        snapshot: &crate::boxes::snapshot::Snapshot,
+        held: Option<HeldBox<'_>>,
+    ) -> Result<()> {
         let snapshots = self.snapshots();
         let (old_id, new_id) = match held {
-            Some((old, lock)) => snapshots.rollback_locked(name, old, image, lock)?,
-            None => snapshots.rollback(name, image)?,
+            Some((old, lock)) => snapshots.rollback_locked(name, old, snapshot, lock)?,
+            None => snapshots.rollback(name, snapshot)?,
         };
         self.follow_record(name, &old_id, &new_id);
         Ok(())

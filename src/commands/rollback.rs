@@ -35,7 +35,7 @@ pub(super) fn run(ctx: &Context<'_>, args: &RollbackArgs) -> Result<i32> {
         }
     }
     let spinner = ctx.printer.spinner(format!("rolling {name} back to {}", snapshot.name));
-    let result = ctx.rollback_box(name, &snapshot.image, Some((&old, &lock)));
+    let result = ctx.rollback_box(name, &snapshot, Some((&old, &lock)));
     spinner.finish();
     result?;
     boxes.note_image(name, &snapshot.id);

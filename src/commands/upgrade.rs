@@ -303,7 +303,7 @@ fn upgrade_one(ctx: &Context<'_>, name: &str, known: Option<&Container>) -> Resu
         }
     };
     ctx.printer.warn(format!("upgrading {name} failed: {why}; rolling it back to snapshot {}", snapshot.name));
-    let rolled = ctx.rollback_box(name, &snapshot.image, None);
+    let rolled = ctx.rollback_box(name, &snapshot, None);
     let mut hint = last_lines(&text).replace("of the package manager", "of the upgrade");
     match rolled {
         Ok(()) => {

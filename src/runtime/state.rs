@@ -241,11 +241,34 @@ impl BoxState {
     }
 
     /// `reset_run_files` for a new container under the box's name (a
-    /// rollback, an adoption): its system is another one, whose profiles
-    /// may be older than the cached login PATH, so that goes too.
-    pub fn reset_for_new_system(&self) {
+    /// rollback, an adoption). Its system is another one, whose profiles
+    /// may be older than the cached login PATH, so that goes too, unless
+    /// the new system is a snapshot this box's own container committed at
+    /// `snapshot_taken` (unix seconds, before the commit began) and the
+    /// cache was written before then.
+    ///
+    /// Why that cache holds for the snapshot (issue 24: a rollback paid
+    /// the user's whole login profile again at its first command): the
+    /// cache was computed on the box's system at some time T, and every
+    /// change to that system's profiles since T, up to the commit, was made
+    /// after T, so it is newer than the cache in the snapshot too, and
+    /// tent-exec's `-nt` check computes the PATH again. A cache written
+    /// after the commit began may hold what the snapshot lacks: it goes.
+    /// Each swap applies the same rule, so a kept cache stays one the
+    /// box's line of systems can vouch for.
+    pub fn reset_for_new_system(&self, snapshot_taken: Option<i64>) {
         self.reset_run_files();
-        let _ = fs::remove_file(self.dir.join(LOGIN_PATH_FILE));
+        let path = self.dir.join(LOGIN_PATH_FILE);
+        let written_before = |taken: i64| {
+            let Ok(meta) = fs::symlink_metadata(&path) else { return false };
+            let since_epoch = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+            // Strictly before the second the commit began in: `taken` is
+            // that second rounded down.
+            meta.is_file() && since_epoch.is_some_and(|d| (d.as_secs() as i64) < taken)
+        };
+        if !snapshot_taken.is_some_and(written_before) {
+            let _ = fs::remove_file(&path);
+        }
     }
 
     /// Removes the whole directory (the box is gone).
@@ -510,6 +533,36 @@ mod tests {
         assert!(!state.is_ready());
         state.reset_run_files();
         assert!(!dir.path().join("ready").exists());
+    }
+
+    #[test]
+    fn a_login_path_stays_for_a_snapshot_committed_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = BoxState::new(dir.path().to_path_buf());
+        let cache = dir.path().join(LOGIN_PATH_FILE);
+        let write_at = |secs: i64| {
+            fs::write(&cache, "/usr/bin:/bin\n").unwrap();
+            let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(secs as u64 * 1000 + 500);
+            fs::File::options().write(true).open(&cache).unwrap().set_modified(at).unwrap();
+        };
+        // Written at 1000.5, the commit began at 1001: the snapshot's.
+        write_at(1000);
+        state.reset_for_new_system(Some(1001));
+        assert!(cache.exists(), "a cache from before the snapshot stays");
+        // Written in the second the commit began in: maybe after it.
+        write_at(1001);
+        state.reset_for_new_system(Some(1001));
+        assert!(!cache.exists(), "a cache from the commit's own second goes");
+        // Not a snapshot of the box's own (an adoption, a clone, a load).
+        write_at(1000);
+        state.reset_for_new_system(None);
+        assert!(!cache.exists(), "another system's cache goes");
+        // A link planted there is no cache: it goes, its target stays.
+        let target = dir.path().join("elsewhere");
+        fs::write(&target, "x").unwrap();
+        std::os::unix::fs::symlink(&target, &cache).unwrap();
+        state.reset_for_new_system(Some(i64::MAX));
+        assert!(fs::symlink_metadata(&cache).is_err() && target.exists());
     }
 
     #[test]

@@ -8,10 +8,19 @@ use serde::{Deserialize, Serialize};
 
 use super::Snapshots;
 use super::unique_suffix;
-use crate::boxes::snapshot::IN_USE_PREFIX;
+use crate::boxes::snapshot::{IN_USE_PREFIX, Snapshot, SnapshotKind};
 use crate::boxes::{BoxSpec, labels};
 use crate::engine::argv;
 use crate::error::{Error, Result};
+
+/// The system a swap puts a box on.
+#[derive(Debug, Clone, Copy)]
+struct Target<'a> {
+    image: &'a str,
+    /// When the box's own container committed it (a snapshot's time label,
+    /// unix seconds): the login PATH cached before then stays.
+    committed_at: Option<i64>,
+}
 
 /// What a finished swap did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,10 +204,10 @@ impl Snapshots<'_> {
 
     /// Puts box `name` on `snapshot`'s system: same name, spec, home,
     /// volumes, state and exports; a new container. Returns (old id, new id).
-    pub(crate) fn rollback(&self, name: &str, image: &str) -> Result<(String, String)> {
+    pub(crate) fn rollback(&self, name: &str, snapshot: &Snapshot) -> Result<(String, String)> {
         let lock = self.boxes.box_lock(name)?;
         let old = self.boxes.get(name)?;
-        self.rollback_locked(name, &old, image, &lock)
+        self.rollback_locked(name, &old, snapshot, &lock)
     }
 
     /// `rollback` of box `name`, which is container `old` as the caller
@@ -207,14 +216,19 @@ impl Snapshots<'_> {
         &self,
         name: &str,
         old: &crate::engine::json::Container,
-        image: &str,
+        snapshot: &Snapshot,
         lock: &crate::files::Lock,
     ) -> Result<(String, String)> {
         let spec = BoxSpec::from_label(old.label(labels::SPEC)).ok_or_else(|| Error::Usage {
             message: format!("box {name:?} has no readable spec label, so tent cannot make it again"),
             hint: Some("make a new box from the snapshot image instead".into()),
         })?;
-        let swapped = self.swap(name, old, &spec, image, old.running(), None, lock)?;
+        // Only what this box's own container committed is of its line of
+        // systems (`BoxState::reset_for_new_system`); a clone's, a loaded
+        // file's or an adopted container's system is another's.
+        let own = matches!(snapshot.kind, SnapshotKind::User | SnapshotKind::Upgrade);
+        let target = Target { image: &snapshot.image, committed_at: own.then_some(snapshot.time) };
+        let swapped = self.swap(name, old, &spec, target, old.running(), None, lock)?;
         Ok((swapped.old_id, swapped.new_id))
     }
 
@@ -233,7 +247,7 @@ impl Snapshots<'_> {
     ) -> Result<Swapped> {
         crate::boxes::validate_name(name)?;
         let lock = self.boxes.box_lock(name)?;
-        self.swap(name, old, spec, image, true, keep_old, &lock)
+        self.swap(name, old, spec, Target { image, committed_at: None }, true, keep_old, &lock)
     }
 
     /// The swap behind rollback and adopt: box `name`, now container `old`,
@@ -245,11 +259,12 @@ impl Snapshots<'_> {
         name: &str,
         old: &crate::engine::json::Container,
         spec: &BoxSpec,
-        image: &str,
+        target: Target<'_>,
         start: bool,
         keep_old: Option<&str>,
         lock: &crate::files::Lock,
     ) -> Result<Swapped> {
+        let image = target.image;
         let foreign = old.label(labels::FORMAT).is_none();
         let suffix = unique_suffix();
         let (new_name, old_name) = swap_names(name, &suffix);
@@ -347,7 +362,7 @@ impl Snapshots<'_> {
         // 3. The new box starts before the old one goes: when it cannot, the
         // old one is put back.
         if !crate::boxes::remote::is_remote(self.boxes.engine) {
-            self.boxes.state(name).reset_for_new_system();
+            self.boxes.state(name).reset_for_new_system(target.committed_at);
         }
         // The container tent just made, under the box's name now: what
         // `start` needs of it is known (made, not running, tent's scripts);
