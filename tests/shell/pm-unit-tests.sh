@@ -522,6 +522,86 @@ apt-get -s -o Debug::NoLocking=1 dist-upgrade" "$(cat "$C/log")"
     out=$(in_sh 'keep_docs; echo "rc=$?"')
     check_eq "$t keep_docs: nothing stripped, nothing written" "rc=0|docker-apt-speedup" \
         "$out|$(cd "$C/root/etc/dpkg/dpkg.cfg.d" && printf '%s\n' * | paste -sd'|')"
+
+    restart_cases
+}
+
+# What spares a restarted box's init its tools (issue 24): marks, builtins,
+# one tool where there were several. Each says the same as the tools did.
+restart_cases() {
+    local conf
+    # keep_docs marks its run; a config no newer than the mark is not read.
+    new_case
+    tools sed grep cat
+    mkdir -p "$C/root/etc/dnf" "$C/marks"
+    conf=$C/root/etc/dnf/dnf.conf
+    printf '%s\n' '[main]' 'tsflags=nodocs' >"$conf"
+    in_sh "MARKS=$C/marks; keep_docs" >/dev/null
+    check_eq "$t keep_docs: undoes nodocs and marks its run" "[main]|mark" \
+        "$(paste -sd'|' "$conf")|$([ -f "$C/marks/docs-kept" ] && echo mark)"
+    printf '%s\n' '[main]' 'tsflags=nodocs' >"$conf"
+    touch -d '-1 hour' "$conf"
+    in_sh "MARKS=$C/marks; keep_docs" >/dev/null
+    check_eq "$t keep_docs: nothing newer than its mark, nothing read" "[main]|tsflags=nodocs" "$(paste -sd'|' "$conf")"
+    touch -d '-2 hours' "$C/marks/docs-kept"
+    in_sh "MARKS=$C/marks; keep_docs" >/dev/null
+    check_eq "$t keep_docs: a config newer than its mark is read again" "[main]" "$(paste -sd'|' "$conf")"
+
+    # lang_in: the host's LANG line, quoted or not, the last one.
+    new_case
+    printf '%s\n' '# comment' 'LANG="de_DE.UTF-8"' 'LC_TIME=C' >"$C/a"
+    printf 'LANG=fr_FR.UTF-8\nLANG=en_GB.UTF-8' >"$C/b"
+    printf '%s\n' 'LANG="a"b"' 'LANGUAGE=x' >"$C/c"
+    out=$(in_sh "lang_in $C/a; echo \"[\$lang]\"; lang_in $C/b; echo \"[\$lang]\"; lang_in $C/c; echo \"[\$lang]\"")
+    check_eq "$t lang_in: quoted, unquoted and last, a quote inside" "[de_DE.UTF-8]|[en_GB.UTF-8]|[]" \
+        "$(printf '%s' "$out" | paste -sd'|')"
+
+    # slurp: what $(cat FILE) gives for the init's own files.
+    new_case
+    printf '%s\n' 'one' '' '  two  ' >"$C/a"
+    printf 'no newline' >"$C/b"
+    : >"$C/c"
+    for f in a b c; do
+        out=$(in_sh "slurp $C/$f && printf '%s|' \"\$text\"")
+        check_eq "$t slurp: $f reads as cat does" "$(cat "$C/$f")|" "$out"
+    done
+    out=$(in_sh "slurp $C/none; echo \"rc=\$? [\$text]\"")
+    check_eq "$t slurp: no file, false and empty" "rc=1 []" "$out"
+
+    # root_entry: uid 0's line, wherever it is.
+    new_case
+    printf '%s\n' 'daemon:x:1:1::/:/bin/false' 'toor:x:0:0:root:/root:/bin/zsh' 'root:x:0:0::/root:/bin/sh' >"$C/passwd"
+    out=$(in_sh "root_entry $C/passwd; echo \"\$root_name \$root_sh\"")
+    check_eq "$t root_entry: the first line of uid 0" "toor /bin/zsh" "$out"
+
+    # is_mount: one look at mountinfo answers each question.
+    new_case
+    tools awk
+    out=$(in_sh 'is_mount / && echo root; is_mount /no/such/mount || echo none
+        case $mount_points in *" / "*) echo read ;; esac')
+    check_eq "$t is_mount: / is one, a made-up path is not" "root|none|read" "$(printf '%s' "$out" | paste -sd'|')"
+
+    # gone: no rm when nothing is there; one rm for all when anything is.
+    # (busybox sh runs its own rm and chown, not the fakes.)
+    if ! sh_has rm; then
+        new_case
+        fake rm
+        in_sh "gone $C/x $C/y" >/dev/null
+        check_eq "$t gone: nothing there, no rm" "" "$(cat "$C/log")"
+        ln -s /nonexistent "$C/y"
+        in_sh "gone $C/x $C/y" >/dev/null
+        check_eq "$t gone: a dangling link counts" "rm -f $C/x $C/y" "$(cat "$C/log")"
+    fi
+
+    # own: nothing to change on a file of the init's own ids.
+    sh_has chown && return 0
+    new_case
+    fake chown
+    : >"$C/f"
+    out=$(in_sh "read_ids; TENT_UID=\${my_ids%:*} TENT_GID=\${my_ids#*:}; own $C/f; echo \"\$my_ids\"")
+    check_eq "$t own: the init's ids, no chown" "$(id -u):$(id -g)|" "$out|$(cat "$C/log")"
+    in_sh "read_ids; TENT_UID=4242 TENT_GID=\${my_ids#*:}; own $C/f" >/dev/null
+    check_eq "$t own: another user's file is chowned" "chown -h 4242:$(id -g) $C/f" "$(cat "$C/log")"
 }
 
 # --- the shells -------------------------------------------------------------------
