@@ -67,7 +67,10 @@ impl Boxes<'_> {
         state.reset_run_files();
         let follower = LogFollower::from_end(state.log_path());
         let what = format!("could not start box {name:?}");
-        if let Err(err) = self.engine.capture(&what, &["start", name]) {
+        // By its id when known: the container looked at is the one started,
+        // even while a swap still gives it the box's name.
+        let target = if crate::text::is_sha256_hex(&container.id) { container.id.as_str() } else { name };
+        if let Err(err) = self.engine.capture(&what, &["start", target]) {
             // The OCI runtime sometimes fails a start that follows a stop
             // closely, while the engine still cleans up after the last run
             // (runc: "error during container init: %!w(<nil>)"; podman
@@ -78,18 +81,18 @@ impl Boxes<'_> {
             // with "container with given ID already exists" until the
             // engine cleans up after it: its `stop` of the stopped
             // container does.
-            let running = matches!(self.engine.inspect(name), Ok(Some(c)) if c.running());
+            let running = matches!(self.engine.inspect(target), Ok(Some(c)) if c.running());
             let left_behind = start_left_behind(&err);
             if !(transient_start_failure(&err) || left_behind) || running {
                 return Err(err);
             }
             self.progress.detail(&format!("{name}: the engine failed to start it; trying once more"));
             if left_behind {
-                let _ = self.engine.output(&["stop", "-t", "0", name]);
+                let _ = self.engine.output(&["stop", "-t", "0", target]);
             } else {
                 std::thread::sleep(Duration::from_millis(500));
             }
-            self.engine.capture(&what, &["start", name])?;
+            self.engine.capture(&what, &["start", target])?;
         }
         init::wait_ready(self.engine, name, &state, follower, self.progress)
     }
