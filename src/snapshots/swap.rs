@@ -364,56 +364,35 @@ impl Snapshots<'_> {
             Err(err)
         };
         let remote = crate::boxes::remote::is_remote(self.boxes.engine);
-        let rename_new = argv::rename(&journal.new_name, name);
-        let new = match new_id {
-            // 2 and 3 at once (issue 24: an engine client less to wait for):
-            // the new box, made here and known by its id, starts by that id
-            // while the engine gives it the box's name. Its init writes to
-            // the state of the box's name only, never the container's; a
-            // kill in between leaves it under one name or the other, and
-            // recovery finishes the swap from either (it renames a running
-            // container as a stopped one). When it cannot start, or cannot
-            // be renamed, the old box is put back.
-            Some(id) if start && !remote => {
-                self.boxes.state(name).reset_for_new_system(target.committed_at);
-                let renaming =
-                    match Pending::spawn(self.boxes.engine, "could not rename the new box".into(), rename_new) {
-                        Ok(renaming) => renaming,
-                        Err(err) => return undo(&journal.new_name, err),
-                    };
-                let started = self.boxes.start(name, Some(&just_made(name, id.clone())));
-                let renamed = renaming.finish(self.boxes.engine).map(drop);
-                if let Err(err) = started.and(renamed) {
-                    return undo(&id, err);
-                }
-                id
-            }
-            _ => {
-                // 2. The swap: from here on it is finished even on Ctrl-C.
-                if let Err(err) = self.boxes.engine.capture("could not rename the new box", &rename_new) {
-                    return undo(&journal.new_name, err);
-                }
-                // 3. The new box starts before the old one goes: when it
-                // cannot, the old one is put back.
-                if !remote {
-                    self.boxes.state(name).reset_for_new_system(target.committed_at);
-                }
-                // The container tent just made, under the box's name now:
-                // what `start` needs of it is known (made, not running,
-                // tent's scripts); the engine is asked only when `create`
-                // printed no id, or for a remote box (issue 24: every engine
-                // call is 0.03-0.2 s).
-                let made = match new_id {
-                    Some(id) if !remote => Ok(Some(just_made(name, id))),
-                    _ => self.boxes.engine.inspect(name),
-                };
-                let known = made.as_ref().ok().and_then(Option::as_ref);
-                if start && let Err(err) = self.boxes.start(name, known) {
-                    return undo(name, err);
-                }
-                made?.map(|c| c.id).unwrap_or_default()
-            }
+        // 2. The swap: from here on it is finished even on Ctrl-C. The new
+        // box gets the box's name before it starts, never while: podman's
+        // monitor (conmon) takes the name the container has at its start,
+        // and the join path proves a box's init by that name
+        // (`join::prove_init_of`); a box started under its temporary name
+        // would take the engine's exec until its next start.
+        if let Err(err) =
+            self.boxes.engine.capture("could not rename the new box", &argv::rename(&journal.new_name, name))
+        {
+            return undo(&journal.new_name, err);
+        }
+        // 3. The new box starts before the old one goes: when it cannot,
+        // the old one is put back.
+        if !remote {
+            self.boxes.state(name).reset_for_new_system(target.committed_at);
+        }
+        // The container tent just made, under the box's name now: what
+        // `start` needs of it is known (made, not running, tent's scripts);
+        // the engine is asked only when `create` printed no id, or for a
+        // remote box (issue 24: every engine call is 0.03-0.2 s).
+        let made = match new_id {
+            Some(id) if !remote => Ok(Some(just_made(name, id))),
+            _ => self.boxes.engine.inspect(name),
         };
+        let known = made.as_ref().ok().and_then(Option::as_ref);
+        if start && let Err(err) = self.boxes.start(name, known) {
+            return undo(name, err);
+        }
+        let new = made?.map(|c| c.id).unwrap_or_default();
         let kept = match keep_old {
             Some(keep) => {
                 let renamed = self.boxes.engine.output(&argv::rename(&old.id, keep)).is_ok_and(|o| o.status.success());
@@ -492,12 +471,12 @@ impl Snapshots<'_> {
 
     /// Starts making (not starting) a container for box `name` from
     /// `image`, with the box's spec, under `container`: the engine's
-    /// `create` runs while tent goes on ([`Pending::finish`] waits for it).
-    fn create_container(&self, name: &str, container: &str, spec: &BoxSpec, image: &str) -> Result<Pending> {
+    /// `create` runs while tent goes on ([`Creating::finish`] waits for it).
+    fn create_container(&self, name: &str, container: &str, spec: &BoxSpec, image: &str) -> Result<Creating> {
         let what = format!("could not make box {name:?} from {image}");
         if crate::boxes::remote::is_remote(self.boxes.engine) {
             let args = self.boxes.remote_argv(name, container, spec, Some(image))?;
-            return Pending::spawn(self.boxes.engine, what, args);
+            return Creating::spawn(self.boxes.engine, what, args);
         }
         let host = crate::boxes::HostFacts::read();
         let state = self.boxes.state(name);
@@ -508,7 +487,7 @@ impl Snapshots<'_> {
         let nvidia = if spec.nvidia { Some(self.boxes.find_nvidia(name)?) } else { None };
         let args = self.boxes.container_argv(name, container, spec, Some(image), &host, &state.dir, nvidia.as_ref())?;
         self.boxes.progress.detail(&format!("$ {}", crate::shell::words(&self.boxes.engine.argv(&args))));
-        Pending::spawn(self.boxes.engine, what, args)
+        Creating::spawn(self.boxes.engine, what, args)
     }
 
     /// Finishes or undoes swaps a killed tent left (their journals). Quiet
@@ -667,21 +646,21 @@ impl Snapshots<'_> {
     }
 }
 
-/// An engine command running in the background: a `create`, a `rename`.
-struct Pending {
+/// An engine's `create` running in the background.
+struct Creating {
     child: std::process::Child,
     what: String,
     args: Vec<String>,
 }
 
-impl Pending {
-    fn spawn(engine: &crate::engine::Engine, what: String, args: Vec<String>) -> Result<Pending> {
+impl Creating {
+    fn spawn(engine: &crate::engine::Engine, what: String, args: Vec<String>) -> Result<Creating> {
         let child = engine.spawn_piped(&args)?;
-        Ok(Pending { child, what, args })
+        Ok(Creating { child, what, args })
     }
 
-    /// Waits for the command: the container id it printed last (`create`
-    /// prints the new container's), or the engine's failure.
+    /// Waits for the `create`: the new container's id when the engine
+    /// printed one, or the engine's failure.
     fn finish(self, engine: &crate::engine::Engine) -> Result<Option<String>> {
         let output = self.child.wait_with_output().map_err(|e| Error::spawn(&engine.path, &e))?;
         if !output.status.success() {

@@ -262,6 +262,10 @@ fn login_path_is_kept_while_the_system_can_vouch_for_it(engine: Engine) {
     sb.tent(&["rollback", &name, "s1", "--yes"]).ok();
     mytool();
     assert_eq!(runs(), 2, "a rollback to a snapshot taken after the cache keeps it");
+    // The rolled-back box is joined as any box: its monitor names it by the
+    // box's name (it was renamed before it started).
+    let out = sb.tent(&["-v", "run", &name, "--", "true"]).ok();
+    assert_eq!(out.stderr.contains("joined box's namespaces (pid "), joins(engine), "{}", out.describe());
     // Computed again on the rolled-back system, after s1 was taken: that
     // cache may hold what s1 lacks, so a rollback to s1 drops it.
     std::fs::File::options().write(true).open(&cache).unwrap().set_modified(old).unwrap();
