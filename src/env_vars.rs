@@ -31,3 +31,7 @@ pub(crate) const TENT_EXEC: &str = "TENT_EXEC";
 /// Set by `tent enter` on a terminal for the child tent it waits for (it
 /// tells the terminal the box is left): the child does not track again.
 pub(crate) const TENT_TRACKED: &str = "TENT_TRACKED";
+/// Passed by tent to tent-exec in a box the engine has just started, with
+/// the seconds to wait: tent-exec waits for the init's `ready` before it
+/// runs the command (the engine's exec starts while the init still works).
+pub(crate) const TENT_WAIT_READY: &str = "TENT_WAIT_READY";

@@ -71,6 +71,21 @@ struct Prepared<'a> {
     user: ExecUser,
     cwd: PathBuf,
     plan: ExecPlan<'a>,
+    /// A box the engine has just started, whose init tent still waits for
+    /// while the engine's exec starts (`run_while_starting`).
+    starting: Option<crate::runtime::Starting>,
+}
+
+/// Whether a command in a local box goes through the engine's exec whatever
+/// the box's state: the reasons `join` gives before it looks at the box.
+/// (Docker's monitor does not name the container, so `join::prove_init_of`
+/// never proves a Docker box's init.)
+fn engine_exec_only(ctx: &Context<'_>, as_root: bool) -> bool {
+    as_root
+        || std::env::var_os(crate::env_vars::TENT_EXEC).is_some_and(|v| v == "engine")
+        || ctx.engine.via == crate::engine::Via::Sudo
+        || !ctx.engine.is_local()
+        || ctx.engine.kind == crate::engine::EngineKind::Docker
 }
 
 /// Starts the box when needed and works out the user, directory and
@@ -91,8 +106,18 @@ fn prepare<'a>(
     }
     let state = boxes.state(name);
     state.mark_busy();
+    // A command that takes the engine's exec anyway need not wait for the
+    // init before the exec starts: the client's own start (40-60 ms on
+    // Docker) overlaps the init's (issue 24). A shell waits: its first
+    // enter may ask for a password, and it is never the hot path.
+    let overlap = matches!(mode, ExecMode::Command(_)) && engine_exec_only(ctx, as_root);
+    let mut starting = None;
     if !state.is_ready() {
-        boxes.start(name, None)?;
+        match boxes.start_engine(name, None)? {
+            Some(started) if overlap && started.current_scripts => starting = Some(started),
+            Some(started) => boxes.wait_started(started)?,
+            None => {}
+        }
     }
     let user = ExecUser::current();
     // The box can write its state directory: read without following a link, and little.
@@ -125,6 +150,10 @@ fn prepare<'a>(
     }
     // The call's own --env wins over everything above (the last one counts).
     env.extend(extra_env);
+    if starting.is_some() {
+        let wait = crate::runtime::init::ready_timeout().as_secs().max(1);
+        env.push((crate::env_vars::TENT_WAIT_READY.into(), wait.to_string()));
+    }
     let plan = ExecPlan {
         name,
         user: if as_root { "root".into() } else { format!("{}:{}", user.uid, user.gid) },
@@ -138,7 +167,7 @@ fn prepare<'a>(
             container::exec_command(mode, &cwd)
         },
     };
-    Ok(Prepared { state, user, cwd, plan })
+    Ok(Prepared { state, user, cwd, plan, starting })
 }
 
 /// `prepare` for a box on a remote engine: started (or asked whether it is
@@ -174,7 +203,7 @@ fn prepare_remote<'a>(
         // The box's own tmpfs copy: nothing of this machine's is in it.
         command: container::exec_command(mode, &cwd),
     };
-    Ok(Prepared { state: ctx.boxes().state(name), user, cwd, plan })
+    Ok(Prepared { state: ctx.boxes().state(name), user, cwd, plan, starting: None })
 }
 
 /// Runs in the box, replacing tent: joined where it may, else the engine's exec.
@@ -185,11 +214,16 @@ pub(super) fn exec_in_box(
     as_root: bool,
     extra_env: Vec<(String, String)>,
 ) -> Result<i32> {
-    let Prepared { state, user, cwd, plan } = prepare(ctx, name, &mode, as_root, extra_env)?;
+    let Prepared { state, user, cwd, plan, starting } = prepare(ctx, name, &mode, as_root, extra_env)?;
     let remote = remote::is_remote(&ctx.engine);
     // Exported commands called from other boxes go through the relay.
     if !remote {
         crate::relay::ensure_running(&ctx.paths, &ctx.engine);
+    }
+    if let Some(starting) = starting {
+        let argv = ctx.engine.argv(&argv::exec(&ctx.engine, &plan));
+        ctx.printer.verbose(format!("engine exec, while {name} starts: $ {}", crate::shell::words(&argv)));
+        return run_while_starting(ctx, starting, &argv);
     }
     let why = if remote {
         "the box is on a remote engine".to_string()
@@ -206,6 +240,27 @@ pub(super) fn exec_in_box(
     Err(Error::spawn(&argv[0], &err))
 }
 
+/// Runs the engine's exec `argv` in a box the engine has just started,
+/// while tent waits for the box's init (tent-exec waits for `ready` in the
+/// box: TENT_WAIT_READY). tent stays the parent, so that a box that does
+/// not get ready is reported as always (the client is ended then); after
+/// that it waits for the client and exits with the command's status. Ctrl-C
+/// belongs to the command once the box is ready, as with an exec.
+fn run_while_starting(ctx: &Context<'_>, starting: crate::runtime::Starting, argv: &[String]) -> Result<i32> {
+    use std::os::unix::process::ExitStatusExt;
+    // A handler (not SIG_IGN) is reset by exec: the client still gets Ctrl-C.
+    crate::interrupt::catch();
+    let mut child = command_for(argv).spawn().map_err(|e| Error::spawn(&argv[0], &e))?;
+    if let Err(err) = ctx.boxes().wait_started(starting) {
+        let pid = rustix::process::Pid::from_child(&child);
+        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        let _ = child.wait();
+        return Err(err);
+    }
+    let status = child.wait().map_err(|e| Error::spawn(&argv[0], &e))?;
+    Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
+}
+
 /// The engine argv that runs `mode` in the box, starting the box first when
 /// needed: for a tent that stays the parent (`ephemeral`).
 pub(super) fn exec_argv(
@@ -215,7 +270,10 @@ pub(super) fn exec_argv(
     as_root: bool,
     extra_env: Vec<(String, String)>,
 ) -> Result<Vec<String>> {
-    let Prepared { plan, .. } = prepare(ctx, name, &mode, as_root, extra_env)?;
+    let Prepared { plan, starting, .. } = prepare(ctx, name, &mode, as_root, extra_env)?;
+    if let Some(starting) = starting {
+        ctx.boxes().wait_started(starting)?;
+    }
     if !remote::is_remote(&ctx.engine) {
         crate::relay::ensure_running(&ctx.paths, &ctx.engine);
     }

@@ -21,9 +21,37 @@ case $p in
     exec passwd "$1" ;;
 esac"#;
 
+/// A box the engine has started and whose init tent has yet to see ready
+/// ([`Boxes::start_engine`], [`Boxes::wait_started`]).
+pub struct Starting {
+    name: String,
+    state: super::BoxState,
+    follower: LogFollower,
+    /// The box runs this tent's scripts, whose tent-exec can wait for the
+    /// init itself (TENT_WAIT_READY); an older box's ignores that.
+    pub current_scripts: bool,
+}
+
 impl Boxes<'_> {
     /// Starts a box when it is stopped and waits until its init is ready.
     pub fn start(&self, name: &str, known: Option<&Container>) -> Result<()> {
+        match self.start_engine(name, known)? {
+            Some(starting) => self.wait_started(starting),
+            None => Ok(()),
+        }
+    }
+
+    /// Waits until the init of a box [`start_engine`](Self::start_engine)
+    /// started is ready, showing its progress.
+    pub fn wait_started(&self, starting: Starting) -> Result<()> {
+        init::wait_ready(self.engine, &starting.name, &starting.state, starting.follower, self.progress)
+    }
+
+    /// `start` up to the engine's start: `Some` when the engine has just
+    /// started the box and its init is still to be waited for; `None` when
+    /// it is ready (it was, or tent waited already: a remote box, a box
+    /// another tent started).
+    pub fn start_engine(&self, name: &str, known: Option<&Container>) -> Result<Option<Starting>> {
         let fetched;
         let container = match known {
             Some(c) => c,
@@ -35,12 +63,12 @@ impl Boxes<'_> {
         // Readiness is told by files on this machine that a local box
         // writes; a remote box is asked through the engine.
         if crate::boxes::remote::is_remote(self.engine) {
-            return self.start_remote(name, container);
+            return self.start_remote(name, container).map(|()| None);
         }
         let state = self.state(name);
         if container.running() {
             if state.is_ready() {
-                return Ok(());
+                return Ok(None);
             }
             if let Some(pid) = init_gone(container, &state) {
                 return Err(Error::BoxStuck { name: name.into(), pid });
@@ -52,7 +80,7 @@ impl Boxes<'_> {
                 let follower = LogFollower::from_end(state.log_path());
                 match init::wait_ready(self.engine, name, &state, follower, self.progress) {
                     Err(Error::NotReady { .. }) if state.idle_stopping() => {}
-                    done => return done,
+                    done => return done.map(|()| None),
                 }
             }
             self.wait_stopped(name)?;
@@ -94,7 +122,8 @@ impl Boxes<'_> {
             }
             self.engine.capture(&what, &["start", target])?;
         }
-        init::wait_ready(self.engine, name, &state, follower, self.progress)
+        let current_scripts = container.label(labels::LIB) == Some(crate::boxes::scripts::lib_hash().as_str());
+        Ok(Some(Starting { name: name.to_string(), state, follower, current_scripts }))
     }
 
     /// Waits (at most 20 s) for a box whose init is stopping it to stop.

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 pub use create::write_hooks;
 pub use home::{HOME_MARKER, check_own_home, make_own_home};
+pub use lifecycle::Starting;
 pub use remove::Removed;
 pub use state::BoxState;
 

@@ -16,7 +16,43 @@ engine_tests!(
     login_path_is_kept_while_the_system_can_vouch_for_it,
     terminal_reaches_the_command,
     host_groups_reach_the_box,
+    a_command_in_a_stopped_box_waits_for_its_init,
 );
+
+/// Issue 24: where the command takes the engine's exec anyway (Docker,
+/// `TENT_EXEC=engine`), the exec starts as soon as the engine has started
+/// the box, and tent-exec in the box waits for the init's `ready`; a box
+/// whose init fails runs nothing, and tent reports it as always. Marks in
+/// the state directory make the box's start slow, or fail, at will.
+fn a_command_in_a_stopped_box_waits_for_its_init(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    let hook = "if [ -e /run/.tent/state/slow ]; then sleep 3; fi; [ ! -e /run/.tent/state/fail ]";
+    let name = sb.create("waitready", BOOKWORM, &["--pre-init-hook", hook]);
+    let state = sb.state_dir(&name);
+    let probe = "if [ -f /run/.tent/state/ready ]; then echo after-ready; else echo too-early; fi";
+    for path in [Path::Engine, Path::Join] {
+        std::fs::write(state.join("slow"), "").unwrap();
+        sb.tent(&["stop", &name]).ok();
+        let started = Instant::now();
+        let out = tent_on(&sb, path, &[b"-v", b"run", name.as_bytes(), b"--", b"sh", b"-c", probe.as_bytes()]).ok();
+        assert_eq!(out.stdout(), "after-ready\n", "{path:?}: {}", out.describe());
+        assert!(started.elapsed() >= Duration::from_secs(3), "{path:?}: the slow start was waited for");
+        let overlapped = path == Path::Engine || !joins(engine);
+        assert_eq!(out.stderr.contains(&format!("engine exec, while {name} starts")), overlapped, "{}", out.describe());
+        std::fs::remove_file(state.join("slow")).unwrap();
+    }
+    // An init that fails: nothing runs, and tent says why.
+    std::fs::write(state.join("fail"), "").unwrap();
+    sb.tent(&["stop", &name]).ok();
+    let ran = sb.home.join("ran");
+    let touch = format!("touch {}", ran.display());
+    let out = tent_on(&sb, Path::Engine, &[b"run", name.as_bytes(), b"--", b"sh", b"-c", touch.as_bytes()]).output();
+    assert_ne!(out.code, Some(0), "{}", out.describe());
+    assert!(out.stderr.contains("pre-init"), "tent names the failing step: {}", out.describe());
+    assert!(!ran.exists(), "the command ran in a box whose init failed");
+    std::fs::remove_file(state.join("fail")).unwrap();
+    sb.tent(&["run", &name, "--", "true"]).ok();
+}
 
 /// Issue 22: the user's host supplementary groups reach commands in the box,
 /// so a `root:GROUP 0640` file (a serial port's, /dev/kvm's, render's) is
