@@ -244,20 +244,43 @@ pub(super) fn exec_in_box(
 /// while tent waits for the box's init (tent-exec waits for `ready` in the
 /// box: TENT_WAIT_READY). tent stays the parent, so that a box that does
 /// not get ready is reported as always (the client is ended then); after
-/// that it waits for the client and exits with the command's status. Ctrl-C
-/// belongs to the command once the box is ready, as with an exec.
+/// that it waits for the client and exits with the command's status. A
+/// SIGINT or SIGTERM tent gets is passed on to the client, which gets what
+/// it would have got had tent exec'd it (the terminal's Ctrl-C reaches it
+/// anyway).
 fn run_while_starting(ctx: &Context<'_>, starting: crate::runtime::Starting, argv: &[String]) -> Result<i32> {
+    use rustix::process::{PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
     use std::os::unix::process::ExitStatusExt;
+    use std::sync::atomic::{AtomicBool, Ordering};
     // A handler (not SIG_IGN) is reset by exec: the client still gets Ctrl-C.
     crate::interrupt::catch();
     let mut child = command_for(argv).spawn().map_err(|e| Error::spawn(&argv[0], &e))?;
+    // The pidfd names the client itself, even once its pid is reaped.
+    let pidfd = pidfd_open(rustix::process::Pid::from_child(&child), PidfdFlags::empty()).ok();
     if let Err(err) = ctx.boxes().wait_started(starting) {
-        let pid = rustix::process::Pid::from_child(&child);
-        let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+        if let Some(fd) = &pidfd {
+            let _ = pidfd_send_signal(fd, Signal::TERM);
+        }
         let _ = child.wait();
         return Err(err);
     }
-    let status = child.wait().map_err(|e| Error::spawn(&argv[0], &e))?;
+    // The wait blocks (no polling delay at the command's end); a thread
+    // passes on a signal that came meanwhile.
+    static DONE: AtomicBool = AtomicBool::new(false);
+    if let Some(fd) = pidfd {
+        std::thread::spawn(move || {
+            while !DONE.load(Ordering::SeqCst) {
+                if crate::interrupt::interrupted() {
+                    let _ = pidfd_send_signal(&fd, Signal::TERM);
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        });
+    }
+    let status = child.wait().map_err(|e| Error::spawn(&argv[0], &e));
+    DONE.store(true, Ordering::SeqCst);
+    let status = status?;
     Ok(status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0)))
 }
 
