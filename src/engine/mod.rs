@@ -610,7 +610,25 @@ impl Engine {
 impl Engine {
     /// Every image that carries `label` (`key` or `key=value`), inspected.
     pub fn images_labelled(&self, label: &str) -> Result<Vec<json::Image>> {
-        let text = self.capture("could not list images", &argv::image_ids(label))?;
+        let args = argv::image_ids(label);
+        // podman's listing fails as a whole when an image goes while it
+        // counts sizes ("retrieving size of image …: image not known"):
+        // another tent's `rmi`, or a rollback finishing in the background.
+        // That image is gone; the listing is asked again (twice at most).
+        let mut tries = 0;
+        let text = loop {
+            let output = self.output(&args)?;
+            if output.status.success() {
+                break String::from_utf8_lossy(&output.stdout).into_owned();
+            }
+            tries += 1;
+            if tries == 3 || !names_a_missing_image(&output.stderr) {
+                return Err(Error::Engine {
+                    what: "could not list images".into(),
+                    failure: self.failure(&args, &output),
+                });
+            }
+        };
         let mut ids: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string).collect();
         ids.sort();
         ids.dedup();
@@ -656,6 +674,35 @@ mod tests {
         assert!(names_a_missing_image(b"Error: No such image: sha256:ca56\n"));
         assert!(!names_a_missing_image(b"Cannot connect to the Docker daemon at unix:///var/run/docker.sock.\n"));
         assert!(!names_a_missing_image(b"Error: database is locked\n"));
+    }
+
+    /// A fake podman whose first `images` fails as podman's does when an
+    /// image goes during the listing, then lists none.
+    #[test]
+    fn a_listing_that_loses_an_image_midway_is_asked_again() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, count) = (dir.path().join("podman"), dir.path().join("count"));
+        let script = format!(
+            "#!/bin/sh\necho x >> '{c}'\n[ \"$(wc -l < '{c}')\" -gt {fails} ] && exit 0\n\
+             echo 'Error: retrieving size of image \"ab\": locating image with ID \"ab\": image not known' >&2\nexit 125\n",
+            c = count.display(),
+            fails = 1
+        );
+        std::fs::write(&engine, &script).unwrap();
+        std::fs::set_permissions(&engine, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut e = Engine::plain(EngineKind::Podman, true);
+        e.path = engine.clone();
+        assert!(e.images_labelled("tent.snapshot.box").unwrap().is_empty());
+        assert_eq!(std::fs::read_to_string(&count).unwrap().lines().count(), 2, "asked again once");
+        // Failing every time: the third failure is the error.
+        std::fs::write(&engine, script.replace("-gt 1", "-gt 9")).unwrap();
+        std::fs::remove_file(&count).unwrap();
+        assert!(e.images_labelled("tent.snapshot.box").is_err());
+        assert_eq!(std::fs::read_to_string(&count).unwrap().lines().count(), 3);
+        // Any other failure at once.
+        std::fs::write(&engine, "#!/bin/sh\necho 'Error: database is locked' >&2\nexit 125\n").unwrap();
+        assert!(e.images_labelled("tent.snapshot.box").is_err());
     }
 
     #[test]
