@@ -311,6 +311,13 @@ impl Sandbox {
     pub fn remove_boxes(&self) {
         for name in self.boxes.lock().unwrap().drain(..) {
             let _ = self.engine_cmd(&["rm", "--force", &name]).output();
+            // Its snapshots too (the names are unique to this run): they
+            // would pile up in the engine's store run after run.
+            let label = format!("label=tent.snapshot.box={name}");
+            let ids = self.engine_cmd(&["images", "--quiet", "--no-trunc", "--filter", &label]).output().stdout();
+            for id in ids.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<std::collections::BTreeSet<_>>() {
+                let _ = self.engine_cmd(&["rmi", "--force", id]).output();
+            }
         }
     }
 }
