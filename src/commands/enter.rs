@@ -222,7 +222,8 @@ pub(super) fn exec_in_box(
     }
     if let Some(starting) = starting {
         let argv = ctx.engine.argv(&argv::exec(&ctx.engine, &plan));
-        ctx.printer.verbose(format!("engine exec, while {name} starts: $ {}", crate::shell::words(&argv)));
+        ctx.printer.verbose(format!("engine exec: {name} was just started; tent-exec waits for its init"));
+        ctx.printer.verbose(format!("$ {}", crate::shell::words(&argv)));
         return run_while_starting(ctx, starting, &argv);
     }
     let why = if remote {

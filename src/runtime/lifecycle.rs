@@ -95,8 +95,8 @@ impl Boxes<'_> {
         state.reset_run_files();
         let follower = LogFollower::from_end(state.log_path());
         let what = format!("could not start box {name:?}");
-        // By its id when known: the container looked at is the one started,
-        // even while a swap still gives it the box's name.
+        // By its id when known: the container tent looked at is the one it
+        // starts, whatever has the name by then.
         let target = if crate::text::is_sha256_hex(&container.id) { container.id.as_str() } else { name };
         if let Err(err) = self.engine.capture(&what, &["start", target]) {
             // The OCI runtime sometimes fails a start that follows a stop

@@ -38,7 +38,12 @@ fn a_command_in_a_stopped_box_waits_for_its_init(engine: Engine) {
         assert_eq!(out.stdout(), "after-ready\n", "{path:?}: {}", out.describe());
         assert!(started.elapsed() >= Duration::from_secs(3), "{path:?}: the slow start was waited for");
         let overlapped = path == Path::Engine || !joins(engine);
-        assert_eq!(out.stderr.contains(&format!("engine exec, while {name} starts")), overlapped, "{}", out.describe());
+        assert_eq!(
+            out.stderr.contains("was just started; tent-exec waits for its init"),
+            overlapped,
+            "{}",
+            out.describe()
+        );
         std::fs::remove_file(state.join("slow")).unwrap();
     }
     // An init that fails: nothing runs, and tent says why.
