@@ -106,11 +106,14 @@ fn prepare<'a>(
     }
     let state = boxes.state(name);
     state.mark_busy();
+    let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     // A command that takes the engine's exec anyway need not wait for the
     // init before the exec starts: the client's own start (40-60 ms on
     // Docker) overlaps the init's (issue 24). A shell waits: its first
-    // enter may ask for a password, and it is never the hot path.
-    let overlap = matches!(mode, ExecMode::Command(_)) && engine_exec_only(ctx, as_root);
+    // enter may ask for a password. So does a command on a terminal: the
+    // client puts the terminal in raw mode while tent still shows the
+    // start's progress on it.
+    let overlap = matches!(mode, ExecMode::Command(_)) && !tty && engine_exec_only(ctx, as_root);
     let mut starting = None;
     if !state.is_ready() {
         match boxes.start_engine(name, None)? {
@@ -128,7 +131,6 @@ fn prepare<'a>(
         .map(|h| PathBuf::from(OsString::from(String::from_utf8_lossy(&h).into_owned())))
         .unwrap_or_else(|| user.home.clone());
     let cwd = std::env::current_dir().unwrap_or_else(|_| home.clone());
-    let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     // A rootful box: sudo in it asks for the user's password, set at the
     // first enter on a terminal (docs/security.md).
     if tty && !as_root && matches!(mode, ExecMode::Shell) {

@@ -46,6 +46,15 @@ fn a_command_in_a_stopped_box_waits_for_its_init(engine: Engine) {
         );
         std::fs::remove_file(state.join("slow")).unwrap();
     }
+    // On a terminal tent waits, then execs: the client would put the
+    // terminal in raw mode under tent's progress lines.
+    sb.tent(&["stop", &name]).ok();
+    let inner = format!("TENT_EXEC=engine {} -v run {name} -- true", tent_bin().display());
+    let mut c = sb.command("script");
+    c.args(["-qec", &inner, "/dev/null"]);
+    let out = Run::from(c).ok();
+    assert!(out.stdout().contains("engine exec: TENT_EXEC=engine"), "{}", out.describe());
+    assert!(!out.stdout().contains("tent-exec waits for its init"), "{}", out.describe());
     // An init that fails: nothing runs, and tent says why.
     std::fs::write(state.join("fail"), "").unwrap();
     sb.tent(&["stop", &name]).ok();
