@@ -78,6 +78,7 @@ pub(crate) fn sanitize_lines(s: &str) -> Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn hex_is_two_lowercase_digits_a_byte() {
@@ -88,8 +89,6 @@ mod tests {
         assert_eq!(hex(&all), expected);
         assert!(is_sha256_hex(&hex(&[7; 32])));
     }
-
-    use super::*;
 
     #[test]
     fn sanitize_keeps_plain_text_borrowed() {

@@ -18,9 +18,11 @@ pub const HOST_SCRIPT: &str = include_str!("../../shell-integration/tent-host");
 pub const LIB_FILES: [(&str, &str); 3] =
     [("tent-init", INIT_SCRIPT), ("tent-exec", EXEC_SCRIPT), ("tent-host", HOST_SCRIPT)];
 
-/// The content hash that names this build's lib directory.
+/// The content hash that names this build's lib directory: computed once
+/// a process (a swap asks for it twice, a start once more).
 pub fn lib_hash() -> String {
-    content_hash(LIB_FILES.map(|(_, text)| text.as_bytes()))
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| content_hash(LIB_FILES.map(|(_, text)| text.as_bytes()))).clone()
 }
 
 /// SHA-256 of every script of a lib (in `LIB_FILES` order, each ended by a

@@ -40,6 +40,7 @@ use crate::cli::{LoadArgs, SaveArgs};
 use crate::engine::argv;
 use crate::error::{CommandFailure, Error, Result};
 use crate::export::receipt::{Export, Kind};
+use crate::text::hex;
 
 /// The format `save` writes: zstd, the image's entries streamed in.
 pub(super) const FORMAT: u32 = 2;
@@ -644,8 +645,6 @@ fn hash_file(path: &Path) -> Result<(String, u64)> {
     io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;
     Ok((hex(&hasher.hasher.finalize()), hasher.len))
 }
-
-use crate::text::hex;
 
 struct HashingWriter<W> {
     hasher: Sha256,

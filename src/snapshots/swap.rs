@@ -350,8 +350,8 @@ impl Snapshots<'_> {
                 return gone(err);
             }
         };
-        // When a step below fails, the new box goes (`new_ref`: its id, or
-        // the name it has by then) and the old one is put back as it was.
+        // When a step below fails, the new box goes (`new_ref`: the name it
+        // has by then) and the old one is put back as it was.
         let undo = |new_ref: &str, err: Error| -> Result<Swapped> {
             let _ = self.boxes.engine.output(&argv::rm_force(new_ref));
             match put_back(true) {

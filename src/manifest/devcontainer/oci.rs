@@ -126,14 +126,10 @@ pub(super) fn feature_folder(cx: &Cx<'_>, key: &Key) -> Result<PathBuf> {
 /// The digest a reference is pinned to (`REF@sha256:HEX`), as HEX.
 pub(super) fn pinned(reference: &str) -> Option<&str> {
     let (_, digest) = reference.rsplit_once('@')?;
-    digest.strip_prefix("sha256:").filter(|hex| is_sha256(hex))
+    digest.strip_prefix("sha256:").filter(|hex| crate::text::is_sha256_hex(hex))
 }
 
-fn is_sha256(hex: &str) -> bool {
-    crate::text::is_sha256_hex(hex)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(super) fn sha256_hex(bytes: &[u8]) -> String {
     crate::text::hex(&Sha256::digest(bytes))
 }
 
@@ -230,7 +226,7 @@ fn read_small(path: &Path) -> std::result::Result<Vec<u8>, String> {
 fn digest_hex(digest: &serde_json::Value) -> std::result::Result<String, String> {
     let digest = digest.as_str().unwrap_or("");
     match digest.strip_prefix("sha256:") {
-        Some(hex) if is_sha256(hex) => Ok(hex.to_string()),
+        Some(hex) if crate::text::is_sha256_hex(hex) => Ok(hex.to_string()),
         _ => Err(format!("{:?} is not a sha256 digest", short(digest))),
     }
 }

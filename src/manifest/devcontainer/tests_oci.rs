@@ -7,9 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
-use super::oci::Oci;
+use super::oci::{Oci, sha256_hex};
 use super::parse_with;
 use crate::manifest::test_support::message;
 
@@ -28,17 +26,13 @@ fn skopeo() -> Option<PathBuf> {
     found
 }
 
-fn sha(bytes: &[u8]) -> String {
-    crate::text::hex(&Sha256::digest(bytes))
-}
-
 /// An OCI layout holding one devcontainer feature artifact, tagged `1`,
 /// whose layer is `tar` (as the devcontainers CLI publishes them).
 fn layout(dir: &Path, tar: &[u8]) -> String {
     let blobs = dir.join("blobs/sha256");
     std::fs::create_dir_all(&blobs).unwrap();
     let put = |bytes: &[u8]| {
-        let hex = sha(bytes);
+        let hex = sha256_hex(bytes);
         std::fs::write(blobs.join(&hex), bytes).unwrap();
         (format!("sha256:{hex}"), bytes.len())
     };
