@@ -46,3 +46,26 @@ fn standard_descriptors() {
         }
     }
 }
+
+/// `pow` for the one caller tent has, indicatif's rate estimate
+/// (`f64::powf`): the only symbol tent took from libm.so.6. Defined here, it
+/// lets the linker (`--as-needed`) drop that library, which the loader
+/// otherwise found, mapped and relocated at every start of tent: 12 page
+/// faults and about 5 % of a `tent run` (issue 24, docs/performance.md). The
+/// `libm` crate is the Rust project's port of musl's.
+#[unsafe(no_mangle)]
+extern "C" fn pow(x: f64, y: f64) -> f64 {
+    libm::pow(x, y)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn pow_is_the_power() {
+        let (x, y) = std::hint::black_box((0.1_f64, 2.5_f64));
+        // 10^-2.5, within an ulp; and through the symbol std's powf calls.
+        assert!((super::pow(x, y) - 0.003_162_277_660_168_379_4).abs() < 1e-18);
+        assert!((x.powf(y) - 0.003_162_277_660_168_379_4).abs() < 1e-18);
+        assert_eq!(super::pow(2.0, 10.0), 1024.0);
+    }
+}

@@ -95,6 +95,24 @@ fn unknown_box_names_it_and_suggests_list() {
     assert!(err.contains("tent list"), "{err}");
 }
 
+/// tent starts with libc alone (issue 24: each library is found, mapped
+/// and relocated at every start, exported wrappers included): src/main.rs
+/// defines the one libm symbol a dependency asks for.
+#[test]
+fn the_binary_needs_libc_alone() {
+    let out = Command::new("readelf").args(["--dynamic", "--wide", env!("CARGO_BIN_EXE_tent")]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let needed: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| l.split('[').nth(1)?.split(']').next())
+        // The loader itself, which a debug build names.
+        .filter(|lib| !lib.starts_with("ld-linux"))
+        .collect();
+    assert_eq!(needed, ["libc.so.6"], "{text}");
+}
+
 #[test]
 fn man_pages_are_generated() {
     let home = tempfile::tempdir().unwrap();
