@@ -309,14 +309,25 @@ impl Sandbox {
     /// Removes (through the engine) every box this sandbox made; an image
     /// the test made can go after this, instead of staying behind untagged.
     pub fn remove_boxes(&self) {
-        for name in self.boxes.lock().unwrap().drain(..) {
-            let _ = self.engine_cmd(&["rm", "--force", &name]).output();
-            // Its snapshots too (the names are unique to this run): they
-            // would pile up in the engine's store run after run.
+        let names: Vec<String> = self.boxes.lock().unwrap().drain(..).collect();
+        for name in &names {
+            let _ = self.engine_cmd(&["rm", "--force", name]).output();
+        }
+        // Their snapshots too (the names are unique to this run): they would
+        // pile up in the engine's store run after run. Docker removes an
+        // image only once its children (a clone's, committed from a box on
+        // a snapshot) are gone: the removal goes round while it removes any.
+        let mut ids = std::collections::BTreeSet::new();
+        for name in &names {
             let label = format!("label=tent.snapshot.box={name}");
-            let ids = self.engine_cmd(&["images", "--quiet", "--no-trunc", "--filter", &label]).output().stdout();
-            for id in ids.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<std::collections::BTreeSet<_>>() {
-                let _ = self.engine_cmd(&["rmi", "--force", id]).output();
+            let listed = self.engine_cmd(&["images", "--quiet", "--no-trunc", "--filter", &label]).output().stdout();
+            ids.extend(listed.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_string));
+        }
+        while !ids.is_empty() {
+            let before = ids.len();
+            ids.retain(|id| self.engine_cmd(&["rmi", "--force", id]).output().code != Some(0));
+            if ids.len() == before {
+                break;
             }
         }
     }
