@@ -324,8 +324,31 @@ fn image_of<'i>(c: &Container, images: &'i [Image]) -> Option<&'i Image> {
 /// The image references `image inspect` needs to decide `inherited`: one per
 /// image of a container that carries `tent.format`.
 pub fn images_to_check(containers: &[Container]) -> Vec<String> {
-    let mut refs: Vec<String> = containers
+    refs_to_check(containers.iter())
+}
+
+/// The references of [`images_to_check`] that none of `images` answers
+/// for (as [`inherited`] matches a container to its image).
+pub fn images_unanswered(containers: &[Container], images: &[Image]) -> Vec<String> {
+    refs_to_check(containers.iter().filter(|c| image_of(c, images).is_none()))
+}
+
+/// The ids of the images among `images` that answer for the containers
+/// [`images_to_check`] names, sorted.
+pub fn images_answering(containers: &[Container], images: &[Image]) -> Vec<String> {
+    let mut ids: Vec<String> = containers
         .iter()
+        .filter(|c| c.label(TENT_FORMAT).is_some())
+        .filter_map(|c| image_of(c, images))
+        .map(|i| i.id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+fn refs_to_check<'c>(containers: impl Iterator<Item = &'c Container>) -> Vec<String> {
+    let mut refs: Vec<String> = containers
         .filter(|c| c.label(TENT_FORMAT).is_some())
         .map(|c| if c.image_id.is_empty() { c.image.clone() } else { c.image_id.clone() })
         .filter(|r| !r.is_empty() && !r.starts_with('-'))
@@ -576,6 +599,18 @@ mod tests {
                 "tent-test/debian:bookworm"
             ]
         );
+        // A guess that answered for some: the rest are asked for. Answered
+        // by id, by the name Docker's list gives, or not at all (removed).
+        let guessed = [images[0].clone(), images[2].clone()];
+        assert_eq!(
+            images_unanswered(&all[..5], &guessed),
+            ["bbbbbbbbbbbbbbbb", "dddddddddddddddd"],
+            "foreign and foreign2 are answered by aaaa…, plain by its name"
+        );
+        assert_eq!(images_unanswered(&all[..5], &images), ["dddddddddddddddd"]);
+        assert_eq!(images_unanswered(&all[..5], &[]), images_to_check(&all[..5]));
+        // What answered, for the next list's guess.
+        assert_eq!(images_answering(&all[..5], &guessed), ["aaaaaaaaaaaaaaaa", "cccccccccccccccc"]);
     }
 
     #[test]

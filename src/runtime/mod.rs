@@ -48,6 +48,25 @@ pub const BOX_HOME_FILE: &str = "home";
 /// The id of the image the box had when tent last looked: only a hint of
 /// what to ask the engine at once ([`crate::engine::Engine::inspect_box`]).
 pub const IMAGE_NOTE_FILE: &str = "image";
+/// The images the boxes of a scope had at the last `list` (a note in the
+/// scope's state folder): what the next `list` asks for while the engine
+/// lists (`Engine::list_labelled`).
+const LIST_IMAGES_NOTE_FILE: &str = "list-images";
+/// The most images that note names.
+const MAX_IMAGES_GUESSED: usize = 32;
+
+/// The images the note names. Every box can write it: it is only a guess
+/// of what to ask (the engine's answers are matched to each container's
+/// own image), read bounded, and only full image ids count.
+fn list_images_note(path: &Path) -> Vec<String> {
+    let text = crate::files::read_text_bounded(path, 66 * MAX_IMAGES_GUESSED as u64).unwrap_or_default();
+    text.lines()
+        .map(str::trim)
+        .filter(|id| crate::text::is_sha256_hex(id))
+        .take(MAX_IMAGES_GUESSED)
+        .map(str::to_string)
+        .collect()
+}
 
 /// Beside the state: this rootful box's user has no password yet, so the
 /// next `tent enter` on a terminal asks for one (sudo in the box needs it).
@@ -78,7 +97,13 @@ impl Boxes<'_> {
 
     /// Every tent box on the engine, other users' too (`tent list` marks those).
     pub fn list_all(&self) -> Result<Vec<Container>> {
-        self.engine.list_labelled(labels::FORMAT)
+        let note = self.scope_dir().join(LIST_IMAGES_NOTE_FILE);
+        let guess = list_images_note(&note);
+        let (boxes, images) = self.engine.list_labelled(labels::FORMAT, &guess)?;
+        if images != guess && note.parent().is_some_and(Path::is_dir) {
+            let _ = crate::files::write_atomic(&note, images.join("\n").as_bytes(), 0o600);
+        }
+        Ok(boxes)
     }
 
     /// The tent box of that name; errors when it is missing or not tent's.

@@ -93,6 +93,9 @@ fn an_images_tent_labels_do_not_make_a_box(engine: Engine) {
         assert_eq!(std::fs::read_to_string(sb.state_dir(&foreign).join("image")).unwrap(), format!("{planted}\n"));
         let out = sb.tent(&["stop", foreign.as_str()]).code(1);
         assert!(out.stderr.contains("not made by tent"), "note {planted}: {}", out.describe());
+        // `list` asks for the noted images while the engine lists.
+        let names = listed(sb.tent(&["list", "--json"]).ok().stdout_bytes());
+        assert!(names.contains(&real) && !names.contains(&foreign), "note {planted}: {names:?}");
     }
     sb.engine_cmd(&["container", "inspect", &foreign]).ok();
     sb.tent(&["rm", "--force", "--yes", &real]).ok();
