@@ -99,7 +99,8 @@ impl Boxes<'_> {
     pub fn list_all(&self) -> Result<Vec<Container>> {
         let note = self.scope_dir().join(LIST_IMAGES_NOTE_FILE);
         let guess = list_images_note(&note);
-        let (boxes, images) = self.engine.list_labelled(labels::FORMAT, &guess)?;
+        let (boxes, mut images) = self.engine.list_labelled(labels::FORMAT, &guess)?;
+        images.truncate(MAX_IMAGES_GUESSED);
         if images != guess && note.parent().is_some_and(Path::is_dir) {
             let _ = crate::files::write_atomic(&note, images.join("\n").as_bytes(), 0o600);
         }
