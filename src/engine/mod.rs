@@ -502,12 +502,10 @@ impl Engine {
     /// and any image the guess missed is asked for after the list.
     pub fn list_labelled(&self, label: &str, guess: &[String]) -> Result<(Vec<json::Container>, Vec<String>)> {
         let args = argv::ps(self, label);
-        let (text, guessed) = std::thread::scope(|s| {
-            let images = (!guess.is_empty()).then(|| s.spawn(|| self.images_of(guess.to_vec())));
-            let text = self.capture("could not list containers", &args);
-            // A failed guess is only a guess: the images are asked for below.
-            (text, images.and_then(|h| h.join().ok()).and_then(Result::ok))
-        });
+        let list_text = || self.capture("could not list containers", &args);
+        // A failed guess is only a guess: the images are asked for below.
+        let (text, guessed) =
+            if guess.is_empty() { (list_text(), None) } else { self.images_meanwhile(guess.to_vec(), list_text) };
         let text = text?;
         let parsed = if self.ps_prints_array() { json::parse_podman_ps(&text) } else { json::parse_docker_ps(&text) };
         let list = parsed.map_err(|detail| Error::EngineOutput { command: self.argv(&args).join(" "), detail })?;
@@ -543,11 +541,10 @@ impl Engine {
                 (Ok(containers.pop()), hinted.map(|i| vec![i]), Some(images))
             }
             None => match hint {
-                Some(id) => std::thread::scope(|s| {
-                    let image = s.spawn(|| self.images_of(vec![id.to_string()]));
-                    let container = self.inspect(name);
-                    (container, image.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)).ok(), None)
-                }),
+                Some(id) => {
+                    let (container, image) = self.images_meanwhile(vec![id.to_string()], || self.inspect(name));
+                    (container, image, None)
+                }
                 None => (self.inspect(name), None, None),
             },
         };
@@ -602,6 +599,17 @@ impl Engine {
     /// engines then print the images they found and fail naming the one
     /// gone, and that image simply is not in the answer. Any other failure
     /// is an error.
+    /// `images_of(refs)` in a second engine process while `work` runs:
+    /// what `work` returned, and the images, or None when that call failed
+    /// (the refs were a guess; the caller asks again for what it lacks).
+    fn images_meanwhile<T>(&self, refs: Vec<String>, work: impl FnOnce() -> T) -> (T, Option<Vec<json::Image>>) {
+        std::thread::scope(|s| {
+            let images = s.spawn(|| self.images_of(refs));
+            let done = work();
+            (done, images.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)).ok())
+        })
+    }
+
     fn images_of(&self, refs: Vec<String>) -> Result<Vec<json::Image>> {
         let mut args = argv::image_inspect(&[]);
         args.push("--".into());
