@@ -594,11 +594,6 @@ impl Engine {
         Some((found_containers, found_images))
     }
 
-    /// The images named, inspected in one call. Another tent (or the user)
-    /// may remove one between whatever named it and this inspect: both
-    /// engines then print the images they found and fail naming the one
-    /// gone, and that image simply is not in the answer. Any other failure
-    /// is an error.
     /// `images_of(refs)` in a second engine process while `work` runs:
     /// what `work` returned, and the images, or None when that call failed
     /// (the refs were a guess; the caller asks again for what it lacks).
@@ -610,6 +605,11 @@ impl Engine {
         })
     }
 
+    /// The images named, inspected in one call. Another tent (or the user)
+    /// may remove one between whatever named it and this inspect: both
+    /// engines then print the images they found and fail naming the one
+    /// gone, and that image simply is not in the answer. Any other failure
+    /// is an error.
     fn images_of(&self, refs: Vec<String>) -> Result<Vec<json::Image>> {
         let mut args = argv::image_inspect(&[]);
         args.push("--".into());
