@@ -43,6 +43,9 @@ pub struct CreatePlan<'a> {
     pub nvidia: Option<&'a Nvidia>,
     /// How the box reaches the host's relay; None when it cannot.
     pub host_link: Option<&'a HostLink>,
+    /// The id of the image the box is made from, when known: its
+    /// `tent.image-id` label.
+    pub image_id: Option<&'a str>,
 }
 
 /// What tent-init needs for the box's `tent` and host-command shims
@@ -154,6 +157,9 @@ pub fn create(engine: &Engine, plan: &CreatePlan<'_>) -> Vec<String> {
     flag(&mut a, "--label", format!("{}={}", labels::VERSION, env!("CARGO_PKG_VERSION")));
     flag(&mut a, "--label", format!("{}={}", labels::UID, user.uid));
     flag(&mut a, "--label", format!("{}={}", labels::MADE, made()));
+    if let Some(label) = image_id_label(plan.image_id) {
+        flag(&mut a, "--label", label);
+    }
     if engine.is_podman() {
         // Ptyxis lists podman containers only (docs/terminals.md).
         flag(&mut a, "--label", format!("{}={}", labels::TOOLBX, labels::TOOLBX_VALUE));
@@ -308,6 +314,12 @@ pub fn create_as(engine: &Engine, plan: &CreatePlan<'_>, container: &str, image:
 pub(super) fn made() -> String {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     format!("{}.{:09}.{}", now.as_secs(), now.subsec_nanos(), std::process::id())
+}
+
+/// The `tent.image-id` label for a box made from the image of that id
+/// (`engine::json::vouches_for_itself`); none for an id that is not one.
+pub(super) fn image_id_label(image_id: Option<&str>) -> Option<String> {
+    image_id.filter(|id| crate::text::is_sha256_hex(id)).map(|id| format!("{}={id}", labels::IMAGE_ID))
 }
 
 fn flag(argv: &mut Vec<String>, name: &str, value: String) {
@@ -482,6 +494,7 @@ mod tests {
             state_dir: Path::new("/s"),
             nvidia: None,
             host_link: None,
+            image_id: None,
         }
     }
 
@@ -513,8 +526,15 @@ mod tests {
             state_dir: Path::new("/home/alice/.local/state/tent/boxes/podman/dev"),
             nvidia: None,
             host_link: None,
+            image_id: None,
         };
         let argv = create(&engine(EngineKind::Podman, true), &plan);
+        assert!(!argv.iter().any(|w| w.starts_with("tent.image-id")), "no id known, no label");
+        let id = "3".repeat(64);
+        let with_id = create(&engine(EngineKind::Podman, true), &CreatePlan { image_id: Some(&id), ..plan });
+        assert!(has_pair(&with_id, "--label", &format!("tent.image-id={id}")));
+        let not_an_id = create(&engine(EngineKind::Podman, true), &CreatePlan { image_id: Some("x y"), ..plan });
+        assert!(!not_an_id.iter().any(|w| w.starts_with("tent.image-id")));
         assert_eq!(&argv[..3], &["create", "--name", "dev"]);
         assert!(has_pair(&argv, "--userns", "keep-id"));
         assert!(argv.contains(&"--privileged".to_string()));

@@ -37,6 +37,11 @@ pub mod labels {
     /// Unique to the container (time and pid at create): no image carries
     /// it, so a box's labels always differ from its image's (`engine::json::inherited`).
     pub const MADE: &str = "tent.made";
+    /// The id of the image the container was made from, when tent knew it
+    /// (`engine::json::vouches_for_itself`): an image cannot carry its own
+    /// id, so a container whose label names its very image set that label
+    /// itself, and its image need not be asked for.
+    pub const IMAGE_ID: &str = "tent.image-id";
     /// Ptyxis (the GNOME terminal of Fedora's desktops) takes a podman
     /// container with this label, whatever its value, for a Toolbx box and
     /// opens it as the user in the tab's folder (`--user`, `--workdir`)

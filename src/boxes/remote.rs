@@ -284,6 +284,8 @@ pub struct RemotePlan<'a> {
     /// The home volume (`home_volume`).
     pub volume: &'a str,
     pub lib_hash: &'a str,
+    /// The id of the image the box is made from, when known (`tent.image-id`).
+    pub image_id: Option<&'a str>,
 }
 
 /// The boot step, run by `/bin/sh -c` as the container's entry point with
@@ -335,6 +337,9 @@ pub fn create_argv(engine: &Engine, plan: &RemotePlan<'_>, container: &str, imag
     flag("--label", format!("{}={}", labels::VERSION, env!("CARGO_PKG_VERSION")));
     flag("--label", format!("{}={}", labels::UID, user.uid));
     flag("--label", format!("{}={}", labels::MADE, container::made()));
+    if let Some(label) = container::image_id_label(plan.image_id) {
+        flag("--label", label);
+    }
     flag("--label", format!("{LABEL}={}", plan.volume));
     flag("--tmpfs", format!("{RUN_IN_BOX}:rw,exec,mode=755"));
     flag("--volume", format!("{}:{}", plan.volume, user.home.display()));
@@ -496,7 +501,9 @@ mod tests {
     fn argv(spec: &BoxSpec) -> Vec<String> {
         let engine = Engine::detect(Some("/usr/bin/podman"), false).unwrap_or_else(|_| unreachable!());
         let u = user();
-        let plan = RemotePlan { name: "dev", spec, user: &u, volume: "tent-home-ann", lib_hash: "ab" };
+        let id = "4".repeat(64);
+        let plan =
+            RemotePlan { name: "dev", spec, user: &u, volume: "tent-home-ann", lib_hash: "ab", image_id: Some(&id) };
         create_argv(&engine, &plan, "dev", None)
     }
 
@@ -513,6 +520,7 @@ mod tests {
         assert!(!flags.iter().any(|w| w.contains("/run/host")), "the local root is not there");
         assert!(a.iter().any(|w| w == "TENT_ROOTFUL=1"), "tent-init trusts no state file");
         assert!(a.iter().any(|w| w == "tent.remote-home=tent-home-ann"), "marked as a remote box");
+        assert!(a.iter().any(|w| w == &format!("tent.image-id={}", "4".repeat(64))), "it names its image");
         assert!(!a.iter().any(|w| w == "--userns"), "no keep-id: the uid is the user's own");
         let hooked = argv(&BoxSpec { image: "img".into(), attach_hooks: vec!["echo hi".into()], ..Default::default() });
         assert!(hooked.iter().any(|w| w == "TENT_HOOK_ATTACH=set -e\necho hi\n"), "attach hooks ride along");

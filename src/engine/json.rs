@@ -286,6 +286,8 @@ fn image_from(row: ImageInspect) -> Image {
 /// local snapshot repository (`localhost/tent-snapshot/…`) with tent's
 /// snapshot labels. A pulled image has no such local tag.
 ///
+/// A container that [`vouches_for_itself`] is tent's without its image.
+///
 /// `images` are the images of `containers` as `image inspect` reports them;
 /// a container whose image is not among them (removed, not inspectable) is
 /// kept as it is.
@@ -293,6 +295,9 @@ pub fn inherited<'c>(containers: &'c [Container], images: &[Image]) -> Vec<&'c C
     containers
         .iter()
         .filter(|c| {
+            if vouches_for_itself(c) {
+                return false;
+            }
             let Some(image) = image_of(c, images) else { return false };
             let tents_own_image = c.label(TENT_MADE).is_none()
                 && image.label(SNAPSHOT_KIND).is_some()
@@ -304,8 +309,26 @@ pub fn inherited<'c>(containers: &'c [Container], images: &[Image]) -> Vec<&'c C
         .collect()
 }
 
+/// True when the container's `tent.image-id` label names the very image
+/// the engine says it has: then that label was set on the container, not
+/// inherited, since an image cannot carry its own id. Both engines name an
+/// image by a digest of its configuration, labels included (podman and
+/// Docker's own store: the config's digest; Docker's containerd store: the
+/// digest of the manifest or index that names the config by its digest),
+/// so a label holding the image's own id would need a fixed point of
+/// SHA-256. tent sets the label when it knows the image's id at create
+/// (`boxes::labels::IMAGE_ID`); with it the container's image need not be
+/// asked for (issue 24: `list` and every cold command paid an `image
+/// inspect` for it). Docker's `ps` does not print image ids: there the
+/// image is still asked for.
+pub fn vouches_for_itself(c: &Container) -> bool {
+    let own = c.image_id.trim_start_matches("sha256:");
+    crate::text::is_sha256_hex(own) && c.label(TENT_IMAGE_ID) == Some(own)
+}
+
 const TENT_FORMAT: &str = "tent.format";
 const TENT_MADE: &str = "tent.made";
+const TENT_IMAGE_ID: &str = "tent.image-id";
 const SNAPSHOT_KIND: &str = "tent.snapshot.kind";
 const SNAPSHOT_REPOSITORY: &str = "localhost/tent-snapshot/";
 
@@ -336,20 +359,21 @@ pub fn images_unanswered(containers: &[Container], images: &[Image]) -> Vec<Stri
 /// The ids of the images among `images` that answer for the containers
 /// [`images_to_check`] names, sorted.
 pub fn images_answering(containers: &[Container], images: &[Image]) -> Vec<String> {
-    let mut ids: Vec<String> = containers
-        .iter()
-        .filter(|c| c.label(TENT_FORMAT).is_some())
-        .filter_map(|c| image_of(c, images))
-        .map(|i| i.id.clone())
-        .collect();
+    let mut ids: Vec<String> =
+        needing_images(containers.iter()).filter_map(|c| image_of(c, images)).map(|i| i.id.clone()).collect();
     ids.sort();
     ids.dedup();
     ids
 }
 
+/// The containers [`inherited`] needs the image of: those with tent's
+/// label that do not vouch for themselves.
+fn needing_images<'c>(containers: impl Iterator<Item = &'c Container>) -> impl Iterator<Item = &'c Container> {
+    containers.filter(|c| c.label(TENT_FORMAT).is_some() && !vouches_for_itself(c))
+}
+
 fn refs_to_check<'c>(containers: impl Iterator<Item = &'c Container>) -> Vec<String> {
-    let mut refs: Vec<String> = containers
-        .filter(|c| c.label(TENT_FORMAT).is_some())
+    let mut refs: Vec<String> = needing_images(containers)
         .map(|c| if c.image_id.is_empty() { c.image.clone() } else { c.image_id.clone() })
         .filter(|r| !r.is_empty() && !r.starts_with('-'))
         .collect();
@@ -611,6 +635,42 @@ mod tests {
         assert_eq!(images_unanswered(&all[..5], &[]), images_to_check(&all[..5]));
         // What answered, for the next list's guess.
         assert_eq!(images_answering(&all[..5], &guessed), ["aaaaaaaaaaaaaaaa", "cccccccccccccccc"]);
+    }
+
+    #[test]
+    fn a_container_naming_its_own_image_needs_no_image() {
+        let base = "a".repeat(64);
+        let snapshot = "b".repeat(64);
+        let ours = |name: &str, image_id: &str, label: &str| {
+            container(name, "img", image_id, &[("tent.format", "1"), ("tent.made", "1.1"), ("tent.image-id", label)])
+        };
+        // Made by tent from `base`; Docker's inspect prefixes the id.
+        let made = ours("made", &base, &base);
+        let made_docker = ours("made2", &format!("sha256:{base}"), &base);
+        // A user's container from a snapshot of `made`: every label, the
+        // image id one too, came from the snapshot, whose id differs.
+        let from_snapshot = ours("copy", &snapshot, &base);
+        // The label must be the whole id, of the container's own image.
+        let short = ours("short", &base, &base[..12]);
+        let list_without_ids = ours("docker-ps", "", &base);
+        let snapshot_image =
+            image(&snapshot, &["evil/img:1"], &[("tent.format", "1"), ("tent.made", "1.1"), ("tent.image-id", &base)]);
+        let short_image =
+            image(&base, &["img"], &[("tent.format", "1"), ("tent.made", "1.1"), ("tent.image-id", &base[..12])]);
+        let all = [made, made_docker, from_snapshot, short, list_without_ids];
+        assert!(vouches_for_itself(&all[0]) && vouches_for_itself(&all[1]));
+        assert!(!vouches_for_itself(&all[2]) && !vouches_for_itself(&all[3]) && !vouches_for_itself(&all[4]));
+        // Only the others' images are asked for; with no image at all, the
+        // vouching boxes are boxes, and the copy is caught once its image is known.
+        assert_eq!(images_to_check(&all), [base.clone(), snapshot.clone(), "img".to_string()]);
+        assert_eq!(images_to_check(&all[..2]), Vec::<String>::new());
+        assert!(inherited(&all[..2], &[]).is_empty());
+        let images = [snapshot_image, short_image];
+        let names: Vec<&str> = inherited(&all, &images).iter().map(|c| c.name.as_str()).collect();
+        // Docker's list has no image id: that box is checked against its
+        // image by name ("img", whose label differs), as before.
+        assert_eq!(names, ["copy", "short"]);
+        assert_eq!(images_answering(&all[..2], &images), Vec::<String>::new());
     }
 
     #[test]

@@ -469,6 +469,15 @@ impl Engine {
         Ok(self.output(args)?.status.success())
     }
 
+    /// The id of `image` (64 hex digits), or None when the engine has no
+    /// such image: what a new box's `tent.image-id` label names.
+    pub fn image_id(&self, image: &str) -> Result<Option<String>> {
+        let output = self.output(&["image", "inspect", "--format", "{{.Id}}", "--", image])?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        let id = text.trim().trim_start_matches("sha256:");
+        Ok((output.status.success() && crate::text::is_sha256_hex(id)).then(|| id.to_string()))
+    }
+
     /// The container of that name, or None when there is none.
     pub fn inspect(&self, name: &str) -> Result<Option<json::Container>> {
         let args = ["container", "inspect", name];

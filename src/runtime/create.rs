@@ -15,6 +15,15 @@ use crate::interrupt;
 /// The most of a failed box's init log kept in tent's logs.
 const FAILED_LOG_LIMIT: u64 = 4 << 20;
 
+/// The image a new container is made from: `image` (a snapshot, a loaded
+/// box), or None for the spec's own; `id`, that image's id when known
+/// (the box's `tent.image-id` label).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Source<'a> {
+    pub image: Option<&'a str>,
+    pub id: Option<&'a str>,
+}
+
 impl Boxes<'_> {
     /// Makes a box and, with `start`, starts it and waits for its init. On any
     /// failure or Ctrl-C, the half-made box is removed again.
@@ -42,20 +51,14 @@ impl Boxes<'_> {
         }
         self.check_options(name, spec)?;
         let nvidia = if spec.nvidia { Some(self.find_nvidia(name)?) } else { None };
-        // A snapshot or a loaded box brings its own image.
-        if image.is_none() {
-            if spec.pull {
-                self.pull(&spec.image, spec.platform.as_deref())?;
-            } else {
-                self.ensure_image_for(&spec.image, spec.platform.as_deref())?;
-            }
-        }
+        let image_id = self.source_image(spec, image)?;
 
         let host = HostFacts::read();
         if let Some(home) = &spec.home {
             super::make_own_home(home, name)?;
         }
-        let mut args = self.container_argv(name, name, spec, image, &host, &state.dir, nvidia.as_ref())?;
+        let source = Source { image, id: image_id.as_deref() };
+        let mut args = self.container_argv(name, name, spec, source, &host, &state.dir, nvidia.as_ref())?;
         state.remove()?;
         state.create_under(&self.paths.state)?;
         self.write_box_files(&state, spec, &host)?;
@@ -100,17 +103,32 @@ impl Boxes<'_> {
         Ok(())
     }
 
+    /// The image a new box is made from, there (with `pull` pulled again,
+    /// else pulled when missing), and its id when the engine gives it: a
+    /// snapshot or a loaded box brings its own `image`, already there.
+    pub(crate) fn source_image(&self, spec: &BoxSpec, image: Option<&str>) -> Result<Option<String>> {
+        match image {
+            Some(image) => self.engine.image_id(image),
+            None if spec.pull => {
+                self.pull(&spec.image, spec.platform.as_deref())?;
+                self.engine.image_id(&spec.image)
+            }
+            None => self.ensure_image_for(&spec.image, spec.platform.as_deref()),
+        }
+    }
+
     /// The engine argv that makes box `name` as container `container`: from
-    /// the spec's image, or from `image` (a snapshot, a loaded box) with the
-    /// spec still naming its own. Writes this build's init scripts where the
-    /// box mounts them. Shared by create and by the rollback's new container.
+    /// the spec's image, or from `source.image` (a snapshot, a loaded box)
+    /// with the spec still naming its own. Writes this build's init scripts
+    /// where the box mounts them. Shared by create and by the rollback's new
+    /// container.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn container_argv(
         &self,
         name: &str,
         container: &str,
         spec: &BoxSpec,
-        image: Option<&str>,
+        source: Source<'_>,
         host: &HostFacts,
         state_dir: &Path,
         nvidia: Option<&nvidia::Nvidia>,
@@ -129,8 +147,9 @@ impl Boxes<'_> {
             state_dir,
             nvidia,
             host_link: host_link.as_ref(),
+            image_id: source.id,
         };
-        Ok(match image {
+        Ok(match source.image {
             Some(image) => container::create_as(self.engine, &plan, container, image),
             None => container::create(self.engine, &plan),
         })
@@ -218,15 +237,17 @@ impl Boxes<'_> {
 
     /// Pulls the image when the engine does not have it, showing the engine's progress.
     pub fn ensure_image(&self, image: &str) -> Result<()> {
-        self.ensure_image_for(image, None)
+        self.ensure_image_for(image, None).map(drop)
     }
 
-    fn ensure_image_for(&self, image: &str, platform: Option<&str>) -> Result<()> {
+    /// Pulls `image` when the engine lacks it; its id, when the engine gives it.
+    fn ensure_image_for(&self, image: &str, platform: Option<&str>) -> Result<Option<String>> {
         crate::boxes::spec::validate_image(image)?;
-        if self.engine.image_exists(image)? {
-            return Ok(());
+        if let Some(id) = self.engine.image_id(image)? {
+            return Ok(Some(id));
         }
-        self.pull(image, platform)
+        self.pull(image, platform)?;
+        self.engine.image_id(image)
     }
 
     /// Pulls the image (again), showing the engine's progress.

@@ -8,6 +8,7 @@
 //! from `boxes`; snapshots and their swap build on this part (`snapshots`).
 
 mod create;
+pub(crate) use create::Source;
 mod home;
 pub mod init;
 pub mod join;
@@ -129,25 +130,34 @@ impl Boxes<'_> {
 
     /// The image the box had last time, noted in its state: a guess that
     /// lets the engine be asked for the container and its image at once.
+    /// None when there is no note, or it is empty: a box whose label
+    /// vouches for it (`json::vouches_for_itself`) needs no image.
     fn image_note(&self, name: &str) -> Option<String> {
         let text = crate::files::read_text_bounded(&self.state(name).dir.join(IMAGE_NOTE_FILE), 80)?;
-        Some(text.trim().to_string())
+        Some(text.trim().to_string()).filter(|t| !t.is_empty())
     }
 
-    /// Notes `image_id` as the image box `name` has now (a rollback knows
-    /// it before the engine is asked again): the next `get`'s guess.
-    pub(crate) fn note_image(&self, name: &str, image_id: &str) {
+    /// Notes the image the next `get` of box `name` asks for with the box:
+    /// `image_id`, its image now, or none when the box needs no image (a
+    /// rollback knows which before the engine is asked again).
+    pub(crate) fn note_image(&self, name: &str, image_id: Option<&str>) {
         let note = self.state(name).dir.join(IMAGE_NOTE_FILE);
-        if crate::text::is_sha256_hex(image_id) && note.parent().is_some_and(Path::is_dir) {
-            let _ = crate::files::write_atomic(&note, format!("{image_id}\n").as_bytes(), 0o600);
+        let text = match image_id {
+            Some(id) if crate::text::is_sha256_hex(id) => format!("{id}\n"),
+            Some(_) => return,
+            None => String::new(),
+        };
+        if note.parent().is_some_and(Path::is_dir) {
+            let _ = crate::files::write_atomic(&note, text.as_bytes(), 0o600);
         }
     }
 
     /// What `get` makes of the engine's answer: the box, when it is one
-    /// tent made for this user; the image note follows the box's image.
+    /// tent made for this user; the image note follows what the box needs.
     fn checked(&self, name: &str, hint: Option<&str>, container: Container, inherited: bool) -> Result<Container> {
-        if hint != Some(container.image_id.as_str()) {
-            self.note_image(name, &container.image_id);
+        let wanted = (!crate::engine::json::vouches_for_itself(&container)).then_some(container.image_id.as_str());
+        if hint != wanted {
+            self.note_image(name, wanted);
         }
         // An image's labels do not make a box (engine::json::inherited).
         if container.label(labels::FORMAT).is_none() || inherited {

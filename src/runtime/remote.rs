@@ -4,7 +4,7 @@
 use std::io::BufRead;
 use std::path::PathBuf;
 
-use super::Boxes;
+use super::{Boxes, Source};
 use crate::boxes::container::STATE_IN_BOX;
 use crate::boxes::remote::{LABEL, Probe, RemotePlan, create_argv, home_volume, parse_probe, ready_probe, refusal};
 use crate::boxes::{BoxSpec, HostUser, labels};
@@ -82,14 +82,8 @@ impl Boxes<'_> {
                 is_tent: existing.label(labels::FORMAT).is_some(),
             });
         }
-        if image.is_none() {
-            if spec.pull {
-                self.pull(&spec.image, spec.platform.as_deref())?;
-            } else {
-                self.ensure_image(&spec.image)?;
-            }
-        }
-        let mut args = self.remote_argv(name, name, spec, image)?;
+        let image_id = self.source_image(spec, image)?;
+        let mut args = self.remote_argv(name, name, spec, Source { image, id: image_id.as_deref() })?;
         crate::interrupt::catch();
         if start {
             args[0] = "run".into();
@@ -129,7 +123,7 @@ impl Boxes<'_> {
         name: &str,
         container: &str,
         spec: &BoxSpec,
-        image: Option<&str>,
+        source: Source<'_>,
     ) -> Result<Vec<String>> {
         if let Some((why, instead)) = refusal(spec) {
             return Err(Error::usage(format!("box {name:?} on {}: {why}", self.engine.describe()), Some(instead)));
@@ -142,8 +136,8 @@ impl Boxes<'_> {
             )
         })?;
         let hash = crate::boxes::scripts::lib_hash();
-        let plan = RemotePlan { name, spec, user: &user, volume: &volume, lib_hash: &hash };
-        Ok(create_argv(self.engine, &plan, container, image))
+        let plan = RemotePlan { name, spec, user: &user, volume: &volume, lib_hash: &hash, image_id: source.id };
+        Ok(create_argv(self.engine, &plan, container, source.image))
     }
 
     /// `start` on a remote engine: the engine's start when stopped, then the

@@ -17,6 +17,8 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy)]
 struct Target<'a> {
     image: &'a str,
+    /// Its id, when the caller knows it (a snapshot's); else asked for.
+    image_id: Option<&'a str>,
     /// When the box's own container committed it (a snapshot's time label,
     /// unix seconds): the login PATH cached before then stays.
     committed_at: Option<i64>,
@@ -227,7 +229,8 @@ impl Snapshots<'_> {
         // systems (`BoxState::reset_for_new_system`); a clone's, a loaded
         // file's or an adopted container's system is another's.
         let own = matches!(snapshot.kind, SnapshotKind::User | SnapshotKind::Upgrade);
-        let target = Target { image: &snapshot.image, committed_at: own.then_some(snapshot.time) };
+        let target =
+            Target { image: &snapshot.image, image_id: Some(&snapshot.id), committed_at: own.then_some(snapshot.time) };
         let swapped = self.swap(name, old, &spec, target, old.running(), None, lock)?;
         Ok((swapped.old_id, swapped.new_id))
     }
@@ -247,7 +250,7 @@ impl Snapshots<'_> {
     ) -> Result<Swapped> {
         crate::boxes::validate_name(name)?;
         let lock = self.boxes.box_lock(name)?;
-        self.swap(name, old, spec, Target { image, committed_at: None }, true, keep_old, &lock)
+        self.swap(name, old, spec, Target { image, image_id: None, committed_at: None }, true, keep_old, &lock)
     }
 
     /// The swap behind rollback and adopt: box `name`, now container `old`,
@@ -289,7 +292,7 @@ impl Snapshots<'_> {
             let _ = fs::remove_file(&journal_path);
             Err(err)
         };
-        let creating = match self.create_container(name, &journal.new_name, spec, image) {
+        let creating = match self.create_container(name, &journal.new_name, spec, target) {
             Ok(creating) => creating,
             Err(err) => return gone(err),
         };
@@ -470,12 +473,23 @@ impl Snapshots<'_> {
     }
 
     /// Starts making (not starting) a container for box `name` from
-    /// `image`, with the box's spec, under `container`: the engine's
-    /// `create` runs while tent goes on ([`Creating::finish`] waits for it).
-    fn create_container(&self, name: &str, container: &str, spec: &BoxSpec, image: &str) -> Result<Creating> {
+    /// `target`'s image, with the box's spec, under `container`: the
+    /// engine's `create` runs while tent goes on ([`Creating::finish`]
+    /// waits for it).
+    fn create_container(&self, name: &str, container: &str, spec: &BoxSpec, target: Target<'_>) -> Result<Creating> {
+        let image = target.image;
         let what = format!("could not make box {name:?} from {image}");
+        let asked;
+        let id = match target.image_id {
+            Some(id) => Some(id),
+            None => {
+                asked = self.boxes.engine.image_id(image)?;
+                asked.as_deref()
+            }
+        };
+        let source = crate::runtime::Source { image: Some(image), id };
         if crate::boxes::remote::is_remote(self.boxes.engine) {
-            let args = self.boxes.remote_argv(name, container, spec, Some(image))?;
+            let args = self.boxes.remote_argv(name, container, spec, source)?;
             return Creating::spawn(self.boxes.engine, what, args);
         }
         let host = crate::boxes::HostFacts::read();
@@ -485,7 +499,7 @@ impl Snapshots<'_> {
         self.boxes.write_box_files(&state, spec, &host)?;
         // The same options as the box was made with: its NVIDIA files and host shims too.
         let nvidia = if spec.nvidia { Some(self.boxes.find_nvidia(name)?) } else { None };
-        let args = self.boxes.container_argv(name, container, spec, Some(image), &host, &state.dir, nvidia.as_ref())?;
+        let args = self.boxes.container_argv(name, container, spec, source, &host, &state.dir, nvidia.as_ref())?;
         self.boxes.progress.detail(&format!("$ {}", crate::shell::words(&self.boxes.engine.argv(&args))));
         Creating::spawn(self.boxes.engine, what, args)
     }

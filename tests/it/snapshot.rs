@@ -58,6 +58,16 @@ fn container_id(sb: &Sandbox, name: &str) -> String {
     sb.engine_cmd(&["container", "inspect", "--format", "{{.Id}}", name]).ok().stdout().trim().to_string()
 }
 
+/// Asserts that box `name` carries `tent.image-id`, naming the image the
+/// engine says it has (what spares tent asking for its image).
+fn names_its_image(sb: &Sandbox, name: &str) {
+    let format = r#"{{index .Config.Labels "tent.image-id"}} {{.Image}}"#;
+    let out = sb.engine_cmd(&["container", "inspect", "--format", format, name]).ok().stdout();
+    let (label, image) = out.trim().split_once(' ').unwrap_or_else(|| panic!("{out:?}"));
+    assert_eq!(label.len(), 64, "{out}");
+    assert_eq!(label, image.trim_start_matches("sha256:"), "{name}: {out}");
+}
+
 fn in_box(sb: &Sandbox, name: &str, script: &str) -> String {
     sb.tent(&["run", name, "--as-root", "--", "sh", "-c", script]).ok().stdout()
 }
@@ -162,6 +172,7 @@ fn snapshot_rollback_keeps_home_and_exports(engine: Engine) {
     assert!(check.contains("cmp-back"), "{check}");
     assert_eq!(std::fs::read_to_string(sb.home.join("after-snapshot")).unwrap(), "kept\n");
     assert_ne!(container_id(&sb, &name), id_before, "a new container");
+    names_its_image(&sb, &name);
     swap_finished(&sb, &name);
     let host_after = crate::harness::Run::from(sb.command(&wrapper)).ok().stdout();
     assert_eq!(host_after, host_before, "the export still runs in the box");
@@ -326,6 +337,8 @@ fn clone_copies_the_system(engine: Engine) {
         format!("from-src\napart\n{src}\n")
     );
     assert!(sb.state_dir(&dst).join("ready").exists(), "the clone has its own state");
+    names_its_image(&sb, &src);
+    names_its_image(&sb, &dst);
     let out = sb.tent(&["clone", &src, &dst]).code(1);
     assert!(out.stderr.contains("already exists"), "{}", out.describe());
     sb.tent(&["rm", &dst, "--force", "--yes"]).ok();

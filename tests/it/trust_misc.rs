@@ -98,6 +98,31 @@ fn an_images_tent_labels_do_not_make_a_box(engine: Engine) {
         assert!(names.contains(&real) && !names.contains(&foreign), "note {planted}: {names:?}");
     }
     sb.engine_cmd(&["container", "inspect", &foreign]).ok();
+
+    // tent's box names its own image (`tent.image-id`), so its image need
+    // not be asked for. A container made by hand from a commit of that box
+    // carries the same label, which then names another image: no box.
+    let labelled_id = |container: &str| {
+        let format = r#"{{index .Config.Labels "tent.image-id"}} {{.Image}}"#;
+        let out = sb.engine_cmd(&["container", "inspect", "--format", format, container]).ok().stdout();
+        let (label, image) = out.trim().split_once(' ').unwrap_or_else(|| panic!("{out}"));
+        (label.to_string(), image.trim_start_matches("sha256:").to_string())
+    };
+    let (label, image) = labelled_id(&real);
+    assert_eq!((label.as_str(), image.as_str()), (id_of(&tag).as_str(), id_of(&tag).as_str()));
+    let copy_tag = format!("localhost/tent-it-labelled:{src}-copy");
+    let _copy_image = ImageGuard(&sb, copy_tag.clone());
+    sb.engine_cmd(&["commit", &real, &copy_tag]).ok();
+    let copy = sb.name("copy");
+    sb.engine_cmd(&["create", "--name", &copy, &copy_tag, "sleep", "1000"]).ok();
+    let (label, image) = labelled_id(&copy);
+    assert_eq!(label, id_of(&tag), "the commit carries the box's label");
+    assert_eq!(image, id_of(&copy_tag));
+    let names = listed(sb.tent(&["list", "--json"]).ok().stdout_bytes());
+    assert!(names.contains(&real) && !names.contains(&copy), "{names:?}");
+    let out = sb.tent(&["stop", copy.as_str()]).code(1);
+    assert!(out.stderr.contains("not made by tent"), "{}", out.describe());
+    sb.engine_cmd(&["rm", "--force", &copy]).ok();
     sb.tent(&["rm", "--force", "--yes", &real]).ok();
 }
 
