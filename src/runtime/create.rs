@@ -9,6 +9,7 @@ use super::state::LogFollower;
 use super::{BOX_HOME_FILE, BoxState, Boxes, NEEDS_PASSWORD_FILE, init};
 use crate::boxes::scripts::{hook_script, lib_hash};
 use crate::boxes::{BoxSpec, HostFacts, container, labels, nvidia};
+use crate::engine::json::Container;
 use crate::error::{Error, Result};
 use crate::interrupt;
 
@@ -42,7 +43,8 @@ impl Boxes<'_> {
         let state = self.state(name);
         // Two creates of one name: the second waits here, then finds the box.
         let _lock = self.box_lock(name)?;
-        if let Some(existing) = self.engine.inspect(name)? {
+        let (existing, looked_up) = self.inspect_with_image_id(name, spec, image);
+        if let Some(existing) = existing? {
             return Err(Error::BoxExists {
                 name: name.into(),
                 engine: self.engine.describe(),
@@ -51,7 +53,7 @@ impl Boxes<'_> {
         }
         self.check_options(name, spec)?;
         let nvidia = if spec.nvidia { Some(self.find_nvidia(name)?) } else { None };
-        let image_id = self.source_image(spec, image)?;
+        let image_id = self.source_image(spec, image, looked_up)?;
 
         let host = HostFacts::read();
         if let Some(home) = &spec.home {
@@ -103,10 +105,41 @@ impl Boxes<'_> {
         Ok(())
     }
 
+    /// The container named `name`, and meanwhile, in a second engine
+    /// process, the id of the image the box would be made from (issue 24:
+    /// two engine clients one after the other were a fifth of a create on
+    /// Docker). None for the id when it is to be pulled first (`pull`), or
+    /// when the lookup failed: [`Self::source_image`] then asks itself.
+    pub(crate) fn inspect_with_image_id(
+        &self,
+        name: &str,
+        spec: &BoxSpec,
+        image: Option<&str>,
+    ) -> (Result<Option<Container>>, Option<String>) {
+        if image.is_none() && spec.pull {
+            return (self.engine.inspect(name), None);
+        }
+        let wanted = image.unwrap_or(&spec.image);
+        std::thread::scope(|s| {
+            let id = s.spawn(|| self.engine.image_id(wanted));
+            let existing = self.engine.inspect(name);
+            (existing, id.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)).ok().flatten())
+        })
+    }
+
     /// The image a new box is made from, there (with `pull` pulled again,
     /// else pulled when missing), and its id when the engine gives it: a
     /// snapshot or a loaded box brings its own `image`, already there.
-    pub(crate) fn source_image(&self, spec: &BoxSpec, image: Option<&str>) -> Result<Option<String>> {
+    /// `looked_up` is its id when the caller found it already.
+    pub(crate) fn source_image(
+        &self,
+        spec: &BoxSpec,
+        image: Option<&str>,
+        looked_up: Option<String>,
+    ) -> Result<Option<String>> {
+        if looked_up.is_some() {
+            return Ok(looked_up);
+        }
         match image {
             Some(image) => self.engine.image_id(image),
             None if spec.pull => {

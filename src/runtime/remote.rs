@@ -75,14 +75,15 @@ impl Boxes<'_> {
         crate::boxes::engine_args::check(&spec.engine_args, &spec.unshare).map_err(|why| {
             Error::usage(why, Some("see `tent create --help` for what --engine-arg may carry".to_string()))
         })?;
-        if let Some(existing) = self.engine.inspect(name)? {
+        let (existing, looked_up) = self.inspect_with_image_id(name, spec, image);
+        if let Some(existing) = existing? {
             return Err(Error::BoxExists {
                 name: name.into(),
                 engine: self.engine.describe(),
                 is_tent: existing.label(labels::FORMAT).is_some(),
             });
         }
-        let image_id = self.source_image(spec, image)?;
+        let image_id = self.source_image(spec, image, looked_up)?;
         let mut args = self.remote_argv(name, name, spec, Source { image, id: image_id.as_deref() })?;
         crate::interrupt::catch();
         if start {
