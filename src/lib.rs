@@ -22,12 +22,13 @@
 //! - `engine`: podman and Docker, argv from plain data, JSON shapes.
 //! - the floor, used by all and using nothing above: `paths`, `config`,
 //!   `output`, `text`, `progress`, `error`, `files`, `shell`, `env_vars`,
-//!   `interrupt`, `systemd`, `catalog` (the distributions `--distro` names).
+//!   `interrupt`, `concurrent`, `systemd`, `catalog` (the distributions `--distro` names).
 
 pub mod boxes;
 pub(crate) mod catalog;
 pub(crate) mod cli;
 pub(crate) mod commands;
+pub(crate) mod concurrent;
 pub(crate) mod config;
 pub mod engine;
 pub(crate) mod env_vars;

@@ -46,12 +46,9 @@ pub(super) fn run(ctx: &Context<'_>, args: &DoctorArgs) -> Result<i32> {
     // (issue 24: doctor with 500 exports is budgeted at 0.5 s). The checks
     // and findings are printed in the same order as before; only the
     // progress of a box the export check starts comes first now.
-    let (info, gathered) = std::thread::scope(|s| {
-        let engine = &ctx.engine;
-        let info = s.spawn(move || engine_info(engine));
-        let gathered = (!args.engine_only).then(|| gather_exports(ctx, None));
-        (info.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), gathered)
-    });
+    let engine = &ctx.engine;
+    let (info, gathered) =
+        crate::concurrent::at_once(|| engine_info(engine), || (!args.engine_only).then(|| gather_exports(ctx, None)));
     let checks = engine_checks(ctx, info);
     if args.engine_only {
         if args.json {

@@ -607,11 +607,8 @@ impl Engine {
     /// what `work` returned, and the images, or None when that call failed
     /// (the refs were a guess; the caller asks again for what it lacks).
     fn images_meanwhile<T>(&self, refs: Vec<String>, work: impl FnOnce() -> T) -> (T, Option<Vec<json::Image>>) {
-        std::thread::scope(|s| {
-            let images = s.spawn(|| self.images_of(refs));
-            let done = work();
-            (done, images.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)).ok())
-        })
+        let (images, done) = crate::concurrent::at_once(|| self.images_of(refs), work);
+        (done, images.ok())
     }
 
     /// The images named, inspected in one call. Another tent (or the user)

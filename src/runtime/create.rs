@@ -120,11 +120,8 @@ impl Boxes<'_> {
             return (self.engine.inspect(name), None);
         }
         let wanted = image.unwrap_or(&spec.image);
-        std::thread::scope(|s| {
-            let id = s.spawn(|| self.engine.image_id(wanted));
-            let existing = self.engine.inspect(name);
-            (existing, id.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)).ok().flatten())
-        })
+        let (id, existing) = crate::concurrent::at_once(|| self.engine.image_id(wanted), || self.engine.inspect(name));
+        (existing, id.ok().flatten())
     }
 
     /// The image a new box is made from, there (with `pull` pulled again,

@@ -101,11 +101,8 @@ impl Snapshots<'_> {
         // Docker every call is a round trip to the daemon (issue 24).
         let engine = self.boxes.engine;
         let label = format!("{}={name}", snap_labels::BOX);
-        let (container, listed) = std::thread::scope(|s| {
-            let listing = s.spawn(|| engine.images_labelled(&label));
-            let container = self.boxes.get(name);
-            (container, listing.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
-        });
+        let (listed, container) =
+            crate::concurrent::at_once(|| engine.images_labelled(&label), || self.boxes.get(name));
         let container = container?;
         let existing = snapshots_of(&listed?, engine.scope(), name);
         let snap_name = match snapshot {
