@@ -158,6 +158,10 @@ start_box bb "$IMG_BUSYBOX" 'mkdir -p /run/.tent/state/hooks &&
     echo "echo start >>/var/lib/hook-runs" >/run/.tent/state/hooks/start &&
     echo "env >/var/lib/hook-env" >>/run/.tent/state/hooks/start'
 T_UID=0 T_GID=0 T_USER=root T_SHELL=/bin/sh start_box bbroot "$IMG_BUSYBOX"
+# Host shims (tent, and a command of config host.commands) and the command
+# index, which a start with nothing changed leaves as they are.
+start_box bbshim "$IMG_BUSYBOX" : -e TENT_HOST_TENT=/usr/bin/tent -e TENT_RELAY=/run/user/1234/tent/relay.sock \
+    -e TENT_HOST_COMMANDS=xdg-open
 # Fakes: an image that has all tent looks for (busybox sh runs its applets
 # even without links, so only what busybox lacks is faked), and one without sudo.
 fakes='mkdir -p /var /usr/local/bin /usr/share/terminfo/x /etc/ssl/certs /usr/share/zoneinfo \
@@ -246,6 +250,45 @@ if starts_ok $box; then
         check_has "$box: the box's TENT_ variables in a hook's environment" "TENT_USER=alice" "$hook_env"
         check_has "$box: the box's name in a hook's environment" "TENT_BOX=$PREFIX-$box" "$hook_env"
     fi
+fi
+
+box=bbshim
+# The inode of a file in the box (a rewrite is a rename over it: a new inode).
+inode_in() { "$ENGINE" exec "$PREFIX-$box" stat -c %i "$1" 2>&1; }
+index=$TMP/state-$box/commands
+if starts_ok $box; then
+    check_has "$box: a shim runs the host's tent through the relay" \
+        "exec /run/.tent/lib/tent-host '/usr/bin/tent' '/run/user/1234/tent/relay.sock' \"\$@\"" \
+        "$("$ENGINE" exec "$PREFIX-$box" cat /usr/local/bin/tent)"
+    check_has "$box: the index lists the shims" "xdg-open" "$(cat "$index")"
+    shim=$(inode_in /usr/local/bin/xdg-open) idx=$(stat -c %i "$index")
+    restart_box $box
+    if starts_ok $box; then
+        check_eq "$box: a start with nothing changed leaves the shims" "$shim" "$(inode_in /usr/local/bin/xdg-open)"
+        check_eq "$box: and the command index" "$idx" "$(stat -c %i "$index")"
+    fi
+    # An index newer than this container's mark is not its own (after a
+    # rollback, the replaced container's); a shim removed is put back.
+    touch -d '+1 hour' "$index"
+    "$ENGINE" exec "$PREFIX-$box" rm /usr/local/bin/xdg-open
+    idx=$(stat -c %i "$index")
+    restart_box $box
+    if starts_ok $box; then
+        check_lacks "$box: an index not the container's own is written again" "$idx" "$(stat -c %i "$index")"
+        check "$box: a removed shim is written again" "$ENGINE" exec "$PREFIX-$box" test -x /usr/local/bin/xdg-open
+    fi
+    # Shims that ran something else (another relay) are written again.
+    "$ENGINE" exec "$PREFIX-$box" sh -c 'echo /elsewhere >/var/lib/tent/host-shims'
+    shim=$(inode_in /usr/local/bin/tent)
+    restart_box $box
+    if starts_ok $box; then
+        check_lacks "$box: shims of another relay are written again" "$shim" "$(inode_in /usr/local/bin/tent)"
+    fi
+    # A command that appears while the box runs is in the index within
+    # the init's two-second round.
+    "$ENGINE" exec "$PREFIX-$box" sh -c 'printf "#!/bin/sh\n" >/usr/local/bin/tent-newcmd && chmod +x /usr/local/bin/tent-newcmd'
+    for _ in $(seq 60); do grep -qx tent-newcmd "$index" && break; sleep 0.1; done
+    check_has "$box: a new command reaches the index" "tent-newcmd" "$(cat "$index")"
 fi
 
 box=bbclosed
