@@ -581,6 +581,20 @@ restart_cases() {
         case $mount_points in *" / "*) echo read ;; esac')
     check_eq "$t is_mount: / is one, a made-up path is not" "root|none|read" "$(printf '%s' "$out" | paste -sd'|')"
 
+    # sq: any word quoted for sh, with builtins only (PATH has no sed here).
+    new_case
+    out=$(in_sh "$(cat <<'EOF'
+for w in plain "it's" "'" "a''b" "" 'x y$z' "\\'"; do
+    sq "$w"
+    eval "back=$sq_out"
+    if [ "$back" = "$w" ]; then printf 'ok '; else printf 'bad:%s ' "$sq_out"; fi
+done
+sq "it's"
+printf '%s' "$sq_out"
+EOF
+)")
+    check_eq "$t sq: quotes any word for sh, builtins only" "ok ok ok ok ok ok ok 'it'\\''s'" "$out"
+
     # gone: no rm when nothing is there; one rm for all when anything is.
     # (busybox sh runs its own rm and chown, not the fakes.)
     if ! sh_has rm; then
