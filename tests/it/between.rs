@@ -5,10 +5,9 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::engine_tests;
-use crate::harness::{BOOKWORM, Engine, Sandbox, bytes_contain, tent_bin};
+use crate::harness::{BOOKWORM, Engine, Sandbox, bytes_contain, eventually, tent_bin};
 
 engine_tests!(entry_env_which_and_rm, default_box_and_none, ephemeral_is_removed_after_its_command);
 
@@ -31,18 +30,6 @@ fn write_config(sb: &Sandbox, text: &str) {
         .args(["-R", "--reference", &sb.home.display().to_string()])
         .arg(sb.home.join(".config"))
         .status();
-}
-
-/// Polls `check` for up to `secs` seconds.
-fn eventually(secs: u64, mut check: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(secs) {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(300));
-    }
-    false
 }
 
 /// One box for the cheap checks: its launcher (validates, removable, gone

@@ -448,6 +448,18 @@ pub fn pids_of(argv: &[&str]) -> Vec<u32> {
         .collect()
 }
 
+/// Polls `check` for up to `secs` seconds; whether it came true.
+pub fn eventually(secs: u64, mut check: impl FnMut() -> bool) -> bool {
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(secs) {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    false
+}
+
 pub fn bytes_contain(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }

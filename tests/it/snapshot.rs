@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::engine_tests;
-use crate::harness::{BOOKWORM, Engine, Sandbox, tent_bin};
+use crate::harness::{BOOKWORM, Engine, Sandbox, eventually, tent_bin};
 
 engine_tests!(
     snapshot_rollback_keeps_home_and_exports,
@@ -149,6 +149,10 @@ fn snapshot_rollback_keeps_home_and_exports(engine: Engine) {
     );
     sb.tent(&["run", &name, "--", "sh", "-c", "echo kept > \"$HOME/after-snapshot\""]).ok();
     let id_before = container_id(&sb, &name);
+    // The command index follows: cmp is gone from it (within the init's
+    // two-second round).
+    let in_index = |cmd: &str| sb.tent(&["which", cmd]).output().stdout().starts_with(&format!("{name}\t"));
+    assert!(eventually(15, || !in_index("cmp")), "tent which cmp: {}", sb.tent(&["which", "cmp"]).output().describe());
 
     // Off a terminal, only with --yes.
     let out = sb.tent(&["rollback", &name]).code(2);
@@ -170,6 +174,9 @@ fn snapshot_rollback_keeps_home_and_exports(engine: Engine) {
     assert!(check.contains("'/etc/tent-it-mark': No such file"), "{check}");
     assert!(check.contains("'/usr/share/tent-it': No such file"), "{check}");
     assert!(check.contains("cmp-back"), "{check}");
+    // The index the old box wrote is not the new box's (tent-init's mark
+    // commands-written): at its start the new box wrote its own, with cmp.
+    assert!(in_index("cmp"), "tent which cmp: {}", sb.tent(&["which", "cmp"]).output().describe());
     assert_eq!(std::fs::read_to_string(sb.home.join("after-snapshot")).unwrap(), "kept\n");
     assert_ne!(container_id(&sb, &name), id_before, "a new container");
     names_its_image(&sb, &name);
