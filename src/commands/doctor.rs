@@ -42,14 +42,32 @@ impl Check {
 }
 
 pub(super) fn run(ctx: &Context<'_>, args: &DoctorArgs) -> Result<i32> {
-    // The engine's `info` (0.1-0.3 s) runs while the exports are looked at
-    // (issue 24: doctor with 500 exports is budgeted at 0.5 s). The checks
-    // and findings are printed in the same order as before; only the
-    // progress of a box the export check starts comes first now.
+    // The engine's first answer runs while the exports are looked at (issue
+    // 24: doctor with 500 exports is budgeted at 0.5 s). The checks and
+    // findings are printed in the same order as before; only the progress of
+    // a box the export check starts comes first now.
     let engine = &ctx.engine;
-    let (info, gathered) =
-        crate::concurrent::at_once(|| engine_info(engine), || (!args.engine_only).then(|| gather_exports(ctx, None)));
-    let checks = engine_checks(ctx, info);
+    let light = engine.is_podman() && engine.is_local() && !args.engine_only;
+    let (answer, gathered) = crate::concurrent::at_once(
+        || if light { podman_version(engine).map(Answer::Version) } else { engine_info(engine).map(Answer::Info) },
+        || (!args.engine_only).then(|| gather_exports(ctx, None)),
+    );
+    let store = gathered.as_ref().and_then(|g| g.as_ref().ok()).and_then(|g| g.store.as_ref());
+    let facts = match answer {
+        Some(Answer::Info(info)) => Some(EngineFacts::from_info(engine.is_podman(), &info)),
+        Some(Answer::Version(version)) => match (store, host_cgroup_version()) {
+            (Some(store), Some(cgroups)) => Some(EngineFacts {
+                version,
+                storage: store.driver.clone(),
+                cgroups,
+                runtime: format!("{} (what box {} runs with)", store.runtime, store.box_name),
+            }),
+            // No box told the store's driver: `info` it is.
+            _ => engine_info(engine).map(|info| EngineFacts::from_info(true, &info)),
+        },
+        None => None,
+    };
+    let checks = engine_checks(ctx, facts, if light { "version" } else { "info" });
     if args.engine_only {
         if args.json {
             ctx.printer.data(serde_json::to_string_pretty(&checks).expect("checks serialize"));
@@ -68,6 +86,35 @@ pub(super) fn run(ctx: &Context<'_>, args: &DoctorArgs) -> Result<i32> {
     let gathered = gathered.expect("gathered unless --engine-only")?;
     let exports = report_exports(ctx, gathered, args.fix, args.json)?;
     Ok(if checks.iter().any(|c| c.problem) { crate::error::exit::FAILURE } else { exports })
+}
+
+/// The engine's first answer to doctor.
+///
+/// podman on this machine is asked only its `version` (20-30 ms): its
+/// `info` looks up the package of each helper (on Debian one `dpkg -S`
+/// each, 80-90 ms) and the state of every container (0.4 s in all with 100
+/// containers), and doctor would wait for it (issue 24). The storage driver
+/// and runtime then come from a box the export check inspects (a store has
+/// one driver) and the cgroup version from this machine's kernel, as podman
+/// reads it; with no box to inspect, from `info` after all. Docker's `info`
+/// is the daemon's answer (0.1 s); a remote engine's facts are its host's.
+enum Answer {
+    Info(Value),
+    Version(String),
+}
+
+/// podman's version, when it answers `version`.
+fn podman_version(engine: &Engine) -> Option<String> {
+    let output = engine.output(&["version", "--format", "json"]).ok().filter(|o| o.status.success())?;
+    let value: Value = serde_json::from_slice(&output.stdout).ok()?;
+    value["Client"]["Version"].as_str().filter(|v| !v.is_empty()).map(str::to_string)
+}
+
+/// This machine's cgroup version, read as podman reads it: v2 when
+/// /sys/fs/cgroup is a cgroup2 file system, else v1 (hybrid or legacy).
+fn host_cgroup_version() -> Option<String> {
+    let fs = rustix::fs::statfs("/sys/fs/cgroup").ok()?;
+    Some(if fs.f_type == libc::CGROUP2_SUPER_MAGIC { "2" } else { "1" }.to_string())
 }
 
 fn print_checks(ctx: &Context<'_>, checks: &[Check]) {
@@ -92,11 +139,12 @@ fn engine_info(engine: &Engine) -> Option<Value> {
         .and_then(|o| serde_json::from_slice::<Value>(&o.stdout).ok())
 }
 
-/// What tent needs of the engine it uses now, from its `info`.
-fn engine_checks(ctx: &Context<'_>, info: Option<Value>) -> Vec<Check> {
+/// What tent needs of the engine it uses now, from its facts (None: it did
+/// not answer `asked`).
+fn engine_checks(ctx: &Context<'_>, facts: Option<EngineFacts>, asked: &str) -> Vec<Check> {
     let engine = &ctx.engine;
     let mut checks = Vec::new();
-    let Some(info) = info else {
+    let Some(facts) = facts else {
         let how = if engine.is_podman() {
             "install podman (and uidmap for rootless use), or name another engine with --engine or TENT_ENGINE"
         } else {
@@ -104,12 +152,11 @@ fn engine_checks(ctx: &Context<'_>, info: Option<Value>) -> Vec<Check> {
         };
         checks.push(Check::bad(
             "engine",
-            format!("{} ({}) does not answer `info`", engine.describe(), engine.path.display()),
+            format!("{} ({}) does not answer `{asked}`", engine.describe(), engine.path.display()),
             how,
         ));
         return checks;
     };
-    let facts = EngineFacts::from_info(engine.is_podman(), &info);
     checks.push(Check::good("engine", format!("{} {} at {}", engine.describe(), facts.version, engine.path.display())));
     checks.extend(facts.checks(engine.rootless));
     if engine.rootless {
@@ -132,7 +179,8 @@ fn engine_checks(ctx: &Context<'_>, info: Option<Value>) -> Vec<Check> {
     checks
 }
 
-/// The facts of `podman info` / `docker info` tent cares about.
+/// The facts about the engine tent cares about (from its `info`, or as
+/// [`Answer`] tells).
 #[derive(Debug, Default, PartialEq, Eq)]
 struct EngineFacts {
     pub version: String,
@@ -244,12 +292,23 @@ pub(super) fn check_exports(ctx: &Context<'_>, only_box: Option<&str>, fix: bool
 struct Gathered {
     findings: Vec<(Engine, Finding)>,
     unchecked: Vec<String>,
+    /// The store of the engine tent uses now, as the first of its boxes
+    /// inspected tells it.
+    store: Option<StoreSeen>,
+}
+
+/// The storage driver and runtime a box's inspect tells.
+struct StoreSeen {
+    driver: String,
+    runtime: String,
+    box_name: String,
 }
 
 /// Looks at every export of the receipts (of `only_box`'s, when given).
 fn gather_exports(ctx: &Context<'_>, only_box: Option<&str>) -> Result<Gathered> {
     let mut findings = Vec::new();
     let mut unchecked = Vec::new();
+    let mut store = None;
     for (scope, box_name, path) in receipt::all_receipts(&ctx.paths.receipts_root()) {
         if only_box.is_some_and(|b| b != box_name || scope != ctx.engine.scope()) {
             continue;
@@ -269,7 +328,13 @@ fn gather_exports(ctx: &Context<'_>, only_box: Option<&str>) -> Result<Gathered>
         let mine = |c: &crate::engine::json::Container| {
             c.label(crate::boxes::labels::FORMAT).is_some() && crate::runtime::other_owner(c).is_none()
         };
-        let problems = match engine.inspect(&box_name)?.filter(mine) {
+        let inspected = engine.inspect(&box_name)?;
+        let told = inspected.as_ref().filter(|c| !c.driver.is_empty() && !c.runtime.is_empty());
+        if let Some(c) = told.filter(|_| store.is_none() && scope == ctx.engine.scope()) {
+            store =
+                Some(StoreSeen { driver: c.driver.clone(), runtime: c.runtime.clone(), box_name: box_name.clone() });
+        }
+        let problems = match inspected.filter(mine) {
             None => receipt.exports.iter().map(|e| (e.clone(), Problem::BoxGone)).collect(),
             Some(container) => {
                 let boxes = Boxes {
@@ -300,12 +365,12 @@ fn gather_exports(ctx: &Context<'_>, only_box: Option<&str>) -> Result<Gathered>
             ));
         }
     }
-    Ok(Gathered { findings, unchecked })
+    Ok(Gathered { findings, unchecked, store })
 }
 
 /// Prints what [`gather_exports`] found, and fixes it when asked.
 fn report_exports(ctx: &Context<'_>, gathered: Gathered, fix: bool, json: bool) -> Result<i32> {
-    let Gathered { mut findings, unchecked } = gathered;
+    let Gathered { mut findings, unchecked, .. } = gathered;
     for note in &unchecked {
         ctx.printer.warn(format!("not checked: {note}"));
     }

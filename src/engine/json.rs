@@ -23,6 +23,11 @@ pub struct Container {
     /// Host pid of the entry point when running (inspect only).
     pub pid: Option<u32>,
     pub labels: BTreeMap<String, String>,
+    /// The store's storage driver (inspect only; empty otherwise). A store
+    /// has one driver, so any container's is the engine's.
+    pub driver: String,
+    /// The OCI runtime it runs with (inspect only; empty otherwise).
+    pub runtime: String,
 }
 
 impl Container {
@@ -80,6 +85,7 @@ pub fn parse_podman_ps(text: &str) -> Result<Vec<Container>, String> {
             created: rfc3339_from_unix(row.created),
             pid: None,
             labels: row.labels.unwrap_or_default(),
+            ..Container::default()
         })
         .collect())
 }
@@ -130,6 +136,7 @@ pub fn parse_docker_ps(text: &str) -> Result<Vec<Container>, String> {
                 created: rfc3339_from_docker(&row.created),
                 pid: None,
                 labels: row.labels.into_iter().filter(|(_, v)| !v.is_empty()).collect(),
+                ..Container::default()
             })
         })
         .collect()
@@ -152,6 +159,20 @@ struct Inspect {
     image: String,
     state: InspectState,
     config: InspectConfig,
+    #[serde(default)]
+    driver: String,
+    /// podman only (Docker's is `HostConfig.Runtime`)
+    #[serde(default, rename = "OCIRuntime")]
+    oci_runtime: String,
+    #[serde(default)]
+    host_config: InspectHostConfig,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase")]
+struct InspectHostConfig {
+    #[serde(default)]
+    runtime: String,
 }
 
 #[derive(Deserialize)]
@@ -187,6 +208,8 @@ fn container_from(row: Inspect) -> Container {
         created: row.created,
         pid: (row.state.pid != 0).then_some(row.state.pid),
         labels: row.config.labels.unwrap_or_default(),
+        driver: row.driver,
+        runtime: if row.oci_runtime.is_empty() { row.host_config.runtime } else { row.oci_runtime },
     }
 }
 
@@ -453,8 +476,8 @@ mod tests {
 "#;
 
     // Recorded from podman 4.3.1 and Docker 20.10.24 `container inspect`, trimmed.
-    const PODMAN_INSPECT: &str = r#"[{"Id":"3986ca6b","Created":"2026-11-25T22:16:29.384023569Z","Path":"sleep","State":{"OciVersion":"1.0.2-dev","Status":"running","Running":true,"Pid":4242},"ImageName":"localhost/tent-test/debian:bookworm","Name":"jtest","Config":{"Image":"localhost/tent-test/debian:bookworm","Labels":{"tent.format":"1"}}}]"#;
-    const DOCKER_INSPECT: &str = r#"[{"Id":"5208cb40ce7f","Created":"2026-11-25T22:16:30.037087544Z","State":{"Status":"exited","Running":false,"Pid":0},"Image":"sha256:78326c07","Name":"/jtest","Config":{"Image":"tent-test/debian:bookworm","Labels":{"tent.format":"1"}}}]"#;
+    const PODMAN_INSPECT: &str = r#"[{"Id":"3986ca6b","Created":"2026-11-25T22:16:29.384023569Z","Path":"sleep","State":{"OciVersion":"1.0.2-dev","Status":"running","Running":true,"Pid":4242},"ImageName":"localhost/tent-test/debian:bookworm","Name":"jtest","Driver":"overlay","OCIRuntime":"runc","HostConfig":{"Runtime":"oci"},"Config":{"Image":"localhost/tent-test/debian:bookworm","Labels":{"tent.format":"1"}}}]"#;
+    const DOCKER_INSPECT: &str = r#"[{"Id":"5208cb40ce7f","Created":"2026-11-25T22:16:30.037087544Z","State":{"Status":"exited","Running":false,"Pid":0},"Image":"sha256:78326c07","Name":"/jtest","Driver":"overlay2","HostConfig":{"Runtime":"runc"},"Config":{"Image":"tent-test/debian:bookworm","Labels":{"tent.format":"1"}}}]"#;
 
     #[test]
     fn podman_4_3_ps() {
@@ -499,8 +522,11 @@ mod tests {
         assert!(p.running());
         assert_eq!(p.pid, Some(4242));
         assert_eq!(p.image, "localhost/tent-test/debian:bookworm");
+        // podman's `HostConfig.Runtime` is "oci"; its runtime's name is `OCIRuntime`.
+        assert_eq!((p.driver.as_str(), p.runtime.as_str()), ("overlay", "runc"));
         let d = parse_inspect(DOCKER_INSPECT).unwrap().pop().unwrap();
         assert_eq!(d.name, "jtest");
+        assert_eq!((d.driver.as_str(), d.runtime.as_str()), ("overlay2", "runc"));
         assert_eq!(d.image, "tent-test/debian:bookworm");
         assert_eq!(d.pid, None);
         assert!(!d.running());

@@ -144,7 +144,7 @@ enum Seen {
     /// No container of that name.
     Missing,
     /// One of the user's boxes, made for the journal's box.
-    Ours(crate::engine::json::Container),
+    Ours(Box<crate::engine::json::Container>),
     /// The engine could not say (podman's inspect fails on a container whose
     /// removal was killed half-way; `rm --force` still clears it).
     Unknown,
@@ -574,7 +574,7 @@ impl Snapshots<'_> {
         let env = tent_box_env(&text);
         match not_a_swap_container(&container, env.as_deref(), &j.box_name, uid, self.boxes.engine.rootless) {
             Some(why) => Seen::Foreign(why),
-            None => Seen::Ours(container),
+            None => Seen::Ours(Box::new(container)),
         }
     }
 
