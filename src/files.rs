@@ -39,7 +39,8 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 /// An exclusive lock on a lock file, held until dropped.
 #[derive(Debug)]
 pub struct Lock {
-    _file: fs::File,
+    file: fs::File,
+    path: PathBuf,
 }
 
 /// The lock's open file: a child given a duplicate of it holds the lock
@@ -47,24 +48,70 @@ pub struct Lock {
 /// tent returns).
 impl std::os::fd::AsFd for Lock {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        self._file.as_fd()
+        self.file.as_fd()
     }
 }
 
+impl Lock {
+    /// Removes the lock file while the lock is held, when what it guards is
+    /// gone (a removed box, its last export): one file per box ever made
+    /// would otherwise pile up. A tent that opened the file before and
+    /// waits for it finds, once it has the lock, that the file is no longer
+    /// at its path, and takes the lock again on a new one (`acquire`).
+    pub(crate) fn retire(self) -> Result<()> {
+        if same_file(&self.file, &self.path) {
+            remove_if_present(&self.path)?;
+        }
+        Ok(())
+    }
+}
+
+/// How often a lock is taken again because the file it got was removed
+/// meanwhile. Each retry needs another holder's `retire` (or a box removing
+/// the file: the state directory is in the home every box can write), so
+/// the bound only keeps a hostile loop from holding tent forever.
+const LOCK_RETRIES: usize = 100;
+
 /// Takes the exclusive lock on `path` (made when missing), waiting for it.
 pub(crate) fn lock(path: &Path) -> Result<Lock> {
-    let file = lock_file(path)?;
-    file.lock().map_err(|e| Error::io(path, e))?;
-    Ok(Lock { _file: file })
+    Ok(acquire(path, true)?.expect("a waiting lock is always taken"))
 }
 
 /// The lock on `path` if nobody holds it now; None when somebody does.
 pub(crate) fn try_lock(path: &Path) -> Result<Option<Lock>> {
-    let file = lock_file(path)?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(Lock { _file: file })),
-        Err(fs::TryLockError::WouldBlock) => Ok(None),
-        Err(fs::TryLockError::Error(e)) => Err(Error::io(path, e)),
+    acquire(path, false)
+}
+
+/// The lock on the file at `path`, checked to be the file still there once
+/// it is held (see `Lock::retire`).
+fn acquire(path: &Path, wait: bool) -> Result<Option<Lock>> {
+    for _ in 0..LOCK_RETRIES {
+        let file = lock_file(path)?;
+        if wait {
+            file.lock().map_err(|e| Error::io(path, e))?;
+        } else {
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(fs::TryLockError::Error(e)) => return Err(Error::io(path, e)),
+            }
+        }
+        if same_file(&file, path) {
+            return Ok(Some(Lock { file, path: path.to_path_buf() }));
+        }
+    }
+    Err(Error::io(
+        path,
+        std::io::Error::other(format!("the lock file was removed under tent {LOCK_RETRIES} times in a row")),
+    ))
+}
+
+/// Whether `path` (not followed) is the open `file`.
+fn same_file(file: &fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::symlink_metadata(path)) {
+        (Ok(open), Ok(there)) => open.dev() == there.dev() && open.ino() == there.ino(),
+        _ => false,
     }
 }
 
@@ -237,6 +284,56 @@ mod tests {
         assert!(try_lock(&path).unwrap().is_some());
         assert!(other.try_lock().is_ok());
         assert_ne!(lock_path(dir.path(), "dev.lock"), dir.path().join("dev.lock"));
+    }
+
+    #[test]
+    fn a_retired_lock_leaves_no_file_and_a_waiting_tent_takes_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = lock_path(dir.path(), "dev");
+        let held = lock(&path).unwrap();
+        // Another tent has the file open and waits for the lock.
+        let waiter = std::thread::spawn({
+            let path = path.clone();
+            move || {
+                let lock = lock(&path).unwrap();
+                assert!(same_file(&lock.file, &path), "the lock taken is on the file at the path");
+                lock
+            }
+        });
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        held.retire().unwrap();
+        let second = waiter.join().unwrap();
+        assert!(try_lock(&path).unwrap().is_none(), "the waiter's new file is the lock");
+        second.retire().unwrap();
+        assert!(!path.exists());
+        assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 0);
+    }
+
+    /// Many tents taking, retiring and taking again one lock: never two
+    /// holders at once.
+    #[test]
+    fn retired_locks_still_exclude_each_other() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let path = lock_path(dir.path(), "dev");
+        let inside = std::sync::Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..8)
+            .map(|t| {
+                let (path, inside) = (path.clone(), inside.clone());
+                std::thread::spawn(move || {
+                    for i in 0..200 {
+                        let held = lock(&path).unwrap();
+                        assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two holders at once");
+                        std::thread::yield_now();
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                        if (t + i) % 3 == 0 { held.retire().unwrap() } else { drop(held) }
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
     }
 
     #[test]

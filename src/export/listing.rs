@@ -51,8 +51,10 @@ pub struct Removal {
 /// that still carry this box's marker (icons: name), then their records.
 pub fn unexport(paths: &Paths, scope: Scope, box_name: &str, selector: Selector<'_>) -> Result<Vec<Removal>> {
     let receipt_path = paths.receipt(scope, box_name);
-    let _lock = receipt::lock(&receipt_path)?;
+    let lock = receipt::lock(&receipt_path)?;
     let Some(mut receipt) = Receipt::load(&receipt_path)? else {
+        // No receipt: nor any need of its lock file (harmless if it stays).
+        let _ = lock.retire();
         return Ok(Vec::new());
     };
     let mut removals = Vec::new();
@@ -66,6 +68,10 @@ pub fn unexport(paths: &Paths, scope: Scope, box_name: &str, selector: Selector<
     }
     receipt.exports = rest;
     receipt.save(&receipt_path)?;
+    if receipt.exports.is_empty() {
+        // The receipt is gone (`save`): so goes its lock file.
+        let _ = lock.retire();
+    }
     if any_app {
         let _ = refresh_menus(paths);
     }
@@ -143,8 +149,11 @@ mod tests {
         assert!(users.exists(), "an icon not named tent-dev-* stays even when recorded");
         assert!(unrelated.exists());
         assert!(!p.receipt(Scope::Podman, "dev").exists(), "the receipt goes with the last export");
-        // Nothing recorded: nothing to do.
+        let lock = crate::files::lock_path(p.receipt(Scope::Podman, "dev").parent().unwrap(), "dev.json");
+        assert!(!lock.exists(), "and so does its lock file");
+        // Nothing recorded: nothing to do, and no lock file left behind.
         assert!(remove_box_exports(&p, Scope::Podman, "dev").unwrap().is_empty());
+        assert!(!lock.exists());
     }
 
     #[test]

@@ -31,7 +31,7 @@ impl Boxes<'_> {
         // A rollback that has returned may still be removing the box's old
         // container and in-use tags, under the box's lock: wait for it, so
         // nothing of the box is left behind (issue 24).
-        let _lock = self.box_lock(name)?;
+        let lock = self.box_lock(name)?;
         // The name and owner are checked before anything goes, exports included.
         match self.get(name) {
             Ok(_) | Err(Error::NoSuchBox { .. }) => {}
@@ -43,6 +43,9 @@ impl Boxes<'_> {
         crate::files::remove_if_present(&self.paths.manifest_record(self.engine.scope(), name))?;
         let snapshots = self.remove_snapshots(name);
         self.remove_in_use_tags(name);
+        // Its lock file goes too (one per box ever made would pile up); one
+        // left behind does no harm, so a failure here is not the removal's.
+        let _ = lock.retire();
         Ok(Removed { exports, snapshots })
     }
 

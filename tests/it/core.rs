@@ -82,6 +82,14 @@ fn lifecycle_feels_like_the_host(engine: Engine) {
     assert!(entry(&list_json(&sb), &name).is_none(), "box gone from the list");
     assert!(sb.home.join("made-in-box").exists(), "rm never touches the home");
     assert!(!sb.state_dir(&name).exists(), "rm removes tent's state of the box");
+    // Its lock files too: the box's own and its receipt's (one pair per box
+    // ever made piled up before).
+    let state = sb.home.join(".local/state/tent");
+    for lock in
+        [format!("boxes/{0}/locks/{name}", engine.scope()), format!("exports/{0}/locks/{name}.json", engine.scope())]
+    {
+        assert!(!state.join(&lock).exists(), "rm leaves {lock}");
+    }
 }
 
 fn exit_codes_pass_through(engine: Engine) {
