@@ -461,12 +461,9 @@ impl Engine {
 
     // ---- queries ----------------------------------------------------------
 
+    /// Whether the engine has `image` (a name or an id).
     pub fn image_exists(&self, image: &str) -> Result<bool> {
-        let args: &[&str] = match self.kind {
-            EngineKind::Podman => &["image", "exists", image],
-            EngineKind::Docker => &["image", "inspect", "--format", "{{.Id}}", image],
-        };
-        Ok(self.output(args)?.status.success())
+        Ok(self.image_id(image)?.is_some())
     }
 
     /// The id of `image` (64 hex digits), or None when the engine has no
