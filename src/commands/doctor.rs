@@ -53,21 +53,20 @@ pub(super) fn run(ctx: &Context<'_>, args: &DoctorArgs) -> Result<i32> {
         || (!args.engine_only).then(|| gather_exports(ctx, None)),
     );
     let store = gathered.as_ref().and_then(|g| g.as_ref().ok()).and_then(|g| g.store.as_ref());
-    let facts = match answer {
-        Some(Answer::Info(info)) => Some(EngineFacts::from_info(engine.is_podman(), &info)),
+    // The facts, and what the engine was last asked (named if it did not answer).
+    let (facts, asked) = match answer {
+        Some(Answer::Info(info)) => (Some(EngineFacts::from_info(engine.is_podman(), &info)), "info"),
         Some(Answer::Version(version)) => match (store, host_cgroup_version()) {
-            (Some(store), Some(cgroups)) => Some(EngineFacts {
-                version,
-                storage: store.driver.clone(),
-                cgroups,
-                runtime: format!("{} (what box {} runs with)", store.runtime, store.box_name),
-            }),
+            (Some(store), Some(cgroups)) => {
+                let runtime = format!("{} (what box {} runs with)", store.runtime, store.box_name);
+                (Some(EngineFacts { version, storage: store.driver.clone(), cgroups, runtime }), "version")
+            }
             // No box told the store's driver: `info` it is.
-            _ => engine_info(engine).map(|info| EngineFacts::from_info(true, &info)),
+            _ => (engine_info(engine).map(|info| EngineFacts::from_info(true, &info)), "info"),
         },
-        None => None,
+        None => (None, if light { "version" } else { "info" }),
     };
-    let checks = engine_checks(ctx, facts, if light { "version" } else { "info" });
+    let checks = engine_checks(ctx, facts, asked);
     if args.engine_only {
         if args.json {
             ctx.printer.data(serde_json::to_string_pretty(&checks).expect("checks serialize"));

@@ -266,4 +266,14 @@ fn doctor_names_an_engine_that_does_not_answer() {
     let out = tent(home.path(), &["--engine", fake.to_str().unwrap(), "doctor", "--engine-only"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("does not answer `info`"), "{}", stderr(&out));
+    // A podman that answers `version` but not `info` (a broken store), with
+    // no box to tell the store's facts: the doctor names `info`.
+    let half = tempfile::tempdir().unwrap();
+    let fake = fake_engine(
+        half.path(),
+        r#"case "$1" in version) echo '{"Client":{"Version":"4.3.1"}}' ;; *) echo 'Error: database is locked' >&2; exit 125 ;; esac"#,
+    );
+    let out = tent(half.path(), &["--engine", fake.to_str().unwrap(), "doctor"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("does not answer `info`"), "{}", stderr(&out));
 }
