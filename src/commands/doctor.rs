@@ -328,10 +328,12 @@ fn gather_exports(ctx: &Context<'_>, only_box: Option<&str>) -> Result<Gathered>
             c.label(crate::boxes::labels::FORMAT).is_some() && crate::runtime::other_owner(c).is_none()
         };
         let inspected = engine.inspect(&box_name)?.filter(mine);
-        let told = inspected.as_ref().filter(|c| !c.driver.is_empty() && !c.runtime.is_empty());
-        if let Some(c) = told.filter(|_| store.is_none() && scope == ctx.engine.scope()) {
-            store =
-                Some(StoreSeen { driver: c.driver.clone(), runtime: c.runtime.clone(), box_name: box_name.clone() });
+        if store.is_none() && scope == ctx.engine.scope() {
+            store = inspected.as_ref().filter(|c| !c.driver.is_empty() && !c.runtime.is_empty()).map(|c| StoreSeen {
+                driver: c.driver.clone(),
+                runtime: c.runtime.clone(),
+                box_name: box_name.clone(),
+            });
         }
         let problems = match inspected {
             None => receipt.exports.iter().map(|e| (e.clone(), Problem::BoxGone)).collect(),
