@@ -159,7 +159,7 @@ pub(crate) enum Command {
     Clone(CloneArgs),
     /// Write a box (its system, spec and export list) to one file
     #[command(
-        after_help = "The file is a gzip'd tar: tent-box.json (spec, exports, checksum) and the image. Home and volumes are not in it.\n\nExamples:\n  tent save dev -o dev.tent\n  tent load dev.tent --name dev2"
+        after_help = "The file is a zstd-compressed tar: tent-box.json (spec, exports), the image as the engine saves it, and its checksum. Home and volumes are not in it. With --without-base, the layers of the image the box was made from are left out: the file holds only what the box changed, and loads where that image is (tent load says so when it is not).\n\nExamples:\n  tent save dev -o dev.tent\n  tent save dev -o dev.tent --without-base   for a machine that has the box's image\n  tent load dev.tent --name dev2"
     )]
     Save(SaveArgs),
     /// Make a box from a file written by `tent save` (works offline)

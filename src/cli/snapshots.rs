@@ -49,6 +49,9 @@ pub(crate) struct SaveArgs {
     /// The file to write
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// Leave out the layers of the image the box was made from (a far smaller file, for a machine that has that image)
+    #[arg(long)]
+    pub without_base: bool,
 }
 
 #[derive(Debug, Args)]

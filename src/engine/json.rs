@@ -276,6 +276,23 @@ struct ImageConfig {
     labels: Option<BTreeMap<String, String>>,
 }
 
+/// A layer as both engines name it in an image's `RootFS.Layers`: the
+/// sha256 of its uncompressed tar (its diff id), `sha256:` and 64 hex digits.
+pub fn is_layer_digest(s: &str) -> bool {
+    s.strip_prefix("sha256:").is_some_and(crate::text::is_sha256_hex)
+}
+
+/// `image inspect --format '{{.Id}}{{range .RootFS.Layers}} {{.}}{{end}}'`
+/// of one image: its id (without `sha256:`) and its layers, bottom first.
+/// None for anything else (a layer that is not a digest, no id).
+pub fn parse_image_layers(text: &str) -> Option<(String, Vec<String>)> {
+    let mut words = text.split_whitespace();
+    let id = words.next()?.trim_start_matches("sha256:");
+    let layers: Vec<String> = words.map(str::to_string).collect();
+    let well_formed = crate::text::is_sha256_hex(id) && !layers.is_empty() && layers.iter().all(|l| is_layer_digest(l));
+    well_formed.then(|| (id.to_string(), layers))
+}
+
 pub fn parse_image_inspect(text: &str) -> Result<Vec<Image>, String> {
     let rows: Vec<ImageInspect> = serde_json::from_str(text).map_err(|e| e.to_string())?;
     Ok(rows.into_iter().map(image_from).collect())
@@ -544,6 +561,20 @@ mod tests {
         assert!(is_no_such_container("Error: inspecting object: no such container nosuch"));
         assert!(is_no_such_container("Error response from daemon: No such container: nosuch"));
         assert!(!is_no_such_container("Error: permission denied"));
+    }
+
+    #[test]
+    fn image_layers_as_both_engines_print_them() {
+        let layer = format!("sha256:{}", "5".repeat(64));
+        // podman prints the id bare, Docker with `sha256:`.
+        for id in ["a".repeat(64), format!("sha256:{}", "a".repeat(64))] {
+            let (got, layers) = parse_image_layers(&format!("{id} {layer} {layer}\n")).unwrap();
+            assert_eq!(got, "a".repeat(64));
+            assert_eq!(layers, [layer.clone(), layer.clone()]);
+        }
+        for bad in ["", "\n", &"a".repeat(64), &format!("{} sha256:12", "a".repeat(64)), &format!("xyz {layer}")] {
+            assert_eq!(parse_image_layers(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -475,6 +475,18 @@ impl Engine {
         Ok((output.status.success() && crate::text::is_sha256_hex(id)).then(|| id.to_string()))
     }
 
+    /// The id of `image` (64 hex digits) and its layers (`sha256:HEX` diff
+    /// ids, bottom first), or None when the engine has no such image.
+    pub fn image_layers(&self, image: &str) -> Result<Option<(String, Vec<String>)>> {
+        let format = "{{.Id}}{{range .RootFS.Layers}} {{.}}{{end}}";
+        let output = self.output(&["image", "inspect", "--format", format, "--", image])?;
+        if !output.status.success() {
+            return Ok(None);
+        }
+        let text = String::from_utf8_lossy(&output.stdout);
+        Ok(json::parse_image_layers(&text))
+    }
+
     /// The container of that name, or None when there is none.
     pub fn inspect(&self, name: &str) -> Result<Option<json::Container>> {
         let args = ["container", "inspect", name];

@@ -1,7 +1,8 @@
 //! Atomic boxes on real engines (issue 12): snapshots and rollback (system
 //! restored; home, host name and exports kept), upgrades rolled back on
 //! failure and undone on request, clone, save and load offline without the
-//! base image, and SIGKILL during a rollback.
+//! base image, a box file without its base image's layers, and SIGKILL
+//! during a rollback.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -15,6 +16,7 @@ engine_tests!(
     upgrade_running_boxes_and_notify_a_rollback,
     clone_copies_the_system,
     save_and_load_offline,
+    a_box_saved_without_its_base_loads_only_where_the_base_is,
     killed_rollback_leaves_a_working_box,
     a_swap_killed_with_the_old_box_aside_is_undone
 );
@@ -401,6 +403,54 @@ fn save_and_load_offline(engine: Engine) {
     let out = sb.tent(&["load", file.to_str().unwrap()]).code(1);
     assert!(out.stderr.contains("--name"), "{}", out.describe());
     sb.tent(&["rm", &name, "--force", "--yes"]).ok();
+}
+
+/// Issue 24: `tent save --without-base` leaves out the layers of the image
+/// the box was made from. The file is a fraction of the whole one, loads
+/// (on this engine's real `load`) where that image is, and is refused
+/// before anything is made where it is not; the whole file still loads.
+fn a_box_saved_without_its_base_loads_only_where_the_base_is(engine: Engine) {
+    let sb = Sandbox::new(engine);
+    // A base image of two layers of this test's own, so that it can go.
+    let base = format!("localhost/tent-test-base:{}-{}", engine.key(), std::process::id());
+    let maker = format!("tent-test-base-maker-{}", std::process::id());
+    let mark = "echo base > /etc/base-mark";
+    sb.engine_cmd(&["run", "--network", "host", "--name", &maker, "--entrypoint", "sh", BOOKWORM, "-c", mark]).ok();
+    sb.engine_cmd(&["commit", &maker, &base]).ok();
+    sb.engine_cmd(&["rm", &maker]).ok();
+    let name = sb.create("thin", &base, &[]);
+    let _images = Images { sb: &sb, boxes: vec![name.clone()] };
+    in_box(&sb, &name, "echo own > /etc/own-mark");
+
+    let (thin, whole) = (sb.home.join("thin.tent"), sb.home.join("whole.tent"));
+    let out = sb.tent(&["save", &name, "-o", thin.to_str().unwrap(), "--without-base"]).ok();
+    assert!(out.stderr.contains(&format!("without the 2 layers of {base}")), "{}", out.describe());
+    sb.tent(&["save", &name, "-o", whole.to_str().unwrap()]).ok();
+    let size = |f: &std::path::Path| std::fs::metadata(f).unwrap().len();
+    assert!(size(&thin) * 4 < size(&whole), "{} bytes without the base, {} whole", size(&thin), size(&whole));
+    sb.tent(&["rm", &name, "--force", "--yes"]).ok();
+
+    // Where the base is, the file loads with the box's own changes on it.
+    let out = sb.tent(&["load", thin.to_str().unwrap(), "--yes"]).ok();
+    assert!(out.stderr.contains("is ready"), "{}", out.describe());
+    assert_eq!(in_box(&sb, &name, "cat /etc/base-mark /etc/own-mark"), "base\nown\n");
+    let loaded = sb.engine_cmd(&["container", "inspect", "--format", "{{.Image}}", &name]).ok().stdout();
+    sb.tent(&["rm", &name, "--force", "--yes"]).ok();
+    let _ = sb.engine_cmd(&["rmi", loaded.trim()]).output();
+
+    // Where it is not, nothing is made, and the error names the image.
+    sb.engine_cmd(&["rmi", &base]).ok();
+    let out = sb.tent(&["load", thin.to_str().unwrap(), "--yes"]).code(1);
+    assert!(out.stderr.contains(&base) && out.stderr.contains("does not have"), "{}", out.describe());
+    assert!(out.stderr.contains("without --without-base"), "{}", out.describe());
+    assert!(sb.engine_cmd(&["container", "inspect", &name]).output().code != Some(0));
+
+    // The whole file brings the base's layers itself.
+    sb.tent(&["load", whole.to_str().unwrap(), "--yes"]).ok();
+    assert_eq!(in_box(&sb, &name, "cat /etc/base-mark /etc/own-mark"), "base\nown\n");
+    let loaded = sb.engine_cmd(&["container", "inspect", "--format", "{{.Image}}", &name]).ok().stdout();
+    sb.tent(&["rm", &name, "--force", "--yes"]).ok();
+    let _ = sb.engine_cmd(&["rmi", loaded.trim()]).output();
 }
 
 fn killed_rollback_leaves_a_working_box(engine: Engine) {

@@ -21,9 +21,14 @@
 //! only once the whole file has checked out; a file found damaged on the way
 //! ends the engine's stream with a broken tar header instead, so nothing is
 //! loaded.
+//!
+//! `tent save --without-base` writes format 3: the same, less the layers of
+//! the image the box was made from, for a machine that has it (`base.rs`).
+
+mod base;
 
 use std::cell::Cell;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use std::path::{Component, Path, PathBuf};
@@ -33,6 +38,7 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use self::base::{Base, FORMAT_WITHOUT_BASE, LayerFile};
 use super::Context;
 use crate::boxes::snapshot::SnapshotKind;
 use crate::boxes::{BoxSpec, labels, validate_name};
@@ -44,6 +50,9 @@ use crate::text::hex;
 
 /// The format `save` writes: zstd, the image's entries streamed in.
 pub(super) const FORMAT: u32 = 2;
+/// The newest format this tent reads: 3, a file without its base image's
+/// layers (`base.rs`).
+const NEWEST_FORMAT: u32 = FORMAT_WITHOUT_BASE;
 /// gzip, with the image as one `image.tar` (tents before format 2).
 pub(super) const LEGACY_FORMAT: u32 = 1;
 const META: &str = "tent-box.json";
@@ -98,6 +107,10 @@ pub(super) struct BoxFile {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub image_size: u64,
     pub tent_version: String,
+    /// Format 3 only: the image the box's system is built on, whose layers
+    /// the file leaves out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<Base>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -114,11 +127,26 @@ pub(super) fn save(ctx: &Context<'_>, args: &SaveArgs) -> Result<i32> {
     })?;
     let exports = crate::export::list(&ctx.paths, ctx.engine.scope(), name)?;
     let out = &args.output;
+    // Which image the box's system is built on: known before the commit.
+    let bases = match args.without_base {
+        true => Some(base::candidates(&ctx.engine, name, &spec.image, container.label(labels::IMAGE_ID))?),
+        false => None,
+    };
 
     let spinner = ctx.printer.spinner(format!("copying the system of {name}"));
-    let image = ctx.snapshots().commit_private(name, name, SnapshotKind::Save);
-    let image = match image {
-        Ok(image) => image,
+    let image = ctx.snapshots().commit_private(name, name, SnapshotKind::Save).and_then(|image| {
+        let Some(bases) = bases else { return Ok((image, None)) };
+        let layers = ctx.engine.image_layers(&image).map(|found| found.map(|(_, layers)| layers).unwrap_or_default());
+        match layers.and_then(|layers| base::choose(name, bases, &layers)) {
+            Ok(base) => Ok((image, Some(base))),
+            Err(err) => {
+                let _ = ctx.engine.output(&argv::rmi(&image));
+                Err(err)
+            }
+        }
+    });
+    let (image, base) = match image {
+        Ok(found) => found,
         Err(err) => {
             spinner.finish();
             return Err(err);
@@ -126,7 +154,7 @@ pub(super) fn save(ctx: &Context<'_>, args: &SaveArgs) -> Result<i32> {
     };
     spinner.set_message(format!("writing {}", out.display()));
     let meta = BoxFile {
-        format: FORMAT,
+        format: if base.is_some() { FORMAT_WITHOUT_BASE } else { FORMAT },
         box_name: name.into(),
         spec,
         exports,
@@ -134,11 +162,13 @@ pub(super) fn save(ctx: &Context<'_>, args: &SaveArgs) -> Result<i32> {
         image_sha256: String::new(),
         image_size: 0,
         tent_version: env!("CARGO_PKG_VERSION").into(),
+        base,
     };
     // The engine's archive streams through zstd into the file.
+    let mut left_out = LeftOut::default();
     let written = EngineProcess::spawn(ctx, &argv::save_stream(&ctx.engine, &image), false).and_then(|mut saving| {
         let stdout = saving.child.stdout.take().expect("stdout is piped");
-        let written = write_box_file(out, &meta, stdout);
+        let written = write_box_file(out, &meta, stdout, &mut left_out);
         let saved = saving.finish(&format!("could not save the image of {name}"));
         match written {
             Err(StreamError::Sink(e)) => Err(Error::io(out, e)),
@@ -160,13 +190,29 @@ pub(super) fn save(ctx: &Context<'_>, args: &SaveArgs) -> Result<i32> {
     spinner.finish();
     written?;
     let size = fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+    let size = super::snapshot::human_size(size);
+    let without = match &meta.base {
+        Some(base) => format!(
+            "; without the {} of {} ({} before compression), which the machine that loads it must have",
+            if left_out.layers == 1 { "layer".to_string() } else { format!("{} layers", left_out.layers) },
+            base.image,
+            super::snapshot::human_size(left_out.bytes)
+        ),
+        None => String::new(),
+    };
     ctx.printer.status(format!(
-        "saved {name} to {} ({}); make it again with `tent load {}`",
+        "saved {name} to {} ({size}{without}); make it again with `tent load {}`",
         out.display(),
-        super::snapshot::human_size(size),
         out.display()
     ));
     Ok(0)
+}
+
+/// What a save without the base image left out of the file.
+#[derive(Debug, Default)]
+struct LeftOut {
+    layers: usize,
+    bytes: u64,
 }
 
 /// An engine client whose stdin or stdout is a pipe tent writes or reads;
@@ -238,8 +284,11 @@ fn not_a_box_file(file: &Path) -> Error {
 fn load_streamed(ctx: &Context<'_>, args: &LoadArgs) -> Result<i32> {
     let file = &args.file;
     let mut meta = read_streamed_meta(file)?;
-    if meta.format != FORMAT {
+    if meta.format != FORMAT && meta.format != FORMAT_WITHOUT_BASE {
         return Err(damaged(file, format!("a zstd box file of format {}", meta.format)));
+    }
+    if let Some(base) = &meta.base {
+        base::check_present(&ctx.engine, base, file)?;
     }
     let (name, bin_dir, plan) = prepare(ctx, args, &mut meta)?;
     if !plan.asks.is_empty() && !args.yes && !ctx.printer.stderr_is_terminal() {
@@ -809,18 +858,7 @@ fn copy_entry<W: Write>(
     let size = entry.size();
     let mut header = kind.header(size, entry.header());
     match kind {
-        EntryKind::File => {
-            let mut reader = HashingReader::new(entry);
-            let copied = out.append_data(&mut header, path, &mut reader);
-            if let Some(failed) = reader.failed {
-                return Err(bad(format_args!("{path}: {failed}")));
-            }
-            copied.map_err(StreamError::Sink)?;
-            if reader.len != size {
-                return Err(bad(format_args!("{path} has {} bytes, {size} expected", reader.len)));
-            }
-            Ok(reader.hasher.finalize().to_vec())
-        }
+        EntryKind::File => append_file(entry, header, path, size, out),
         EntryKind::Dir => {
             out.append_data(&mut header, path, io::empty()).map(|()| Vec::new()).map_err(StreamError::Sink)
         }
@@ -828,6 +866,42 @@ fn copy_entry<W: Write>(
             out.append_link(&mut header, path, link).map(|()| Vec::new()).map_err(StreamError::Sink)
         }
     }
+}
+
+/// Appends the `size` bytes `data` gives to `out` as the file `path` of
+/// `header`, hashing them; returns their sha256.
+fn append_file<W: Write>(
+    data: impl Read,
+    mut header: tar::Header,
+    path: &str,
+    size: u64,
+    out: &mut tar::Builder<W>,
+) -> std::result::Result<Vec<u8>, StreamError> {
+    let mut reader = HashingReader::new(data);
+    let copied = out.append_data(&mut header, path, &mut reader);
+    if let Some(failed) = reader.failed {
+        return Err(bad(format_args!("{path}: {failed}")));
+    }
+    copied.map_err(StreamError::Sink)?;
+    if reader.len != size {
+        return Err(bad(format_args!("{path} has {} bytes, {size} expected", reader.len)));
+    }
+    Ok(reader.hasher.finalize().to_vec())
+}
+
+/// Copies the `size` bytes of `data` (the file `path` of an archive) to
+/// `to`, hashing them; returns their sha256.
+fn hash_data(data: impl Read, path: &str, size: u64, to: &mut impl Write) -> std::result::Result<Vec<u8>, StreamError> {
+    let mut reader = HashingReader::new(data);
+    let copied = io::copy(&mut reader, to);
+    if let Some(failed) = reader.failed {
+        return Err(bad(format_args!("{path}: {failed}")));
+    }
+    copied.map_err(StreamError::Sink)?;
+    if reader.len != size {
+        return Err(bad(format_args!("{path} has {} bytes, {size} expected", reader.len)));
+    }
+    Ok(reader.hasher.finalize().to_vec())
 }
 
 /// An entry's path (checked: relative, no `..`), kind and link target.
@@ -858,10 +932,14 @@ fn append_json<W: Write>(out: &mut tar::Builder<W>, name: &str, json: &[u8]) -> 
 /// streams in, to a temporary file beside `out`, synced; the caller gives it
 /// the name once the engine's `save` has succeeded too. A crash, a full disk
 /// or an engine that stops half-way never leaves half a file under the name.
+/// Without the base image (`meta.base`), its layer files are read and left
+/// out, and counted in `left_out`: podman's by their names, checked against
+/// their content, Docker's through a scratch file, by their content.
 fn write_box_file(
     out: &Path,
     meta: &BoxFile,
     image: impl Read,
+    left_out: &mut LeftOut,
 ) -> std::result::Result<tempfile::NamedTempFile, StreamError> {
     let dir = match out.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
@@ -878,6 +956,7 @@ fn write_box_file(
     append_json(&mut tar, META, &serde_json::to_vec_pretty(meta).expect("a box file serializes")).map_err(sink)?;
 
     let mut digest = ImageDigest::default();
+    let mut left = HashSet::new();
     let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 20, image));
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
@@ -885,8 +964,43 @@ fn write_box_file(
             continue;
         };
         let size = if kind == EntryKind::File { entry.size() } else { 0 };
-        let sha = copy_entry(&mut entry, kind, &format!("{IMAGE_DIR}{path}"), &link, &mut tar)?;
+        let stored = format!("{IMAGE_DIR}{path}");
+        let layer = match (&meta.base, kind) {
+            (Some(base), EntryKind::File) => base::layer_file(&path, base),
+            _ => LayerFile::Other,
+        };
+        let sha = match layer {
+            LayerFile::Other => copy_entry(&mut entry, kind, &stored, &link, &mut tar)?,
+            LayerFile::Base(named) => {
+                let sha = hex(&hash_data(&mut entry, &path, size, &mut io::sink())?);
+                if sha != named {
+                    return Err(bad(format_args!("the layer file {path} has the sha256 {sha}")));
+                }
+                left.insert(sha);
+                left_out.bytes += size;
+                continue;
+            }
+            LayerFile::Unnamed => {
+                let header = kind.header(size, entry.header());
+                let mut spool = tempfile::tempfile_in(dir).map_err(sink)?;
+                let sha = hex(&hash_data(&mut entry, &path, size, &mut spool)?);
+                if meta.base.as_ref().is_some_and(|b| b.holds(&sha)) {
+                    left.insert(sha);
+                    left_out.bytes += size;
+                    continue;
+                }
+                spool.rewind().map_err(sink)?;
+                append_file(spool, header, &stored, size, &mut tar)?
+            }
+        };
         digest.add(&path, kind, &link, size, &sha);
+    }
+    if let Some(base) = &meta.base {
+        let lacking = base.layers.iter().filter(|l| !left.contains(l.trim_start_matches("sha256:"))).count();
+        if lacking > 0 {
+            return Err(bad(format_args!("it lacks {lacking} of the layers of {} that the image has", base.image)));
+        }
+        left_out.layers = left.len();
     }
     let end = serde_json::to_vec_pretty(&digest.end()).expect("a checksum serializes");
     append_json(&mut tar, END, &end).map_err(sink)?;
@@ -1053,7 +1167,10 @@ fn meta_json(file: &Path, entry: &mut tar::Entry<'_, impl Read>) -> Result<Vec<u
 fn meta_error(file: &Path, error: MetaError) -> Error {
     match error {
         MetaError::Newer(v) => Error::Snapshot {
-            message: format!("{} is of box file format {v}, newer than this tent reads ({FORMAT})", file.display()),
+            message: format!(
+                "{} is of box file format {v}, newer than this tent reads ({NEWEST_FORMAT})",
+                file.display()
+            ),
             hint: Some("load it with a newer tent".into()),
         },
         MetaError::Bad(detail) => damaged(file, format!("{META}: {}", sanitize(&detail))),
@@ -1102,7 +1219,11 @@ fn stream_entries<W: Write>(
     drop(first);
     let mut digest = ImageDigest::default();
     let mut seen = HashSet::new();
-    let mut files = std::collections::HashMap::new();
+    let mut files = HashMap::new();
+    // Without the base image: where the links lead, and the configs.
+    let mut links = HashMap::new();
+    let mut configs = HashMap::new();
+    let mut kept = 0;
     let mut manifest = None;
     let end = loop {
         let mut entry = entries.next().ok_or_else(|| bad(format_args!("it ends before {END}")))?.map_err(bad)?;
@@ -1130,7 +1251,25 @@ fn stream_entries<W: Write>(
         } else if NAMING_FILES.contains(&inner.as_str()) {
             // Hashed (it is in the checksum) but never passed on.
             copy_entry(&mut entry, kind, &inner, &link, &mut tar::Builder::new(io::sink()))?
+        } else if meta.base.is_some()
+            && kind == EntryKind::File
+            && is_config_name(&inner)
+            && kept + size <= CONFIG_LIMIT
+        {
+            // Kept to tell which layers the base's are (an image has one
+            // config: all kept are bounded as one is).
+            kept += size;
+            let bytes = read_entry(&mut entry, &inner, CONFIG_LIMIT).map_err(bad)?;
+            let sha = append_file(bytes.as_slice(), kind.header(size, entry.header()), &inner, size, out)?;
+            configs.insert(inner.clone(), bytes);
+            sha
         } else {
+            if meta.base.is_some()
+                && matches!(kind, EntryKind::Symlink | EntryKind::Link)
+                && let Some(to) = base::link_target(&inner, &link, kind == EntryKind::Symlink)
+            {
+                links.insert(inner.clone(), to);
+            }
             copy_entry(&mut entry, kind, &inner, &link, out)?
         };
         if kind == EntryKind::File {
@@ -1173,9 +1312,30 @@ fn stream_entries<W: Write>(
         Some(_) => return Err(bad(format_args!("the image's config is larger than {CONFIG_LIMIT} bytes"))),
         None => return Err(bad(format_args!("the image has no config {config}"))),
     };
+    if let Some(base) = &meta.base {
+        // Where the engine looks for the layers the file leaves out: an
+        // empty file each, never read when the engine has them.
+        let config = configs.get(&config).ok_or_else(|| bad("its image's config is not where tent reads it"))?;
+        let layers: Vec<String> = entry
+            .get("Layers")
+            .and_then(|l| serde_json::from_value(l.clone()).ok())
+            .ok_or_else(|| bad("its manifest names no layers"))?;
+        let present: HashSet<String> = files.keys().cloned().collect();
+        let diff_ids = base::diff_ids(config).map_err(bad)?;
+        for path in base::stand_ins(&layers, &diff_ids, &present, &links, base).map_err(bad)? {
+            let mut header = EntryKind::File.header(0, &tar::Header::new_gnu());
+            header.set_mode(0o444);
+            out.append_data(&mut header, path, io::empty()).map_err(StreamError::Sink)?;
+        }
+    }
     entry.insert("RepoTags".into(), serde_json::Value::Null);
     let manifest = serde_json::to_vec(&[entry]).expect("a manifest serializes");
     Ok(Checked { id, manifest })
+}
+
+/// An image config's name in an archive: `HEX.json`, at its top.
+fn is_config_name(path: &str) -> bool {
+    path.strip_suffix(".json").is_some_and(crate::text::is_sha256_hex)
 }
 
 fn damaged(file: &Path, detail: impl std::fmt::Display) -> Error {
@@ -1270,12 +1430,22 @@ fn parse_meta(json: &[u8]) -> std::result::Result<BoxFile, MetaError> {
         format: u32,
     }
     let version: Version = serde_json::from_slice(json).map_err(|e| MetaError::Bad(e.to_string()))?;
-    if version.format > FORMAT {
+    if version.format > NEWEST_FORMAT {
         return Err(MetaError::Newer(version.format));
     }
     let meta: BoxFile = serde_json::from_slice(json).map_err(|e| MetaError::Bad(e.to_string()))?;
     if (meta.format <= LEGACY_FORMAT && meta.image_sha256.len() != 64) || meta.image.is_empty() {
         return Err(MetaError::Bad("no image checksum or reference".into()));
+    }
+    match (&meta.base, meta.format == FORMAT_WITHOUT_BASE) {
+        (Some(base), true) => base.check().map_err(MetaError::Bad)?,
+        (None, true) => {
+            return Err(MetaError::Bad(format!("a file of format {FORMAT_WITHOUT_BASE} names no base image")));
+        }
+        (Some(_), false) => {
+            return Err(MetaError::Bad(format!("only a file of format {FORMAT_WITHOUT_BASE} names a base image")));
+        }
+        (None, false) => {}
     }
     Ok(meta)
 }
@@ -1298,6 +1468,7 @@ mod tests {
             image_sha256: sha,
             image_size: size,
             tent_version: "0".into(),
+            base: None,
         };
         let file = dir.join("dev.tent");
         write_legacy_box_file(&file, &meta, &image).unwrap();
@@ -1370,6 +1541,7 @@ mod tests {
             image_sha256: "0".repeat(64),
             image_size: 5,
             tent_version: "0".into(),
+            base: None,
         };
         let file = dir.path().join("f");
         write_legacy_box_file(&file, &meta, &image).unwrap();
@@ -1518,6 +1690,7 @@ mod tests {
             image_sha256: String::new(),
             image_size: 0,
             tent_version: "0".into(),
+            base: None,
         }
     }
 
@@ -1525,7 +1698,10 @@ mod tests {
     fn saved_v2(dir: &Path) -> PathBuf {
         let src = image_archive(dir, &manifest(), &[]);
         let file = dir.join("dev.tent");
-        write_box_file(&file, &v2_meta(), fs::File::open(&src).unwrap()).unwrap().persist(&file).unwrap();
+        write_box_file(&file, &v2_meta(), fs::File::open(&src).unwrap(), &mut LeftOut::default())
+            .unwrap()
+            .persist(&file)
+            .unwrap();
         file
     }
 
@@ -1566,7 +1742,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let src = image_archive(dir.path(), &manifest(), &[("big.tar", &vec![7u8; 300_000])]);
         let file = dir.path().join("dev.tent");
-        write_box_file(&file, &v2_meta(), fs::File::open(&src).unwrap()).unwrap().persist(&file).unwrap();
+        write_box_file(&file, &v2_meta(), fs::File::open(&src).unwrap(), &mut LeftOut::default())
+            .unwrap()
+            .persist(&file)
+            .unwrap();
         let bytes = fs::read(&file).unwrap();
         for cut in [bytes.len() - 1, bytes.len() - 4, bytes.len() / 2, 30, 5] {
             let short = dir.path().join(format!("short-{cut}"));
@@ -1596,11 +1775,11 @@ mod tests {
         let bytes = fs::read(&src).unwrap();
         let file = dir.path().join("dev.tent");
         // Cut inside an entry: refused as the engine's archive.
-        let err = write_box_file(&file, &v2_meta(), &bytes[..bytes.len() / 2]).unwrap_err();
+        let err = write_box_file(&file, &v2_meta(), &bytes[..bytes.len() / 2], &mut LeftOut::default()).unwrap_err();
         assert!(matches!(err, StreamError::Damaged(_)), "{err:?}");
         // Nothing is under the name until the caller (after the engine's
         // status) gives it one.
-        let tmp = write_box_file(&file, &v2_meta(), bytes.as_slice()).unwrap();
+        let tmp = write_box_file(&file, &v2_meta(), bytes.as_slice(), &mut LeftOut::default()).unwrap();
         assert!(!file.exists());
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2, "image.tar, the temporary file and nothing else");
         drop(tmp);
@@ -1843,6 +2022,7 @@ mod tests {
             image_sha256: "0".repeat(64),
             image_size: 1,
             tent_version: "0".into(),
+            base: None,
         }
     }
 
@@ -1955,7 +2135,20 @@ mod tests {
 
     #[test]
     fn meta_versions() {
-        assert_eq!(parse_meta(br#"{"format":3}"#).unwrap_err(), MetaError::Newer(3));
+        assert_eq!(parse_meta(br#"{"format":4}"#).unwrap_err(), MetaError::Newer(4));
+        // Format 3 names its base image; no other format does.
+        let v3 = serde_json::to_vec(&BoxFile { format: 3, image_sha256: String::new(), ..hostile_meta() }).unwrap();
+        assert!(matches!(parse_meta(&v3), Err(MetaError::Bad(why)) if why.contains("names no base")));
+        let with_base = BoxFile { image_sha256: String::new(), base: Some(thin_base(b"base")), ..hostile_meta() };
+        let v2 = serde_json::to_vec(&with_base).unwrap();
+        assert!(matches!(parse_meta(&v2), Err(MetaError::Bad(why)) if why.contains("only a file of format 3")));
+        let v3 = serde_json::to_vec(&BoxFile { format: 3, ..with_base.clone() }).unwrap();
+        assert_eq!(parse_meta(&v3).unwrap().base, with_base.base);
+        let mut bad = BoxFile { format: 3, ..with_base };
+        bad.base.as_mut().unwrap().image = "-v /:/host".into();
+        assert!(
+            matches!(parse_meta(&serde_json::to_vec(&bad).unwrap()), Err(MetaError::Bad(why)) if why.contains("base image"))
+        );
         // Format 1 has the image's checksum in the metadata; format 2 after the image.
         let v2 = serde_json::to_vec(&BoxFile { image_sha256: String::new(), ..hostile_meta() }).unwrap();
         assert!(parse_meta(&v2).is_ok());
@@ -1963,5 +2156,174 @@ mod tests {
         assert!(matches!(parse_meta(&v1), Err(MetaError::Bad(_))));
         assert!(matches!(parse_meta(b"nope"), Err(MetaError::Bad(_))));
         assert!(matches!(parse_meta(br#"{"format":1,"box":"d"}"#), Err(MetaError::Bad(_))));
+    }
+
+    /// A base of one layer whose tar is `layer`.
+    fn thin_base(layer: &[u8]) -> Base {
+        Base {
+            image: "debian:bookworm".into(),
+            id: "e".repeat(64),
+            layers: vec![format!("sha256:{}", hex(&Sha256::digest(layer)))],
+        }
+    }
+
+    const BASE_LAYER: &[u8] = b"the base image's layer";
+    const OWN_LAYER: &[u8] = b"what the box changed";
+
+    /// An image of two layers (the base's, the box's own) as podman
+    /// (`podman: true`: `HEX.tar` files and links to them) or Docker
+    /// (folders with a `layer.tar` each) writes it; returns it and its config.
+    fn layered_archive(dir: &Path, podman: bool) -> (PathBuf, Vec<u8>) {
+        let (a, b) = (hex(&Sha256::digest(BASE_LAYER)), hex(&Sha256::digest(OWN_LAYER)));
+        let config = serde_json::to_vec(&serde_json::json!({
+            "architecture": "amd64",
+            "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{a}"), format!("sha256:{b}")]}
+        }))
+        .unwrap();
+        let config_name = format!("{}.json", hex(&Sha256::digest(&config)));
+        let path = dir.join(if podman { "podman.tar" } else { "docker.tar" });
+        let mut builder = tar::Builder::new(fs::File::create(&path).unwrap());
+        let mut add = |name: &str, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o444);
+            builder.append_data(&mut h, name, data).unwrap();
+        };
+        let layers = if podman {
+            add(&format!("{a}.tar"), BASE_LAYER);
+            add(&format!("{b}.tar"), OWN_LAYER);
+            add(&config_name, &config);
+            ["d1/layer.tar", "d2/layer.tar"]
+        } else {
+            add(&config_name, &config);
+            add("v1b/VERSION", b"1.0");
+            add("v1b/layer.tar", OWN_LAYER);
+            add("v1a/VERSION", b"1.0");
+            add("v1a/layer.tar", BASE_LAYER);
+            ["v1a/layer.tar", "v1b/layer.tar"]
+        };
+        let manifest = serde_json::json!([{"Config": config_name, "RepoTags": ["x:y"], "Layers": layers}]);
+        add("manifest.json", &serde_json::to_vec(&manifest).unwrap());
+        if podman {
+            for (link, to) in [("d1/layer.tar", &a), ("d2/layer.tar", &b)] {
+                let mut h = tar::Header::new_gnu();
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_size(0);
+                builder.append_link(&mut h, link, format!("../{to}.tar")).unwrap();
+            }
+        }
+        builder.finish().unwrap();
+        drop(builder);
+        (path, config)
+    }
+
+    fn thin_meta() -> BoxFile {
+        BoxFile { format: FORMAT_WITHOUT_BASE, base: Some(thin_base(BASE_LAYER)), ..v2_meta() }
+    }
+
+    /// The names and contents of a box file's entries.
+    fn box_file_entries(file: &Path) -> Vec<(String, Vec<u8>)> {
+        let (mut archive, _, _) = open_streamed(file).unwrap();
+        archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let mut e = e.unwrap();
+                let mut data = Vec::new();
+                e.read_to_end(&mut data).unwrap();
+                (e.path().unwrap().to_string_lossy().into_owned(), data)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_box_saved_without_its_base_leaves_out_the_bases_layer_and_loads_with_a_stand_in() {
+        for podman in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let (src, config) = layered_archive(dir.path(), podman);
+            let file = dir.path().join("dev.tent");
+            let mut left = LeftOut::default();
+            write_box_file(&file, &thin_meta(), fs::File::open(&src).unwrap(), &mut left)
+                .unwrap()
+                .persist(&file)
+                .unwrap();
+            assert_eq!((left.layers, left.bytes), (1, BASE_LAYER.len() as u64), "podman: {podman}");
+            let held = box_file_entries(&file);
+            assert!(held.iter().all(|(_, data)| data != BASE_LAYER), "the base's layer is not in the file");
+            assert!(held.iter().any(|(_, data)| data == OWN_LAYER), "the box's own is");
+            assert_eq!(read_streamed_meta(&file).unwrap(), thin_meta());
+
+            let (sent, id) = streamed(&file).unwrap();
+            assert_eq!(id, hex(&Sha256::digest(&config)));
+            let out = dir.path().join("sent.tar");
+            fs::write(&out, &sent).unwrap();
+            let got = entries(&out);
+            let stand_in =
+                if podman { format!("{}.tar", hex(&Sha256::digest(BASE_LAYER))) } else { "v1a/layer.tar".into() };
+            let found = got.iter().find(|(n, _, _)| *n == stand_in).unwrap_or_else(|| panic!("{stand_in}: {got:?}"));
+            assert!(found.1.is_empty(), "an empty stand-in where the engine looks for the base's layer");
+            assert!(got.iter().any(|(_, data, _)| data == OWN_LAYER));
+            assert_eq!(got.last().map(|(n, _, _)| n.as_str()), Some("manifest.json"));
+        }
+    }
+
+    #[test]
+    fn a_save_without_a_base_the_archive_lacks_or_misnames_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, _) = layered_archive(dir.path(), true);
+        let file = dir.path().join("dev.tent");
+        // The base names a layer the image does not have.
+        let other = BoxFile { base: Some(thin_base(b"another layer")), ..thin_meta() };
+        let err = write_box_file(&file, &other, fs::File::open(&src).unwrap(), &mut LeftOut::default()).unwrap_err();
+        assert!(matches!(&err, StreamError::Damaged(why) if why.contains("lacks 1 of the layers")), "{err:?}");
+        // A layer file named as the base's whose content is not.
+        let (a, b) = (hex(&Sha256::digest(BASE_LAYER)), hex(&Sha256::digest(OWN_LAYER)));
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(OWN_LAYER.len() as u64);
+        builder.append_data(&mut h, format!("{a}.tar"), OWN_LAYER).unwrap();
+        let bytes = builder.into_inner().unwrap();
+        let err = write_box_file(&file, &thin_meta(), bytes.as_slice(), &mut LeftOut::default()).unwrap_err();
+        assert!(matches!(&err, StreamError::Damaged(why) if why.contains(&b)), "{err:?}");
+        assert!(!file.exists());
+    }
+
+    #[test]
+    fn a_file_without_its_base_that_also_lacks_the_boxs_own_layer_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (src, _) = layered_archive(dir.path(), false);
+        // Saved as if both layers were the base's: the file holds neither,
+        // and then claims only the first as its base.
+        let both = Base {
+            layers: [BASE_LAYER, OWN_LAYER].iter().map(|l| format!("sha256:{}", hex(&Sha256::digest(l)))).collect(),
+            ..thin_base(BASE_LAYER)
+        };
+        let file = dir.path().join("dev.tent");
+        let meta = BoxFile { base: Some(both), ..thin_meta() };
+        write_box_file(&file, &meta, fs::File::open(&src).unwrap(), &mut LeftOut::default())
+            .unwrap()
+            .persist(&file)
+            .unwrap();
+        let (sent, _) = streamed(&file).unwrap();
+        assert!(!sent.is_empty(), "as saved, it loads (the engine has both)");
+        // The same entries under metadata that names only the first.
+        let lying = dir.path().join("lying.tent");
+        let rewritten: Vec<(String, Vec<u8>)> = box_file_entries(&file)
+            .into_iter()
+            .map(|(n, d)| if n == META { (n, serde_json::to_vec_pretty(&thin_meta()).unwrap()) } else { (n, d) })
+            .collect();
+        let mut builder = tar::Builder::new(
+            zstd::stream::write::Encoder::new(fs::File::create(&lying).unwrap(), 3).unwrap().auto_finish(),
+        );
+        for (n, d) in &rewritten {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(d.len() as u64);
+            h.set_mode(0o644);
+            builder.append_data(&mut h, n, d.as_slice()).unwrap();
+        }
+        builder.finish().unwrap();
+        drop(builder);
+        let err = streamed_err(&lying);
+        assert!(err.contains("lacks layer 2") && err.contains("box's own"), "{err}");
     }
 }
