@@ -130,6 +130,34 @@ fn lock_file(path: &Path) -> Result<fs::File> {
         .map_err(|e| Error::io(path, e))
 }
 
+/// The most entries of a `locks/` folder one sweep looks at: the folder is
+/// in the home, which every box can fill.
+const SWEEP_LIMIT: usize = 10_000;
+
+/// The lock files in `dir/locks` whose thing is gone: `there(name)` says
+/// whether what the lock named `name` guards is still there. Links and
+/// anything but plain files are not lock files tent made, and are left
+/// alone; at most [`SWEEP_LIMIT`] entries are looked at.
+pub(crate) fn stale_locks(dir: &Path, there: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let Ok(entries) = fs::read_dir(dir.join("locks")) else { return Vec::new() };
+    entries
+        .flatten()
+        .take(SWEEP_LIMIT)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| e.file_name().to_str().is_some_and(|name| !there(name)))
+        .map(|e| e.path())
+        .collect()
+}
+
+/// Removes the lock file at `path` when no tent holds it now (as
+/// [`Lock::retire`] does); whether it did.
+pub(crate) fn retire_if_free(path: &Path) -> Result<bool> {
+    match try_lock(path)? {
+        Some(lock) => lock.retire().map(|()| true),
+        None => Ok(false),
+    }
+}
+
 /// The lock file that guards `name` in `dir`. Lock files live in their own
 /// `locks/` directory, so no box, receipt or record name can collide with a
 /// lock (a box called `dev.lock` is not box `dev`'s lock).
@@ -307,6 +335,29 @@ mod tests {
         second.retire().unwrap();
         assert!(!path.exists());
         assert_eq!(fs::read_dir(path.parent().unwrap()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_sweep_retires_only_free_locks_of_things_that_are_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["gone", "held", "kept"] {
+            drop(lock(&lock_path(dir.path(), name)).unwrap());
+        }
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join("locks/planted")).unwrap();
+        fs::create_dir(dir.path().join("locks/folder")).unwrap();
+        let mut stale = stale_locks(dir.path(), |name| name == "kept");
+        stale.sort();
+        let expected = ["gone", "held"].map(|n| lock_path(dir.path(), n));
+        assert_eq!(stale, expected, "links and folders are no locks of tent's");
+        let held = lock(&expected[1]).unwrap();
+        assert!(retire_if_free(&expected[0]).unwrap());
+        assert!(!retire_if_free(&expected[1]).unwrap(), "a lock another tent holds stays");
+        assert!(!expected[0].exists() && expected[1].exists() && lock_path(dir.path(), "kept").exists());
+        drop(held);
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+        assert!(stale_locks(&dir.path().join("nowhere"), |_| false).is_empty());
     }
 
     /// Many tents taking, retiring and taking again one lock: never two

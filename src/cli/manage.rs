@@ -87,7 +87,7 @@ pub(crate) enum Schedule {
 remove them), and exports whose files were deleted or whose tent binary moved (fix: export them \
 again). Exit status 1 while problems are left. See docs/exports.md.")]
 pub(crate) struct DoctorArgs {
-    /// Remove broken exports without asking
+    /// Remove broken exports without asking, and the lock files of boxes and exports that are gone
     #[arg(long)]
     pub fix: bool,
     /// Print JSON (the export findings; with --engine-only, the engine's checks)

@@ -66,7 +66,10 @@ pub(super) fn run(ctx: &Context<'_>, args: &DoctorArgs) -> Result<i32> {
         },
         None => (None, if light { "version" } else { "info" }),
     };
-    let checks = engine_checks(ctx, facts, asked);
+    let mut checks = engine_checks(ctx, facts, asked);
+    if !args.engine_only {
+        checks.extend(lock_files_check(ctx, args.fix));
+    }
     if args.engine_only {
         if args.json {
             ctx.printer.data(serde_json::to_string_pretty(&checks).expect("checks serialize"));
@@ -85,6 +88,53 @@ pub(super) fn run(ctx: &Context<'_>, args: &DoctorArgs) -> Result<i32> {
     let gathered = gathered.expect("gathered unless --engine-only")?;
     let exports = report_exports(ctx, gathered, args.fix, args.json)?;
     Ok(if checks.iter().any(|c| c.problem) { crate::error::exit::FAILURE } else { exports })
+}
+
+/// The lock files of boxes and exports that are gone (tents before this one
+/// left one per box ever made): counted, and with `--fix` removed where no
+/// tent holds them. A lock file is tent's own, empty, and made again when
+/// needed. Remote scopes are left alone: their boxes are on another machine.
+fn lock_files_check(ctx: &Context<'_>, fix: bool) -> Option<Check> {
+    let stale = stale_lock_files(&ctx.paths);
+    if stale.is_empty() {
+        return None;
+    }
+    let what = "lock files";
+    let state = ctx.paths.state.display();
+    if !fix {
+        let detail = format!("{} of boxes and exports that are gone, under {state}", stale.len());
+        return Some(Check::advice(what, detail, "`tent doctor --fix` removes those no tent holds now"));
+    }
+    let removed = stale.iter().filter(|path| crate::files::retire_if_free(path).unwrap_or(false)).count();
+    Some(Check::good(what, format!("removed {removed} of boxes and exports that are gone, under {state}")))
+}
+
+/// The most scope folders doctor looks into (the state folder is in the
+/// home, which every box can write).
+const SCOPES_LIMIT: usize = 64;
+
+fn stale_lock_files(paths: &crate::paths::Paths) -> Vec<std::path::PathBuf> {
+    let scopes = |root: std::path::PathBuf| {
+        std::fs::read_dir(root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter(|e| e.file_name().to_str().is_some_and(|n| !n.contains('@')))
+            .take(SCOPES_LIMIT)
+            .map(|e| e.path())
+            .collect::<Vec<_>>()
+    };
+    let mut stale = Vec::new();
+    // boxes/SCOPE/locks/NAME guards the box whose state is boxes/SCOPE/NAME.
+    for dir in scopes(paths.boxes_root()) {
+        stale.extend(crate::files::stale_locks(&dir, |name| dir.join(name).is_dir()));
+    }
+    // exports/SCOPE/locks/NAME.json guards the receipt exports/SCOPE/NAME.json.
+    for dir in scopes(paths.receipts_root()) {
+        stale.extend(crate::files::stale_locks(&dir, |name| dir.join(name).exists()));
+    }
+    stale
 }
 
 /// The engine's first answer to doctor.

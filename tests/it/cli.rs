@@ -254,6 +254,46 @@ fn upgrades_on_a_schedule_are_real_systemd_units() {
 
 /// Issue 22: an engine that does not answer is a problem doctor names, with
 /// how to fix it, and exit status 1.
+/// Lock files that older tents left for every box ever made: doctor counts
+/// those whose box or receipt is gone, `--fix` removes them (the engine is
+/// not needed for that), and a live box's lock and a planted link stay.
+#[test]
+fn doctor_sweeps_the_lock_files_of_boxes_that_are_gone() {
+    let home = tempfile::tempdir().unwrap();
+    let fake = fake_engine(home.path(), "echo 'Cannot connect to Podman' >&2; exit 125");
+    let state = home.path().join(".local/state/tent");
+    let boxes = state.join("boxes/podman");
+    std::fs::create_dir_all(boxes.join("locks")).unwrap();
+    std::fs::create_dir_all(boxes.join("live")).unwrap();
+    for name in ["live", "gone1", "gone2"] {
+        std::fs::write(boxes.join("locks").join(name), b"").unwrap();
+    }
+    let exports = state.join("exports/podman");
+    std::fs::create_dir_all(exports.join("locks")).unwrap();
+    std::fs::write(exports.join("live.json"), b"{}").unwrap();
+    std::fs::write(exports.join("locks/live.json"), b"").unwrap();
+    std::fs::write(exports.join("locks/gone1.json"), b"").unwrap();
+    let victim = home.path().join("victim");
+    std::fs::write(&victim, b"keep").unwrap();
+    std::os::unix::fs::symlink(&victim, boxes.join("locks/planted")).unwrap();
+
+    let out = tent(home.path(), &["--engine", fake.to_str().unwrap(), "doctor"]);
+    let err = stderr(&out);
+    assert!(err.contains("lock files: 3 of boxes and exports that are gone") && err.contains("doctor --fix"), "{err}");
+    assert!(boxes.join("locks/gone1").exists(), "doctor alone changes nothing");
+    let out = tent(home.path(), &["--engine", fake.to_str().unwrap(), "doctor", "--fix"]);
+    assert!(stderr(&out).contains("lock files: removed 3"), "{}", stderr(&out));
+    let mut left: Vec<String> = ["boxes/podman/locks", "exports/podman/locks"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(state.join(d)).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()))
+        .collect();
+    left.sort();
+    assert_eq!(left, ["live", "live.json", "planted"]);
+    assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+    let out = tent(home.path(), &["--engine", fake.to_str().unwrap(), "doctor"]);
+    assert!(!stderr(&out).contains("lock files"), "{}", stderr(&out));
+}
+
 #[test]
 fn doctor_names_an_engine_that_does_not_answer() {
     let home = tempfile::tempdir().unwrap();
