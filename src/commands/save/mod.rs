@@ -877,23 +877,25 @@ fn append_file<W: Write>(
     size: u64,
     out: &mut tar::Builder<W>,
 ) -> std::result::Result<Vec<u8>, StreamError> {
-    let mut reader = HashingReader::new(data);
-    let copied = out.append_data(&mut header, path, &mut reader);
-    if let Some(failed) = reader.failed {
-        return Err(bad(format_args!("{path}: {failed}")));
-    }
-    copied.map_err(StreamError::Sink)?;
-    if reader.len != size {
-        return Err(bad(format_args!("{path} has {} bytes, {size} expected", reader.len)));
-    }
-    Ok(reader.hasher.finalize().to_vec())
+    hashed(data, path, size, |reader| out.append_data(&mut header, path, reader))
 }
 
 /// Copies the `size` bytes of `data` (the file `path` of an archive) to
 /// `to`, hashing them; returns their sha256.
 fn hash_data(data: impl Read, path: &str, size: u64, to: &mut impl Write) -> std::result::Result<Vec<u8>, StreamError> {
+    hashed(data, path, size, |reader| io::copy(reader, to).map(drop))
+}
+
+/// Runs `copy` on `data` through a hash: a failed read is the archive's
+/// fault (damaged), a failed write the sink's, and `size` bytes must come.
+fn hashed<R: Read>(
+    data: R,
+    path: &str,
+    size: u64,
+    copy: impl FnOnce(&mut HashingReader<R>) -> io::Result<()>,
+) -> std::result::Result<Vec<u8>, StreamError> {
     let mut reader = HashingReader::new(data);
-    let copied = io::copy(&mut reader, to);
+    let copied = copy(&mut reader);
     if let Some(failed) = reader.failed {
         return Err(bad(format_args!("{path}: {failed}")));
     }
