@@ -10,8 +10,8 @@
 //! without reading it, but wants a file at every layer path the manifest
 //! names, so `load` puts an empty one there. Before anything streams, tent
 //! checks that the engine has the base image (by its name, else by its id)
-//! with exactly the layers the file leaves out; an engine that read a
-//! stand-in file would fail its digest check and load nothing.
+//! whose layers begin with those the file leaves out; an engine that read
+//! a stand-in file would fail its digest check and load nothing.
 
 use std::collections::{HashMap, HashSet};
 
@@ -144,9 +144,10 @@ pub(super) enum LayerFile {
     /// A layer file named by its digest (podman's `HEX.tar`) that the base
     /// has: left out, its content checked against its name.
     Base(String),
-    /// A layer file named otherwise (Docker's `DIR/layer.tar`): its content
-    /// tells whether it is the base's.
-    Unnamed,
+    /// Docker's `FOLDER/layer.tar`: a name that says nothing of its content.
+    Folder(String),
+    /// Docker's `FOLDER/json`, which names the folder of the layer below.
+    FolderJson(String),
     /// Anything else, kept.
     Other,
 }
@@ -156,10 +157,63 @@ pub(super) fn layer_file(path: &str, base: &Base) -> LayerFile {
     if let Some(hex) = path.strip_suffix(".tar").filter(|h| crate::text::is_sha256_hex(h)) {
         return if base.holds(hex) { LayerFile::Base(hex.to_string()) } else { LayerFile::Other };
     }
-    if path.strip_suffix("/layer.tar").is_some_and(|dir| !dir.is_empty() && !dir.contains('/')) {
-        return LayerFile::Unnamed;
+    let folder = |suffix: &str| path.strip_suffix(suffix).filter(|d| !d.is_empty() && !d.contains('/'));
+    if let Some(dir) = folder("/layer.tar") {
+        return LayerFile::Folder(dir.to_string());
+    }
+    if let Some(dir) = folder("/json") {
+        return LayerFile::FolderJson(dir.to_string());
     }
     LayerFile::Other
+}
+
+/// Docker's layer folders as their `json` files name them: each one's
+/// parent folder, None for the bottom layer's. Docker writes a folder's
+/// `json` before its `layer.tar` (its archive is in name order), so a layer
+/// whose folders down to the bottom came first is known by its depth.
+#[derive(Debug, Default)]
+pub(super) struct Chain {
+    parents: HashMap<String, Option<String>>,
+}
+
+impl Chain {
+    /// Notes folder `dir`'s `json`; one that is not Docker's v1 JSON is not noted.
+    pub(super) fn note(&mut self, dir: &str, json: &[u8]) {
+        #[derive(Deserialize)]
+        struct V1 {
+            #[serde(default)]
+            parent: Option<String>,
+        }
+        if let Ok(v1) = serde_json::from_slice::<V1>(json) {
+            self.parents.insert(dir.to_string(), v1.parent.filter(|p| !p.is_empty()));
+        }
+    }
+
+    /// At least how many layers are below folder `dir`'s: one for each
+    /// parent named by the folders noted so far.
+    pub(super) fn depth_at_least(&self, dir: &str) -> usize {
+        let mut at = dir;
+        for depth in 0..=self.parents.len() {
+            match self.parents.get(at) {
+                Some(Some(parent)) => at = parent,
+                _ => return depth,
+            }
+        }
+        self.parents.len()
+    }
+
+    /// How many layers are below folder `dir`'s, when every folder down to
+    /// the bottom one was noted.
+    pub(super) fn depth(&self, dir: &str) -> Option<usize> {
+        let mut at = dir;
+        for depth in 0..=self.parents.len() {
+            match self.parents.get(at)? {
+                None => return Some(depth),
+                Some(parent) => at = parent,
+            }
+        }
+        None
+    }
 }
 
 /// The path inside an archive that the link at `path` (to `target`) points
@@ -286,10 +340,34 @@ mod tests {
         let a = "a".repeat(64);
         assert_eq!(layer_file(&format!("{a}.tar"), &b), LayerFile::Base(a.clone()));
         assert_eq!(layer_file(&format!("{}.tar", "c".repeat(64)), &b), LayerFile::Other, "the box's own");
-        assert_eq!(layer_file("0123abcd/layer.tar", &b), LayerFile::Unnamed);
-        for other in ["manifest.json", &format!("{a}.json"), "x/y/layer.tar", "/layer.tar", "layer.tar", "ab.tar"] {
+        assert_eq!(layer_file("0123abcd/layer.tar", &b), LayerFile::Folder("0123abcd".into()));
+        assert_eq!(layer_file("0123abcd/json", &b), LayerFile::FolderJson("0123abcd".into()));
+        for other in
+            ["manifest.json", &format!("{a}.json"), "x/y/layer.tar", "/layer.tar", "layer.tar", "ab.tar", "x/VERSION"]
+        {
             assert_eq!(layer_file(other, &b), LayerFile::Other, "{other}");
         }
+    }
+
+    #[test]
+    fn a_docker_layer_is_known_by_its_depth_once_the_folders_below_it_came() {
+        let mut chain = Chain::default();
+        chain.note("top", br#"{"id":"top","parent":"mid"}"#);
+        assert_eq!(chain.depth("top"), None, "its parent's folder has not come yet");
+        assert_eq!(chain.depth_at_least("top"), 1, "but it has a parent");
+        assert_eq!(chain.depth_at_least("unknown"), 0);
+        chain.note("bottom", br#"{"id":"bottom","created":"1970-01-01T00:00:00Z"}"#);
+        chain.note("mid", br#"{"id":"mid","parent":"bottom"}"#);
+        assert_eq!((chain.depth("bottom"), chain.depth("mid"), chain.depth("top")), (Some(0), Some(1), Some(2)));
+        assert_eq!(chain.depth_at_least("top"), 2);
+        assert_eq!(chain.depth("elsewhere"), None);
+        // A loop (no engine writes one) ends.
+        chain.note("a", br#"{"parent":"b"}"#);
+        chain.note("b", br#"{"parent":"a"}"#);
+        assert_eq!(chain.depth("a"), None);
+        assert!(chain.depth_at_least("a") <= 6);
+        chain.note("junk", b"not json");
+        assert_eq!(chain.depth("junk"), None);
     }
 
     #[test]

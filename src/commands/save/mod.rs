@@ -936,7 +936,9 @@ fn append_json<W: Write>(out: &mut tar::Builder<W>, name: &str, json: &[u8]) -> 
 /// or an engine that stops half-way never leaves half a file under the name.
 /// Without the base image (`meta.base`), its layer files are read and left
 /// out, and counted in `left_out`: podman's by their names, checked against
-/// their content, Docker's through a scratch file, by their content.
+/// their content; Docker's by how deep their folder's layer is (its `json`
+/// names its parent), checked too, or when that is not known yet, by their
+/// content, through a scratch file.
 fn write_box_file(
     out: &Path,
     meta: &BoxFile,
@@ -959,6 +961,7 @@ fn write_box_file(
 
     let mut digest = ImageDigest::default();
     let mut left = HashSet::new();
+    let mut chain = base::Chain::default();
     let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 20, image));
     for entry in archive.entries().map_err(bad)? {
         let mut entry = entry.map_err(bad)?;
@@ -967,33 +970,63 @@ fn write_box_file(
         };
         let size = if kind == EntryKind::File { entry.size() } else { 0 };
         let stored = format!("{IMAGE_DIR}{path}");
-        let layer = match (&meta.base, kind) {
-            (Some(base), EntryKind::File) => base::layer_file(&path, base),
-            _ => LayerFile::Other,
+        let (base, layer) = match (&meta.base, kind) {
+            (Some(base), EntryKind::File) => (base, base::layer_file(&path, base)),
+            _ => {
+                let sha = copy_entry(&mut entry, kind, &stored, &link, &mut tar)?;
+                digest.add(&path, kind, &link, size, &sha);
+                continue;
+            }
+        };
+        // A layer of the base's, `expected` its digest when known: read,
+        // checked and left out.
+        let mut leave = |entry: &mut tar::Entry<'_, _>, expected: Option<&str>| {
+            let sha = hex(&hash_data(entry, &path, size, &mut io::sink())?);
+            if expected.is_some_and(|e| e != sha) || !base.holds(&sha) {
+                return Err(bad(format_args!("the layer file {path} has the sha256 {sha}, not its base's")));
+            }
+            left.insert(sha);
+            left_out.bytes += size;
+            Ok(())
         };
         let sha = match layer {
             LayerFile::Other => copy_entry(&mut entry, kind, &stored, &link, &mut tar)?,
             LayerFile::Base(named) => {
-                let sha = hex(&hash_data(&mut entry, &path, size, &mut io::sink())?);
-                if sha != named {
-                    return Err(bad(format_args!("the layer file {path} has the sha256 {sha}")));
-                }
-                left.insert(sha);
-                left_out.bytes += size;
+                leave(&mut entry, Some(&named))?;
                 continue;
             }
-            LayerFile::Unnamed => {
-                let header = kind.header(size, entry.header());
-                let mut spool = tempfile::tempfile_in(dir).map_err(sink)?;
-                let sha = hex(&hash_data(&mut entry, &path, size, &mut spool)?);
-                if meta.base.as_ref().is_some_and(|b| b.holds(&sha)) {
-                    left.insert(sha);
-                    left_out.bytes += size;
+            LayerFile::FolderJson(folder) if size <= CONFIG_LIMIT => {
+                let bytes = read_entry(&mut entry, &path, CONFIG_LIMIT).map_err(bad)?;
+                chain.note(&folder, &bytes);
+                append_file(bytes.as_slice(), kind.header(size, entry.header()), &stored, size, &mut tar)?
+            }
+            LayerFile::FolderJson(_) => copy_entry(&mut entry, kind, &stored, &link, &mut tar)?,
+            // Docker's: how deep the folder's layer is, when its `json` and
+            // those below it came first, tells the base's from the box's own.
+            LayerFile::Folder(folder) => match chain.depth(&folder) {
+                Some(depth) if depth >= base.layers.len() => copy_entry(&mut entry, kind, &stored, &link, &mut tar)?,
+                Some(depth) => {
+                    leave(&mut entry, base.layers[depth].strip_prefix("sha256:"))?;
                     continue;
                 }
-                spool.rewind().map_err(sink)?;
-                append_file(spool, header, &stored, size, &mut tar)?
-            }
+                // A layer with more below it than the base has is the box's own.
+                None if chain.depth_at_least(&folder) >= base.layers.len() => {
+                    copy_entry(&mut entry, kind, &stored, &link, &mut tar)?
+                }
+                // Else its content tells, through a scratch file.
+                None => {
+                    let header = kind.header(size, entry.header());
+                    let mut spool = tempfile::tempfile_in(dir).map_err(sink)?;
+                    let sha = hex(&hash_data(&mut entry, &path, size, &mut spool)?);
+                    if base.holds(&sha) {
+                        left.insert(sha);
+                        left_out.bytes += size;
+                        continue;
+                    }
+                    spool.rewind().map_err(sink)?;
+                    append_file(spool, header, &stored, size, &mut tar)?
+                }
+            },
         };
         digest.add(&path, kind, &link, size, &sha);
     }
@@ -2197,10 +2230,14 @@ mod tests {
             add(&config_name, &config);
             ["d1/layer.tar", "d2/layer.tar"]
         } else {
+            // In name order, as Docker writes it: the box's own layer's
+            // folder first, before the folder of the layer below it.
             add(&config_name, &config);
             add("v1b/VERSION", b"1.0");
+            add("v1b/json", br#"{"id":"v1b","parent":"v1a"}"#);
             add("v1b/layer.tar", OWN_LAYER);
             add("v1a/VERSION", b"1.0");
+            add("v1a/json", br#"{"id":"v1a"}"#);
             add("v1a/layer.tar", BASE_LAYER);
             ["v1a/layer.tar", "v1b/layer.tar"]
         };
@@ -2269,6 +2306,57 @@ mod tests {
         }
     }
 
+    /// A base of two layers under Docker's folders, in an order where the
+    /// depth of one of the base's is not known when its layer comes (it
+    /// goes through a scratch file), and the box's own comes with more
+    /// parents known than the base has layers (written at once).
+    #[test]
+    fn docker_layers_of_a_base_of_two_are_told_by_depth_or_by_content() {
+        let layers: [&[u8]; 3] = [b"base bottom", b"base top", b"the box's own"];
+        let digests: Vec<String> = layers.iter().map(|l| format!("sha256:{}", hex(&Sha256::digest(l)))).collect();
+        let config =
+            serde_json::to_vec(&serde_json::json!({"rootfs": {"type": "layers", "diff_ids": digests}})).unwrap();
+        let config_name = format!("{}.json", hex(&Sha256::digest(&config)));
+        let mut builder = tar::Builder::new(Vec::new());
+        let mut add = |name: &str, data: &[u8]| {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            builder.append_data(&mut h, name, data).unwrap();
+        };
+        add(&config_name, &config);
+        // f1: the base's top (its parent f3 not yet seen); f2: the box's own; f3: the bottom.
+        add("f1/json", br#"{"id":"f1","parent":"f3"}"#);
+        add("f1/layer.tar", layers[1]);
+        add("f2/json", br#"{"id":"f2","parent":"f1"}"#);
+        add("f2/layer.tar", layers[2]);
+        add("f3/json", br#"{"id":"f3"}"#);
+        add("f3/layer.tar", layers[0]);
+        let manifest =
+            serde_json::json!([{"Config": config_name, "Layers": ["f3/layer.tar", "f1/layer.tar", "f2/layer.tar"]}]);
+        add("manifest.json", &serde_json::to_vec(&manifest).unwrap());
+        let archive = builder.into_inner().unwrap();
+        let base = Base { image: "b:1".into(), id: "e".repeat(64), layers: digests[..2].to_vec() };
+        let meta = BoxFile { base: Some(base), ..thin_meta() };
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("dev.tent");
+        let mut left = LeftOut::default();
+        write_box_file(&file, &meta, archive.as_slice(), &mut left).unwrap().persist(&file).unwrap();
+        assert_eq!((left.layers, left.bytes), (2, (layers[0].len() + layers[1].len()) as u64));
+        let held: Vec<Vec<u8>> = box_file_entries(&file).into_iter().map(|(_, d)| d).collect();
+        assert!(
+            held.contains(&layers[2].to_vec())
+                && !held.contains(&layers[0].to_vec())
+                && !held.contains(&layers[1].to_vec())
+        );
+        let (sent, _) = streamed(&file).unwrap();
+        let out = dir.path().join("sent.tar");
+        fs::write(&out, &sent).unwrap();
+        let got = entries(&out);
+        for stand_in in ["f3/layer.tar", "f1/layer.tar"] {
+            assert!(got.iter().any(|(n, d, _)| n == stand_in && d.is_empty()), "{stand_in}: {got:?}");
+        }
+    }
+
     #[test]
     fn a_save_without_a_base_the_archive_lacks_or_misnames_is_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -2287,6 +2375,16 @@ mod tests {
         let bytes = builder.into_inner().unwrap();
         let err = write_box_file(&file, &thin_meta(), bytes.as_slice(), &mut LeftOut::default()).unwrap_err();
         assert!(matches!(&err, StreamError::Damaged(why) if why.contains(&b)), "{err:?}");
+        // A Docker folder whose json makes it the bottom layer, whose content is not the base's.
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, data) in [("v1x/json", &br#"{"id":"v1x"}"#[..]), ("v1x/layer.tar", OWN_LAYER)] {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            builder.append_data(&mut h, name, data).unwrap();
+        }
+        let bytes = builder.into_inner().unwrap();
+        let err = write_box_file(&file, &thin_meta(), bytes.as_slice(), &mut LeftOut::default()).unwrap_err();
+        assert!(matches!(&err, StreamError::Damaged(why) if why.contains("not its base's")), "{err:?}");
         assert!(!file.exists());
     }
 
