@@ -13,7 +13,7 @@
 //! whose layers begin with those the file leaves out; an engine that read
 //! a stand-in file would fail its digest check and load nothing.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -243,13 +243,13 @@ pub(super) fn link_target(path: &str, target: &str, symbolic: bool) -> Option<St
 /// The layer paths of a format-3 file's image that the engine's `load` must
 /// find a file at and the file does not hold: where each of the manifest's
 /// `layers` leads (through `links`, resolved by [`link_target`]) when no
-/// file of `files` is there. Each must be one of the base's, at its place:
+/// file is there (`present` says). Each must be one of the base's, at its place:
 /// the image's config names (`diff_ids`, bottom first) the base's layers
 /// first, and a missing layer is one of them. Otherwise the file is refused.
 pub(super) fn stand_ins(
     layers: &[String],
     diff_ids: &[String],
-    files: &HashSet<String>,
+    present: impl Fn(&str) -> bool,
     links: &HashMap<String, String>,
     base: &Base,
 ) -> std::result::Result<Vec<String>, String> {
@@ -273,7 +273,7 @@ pub(super) fn stand_ins(
                 None => break,
             }
         }
-        if files.contains(&at) {
+        if present(&at) {
             continue;
         }
         if i >= base.layers.len() {
@@ -302,6 +302,8 @@ pub(super) fn diff_ids(config: &[u8]) -> std::result::Result<Vec<String>, String
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashSet;
+
     use super::*;
 
     fn digest(c: char) -> String {
@@ -380,8 +382,10 @@ mod tests {
         assert_eq!(link_target("layer.tar", "..", true), None);
     }
 
-    fn set(items: &[&str]) -> HashSet<String> {
-        items.iter().map(|s| s.to_string()).collect()
+    /// The archive holds files at these paths.
+    fn files(items: &[&str]) -> impl Fn(&str) -> bool {
+        let set: HashSet<String> = items.iter().map(|s| s.to_string()).collect();
+        move |path| set.contains(path)
     }
 
     #[test]
@@ -390,7 +394,7 @@ mod tests {
         let ids = [digest('a'), digest('b')];
         // Docker's archive: folders, the base's layer.tar left out.
         let layers = ["d1/layer.tar".to_string(), "d2/layer.tar".to_string()];
-        let got = stand_ins(&layers, &ids, &set(&["d2/layer.tar"]), &HashMap::new(), &b).unwrap();
+        let got = stand_ins(&layers, &ids, files(&["d2/layer.tar"]), &HashMap::new(), &b).unwrap();
         assert_eq!(got, ["d1/layer.tar"]);
         // podman's: the folders' layer.tar are links to HEX.tar files.
         let links: HashMap<String, String> = [
@@ -398,11 +402,11 @@ mod tests {
             ("d2/layer.tar".to_string(), format!("{}.tar", "b".repeat(64))),
         ]
         .into();
-        let got = stand_ins(&layers, &ids, &set(&[&format!("{}.tar", "b".repeat(64))]), &links, &b).unwrap();
+        let got = stand_ins(&layers, &ids, files(&[&format!("{}.tar", "b".repeat(64))]), &links, &b).unwrap();
         assert_eq!(got, [format!("{}.tar", "a".repeat(64))]);
         // A whole image needs none.
-        let all = set(&["d1/layer.tar", "d2/layer.tar"]);
-        assert!(stand_ins(&layers, &ids, &all, &HashMap::new(), &b).unwrap().is_empty());
+        let all = files(&["d1/layer.tar", "d2/layer.tar"]);
+        assert!(stand_ins(&layers, &ids, all, &HashMap::new(), &b).unwrap().is_empty());
     }
 
     #[test]
@@ -410,13 +414,13 @@ mod tests {
         let b = base(&['a']);
         let layers = ["d1/layer.tar".to_string(), "d2/layer.tar".to_string()];
         let ids = [digest('a'), digest('b')];
-        let why = stand_ins(&layers, &ids, &set(&["d1/layer.tar"]), &HashMap::new(), &b).unwrap_err();
+        let why = stand_ins(&layers, &ids, files(&["d1/layer.tar"]), &HashMap::new(), &b).unwrap_err();
         assert!(why.contains("layer 2") && why.contains("box's own"), "{why}");
         // Its config does not start with the base it names.
-        let why = stand_ins(&layers, &[digest('c'), digest('b')], &set(&[]), &HashMap::new(), &b).unwrap_err();
+        let why = stand_ins(&layers, &[digest('c'), digest('b')], files(&[]), &HashMap::new(), &b).unwrap_err();
         assert!(why.contains("does not begin with"), "{why}");
         // Manifest and config disagree.
-        let why = stand_ins(&layers[..1], &ids, &set(&[]), &HashMap::new(), &b).unwrap_err();
+        let why = stand_ins(&layers[..1], &ids, files(&[]), &HashMap::new(), &b).unwrap_err();
         assert!(why.contains("manifest names 1"), "{why}");
     }
 

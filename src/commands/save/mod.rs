@@ -978,10 +978,9 @@ fn write_box_file(
                 continue;
             }
         };
-        // A layer of the base's, `expected` its digest when known: read,
-        // checked and left out.
-        let mut leave = |entry: &mut tar::Entry<'_, _>, expected: Option<&str>| {
-            let sha = hex(&hash_data(entry, &path, size, &mut io::sink())?);
+        // A layer of the base's whose content hashed to `sha`, `expected`
+        // its digest when known: checked and left out.
+        let mut leave = |sha: String, expected: Option<&str>| {
             if expected.is_some_and(|e| e != sha) || !base.holds(&sha) {
                 return Err(bad(format_args!("the layer file {path} has the sha256 {sha}, not its base's")));
             }
@@ -989,10 +988,11 @@ fn write_box_file(
             left_out.bytes += size;
             Ok(())
         };
+        let read = |entry: &mut tar::Entry<'_, _>| hash_data(entry, &path, size, &mut io::sink()).map(|s| hex(&s));
         let sha = match layer {
             LayerFile::Other => copy_entry(&mut entry, kind, &stored, &link, &mut tar)?,
             LayerFile::Base(named) => {
-                leave(&mut entry, Some(&named))?;
+                leave(read(&mut entry)?, Some(&named))?;
                 continue;
             }
             LayerFile::FolderJson(folder) if size <= CONFIG_LIMIT => {
@@ -1006,7 +1006,7 @@ fn write_box_file(
             LayerFile::Folder(folder) => match chain.depth(&folder) {
                 Some(depth) if depth >= base.layers.len() => copy_entry(&mut entry, kind, &stored, &link, &mut tar)?,
                 Some(depth) => {
-                    leave(&mut entry, base.layers[depth].strip_prefix("sha256:"))?;
+                    leave(read(&mut entry)?, base.layers[depth].strip_prefix("sha256:"))?;
                     continue;
                 }
                 // A layer with more below it than the base has is the box's own.
@@ -1019,8 +1019,7 @@ fn write_box_file(
                     let mut spool = tempfile::tempfile_in(dir).map_err(sink)?;
                     let sha = hex(&hash_data(&mut entry, &path, size, &mut spool)?);
                     if base.holds(&sha) {
-                        left.insert(sha);
-                        left_out.bytes += size;
+                        leave(sha, None)?;
                         continue;
                     }
                     spool.rewind().map_err(sink)?;
@@ -1355,9 +1354,9 @@ fn stream_entries<W: Write>(
             .get("Layers")
             .and_then(|l| serde_json::from_value(l.clone()).ok())
             .ok_or_else(|| bad("its manifest names no layers"))?;
-        let present: HashSet<String> = files.keys().cloned().collect();
         let diff_ids = base::diff_ids(config).map_err(bad)?;
-        for path in base::stand_ins(&layers, &diff_ids, &present, &links, base).map_err(bad)? {
+        let present = |path: &str| files.contains_key(path);
+        for path in base::stand_ins(&layers, &diff_ids, present, &links, base).map_err(bad)? {
             let mut header = EntryKind::File.header(0, &tar::Header::new_gnu());
             header.set_mode(0o444);
             out.append_data(&mut header, path, io::empty()).map_err(StreamError::Sink)?;
