@@ -99,6 +99,43 @@ impl Printer {
         }
     }
 
+    /// Whether a question can be asked: it shows on stderr and is answered
+    /// on stdin, so both must be a terminal.
+    pub(crate) fn can_ask(&self) -> bool {
+        self.stderr_tty && std::io::stdin().is_terminal()
+    }
+
+    /// Gets the user's yes before a command changes or removes something:
+    /// `yes` (`--yes`) is one; else the answer to `question` on a terminal;
+    /// else `unanswered` decides. A no is `Error::Aborted(kept)`, `kept`
+    /// saying what stays as it was ("nothing was removed").
+    ///
+    /// Every command that asks goes through here, so they agree on when a
+    /// question is asked and what happens when nobody can answer it.
+    pub(crate) fn agree(&self, yes: bool, question: &str, unanswered: Unanswered, kept: &str) -> Result<(), Error> {
+        match asking(yes, self.stderr_tty, std::io::stdin().is_terminal(), &unanswered) {
+            Asking::Agreed => Ok(()),
+            Asking::Ask => {
+                if self.confirm(question) {
+                    Ok(())
+                } else {
+                    Err(Error::Aborted(kept.to_string()))
+                }
+            }
+            Asking::Refused => match unanswered {
+                Unanswered::Refuse(err) => Err(err),
+                Unanswered::GoAhead => unreachable!("`asking` goes ahead for GoAhead"),
+            },
+            Asking::NoAnswer => {
+                // Shown all the same: it names what was at stake.
+                eprintln!("{}", sanitize_lines(question));
+                Err(Error::Aborted(format!(
+                    "{kept}: the question had no answer, standard input is not a terminal (--yes answers it)"
+                )))
+            }
+        }
+    }
+
     /// Asks a yes/no question on the terminal; false when stdin is not one.
     pub(crate) fn confirm(&self, question: &str) -> bool {
         if !std::io::stdin().is_terminal() {
@@ -111,6 +148,40 @@ impl Printer {
             return false;
         }
         matches!(answer.trim(), "y" | "Y" | "yes" | "Yes")
+    }
+}
+
+/// What a command that asks first does when the question cannot be asked
+/// (no `--yes`, and stderr or stdin is not a terminal).
+#[derive(Debug)]
+pub(crate) enum Unanswered {
+    /// Goes ahead when nobody watches (stderr is not a terminal), naming each
+    /// thing as it goes: a script that runs `tent rm BOX` means it, as with
+    /// `rm`. Someone watching whose stdin cannot answer gets a no.
+    GoAhead,
+    /// Refuses with this error, which names the way to say yes.
+    Refuse(Error),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Asking {
+    /// `--yes`, or nobody watches and the command goes ahead.
+    Agreed,
+    Ask,
+    /// `Unanswered::Refuse`'s error.
+    Refused,
+    /// Someone watches, but stdin cannot carry their answer.
+    NoAnswer,
+}
+
+/// The decision behind [`Printer::agree`], kept pure for its tests.
+fn asking(yes: bool, stderr_tty: bool, stdin_tty: bool, unanswered: &Unanswered) -> Asking {
+    match (yes, stderr_tty && stdin_tty, unanswered) {
+        (true, _, _) => Asking::Agreed,
+        (false, true, _) => Asking::Ask,
+        (false, false, Unanswered::Refuse(_)) => Asking::Refused,
+        (false, false, Unanswered::GoAhead) if !stderr_tty => Asking::Agreed,
+        (false, false, Unanswered::GoAhead) => Asking::NoAnswer,
     }
 }
 
@@ -268,5 +339,43 @@ mod tests {
         assert!(text.contains("\n  | Error: bad\n  | secondline"), "{text:?}");
         assert_eq!(sanitize_lines("a\nb\tc"), "a\nb\tc");
         assert!(matches!(sanitize_lines("a\nb"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_question_is_asked_only_where_it_can_be_answered() {
+        let refuse = || Unanswered::Refuse(Error::usage("no", None::<String>));
+        for unanswered in [Unanswered::GoAhead, refuse()] {
+            // --yes answers it everywhere.
+            for (err, inp) in [(true, true), (true, false), (false, true), (false, false)] {
+                assert_eq!(asking(true, err, inp, &unanswered), Asking::Agreed);
+            }
+            // A terminal on both sides asks.
+            assert_eq!(asking(false, true, true, &unanswered), Asking::Ask);
+        }
+        // Nobody can answer: the command says what it does without a yes.
+        assert_eq!(asking(false, false, false, &refuse()), Asking::Refused);
+        assert_eq!(asking(false, true, false, &refuse()), Asking::Refused);
+        assert_eq!(asking(false, false, true, &refuse()), Asking::Refused);
+        // A script (nobody watches) goes ahead; someone watching whose
+        // stdin is a pipe gets a no, never a removal they were not asked about.
+        assert_eq!(asking(false, false, false, &Unanswered::GoAhead), Asking::Agreed);
+        assert_eq!(asking(false, false, true, &Unanswered::GoAhead), Asking::Agreed);
+        assert_eq!(asking(false, true, false, &Unanswered::GoAhead), Asking::NoAnswer);
+    }
+
+    #[test]
+    fn agree_without_a_terminal_refuses_or_goes_ahead_as_told() {
+        let printer = Printer { color: false, stderr_tty: false, verbose: false, quiet: true };
+        assert!(printer.agree(true, "Remove?", Unanswered::Refuse(Error::usage("no", None::<String>)), "kept").is_ok());
+        assert!(printer.agree(false, "Remove?", Unanswered::GoAhead, "kept").is_ok());
+        let err = printer
+            .agree(
+                false,
+                "Remove?",
+                Unanswered::Refuse(Error::usage("not without a yes", Some("pass --yes".to_string()))),
+                "kept",
+            )
+            .unwrap_err();
+        assert!(matches!(&err, Error::Usage { message, .. } if message == "not without a yes"), "{err:?}");
     }
 }

@@ -25,7 +25,7 @@ use super::Context;
 use crate::boxes::{BoxSpec, labels};
 use crate::cli::AdoptArgs;
 use crate::error::{Error, Result};
-use crate::output::sanitize;
+use crate::output::{Unanswered, sanitize};
 
 /// Which tool made the container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -408,17 +408,12 @@ pub(super) fn run(ctx: &Context<'_>, args: &AdoptArgs) -> Result<i32> {
             Some(format!("`tent adopt {name} --dry-run --json`, then `tent adopt {name} --yes --json`")),
         ));
     }
-    if !args.yes {
-        if !ctx.printer.stderr_is_terminal() {
-            return Err(Error::usage(
-                format!("not adopting {name} without a confirmation"),
-                Some(format!("see the plan with `tent adopt {name} --dry-run`, then run `tent adopt {name} --yes`")),
-            ));
-        }
-        if !ctx.printer.confirm(&format!("Adopt {name} as a tent box, as above?")) {
-            return Err(Error::Aborted(format!("{name} was not changed")));
-        }
-    }
+    let unanswered = Unanswered::Refuse(Error::usage(
+        format!("not adopting {name} without a confirmation"),
+        Some(format!("see the plan with `tent adopt {name} --dry-run`, then run `tent adopt {name} --yes`")),
+    ));
+    let question = format!("Adopt {name} as a tent box, as above?");
+    ctx.printer.agree(args.yes, &question, unanswered, &format!("{name} was not changed"))?;
 
     let snapshots = ctx.snapshots();
     let spinner = ctx.printer.spinner(format!("committing the system of {name}"));

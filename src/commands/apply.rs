@@ -23,6 +23,7 @@ use crate::manifest::devcontainer::{ComposeProject, HostCommand, ImageBuild};
 use crate::manifest::model::{BoxEntry, EndpointKey};
 use crate::manifest::plan::Options;
 use crate::manifest::{self, Action, BinExport, Current, Desired, Manifest, Mode, Record, record};
+use crate::output::Unanswered;
 use crate::runtime::{other_owner, write_hooks};
 use crate::{export, interrupt};
 
@@ -396,20 +397,14 @@ fn manifest_file(ctx: &Context<'_>, args: &ApplyArgs) -> Result<PathBuf> {
 /// initializeCommand runs on the host as you: a file from a cloned project
 /// does that only when you agree (on a terminal) or said `--yes`.
 fn confirm_host_commands(ctx: &Context<'_>, args: &ApplyArgs, commands: &[&HostCommand]) -> Result<()> {
-    if commands.is_empty() || args.yes {
+    if commands.is_empty() {
         return Ok(());
     }
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::Manifest {
-            message: "the plan runs initializeCommand on the host (shown above); nothing was changed".into(),
-            hint: Some(format!("check the command, then run `{} --yes`", again(args))),
-        });
-    }
-    if ctx.printer.confirm("Run initializeCommand on the host, as you?") {
-        Ok(())
-    } else {
-        Err(Error::Aborted("nothing was changed".into()))
-    }
+    let unanswered = Unanswered::Refuse(Error::Manifest {
+        message: "the plan runs initializeCommand on the host (shown above); nothing was changed".into(),
+        hint: Some(format!("check the command, then run `{} --yes`", again(args))),
+    });
+    ctx.printer.agree(args.yes, "Run initializeCommand on the host, as you?", unanswered, "nothing was changed")
 }
 
 /// The most output a command substitution may give (a value's own limit).
@@ -746,16 +741,14 @@ fn mode(engine: &Engine) -> Mode {
 /// Recreating, removing or taking over a box is asked on a terminal; off a
 /// terminal it needs `--yes`, so a script never destroys a box by surprise.
 fn confirm(ctx: &Context<'_>, args: &ApplyArgs, risky: &[&Action]) -> Result<()> {
-    if risky.is_empty() || args.yes {
+    if risky.is_empty() {
         return Ok(());
     }
     let names: Vec<&str> = risky.iter().map(|a| a.box_name()).collect();
-    if !std::io::stdin().is_terminal() {
-        return Err(Error::Manifest {
-            message: format!("the plan recreates, removes or takes over {}; nothing was changed", names.join(", ")),
-            hint: Some(format!("check the plan above, then run `{} --yes`", again(args))),
-        });
-    }
+    let unanswered = Unanswered::Refuse(Error::Manifest {
+        message: format!("the plan recreates, removes or takes over {}; nothing was changed", names.join(", ")),
+        hint: Some(format!("check the plan above, then run `{} --yes`", again(args))),
+    });
     let question = if args.remove {
         format!(
             "Go ahead? {} will be removed, with their exports, snapshots and services; your home and files stay.",
@@ -768,7 +761,7 @@ fn confirm(ctx: &Context<'_>, args: &ApplyArgs, risky: &[&Action]) -> Result<()>
             names.join(", ")
         )
     };
-    if ctx.printer.confirm(&question) { Ok(()) } else { Err(Error::Aborted("nothing was changed".into())) }
+    ctx.printer.agree(args.yes, &question, unanswered, "nothing was changed")
 }
 
 /// `tent apply --json` (docs/manifest.md).

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::export::{self, Exporter};
-use crate::output::Printer;
+use crate::output::{Printer, Unanswered};
 use crate::paths::Paths;
 use crate::runtime::Boxes;
 use crate::snapshots::Snapshots;
@@ -346,21 +346,12 @@ impl Context<'_> {
             Some(name) => format!("your default box {name} does not exist"),
             None => "you have no box yet".to_string(),
         };
-        if !yes {
-            let terminal = self.printer.stderr_is_terminal() && std::io::IsTerminal::is_terminal(&std::io::stdin());
-            if !terminal {
-                return Err(Error::usage(
-                    missing,
-                    Some(format!(
-                        "pass --yes to create {name} from {}, or create a box with `tent create NAME`",
-                        spec.image
-                    )),
-                ));
-            }
-            if !self.printer.confirm(&format!("{}. Create {name} from {}?", capitalize(&missing), spec.image)) {
-                return Err(Error::Aborted("no box was created".into()));
-            }
-        }
+        let question = format!("{}. Create {name} from {}?", capitalize(&missing), spec.image);
+        let unanswered = Unanswered::Refuse(Error::usage(
+            missing,
+            Some(format!("pass --yes to create {name} from {}, or create a box with `tent create NAME`", spec.image)),
+        ));
+        self.printer.agree(yes, &question, unanswered, "no box was created")?;
         self.printer.step(format!("creating {name} from {} on {}", spec.image, self.engine.describe()));
         self.boxes().create(&name, &spec, true)?;
         self.printer.status(format!("{name} is ready"));

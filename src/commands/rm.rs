@@ -5,6 +5,7 @@ use super::{Context, names_or_all};
 use crate::boxes::{BoxSpec, labels};
 use crate::cli::RmArgs;
 use crate::error::{Error, Result};
+use crate::output::Unanswered;
 use crate::runtime::{Removed, check_own_home};
 
 pub(super) fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
@@ -33,23 +34,18 @@ pub(super) fn run(ctx: &Context<'_>, args: &RmArgs) -> Result<i32> {
         }
         targets.push((container, home));
     }
-    if !args.yes && ctx.printer.stderr_is_terminal() {
-        let list = names.join(", ");
-        let homes: Vec<String> =
-            targets.iter().filter_map(|(_, h)| h.as_ref()).map(|h| h.display().to_string()).collect();
-        let question = if homes.is_empty() {
-            format!("Remove {list}, its exports, snapshots and services? Your home and files stay.")
-        } else {
-            format!(
-                "Remove {list}, its exports, snapshots and services, and DELETE the box's own home {} with everything in it? \
-                 Your home and other files stay.",
-                homes.join(", ")
-            )
-        };
-        if !ctx.printer.confirm(&question) {
-            return Err(Error::Aborted("nothing was removed".into()));
-        }
-    }
+    let list = names.join(", ");
+    let homes: Vec<String> = targets.iter().filter_map(|(_, h)| h.as_ref()).map(|h| h.display().to_string()).collect();
+    let question = if homes.is_empty() {
+        format!("Remove {list}, its exports, snapshots and services? Your home and files stay.")
+    } else {
+        format!(
+            "Remove {list}, its exports, snapshots and services, and DELETE the box's own home {} with everything in it? \
+             Your home and other files stay.",
+            homes.join(", ")
+        )
+    };
+    ctx.printer.agree(args.yes, &question, Unanswered::GoAhead, "nothing was removed")?;
     for (container, home) in targets {
         let name = container.name.clone();
         let spinner = ctx.printer.spinner(format!("removing {name}"));

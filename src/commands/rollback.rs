@@ -3,6 +3,7 @@
 use super::Context;
 use crate::cli::RollbackArgs;
 use crate::error::{Error, Result};
+use crate::output::Unanswered;
 
 pub(super) fn run(ctx: &Context<'_>, args: &RollbackArgs) -> Result<i32> {
     let boxes = ctx.boxes();
@@ -19,21 +20,15 @@ pub(super) fn run(ctx: &Context<'_>, args: &RollbackArgs) -> Result<i32> {
     let old = old?;
     let prefetched = found.and_then(|mut images| images.pop());
     let snapshot = snapshots.find_given(name, args.name.as_deref(), prefetched)?;
-    if !args.yes {
-        if !ctx.printer.stderr_is_terminal() {
-            return Err(Error::usage(
-                format!("not rolling {name} back without a confirmation"),
-                Some(format!("run it on a terminal, or pass --yes: `tent rollback {name} {} --yes`", snapshot.name)),
-            ));
-        }
-        let question = format!(
-            "Return {name}'s system to snapshot {} ({})? Changes to its system since are lost; home, volumes and exports stay.",
-            snapshot.name, snapshot.created
-        );
-        if !ctx.printer.confirm(&question) {
-            return Err(Error::Aborted(format!("{name} was not changed")));
-        }
-    }
+    let question = format!(
+        "Return {name}'s system to snapshot {} ({})? Changes to its system since are lost; home, volumes and exports stay.",
+        snapshot.name, snapshot.created
+    );
+    let unanswered = Unanswered::Refuse(Error::usage(
+        format!("not rolling {name} back without a confirmation"),
+        Some(format!("run it on a terminal, or pass --yes: `tent rollback {name} {} --yes`", snapshot.name)),
+    ));
+    ctx.printer.agree(args.yes, &question, unanswered, &format!("{name} was not changed"))?;
     let spinner = ctx.printer.spinner(format!("rolling {name} back to {}", snapshot.name));
     let result = ctx.rollback_box(name, &snapshot, Some((&old, &lock)));
     spinner.finish();

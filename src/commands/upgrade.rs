@@ -7,6 +7,7 @@ use crate::boxes::snapshot::SnapshotKind;
 use crate::cli::{Schedule, UpgradeArgs};
 use crate::engine::json::Container;
 use crate::error::{Error, Result, exit};
+use crate::output::Unanswered;
 
 /// The scheduled upgrade's units, in the user's systemd folder.
 const UNIT: &str = "tent-upgrade";
@@ -51,15 +52,11 @@ pub(super) fn run(ctx: &Context<'_>, args: &UpgradeArgs) -> Result<i32> {
         ctx.printer.status("no boxes to upgrade");
         return Ok(0);
     }
-    if !args.yes && ctx.printer.stderr_is_terminal() {
-        let question = format!(
-            "Upgrade the packages of {}? A box with something to upgrade gets a snapshot first; `tent rollback BOX` undoes it.",
-            names.join(", ")
-        );
-        if !ctx.printer.confirm(&question) {
-            return Err(Error::Aborted("nothing was upgraded".into()));
-        }
-    }
+    let question = format!(
+        "Upgrade the packages of {}? A box with something to upgrade gets a snapshot first; `tent rollback BOX` undoes it.",
+        names.join(", ")
+    );
+    ctx.printer.agree(args.yes, &question, Unanswered::GoAhead, "nothing was upgraded")?;
     crate::interrupt::catch();
     let mut failed = 0;
     for name in &names {

@@ -253,23 +253,35 @@ fn session_sockets_and_time_zone_follow_the_host(engine: Engine) {
     assert_eq!(out.stdout(), format!("unix:path={runtime}/bus\nsame-zone\n"));
 }
 
-/// `tent rm` asks on a terminal: "n" keeps the box, "y" removes it.
+/// `tent rm` asks on a terminal (`Printer::agree`): "n" keeps the box, "y"
+/// removes it; a terminal whose stdin cannot answer keeps it and says why; a
+/// script (no terminal) removes the box without a question, naming it.
 fn rm_asks_on_a_terminal(engine: Engine) {
     let sb = Sandbox::new(engine);
     let name = sb.create("ask", BOOKWORM, &["--no-start"]);
-    let ask = |answer: &str| {
-        let inner = format!("{} rm {name}", tent_bin().display());
+    let ask = |answer: &str, stdin: &str| {
+        let inner = format!("{} rm {name}{stdin}", tent_bin().display());
         let mut c = sb.command("script");
         c.args(["-qec", &inner, "/dev/null"]);
         crate::harness::Run::from(c).stdin(format!("{answer}\n")).output()
     };
-    let out = ask("n");
+    let out = ask("y", " < /dev/null");
+    assert_eq!(out.code, Some(1), "{}", out.describe());
+    assert!(out.stdout().contains(&format!("Remove {name}")), "the question is shown: {}", out.describe());
+    assert!(out.stdout().contains("standard input is not a terminal"), "{}", out.describe());
+    sb.engine_cmd(&["container", "inspect", &name]).ok();
+    let out = ask("n", "");
     assert_eq!(out.code, Some(1), "{}", out.describe());
     assert!(out.stdout().contains("Your home and files stay"), "{}", out.describe());
     sb.engine_cmd(&["container", "inspect", &name]).ok();
-    let out = ask("y");
+    let out = ask("y", "");
     assert_eq!(out.code, Some(0), "{}", out.describe());
     assert!(sb.engine_cmd(&["container", "inspect", &name]).output().code != Some(0), "removed");
+
+    let scripted = sb.create("ask", BOOKWORM, &["--no-start"]);
+    let out = sb.tent(&["rm", &scripted]).ok();
+    assert!(out.stderr.contains(&format!("removing {scripted}")), "{}", out.describe());
+    assert!(sb.engine_cmd(&["container", "inspect", &scripted]).output().code != Some(0), "removed");
 }
 
 /// A CA certificate the host's administrator added is trusted in the box.

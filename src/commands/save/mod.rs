@@ -46,6 +46,7 @@ use crate::cli::{LoadArgs, SaveArgs};
 use crate::engine::argv;
 use crate::error::{CommandFailure, Error, Result};
 use crate::export::receipt::{Export, Kind};
+use crate::output::Unanswered;
 use crate::text::hex;
 
 /// The format `save` writes: zstd, the image's entries streamed in.
@@ -291,7 +292,7 @@ fn load_streamed(ctx: &Context<'_>, args: &LoadArgs) -> Result<i32> {
         base::check_present(&ctx.engine, base, file)?;
     }
     let (name, bin_dir, plan) = prepare(ctx, args, &mut meta)?;
-    if !plan.asks.is_empty() && !args.yes && !ctx.printer.stderr_is_terminal() {
+    if !plan.asks.is_empty() && !args.yes && !ctx.printer.can_ask() {
         // Refused below for want of an answer: first say whether the file
         // is whole (nothing goes to the engine).
         let spinner = ctx.printer.spinner(format!("checking {}", file.display()));
@@ -545,19 +546,11 @@ fn confirm(ctx: &Context<'_>, args: &LoadArgs, name: &str, plan: &LoadPlan) -> R
     for line in &plan.asks {
         ctx.printer.status(format!("  {line}"));
     }
-    if args.yes {
-        return Ok(());
-    }
-    if !ctx.printer.stderr_is_terminal() {
-        return Err(Error::usage(
-            format!("not loading {file} without a confirmation of what it asks for (listed above)"),
-            Some(format!("read the list, then run it on a terminal, or pass --yes: `tent load {file} --yes`")),
-        ));
-    }
-    if !ctx.printer.confirm(&format!("Load {name} with these?")) {
-        return Err(Error::Aborted(format!("{file} was not loaded")));
-    }
-    Ok(())
+    let unanswered = Unanswered::Refuse(Error::usage(
+        format!("not loading {file} without a confirmation of what it asks for (listed above)"),
+        Some(format!("read the list, then run it on a terminal, or pass --yes: `tent load {file} --yes`")),
+    ));
+    ctx.printer.agree(args.yes, &format!("Load {name} with these?"), unanswered, &format!("{file} was not loaded"))
 }
 
 fn reexport(ctx: &Context<'_>, name: &str, export: &Export, bin_dir: &Path) -> Result<()> {
