@@ -41,15 +41,19 @@ pub(super) fn export(ctx: &Context<'_>, args: ExportArgs) -> Result<i32> {
         ));
     }
     let boxes = ctx.boxes();
-    // The box is read through the engine, so it must run; its init must be
-    // done too, or the app may not be installed yet.
-    boxes.start(name, None)?;
     // A command's wrapper records a remote endpoint; everything else is this machine's.
     let mut exporter = if args.app.is_none() {
         ctx.exporter_anywhere(&ctx.engine, name, args.force)?
     } else {
         ctx.exporter(&ctx.engine, name, args.force)?
     };
+    // The box is read from inside, so it must run; its init must be done
+    // too, or the app may not be installed yet. A box whose init says it is
+    // ready needs no engine call here: `tent run` (`Exporter::box_sh`)
+    // proves that init before it joins, and starts the box itself when not.
+    if !exporter.asks_through_tent() || !boxes.state(name).is_ready() {
+        boxes.start(name, None)?;
+    }
     exporter.mime_types = args.mime_types;
     // From here Ctrl-C sets a flag that the export checks between writes,
     // so a half-done export is put back instead of left behind.

@@ -49,7 +49,7 @@ printf '%s' "$t"
             _ => {
                 return Err(Error::Engine {
                     what: format!("could not look for {request:?} in box {b:?}"),
-                    failure: self.engine.failure(&["exec", b, "/bin/sh", "-c", "…", "sh", request], &output),
+                    failure: self.sh_failure(&output, &[request]),
                 });
             }
         };
