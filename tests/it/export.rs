@@ -167,6 +167,12 @@ fn wrappers_clashes_doctor_and_rm(engine: Engine) {
     sb.tent(&["export", &name, "--bin", "/usr/local/bin/showargs"]).ok();
     let custom = sb.home.join("custom bin");
     sb.tent(&["export", &name, "--bin", "true", "--name", "boxtrue", "--path", custom.to_str().unwrap()]).ok();
+    // A name on the PATH the user's login shell has in the box (the profile
+    // adds ~/tools): found as `tent run` finds it, not only on the image's.
+    sb.sh("mkdir tools && printf '#!/bin/sh\\necho from-tools\\n' > tools/mytool && chmod +x tools/mytool && echo 'PATH=\"$HOME/tools:$PATH\"' >> .profile").ok();
+    let out = sb.tent(&["export", &name, "--bin", "mytool"]).ok();
+    assert!(out.stderr.contains(&format!("{}/tools/mytool", sb.home.display())), "{}", out.describe());
+    assert_eq!(run(sb.command(bin.join("mytool")), None), (Some(0), b"from-tools\n".to_vec(), String::new()));
     let sc = Command::new("shellcheck").arg(bin.join("boxcat")).output().unwrap();
     assert!(sc.status.success(), "{}", String::from_utf8_lossy(&sc.stdout));
 
