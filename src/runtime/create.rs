@@ -43,14 +43,7 @@ impl Boxes<'_> {
         let state = self.state(name);
         // Two creates of one name: the second waits here, then finds the box.
         let _lock = self.box_lock(name)?;
-        let (existing, looked_up) = self.inspect_with_image_id(name, spec, image);
-        if let Some(existing) = existing? {
-            return Err(Error::BoxExists {
-                name: name.into(),
-                engine: self.engine.describe(),
-                is_tent: existing.label(labels::FORMAT).is_some(),
-            });
-        }
+        let looked_up = self.refuse_taken_name(name, spec, image)?;
         self.check_options(name, spec)?;
         let nvidia = if spec.nvidia { Some(self.find_nvidia(name)?) } else { None };
         let image_id = self.source_image(spec, image, looked_up)?;
@@ -110,7 +103,7 @@ impl Boxes<'_> {
     /// two engine clients one after the other were a fifth of a create on
     /// Docker). None for the id when it is to be pulled first (`pull`), or
     /// when the lookup failed: [`Self::source_image`] then asks itself.
-    pub(crate) fn inspect_with_image_id(
+    fn inspect_with_image_id(
         &self,
         name: &str,
         spec: &BoxSpec,
@@ -122,6 +115,21 @@ impl Boxes<'_> {
         let wanted = image.unwrap_or(&spec.image);
         let (id, existing) = crate::concurrent::at_once(|| self.engine.image_id(wanted), || self.engine.inspect(name));
         (existing, id.ok().flatten())
+    }
+
+    /// Refuses a new box `name` when a container has that name; else the id
+    /// of the image it would be made from, when `inspect_with_image_id`
+    /// found it on the way.
+    pub(crate) fn refuse_taken_name(&self, name: &str, spec: &BoxSpec, image: Option<&str>) -> Result<Option<String>> {
+        let (existing, looked_up) = self.inspect_with_image_id(name, spec, image);
+        if let Some(existing) = existing? {
+            return Err(Error::BoxExists {
+                name: name.into(),
+                engine: self.engine.describe(),
+                is_tent: existing.label(labels::FORMAT).is_some(),
+            });
+        }
+        Ok(looked_up)
     }
 
     /// The image a new box is made from, there (with `pull` pulled again,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::{Boxes, Source};
 use crate::boxes::container::STATE_IN_BOX;
 use crate::boxes::remote::{LABEL, Probe, RemotePlan, create_argv, home_volume, parse_probe, ready_probe, refusal};
-use crate::boxes::{BoxSpec, HostUser, labels};
+use crate::boxes::{BoxSpec, HostUser};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::progress::{Activity, Progress};
@@ -75,14 +75,7 @@ impl Boxes<'_> {
         crate::boxes::engine_args::check(&spec.engine_args, &spec.unshare).map_err(|why| {
             Error::usage(why, Some("see `tent create --help` for what --engine-arg may carry".to_string()))
         })?;
-        let (existing, looked_up) = self.inspect_with_image_id(name, spec, image);
-        if let Some(existing) = existing? {
-            return Err(Error::BoxExists {
-                name: name.into(),
-                engine: self.engine.describe(),
-                is_tent: existing.label(labels::FORMAT).is_some(),
-            });
-        }
+        let looked_up = self.refuse_taken_name(name, spec, image)?;
         let image_id = self.source_image(spec, image, looked_up)?;
         let mut args = self.remote_argv(name, name, spec, Source { image, id: image_id.as_deref() })?;
         crate::interrupt::catch();
