@@ -94,14 +94,6 @@ fn run_with(sb: &Sandbox, vars: &[String], name: &str, args: &[&str]) -> Done {
     Run::from(c).output()
 }
 
-fn runtime_dir(sb: &Sandbox) -> String {
-    sb.env
-        .iter()
-        .find(|(k, _)| k == "XDG_RUNTIME_DIR")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_else(|| format!("/run/user/{}", sb.uid()))
-}
-
 fn desktop_apps_reach_the_host_display_theme_and_fonts(engine: Engine) {
     let sb = Sandbox::new(engine);
     let tag = format!("{}-{}", engine.key(), std::process::id());
@@ -147,7 +139,7 @@ fn desktop_apps_reach_the_host_display_theme_and_fonts(engine: Engine) {
     assert!(copy.windows(16).any(|w| w == raw), "the copy has the new cookie");
 
     // Wayland: a client in the box lists the host compositor's globals.
-    let runtime = runtime_dir(&sb);
+    let runtime = sb.runtime_dir();
     let socket = format!("wayland-tent-{tag}");
     let mut c = sb.command("weston");
     c.args(["--backend=headless-backend.so", &format!("--socket={socket}"), "--idle-time=0"]);

@@ -279,6 +279,15 @@ impl Sandbox {
         self.home.join(".local/state/tent/boxes").join(self.engine.scope()).join(name)
     }
 
+    /// The sandbox user's XDG_RUNTIME_DIR.
+    pub fn runtime_dir(&self) -> String {
+        self.env
+            .iter()
+            .find(|(k, _)| k == "XDG_RUNTIME_DIR")
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| format!("/run/user/{}", self.uid()))
+    }
+
     pub fn uid(&self) -> u32 {
         if self.engine.as_root() { 0 } else { user_uid() }
     }

@@ -226,12 +226,7 @@ fn rootful_and_rootless_boxes_of_one_name_stay_apart() {
 fn session_sockets_and_time_zone_follow_the_host(engine: Engine) {
     let sb = Sandbox::new(engine);
     let name = sb.create("sock", BOOKWORM, &[]);
-    let runtime = sb
-        .env
-        .iter()
-        .find(|(k, _)| k == "XDG_RUNTIME_DIR")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_else(|| format!("/run/user/{}", sb.uid()));
+    let runtime = sb.runtime_dir();
     let tag = format!("tent-it-{}", std::process::id());
     let wayland = format!("{tag}-wayland");
     let agent = format!("/tmp/{tag}-agent.sock");

@@ -193,12 +193,7 @@ fn trickling_callers_hold_nobody_up(engine: Engine) {
 
 /// The socket of the sandbox's relay (`Paths::relay_socket`).
 fn relay_socket(sb: &Sandbox) -> String {
-    let runtime = sb
-        .env
-        .iter()
-        .find(|(k, _)| k == "XDG_RUNTIME_DIR")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_else(|| format!("/run/user/{}", sb.uid()));
+    let runtime = sb.runtime_dir();
     let state = sb.home.join(".local/state/tent");
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for &byte in state.as_os_str().as_encoded_bytes() {
