@@ -137,13 +137,7 @@ fn prepare<'a>(
         boxes.set_password_if_needed(name, &user.name)?;
     }
     let mut env = crate::boxes::host::session_env(&state.dir, &ctx.config.env.pass);
-    env.push((crate::env_vars::TENT_BOX.into(), name.into()));
-    if !as_root {
-        env.push(("HOME".into(), home.display().to_string()));
-        env.push(("USER".into(), user.name.clone()));
-        env.push(("LOGNAME".into(), user.name.clone()));
-        env.push(("SHELL".into(), user.shell.clone()));
-    }
+    box_env(&mut env, name, (!as_root).then_some((&user, home.as_path())));
     if as_root {
         // tent-exec takes USER as "a user's login PATH, from the cache in
         // the state directory", which every box can write: root never gets
@@ -172,6 +166,18 @@ fn prepare<'a>(
     Ok(Prepared { state, user, cwd, plan, starting })
 }
 
+/// What tent adds to the environment of every command in box `name`: the
+/// box's name and, unless it runs as the box's root, who runs it.
+fn box_env(env: &mut Vec<(String, String)>, name: &str, user: Option<(&ExecUser, &std::path::Path)>) {
+    env.push((crate::env_vars::TENT_BOX.into(), name.into()));
+    if let Some((user, home)) = user {
+        env.push(("HOME".into(), home.display().to_string()));
+        env.push(("USER".into(), user.name.clone()));
+        env.push(("LOGNAME".into(), user.name.clone()));
+        env.push(("SHELL".into(), user.shell.clone()));
+    }
+}
+
 /// `prepare` for a box on a remote engine: started (or asked whether it is
 /// ready) through the engine, the command in the home unless the local
 /// directory is under it, only the terminal's and language's environment.
@@ -188,13 +194,7 @@ fn prepare_remote<'a>(
     let cwd = remote::start_dir(&std::env::current_dir().unwrap_or_else(|_| home.clone()), &home);
     let tty = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let mut env = remote::session_env();
-    env.push((crate::env_vars::TENT_BOX.into(), name.into()));
-    if !as_root {
-        env.push(("HOME".into(), home.display().to_string()));
-        env.push(("USER".into(), user.name.clone()));
-        env.push(("LOGNAME".into(), user.name.clone()));
-        env.push(("SHELL".into(), user.shell.clone()));
-    }
+    box_env(&mut env, name, (!as_root).then_some((&user, home.as_path())));
     env.extend(extra_env);
     let plan = ExecPlan {
         name,
