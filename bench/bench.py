@@ -802,6 +802,12 @@ def wrapper_case(w, results, box):
              Candidate("exported wrapper", [[wrapper]]),
              Candidate("tent run", [[w.tent, "run", box, "--", "/usr/bin/true"]])]
     run_case(results, "wrapper", title, cands, cands[0], w.args.runs, w.args.warmup, w)
+    # Exporting looks into the box (is the command there, is it not a tent
+    # wrapper): through `tent run`, so joined where tent may join. No budget.
+    again = [w.tent, "export", box, "--bin", "/usr/bin/true", "--name", f"{w.tag}-true"]
+    cands = [Candidate(f"{w.kind} exec", [engine_exec(w, box)]), Candidate("tent export --bin (again)", [again])]
+    run_case(results, "export", "`tent export --bin` of a command exported before vs the raw engine exec",
+             cands, cands[0], w.args.runs, w.args.warmup, w)
     subprocess.run([w.tent, "unexport", box, "--bin", f"{w.tag}-true"], stdin=subprocess.DEVNULL, capture_output=True)
 
 

@@ -113,20 +113,18 @@ impl Printer {
     /// Every command that asks goes through here, so they agree on when a
     /// question is asked and what happens when nobody can answer it.
     pub(crate) fn agree(&self, yes: bool, question: &str, unanswered: Unanswered, kept: &str) -> Result<(), Error> {
-        match asking(yes, self.stderr_tty, std::io::stdin().is_terminal(), &unanswered) {
-            Asking::Agreed => Ok(()),
-            Asking::Ask => {
+        match (asking(yes, self.stderr_tty, std::io::stdin().is_terminal(), &unanswered), unanswered) {
+            (Asking::Agreed, _) => Ok(()),
+            (Asking::Ask, _) => {
                 if self.confirm(question) {
                     Ok(())
                 } else {
                     Err(Error::Aborted(kept.to_string()))
                 }
             }
-            Asking::Refused => match unanswered {
-                Unanswered::Refuse(err) => Err(err),
-                Unanswered::GoAhead => unreachable!("`asking` goes ahead for GoAhead"),
-            },
-            Asking::NoAnswer => {
+            (Asking::Refused, Unanswered::Refuse(err)) => Err(err),
+            // (`asking` refuses only for `Refuse`.)
+            (Asking::NoAnswer | Asking::Refused, _) => {
                 // Shown all the same: it names what was at stake.
                 eprintln!("{}", sanitize_lines(question));
                 Err(Error::Aborted(format!(
