@@ -45,6 +45,8 @@ pub mod runtime;
 pub(crate) mod shell;
 pub(crate) mod snapshots;
 pub(crate) mod systemd;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub(crate) mod text;
 
 /// Parses the command line, runs the command and returns the exit status.

@@ -718,7 +718,6 @@ mod tests {
     /// image goes during the listing, then lists none.
     #[test]
     fn a_listing_that_loses_an_image_midway_is_asked_again() {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let (engine, count) = (dir.path().join("podman"), dir.path().join("count"));
         let script = format!(
@@ -727,19 +726,18 @@ mod tests {
             c = count.display(),
             fails = 1
         );
-        std::fs::write(&engine, &script).unwrap();
-        std::fs::set_permissions(&engine, std::fs::Permissions::from_mode(0o755)).unwrap();
+        crate::test_support::write_script(&engine, &script);
         let mut e = Engine::plain(EngineKind::Podman, true);
         e.path = engine.clone();
         assert!(e.images_labelled("tent.snapshot.box").unwrap().is_empty());
         assert_eq!(std::fs::read_to_string(&count).unwrap().lines().count(), 2, "asked again once");
         // Failing every time: the third failure is the error.
-        std::fs::write(&engine, script.replace("-gt 1", "-gt 9")).unwrap();
+        crate::test_support::write_script(&engine, &script.replace("-gt 1", "-gt 9"));
         std::fs::remove_file(&count).unwrap();
         assert!(e.images_labelled("tent.snapshot.box").is_err());
         assert_eq!(std::fs::read_to_string(&count).unwrap().lines().count(), 3);
         // Any other failure at once.
-        std::fs::write(&engine, "#!/bin/sh\necho 'Error: database is locked' >&2\nexit 125\n").unwrap();
+        crate::test_support::write_script(&engine, "#!/bin/sh\necho 'Error: database is locked' >&2\nexit 125\n");
         assert!(e.images_labelled("tent.snapshot.box").is_err());
     }
 

@@ -134,7 +134,6 @@ pub fn validate_command_name(name: &str) -> Result<(), String> {
 mod tests {
     use std::ffi::OsStr;
     use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::fs::PermissionsExt;
     use std::process::Command;
 
     use super::*;
@@ -220,8 +219,10 @@ mod tests {
     fn wrapper_passes_every_argument_byte_for_byte() {
         let dir = tempfile::tempdir().unwrap();
         let fake = dir.path().join("fake tent");
-        std::fs::write(&fake, "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\0' \"$a\"; done\nexit 42\n").unwrap();
-        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        crate::test_support::write_script(
+            &fake,
+            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\0' \"$a\"; done\nexit 42\n",
+        );
         let wrapper = dir.path().join("rg");
         std::fs::write(&wrapper, render_for(fake.to_str().unwrap(), "/usr/bin/it's")).unwrap();
         let hostile: Vec<&[u8]> =
@@ -249,8 +250,7 @@ mod tests {
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
         let tent = bin.join("tent");
-        std::fs::write(&tent, "#!/bin/sh\necho moved \"$@\"\n").unwrap();
-        std::fs::set_permissions(&tent, std::fs::Permissions::from_mode(0o755)).unwrap();
+        crate::test_support::write_script(&tent, "#!/bin/sh\necho moved \"$@\"\n");
         let wrapper = dir.path().join("rg");
         std::fs::write(&wrapper, render_for("/nonexistent/tent", "/usr/bin/rg")).unwrap();
         let out = Command::new("/bin/sh")
@@ -276,8 +276,7 @@ mod tests {
         }
         let dir = tempfile::tempdir().unwrap();
         let fake = dir.path().join("tent");
-        std::fs::write(&fake, "#!/bin/sh\necho via-tent\n").unwrap();
-        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        crate::test_support::write_script(&fake, "#!/bin/sh\necho via-tent\n");
         let wrapper = dir.path().join("rg");
         std::fs::write(&wrapper, render_for(fake.to_str().unwrap(), "/bin/echo")).unwrap();
         let out = Command::new("/bin/sh").arg(&wrapper).env("TENT_BOX", "dev").output().unwrap();

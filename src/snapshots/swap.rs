@@ -914,7 +914,6 @@ mod tests {
     /// Runs the script that finishes a swap after tent returns against a
     /// fake engine that logs its argv and fails `rm` when told to.
     fn finish_with(rm_fails: bool, tags: &str) -> (String, bool) {
-        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("log");
         let engine = dir.path().join("engine");
@@ -923,8 +922,7 @@ mod tests {
             log.display(),
             u8::from(rm_fails)
         );
-        fs::write(&engine, script).unwrap();
-        fs::set_permissions(&engine, fs::Permissions::from_mode(0o755)).unwrap();
+        crate::test_support::write_script(&engine, &script);
         let journal = dir.path().join("dev.1a.json");
         fs::write(&journal, "{}").unwrap();
         let old = "c".repeat(64);

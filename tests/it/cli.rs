@@ -1,7 +1,6 @@
 //! The command line without a real engine: help, usage errors, and engine
 //! faults through a fake engine script (error paths only).
 
-use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 fn tent(home: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -67,8 +66,7 @@ fn missing_engine_says_what_to_install() {
 /// A fake `podman` that prints `script`'s output: for engine error paths only.
 fn fake_engine(dir: &std::path::Path, script: &str) -> std::path::PathBuf {
     let path = dir.join("podman");
-    std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    crate::harness::write_script(&path, format!("#!/bin/sh\n{script}\n"));
     path
 }
 

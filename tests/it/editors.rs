@@ -5,8 +5,6 @@
 //! then does with the engine what Dev Containers does with that
 //! configuration (an exec as `remoteUser` in `workspaceFolder`).
 
-use std::os::unix::fs::PermissionsExt;
-
 use crate::engine_tests;
 use crate::harness::{BOOKWORM, Engine, Sandbox, TEST_USER};
 
@@ -35,8 +33,7 @@ fn vs_code_attaches_as_the_user_in_the_folder(engine: Engine) {
     std::fs::write(&config_file, r#"{"extensions": ["rust-lang.rust-analyzer"], "remoteUser": "root"}"#).unwrap();
     let bin = sb.home.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    std::fs::write(bin.join("code"), "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$HOME/code-argv\"\n").unwrap();
-    std::fs::set_permissions(bin.join("code"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    crate::harness::write_script(bin.join("code"), "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$HOME/code-argv\"\n");
     if !engine.as_root() {
         std::process::Command::new("chown")
             .args(["-R", &format!("{TEST_USER}:"), sb.home.to_str().unwrap()])
@@ -86,8 +83,7 @@ fn rootful_boxes_ask_for_the_password_where_someone_can_answer() {
     std::fs::create_dir_all(&bin).unwrap();
     let log = sb.home.join("calls");
     let script = |name: &str, body: &str| {
-        std::fs::write(bin.join(name), format!("#!/bin/sh\n{body}\n")).unwrap();
-        std::fs::set_permissions(bin.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
+        crate::harness::write_script(bin.join(name), format!("#!/bin/sh\n{body}\n"));
     };
     let record = format!(
         "printf '%s ' \"$0\" \"$@\" \"askpass=$SUDO_ASKPASS\" >> '{}'; echo >> '{}'",

@@ -3,8 +3,6 @@
 //! `xdg-open` opens on the host; a box made with `--no-host` may do none of
 //! it, and a box cannot borrow another box's permission.
 
-use std::os::unix::fs::PermissionsExt;
-
 use crate::engine_tests;
 use crate::harness::{BOOKWORM, Engine, Sandbox, TEST_USER, tent_bin};
 
@@ -25,12 +23,10 @@ fn a_box_reaches_the_host(engine: Engine) {
     let fake = sb.home.join("fakebin");
     std::fs::create_dir_all(&fake).unwrap();
     let opened = sb.home.join("opened");
-    std::fs::write(
+    crate::harness::write_script(
         fake.join("xdg-open"),
         format!("#!/bin/sh\nfor a in \"$@\"; do printf '%s|' \"$a\"; done > '{}'\n", opened.display()),
-    )
-    .unwrap();
-    std::fs::set_permissions(fake.join("xdg-open"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     // A file only the host has: /var/tmp is the box's own.
     let secret_dir = std::path::PathBuf::from(format!("/var/tmp/tent-test-{}-{}", engine.key(), std::process::id()));
     std::fs::create_dir_all(&secret_dir).unwrap();

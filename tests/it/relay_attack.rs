@@ -109,8 +109,7 @@ fn the_relay_runs_only_exports(engine: Engine) {
     std::fs::create_dir_all(&evil).unwrap();
     let marker = sb.home.join("evil-ran");
     let podman = evil.join("podman");
-    std::fs::write(&podman, format!("#!/bin/sh\ntouch '{}'\nexit 0\n", marker.display())).unwrap();
-    std::fs::set_permissions(&podman, std::fs::Permissions::from_mode(0o755)).unwrap();
+    crate::harness::write_script(&podman, format!("#!/bin/sh\ntouch '{}'\nexit 0\n", marker.display()));
     let evil_engine = podman.to_str().unwrap();
     let evil_env = [
         ("TENT_ENGINE", evil_engine),

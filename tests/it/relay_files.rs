@@ -11,7 +11,7 @@
 //!   box may not call exported commands through the relay either.
 
 use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::FileTypeExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -208,8 +208,7 @@ fn evil_engine(sb: &Sandbox, kind: &str, marker: &std::path::Path) -> String {
     let dir = sb.home.join("evil");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(kind);
-    std::fs::write(&path, format!("#!/bin/sh\necho \"$@\" >> '{}'\nexit 0\n", marker.display())).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    crate::harness::write_script(&path, format!("#!/bin/sh\necho \"$@\" >> '{}'\nexit 0\n", marker.display()));
     if !sb.engine.as_root() {
         Command::new("chown").arg("-R").arg(format!("{}:", crate::harness::TEST_USER)).arg(&dir).status().unwrap();
     }

@@ -278,9 +278,10 @@ fn upgrade_running_boxes_and_notify_a_rollback(engine: Engine) {
     let bin = sb.home.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let notified = sb.home.join("notified");
-    std::fs::write(bin.join("notify-send"), format!("#!/bin/sh\nprintf '%s|' \"$@\" >> '{}'\n", notified.display()))
-        .unwrap();
-    std::fs::set_permissions(bin.join("notify-send"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    crate::harness::write_script(
+        bin.join("notify-send"),
+        format!("#!/bin/sh\nprintf '%s|' \"$@\" >> '{}'\n", notified.display()),
+    );
     if !engine.as_root() {
         Command::new("chown").args(["-R", &format!("{}:", crate::harness::TEST_USER)]).arg(&sb.home).status().unwrap();
     }

@@ -393,9 +393,10 @@ fn hooks_run_each_form_and_report_failures_by_name() {
     let bin = d.join("bin");
     std::fs::create_dir(&bin).unwrap();
     // su -s /bin/sh USER -c SCRIPT
-    std::fs::write(bin.join("su"), "#!/bin/sh\n[ \"$3\" = tester ] || exit 99\nexec /bin/sh -c \"$5\"\n").unwrap();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut std::fs::metadata(bin.join("su")).unwrap().permissions(), 0o755);
-    std::fs::set_permissions(bin.join("su"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    crate::test_support::write_script(
+        &bin.join("su"),
+        "#!/bin/sh\n[ \"$3\" = tester ] || exit 99\nexec /bin/sh -c \"$5\"\n",
+    );
     let ws = d.join("ws");
     std::fs::create_dir(&ws).unwrap();
     let run = |command: &Lifecycle| {
