@@ -14,6 +14,10 @@ use crate::engine::{Engine, Scope};
 use crate::error::{Error, Result};
 use crate::paths::Paths;
 
+/// The most a look into the box (`Exporter::box_sh`) may print: an app's
+/// desktop files and every size of its icons are a few MiB.
+const BOX_OUTPUT_LIMIT: u64 = 64 << 20;
+
 /// The result of one export.
 #[derive(Debug)]
 pub struct Outcome {
@@ -62,17 +66,36 @@ impl Exporter<'_> {
     /// takes the engine's exec itself where it may not join. A box on
     /// another machine, or root's reached through sudo, gets the engine's
     /// exec directly.
+    ///
+    /// What it prints is the box's to shape: read bounded (`BOX_OUTPUT_LIMIT`,
+    /// and a process the script leaves behind holding its pipes is not
+    /// waited for).
     pub(super) fn box_sh(&self, script: &str, args: &[&str]) -> Result<std::process::Output> {
-        if !self.asks_through_tent() {
+        let (mut command, program) = if self.asks_through_tent() {
+            let mut command = std::process::Command::new(&self.tent);
+            command.args(self.through_tent(script)).args(args);
+            // The home is the box's too: no "not in box" notice.
+            command.current_dir(&self.paths.home);
+            (command, PathBuf::from(&self.tent))
+        } else {
             let user = HostUser::current();
             let user = format!("{}:{}", user.uid, user.gid);
-            return self.engine.output(&crate::engine::argv::exec_sh(self.box_name, Some(&user), script, "sh", args));
+            let argv = crate::engine::argv::exec_sh(self.box_name, Some(&user), script, "sh", args);
+            (self.engine.command(&argv), self.engine.path.clone())
+        };
+        let grace = std::time::Duration::from_secs(2);
+        match crate::concurrent::output_bounded(&mut command, BOX_OUTPUT_LIMIT, grace) {
+            Ok(crate::concurrent::Bounded::Done(output)) => Ok(output),
+            Ok(crate::concurrent::Bounded::TooLong) => Err(Error::Export {
+                message: format!(
+                    "box {:?} printed more than {} MiB while tent looked into it",
+                    self.box_name,
+                    BOX_OUTPUT_LIMIT >> 20
+                ),
+                hint: Some("a launcher's desktop file and icons are far smaller: check the box's files".into()),
+            }),
+            Err(e) => Err(Error::spawn(&program, &e)),
         }
-        let mut command = std::process::Command::new(&self.tent);
-        command.args(self.through_tent(script)).args(args);
-        // The home is the box's too: no "not in box" notice.
-        command.current_dir(&self.paths.home).stdin(std::process::Stdio::null());
-        command.output().map_err(|e| Error::spawn(&self.tent, &e))
     }
 
     /// The `tent run` arguments that run `script` in the box (`box_sh`).

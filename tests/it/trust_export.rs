@@ -103,6 +103,13 @@ chmod 755 /usr/local/lib/lying-sh
 ln -sf /usr/local/lib/lying-sh /bin/sh
 "#;
 
+/// A grep that leaves a sleeper behind with the caller's stdout and stderr.
+const LINGERING_GREP: &str = r#"set -e
+mv /usr/bin/grep /usr/bin/grep.real
+printf '#!/bin/sh\nsleep 100 &\nexec /usr/bin/grep.real "$@"\n' > /usr/bin/grep
+chmod 755 /usr/bin/grep
+"#;
+
 fn bin_name_comes_from_the_request_not_the_box(engine: Engine) {
     let sb = Sandbox::new(engine);
     let name = sb.create("trustbin", BOOKWORM, &[]);
@@ -115,6 +122,16 @@ fn bin_name_comes_from_the_request_not_the_box(engine: Engine) {
         assert!(!bin.join("sudo").exists(), "the box named the wrapper: {}", out.describe());
         sb.tent(&["unexport", &name, "--bin", "foo"]).ok();
     }
+
+    // A box whose grep leaves a process behind that holds the pipes tent
+    // reads the box's answer from: export does not wait for it
+    // (`concurrent::output_bounded`), where it used to wait as long as the
+    // process lived.
+    sb.tent(&["run", &name, "--as-root", "--", "sh", "-c", LINGERING_GREP]).ok();
+    let started = std::time::Instant::now();
+    let out = sb.tent(&["export", &name, "--bin", "true", "--name", "boxtrue"]).ok();
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "{:?}: {}", started.elapsed(), out.describe());
+    assert!(bin.join("boxtrue").is_file(), "{}", out.describe());
 
     // A receipt with no files is refused with its path, not a panic.
     let receipt = sb.home.join(format!(".local/state/tent/exports/{}/{name}.json", engine.scope()));
