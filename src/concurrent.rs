@@ -34,16 +34,30 @@ pub(crate) fn output_bounded(
 ) -> std::io::Result<Bounded> {
     use std::process::Stdio;
     use std::sync::mpsc;
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
+
+    use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
+
+    /// What the threads tell: a piece of a pipe (None: its end), or the end
+    /// of the command.
+    enum Event {
+        Stdout(Option<Vec<u8>>),
+        Stderr(Option<Vec<u8>>),
+        Ended(std::io::Result<std::process::ExitStatus>),
+    }
     let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
-    let (tx, rx) = mpsc::channel::<(bool, Option<Vec<u8>>)>();
-    // A thread per pipe, never joined: one that a left-behind process holds
-    // open stays blocked until tent exits, or until its next chunk finds
-    // nobody listening.
-    let pipes: [(bool, Box<dyn std::io::Read + Send>); 2] =
-        [(true, Box::new(child.stdout.take().expect("piped"))), (false, Box::new(child.stderr.take().expect("piped")))];
-    for (is_stdout, mut pipe) in pipes {
-        let tx = tx.clone();
+    // The pidfd names the command even once the waiter has reaped it: a kill
+    // never reaches a process that got its pid since.
+    let pidfd = pidfd_open(Pid::from_child(&child), PidfdFlags::empty()).ok();
+    let (tx, rx) = mpsc::channel::<Event>();
+    // A thread per pipe and one that waits, none joined: a pipe that a
+    // left-behind process holds open keeps its thread blocked until tent
+    // exits, or until its next piece finds nobody listening.
+    fn read_into(
+        mut pipe: impl std::io::Read + Send + 'static,
+        tx: mpsc::Sender<Event>,
+        event: fn(Option<Vec<u8>>) -> Event,
+    ) {
         std::thread::spawn(move || {
             let mut chunk = vec![0; 64 * 1024];
             loop {
@@ -52,60 +66,66 @@ pub(crate) fn output_bounded(
                     Ok(n) => Some(chunk[..n].to_vec()),
                 };
                 let end = piece.is_none();
-                if tx.send((is_stdout, piece)).is_err() || end {
+                if tx.send(event(piece)).is_err() || end {
                     break;
                 }
             }
         });
     }
-    drop(tx);
+    read_into(child.stdout.take().expect("piped"), tx.clone(), Event::Stdout);
+    read_into(child.stderr.take().expect("piped"), tx.clone(), Event::Stderr);
+    std::thread::spawn(move || {
+        let _ = tx.send(Event::Ended(child.wait()));
+    });
+    let kill = || {
+        if let Some(fd) = &pidfd {
+            let _ = pidfd_send_signal(fd, Signal::KILL);
+        }
+    };
     let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    let mut open = 2;
-    let mut status = None;
+    let (mut open, mut status, mut killed) = (2, None, false);
     // When the command closed its pipes or ended: the rest has `grace`.
     let mut since: Option<Instant> = None;
-    loop {
-        if status.is_none() {
-            status = child.try_wait()?;
-        }
-        if open == 0 || status.is_some() {
-            since.get_or_insert_with(Instant::now);
-        }
-        if open == 0 && status.is_some() {
-            break;
-        }
-        // Pipes closed: the end is near, looked for every millisecond.
-        let step = Duration::from_millis(if open == 0 { 1 } else { 5 });
-        let wait = match since {
+    while open > 0 || status.is_none() {
+        let event = match since {
+            None => rx.recv().ok(),
             Some(at) => match grace.checked_sub(at.elapsed()) {
-                Some(left) => left.min(step),
-                None => break,
+                Some(left) => rx.recv_timeout(left).ok(),
+                // Grace is over. An ended command's pipes are let go; one
+                // that closed them but stays is killed, and its end awaited.
+                None if status.is_some() => break,
+                None if !killed => {
+                    kill();
+                    killed = true;
+                    continue;
+                }
+                None => rx.recv().ok(),
             },
-            None => step,
         };
-        match rx.recv_timeout(wait) {
-            Ok((true, Some(piece))) => {
+        match event {
+            Some(Event::Stdout(Some(piece))) => {
                 stdout.extend_from_slice(&piece);
                 if stdout.len() as u64 > limit {
-                    let _ = child.kill();
-                    let _ = child.wait();
+                    kill();
                     return Ok(Bounded::TooLong);
                 }
             }
-            Ok((false, Some(piece))) => {
+            Some(Event::Stderr(Some(piece))) => {
                 let room = (limit as usize).saturating_sub(stderr.len());
                 stderr.extend_from_slice(&piece[..piece.len().min(room)]);
             }
-            Ok((_, None)) => open -= 1,
-            Err(_) => {}
+            Some(Event::Stdout(None) | Event::Stderr(None)) => open -= 1,
+            Some(Event::Ended(ended)) => status = Some(ended?),
+            // Every sender gone: nothing more can come.
+            None if since.is_none() => break,
+            None => {}
+        }
+        if since.is_none() && (open == 0 || status.is_some()) {
+            since = Some(Instant::now());
         }
     }
-    let status = match status {
-        Some(status) => status,
-        None => {
-            let _ = child.kill();
-            child.wait()?
-        }
+    let Some(status) = status else {
+        return Err(std::io::Error::other("the command's end was not seen"));
     };
     Ok(Bounded::Done(std::process::Output { status, stdout, stderr }))
 }
