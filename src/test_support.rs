@@ -1,4 +1,5 @@
-//! Helpers for unit tests only.
+//! Helpers for tests: the unit tests' (`crate::test_support`), and the
+//! real-engine tests' too, which include this very file (tests/it/main.rs).
 
 use std::io::Write;
 use std::path::Path;
@@ -10,7 +11,8 @@ use std::process::{Command, Stdio};
 /// while the file is open for writing holds that descriptor until its own
 /// exec. Running the script meanwhile fails with "Text file busy" (ETXTBSY),
 /// a failure of the test machinery, not of tent.
-pub(crate) fn write_script(path: &Path, text: &str) {
+pub(crate) fn write_script(path: impl AsRef<Path>, text: impl AsRef<str>) {
+    let (path, text) = (path.as_ref(), text.as_ref());
     let mut child = Command::new("/bin/sh")
         .args(["-c", r#"cat > "$1.new" && chmod 755 "$1.new" && mv -f "$1.new" "$1""#, "sh"])
         .arg(path)

@@ -732,7 +732,7 @@ mod tests {
         assert!(e.images_labelled("tent.snapshot.box").unwrap().is_empty());
         assert_eq!(std::fs::read_to_string(&count).unwrap().lines().count(), 2, "asked again once");
         // Failing every time: the third failure is the error.
-        crate::test_support::write_script(&engine, &script.replace("-gt 1", "-gt 9"));
+        crate::test_support::write_script(&engine, script.replace("-gt 1", "-gt 9"));
         std::fs::remove_file(&count).unwrap();
         assert!(e.images_labelled("tent.snapshot.box").is_err());
         assert_eq!(std::fs::read_to_string(&count).unwrap().lines().count(), 3);

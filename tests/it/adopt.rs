@@ -143,7 +143,7 @@ fn toolbx(engine: Engine) {
     // Toolbx mounts its own binary as /usr/bin/toolbox; this stand-in's
     // init-container only waits, as Toolbx's does once the user is set up.
     let standin = sb.home.join("toolbox");
-    crate::harness::write_script(&standin, "#!/bin/sh\nexec sleep infinity\n");
+    crate::test_support::write_script(&standin, "#!/bin/sh\nexec sleep infinity\n");
     let home = sb.home.display().to_string();
     let uid = sb.uid().to_string();
     let user = if engine.as_root() { "root" } else { crate::harness::TEST_USER };

@@ -66,7 +66,7 @@ fn missing_engine_says_what_to_install() {
 /// A fake `podman` that prints `script`'s output: for engine error paths only.
 fn fake_engine(dir: &std::path::Path, script: &str) -> std::path::PathBuf {
     let path = dir.join("podman");
-    crate::harness::write_script(&path, format!("#!/bin/sh\n{script}\n"));
+    crate::test_support::write_script(&path, format!("#!/bin/sh\n{script}\n"));
     path
 }
 

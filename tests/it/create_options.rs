@@ -97,7 +97,7 @@ fn nvidia_passes_a_fake_driver(engine: Engine) {
     // the host's libz stands in (listed as libz.so.1 from the driver dir).
     std::fs::copy("/usr/lib/x86_64-linux-gnu/libz.so.1", lib.join("libcuda.so.1")).unwrap();
     let smi = root.join("usr/bin/nvidia-smi");
-    crate::harness::write_script(&smi, "#!/bin/sh\necho 'GPU 0: Fake NVIDIA GPU (UUID: GPU-tent)'\n");
+    crate::test_support::write_script(&smi, "#!/bin/sh\necho 'GPU 0: Fake NVIDIA GPU (UUID: GPU-tent)'\n");
     if !engine.as_root() {
         sb.sh("true").ok();
         let _ = std::process::Command::new("chown").args(["-R", "tent-test:", root.to_str().unwrap()]).status();

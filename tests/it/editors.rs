@@ -33,7 +33,7 @@ fn vs_code_attaches_as_the_user_in_the_folder(engine: Engine) {
     std::fs::write(&config_file, r#"{"extensions": ["rust-lang.rust-analyzer"], "remoteUser": "root"}"#).unwrap();
     let bin = sb.home.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
-    crate::harness::write_script(bin.join("code"), "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$HOME/code-argv\"\n");
+    crate::test_support::write_script(bin.join("code"), "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$HOME/code-argv\"\n");
     if !engine.as_root() {
         std::process::Command::new("chown")
             .args(["-R", &format!("{TEST_USER}:"), sb.home.to_str().unwrap()])
@@ -83,7 +83,7 @@ fn rootful_boxes_ask_for_the_password_where_someone_can_answer() {
     std::fs::create_dir_all(&bin).unwrap();
     let log = sb.home.join("calls");
     let script = |name: &str, body: &str| {
-        crate::harness::write_script(bin.join(name), format!("#!/bin/sh\n{body}\n"));
+        crate::test_support::write_script(bin.join(name), format!("#!/bin/sh\n{body}\n"));
     };
     let record = format!(
         "printf '%s ' \"$0\" \"$@\" \"askpass=$SUDO_ASKPASS\" >> '{}'; echo >> '{}'",

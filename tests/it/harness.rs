@@ -119,24 +119,6 @@ pub fn enabled(engine: Engine) -> bool {
     }
 }
 
-/// Writes an executable script at `path` for a test to run. A child `sh`
-/// writes it, so that no descriptor of the file is ever open in this
-/// process: the tests run on many threads, and a sibling thread that forks
-/// while the file is open for writing holds that descriptor until its own
-/// exec. Running the script meanwhile fails with "Text file busy" (ETXTBSY).
-pub fn write_script(path: impl AsRef<Path>, text: impl AsRef<str>) {
-    use std::io::Write;
-    let path = path.as_ref();
-    let mut child = Command::new("/bin/sh")
-        .args(["-c", r#"cat > "$1.new" && chmod 755 "$1.new" && mv -f "$1.new" "$1""#, "sh"])
-        .arg(path)
-        .stdin(Stdio::piped())
-        .spawn()
-        .expect("sh runs");
-    child.stdin.take().expect("piped").write_all(text.as_ref().as_bytes()).expect("the script is written");
-    assert!(child.wait().expect("sh ends").success(), "could not write {}", path.display());
-}
-
 /// The tent binary, copied where the test user can run it whatever the
 /// permissions of the checkout.
 pub fn tent_bin() -> &'static Path {

@@ -23,7 +23,7 @@ fn a_box_reaches_the_host(engine: Engine) {
     let fake = sb.home.join("fakebin");
     std::fs::create_dir_all(&fake).unwrap();
     let opened = sb.home.join("opened");
-    crate::harness::write_script(
+    crate::test_support::write_script(
         fake.join("xdg-open"),
         format!("#!/bin/sh\nfor a in \"$@\"; do printf '%s|' \"$a\"; done > '{}'\n", opened.display()),
     );

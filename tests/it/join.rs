@@ -261,7 +261,7 @@ fn login_path_finds_local_bin(engine: Engine) {
     .unwrap();
     let bin = sb.home.join(".local/bin");
     std::fs::create_dir_all(&bin).unwrap();
-    crate::harness::write_script(bin.join("mytool"), "#!/bin/sh\necho mytool ran\n");
+    crate::test_support::write_script(bin.join("mytool"), "#!/bin/sh\necho mytool ran\n");
     if engine != Engine::PodmanRoot {
         sb.sh("true").ok();
         std::process::Command::new("chown").args(["-R", "tent-test:"]).arg(&sb.home).status().unwrap();
@@ -283,7 +283,7 @@ fn login_path_is_kept_while_the_system_can_vouch_for_it(engine: Engine) {
     std::fs::write(&profile, "PATH=\"$HOME/.local/bin:$PATH\"\necho ran >>\"$HOME/profile-runs\"\n").unwrap();
     let bin = sb.home.join(".local/bin");
     std::fs::create_dir_all(&bin).unwrap();
-    crate::harness::write_script(bin.join("mytool"), "#!/bin/sh\necho mytool ran\n");
+    crate::test_support::write_script(bin.join("mytool"), "#!/bin/sh\necho mytool ran\n");
     if engine != Engine::PodmanRoot {
         std::process::Command::new("chown").args(["-R", "tent-test:"]).arg(&sb.home).status().unwrap();
     }

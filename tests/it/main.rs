@@ -2,6 +2,9 @@
 //! engines through `harness`; CLI error paths need no engine.
 
 mod harness;
+/// The unit tests' helpers, the same file (`write_script`).
+#[path = "../../src/test_support.rs"]
+mod test_support;
 
 mod adopt;
 mod between;

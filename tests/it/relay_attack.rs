@@ -109,7 +109,7 @@ fn the_relay_runs_only_exports(engine: Engine) {
     std::fs::create_dir_all(&evil).unwrap();
     let marker = sb.home.join("evil-ran");
     let podman = evil.join("podman");
-    crate::harness::write_script(&podman, format!("#!/bin/sh\ntouch '{}'\nexit 0\n", marker.display()));
+    crate::test_support::write_script(&podman, format!("#!/bin/sh\ntouch '{}'\nexit 0\n", marker.display()));
     let evil_engine = podman.to_str().unwrap();
     let evil_env = [
         ("TENT_ENGINE", evil_engine),

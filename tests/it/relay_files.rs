@@ -208,7 +208,7 @@ fn evil_engine(sb: &Sandbox, kind: &str, marker: &std::path::Path) -> String {
     let dir = sb.home.join("evil");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(kind);
-    crate::harness::write_script(&path, format!("#!/bin/sh\necho \"$@\" >> '{}'\nexit 0\n", marker.display()));
+    crate::test_support::write_script(&path, format!("#!/bin/sh\necho \"$@\" >> '{}'\nexit 0\n", marker.display()));
     if !sb.engine.as_root() {
         Command::new("chown").arg("-R").arg(format!("{}:", crate::harness::TEST_USER)).arg(&dir).status().unwrap();
     }

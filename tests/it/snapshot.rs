@@ -278,7 +278,7 @@ fn upgrade_running_boxes_and_notify_a_rollback(engine: Engine) {
     let bin = sb.home.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let notified = sb.home.join("notified");
-    crate::harness::write_script(
+    crate::test_support::write_script(
         bin.join("notify-send"),
         format!("#!/bin/sh\nprintf '%s|' \"$@\" >> '{}'\n", notified.display()),
     );

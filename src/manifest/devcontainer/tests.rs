@@ -394,7 +394,7 @@ fn hooks_run_each_form_and_report_failures_by_name() {
     std::fs::create_dir(&bin).unwrap();
     // su -s /bin/sh USER -c SCRIPT
     crate::test_support::write_script(
-        &bin.join("su"),
+        bin.join("su"),
         "#!/bin/sh\n[ \"$3\" = tester ] || exit 99\nexec /bin/sh -c \"$5\"\n",
     );
     let ws = d.join("ws");
