@@ -71,18 +71,12 @@ impl Exporter<'_> {
     /// and a process the script leaves behind holding its pipes is not
     /// waited for).
     pub(super) fn box_sh(&self, script: &str, args: &[&str]) -> Result<std::process::Output> {
-        let (mut command, program) = if self.asks_through_tent() {
-            let mut command = std::process::Command::new(&self.tent);
-            command.args(self.through_tent(script)).args(args);
+        let argv = self.sh_argv(script, args);
+        let mut command = crate::engine::command_for(&argv);
+        if self.asks_through_tent() {
             // The home is the box's too: no "not in box" notice.
             command.current_dir(&self.paths.home);
-            (command, PathBuf::from(&self.tent))
-        } else {
-            let user = HostUser::current();
-            let user = format!("{}:{}", user.uid, user.gid);
-            let argv = crate::engine::argv::exec_sh(self.box_name, Some(&user), script, "sh", args);
-            (self.engine.command(&argv), self.engine.path.clone())
-        };
+        }
         let grace = std::time::Duration::from_secs(2);
         match crate::concurrent::output_bounded(&mut command, BOX_OUTPUT_LIMIT, grace) {
             Ok(crate::concurrent::Bounded::Done(output)) => Ok(output),
@@ -94,30 +88,31 @@ impl Exporter<'_> {
                 ),
                 hint: Some("a launcher's desktop file and icons are far smaller: check the box's files".into()),
             }),
-            Err(e) => Err(Error::spawn(&program, &e)),
+            Err(e) => Err(Error::spawn(&argv[0], &e)),
         }
     }
 
-    /// The `tent run` arguments that run `script` in the box (`box_sh`).
-    fn through_tent(&self, script: &str) -> Vec<String> {
-        let mut a = super::invoke::engine_args(self.engine);
-        a.extend(["run", self.box_name, "--", "/bin/sh", "-c", script, "sh"].map(String::from));
-        a
-    }
-
-    /// How a `box_sh` that failed is shown: its command line (the script
-    /// as `…`), status and stderr.
-    pub(super) fn sh_failure(&self, output: &std::process::Output, args: &[&str]) -> crate::error::CommandFailure {
-        let mut argv = if self.asks_through_tent() {
+    /// The whole argv of `box_sh`: `tent run` (this tent, its engine flags)
+    /// or the engine's own exec, as the user.
+    fn sh_argv(&self, script: &str, args: &[&str]) -> Vec<String> {
+        if self.asks_through_tent() {
             let mut a = vec![self.tent.clone()];
-            a.extend(self.through_tent("…"));
+            a.extend(super::invoke::engine_args(self.engine));
+            a.extend(["run", self.box_name, "--", "/bin/sh", "-c", script, "sh"].map(String::from));
+            a.extend(args.iter().map(|s| s.to_string()));
             a
         } else {
-            self.engine.argv(&["exec", self.box_name, "/bin/sh", "-c", "…", "sh"])
-        };
-        argv.extend(args.iter().map(|s| s.to_string()));
+            let user = HostUser::current();
+            let user = format!("{}:{}", user.uid, user.gid);
+            self.engine.argv(&crate::engine::argv::exec_sh(self.box_name, Some(&user), script, "sh", args))
+        }
+    }
+
+    /// How a `box_sh` that failed is shown: the argv it ran (the script as
+    /// `…`, and `args`), its status and stderr.
+    pub(super) fn sh_failure(&self, output: &std::process::Output, args: &[&str]) -> crate::error::CommandFailure {
         crate::error::CommandFailure {
-            argv,
+            argv: self.sh_argv("…", args),
             status: output.status.code(),
             stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         }
