@@ -409,37 +409,36 @@ fn confirm_host_commands(ctx: &Context<'_>, args: &ApplyArgs, commands: &[&HostC
 
 /// The most output a command substitution may give (a value's own limit).
 const MAX_SUBSTITUTION_OUTPUT: u64 = 64 * 1024;
+/// How long a substitution's left-behind processes are given, once it has
+/// ended, to finish what they print.
+const SUBSTITUTION_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Runs a distrobox.ini command substitution on the host through `sh -c`, as
 /// Distrobox 1 does when it sources the file, after printing it (the user's
-/// own file and choice: `--run-substitutions`). Its output (bounded) is the
-/// value; a failure is an error naming the command.
+/// own file and choice: `--run-substitutions`). Its output is the value,
+/// read bounded as every command's whose output tent keeps
+/// ([`crate::concurrent::output_bounded`]): a process it leaves behind
+/// holding the pipe is not waited for, where a shell's `$(…)` would hang.
+/// What it says on stderr is passed on; a failure is an error naming the
+/// command.
 fn run_substitution(ctx: &Context<'_>, command: &str) -> std::result::Result<String, String> {
-    use std::io::Read;
+    use crate::concurrent::{Bounded, output_bounded};
     ctx.printer.step(format!("running on the host (--run-substitutions): sh -c {}", crate::shell::words(&[command])));
-    let mut child = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(command)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("could not run `sh -c {command}`: {e}"))?;
-    let mut bytes = Vec::new();
-    let read = child.stdout.take().map(|out| out.take(MAX_SUBSTITUTION_OUTPUT + 1).read_to_end(&mut bytes));
-    if bytes.len() as u64 > MAX_SUBSTITUTION_OUTPUT {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(format!("`{command}` printed more than {MAX_SUBSTITUTION_OUTPUT} bytes"));
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c").arg(command);
+    let out = match output_bounded(&mut sh, MAX_SUBSTITUTION_OUTPUT, SUBSTITUTION_GRACE) {
+        Ok(Bounded::Done(out)) => out,
+        Ok(Bounded::TooLong) => return Err(format!("`{command}` printed more than {MAX_SUBSTITUTION_OUTPUT} bytes")),
+        Err(e) => return Err(format!("could not run `sh -c {command}`: {e}")),
+    };
+    if !out.stderr.is_empty() {
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
     }
-    let status = child.wait().map_err(|e| format!("could not wait for `{command}`: {e}"))?;
-    if let Some(Err(e)) = read {
-        return Err(format!("could not read the output of `{command}`: {e}"));
-    }
-    if !status.success() {
-        let code = status.code().map_or_else(|| "a signal".to_string(), |c| c.to_string());
+    if !out.status.success() {
+        let code = out.status.code().map_or_else(|| "a signal".to_string(), |c| c.to_string());
         return Err(format!("`{command}` failed on the host with status {code}; nothing was applied"));
     }
-    String::from_utf8(bytes).map_err(|_| format!("`{command}` printed something that is not UTF-8 text"))
+    String::from_utf8(out.stdout).map_err(|_| format!("`{command}` printed something that is not UTF-8 text"))
 }
 
 /// Runs initializeCommand in the project folder: a string through `sh -c`, an

@@ -18,14 +18,17 @@ engine_tests!(
 
 /// Issue 23: `$(…)` in a distrobox.ini is refused by default, the error
 /// naming `--run-substitutions`; with it, each runs on the host through sh
-/// (printed first) and its output is the value.
+/// (printed first) and its output is the value, read without waiting for
+/// what the command leaves behind.
 fn substitutions_run_on_the_host_only_when_asked(engine: Engine) {
     let sb = Sandbox::new(engine);
     let name = sb.name("subst");
     write(
         &sb,
         "s.ini",
-        &format!("[{name}]\nimage={BUSYBOX}\nhostname=$(touch \"$HOME/ran-on-host\"; echo subst-host)\n"),
+        &format!(
+            "[{name}]\nimage={BUSYBOX}\nhostname=$(touch \"$HOME/ran-on-host\"; sleep 100 & echo subst-warning >&2; echo subst-host)\n"
+        ),
     );
     let refused = sb.tent(&["apply", "s.ini", "--yes"]).output();
     assert_ne!(refused.code, Some(0), "{}", refused.describe());
@@ -35,8 +38,13 @@ fn substitutions_run_on_the_host_only_when_asked(engine: Engine) {
         refused.describe()
     );
     assert!(!sb.home.join("ran-on-host").exists(), "nothing ran without the flag");
+    // The `sleep 100` it leaves behind holds the pipe of its output: apply
+    // takes what was printed and does not wait for it.
+    let started = std::time::Instant::now();
     let out = sb.tent(&["apply", "s.ini", "--yes", "--run-substitutions"]).ok();
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "apply waited for the left-behind sleep");
     assert!(out.stderr.contains("running on the host") && out.stderr.contains("echo subst-host"), "{}", out.describe());
+    assert!(out.stderr.contains("subst-warning"), "what it said on stderr is shown: {}", out.describe());
     assert!(sb.home.join("ran-on-host").exists(), "it ran on the host, as the user, in the home");
     assert_eq!(in_box(&sb, &name, "hostname"), "subst-host\n");
 }
