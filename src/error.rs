@@ -163,10 +163,10 @@ impl Error {
             }
             Error::BoxRunning { name } => Some(format!("stop it with `tent stop {name}`, or pass --force")),
             // podman 4 can then neither stop nor start the container; a
-            // snapshot (a commit) and a rollback work on it.
+            // snapshot (a commit) and a rollback work on it: `tent rescue`.
             Error::BoxStuck { name, .. } => Some(format!(
-                "the engine may neither stop nor start it now; keep its system in a new container with \
-                 `tent snapshot {name} rescue && tent rollback {name} rescue --yes` (its home, volumes and exports stay)"
+                "the engine may neither stop nor start it now; `tent rescue {name}` makes it again in a new \
+                 container with its system (its home, volumes and exports stay)"
             )),
             Error::NoEngine { .. } => {
                 Some("install podman (recommended) or Docker, or point TENT_ENGINE at the engine's binary".into())

@@ -34,6 +34,8 @@ pub enum SnapshotKind {
     Save,
     /// The system of a Distrobox or Toolbx container `tent adopt` took over.
     Adopt,
+    /// The system of a stuck box, kept by `tent rescue`.
+    Rescue,
 }
 
 impl SnapshotKind {
@@ -44,6 +46,7 @@ impl SnapshotKind {
             SnapshotKind::Clone => "clone",
             SnapshotKind::Save => "save",
             SnapshotKind::Adopt => "adopt",
+            SnapshotKind::Rescue => "rescue",
         }
     }
 
@@ -53,6 +56,7 @@ impl SnapshotKind {
             "clone" => SnapshotKind::Clone,
             "save" => SnapshotKind::Save,
             "adopt" => SnapshotKind::Adopt,
+            "rescue" => SnapshotKind::Rescue,
             _ => SnapshotKind::User,
         }
     }
@@ -66,7 +70,8 @@ pub struct Snapshot {
     pub time: i64,
     /// RFC 3339, UTC.
     pub created: String,
-    /// What made it: `user` (tent snapshot) or `upgrade` (tent upgrade).
+    /// What made it: `user` (tent snapshot), `upgrade`, `clone`, `save`,
+    /// `adopt` or `rescue` (those commands).
     pub kind: SnapshotKind,
     /// Bytes of the image, with the layers it shares with its base image.
     pub size: u64,
@@ -154,6 +159,7 @@ pub fn default_name(kind: SnapshotKind, secs: i64) -> String {
     let compact = compact.replace('T', "-");
     match kind {
         SnapshotKind::Upgrade => format!("upgrade-{compact}"),
+        SnapshotKind::Rescue => format!("rescue-{compact}"),
         _ => compact,
     }
 }

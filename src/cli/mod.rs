@@ -25,7 +25,7 @@ pub(crate) use exports::{EntryArgs, ExportArgs, UnexportArgs};
 pub(crate) use manage::{DoctorArgs, ListArgs, RmArgs, Schedule, StopArgs, UpgradeArgs};
 pub(crate) use manifests::{ApplyArgs, BakeArgs, ManifestArgs};
 pub(crate) use service::{Restart, ServiceAction, ServiceArgs};
-pub(crate) use snapshots::{LoadArgs, RollbackArgs, SaveArgs, SnapshotArgs};
+pub(crate) use snapshots::{LoadArgs, RescueArgs, RollbackArgs, SaveArgs, SnapshotArgs};
 pub(crate) use work::{CodeArgs, EnterArgs, HostArgs, RunArgs, WhichArgs};
 
 const AFTER_HELP: &str = "\
@@ -144,6 +144,11 @@ pub(crate) enum Command {
         after_help = "The box keeps its name, host name, spec, home, volumes and exports; its container is made again from the snapshot. Asks first on a terminal unless --yes.\n\nExamples:\n  tent rollback dev                      the latest snapshot\n  tent rollback dev before-cuda --yes"
     )]
     Rollback(RollbackArgs),
+    /// Make a stuck box (its process ended behind the engine's back) again in a new container, with its system; home, volumes and exports stay
+    #[command(
+        after_help = "A box is stuck when the engine says it runs but its process is gone: the OOM killer, or the end of a session that took the engine's monitor with it, ended it and podman never learnt. podman then neither stops nor starts it (\"container state improper\"), and `tent run` says the box is stuck. `tent rescue` takes a snapshot of its system (kind rescue; `tent snapshot BOX --list`), makes the box again from it under its name with its spec, and removes the stuck container once the new one runs. Nothing is lost but the processes that were already gone. A box that is not stuck is refused.\n\nExamples:\n  tent rescue dev"
+    )]
+    Rescue(RescueArgs),
     /// Take over a container made by Distrobox or Toolbx as a tent box, keeping its system and home
     #[command(
         after_help = "Its system is committed and made again as a tent box (runs as you, snapshots, upgrade) under the same name; its home stays where it is. The old container goes once the new box is ready (--keep-old keeps it). Exports made by distrobox-export are listed; --exports makes them again as tent exports and moves the old files aside (never deletes them). Asks first unless --yes. See docs/adopt.md.\n\nExamples:\n  tent adopt fedora --dry-run\n  tent adopt fedora --exports\n  tent adopt my-toolbox --yes --keep-old"

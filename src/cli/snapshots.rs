@@ -1,4 +1,4 @@
-//! Snapshots and archives: `tent snapshot`, `tent rollback`, `tent save`, `tent load`.
+//! Snapshots and archives: `tent snapshot`, `tent rollback`, `tent rescue`, `tent save`, `tent load`.
 
 use std::path::PathBuf;
 
@@ -38,6 +38,14 @@ pub(crate) struct RollbackArgs {
     /// Do not ask for confirmation
     #[arg(short, long)]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RescueArgs {
+    /// The stuck box
+    #[arg(value_name = "BOX")]
+    #[arg(add = ArgValueCandidates::new(box_names))]
+    pub box_name: String,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@ pub(crate) mod host;
 mod list;
 mod manifest;
 pub(crate) mod meta;
+mod rescue;
 mod rm;
 mod rollback;
 mod save;
@@ -89,6 +90,7 @@ pub(crate) fn dispatch(cli: Cli, printer: &Printer) -> Result<i32> {
         Command::Rm(args) => rm::run(&ctx, &args),
         Command::Snapshot(args) => snapshot::run(&ctx, &args),
         Command::Rollback(args) => rollback::run(&ctx, &args),
+        Command::Rescue(args) => rescue::run(&ctx, &args),
         Command::Adopt(args) => adopt::run(&ctx, &args),
         Command::Upgrade(args) => upgrade::run(&ctx, &args),
         Command::Clone(args) => clone::run(&ctx, &args),

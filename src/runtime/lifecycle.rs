@@ -126,6 +126,16 @@ impl Boxes<'_> {
         Ok(Some(Starting { name: name.to_string(), state, follower, current_scripts }))
     }
 
+    /// The pid the engine still gives a local box whose process something
+    /// ended behind its back ([`Error::BoxStuck`]); `None` for a box that is
+    /// not stuck, or that is on another machine (whose state is not here).
+    pub fn stuck_pid(&self, name: &str, container: &Container) -> Option<u32> {
+        if crate::boxes::remote::is_remote(self.engine) || !container.running() {
+            return None;
+        }
+        init_gone(container, &self.state(name))
+    }
+
     /// Waits (at most 20 s) for a box whose init is stopping it to stop.
     fn wait_stopped(&self, name: &str) -> Result<()> {
         self.progress.detail(&format!("{name}: it stops after being idle; starting it again once it has"));

@@ -228,7 +228,7 @@ impl Snapshots<'_> {
         // Only what this box's own container committed is of its line of
         // systems (`BoxState::reset_for_new_system`); a clone's, a loaded
         // file's or an adopted container's system is another's.
-        let own = matches!(snapshot.kind, SnapshotKind::User | SnapshotKind::Upgrade);
+        let own = matches!(snapshot.kind, SnapshotKind::User | SnapshotKind::Upgrade | SnapshotKind::Rescue);
         let target =
             Target { image: &snapshot.image, image_id: Some(&snapshot.id), committed_at: own.then_some(snapshot.time) };
         let swapped = self.swap(name, old, &spec, target, old.running(), None, lock)?;

@@ -258,8 +258,8 @@ fn two_creates_of_one_name_one_wins(engine: Engine) {
 /// A box ended behind the engine's back (its monitor and init killed, as
 /// the end of a session or the OOM killer does): podman still says it runs
 /// and can neither stop nor start it. tent says so, naming the pid, instead
-/// of waiting for an init that never comes, and the snapshot and rollback
-/// its hint gives bring the box back with its system.
+/// of waiting for an init that never comes, and the `tent rescue` its hint
+/// gives brings the box back with its system, in one step.
 fn a_box_ended_behind_the_engines_back_is_named_and_recovered(engine: Engine) {
     if engine == Engine::Docker {
         return; // Docker's daemon learns of its shim's end and says so
@@ -282,10 +282,29 @@ fn a_box_ended_behind_the_engines_back_is_named_and_recovered(engine: Engine) {
     let out = sb.tent(&["run", &name, "--", "true"]).code(1);
     assert!(out.stderr.contains("is stuck"), "{}", out.describe());
     assert!(out.stderr.contains(&format!("pid {}", pids[1])), "{}", out.describe());
-    assert!(out.stderr.contains(&format!("tent snapshot {name} rescue")), "{}", out.describe());
+    assert!(out.stderr.contains(&format!("`tent rescue {name}`")), "{}", out.describe());
 
-    sb.tent(&["snapshot", &name, "rescue"]).ok();
-    sb.tent(&["rollback", &name, "rescue", "--yes"]).ok();
+    let old_id =
+        sb.engine_cmd(&["container", "inspect", "--format", "{{.Id}}", &name]).ok().stdout().trim().to_string();
+    let out = sb.tent(&["rescue", &name]).ok();
+    assert!(
+        out.stderr.contains(&format!("pid {}", pids[1])) && out.stderr.contains(&old_id[..12]),
+        "it names the stuck container before it goes: {}",
+        out.describe()
+    );
     let out = sb.tent(&["run", &name, "--", "cat", "/var/tmp/tent-it-kept"]).ok();
     assert_eq!(out.stdout(), "kept\n", "{}", out.describe());
+    let new_id =
+        sb.engine_cmd(&["container", "inspect", "--format", "{{.Id}}", &name]).ok().stdout().trim().to_string();
+    assert_ne!(new_id, old_id, "a new container");
+    let gone = sb.engine_cmd(&["container", "inspect", &old_id]).output();
+    assert_ne!(gone.code, Some(0), "the stuck container is gone: {}", gone.describe());
+    let list = sb.tent(&["snapshot", &name, "--list", "--json"]).ok();
+    assert!(list.stdout().contains("\"kind\": \"rescue\""), "{}", list.describe());
+
+    // A box that is not stuck is refused and left as it was.
+    let out = sb.tent(&["rescue", &name]).code(2);
+    assert!(out.stderr.contains("is not stuck"), "{}", out.describe());
+    let same = sb.engine_cmd(&["container", "inspect", "--format", "{{.Id}}", &name]).ok().stdout().trim().to_string();
+    assert_eq!(same, new_id);
 }
