@@ -239,7 +239,18 @@ mod tests {
         assert!(validate_snapshot_name(&"a".repeat(129)).is_err());
         assert_eq!(default_name(SnapshotKind::User, 1_764_631_020), "20251201-231700");
         assert_eq!(default_name(SnapshotKind::Upgrade, 0), "upgrade-19700101-000000");
+        assert_eq!(default_name(SnapshotKind::Rescue, 0), "rescue-19700101-000000");
         assert!(validate_snapshot_name(&default_name(SnapshotKind::User, 1_764_631_020)).is_ok());
+    }
+
+    #[test]
+    fn every_kind_reads_back_as_itself() {
+        use SnapshotKind::*;
+        for kind in [User, Upgrade, Clone, Save, Adopt, Rescue] {
+            assert_eq!(SnapshotKind::parse(kind.as_str()), kind);
+        }
+        // A label the box could have written reads as the user's.
+        assert_eq!(SnapshotKind::parse("root-please"), User);
     }
 
     #[test]
