@@ -103,6 +103,27 @@ impl Context<'_> {
         })
     }
 
+    /// Takes a snapshot of box `name`'s system (`snapshot`, else the default
+    /// name of `kind`), showing its progress; keeps at most `snapshots.keep`,
+    /// naming each older one that goes (`tent snapshot`, upgrade, rescue).
+    pub(crate) fn take_snapshot(
+        &self,
+        name: &str,
+        snapshot: Option<&str>,
+        kind: crate::boxes::snapshot::SnapshotKind,
+    ) -> Result<crate::boxes::snapshot::Snapshot> {
+        let keep = self.config.snapshots_keep;
+        let spinner = self.printer.spinner(format!("taking a snapshot of {name}"));
+        let taken = self.snapshots().take(name, snapshot, kind, keep);
+        spinner.finish();
+        let (taken, dropped) = taken?;
+        for old in dropped {
+            self.printer
+                .status(format!("deleted the oldest snapshot {} of {name} (snapshots.keep = {keep})", old.name));
+        }
+        Ok(taken)
+    }
+
     /// Puts box `name` on a snapshot image (rollback, a failed upgrade), and
     /// moves tent's records keyed to the container id to the new container.
     /// `held`: the box as the caller fetched it under the box's lock, which

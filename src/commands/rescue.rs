@@ -36,17 +36,7 @@ pub(super) fn run(ctx: &Context<'_>, args: &RescueArgs) -> Result<i32> {
          the stuck container {} goes once the new one runs",
         old.id.get(..12).unwrap_or(&old.id)
     ));
-    let snapshots = ctx.snapshots();
-    let spinner = ctx.printer.spinner(format!("taking a snapshot of {name}'s system"));
-    let taken = snapshots.take(name, None, SnapshotKind::Rescue, ctx.config.snapshots_keep);
-    spinner.finish();
-    let (taken, dropped) = taken?;
-    for gone in dropped {
-        ctx.printer.status(format!(
-            "deleted the oldest snapshot {} of {name} (snapshots.keep = {})",
-            gone.name, ctx.config.snapshots_keep
-        ));
-    }
+    let taken = ctx.take_snapshot(name, None, SnapshotKind::Rescue)?;
     let spinner = ctx.printer.spinner(format!("making {name} again from snapshot {}", taken.name));
     let result = ctx.rollback_box(name, &taken, Some((&old, &lock)));
     spinner.finish();

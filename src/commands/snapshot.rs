@@ -25,16 +25,7 @@ pub(super) fn run(ctx: &Context<'_>, args: &SnapshotArgs) -> Result<i32> {
         ctx.printer.status(format!("deleted snapshot {} of {name}", gone.name));
         return Ok(0);
     }
-    let spinner = ctx.printer.spinner(format!("taking a snapshot of {name}"));
-    let result = ctx.snapshots().take(name, args.name.as_deref(), SnapshotKind::User, ctx.config.snapshots_keep);
-    spinner.finish();
-    let (taken, dropped) = result?;
-    for old in dropped {
-        ctx.printer.status(format!(
-            "deleted the oldest snapshot {} of {name} (snapshots.keep = {})",
-            old.name, ctx.config.snapshots_keep
-        ));
-    }
+    let taken = ctx.take_snapshot(name, args.name.as_deref(), SnapshotKind::User)?;
     ctx.printer.status(format!(
         "took snapshot {} of {name} ({}); go back to it with `tent rollback {name}`",
         taken.name,

@@ -278,14 +278,7 @@ fn upgrade_one(ctx: &Context<'_>, name: &str, known: Option<&Container>) -> Resu
     if check == Check::UpToDate {
         return Ok(None);
     }
-    ctx.printer.step(format!("taking a snapshot of {name}"));
-    let (snapshot, dropped) = ctx.snapshots().take(name, None, SnapshotKind::Upgrade, ctx.config.snapshots_keep)?;
-    for old in dropped {
-        ctx.printer.status(format!(
-            "deleted the oldest snapshot {} of {name} (snapshots.keep = {})",
-            old.name, ctx.config.snapshots_keep
-        ));
-    }
+    let snapshot = ctx.take_snapshot(name, None, SnapshotKind::Upgrade)?;
     let mode = if check == Check::Pending { "--refreshed" } else { "" };
     let (status, text) = run_init(ctx, name, format!("upgrading {name}"), &["upgrade", mode])?;
     if status.success() && !crate::interrupt::interrupted() {
