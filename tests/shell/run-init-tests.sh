@@ -197,8 +197,11 @@ T_LIB=$TMP/lib-user start_box bbrootful "$IMG_BUSYBOX" : -e TENT_ROOTFUL=1
 mkdir -p "$TMP/state-bbswapped"
 T_LIB=$TMP/lib-user start_box bbswapped "$IMG_BUSYBOX" : -e TENT_ROOTFUL=1
 # Rootful, the state directory the user's but the lib root's: refused too.
+# A copy made root's (the checkout may be anybody's: a user with sudo runs
+# these tests from their own clone).
 mkdir -p "$TMP/state-bblibswap" && chown 1234:1234 "$TMP/state-bblibswap"
-start_box bblibswap "$IMG_BUSYBOX" : -e TENT_ROOTFUL=1
+cp -r "$LIB" "$TMP/lib-root" && chown -R 0:0 "$TMP/lib-root"
+T_LIB=$TMP/lib-root start_box bblibswap "$IMG_BUSYBOX" : -e TENT_ROOTFUL=1
 if [ -z "$SKIP_NETWORK" ]; then
     start_box deb "$IMG_BOOKWORM" : -e LANG=en_US.UTF-8
     # As in a baked image (tent bake, images/*/Containerfile): provision first.
