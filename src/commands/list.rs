@@ -36,15 +36,21 @@ pub(super) struct ListEntry {
     pub yours: bool,
     /// How many snapshots of its system the box has (`tent snapshot`).
     pub snapshots: usize,
+    /// True when the engine says the box runs but its process is gone
+    /// (`tent rescue`). Told for your boxes on this machine with podman,
+    /// whose listing gives the pid; false otherwise.
+    pub stuck: bool,
 }
 
 pub(super) fn entries(ctx: &Context<'_>, containers: Vec<Container>) -> Vec<ListEntry> {
+    let boxes = ctx.boxes();
     let mut list: Vec<ListEntry> = containers
         .into_iter()
         .map(|c| ListEntry {
             spec: BoxSpec::from_label(c.label(labels::SPEC)),
             owner_uid: c.label(labels::UID).and_then(|uid| uid.parse().ok()),
             yours: other_owner(&c).is_none(),
+            stuck: other_owner(&c).is_none() && boxes.stuck_pid(&c.name, &c).is_some(),
             name: c.name,
             id: c.id.chars().take(12).collect(),
             state: c.state,
@@ -88,6 +94,7 @@ pub(super) fn render_table(list: &[ListEntry]) -> String {
         .map(|e| {
             let mode = if e.rootful { "rootful" } else { "rootless" };
             let status = match (e.yours, e.owner_uid) {
+                (true, _) if e.stuck => format!("stuck (`tent rescue {}`)", e.name),
                 (true, _) => e.status.clone(),
                 (false, Some(uid)) => format!("not yours (uid {uid})"),
                 (false, None) => "not yours".into(),
@@ -127,6 +134,7 @@ mod tests {
             owner_uid: Some(1000),
             yours: name != "theirs",
             snapshots: 0,
+            stuck: false,
         };
         let table = render_table(&[entry("dev", false), entry("longer-name", true)]);
         let lines: Vec<&str> = table.lines().collect();

@@ -66,6 +66,9 @@ struct PodmanPs {
     created: i64,
     #[serde(default)]
     labels: Option<BTreeMap<String, String>>,
+    /// The box's process on the host while it runs, else 0.
+    #[serde(default)]
+    pid: u32,
 }
 
 pub fn parse_podman_ps(text: &str) -> Result<Vec<Container>, String> {
@@ -83,7 +86,7 @@ pub fn parse_podman_ps(text: &str) -> Result<Vec<Container>, String> {
             image: row.image,
             image_id: row.image_id,
             created: rfc3339_from_unix(row.created),
-            pid: None,
+            pid: (row.pid != 0).then_some(row.pid),
             labels: row.labels.unwrap_or_default(),
             ..Container::default()
         })
@@ -506,6 +509,9 @@ mod tests {
         assert_eq!(c.image, "localhost/tent-test/debian:bookworm");
         assert_eq!(c.created, "2026-11-25T22:16:29Z");
         assert_eq!(c.label("tent.spec"), Some(r#"{"a":1}"#));
+        assert_eq!(c.pid, None, "a pid of 0 is no process");
+        let running = PODMAN_PS.replace(r#""Pid": 0"#, r#""Pid": 4242"#);
+        assert_eq!(parse_podman_ps(&running).unwrap()[0].pid, Some(4242));
     }
 
     #[test]

@@ -255,6 +255,14 @@ fn two_creates_of_one_name_one_wins(engine: Engine) {
     sb.tent(&["run", &name, "--", "true"]).ok();
 }
 
+/// `stuck` of box `name` in `tent list --json` (which lists every box of the
+/// store, other tests' too).
+fn listed_stuck(sb: &Sandbox, name: &str) -> Option<bool> {
+    let list = sb.tent(&["list", "--json"]).ok();
+    let list: serde_json::Value = serde_json::from_str(&list.stdout()).unwrap();
+    list.as_array()?.iter().find(|e| e["name"] == name)?["stuck"].as_bool()
+}
+
 /// A box ended behind the engine's back (its monitor and init killed, as
 /// the end of a session or the OOM killer does): podman still says it runs
 /// and can neither stop nor start it. tent says so, naming the pid, instead
@@ -284,6 +292,11 @@ fn a_box_ended_behind_the_engines_back_is_named_and_recovered(engine: Engine) {
     assert!(out.stderr.contains(&format!("pid {}", pids[1])), "{}", out.describe());
     assert!(out.stderr.contains(&format!("`tent rescue {name}`")), "{}", out.describe());
 
+    // `tent list` says so too, in its table and its JSON.
+    let list = sb.tent(&["list"]).ok();
+    assert!(list.stdout().contains(&format!("stuck (`tent rescue {name}`)")), "{}", list.describe());
+    assert_eq!(listed_stuck(&sb, &name), Some(true));
+
     let old_id =
         sb.engine_cmd(&["container", "inspect", "--format", "{{.Id}}", &name]).ok().stdout().trim().to_string();
     let out = sb.tent(&["rescue", &name]).ok();
@@ -297,10 +310,16 @@ fn a_box_ended_behind_the_engines_back_is_named_and_recovered(engine: Engine) {
     let new_id =
         sb.engine_cmd(&["container", "inspect", "--format", "{{.Id}}", &name]).ok().stdout().trim().to_string();
     assert_ne!(new_id, old_id, "a new container");
-    let gone = sb.engine_cmd(&["container", "inspect", &old_id]).output();
-    assert_ne!(gone.code, Some(0), "the stuck container is gone: {}", gone.describe());
+    // A process that outlives tent removes the old container, as after a
+    // rollback: it goes within moments.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while sb.engine_cmd(&["container", "inspect", &old_id]).output().code == Some(0) {
+        assert!(std::time::Instant::now() < until, "the stuck container {old_id} is still there after 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let list = sb.tent(&["snapshot", &name, "--list", "--json"]).ok();
     assert!(list.stdout().contains("\"kind\": \"rescue\""), "{}", list.describe());
+    assert_eq!(listed_stuck(&sb, &name), Some(false));
 
     // A box that is not stuck is refused and left as it was.
     let out = sb.tent(&["rescue", &name]).code(2);
