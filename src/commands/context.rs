@@ -124,8 +124,9 @@ impl Context<'_> {
         Ok(taken)
     }
 
-    /// Puts box `name` on a snapshot image (rollback, a failed upgrade), and
-    /// moves tent's records keyed to the container id to the new container.
+    /// Puts box `name` on a snapshot image (rollback, a failed upgrade,
+    /// rescue), and moves tent's records keyed to the container id to the
+    /// new container.
     /// `held`: the box as the caller fetched it under the box's lock, which
     /// it holds; otherwise the rollback takes both.
     pub(crate) fn rollback_box(
@@ -140,6 +141,8 @@ impl Context<'_> {
             None => snapshots.rollback(name, snapshot)?,
         };
         self.follow_record(name, &old_id, &new_id);
+        // The new container names its image (`tent.image-id`): it needs none.
+        self.boxes().note_image(name, None);
         Ok(())
     }
 

@@ -41,7 +41,6 @@ pub(super) fn run(ctx: &Context<'_>, args: &RescueArgs) -> Result<i32> {
     let result = ctx.rollback_box(name, &taken, Some((&old, &lock)));
     spinner.finish();
     result?;
-    boxes.note_image(name, None);
     ctx.printer.status(format!(
         "{name} runs again in a new container with its system (snapshot {}); its home, volumes and exports are as they were",
         taken.name

@@ -33,8 +33,6 @@ pub(super) fn run(ctx: &Context<'_>, args: &RollbackArgs) -> Result<i32> {
     let result = ctx.rollback_box(name, &snapshot, Some((&old, &lock)));
     spinner.finish();
     result?;
-    // The new container names its image (`tent.image-id`): it needs none.
-    boxes.note_image(name, None);
     ctx.printer.status(format!(
         "{name} is back on snapshot {} ({}); its home, volumes and exports are as they were",
         snapshot.name, snapshot.created
