@@ -146,7 +146,7 @@ pub(crate) enum Command {
     Rollback(RollbackArgs),
     /// Make a stuck box (its process ended behind the engine's back) again in a new container, with its system; home, volumes and exports stay
     #[command(
-        after_help = "A box is stuck when the engine says it runs but its process is gone: the OOM killer, or the end of a session that took the engine's monitor with it, ended it and podman never learnt. podman then neither stops nor starts it (\"container state improper\"), and `tent run` says the box is stuck. `tent rescue` takes a snapshot of its system (kind rescue; `tent snapshot BOX --list`), makes the box again from it under its name with its spec, and removes the stuck container once the new one runs. Nothing is lost but the processes that were already gone. A box that is not stuck is refused.\n\nExamples:\n  tent rescue dev"
+        after_help = "A box is stuck when the engine says it runs but its process is gone: the OOM killer, or the end of a session that took the engine's monitor with it, ended it and podman never learnt. podman then neither stops nor starts it (\"container state improper\"), and `tent run` says the box is stuck. `tent rescue` takes a snapshot of its system (kind rescue; `tent snapshot BOX --list`; like every snapshot it counts toward snapshots.keep, so the oldest may go, named), makes the box again from it under its name with its spec, and removes the stuck container once the new one runs. Nothing is lost but the processes that were already gone. A box that is not stuck is refused.\n\nExamples:\n  tent rescue dev"
     )]
     Rescue(RescueArgs),
     /// Take over a container made by Distrobox or Toolbx as a tent box, keeping its system and home
