@@ -46,21 +46,24 @@ pub(super) fn entries(ctx: &Context<'_>, containers: Vec<Container>) -> Vec<List
     let boxes = ctx.boxes();
     let mut list: Vec<ListEntry> = containers
         .into_iter()
-        .map(|c| ListEntry {
-            spec: BoxSpec::from_label(c.label(labels::SPEC)),
-            owner_uid: c.label(labels::UID).and_then(|uid| uid.parse().ok()),
-            yours: other_owner(&c).is_none(),
-            stuck: other_owner(&c).is_none() && boxes.stuck_pid(&c.name, &c).is_some(),
-            name: c.name,
-            id: c.id.chars().take(12).collect(),
-            state: c.state,
-            status: c.status,
-            image: c.image,
-            created: c.created,
-            engine: ctx.engine.scope().image_key().into(),
-            endpoint: ctx.engine.endpoint.describe(),
-            rootful: ctx.engine.rootful(),
-            snapshots: 0,
+        .map(|c| {
+            let yours = other_owner(&c).is_none();
+            ListEntry {
+                spec: BoxSpec::from_label(c.label(labels::SPEC)),
+                owner_uid: c.label(labels::UID).and_then(|uid| uid.parse().ok()),
+                yours,
+                stuck: yours && boxes.stuck_pid(&c.name, &c).is_some(),
+                name: c.name,
+                id: c.id.chars().take(12).collect(),
+                state: c.state,
+                status: c.status,
+                image: c.image,
+                created: c.created,
+                engine: ctx.engine.scope().image_key().into(),
+                endpoint: ctx.engine.endpoint.describe(),
+                rootful: ctx.engine.rootful(),
+                snapshots: 0,
+            }
         })
         .collect();
     list.sort_by(|a, b| a.name.cmp(&b.name));
